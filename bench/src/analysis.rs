@@ -1,0 +1,135 @@
+//! Turning the agents' delivery logs into figures: webhook → agent latency,
+//! WebSocket bytes per message as a conversation's history grows, and the
+//! per-conversation exactly-once and ordering checks.
+
+use crate::agent::{Agent, UNKNOWN};
+use crate::ledger::Ledger;
+use crate::stats;
+use hdrhistogram::Histogram;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::time::Duration;
+
+/// Latency from sending each webhook with an id in `ids`, sent inside
+/// `window` (ledger clock), to its first arrival at an agent.
+pub fn delivery_latency(agents: &[Agent], ledger: &Ledger, ids: Range<u32>, window: Range<u64>) -> Histogram<u64> {
+    let mut first_arrival: HashMap<u32, u64> = HashMap::new();
+    for agent in agents {
+        for d in agent.log().deliveries.iter().filter(|d| ids.contains(&d.id)) {
+            first_arrival
+                .entry(d.id)
+                .and_modify(|at| *at = (*at).min(d.at_ns))
+                .or_insert(d.at_ns);
+        }
+    }
+    let mut hist = stats::histogram();
+    for (id, arrived) in first_arrival {
+        if let Some(sent) = ledger.sent_ns(id).filter(|sent| window.contains(sent)) {
+            stats::record(&mut hist, Duration::from_nanos(arrived.saturating_sub(sent)));
+        }
+    }
+    hist
+}
+
+/// WebSocket bytes and messages for one range of seqs of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryWindow {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub messages: u64,
+    pub wire_bytes: u64,
+}
+
+impl HistoryWindow {
+    pub fn bytes_per_message(&self) -> f64 {
+        self.wire_bytes as f64 / self.messages.max(1) as f64
+    }
+}
+
+/// Splits the deliveries of `conversation` into windows of `size` seqs and
+/// charges each window the socket bytes read since the previous one.
+/// `baseline[i]` is agent `i`'s byte count before the conversation began.
+pub fn history_windows(agents: &[Agent], baseline: &[u64], conversation: u32, size: u64) -> Vec<HistoryWindow> {
+    let Some((index, agent)) = agents
+        .iter()
+        .enumerate()
+        .find(|(_, a)| a.log().deliveries.iter().any(|d| d.conversation == conversation))
+    else {
+        return Vec::new();
+    };
+    let mut deliveries: Vec<_> = agent
+        .log()
+        .deliveries
+        .iter()
+        .filter(|d| d.conversation == conversation)
+        .copied()
+        .collect();
+    deliveries.sort_by_key(|d| d.seq);
+    let mut windows: Vec<HistoryWindow> = Vec::new();
+    let mut window_start_bytes = baseline[index];
+    let mut last_bytes = window_start_bytes;
+    let mut current_slot = None;
+    for d in deliveries {
+        let slot = d.seq.saturating_sub(1) / size;
+        if current_slot != Some(slot) {
+            // Seqs are sorted, so a new slot means the previous window is complete.
+            current_slot = Some(slot);
+            window_start_bytes = last_bytes;
+            windows.push(HistoryWindow {
+                first_seq: slot * size + 1,
+                last_seq: d.seq,
+                messages: 0,
+                wire_bytes: 0,
+            });
+        }
+        let window = windows.last_mut().expect("pushed above");
+        window.last_seq = d.seq;
+        window.messages += 1;
+        window.wire_bytes = d.wire_bytes.saturating_sub(window_start_bytes);
+        last_bytes = d.wire_bytes;
+    }
+    windows
+}
+
+/// Checks that hold per conversation, independent of benchmark ids.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Consistency {
+    /// (conversation, seq) pairs delivered more than once.
+    pub duplicate_seqs: u64,
+    /// Deliveries whose seq was not above the previous one the same agent
+    /// received for that conversation.
+    pub out_of_order: u64,
+    /// Conversations delivered to more than one agent (stickiness broken;
+    /// nothing in the bench disconnects or transfers).
+    pub split_conversations: u64,
+    /// Deliveries without a benchmark id or customer the bench created.
+    pub foreign: u64,
+}
+
+pub fn consistency(agents: &[Agent]) -> Consistency {
+    let mut result = Consistency::default();
+    let mut seen: HashSet<(u32, u64)> = HashSet::new();
+    let mut owner: HashMap<u32, usize> = HashMap::new();
+    let mut split: HashSet<u32> = HashSet::new();
+    for (index, agent) in agents.iter().enumerate() {
+        let mut last_seq: HashMap<u32, u64> = HashMap::new();
+        for d in agent.log().deliveries.iter() {
+            if d.id == UNKNOWN || d.conversation == UNKNOWN {
+                result.foreign += 1;
+            }
+            if !seen.insert((d.conversation, d.seq)) {
+                result.duplicate_seqs += 1;
+            }
+            if let Some(previous) = last_seq.insert(d.conversation, d.seq) {
+                if d.seq <= previous {
+                    result.out_of_order += 1;
+                }
+            }
+            if *owner.entry(d.conversation).or_insert(index) != index {
+                split.insert(d.conversation);
+            }
+        }
+    }
+    result.split_conversations = split.len() as u64;
+    result
+}

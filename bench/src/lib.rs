@@ -1,0 +1,18 @@
+//! The switchboard benchmark: a cheap HTTP/1.1 load generator for signed
+//! Twilio webhooks, instrumented agent WebSocket clients, and the suite that
+//! runs both against the real `switchboard serve` and a trivial axum handler
+//! in one run, so every figure can be reported as a ratio on the same machine.
+//!
+//! The binaries are thin: `loadgen` (the suite and an ad-hoc load command)
+//! and `trivial` (the baseline server).
+
+pub mod agent;
+pub mod analysis;
+pub mod counting;
+pub mod ledger;
+pub mod load;
+pub mod process;
+pub mod report;
+pub mod stats;
+pub mod suite;
+pub mod webhook;

@@ -1,0 +1,183 @@
+//! The servers under test as child processes: start with a clean
+//! environment, wait until ready, read their memory and CPU from `/proc`,
+//! stop them.
+
+use crate::load;
+use anyhow::Context as _;
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ServerProcess {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub log_path: PathBuf,
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts `program args…` in `workdir` with only `PATH` and `envs` set,
+    /// so a developer's shell or `.env` file cannot change what is measured.
+    /// Output goes to `log_path`.
+    pub fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, String)],
+        workdir: &Path,
+        addr: SocketAddr,
+        log_path: PathBuf,
+    ) -> anyhow::Result<ServerProcess> {
+        let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .current_dir(workdir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        Ok(ServerProcess {
+            name: name.to_string(),
+            addr,
+            log_path,
+            child,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Polls `GET /readyz` until it answers 200.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "{} exited during start-up ({status}); its log:\n{}",
+                    self.name,
+                    self.log_tail(40)
+                );
+            }
+            if let Ok(status) = load::get_status(self.addr, "/readyz").await {
+                if status.is_success() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!("{} not ready after {timeout:?}; its log:\n{}", self.name, self.log_tail(40));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Still running?
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Peak resident set size (`VmHWM`) in KiB.
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        status_field_kib(self.pid(), "VmHWM")
+    }
+
+    /// CPU time (user + system, all threads) used so far.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        cpu_time_of(&self.pid().to_string())
+    }
+
+    /// The last `lines` lines of the process's output.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    pub async fn stop(mut self, grace: Duration) -> anyhow::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        // std has no portable "terminate", and a graceful stop lets the
+        // server flush; `kill` targets exactly this child's pid.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.child.kill()?;
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Never leave a server running after the bench, even on error paths.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_local_addr() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// CPU time of this process (the load generator).
+pub fn own_cpu_time() -> anyhow::Result<Duration> {
+    cpu_time_of("self")
+}
+
+fn status_field_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// utime + stime from `/proc/<pid>/stat`, in clock ticks of 1/100 s, the
+/// value of `CLK_TCK` on every Linux architecture Rust targets.
+fn cpu_time_of(pid: &str) -> anyhow::Result<Duration> {
+    const TICKS_PER_SECOND: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may contain spaces; fields are counted after its ')'.
+    let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> { Ok(fields.get(i).context("short stat")?.parse()?) };
+    // utime and stime are fields 14 and 15 of stat; 12 and 13 after the name.
+    let total = ticks(11)? + ticks(12)?;
+    Ok(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_proc_figures() {
+        let pid = std::process::id();
+        assert!(status_field_kib(pid, "VmHWM").unwrap() > 0);
+        assert!(own_cpu_time().is_ok());
+        assert!(free_local_addr().unwrap().ip().is_loopback());
+    }
+}

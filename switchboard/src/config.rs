@@ -1,0 +1,223 @@
+//! Configuration of the `serve` command, read from flags, the environment
+//! and a `.env` file (in that order of precedence).
+//!
+//! Every setting has an environment variable so the service runs unchanged on
+//! a PaaS; `switchboard serve --help` lists them all. Values are checked here,
+//! once, so a bad deployment fails at start-up with the variable's name.
+
+use clap::Args;
+use reqwest::Url;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How hard the switchboard works to make an acknowledged message survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// sled flush plus `fdatasync` of its data file: survives `kill -9` and power loss.
+    Fsync,
+    /// sled flush only (data reaches the OS page cache): survives `kill -9`, not power loss.
+    Flush,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Port to listen on (PaaS routers set it).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0")]
+    pub bind_addr: IpAddr,
+
+    /// Directory of the embedded sled store (created if missing).
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Public base URL Twilio uses to reach this service (the proxy or PaaS
+    /// URL). Signatures are checked against it; default http://localhost:PORT.
+    #[arg(long, env = "PUBLIC_URL", value_parser = parse_base_url)]
+    pub public_url: Option<Url>,
+
+    /// Twilio account SID (AC followed by 32 hex digits).
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", value_parser = parse_account_sid)]
+    pub twilio_account_sid: String,
+
+    /// Twilio auth token: signs webhooks, authenticates REST calls.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, value_parser = parse_non_empty)]
+    pub twilio_auth_token: String,
+
+    /// The Twilio number replies are sent from (E.164).
+    #[arg(long, env = "TWILIO_FROM", value_parser = parse_e164)]
+    pub twilio_from: String,
+
+    /// SID of the Twilio phone number (PN…); when set, its SMS webhook URL is
+    /// pointed at this service at start-up.
+    #[arg(long, env = "TWILIO_PHONE_NUMBER_SID")]
+    pub twilio_phone_number_sid: Option<String>,
+
+    /// Base URL of Twilio's REST API (a mock or the phone simulator in tests).
+    #[arg(long, env = "TWILIO_API_BASE", default_value = "https://api.twilio.com", value_parser = parse_base_url)]
+    pub twilio_api_base: Url,
+
+    /// Accept webhooks without a valid X-Twilio-Signature. Local demos only.
+    #[arg(long, env = "INSECURE_SKIP_TWILIO_SIGNATURE", default_value_t = false)]
+    pub insecure_skip_twilio_signature: bool,
+
+    /// Agent credentials as `name:password` pairs, comma separated.
+    #[arg(long, env = "AGENTS", hide_env_values = true, value_parser = parse_agents)]
+    pub agents: AgentCredentials,
+
+    /// How long a disconnected agent keeps its conversations before they are
+    /// requeued, in seconds.
+    #[arg(long, env = "AGENT_GRACE_SECS", default_value_t = 30.0)]
+    pub agent_grace_secs: f64,
+
+    /// Frames buffered per agent connection before a slow agent is disconnected.
+    #[arg(long, env = "AGENT_BUFFER_FRAMES", default_value_t = 4096)]
+    pub agent_buffer_frames: usize,
+
+    /// Largest accepted webhook body, in bytes.
+    #[arg(long, env = "MAX_WEBHOOK_BYTES", default_value_t = 64 * 1024)]
+    pub max_webhook_bytes: usize,
+
+    /// Longest accepted reply body, in characters (Twilio's limit is 1,600).
+    #[arg(long, env = "MAX_REPLY_CHARS", default_value_t = 1600)]
+    pub max_reply_chars: usize,
+
+    /// sled page cache size in MiB (sled's own default of 1 GiB would outgrow
+    /// a small PaaS dyno).
+    #[arg(long, env = "SLED_CACHE_MB", default_value_t = 64)]
+    pub sled_cache_mb: u64,
+
+    /// What "durable" means before a webhook is answered 200.
+    #[arg(long, env = "DURABILITY", value_enum, default_value_t = Durability::Fsync)]
+    pub durability: Durability,
+
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Config {
+    /// The base URL Twilio reaches us at.
+    pub fn public_base(&self) -> Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://localhost:{}/", self.port)).expect("a valid URL")
+        })
+    }
+
+    /// Public URL of a path of ours, e.g. `public_url_of("/twilio/status")`.
+    pub fn public_url_of(&self, path_and_query: &str) -> String {
+        let base = self.public_base();
+        format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query)
+    }
+
+    pub fn agent_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.agent_grace_secs.max(0.0))
+    }
+}
+
+/// Agent name → password.
+#[derive(Debug, Clone, Default)]
+pub struct AgentCredentials(pub BTreeMap<String, String>);
+
+impl AgentCredentials {
+    /// Checks a name and password in time independent of where they differ.
+    pub fn check(&self, name: &str, password: &str) -> bool {
+        match self.0.get(name) {
+            Some(expected) => constant_time_eq(expected.as_bytes(), password.as_bytes()),
+            None => false,
+        }
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn parse_agents(text: &str) -> Result<AgentCredentials, String> {
+    let mut agents = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, password) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("`{pair}` is not `name:password`"))?;
+        if name.is_empty() || password.is_empty() {
+            return Err(format!("`{pair}`: name and password must both be non-empty"));
+        }
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(format!("agent name `{name}` may only use letters, digits, `-`, `_` and `.`"));
+        }
+        if agents.insert(name.to_string(), password.to_string()).is_some() {
+            return Err(format!("agent `{name}` is listed twice"));
+        }
+    }
+    if agents.is_empty() {
+        return Err("at least one `name:password` pair is required".into());
+    }
+    Ok(AgentCredentials(agents))
+}
+
+fn parse_base_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{text}` must start with http:// or https://"));
+    }
+    Ok(url)
+}
+
+fn parse_account_sid(text: &str) -> Result<String, String> {
+    let ok = text.len() == 34
+        && text.starts_with("AC")
+        && text[2..].chars().all(|c| c.is_ascii_hexdigit());
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not a Twilio account SID (AC followed by 32 hex digits)"))
+    }
+}
+
+fn parse_non_empty(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+fn parse_e164(text: &str) -> Result<String, String> {
+    if crate::phone::is_e164(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not an E.164 number like +15551234567"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_parse_and_check() {
+        let agents = parse_agents("alice:s3cret, bob:pw").unwrap();
+        assert!(agents.check("alice", "s3cret"));
+        assert!(!agents.check("alice", "pw"));
+        assert!(!agents.check("carol", "pw"));
+        assert!(parse_agents("alice").is_err());
+        assert!(parse_agents("alice:a,alice:b").is_err());
+        assert!(parse_agents("").is_err());
+        assert!(parse_agents("al ice:x").is_err());
+    }
+
+    #[test]
+    fn account_sid_shape_is_checked() {
+        assert!(parse_account_sid("AC0123456789abcdef0123456789abcdef").is_ok());
+        assert!(parse_account_sid("AC123").is_err());
+        assert!(parse_account_sid("XX0123456789abcdef0123456789abcdef").is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! One agent's WebSocket session.
+//!
+//! Reading and writing run side by side: the writer drains the bounded
+//! buffer the router fills (plus keep-alive pings), the reader turns frames
+//! into router commands. A bad frame gets an `error` frame and the session
+//! goes on; a silent peer, a full buffer, a newer session of the same agent
+//! or shutdown ends it.
+
+use crate::http::AppState;
+use crate::router::{Command, Conn};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use switchboard_protocol::{decode, encode, ClientFrame, DecodeError, ErrorCode, ServerFrame};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// No frame at all (pongs included) for this long: the peer is gone.
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// How long a new connection may take to say `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let conn_id = state.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let (frames_tx, mut frames_rx) = mpsc::channel::<String>(state.config.agent_buffer_frames);
+    let (close_tx, close_rx) = oneshot::channel::<ServerFrame>();
+    let mut shutdown = state.shutdown.clone();
+
+    // Wait for hello before telling the router anything.
+    let hello = match timeout(HELLO_TIMEOUT, first_hello(&mut stream, &mut sink)).await {
+        Ok(Some(hello)) => hello,
+        _ => return,
+    };
+    let ClientFrame::Hello { resume, available, capacity } = hello else {
+        return;
+    };
+    let conn = Conn { id: conn_id, frames: frames_tx.clone(), close: Some(close_tx), delivered: HashMap::new(), broken: false };
+    if !state.router.send(Command::Connect { agent: agent.clone(), conn, resume, available, capacity }) {
+        return;
+    }
+
+    // Writer: router frames, pings, and the final close.
+    let mut writer = tokio::spawn(async move {
+        let mut ping = interval(PING_EVERY);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut close_rx = close_rx;
+        let farewell: Option<ServerFrame> = loop {
+            tokio::select! {
+                frame = frames_rx.recv() => match frame {
+                    Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { return; },
+                    None => break None,
+                },
+                _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return; },
+                reason = &mut close_rx => break reason.ok(),
+                _ = shutdown.changed() => break Some(ServerFrame::Error {
+                    code: ErrorCode::ShuttingDown,
+                    message: "the switchboard is restarting; reconnect and resume".into(),
+                    client_id: None, conversation: None, fatal: true,
+                }),
+            }
+        };
+        if let Some(frame) = &farewell {
+            let _ = sink.send(Message::Text(encode(frame).into())).await;
+        }
+        let reason = match &farewell {
+            Some(ServerFrame::Error { message, .. }) => message.chars().take(120).collect::<String>(),
+            _ => String::new(),
+        };
+        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: reason.into() }))).await;
+    });
+
+    // Reader.
+    let mut last_heard = Instant::now();
+    let mut silence = interval(SILENCE_LIMIT / 4);
+    let mut writer_done = false;
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break };
+                last_heard = Instant::now();
+                match message {
+                    Message::Text(text) => handle_frame(&state, &agent, &frames_tx, text.as_str()),
+                    Message::Binary(_) => reply_error(&frames_tx, ErrorCode::BadFrame, "frames are JSON text, not binary".into()),
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = silence.tick() => if last_heard.elapsed() > SILENCE_LIMIT {
+                tracing::info!(agent, "agent silent for too long; closing");
+                break;
+            },
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
+        }
+    }
+    state.router.send(Command::Disconnect { agent: agent.clone(), conn_id });
+    drop(frames_tx);
+    if !writer_done {
+        let _ = timeout(Duration::from_secs(2), writer).await;
+    }
+}
+
+/// Reads frames until a valid `hello`; anything else gets an error frame.
+async fn first_hello(
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+) -> Option<ClientFrame> {
+    while let Some(Ok(message)) = stream.next().await {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(_) => return None,
+            _ => continue,
+        };
+        let error = match decode::<ClientFrame>(text.as_str()) {
+            Ok(hello @ ClientFrame::Hello { .. }) => return Some(hello),
+            Ok(_) => "send `hello` first".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let frame = ServerFrame::Error { code: ErrorCode::BadFrame, message: error, client_id: None, conversation: None, fatal: false };
+        sink.send(Message::Text(encode(&frame).into())).await.ok()?;
+    }
+    None
+}
+
+fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, text: &str) {
+    let frame = match decode::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(e @ (DecodeError::Malformed(_) | DecodeError::Version(_))) => {
+            return reply_error(frames, ErrorCode::BadFrame, e.to_string());
+        }
+    };
+    let agent = agent.to_string();
+    let command = match frame {
+        ClientFrame::Hello { .. } => {
+            return reply_error(frames, ErrorCode::BadFrame, "already said hello; reconnect to resume".into())
+        }
+        ClientFrame::Ping { nonce } => {
+            let _ = frames.try_send(encode(&ServerFrame::Pong { nonce }));
+            return;
+        }
+        ClientFrame::Availability { available, capacity } => Command::Availability { agent, available, capacity },
+        ClientFrame::Reply { conversation, client_id, body } => {
+            let reason = if client_id.is_empty() || client_id.len() > 128 {
+                Some("client_id must be 1 to 128 characters".to_string())
+            } else if body.trim().is_empty() {
+                Some("the reply is empty".to_string())
+            } else if body.chars().count() > state.config.max_reply_chars {
+                Some(format!("the reply is longer than {} characters", state.config.max_reply_chars))
+            } else {
+                None
+            };
+            if let Some(message) = reason {
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::InvalidReply,
+                    message,
+                    client_id: Some(client_id),
+                    conversation: Some(conversation),
+                    fatal: false,
+                };
+                let _ = frames.try_send(encode(&frame));
+                return;
+            }
+            Command::Reply { agent, conversation, client_id, body }
+        }
+        ClientFrame::Resolve { conversation } => Command::Resolve { agent, conversation },
+        ClientFrame::Transfer { conversation, to } => Command::Transfer { agent, conversation, to },
+    };
+    state.router.send(command);
+}
+
+fn reply_error(frames: &mpsc::Sender<String>, code: ErrorCode, message: String) {
+    let frame = ServerFrame::Error { code, message, client_id: None, conversation: None, fatal: false };
+    let _ = frames.try_send(encode(&frame));
+}

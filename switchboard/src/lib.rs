@@ -1,0 +1,14 @@
+//! The switchboard service: Twilio webhooks in, a durable sled log, a change
+//! feed that drives routing, agents over WebSocket, replies out through
+//! Twilio. See ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod http;
+pub mod hub;
+pub mod outbox;
+pub mod phone;
+pub mod phone_sim;
+pub mod router;
+pub mod server;
+pub mod store;
+pub mod twilio;

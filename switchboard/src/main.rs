@@ -1,0 +1,81 @@
+//! `switchboard` binary: `serve` runs the service, `phone-sim` runs the local
+//! stand-in for Twilio and the customer's phone.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "SMS customer-service switchboard")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the switchboard (webhooks, agent WebSocket, Twilio sender).
+    Serve(Box<Config>),
+    /// Run the phone simulator: a customer's phone page plus a stand-in for
+    /// Twilio's Messages API, for local use without a Twilio account.
+    PhoneSim(switchboard::phone_sim::SimConfig),
+}
+
+fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; a broken one should be said.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("warning: could not read .env: {e}");
+        }
+    }
+    let cli = Cli::parse();
+    let log_json = matches!(&cli.command, Command::Serve(c) if c.log_format == "json");
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if log_json {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(config) => {
+                let addr = (config.bind_addr, config.port);
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
+                switchboard::server::serve(*config, listener, shutdown_signal()).await
+            }
+            Command::PhoneSim(config) => {
+                let addr = (config.bind_addr, config.port);
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
+                switchboard::phone_sim::serve(config, listener, shutdown_signal()).await
+            }
+        }
+    })
+}
+
+/// Resolves on SIGTERM (PaaS, `kill`) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,177 @@
+//! How Twilio writes the values the simulator makes up: resource SIDs,
+//! RFC 2822 dates, SMS segment counts and the country of a phone number.
+//!
+//! Clients parse these, so they follow Twilio's shapes rather than whatever
+//! would be most convenient here.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The API version Twilio puts in every payload.
+pub const API_VERSION: &str = "2010-04-01";
+
+/// A new SID: the two-letter resource prefix (`SM`, `PN`, …) and 32 lowercase
+/// hex digits.
+pub fn new_sid(prefix: &str) -> String {
+    format!("{prefix}{:032x}", rand::random::<u128>())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    // A clock before 1970 is a broken host, not something to crash over.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Twilio's date format, e.g. `Wed, 18 Aug 2010 20:01:40 +0000`.
+pub fn rfc2822(ms: u64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms / 1000;
+    let days = secs / 86_400;
+    let of_day = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = WEEKDAYS[((days + 4) % 7) as usize];
+    format!(
+        "{weekday}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Proleptic Gregorian (year, month 1–12, day 1–31) of a day count since
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`, non-negative days only).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// How many SMS segments Twilio bills for `body`: GSM-7 when every character
+/// fits (160 alone, 153 per concatenated part), UCS-2 otherwise (70 / 67).
+pub fn num_segments(body: &str) -> u32 {
+    let (units, single, part) = match gsm7_septets(body) {
+        Some(septets) => (septets, 160, 153),
+        None => (body.encode_utf16().count(), 70, 67),
+    };
+    let segments = if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    };
+    u32::try_from(segments).unwrap_or(u32::MAX)
+}
+
+/// Septets needed in the GSM 03.38 alphabet, or `None` when a character
+/// is outside it. Extension-table characters take an escape septet too.
+fn gsm7_septets(body: &str) -> Option<usize> {
+    const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+                         ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+    const EXTENSION: &str = "^{}\\[~]|€\u{c}";
+    body.chars().try_fold(0usize, |septets, c| {
+        if BASIC.contains(c) {
+            Some(septets + 1)
+        } else if EXTENSION.contains(c) {
+            Some(septets + 2)
+        } else {
+            None
+        }
+    })
+}
+
+/// ISO country code Twilio reports for an E.164 number, from its calling
+/// code. A small table: enough for realistic demos, not a numbering plan.
+pub fn country_of(number: &str) -> Option<&'static str> {
+    const CALLING_CODES: &[(&str, &str)] = &[
+        ("+1", "US"),
+        ("+27", "ZA"),
+        ("+31", "NL"),
+        ("+32", "BE"),
+        ("+33", "FR"),
+        ("+34", "ES"),
+        ("+353", "IE"),
+        ("+39", "IT"),
+        ("+41", "CH"),
+        ("+43", "AT"),
+        ("+44", "GB"),
+        ("+45", "DK"),
+        ("+46", "SE"),
+        ("+47", "NO"),
+        ("+48", "PL"),
+        ("+49", "DE"),
+        ("+52", "MX"),
+        ("+55", "BR"),
+        ("+61", "AU"),
+        ("+64", "NZ"),
+        ("+65", "SG"),
+        ("+81", "JP"),
+        ("+82", "KR"),
+        ("+86", "CN"),
+        ("+91", "IN"),
+    ];
+    CALLING_CODES
+        .iter()
+        .filter(|(code, _)| number.starts_with(code))
+        .max_by_key(|(code, _)| code.len())
+        .map(|(_, country)| *country)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sids_have_twilios_shape() {
+        let sid = new_sid("SM");
+        assert_eq!(sid.len(), 34);
+        assert!(sid.starts_with("SM"));
+        assert!(sid[2..].chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+        assert_ne!(sid, new_sid("SM"));
+    }
+
+    #[test]
+    fn dates_match_twilios_format() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            rfc2822(1_282_161_700_000),
+            "Wed, 18 Aug 2010 20:01:40 +0000"
+        );
+        assert_eq!(rfc2822(951_782_400_999), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn segments_follow_encoding() {
+        assert_eq!(num_segments(""), 1);
+        assert_eq!(num_segments(&"a".repeat(160)), 1);
+        assert_eq!(num_segments(&"a".repeat(161)), 2);
+        assert_eq!(num_segments(&"a".repeat(306)), 2);
+        assert_eq!(num_segments(&"a".repeat(307)), 3);
+        // `{` costs two septets.
+        assert_eq!(num_segments(&"{".repeat(81)), 2);
+        assert_eq!(num_segments(&"é".repeat(160)), 1);
+        assert_eq!(num_segments(&"ü".repeat(160)), 1);
+        assert_eq!(num_segments(&"😀".repeat(35)), 1);
+        assert_eq!(num_segments(&"😀".repeat(36)), 2);
+    }
+
+    #[test]
+    fn countries_by_longest_calling_code() {
+        assert_eq!(country_of("+15551230001"), Some("US"));
+        assert_eq!(country_of("+447700900123"), Some("GB"));
+        assert_eq!(country_of("+353851234567"), Some("IE"));
+        assert_eq!(country_of("+999123"), None);
+    }
+}

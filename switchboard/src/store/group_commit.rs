@@ -1,0 +1,452 @@
+//! The single writer of the sled store: group commit.
+//!
+//! Every write (inbound message, reply, status, opt-out) is sent to one
+//! thread. It takes everything that is pending, applies it all in one sled
+//! transaction, flushes once (plus `fdatasync` when configured) and only then
+//! answers each caller and advances the durable watermark that wakes the
+//! router. One transaction and one flush per batch instead of per request is
+//! what makes durable ingest cheap; one writer is also what keeps per-number
+//! sequence numbers gap-free without read-modify-write races.
+
+use super::keys;
+use super::{
+    opt_keyword, Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome,
+    Result, StatusOutcome, StatusTarget, StatusUpdate, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use std::collections::HashMap;
+use std::fs::File;
+use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Direction, Message, Seq};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most writes applied in one transaction.
+const MAX_BATCH: usize = 2048;
+/// Conversation records kept in the writer's memory before it starts over.
+const MAX_CACHED_CONVERSATIONS: usize = 100_000;
+
+/// A message as stored: what agents see plus Twilio's SID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct StoredMessage {
+    pub message: Message,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio_sid: Option<String>,
+}
+
+/// A status that arrived before we knew its Twilio SID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EarlyStatus {
+    status: DeliveryStatus,
+    error: Option<DeliveryError>,
+}
+
+pub(super) enum Write {
+    Inbound(InboundMessage, oneshot::Sender<Result<Appended>>),
+    Reply(Reply, oneshot::Sender<Result<ReplyOutcome>>),
+    Status(StatusUpdate, oneshot::Sender<Result<StatusOutcome>>),
+    OptOut(ConversationId, bool, oneshot::Sender<Result<()>>),
+    /// Finish what is queued, then stop.
+    Close(oneshot::Sender<Result<()>>),
+}
+
+enum Outcome {
+    Appended(Appended),
+    Reply(ReplyOutcome, Option<(ConversationId, Seq)>),
+    Status(StatusOutcome),
+    OptOut,
+}
+
+/// The trees the writer touches, in transaction order.
+#[derive(Clone)]
+pub(super) struct Trees {
+    pub messages: sled::Tree,
+    pub conversations: sled::Tree,
+    pub sids: sled::Tree,
+    pub client_replies: sled::Tree,
+    pub changes: sled::Tree,
+    pub outbox: sled::Tree,
+    pub early_status: sled::Tree,
+}
+
+pub(super) struct Writer {
+    pub db: sled::Db,
+    pub trees: Trees,
+    /// Open handle on sled's data file, when every flush must be fdatasync'ed.
+    pub fsync_file: Option<File>,
+    pub next_change: u64,
+    pub durable: watch::Sender<u64>,
+    /// Told about each newly accepted reply, once it is durable.
+    pub outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
+    pub cache: HashMap<ConversationId, ConversationRecord>,
+}
+
+impl Writer {
+    /// Runs until the channel closes or a `Close` arrives.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Write>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(write) => batch.push(write),
+                    Err(_) => break,
+                }
+            }
+            let (closing, batch): (Vec<Write>, Vec<Write>) =
+                batch.into_iter().partition(|w| matches!(w, Write::Close(_)));
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+            if !closing.is_empty() {
+                rx.close();
+                // Anything that raced in before close() is still answered.
+                let mut rest = Vec::new();
+                while let Ok(write) = rx.try_recv() {
+                    rest.push(write);
+                }
+                rest.retain(|w| !matches!(w, Write::Close(_)));
+                if !rest.is_empty() {
+                    self.commit(rest);
+                }
+                for done in closing {
+                    fail(done, &StoreError::Closed);
+                }
+                return;
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Write>) {
+        let applied = self.apply(&batch).and_then(|applied| {
+            self.make_durable()?;
+            Ok(applied)
+        });
+        match applied {
+            Ok((outcomes, overlay)) => {
+                if self.cache.len() + overlay.conversations.len() > MAX_CACHED_CONVERSATIONS {
+                    self.cache.clear();
+                }
+                self.cache.extend(overlay.conversations);
+                self.next_change = overlay.next_change;
+                self.durable.send_replace(self.next_change - 1);
+                for (write, outcome) in batch.into_iter().zip(outcomes) {
+                    respond(write, outcome, &self.outbox_tx);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = batch.len(), "store write failed; callers get an error");
+                // The transaction may or may not have reached sled; re-read
+                // conversation records from disk from now on.
+                self.cache.clear();
+                for write in batch {
+                    fail(write, &e);
+                }
+            }
+        }
+    }
+
+    fn make_durable(&self) -> Result<()> {
+        self.db.flush()?;
+        if let Some(file) = &self.fsync_file {
+            file.sync_data()
+                .map_err(|e| StoreError::Storage(format!("fdatasync: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, batch: &[Write]) -> Result<(Vec<Result<Outcome>>, Overlay)> {
+        let t = &self.trees;
+        let trees = (
+            &t.messages,
+            &t.conversations,
+            &t.sids,
+            &t.client_replies,
+            &t.changes,
+            &t.outbox,
+            &t.early_status,
+        );
+        trees
+            .transaction(|(messages, conversations, sids, client_replies, changes, outbox, early)| {
+                let mut tx = Tx {
+                    messages,
+                    conversations,
+                    sids,
+                    client_replies,
+                    changes,
+                    outbox,
+                    early,
+                    cache: &self.cache,
+                    overlay: Overlay {
+                        conversations: HashMap::new(),
+                        next_change: self.next_change,
+                    },
+                };
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for write in batch {
+                    outcomes.push(tx.apply(write)?);
+                }
+                tx.write_conversations()?;
+                Ok((outcomes, tx.overlay))
+            })
+            .map_err(|e: sled::transaction::TransactionError<StoreError>| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => e.into(),
+            })
+    }
+}
+
+fn respond(write: Write, outcome: Result<Outcome>, outbox_tx: &mpsc::UnboundedSender<(ConversationId, Seq)>) {
+    // A caller that went away (client disconnected) just misses its answer;
+    // the write itself is durable either way.
+    match (write, outcome) {
+        (Write::Inbound(_, tx), Ok(Outcome::Appended(a))) => drop(tx.send(Ok(a))),
+        (Write::Reply(_, tx), Ok(Outcome::Reply(r, queued))) => {
+            if let Some(position) = queued {
+                let _ = outbox_tx.send(position);
+            }
+            drop(tx.send(Ok(r)))
+        }
+        (Write::Status(_, tx), Ok(Outcome::Status(s))) => drop(tx.send(Ok(s))),
+        (Write::OptOut(_, _, tx), Ok(Outcome::OptOut)) => drop(tx.send(Ok(()))),
+        (write, Err(e)) => fail(write, &e),
+        (write, Ok(_)) => fail(write, &StoreError::Storage("mismatched outcome".into())),
+    }
+}
+
+fn fail(write: Write, e: &StoreError) {
+    match write {
+        Write::Inbound(_, tx) => drop(tx.send(Err(e.clone()))),
+        Write::Reply(_, tx) => drop(tx.send(Err(e.clone()))),
+        Write::Status(_, tx) => drop(tx.send(Err(e.clone()))),
+        Write::OptOut(_, _, tx) => drop(tx.send(Err(e.clone()))),
+        Write::Close(tx) => drop(tx.send(Ok(()))),
+    }
+}
+
+/// What a batch changed that the writer keeps once it commits.
+struct Overlay {
+    conversations: HashMap<ConversationId, ConversationRecord>,
+    next_change: u64,
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
+
+/// One run of the batch transaction (sled may run it more than once).
+struct Tx<'a> {
+    messages: &'a TransactionalTree,
+    conversations: &'a TransactionalTree,
+    sids: &'a TransactionalTree,
+    client_replies: &'a TransactionalTree,
+    changes: &'a TransactionalTree,
+    outbox: &'a TransactionalTree,
+    early: &'a TransactionalTree,
+    cache: &'a HashMap<ConversationId, ConversationRecord>,
+    overlay: Overlay,
+}
+
+impl Tx<'_> {
+    /// Storage errors abort the batch; a bad record only fails its own write.
+    fn apply(&mut self, write: &Write) -> TxResult<Result<Outcome>> {
+        match write {
+            Write::Inbound(message, _) => self.inbound(message),
+            Write::Reply(reply, _) => self.reply(reply),
+            Write::Status(update, _) => self.status(update),
+            Write::OptOut(conversation, opted_out, _) => {
+                let Some(mut record) = self.conversation(conversation)? else {
+                    return Ok(Ok(Outcome::OptOut));
+                };
+                if record.opted_out != *opted_out {
+                    record.opted_out = *opted_out;
+                    self.overlay.conversations.insert(conversation.clone(), record);
+                    self.push_change(&Change::OptOut { c: conversation.clone() })?;
+                }
+                Ok(Ok(Outcome::OptOut))
+            }
+            Write::Close(_) => Ok(Ok(Outcome::OptOut)),
+        }
+    }
+
+    fn inbound(&mut self, m: &InboundMessage) -> TxResult<Result<Outcome>> {
+        if let Some(position) = self.sids.get(m.message_sid.as_bytes())? {
+            return Ok(match keys::parse_message(&position) {
+                Some((_, seq)) => Ok(Outcome::Appended(Appended { seq, duplicate: true })),
+                None => Err(StoreError::Corrupt(format!("index entry of {}", m.message_sid))),
+            });
+        }
+        let mut record = match self.conversation(&m.from)? {
+            Some(record) => record,
+            None => ConversationRecord {
+                to: m.to.clone(),
+                country: m.country.clone(),
+                ..Default::default()
+            },
+        };
+        record.last_seq += 1;
+        let seq = record.last_seq;
+        let opt_change = opt_keyword(&m.body).filter(|&opted_out| opted_out != record.opted_out);
+        if let Some(opted_out) = opt_change {
+            record.opted_out = opted_out;
+        }
+        let key = keys::message(&m.from, seq);
+        let stored = StoredMessage {
+            message: Message {
+                conversation: m.from.clone(),
+                seq,
+                direction: Direction::Inbound,
+                body: m.body.clone(),
+                at_ms: m.at_ms,
+                media: m.media.clone(),
+                agent: None,
+                client_id: None,
+                status: None,
+                error: None,
+            },
+            twilio_sid: Some(m.message_sid.clone()),
+        };
+        self.messages.insert(key.as_slice(), encode(&stored)?)?;
+        self.sids.insert(m.message_sid.as_bytes(), key)?;
+        self.overlay.conversations.insert(m.from.clone(), record);
+        self.push_change(&Change::Message { c: m.from.clone(), s: seq })?;
+        if opt_change.is_some() {
+            self.push_change(&Change::OptOut { c: m.from.clone() })?;
+        }
+        Ok(Ok(Outcome::Appended(Appended { seq, duplicate: false })))
+    }
+
+    fn reply(&mut self, r: &Reply) -> TxResult<Result<Outcome>> {
+        let client_key = keys::client_reply(&r.agent, &r.client_id);
+        if let Some(position) = self.client_replies.get(client_key.as_slice())? {
+            return Ok(match keys::parse_message(&position) {
+                Some((_, seq)) => Ok(Outcome::Reply(ReplyOutcome::Accepted { seq, duplicate: true }, None)),
+                None => Err(StoreError::Corrupt(format!("reply index entry of {}", r.client_id))),
+            });
+        }
+        let Some(mut record) = self.conversation(&r.conversation)? else {
+            return Ok(Ok(Outcome::Reply(ReplyOutcome::UnknownConversation, None)));
+        };
+        if record.opted_out {
+            return Ok(Ok(Outcome::Reply(ReplyOutcome::OptedOut, None)));
+        }
+        record.last_seq += 1;
+        let seq = record.last_seq;
+        let key = keys::message(&r.conversation, seq);
+        let stored = StoredMessage {
+            message: Message {
+                conversation: r.conversation.clone(),
+                seq,
+                direction: Direction::Outbound,
+                body: r.body.clone(),
+                at_ms: r.at_ms,
+                media: Vec::new(),
+                agent: Some(r.agent.clone()),
+                client_id: Some(r.client_id.clone()),
+                status: Some(DeliveryStatus::Queued),
+                error: None,
+            },
+            twilio_sid: None,
+        };
+        self.messages.insert(key.as_slice(), encode(&stored)?)?;
+        self.client_replies.insert(client_key, key.as_slice())?;
+        self.outbox.insert(key.as_slice(), &[])?;
+        self.overlay.conversations.insert(r.conversation.clone(), record);
+        self.push_change(&Change::Message { c: r.conversation.clone(), s: seq })?;
+        Ok(Ok(Outcome::Reply(
+            ReplyOutcome::Accepted { seq, duplicate: false },
+            Some((r.conversation.clone(), seq)),
+        )))
+    }
+
+    fn status(&mut self, u: &StatusUpdate) -> TxResult<Result<Outcome>> {
+        let key = match &u.target {
+            StatusTarget::Position(conversation, seq) => keys::message(conversation, *seq),
+            StatusTarget::TwilioSid(sid) => match self.sids.get(sid.as_bytes())? {
+                Some(key) => key.to_vec(),
+                None => {
+                    self.defer(sid, u.status, &u.error)?;
+                    return Ok(Ok(Outcome::Status(StatusOutcome::Deferred)));
+                }
+            },
+        };
+        let Some(bytes) = self.messages.get(key.as_slice())? else {
+            return Ok(Err(StoreError::Corrupt("status for a message that does not exist".into())));
+        };
+        let mut stored: StoredMessage = match serde_json::from_slice(&bytes) {
+            Ok(stored) => stored,
+            Err(e) => return Ok(Err(StoreError::Corrupt(e.to_string()))),
+        };
+        let mut status = u.status;
+        let mut error = u.error.clone();
+        if let Some(sid) = &u.twilio_sid {
+            stored.twilio_sid = Some(sid.clone());
+            self.sids.insert(sid.as_bytes(), key.as_slice())?;
+            // A callback may have beaten Twilio's answer to our POST.
+            if let Some(early) = self.early.remove(sid.as_bytes())? {
+                if let Ok(early) = serde_json::from_slice::<EarlyStatus>(&early) {
+                    if early.status.rank() > status.rank() {
+                        status = early.status;
+                        error = early.error;
+                    }
+                }
+            }
+        }
+        if u.outbox_done {
+            self.outbox.remove(key.as_slice())?;
+        }
+        let current = stored.message.status.unwrap_or(DeliveryStatus::Queued);
+        let outcome = if status.rank() > current.rank() {
+            stored.message.status = Some(status);
+            stored.message.error = error;
+            let (conversation, seq) = (stored.message.conversation.clone(), stored.message.seq);
+            self.push_change(&Change::Status { c: conversation, s: seq })?;
+            StatusOutcome::Applied
+        } else {
+            StatusOutcome::Stale
+        };
+        self.messages.insert(key.as_slice(), encode(&stored)?)?;
+        Ok(Ok(Outcome::Status(outcome)))
+    }
+
+    fn defer(&mut self, sid: &str, status: DeliveryStatus, error: &Option<DeliveryError>) -> TxResult<()> {
+        let newer = match self.early.get(sid.as_bytes())? {
+            Some(bytes) => serde_json::from_slice::<EarlyStatus>(&bytes)
+                .map(|e| status.rank() > e.status.rank())
+                .unwrap_or(true),
+            None => true,
+        };
+        if newer {
+            let early = EarlyStatus { status, error: error.clone() };
+            self.early.insert(sid.as_bytes(), encode(&early)?)?;
+        }
+        Ok(())
+    }
+
+    fn conversation(&self, id: &str) -> TxResult<Option<ConversationRecord>> {
+        if let Some(record) = self.overlay.conversations.get(id).or_else(|| self.cache.get(id)) {
+            return Ok(Some(record.clone()));
+        }
+        match self.conversations.get(id.as_bytes())? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string()))),
+            None => Ok(None),
+        }
+    }
+
+    fn write_conversations(&self) -> TxResult<()> {
+        for (id, record) in &self.overlay.conversations {
+            self.conversations.insert(id.as_bytes(), encode(record)?)?;
+        }
+        Ok(())
+    }
+
+    fn push_change(&mut self, change: &Change) -> TxResult<()> {
+        let id = self.overlay.next_change;
+        self.overlay.next_change += 1;
+        self.changes.insert(&keys::change(id), encode(change)?)?;
+        Ok(())
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> TxResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string())))
+}

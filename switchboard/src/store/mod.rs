@@ -1,0 +1,237 @@
+//! The store interface: the conversation log, its indexes, the outbox and
+//! the change feed that drives routing.
+//!
+//! Everything the rest of the service knows about persistence goes through
+//! [`Store`], so a DynamoDB implementation can replace the embedded sled one
+//! ([`sled_store::SledStore`]). The contract every implementation keeps:
+//!
+//! * a method that writes returns only once the write is durable;
+//! * each conversation's messages get seq 1, 2, 3… without gaps, in the
+//!   order the store accepted them, however many writers race;
+//! * an inbound `MessageSid` or a reply's `(agent, client_id)` is stored at
+//!   most once — a repeat reports the existing message;
+//! * every stored message, status change and opt-out change appears exactly
+//!   once in the change feed, after it is durable, in commit order.
+
+pub mod keys;
+pub mod sled_store;
+mod group_commit;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Media, Message, Seq};
+
+/// Position in the change feed. Ids only grow; 0 means "before the first".
+pub type ChangeId = u64;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failure: {0}")]
+    Storage(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Storage(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A customer's message as the webhook validated it.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub message_sid: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub country: Option<String>,
+    pub media: Vec<Media>,
+    pub at_ms: u64,
+}
+
+/// Result of storing an inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: Seq,
+    /// True when this `MessageSid` was already stored (a Twilio retry).
+    pub duplicate: bool,
+}
+
+/// An agent's reply, before it is stored.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub conversation: ConversationId,
+    pub agent: String,
+    pub client_id: String,
+    pub body: String,
+    pub at_ms: u64,
+}
+
+/// Result of storing a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    /// Stored as `seq` and queued in the outbox (or already stored, when
+    /// `duplicate`).
+    Accepted { seq: Seq, duplicate: bool },
+    /// The customer opted out; nothing was stored.
+    OptedOut,
+    /// No such conversation.
+    UnknownConversation,
+}
+
+/// Which outbound message a status update is about.
+#[derive(Debug, Clone)]
+pub enum StatusTarget {
+    /// By Twilio's SID (status callbacks).
+    TwilioSid(String),
+    /// By position (the outbox worker, which knows it).
+    Position(ConversationId, Seq),
+}
+
+/// A delivery status change for an outbound message.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub target: StatusTarget,
+    pub status: DeliveryStatus,
+    pub error: Option<DeliveryError>,
+    /// Twilio's SID, once Twilio accepted the message.
+    pub twilio_sid: Option<String>,
+    /// Take the message out of the outbox (it was sent or finally failed).
+    pub outbox_done: bool,
+}
+
+/// What a status update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    Applied,
+    /// The message already had this or a later status.
+    Stale,
+    /// No message has this Twilio SID yet; kept until one does.
+    Deferred,
+}
+
+/// Conversation metadata kept by the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRecord {
+    /// The Twilio number the customer wrote to.
+    pub to: String,
+    pub country: Option<String>,
+    pub opted_out: bool,
+    /// Seq of the newest message (0: none yet).
+    pub last_seq: Seq,
+}
+
+/// Where a conversation is in routing. Owned by the router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RouteRecord {
+    /// Waiting for an agent since `since_ms`.
+    Queued {
+        since_ms: u64,
+        /// The agent who handed it back (not preferred when others are free).
+        #[serde(default)]
+        released_by: Option<String>,
+    },
+    /// Assigned to `agent` since `since_ms`.
+    Assigned { agent: String, since_ms: u64 },
+    /// Closed by an agent; the next message opens a new conversation.
+    Resolved { at_ms: u64 },
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum Change {
+    /// A message was appended.
+    Message { c: ConversationId, s: Seq },
+    /// An outbound message's status changed.
+    Status { c: ConversationId, s: Seq },
+    /// The customer's opt-out state changed.
+    OptOut { c: ConversationId },
+}
+
+/// The store interface; see the module docs for the contract.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Appends a customer's message (idempotent on `MessageSid`). Opt-out
+    /// keywords (STOP, START…) update the conversation in the same write.
+    async fn append_inbound(&self, message: InboundMessage) -> Result<Appended>;
+
+    /// Appends an agent's reply with status `queued` and puts it in the
+    /// outbox (idempotent on `(agent, client_id)`).
+    async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome>;
+
+    /// Advances an outbound message's status; never moves it backwards.
+    async fn update_status(&self, update: StatusUpdate) -> Result<StatusOutcome>;
+
+    /// Marks a number opted out (Twilio error 21610 on send).
+    async fn set_opted_out(&self, conversation: &str, opted_out: bool) -> Result<()>;
+
+    async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>>;
+
+    /// Messages with seq in `(after, upto]`, oldest first.
+    async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>>;
+
+    async fn conversation(&self, conversation: &str) -> Result<Option<ConversationRecord>>;
+
+    /// Replies accepted but not yet sent or finally failed, oldest first.
+    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>>;
+
+    /// Up to `limit` durable changes after `after`.
+    async fn changes_after(&self, after: ChangeId, limit: usize) -> Result<Vec<(ChangeId, Change)>>;
+
+    /// Resolves once a durable change after `after` exists.
+    async fn wait_for_changes(&self, after: ChangeId) -> Result<()>;
+
+    /// The router's position in the change feed, as last saved.
+    async fn load_cursor(&self) -> Result<ChangeId>;
+
+    /// Saves the router's position; changes at or before it may be pruned.
+    async fn save_cursor(&self, cursor: ChangeId) -> Result<()>;
+
+    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()>;
+
+    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>>;
+
+    /// Waits until the pending writes are durable and stops accepting new ones.
+    async fn close(&self) -> Result<()>;
+}
+
+/// Opt-out keywords Twilio itself honours for long codes.
+pub fn opt_keyword(body: &str) -> Option<bool> {
+    let word = body.trim().trim_end_matches(['.', '!']).to_ascii_uppercase();
+    match word.as_str() {
+        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" => {
+            Some(true)
+        }
+        "START" | "YES" | "UNSTOP" | "OPTIN" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opt_keyword;
+
+    #[test]
+    fn opt_keywords_are_whole_messages_in_any_case() {
+        assert_eq!(opt_keyword("stop"), Some(true));
+        assert_eq!(opt_keyword(" Stop. "), Some(true));
+        assert_eq!(opt_keyword("UNSUBSCRIBE"), Some(true));
+        assert_eq!(opt_keyword("start"), Some(false));
+        assert_eq!(opt_keyword("please stop calling"), None);
+        assert_eq!(opt_keyword("help"), None);
+    }
+}

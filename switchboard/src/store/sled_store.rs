@@ -1,0 +1,269 @@
+//! The embedded store: sled on local disk.
+//!
+//! Writes go through the group-commit writer thread
+//! ([`super::group_commit`]); reads go straight to sled's trees. The change
+//! feed is the `changes` tree, read up to the durable watermark the writer
+//! publishes after each flush — so the router only ever sees what a crash
+//! cannot take back.
+
+use super::group_commit::{StoredMessage, Trees, Write, Writer};
+use super::keys;
+use super::{
+    Appended, Change, ChangeId, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
+    RouteRecord, StatusOutcome, StatusUpdate, Store, StoreError,
+};
+use crate::config::Durability;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::path::Path;
+use switchboard_protocol::{ConversationId, Message, Seq};
+use tokio::sync::{mpsc, oneshot, watch};
+
+const CURSOR_KEY: &[u8] = b"router_cursor";
+/// Writes waiting for the writer before callers are slowed down.
+const WRITE_QUEUE: usize = 65_536;
+
+pub struct SledStore {
+    trees: Trees,
+    routes: sled::Tree,
+    meta: sled::Tree,
+    writes: mpsc::Sender<Write>,
+    durable: watch::Receiver<u64>,
+}
+
+/// Options of [`SledStore::open`].
+pub struct SledOptions<'a> {
+    pub path: &'a Path,
+    pub cache_mb: u64,
+    pub durability: Durability,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store and starts its writer thread. The
+    /// receiver yields each accepted reply once it is durable, for the
+    /// outbox worker.
+    pub fn open(options: SledOptions<'_>) -> Result<(Self, mpsc::UnboundedReceiver<(ConversationId, Seq)>)> {
+        std::fs::create_dir_all(options.path)
+            .map_err(|e| StoreError::Storage(format!("creating {}: {e}", options.path.display())))?;
+        let db = sled::Config::new()
+            .path(options.path)
+            .cache_capacity(options.cache_mb.saturating_mul(1024 * 1024))
+            .open()?;
+        let trees = Trees {
+            messages: db.open_tree("messages")?,
+            conversations: db.open_tree("conversations")?,
+            sids: db.open_tree("sids")?,
+            client_replies: db.open_tree("client_replies")?,
+            changes: db.open_tree("changes")?,
+            outbox: db.open_tree("outbox")?,
+            early_status: db.open_tree("early_status")?,
+        };
+        let routes = db.open_tree("routes")?;
+        let meta = db.open_tree("meta")?;
+
+        let cursor = read_cursor(&meta)?;
+        let last_change = match trees.changes.last()? {
+            Some((key, _)) => keys::parse_change(&key).unwrap_or(0),
+            None => 0,
+        };
+        let next_change = last_change.max(cursor) + 1;
+
+        // sled flushes with sync_file_range, which does not survive power
+        // loss; an explicit fdatasync of its data file after each group
+        // flush does.
+        let fsync_file = match options.durability {
+            Durability::Fsync => Some(
+                std::fs::File::open(options.path.join("db"))
+                    .map_err(|e| StoreError::Storage(format!("opening sled's data file: {e}")))?,
+            ),
+            Durability::Flush => None,
+        };
+
+        let (durable_tx, durable) = watch::channel(next_change - 1);
+        let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
+        let (writes, rx) = mpsc::channel(WRITE_QUEUE);
+        let writer = Writer {
+            db,
+            trees: trees.clone(),
+            fsync_file,
+            next_change,
+            durable: durable_tx,
+            outbox_tx,
+            cache: HashMap::new(),
+        };
+        std::thread::Builder::new()
+            .name("sled-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?;
+
+        Ok((
+            SledStore {
+                trees,
+                routes,
+                meta,
+                writes,
+                durable,
+            },
+            outbox_rx,
+        ))
+    }
+
+    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Write) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.writes.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn stored(&self, key: &[u8]) -> Result<Option<StoredMessage>> {
+        match self.trees.messages.get(key)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+}
+
+fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {
+    Ok(match meta.get(CURSOR_KEY)? {
+        Some(bytes) => keys::parse_change(&bytes).ok_or_else(|| StoreError::Corrupt("router cursor".into()))?,
+        None => 0,
+    })
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn append_inbound(&self, message: InboundMessage) -> Result<Appended> {
+        self.write(|tx| Write::Inbound(message, tx)).await
+    }
+
+    async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome> {
+        self.write(|tx| Write::Reply(reply, tx)).await
+    }
+
+    async fn update_status(&self, update: StatusUpdate) -> Result<StatusOutcome> {
+        self.write(|tx| Write::Status(update, tx)).await
+    }
+
+    async fn set_opted_out(&self, conversation: &str, opted_out: bool) -> Result<()> {
+        let conversation = conversation.to_string();
+        self.write(|tx| Write::OptOut(conversation, opted_out, tx)).await
+    }
+
+    async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
+        Ok(self.stored(&keys::message(conversation, seq))?.map(|s| s.message))
+    }
+
+    async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
+        if upto <= after {
+            return Ok(Vec::new());
+        }
+        let range = keys::message(conversation, after + 1)..=keys::message(conversation, upto);
+        self.trees
+            .messages
+            .range(range)
+            .values()
+            .map(|bytes| {
+                let bytes = bytes?;
+                serde_json::from_slice::<StoredMessage>(&bytes)
+                    .map(|s| s.message)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn conversation(&self, conversation: &str) -> Result<Option<ConversationRecord>> {
+        match self.trees.conversations.get(conversation.as_bytes())? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
+        let mut pending = Vec::new();
+        for key in self.trees.outbox.iter().keys() {
+            let key = key?;
+            let position = keys::parse_message(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+            pending.push(position);
+        }
+        // Oldest first across conversations.
+        let mut with_time = Vec::with_capacity(pending.len());
+        for (conversation, seq) in pending {
+            let at = self
+                .stored(&keys::message(&conversation, seq))?
+                .map(|s| s.message.at_ms)
+                .unwrap_or(0);
+            with_time.push((at, conversation, seq));
+        }
+        with_time.sort();
+        Ok(with_time.into_iter().map(|(_, c, s)| (c, s)).collect())
+    }
+
+    async fn changes_after(&self, after: ChangeId, limit: usize) -> Result<Vec<(ChangeId, Change)>> {
+        let durable = *self.durable.borrow();
+        if durable <= after {
+            return Ok(Vec::new());
+        }
+        let range = keys::change(after + 1)..=keys::change(durable);
+        let mut changes = Vec::new();
+        for entry in self.trees.changes.range(range).take(limit) {
+            let (key, value) = entry?;
+            let id = keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
+            let change = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            changes.push((id, change));
+        }
+        Ok(changes)
+    }
+
+    async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
+        let mut durable = self.durable.clone();
+        loop {
+            if *durable.borrow_and_update() > after {
+                return Ok(());
+            }
+            durable.changed().await.map_err(|_| StoreError::Closed)?;
+        }
+    }
+
+    async fn load_cursor(&self) -> Result<ChangeId> {
+        read_cursor(&self.meta)
+    }
+
+    async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        self.meta.insert(CURSOR_KEY, &keys::change(cursor))?;
+        // Entries the router is past are never read again.
+        let mut prune = sled::Batch::default();
+        for key in self.trees.changes.range(..=keys::change(cursor)).keys() {
+            prune.remove(key?);
+        }
+        self.trees.changes.apply_batch(prune)?;
+        Ok(())
+    }
+
+    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()> {
+        let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.routes.insert(conversation.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
+        let mut routes = Vec::new();
+        for entry in self.routes.iter() {
+            let (key, value) = entry?;
+            let conversation = String::from_utf8(key.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let route = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            routes.push((conversation, route));
+        }
+        Ok(routes)
+    }
+
+    async fn close(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel::<Result<()>>();
+        if self.writes.send(Write::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,532 @@
+//! Client for Twilio's 2010-04-01 REST API: sends SMS replies and points a
+//! phone number's SMS webhook at this service.
+//!
+//! Failures are sorted into the two kinds the outbox acts on: [`SendError::Transient`]
+//! (try again later, honouring `Retry-After`) and [`SendError::Rejected`] (Twilio
+//! said no; retrying would only repeat the answer).
+
+use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+const API_VERSION: &str = "2010-04-01";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Error bodies are quoted in error messages and logs; a misbehaving proxy
+/// could answer with a whole HTML page.
+const MAX_QUOTED_BODY: usize = 300;
+
+/// Talks to Twilio (or a stand-in at another base URL) for one account.
+///
+/// Clones share the connection pool and credentials.
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    account: Arc<Account>,
+}
+
+struct Account {
+    api_base: Url,
+    sid: String,
+    auth_token: String,
+}
+
+// Hand-written so the auth token never reaches a log line.
+impl fmt::Debug for TwilioClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioClient")
+            .field("api_base", &self.account.api_base.as_str())
+            .field("account_sid", &self.account.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One SMS to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundSms {
+    /// Recipient, E.164.
+    pub to: String,
+    /// Our Twilio number, E.164.
+    pub from: String,
+    pub body: String,
+    /// Where Twilio should POST delivery-status updates for this message.
+    pub status_callback: Option<String>,
+}
+
+/// Twilio's acknowledgement of a created message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SentMessage {
+    /// `SM…`: the id later status callbacks refer to.
+    pub sid: String,
+    /// Usually `queued` or `accepted`; delivery progress arrives by callback.
+    pub status: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying: network error, timeout, HTTP 408, 429, 5xx.
+    #[error("Twilio unavailable, worth retrying: {reason}")]
+    Transient {
+        reason: String,
+        /// From the response's `Retry-After` header, when it gave seconds.
+        retry_after: Option<Duration>,
+    },
+    /// Twilio refused it; retrying won't help.
+    #[error("Twilio refused the request (HTTP {http_status}{}): {message}", code_suffix(*.code))]
+    Rejected {
+        /// 0 when the request could not even be built, so never left this process.
+        http_status: u16,
+        /// Twilio's error code (e.g. 21610, unsubscribed recipient), when its
+        /// error JSON carried one.
+        code: Option<u32>,
+        message: String,
+    },
+}
+
+fn code_suffix(code: Option<u32>) -> String {
+    code.map(|c| format!(", Twilio error {c}"))
+        .unwrap_or_default()
+}
+
+impl SendError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient { .. })
+    }
+
+    /// The server's requested back-off, if it named one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::Transient { retry_after, .. } => *retry_after,
+            SendError::Rejected { .. } => None,
+        }
+    }
+}
+
+impl TwilioClient {
+    /// A client for `account_sid` at `api_base` (`https://api.twilio.com` in
+    /// production; any path on the base is kept, so a mock can live under one).
+    pub fn new(api_base: Url, account_sid: String, auth_token: String) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            // Only fails when the TLS backend cannot initialise, which is a
+            // broken build rather than anything a caller could handle.
+            .expect("the HTTP client's TLS backend initialises");
+        TwilioClient {
+            http,
+            account: Arc::new(Account {
+                api_base,
+                sid: account_sid,
+                auth_token,
+            }),
+        }
+    }
+
+    /// POSTs the message to `Accounts/{sid}/Messages.json`.
+    pub async fn send_message(&self, sms: &OutboundSms) -> Result<SentMessage, SendError> {
+        let request = self.message_request(sms).map_err(request_error)?;
+        let response = self.http.execute(request).await.map_err(request_error)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(error_from_response(response).await);
+        }
+        // From here on Twilio has accepted the message: a retry would text the
+        // customer twice, so an unreadable acknowledgement is final, not transient.
+        let accepted = |reason: String| SendError::Rejected {
+            http_status: status.as_u16(),
+            code: None,
+            message: format!("Twilio accepted the message but its answer was unreadable: {reason}"),
+        };
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| accepted(error_chain(&e)))?;
+        let sent: SentMessage = serde_json::from_slice(&body)
+            .map_err(|e| accepted(format!("{e}: {}", quote(&body))))?;
+        tracing::debug!(sid = %sent.sid, status = %sent.status, "Twilio accepted outbound SMS");
+        Ok(sent)
+    }
+
+    /// Points the phone number's incoming-SMS webhook at `sms_url` (POST).
+    pub async fn register_sms_webhook(
+        &self,
+        phone_number_sid: &str,
+        sms_url: &str,
+    ) -> Result<(), SendError> {
+        let request = self
+            .webhook_request(phone_number_sid, sms_url)
+            .map_err(request_error)?;
+        let response = self.http.execute(request).await.map_err(request_error)?;
+        if !response.status().is_success() {
+            return Err(error_from_response(response).await);
+        }
+        tracing::info!(
+            phone_number_sid,
+            sms_url,
+            "registered SMS webhook with Twilio"
+        );
+        Ok(())
+    }
+
+    fn message_request(&self, sms: &OutboundSms) -> reqwest::Result<reqwest::Request> {
+        let mut form = vec![
+            ("To", sms.to.as_str()),
+            ("From", sms.from.as_str()),
+            ("Body", sms.body.as_str()),
+        ];
+        if let Some(callback) = &sms.status_callback {
+            form.push(("StatusCallback", callback.as_str()));
+        }
+        // `.form()` percent-encodes `+` as %2B; a bare `+` would reach Twilio
+        // as a space and the number would be wrong.
+        self.post(&["Messages.json"]).form(&form).build()
+    }
+
+    fn webhook_request(
+        &self,
+        phone_number_sid: &str,
+        sms_url: &str,
+    ) -> reqwest::Result<reqwest::Request> {
+        let resource = format!("{phone_number_sid}.json");
+        self.post(&["IncomingPhoneNumbers", &resource])
+            .form(&[("SmsUrl", sms_url), ("SmsMethod", "POST")])
+            .build()
+    }
+
+    fn post(&self, resource: &[&str]) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.account_url(resource))
+            .basic_auth(&self.account.sid, Some(&self.account.auth_token))
+            .header(ACCEPT, "application/json")
+    }
+
+    /// `{base}/2010-04-01/Accounts/{sid}/{resource…}`, each segment percent-encoded.
+    fn account_url(&self, resource: &[&str]) -> Url {
+        let mut url = self.account.api_base.clone();
+        // Only URLs like `mailto:` cannot take a path; the request to such a
+        // base then fails when sent and is reported there.
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .extend([API_VERSION, "Accounts", self.account.sid.as_str()])
+                .extend(resource);
+        }
+        url
+    }
+}
+
+/// Sorts a failure to build or send a request.
+fn request_error(error: reqwest::Error) -> SendError {
+    if error.is_builder() {
+        SendError::Rejected {
+            http_status: 0,
+            code: None,
+            message: error_chain(&error),
+        }
+    } else {
+        // Connect failures, timeouts, resets: the request may or may not have
+        // arrived, and Twilio may well answer next time.
+        SendError::Transient {
+            reason: error_chain(&error),
+            retry_after: None,
+        }
+    }
+}
+
+async fn error_from_response(response: reqwest::Response) -> SendError {
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::debug!(error = %error_chain(&e), %status, "could not read Twilio's error body");
+            Default::default()
+        }
+    };
+    classify(status, retry_after, &body)
+}
+
+/// Twilio's error body: `{"code": 21610, "message": "…", "more_info": "…", "status": 400}`.
+/// Prism and proxies answer in other shapes, hence the fallbacks.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    code: Option<serde_json::Value>,
+    message: Option<String>,
+    more_info: Option<String>,
+    /// RFC 7807 problem details, as Prism and some gateways send.
+    detail: Option<String>,
+    title: Option<String>,
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> SendError {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let code = parsed
+        .as_ref()
+        .and_then(|b| b.code.as_ref())
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
+        .and_then(|c| u32::try_from(c).ok());
+    let message = parsed
+        .as_ref()
+        .and_then(|b| {
+            let text = b
+                .message
+                .clone()
+                .or_else(|| b.detail.clone())
+                .or_else(|| b.title.clone())?;
+            Some(match &b.more_info {
+                Some(more) => format!("{text} ({more})"),
+                None => text,
+            })
+        })
+        .unwrap_or_else(|| {
+            let quoted = quote(body);
+            if quoted.is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("no reason given")
+                    .to_string()
+            } else {
+                quoted
+            }
+        });
+
+    let transient = status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error();
+    if transient {
+        tracing::debug!(%status, ?retry_after, %message, "Twilio asked us to retry");
+        SendError::Transient {
+            reason: format!("HTTP {}: {message}", status.as_u16()),
+            retry_after,
+        }
+    } else {
+        tracing::debug!(%status, ?code, %message, "Twilio refused the request");
+        SendError::Rejected {
+            http_status: status.as_u16(),
+            code,
+            message,
+        }
+    }
+}
+
+/// `Retry-After` as delta-seconds. Twilio sends seconds; the HTTP-date form is
+/// ignored so the caller's own back-off applies.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    value.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The error and its causes on one line: reqwest's top-level message alone
+/// ("error sending request") hides whether it was DNS, refusal or a timeout.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A body for an error message: lossy UTF-8, trimmed, cut at a char boundary.
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX_QUOTED_BODY) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+    fn client(base: &str) -> TwilioClient {
+        TwilioClient::new(
+            Url::parse(base).expect("test URL"),
+            SID.into(),
+            "s3cr3t-token".into(),
+        )
+    }
+
+    fn sms() -> OutboundSms {
+        OutboundSms {
+            to: "+15551234567".into(),
+            from: "+15557654321".into(),
+            body: "Hi & bye = 1+1 👋".into(),
+            status_callback: Some("https://sb.example/twilio/status?x=1".into()),
+        }
+    }
+
+    fn form_body(request: &reqwest::Request) -> String {
+        let bytes = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .expect("a buffered body");
+        String::from_utf8(bytes.to_vec()).expect("ASCII form body")
+    }
+
+    #[test]
+    fn message_form_is_percent_encoded() {
+        let request = client("https://api.twilio.com")
+            .message_request(&sms())
+            .expect("request");
+        assert_eq!(
+            request.url().as_str(),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json")
+        );
+        assert_eq!(
+            request.headers()["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(
+            form_body(&request),
+            "To=%2B15551234567&From=%2B15557654321&Body=Hi+%26+bye+%3D+1%2B1+%F0%9F%91%8B\
+             &StatusCallback=https%3A%2F%2Fsb.example%2Ftwilio%2Fstatus%3Fx%3D1"
+        );
+        let auth = request.headers()["authorization"].to_str().expect("ASCII");
+        assert!(auth.starts_with("Basic "), "{auth}");
+    }
+
+    #[test]
+    fn status_callback_is_optional() {
+        let sms = OutboundSms {
+            status_callback: None,
+            ..sms()
+        };
+        let request = client("https://api.twilio.com")
+            .message_request(&sms)
+            .expect("request");
+        assert!(!form_body(&request).contains("StatusCallback"));
+    }
+
+    #[test]
+    fn base_path_is_kept_and_segments_are_encoded() {
+        let request = client("http://127.0.0.1:9/mock/")
+            .webhook_request("PN/../x", "https://sb.example/twilio/sms")
+            .expect("request");
+        assert_eq!(
+            request.url().as_str(),
+            format!("http://127.0.0.1:9/mock/2010-04-01/Accounts/{SID}/IncomingPhoneNumbers/PN%2F..%2Fx.json")
+        );
+        assert_eq!(
+            form_body(&request),
+            "SmsUrl=https%3A%2F%2Fsb.example%2Ftwilio%2Fsms&SmsMethod=POST"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let shown = format!("{:?}", client("https://api.twilio.com"));
+        assert!(shown.contains(SID));
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn twilio_errors_are_rejections_with_code() {
+        let body = br#"{"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                       "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400}"#;
+        match classify(StatusCode::BAD_REQUEST, None, body) {
+            SendError::Rejected {
+                http_status: 400,
+                code: Some(21610),
+                message,
+            } => {
+                assert!(
+                    message.starts_with("Attempt to send to unsubscribed recipient"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_twilio_bodies_still_give_a_reason() {
+        match classify(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            br#"{"title":"Invalid request","detail":"To is required"}"#,
+        ) {
+            SendError::Rejected {
+                http_status: 422,
+                code: None,
+                message,
+            } => assert_eq!(message, "To is required"),
+            other => panic!("{other:?}"),
+        }
+        match classify(StatusCode::UNAUTHORIZED, None, b"") {
+            SendError::Rejected {
+                http_status: 401,
+                code: None,
+                message,
+            } => assert_eq!(message, "Unauthorized"),
+            other => panic!("{other:?}"),
+        }
+        let html = "<html>".repeat(200);
+        match classify(StatusCode::FORBIDDEN, None, html.as_bytes()) {
+            SendError::Rejected { message, .. } => {
+                assert!(message.chars().count() <= MAX_QUOTED_BODY + 1)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn throttling_timeouts_and_server_errors_are_transient() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(status).expect("valid status");
+            let error = classify(status, Some(Duration::from_secs(2)), b"");
+            assert!(error.is_transient(), "{status}: {error:?}");
+            assert_eq!(error.retry_after(), Some(Duration::from_secs(2)));
+        }
+        for status in [400, 401, 403, 404, 409, 413, 415, 422] {
+            let status = StatusCode::from_u16(status).expect("valid status");
+            assert!(!classify(status, None, b"").is_transient(), "{status}");
+        }
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 7 "));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn display_names_the_code() {
+        let error = SendError::Rejected {
+            http_status: 400,
+            code: Some(21610),
+            message: "unsubscribed".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "Twilio refused the request (HTTP 400, Twilio error 21610): unsubscribed"
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! Helpers shared by the end-to-end tests: start the real `switchboard`
+//! binary on a random port with its own data directory, post signed Twilio
+//! webhooks to it, and connect agents over a real WebSocket.
+#![allow(dead_code)]
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use switchboard::twilio::signature;
+use switchboard_protocol::{decode, encode, ClientFrame, Message, Seq, ServerFrame};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const AUTH_TOKEN: &str = "test-auth-token";
+pub const TWILIO_NUMBER: &str = "+15550009999";
+pub const AGENTS: &[&str] = &["alice", "bob", "carol", "dave"];
+
+/// Path of a binary of this workspace, built by the test command before the tests.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the project's test command (scripts/test.sh), which builds the binaries first",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on loopback (released right away; a tiny race we accept).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+static SID_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh, unique Twilio message SID.
+pub fn new_sid() -> String {
+    let n = SID_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let salt: u64 = rand::random();
+    format!("SM{:016x}{:016x}", salt, n)
+}
+
+/// One running switchboard process and how to reach it.
+pub struct Switchboard {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub env: Vec<(String, String)>,
+    child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+pub struct Options {
+    pub grace_secs: f64,
+    pub twilio_api_base: String,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            grace_secs: 30.0,
+            // Nothing listens here: replies stay queued unless a test sets a real base.
+            twilio_api_base: "http://127.0.0.1:9".into(),
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+impl Switchboard {
+    pub async fn start(options: Options) -> Switchboard {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data_dir = tmp.path().join("data");
+        let port = free_port();
+        let agents = AGENTS.iter().map(|a| format!("{a}:{a}-pw")).collect::<Vec<_>>().join(",");
+        let mut env = vec![
+            ("PORT".to_string(), port.to_string()),
+            ("BIND_ADDR".into(), "127.0.0.1".into()),
+            ("DATA_DIR".into(), data_dir.display().to_string()),
+            ("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}")),
+            ("TWILIO_ACCOUNT_SID".into(), ACCOUNT_SID.into()),
+            ("TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
+            ("TWILIO_FROM".into(), TWILIO_NUMBER.into()),
+            ("TWILIO_API_BASE".into(), options.twilio_api_base.clone()),
+            ("AGENTS".into(), agents),
+            ("AGENT_GRACE_SECS".into(), options.grace_secs.to_string()),
+            ("RUST_LOG".into(), "warn,switchboard=info".into()),
+        ];
+        env.extend(options.extra_env);
+        let mut sb = Switchboard {
+            port,
+            data_dir,
+            env,
+            child: None,
+            _tmp: Some(tmp),
+            http: reqwest::Client::new(),
+        };
+        sb.spawn().await;
+        sb
+    }
+
+    /// Starts (or restarts) the process and waits until it is ready.
+    pub async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.with_extension("log"))
+            .expect("log file");
+        let child = Command::new(binary("switchboard"))
+            .arg("serve")
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start switchboard");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("switchboard exited early ({status}); log:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "switchboard not ready in 20 s; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+
+    /// `kill -9`: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return false };
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}{}", self.port, switchboard_protocol::AGENT_WS_PATH)
+    }
+
+    /// Posts a correctly signed inbound SMS webhook; returns (status, body).
+    pub async fn text(&self, from: &str, body: &str) -> (u16, String) {
+        self.post_signed("/twilio/sms", &inbound_params(&new_sid(), from, body)).await
+    }
+
+    /// Posts form params to `path`, signed for the public URL of `path`.
+    pub async fn post_signed(&self, path: &str, params: &[(String, String)]) -> (u16, String) {
+        let sig = signature::compute(AUTH_TOKEN, &self.url(path), params);
+        self.post_form(path, params, Some(&sig)).await
+    }
+
+    pub async fn post_form(&self, path: &str, params: &[(String, String)], sig: Option<&str>) -> (u16, String) {
+        let body = form_body(params);
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(sig) = sig {
+            req = req.header("x-twilio-signature", sig);
+        }
+        let resp = req.send().await.expect("webhook request");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    pub async fn agent(&self, name: &str) -> Agent {
+        Agent::connect(self, name, BTreeMap::new(), Some(true), Some(10)).await
+    }
+
+    pub async fn agent_with(&self, name: &str, capacity: u32) -> Agent {
+        Agent::connect(self, name, BTreeMap::new(), Some(true), Some(capacity)).await
+    }
+}
+
+impl Drop for Switchboard {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn inbound_params(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", from),
+        ("To", TWILIO_NUMBER),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("FromCountry", "US"),
+        ("SmsStatus", "received"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub fn form_body(params: &[(String, String)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    ser.finish()
+}
+
+/// A customer number for index `i`.
+pub fn number(i: usize) -> String {
+    format!("+1555{:07}", 1_000_000 + i)
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A test agent: a real WebSocket client that records what it was sent.
+pub struct Agent {
+    pub name: String,
+    socket: Socket,
+    /// Messages received, per conversation, in arrival order.
+    pub messages: HashMap<String, Vec<Message>>,
+    /// Every frame received, in order.
+    pub frames: Vec<ServerFrame>,
+    /// Conversations currently assigned to this agent.
+    pub assigned: std::collections::BTreeSet<String>,
+}
+
+impl Agent {
+    pub async fn connect(
+        sb: &Switchboard,
+        name: &str,
+        resume: BTreeMap<String, Seq>,
+        available: Option<bool>,
+        capacity: Option<u32>,
+    ) -> Agent {
+        let socket = open_socket(sb, name).await.expect("agent connects");
+        let mut agent = Agent {
+            name: name.to_string(),
+            socket,
+            messages: HashMap::new(),
+            frames: Vec::new(),
+            assigned: Default::default(),
+        };
+        agent.send(&ClientFrame::Hello { resume, available, capacity }).await;
+        let welcome = agent.next_frame(Duration::from_secs(5)).await.expect("welcome frame");
+        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "expected welcome, got {welcome:?}");
+        agent
+    }
+
+    /// Reconnects as the same agent, resuming from what this client has seen.
+    pub async fn reconnect(self, sb: &Switchboard) -> Agent {
+        let resume = self.last_seen();
+        let (name, messages, assigned) = (self.name, self.messages, self.assigned);
+        drop(self.socket);
+        let mut agent = Agent::connect(sb, &name, resume, None, None).await;
+        agent.messages = messages;
+        agent.assigned = assigned;
+        agent
+    }
+
+    pub fn last_seen(&self) -> BTreeMap<String, Seq> {
+        self.assigned
+            .iter()
+            .map(|c| (c.clone(), self.messages.get(c).and_then(|m| m.last()).map(|m| m.seq).unwrap_or(0)))
+            .collect()
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.socket.send(WsMessage::Text(encode(frame).into())).await.expect("send frame");
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.socket.send(WsMessage::Text(text.to_string().into())).await.expect("send raw");
+    }
+
+    /// Next server frame (recorded), or None on timeout / close.
+    pub async fn next_frame(&mut self, wait: Duration) -> Option<ServerFrame> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.socket.next()).await.ok()??.ok()?;
+            if let WsMessage::Text(text) = msg {
+                let frame: ServerFrame = decode(text.as_str()).expect("server frames decode");
+                self.record(&frame);
+                return Some(frame);
+            }
+            if let WsMessage::Close(_) = msg {
+                return None;
+            }
+        }
+    }
+
+    fn record(&mut self, frame: &ServerFrame) {
+        match frame {
+            ServerFrame::Assigned { conversation, history, .. } => {
+                self.assigned.insert(conversation.id.clone());
+                self.messages.entry(conversation.id.clone()).or_default().extend(history.iter().cloned());
+            }
+            ServerFrame::Message { message } => {
+                self.messages.entry(message.conversation.clone()).or_default().push(message.clone());
+            }
+            ServerFrame::Unassigned { conversation, .. } => {
+                self.assigned.remove(conversation);
+            }
+            _ => {}
+        }
+        self.frames.push(frame.clone());
+    }
+
+    /// Reads frames until `done` holds for this agent, or panics after `wait`.
+    pub async fn until(&mut self, wait: Duration, what: &str, done: impl Fn(&Agent) -> bool) {
+        let deadline = Instant::now() + wait;
+        while !done(self) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "{}: timed out waiting for {what}", self.name);
+            self.next_frame(left.min(Duration::from_millis(500))).await;
+        }
+    }
+
+    /// Reads whatever arrives within `wait` (to check nothing more comes).
+    pub async fn drain(&mut self, wait: Duration) {
+        while self.next_frame(wait).await.is_some() {}
+    }
+
+    pub fn received_count(&self) -> usize {
+        self.messages.values().map(Vec::len).sum()
+    }
+
+    pub fn bodies(&self, conversation: &str) -> Vec<String> {
+        self.messages.get(conversation).map(|m| m.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
+    }
+
+    pub fn errors(&self) -> Vec<&ServerFrame> {
+        self.frames.iter().filter(|f| matches!(f, ServerFrame::Error { .. })).collect()
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
+
+/// Opens an authenticated agent socket without saying hello.
+pub async fn open_socket(sb: &Switchboard, name: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = sb.ws_url().into_client_request()?;
+    let credentials = BASE64.encode(format!("{name}:{name}-pw"));
+    request.headers_mut().insert(
+        "authorization",
+        format!("Basic {credentials}").parse().expect("header value"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(socket)
+}
