@@ -390,3 +390,64 @@ pub async fn open_socket(sb: &Switchboard, name: &str) -> Result<Socket, tokio_t
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
     Ok(socket)
 }
+
+/// The phone simulator (Twilio's stand-in), running in this test process.
+pub struct PhoneSim {
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl PhoneSim {
+    /// Starts the simulator; customers' messages go to `webhook_url`.
+    pub async fn start(webhook_url: &str, delivery_delay_ms: u64) -> PhoneSim {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut config = switchboard::phone_sim::SimConfig::new(ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, webhook_url);
+        config.delivery_delay_ms = delivery_delay_ms;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = switchboard::phone_sim::serve(config, listener, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        PhoneSim { base, stop: Some(stop) }
+    }
+
+    /// Everything the simulator saw, as its JSON API reports it.
+    pub async fn messages(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/sim/messages", self.base))
+            .await
+            .expect("sim messages")
+            .json()
+            .await
+            .expect("sim json")
+    }
+
+    /// Outbound messages (what Twilio was asked to send).
+    pub async fn sent(&self) -> Vec<serde_json::Value> {
+        self.messages()
+            .await
+            .into_iter()
+            .filter(|m| m["direction"] != "inbound")
+            .collect()
+    }
+
+    pub async fn faults(&self, faults: serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/sim/faults", self.base))
+            .json(&serde_json::json!({ "faults": faults }))
+            .send()
+            .await
+            .expect("sim faults");
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    }
+}
+
+impl Drop for PhoneSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
