@@ -13,7 +13,9 @@ async fn every_acknowledged_message_survives_kill_9_and_is_routed_after_restart(
     let mut alice = sb.agent_with("alice", 1000).await;
     // A conversation assigned before the crash stays sticky after it.
     sb.text(&number(1), "before the crash").await;
-    alice.until(Duration::from_secs(5), "first", |a| a.received_count() == 1).await;
+    alice
+        .until(Duration::from_secs(5), "first", |a| a.received_count() == 1)
+        .await;
 
     // Burst of concurrent webhooks; remember which were answered 200.
     let mut acked: Vec<(String, String)> = Vec::new();
@@ -41,7 +43,11 @@ async fn every_acknowledged_message_survives_kill_9_and_is_routed_after_restart(
     let expected = acked.len() + 1;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while alice.received_count() + bob.received_count() < expected {
-        assert!(std::time::Instant::now() < deadline, "only {} of {expected} routed after restart", alice.received_count() + bob.received_count());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {expected} routed after restart",
+            alice.received_count() + bob.received_count()
+        );
         alice.next_frame(Duration::from_millis(50)).await;
         bob.next_frame(Duration::from_millis(50)).await;
     }
@@ -51,18 +57,33 @@ async fn every_acknowledged_message_survives_kill_9_and_is_routed_after_restart(
     for agent in [&alice, &bob] {
         for (c, msgs) in &agent.messages {
             let seqs: Vec<u64> = msgs.iter().map(|m| m.seq).collect();
-            assert_eq!(seqs, (1..=msgs.len() as u64).collect::<Vec<_>>(), "{c}: gap-free, in order, once");
-            bodies.entry(c.clone()).or_default().extend(msgs.iter().map(|m| m.body.clone()));
+            assert_eq!(
+                seqs,
+                (1..=msgs.len() as u64).collect::<Vec<_>>(),
+                "{c}: gap-free, in order, once"
+            );
+            bodies
+                .entry(c.clone())
+                .or_default()
+                .extend(msgs.iter().map(|m| m.body.clone()));
         }
     }
     for (from, body) in &acked {
-        assert!(bodies.get(from).is_some_and(|b| b.contains(body)), "lost: {from} {body}");
+        assert!(
+            bodies.get(from).is_some_and(|b| b.contains(body)),
+            "lost: {from} {body}"
+        );
     }
-    assert!(alice.assigned.contains(&number(1)), "sticky across the restart: {:?}", alice.assigned);
+    assert!(
+        alice.assigned.contains(&number(1)),
+        "sticky across the restart: {:?}",
+        alice.assigned
+    );
 }
 
 #[tokio::test]
-async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_delivered_once_in_order() {
+async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_delivered_once_in_order(
+) {
     let sb = Switchboard::start(Options::default()).await;
     let mut agents = Vec::new();
     for name in AGENTS {
@@ -88,7 +109,10 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
             failures
         }
     });
-    let failures: usize = futures_util::future::join_all(clients).await.into_iter().sum();
+    let failures: usize = futures_util::future::join_all(clients)
+        .await
+        .into_iter()
+        .sum();
     assert_eq!(failures, 0);
 
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -97,7 +121,10 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
         if total >= TOTAL {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "only {total} of {TOTAL} delivered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {total} of {TOTAL} delivered"
+        );
         for agent in agents.iter_mut() {
             agent.next_frame(Duration::from_millis(20)).await;
         }
@@ -109,10 +136,18 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
     for agent in &agents {
         for (conversation, messages) in &agent.messages {
             let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
-            assert_eq!(seqs, (1..=messages.len() as u64).collect::<Vec<_>>(), "{conversation}");
+            assert_eq!(
+                seqs,
+                (1..=messages.len() as u64).collect::<Vec<_>>(),
+                "{conversation}"
+            );
             let entry = seen.entry(conversation.clone()).or_default();
             assert!(entry.is_empty(), "{conversation} went to two agents");
-            entry.extend(messages.iter().map(|m| m.body.parse::<usize>().expect("numeric body")));
+            entry.extend(
+                messages
+                    .iter()
+                    .map(|m| m.body.parse::<usize>().expect("numeric body")),
+            );
         }
     }
     let delivered: usize = seen.values().map(Vec::len).sum();
@@ -121,9 +156,15 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
     for (conversation, bodies) in &seen {
         // Messages of one number were sent in increasing index order by
         // one client; the store must keep that order.
-        assert!(bodies.windows(2).all(|w| w[0] < w[1]), "{conversation} reordered: {bodies:?}");
+        assert!(
+            bodies.windows(2).all(|w| w[0] < w[1]),
+            "{conversation} reordered: {bodies:?}"
+        );
     }
     // Sanity: with spare capacity everywhere, everyone got a share.
-    let shares: Vec<(String, usize)> = agents.iter().map(|a| (a.name.clone(), a.assigned.len())).collect();
+    let shares: Vec<(String, usize)> = agents
+        .iter()
+        .map(|a| (a.name.clone(), a.assigned.len()))
+        .collect();
     assert!(shares.iter().all(|(_, n)| *n > 0), "{shares:?}");
 }

@@ -14,7 +14,11 @@ async fn system(delivery_delay_ms: u64) -> (Switchboard, PhoneSim) {
     // Customers' texts are posted by the tests themselves, so the sim's own
     // webhook URL is never used here.
     let sim = PhoneSim::start("http://127.0.0.1:9/twilio/sms", delivery_delay_ms).await;
-    let sb = Switchboard::start(Options { twilio_api_base: sim.base.clone(), ..Options::default() }).await;
+    let sb = Switchboard::start(Options {
+        twilio_api_base: sim.base.clone(),
+        ..Options::default()
+    })
+    .await;
     (sb, sim)
 }
 
@@ -27,13 +31,19 @@ fn status_of(agent: &Agent, seq: u64) -> Option<DeliveryStatus> {
 
 async fn reply(agent: &mut Agent, conversation: &str, client_id: &str, body: &str) {
     agent
-        .send(&ClientFrame::Reply { conversation: conversation.into(), client_id: client_id.into(), body: body.into() })
+        .send(&ClientFrame::Reply {
+            conversation: conversation.into(),
+            client_id: client_id.into(),
+            body: body.into(),
+        })
         .await;
 }
 
 async fn assigned_conversation(sb: &Switchboard, agent: &mut Agent, customer: &str) {
     sb.text(customer, "hi, I need help").await;
-    agent.until(WAIT, "the conversation", |a| a.assigned.contains(customer)).await;
+    agent
+        .until(WAIT, "the conversation", |a| a.assigned.contains(customer))
+        .await;
 }
 
 #[tokio::test]
@@ -43,8 +53,18 @@ async fn a_reply_is_sent_through_twilio_and_its_status_reaches_delivered() {
     let customer = number(1);
     assigned_conversation(&sb, &mut alice, &customer).await;
     reply(&mut alice, &customer, "r1", "Hello! How can we help? 🙂").await;
-    alice.until(WAIT, "ack", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::Ack { client_id, seq: 2, .. } if client_id == "r1"))).await;
-    alice.until(WAIT, "delivered", |a| status_of(a, 2) == Some(DeliveryStatus::Delivered)).await;
+    alice
+        .until(WAIT, "ack", |a| {
+            a.frames.iter().any(
+                |f| matches!(f, ServerFrame::Ack { client_id, seq: 2, .. } if client_id == "r1"),
+            )
+        })
+        .await;
+    alice
+        .until(WAIT, "delivered", |a| {
+            status_of(a, 2) == Some(DeliveryStatus::Delivered)
+        })
+        .await;
     // The agent saw its own reply as message 2 of the conversation.
     let outbound = &alice.messages[&customer][1];
     assert_eq!(outbound.body, "Hello! How can we help? 🙂");
@@ -55,20 +75,35 @@ async fn a_reply_is_sent_through_twilio_and_its_status_reaches_delivered() {
     assert_eq!(sent[0]["to"], customer.as_str());
     assert_eq!(sent[0]["from"], TWILIO_NUMBER);
     assert_eq!(sent[0]["body"], "Hello! How can we help? 🙂");
-    assert_eq!(sent[0]["status_callback"], sb.url("/twilio/status").as_str());
+    assert_eq!(
+        sent[0]["status_callback"],
+        sb.url("/twilio/status").as_str()
+    );
 
     // Replaying the same client_id stores and sends nothing new.
     reply(&mut alice, &customer, "r1", "Hello! How can we help? 🙂").await;
-    alice.until(WAIT, "second ack", |a| a.frames.iter().filter(|f| matches!(f, ServerFrame::Ack { .. })).count() == 2).await;
+    alice
+        .until(WAIT, "second ack", |a| {
+            a.frames
+                .iter()
+                .filter(|f| matches!(f, ServerFrame::Ack { .. }))
+                .count()
+                == 2
+        })
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sim.sent().await.len(), 1);
 
     // A late `sent` callback never moves `delivered` backwards.
     let sid = sent[0]["sid"].as_str().unwrap().to_string();
-    let params: Vec<(String, String)> = [("MessageSid", sid.as_str()), ("MessageStatus", "sent"), ("To", customer.as_str())]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let params: Vec<(String, String)> = [
+        ("MessageSid", sid.as_str()),
+        ("MessageStatus", "sent"),
+        ("To", customer.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let (status, _) = sb.post_signed("/twilio/status", &params).await;
     assert!(status < 300);
     alice.drain(Duration::from_millis(300)).await;
@@ -80,12 +115,17 @@ async fn a_reply_is_sent_through_twilio_and_its_status_reaches_delivered() {
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried_until_twilio_accepts() {
     let (sb, sim) = system(50).await;
-    sim.faults(serde_json::json!([{"status": 429, "retry_after_secs": 1}, {"status": 503}])).await;
+    sim.faults(serde_json::json!([{"status": 429, "retry_after_secs": 1}, {"status": 503}]))
+        .await;
     let mut alice = sb.agent("alice").await;
     let customer = number(2);
     assigned_conversation(&sb, &mut alice, &customer).await;
     reply(&mut alice, &customer, "r1", "persistence pays").await;
-    alice.until(Duration::from_secs(20), "delivered", |a| status_of(a, 2) == Some(DeliveryStatus::Delivered)).await;
+    alice
+        .until(Duration::from_secs(20), "delivered", |a| {
+            status_of(a, 2) == Some(DeliveryStatus::Delivered)
+        })
+        .await;
     let sent = sim.sent().await;
     assert_eq!(sent.len(), 1, "accepted once after two refusals: {sent:?}");
 }
@@ -102,18 +142,41 @@ async fn a_refusal_marks_the_reply_failed_with_twilios_code_and_21610_opts_the_c
     let customer = number(3);
     assigned_conversation(&sb, &mut alice, &customer).await;
     reply(&mut alice, &customer, "r1", "first").await;
-    alice.until(WAIT, "failed", |a| status_of(a, 2) == Some(DeliveryStatus::Failed)).await;
+    alice
+        .until(WAIT, "failed", |a| {
+            status_of(a, 2) == Some(DeliveryStatus::Failed)
+        })
+        .await;
     let error = alice.frames.iter().rev().find_map(|f| match f {
         ServerFrame::Status { seq: 2, error, .. } => error.clone(),
         _ => None,
     });
     let error = error.expect("a failure carries its reason");
     assert_eq!(error.code, Some(21211));
-    assert!(error.message.contains("not a valid phone number"), "{error:?}");
+    assert!(
+        error.message.contains("not a valid phone number"),
+        "{error:?}"
+    );
 
     reply(&mut alice, &customer, "r2", "second").await;
-    alice.until(WAIT, "opt-out", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::OptOut { opted_out: true, .. }))).await;
-    alice.until(WAIT, "failed", |a| status_of(a, 3) == Some(DeliveryStatus::Failed)).await;
+    alice
+        .until(WAIT, "opt-out", |a| {
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::OptOut {
+                        opted_out: true,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
+    alice
+        .until(WAIT, "failed", |a| {
+            status_of(a, 3) == Some(DeliveryStatus::Failed)
+        })
+        .await;
 
     // From now on replies are refused before reaching Twilio.
     reply(&mut alice, &customer, "r3", "third").await;
@@ -132,8 +195,24 @@ async fn stop_and_start_keywords_control_what_may_be_sent() {
     let customer = number(4);
     assigned_conversation(&sb, &mut alice, &customer).await;
     sb.text(&customer, "STOP").await;
-    alice.until(WAIT, "opt-out", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::OptOut { opted_out: true, .. }))).await;
-    assert_eq!(alice.bodies(&customer).last().map(String::as_str), Some("STOP"), "the agent sees the keyword");
+    alice
+        .until(WAIT, "opt-out", |a| {
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::OptOut {
+                        opted_out: true,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
+    assert_eq!(
+        alice.bodies(&customer).last().map(String::as_str),
+        Some("STOP"),
+        "the agent sees the keyword"
+    );
     reply(&mut alice, &customer, "r1", "are you sure?").await;
     alice
         .until(WAIT, "opted-out error", |a| {
@@ -141,9 +220,33 @@ async fn stop_and_start_keywords_control_what_may_be_sent() {
         })
         .await;
     sb.text(&customer, "start").await;
-    alice.until(WAIT, "opt-in", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::OptOut { opted_out: false, .. }))).await;
+    alice
+        .until(WAIT, "opt-in", |a| {
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::OptOut {
+                        opted_out: false,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
     reply(&mut alice, &customer, "r2", "welcome back").await;
-    alice.until(WAIT, "delivered", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::Status { status: DeliveryStatus::Delivered, .. }))).await;
+    alice
+        .until(WAIT, "delivered", |a| {
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Status {
+                        status: DeliveryStatus::Delivered,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
     let sent = sim.sent().await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["body"], "welcome back");
@@ -158,7 +261,13 @@ async fn a_reply_accepted_before_a_crash_is_sent_after_restart() {
     let customer = number(5);
     assigned_conversation(&sb, &mut alice, &customer).await;
     reply(&mut alice, &customer, "r1", "you will get this").await;
-    alice.until(WAIT, "ack", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::Ack { .. }))).await;
+    alice
+        .until(WAIT, "ack", |a| {
+            a.frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Ack { .. }))
+        })
+        .await;
     sb.kill9();
     drop(alice);
     // Second life: Twilio is back.
@@ -176,10 +285,17 @@ async fn a_reply_accepted_before_a_crash_is_sent_after_restart() {
             break;
         }
         assert!(sent.len() < 2, "sent twice: {sent:?}");
-        assert!(std::time::Instant::now() < deadline, "the reply was never sent after restart");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reply was never sent after restart"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The resumed agent sees it delivered.
     let mut alice = Agent::connect(&sb, "alice", [(customer.clone(), 2)].into(), None, None).await;
-    alice.until(WAIT, "delivered", |a| status_of(a, 2) == Some(DeliveryStatus::Delivered)).await;
+    alice
+        .until(WAIT, "delivered", |a| {
+            status_of(a, 2) == Some(DeliveryStatus::Delivered)
+        })
+        .await;
 }

@@ -21,14 +21,23 @@ async fn further_messages_from_a_number_stick_to_its_agent() {
     let (mut owner, mut other) = {
         alice.drain(Duration::from_millis(400)).await;
         bob.drain(Duration::from_millis(10)).await;
-        if alice.assigned.contains(&number(1)) { (alice, bob) } else { (bob, alice) }
+        if alice.assigned.contains(&number(1)) {
+            (alice, bob)
+        } else {
+            (bob, alice)
+        }
     };
     for i in 0..5 {
         sb.text(&number(1), &format!("more {i}")).await;
     }
-    owner.until(WAIT, "all six", |a| a.bodies(&number(1)).len() == 6).await;
+    owner
+        .until(WAIT, "all six", |a| a.bodies(&number(1)).len() == 6)
+        .await;
     other.drain(Duration::from_millis(300)).await;
-    assert!(other.messages.get(&number(1)).is_none(), "the other agent saw nothing");
+    assert!(
+        !other.messages.contains_key(&number(1)),
+        "the other agent saw nothing"
+    );
     let seqs: Vec<u64> = owner.messages[&number(1)].iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=6).collect::<Vec<_>>());
 }
@@ -44,19 +53,30 @@ async fn new_conversations_go_to_the_least_loaded_agent_with_ties_round_robin() 
         let total = i + 1;
         let deadline = std::time::Instant::now() + WAIT;
         while alice.assigned.len() + bob.assigned.len() < total {
-            assert!(std::time::Instant::now() < deadline, "assignment {total} never came");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "assignment {total} never came"
+            );
             alice.next_frame(Duration::from_millis(50)).await;
             bob.next_frame(Duration::from_millis(50)).await;
         }
     }
-    assert_eq!(alice.assigned.len(), 3, "alice {:?} bob {:?}", alice.assigned, bob.assigned);
+    assert_eq!(
+        alice.assigned.len(),
+        3,
+        "alice {:?} bob {:?}",
+        alice.assigned,
+        bob.assigned
+    );
     assert_eq!(bob.assigned.len(), 3);
 
     // A third agent with nothing is now the least loaded: it gets the next two.
     let mut carol = sb.agent_with("carol", 10).await;
     sb.text(&number(20), "hi").await;
     sb.text(&number(21), "hi").await;
-    carol.until(WAIT, "two conversations", |a| a.assigned.len() == 2).await;
+    carol
+        .until(WAIT, "two conversations", |a| a.assigned.len() == 2)
+        .await;
 }
 
 #[tokio::test]
@@ -66,22 +86,43 @@ async fn capacity_is_respected_and_the_queue_drains_in_order_when_room_frees() {
     for i in 0..5 {
         sb.text(&number(30 + i), &format!("customer {i}")).await;
     }
-    alice.until(WAIT, "two conversations", |a| a.assigned.len() == 2).await;
     alice
-        .until(WAIT, "queue length 3", |a| a.frames.iter().any(|f| matches!(f, ServerFrame::Queue { length: 3 })))
+        .until(WAIT, "two conversations", |a| a.assigned.len() == 2)
+        .await;
+    alice
+        .until(WAIT, "queue length 3", |a| {
+            a.frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Queue { length: 3 }))
+        })
         .await;
     alice.drain(Duration::from_millis(300)).await;
     assert_eq!(alice.assigned.len(), 2, "never above capacity");
     assert!(alice.assigned.contains(&number(30)) && alice.assigned.contains(&number(31)));
 
     // Resolving one frees a slot: the oldest waiting customer comes next.
-    alice.send(&ClientFrame::Resolve { conversation: number(30) }).await;
-    alice.until(WAIT, "customer 2", |a| a.assigned.contains(&number(32))).await;
+    alice
+        .send(&ClientFrame::Resolve {
+            conversation: number(30),
+        })
+        .await;
+    alice
+        .until(WAIT, "customer 2", |a| a.assigned.contains(&number(32)))
+        .await;
     assert!(!alice.assigned.contains(&number(30)));
 
     // Raising capacity drains more, in FIFO order.
-    alice.send(&ClientFrame::Availability { available: true, capacity: 4 }).await;
-    alice.until(WAIT, "customers 3 and 4", |a| a.assigned.contains(&number(33)) && a.assigned.contains(&number(34))).await;
+    alice
+        .send(&ClientFrame::Availability {
+            available: true,
+            capacity: 4,
+        })
+        .await;
+    alice
+        .until(WAIT, "customers 3 and 4", |a| {
+            a.assigned.contains(&number(33)) && a.assigned.contains(&number(34))
+        })
+        .await;
     // The queued customers' history arrived whole.
     assert_eq!(alice.bodies(&number(34)), vec!["customer 4"]);
 }
@@ -93,8 +134,17 @@ async fn unavailable_agents_get_nothing_until_they_are_available() {
     sb.text(&number(40), "anyone?").await;
     alice.drain(Duration::from_millis(400)).await;
     assert!(alice.assigned.is_empty());
-    alice.send(&ClientFrame::Availability { available: true, capacity: 3 }).await;
-    alice.until(WAIT, "the waiting customer", |a| a.assigned.contains(&number(40))).await;
+    alice
+        .send(&ClientFrame::Availability {
+            available: true,
+            capacity: 3,
+        })
+        .await;
+    alice
+        .until(WAIT, "the waiting customer", |a| {
+            a.assigned.contains(&number(40))
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -102,22 +152,50 @@ async fn a_resolved_conversation_reopens_as_new_on_the_next_message() {
     let sb = Switchboard::start(Options::default()).await;
     let mut alice = sb.agent("alice").await;
     sb.text(&number(50), "problem").await;
-    alice.until(WAIT, "assignment", |a| a.assigned.contains(&number(50))).await;
-    alice.send(&ClientFrame::Resolve { conversation: number(50) }).await;
+    alice
+        .until(WAIT, "assignment", |a| a.assigned.contains(&number(50)))
+        .await;
+    alice
+        .send(&ClientFrame::Resolve {
+            conversation: number(50),
+        })
+        .await;
     alice
         .until(WAIT, "unassigned", |a| {
-            a.frames.iter().any(|f| matches!(f, ServerFrame::Unassigned { reason: UnassignReason::Resolved, .. }))
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Unassigned {
+                        reason: UnassignReason::Resolved,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     // Resolving what is not yours is an error frame, not a crash.
-    alice.send(&ClientFrame::Resolve { conversation: number(50) }).await;
+    alice
+        .send(&ClientFrame::Resolve {
+            conversation: number(50),
+        })
+        .await;
     alice
         .until(WAIT, "not-assigned error", |a| {
-            a.frames.iter().any(|f| matches!(f, ServerFrame::Error { code: ErrorCode::NotAssigned, .. }))
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Error {
+                        code: ErrorCode::NotAssigned,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     sb.text(&number(50), "another problem").await;
-    alice.until(WAIT, "reassignment", |a| a.assigned.contains(&number(50))).await;
+    alice
+        .until(WAIT, "reassignment", |a| a.assigned.contains(&number(50)))
+        .await;
     let last = alice.frames.iter().rev().find_map(|f| match f {
         ServerFrame::Assigned { history, .. } => Some(history.len()),
         _ => None,
@@ -130,10 +208,17 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
     let sb = Switchboard::start(Options::default()).await;
     let mut alice = sb.agent_with("alice", 5).await;
     sb.text(&number(60), "help").await;
-    alice.until(WAIT, "assignment", |a| a.assigned.contains(&number(60))).await;
+    alice
+        .until(WAIT, "assignment", |a| a.assigned.contains(&number(60)))
+        .await;
 
     // Offline target: refused with a reason.
-    alice.send(&ClientFrame::Transfer { conversation: number(60), to: Some("bob".into()) }).await;
+    alice
+        .send(&ClientFrame::Transfer {
+            conversation: number(60),
+            to: Some("bob".into()),
+        })
+        .await;
     alice
         .until(WAIT, "refusal", |a| {
             a.frames.iter().any(|f| matches!(f, ServerFrame::Error { code: ErrorCode::TransferRejected, message, .. } if message.contains("offline")))
@@ -141,45 +226,87 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
         .await;
 
     let mut bob = sb.agent_with("bob", 5).await;
-    alice.send(&ClientFrame::Transfer { conversation: number(60), to: Some("bob".into()) }).await;
-    bob.until(WAIT, "transferred conversation", |b| b.assigned.contains(&number(60))).await;
-    assert_eq!(bob.bodies(&number(60)), vec!["help"], "history travels with it");
-    alice.until(WAIT, "unassigned", |a| !a.assigned.contains(&number(60))).await;
+    alice
+        .send(&ClientFrame::Transfer {
+            conversation: number(60),
+            to: Some("bob".into()),
+        })
+        .await;
+    bob.until(WAIT, "transferred conversation", |b| {
+        b.assigned.contains(&number(60))
+    })
+    .await;
+    assert_eq!(
+        bob.bodies(&number(60)),
+        vec!["help"],
+        "history travels with it"
+    );
+    alice
+        .until(WAIT, "unassigned", |a| !a.assigned.contains(&number(60)))
+        .await;
 
     // Sticky to the new owner.
     sb.text(&number(60), "still there?").await;
-    bob.until(WAIT, "next message", |b| b.bodies(&number(60)).len() == 2).await;
+    bob.until(WAIT, "next message", |b| b.bodies(&number(60)).len() == 2)
+        .await;
 
     // Back to the queue: someone other than bob takes it when possible.
-    bob.send(&ClientFrame::Transfer { conversation: number(60), to: None }).await;
-    alice.until(WAIT, "requeued conversation", |a| a.assigned.contains(&number(60))).await;
-    assert_eq!(alice.bodies(&number(60)).len(), 1 + 2, "earlier copy plus full history");
+    bob.send(&ClientFrame::Transfer {
+        conversation: number(60),
+        to: None,
+    })
+    .await;
+    alice
+        .until(WAIT, "requeued conversation", |a| {
+            a.assigned.contains(&number(60))
+        })
+        .await;
+    assert_eq!(
+        alice.bodies(&number(60)).len(),
+        1 + 2,
+        "earlier copy plus full history"
+    );
 }
 
 #[tokio::test]
 async fn a_disconnected_agents_conversations_are_requeued_after_the_grace_period() {
-    let sb = Switchboard::start(Options { grace_secs: 1.0, ..Options::default() }).await;
+    let sb = Switchboard::start(Options {
+        grace_secs: 1.0,
+        ..Options::default()
+    })
+    .await;
     let mut alice = sb.agent_with("alice", 5).await;
     sb.text(&number(70), "one").await;
     sb.text(&number(71), "two").await;
-    alice.until(WAIT, "two conversations", |a| a.assigned.len() == 2).await;
+    alice
+        .until(WAIT, "two conversations", |a| a.assigned.len() == 2)
+        .await;
     let mut bob = Agent::connect(&sb, "bob", BTreeMap::new(), Some(true), Some(5)).await;
     // Bob is less loaded but new conversations only; alice's stay hers...
     alice.close().await;
     bob.drain(Duration::from_millis(500)).await;
     assert!(bob.assigned.is_empty(), "held during the grace period");
     // ...until the grace period ends.
-    bob.until(Duration::from_secs(5), "requeued conversations", |b| b.assigned.len() == 2).await;
+    bob.until(Duration::from_secs(5), "requeued conversations", |b| {
+        b.assigned.len() == 2
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn reconnecting_within_grace_resumes_with_exactly_the_gap() {
-    let sb = Switchboard::start(Options { grace_secs: 30.0, ..Options::default() }).await;
+    let sb = Switchboard::start(Options {
+        grace_secs: 30.0,
+        ..Options::default()
+    })
+    .await;
     let mut alice = sb.agent_with("alice", 5).await;
     for i in 0..3 {
         sb.text(&number(80), &format!("before {i}")).await;
     }
-    alice.until(WAIT, "three", |a| a.bodies(&number(80)).len() == 3).await;
+    alice
+        .until(WAIT, "three", |a| a.bodies(&number(80)).len() == 3)
+        .await;
 
     // Kill the socket abruptly mid-stream; messages keep arriving meanwhile.
     let sender = async {
@@ -189,17 +316,31 @@ async fn reconnecting_within_grace_resumes_with_exactly_the_gap() {
     };
     let reader = async {
         // Read a few, then drop the connection without a close frame.
-        alice.until(WAIT, "some of the stream", |a| a.bodies(&number(80)).len() >= 6).await;
+        alice
+            .until(WAIT, "some of the stream", |a| {
+                a.bodies(&number(80)).len() >= 6
+            })
+            .await;
         alice
     };
     let ((), alice) = tokio::join!(sender, reader);
     let seen_before = alice.bodies(&number(80)).len();
     let mut alice = alice.reconnect(&sb).await;
-    alice.until(WAIT, "all 23", |a| a.bodies(&number(80)).len() >= 23).await;
+    alice
+        .until(WAIT, "all 23", |a| a.bodies(&number(80)).len() >= 23)
+        .await;
     alice.drain(Duration::from_millis(400)).await;
     let seqs: Vec<u64> = alice.messages[&number(80)].iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, (1..=23).collect::<Vec<_>>(), "no gap, no duplicate (had {seen_before} before)");
+    assert_eq!(
+        seqs,
+        (1..=23).collect::<Vec<_>>(),
+        "no gap, no duplicate (had {seen_before} before)"
+    );
     // Resumed, not re-assigned: no second full history.
-    let assigned_frames = alice.frames.iter().filter(|f| matches!(f, ServerFrame::Assigned { .. })).count();
+    let assigned_frames = alice
+        .frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Assigned { .. }))
+        .count();
     assert_eq!(assigned_frames, 0, "the resumed session got deltas only");
 }

@@ -14,7 +14,11 @@ async fn signed_message_reaches_an_agent_and_answers_empty_twiml() {
     let (status, body) = sb.text(&number(1), "hello there").await;
     assert_eq!(status, 200);
     assert!(body.contains("<Response/>"), "{body}");
-    alice.until(Duration::from_secs(5), "the message", |a| a.received_count() == 1).await;
+    alice
+        .until(Duration::from_secs(5), "the message", |a| {
+            a.received_count() == 1
+        })
+        .await;
     assert_eq!(alice.bodies(&number(1)), vec!["hello there"]);
     let resp = sb.http.get(sb.url("/")).send().await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "Switchboard is active");
@@ -29,14 +33,22 @@ async fn forged_missing_and_wrong_url_signatures_are_refused_and_nothing_is_stor
     let (status, _) = sb.post_form("/twilio/sms", &params, None).await;
     assert_eq!(status, 403, "missing signature");
 
-    let forged = switchboard::twilio::signature::compute("not-the-token", &sb.url("/twilio/sms"), &params);
+    let forged =
+        switchboard::twilio::signature::compute("not-the-token", &sb.url("/twilio/sms"), &params);
     let (status, _) = sb.post_form("/twilio/sms", &params, Some(&forged)).await;
     assert_eq!(status, 403, "signed with the wrong token");
 
-    let wrong_url = switchboard::twilio::signature::compute(AUTH_TOKEN, "https://elsewhere.example/twilio/sms", &params);
+    let wrong_url = switchboard::twilio::signature::compute(
+        AUTH_TOKEN,
+        "https://elsewhere.example/twilio/sms",
+        &params,
+    );
     let (status, body) = sb.post_form("/twilio/sms", &params, Some(&wrong_url)).await;
     assert_eq!(status, 403, "signed for another URL");
-    assert!(body.contains("PUBLIC_URL"), "the refusal explains itself: {body}");
+    assert!(
+        body.contains("PUBLIC_URL"),
+        "the refusal explains itself: {body}"
+    );
 
     let mut tampered = params.clone();
     let good = switchboard::twilio::signature::compute(AUTH_TOKEN, &sb.url("/twilio/sms"), &params);
@@ -46,10 +58,14 @@ async fn forged_missing_and_wrong_url_signatures_are_refused_and_nothing_is_stor
 
     // A valid one afterwards is the only thing the agent ever sees.
     assert_eq!(sb.text(&number(3), "genuine").await.0, 200);
-    alice.until(Duration::from_secs(5), "the genuine message", |a| a.received_count() == 1).await;
+    alice
+        .until(Duration::from_secs(5), "the genuine message", |a| {
+            a.received_count() == 1
+        })
+        .await;
     alice.drain(Duration::from_millis(500)).await;
     assert_eq!(alice.received_count(), 1);
-    assert!(alice.messages.get(&number(2)).is_none());
+    assert!(!alice.messages.contains_key(&number(2)));
 }
 
 #[tokio::test]
@@ -63,7 +79,11 @@ async fn twilio_retries_of_one_message_sid_are_stored_once() {
     // The legacy path is the same endpoint.
     assert_eq!(sb.post_signed("/smswebhook", &params).await.0, 200);
     assert_eq!(sb.text(&number(4), "second").await.0, 200);
-    alice.until(Duration::from_secs(5), "two messages", |a| a.received_count() == 2).await;
+    alice
+        .until(Duration::from_secs(5), "two messages", |a| {
+            a.received_count() == 2
+        })
+        .await;
     alice.drain(Duration::from_millis(500)).await;
     let seqs: Vec<u64> = alice.messages[&number(4)].iter().map(|m| m.seq).collect();
     assert_eq!(seqs, vec![1, 2]);
@@ -117,12 +137,22 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
     assert!(resp.text().await.unwrap().contains("UTF-8"));
 
     // Wrong content type.
-    let resp = sb.http.post(sb.url("/twilio/sms")).json(&serde_json::json!({"Body": "x"})).send().await.unwrap();
+    let resp = sb
+        .http
+        .post(sb.url("/twilio/sms"))
+        .json(&serde_json::json!({"Body": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 415);
 
     // Still alive, and nothing of the above was stored.
     assert_eq!(sb.text(&number(6), "still here").await.0, 200);
-    alice.until(Duration::from_secs(5), "the valid message", |a| a.received_count() == 1).await;
+    alice
+        .until(Duration::from_secs(5), "the valid message", |a| {
+            a.received_count() == 1
+        })
+        .await;
     alice.drain(Duration::from_millis(300)).await;
     assert_eq!(alice.received_count(), 1);
 }
@@ -131,22 +161,37 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
 async fn agents_need_credentials_and_bad_frames_get_error_frames() {
     let sb = Switchboard::start(Options::default()).await;
     // No credentials: refused before any data.
-    let err = tokio_tungstenite::connect_async(sb.ws_url()).await.unwrap_err();
+    let err = tokio_tungstenite::connect_async(sb.ws_url())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
 
     let mut alice = sb.agent("alice").await;
     alice.send_raw("this is not json").await;
     alice.send_raw(r#"{"type":"launch_missiles"}"#).await;
     alice.send_raw(r#"{"v":99,"type":"ping"}"#).await;
-    alice.send_raw(r#"{"type":"reply","conversation":"+15551234567"}"#).await;
+    alice
+        .send_raw(r#"{"type":"reply","conversation":"+15551234567"}"#)
+        .await;
     alice.send_raw(r#"{"type":"ping","nonce":7}"#).await;
     alice
         .until(Duration::from_secs(5), "pong after the errors", |a| {
-            a.frames.iter().any(|f| matches!(f, ServerFrame::Pong { nonce: Some(7) }))
+            a.frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Pong { nonce: Some(7) }))
         })
         .await;
-    assert_eq!(alice.errors().len(), 4, "one error frame per bad frame: {:?}", alice.frames);
+    assert_eq!(
+        alice.errors().len(),
+        4,
+        "one error frame per bad frame: {:?}",
+        alice.frames
+    );
     // The connection is still usable.
     assert_eq!(sb.text(&number(7), "after errors").await.0, 200);
-    alice.until(Duration::from_secs(5), "a message", |a| a.received_count() == 1).await;
+    alice
+        .until(Duration::from_secs(5), "a message", |a| {
+            a.received_count() == 1
+        })
+        .await;
 }

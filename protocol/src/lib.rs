@@ -347,7 +347,9 @@ pub fn encode<F: Serialize>(frame: &F) -> String {
         v: PROTOCOL_VERSION,
         frame,
     })
-    .unwrap_or_else(|e| format!(r#"{{"v":{PROTOCOL_VERSION},"type":"error","code":"bad_frame","message":"{e}"}}"#))
+    .unwrap_or_else(|e| {
+        format!(r#"{{"v":{PROTOCOL_VERSION},"type":"error","code":"bad_frame","message":"{e}"}}"#)
+    })
 }
 
 /// Parses a frame and checks its version. A frame without `v` is read as the
@@ -383,7 +385,8 @@ mod tests {
     fn client_frames_decode_without_optional_fields() {
         let f: ClientFrame = decode(r#"{"type":"hello"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Hello { resume, .. } if resume.is_empty()));
-        let f: ClientFrame = decode(r#"{"v":1,"type":"transfer","conversation":"+15550001"}"#).unwrap();
+        let f: ClientFrame =
+            decode(r#"{"v":1,"type":"transfer","conversation":"+15550001"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Transfer { to: None, .. }));
     }
 
@@ -393,7 +396,10 @@ mod tests {
             decode::<ClientFrame>(r#"{"v":2,"type":"ping"}"#),
             Err(DecodeError::Version(2))
         ));
-        assert!(matches!(decode::<ClientFrame>("not json"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode::<ClientFrame>("not json"),
+            Err(DecodeError::Malformed(_))
+        ));
         assert!(matches!(
             decode::<ClientFrame>(r#"{"type":"launch_missiles"}"#),
             Err(DecodeError::Malformed(_))
@@ -403,8 +409,14 @@ mod tests {
     #[test]
     fn status_never_ranks_backwards() {
         assert!(DeliveryStatus::Delivered.rank() > DeliveryStatus::Sent.rank());
-        assert_eq!(DeliveryStatus::Failed.rank(), DeliveryStatus::Delivered.rank());
-        assert_eq!(DeliveryStatus::from_twilio("queued"), Some(DeliveryStatus::Sending));
+        assert_eq!(
+            DeliveryStatus::Failed.rank(),
+            DeliveryStatus::Delivered.rank()
+        );
+        assert_eq!(
+            DeliveryStatus::from_twilio("queued"),
+            Some(DeliveryStatus::Sending)
+        );
         assert_eq!(DeliveryStatus::from_twilio("receiving"), None);
     }
 }

@@ -148,12 +148,22 @@ fn parse_agents(text: &str) -> Result<AgentCredentials, String> {
             .split_once(':')
             .ok_or_else(|| format!("`{pair}` is not `name:password`"))?;
         if name.is_empty() || password.is_empty() {
-            return Err(format!("`{pair}`: name and password must both be non-empty"));
+            return Err(format!(
+                "`{pair}`: name and password must both be non-empty"
+            ));
         }
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(format!("agent name `{name}` may only use letters, digits, `-`, `_` and `.`"));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(format!(
+                "agent name `{name}` may only use letters, digits, `-`, `_` and `.`"
+            ));
         }
-        if agents.insert(name.to_string(), password.to_string()).is_some() {
+        if agents
+            .insert(name.to_string(), password.to_string())
+            .is_some()
+        {
             return Err(format!("agent `{name}` is listed twice"));
         }
     }
@@ -178,7 +188,9 @@ fn parse_account_sid(text: &str) -> Result<String, String> {
     if ok {
         Ok(text.to_string())
     } else {
-        Err(format!("`{text}` is not a Twilio account SID (AC followed by 32 hex digits)"))
+        Err(format!(
+            "`{text}` is not a Twilio account SID (AC followed by 32 hex digits)"
+        ))
     }
 }
 

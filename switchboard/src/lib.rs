@@ -2,6 +2,7 @@
 //! feed that drives routing, agents over WebSocket, replies out through
 //! Twilio. See ARCHITECTURE.md for the map.
 
+pub mod agent_cli;
 pub mod config;
 pub mod http;
 pub mod hub;

@@ -1,5 +1,5 @@
 //! `switchboard` binary: `serve` runs the service, `phone-sim` runs the local
-//! stand-in for Twilio and the customer's phone.
+//! stand-in for Twilio and the customer's phone, `agent` is a terminal agent.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -7,7 +7,11 @@ use switchboard::config::Config;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "SMS customer-service switchboard")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "SMS customer-service switchboard"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,6 +24,8 @@ enum Command {
     /// Run the phone simulator: a customer's phone page plus a stand-in for
     /// Twilio's Messages API, for local use without a Twilio account.
     PhoneSim(switchboard::phone_sim::SimConfig),
+    /// A terminal agent: see and answer conversations from a shell.
+    Agent(switchboard::agent_cli::AgentCliConfig),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,7 +39,10 @@ fn main() -> anyhow::Result<()> {
     let log_json = matches!(&cli.command, Command::Serve(c) if c.log_format == "json");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if log_json {
-        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -54,6 +63,7 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
                 switchboard::phone_sim::serve(config, listener, shutdown_signal()).await
             }
+            Command::Agent(config) => switchboard::agent_cli::run(config).await,
         }
     })
 }

@@ -42,7 +42,10 @@ impl Outbox {
         match this.store.outbox().await {
             Ok(pending) => {
                 if !pending.is_empty() {
-                    tracing::info!(count = pending.len(), "resending replies left in the outbox");
+                    tracing::info!(
+                        count = pending.len(),
+                        "resending replies left in the outbox"
+                    );
                 }
                 for position in pending {
                     spawn_send(&this, &slots, position).await;
@@ -67,8 +70,19 @@ impl Outbox {
         let message = match self.store.message(conversation, seq).await {
             Ok(Some(m)) if m.direction == Direction::Outbound => m,
             Ok(_) => {
-                tracing::error!(conversation, seq, "outbox entry without an outbound message; dropping it");
-                self.finish(conversation, seq, DeliveryStatus::Failed, None, Some(("not found".into(), None))).await;
+                tracing::error!(
+                    conversation,
+                    seq,
+                    "outbox entry without an outbound message; dropping it"
+                );
+                self.finish(
+                    conversation,
+                    seq,
+                    DeliveryStatus::Failed,
+                    None,
+                    Some(("not found".into(), None)),
+                )
+                .await;
                 return;
             }
             Err(e) => {
@@ -80,7 +94,14 @@ impl Outbox {
         if let Ok(Some(record)) = self.store.conversation(conversation).await {
             if record.opted_out {
                 let reason = describe_error(Some(OPTED_OUT_ERROR));
-                self.finish(conversation, seq, DeliveryStatus::Failed, None, Some((reason, Some(OPTED_OUT_ERROR)))).await;
+                self.finish(
+                    conversation,
+                    seq,
+                    DeliveryStatus::Failed,
+                    None,
+                    Some((reason, Some(OPTED_OUT_ERROR))),
+                )
+                .await;
                 return;
             }
         }
@@ -107,21 +128,53 @@ impl Outbox {
         match sent {
             Ok(sent) => {
                 tracing::debug!(conversation, seq, sid = sent.sid, "sent to Twilio");
-                self.finish(conversation, seq, DeliveryStatus::Sending, Some(sent.sid), None).await;
+                self.finish(
+                    conversation,
+                    seq,
+                    DeliveryStatus::Sending,
+                    Some(sent.sid),
+                    None,
+                )
+                .await;
             }
-            Err(SendError::Rejected { http_status, code, message }) => {
-                tracing::warn!(conversation, seq, http_status, ?code, message, "Twilio refused a reply");
+            Err(SendError::Rejected {
+                http_status,
+                code,
+                message,
+            }) => {
+                tracing::warn!(
+                    conversation,
+                    seq,
+                    http_status,
+                    ?code,
+                    message,
+                    "Twilio refused a reply"
+                );
                 if code == Some(OPTED_OUT_ERROR) {
                     if let Err(e) = self.store.set_opted_out(conversation, true).await {
                         tracing::error!(conversation, error = %e, "could not record an opt-out");
                     }
                 }
-                self.finish(conversation, seq, DeliveryStatus::Failed, None, Some((message, code))).await;
+                self.finish(
+                    conversation,
+                    seq,
+                    DeliveryStatus::Failed,
+                    None,
+                    Some((message, code)),
+                )
+                .await;
             }
             Err(SendError::Transient { reason, .. }) => {
                 let reason = format!("gave up after {MAX_RETRIES} retries: {reason}");
                 tracing::error!(conversation, seq, reason, "Twilio send abandoned");
-                self.finish(conversation, seq, DeliveryStatus::Failed, None, Some((reason, None))).await;
+                self.finish(
+                    conversation,
+                    seq,
+                    DeliveryStatus::Failed,
+                    None,
+                    Some((reason, None)),
+                )
+                .await;
             }
         }
     }
@@ -148,7 +201,11 @@ impl Outbox {
     }
 }
 
-async fn spawn_send(this: &Arc<Outbox>, slots: &Arc<Semaphore>, (conversation, seq): (ConversationId, Seq)) {
+async fn spawn_send(
+    this: &Arc<Outbox>,
+    slots: &Arc<Semaphore>,
+    (conversation, seq): (ConversationId, Seq),
+) {
     let Ok(permit) = slots.clone().acquire_owned().await else {
         return;
     };

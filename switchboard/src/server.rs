@@ -21,10 +21,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Runs the switchboard on `listener` until `shutdown` resolves.
-pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let config = Arc::new(config);
     if config.insecure_skip_twilio_signature {
-        tracing::warn!("INSECURE_SKIP_TWILIO_SIGNATURE is set: anyone can post messages. Local demos only.");
+        tracing::warn!(
+            "INSECURE_SKIP_TWILIO_SIGNATURE is set: anyone can post messages. Local demos only."
+        );
     }
     let (store, accepted_replies) = SledStore::open(SledOptions {
         path: &config.data_dir,
@@ -37,7 +43,10 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<
 
     let (router, router_task) = router::spawn(
         store.clone(),
-        RouterConfig { agent_names: config.agents.names().map(str::to_string).collect(), grace: config.agent_grace() },
+        RouterConfig {
+            agent_names: config.agents.names().map(str::to_string).collect(),
+            grace: config.agent_grace(),
+        },
         stop_rx.clone(),
     )
     .await
@@ -52,8 +61,12 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<
         let (client, url) = (client.clone(), config.public_url_of(INBOUND_PATH));
         tokio::spawn(async move {
             match client.register_sms_webhook(&number_sid, &url).await {
-                Ok(()) => tracing::info!(number_sid, url, "Twilio number now sends its messages here"),
-                Err(e) => tracing::error!(number_sid, url, error = %e, "could not register the webhook URL with Twilio; set it in the Twilio console"),
+                Ok(()) => {
+                    tracing::info!(number_sid, url, "Twilio number now sends its messages here")
+                }
+                Err(e) => {
+                    tracing::error!(number_sid, url, error = %e, "could not register the webhook URL with Twilio; set it in the Twilio console")
+                }
             }
         });
     }
@@ -94,7 +107,10 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<
         _ => {}
     }
     let _ = router_task.await;
-    if tokio::time::timeout(Duration::from_secs(20), outbox_task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), outbox_task)
+        .await
+        .is_err()
+    {
         tracing::warn!("outbox sends still running after 20 s; they resume at the next start");
     }
     store.close().await?;

@@ -86,7 +86,11 @@ impl Switchboard {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("data");
         let port = free_port();
-        let agents = AGENTS.iter().map(|a| format!("{a}:{a}-pw")).collect::<Vec<_>>().join(",");
+        let agents = AGENTS
+            .iter()
+            .map(|a| format!("{a}:{a}-pw"))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut env = vec![
             ("PORT".to_string(), port.to_string()),
             ("BIND_ADDR".into(), "127.0.0.1".into()),
@@ -139,7 +143,11 @@ impl Switchboard {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("switchboard exited early ({status}); log:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "switchboard not ready in 20 s; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "switchboard not ready in 20 s; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -158,8 +166,13 @@ impl Switchboard {
 
     /// SIGTERM and wait for a clean exit; returns whether it exited 0.
     pub fn terminate(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return false };
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -178,12 +191,17 @@ impl Switchboard {
     }
 
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}{}", self.port, switchboard_protocol::AGENT_WS_PATH)
+        format!(
+            "ws://127.0.0.1:{}{}",
+            self.port,
+            switchboard_protocol::AGENT_WS_PATH
+        )
     }
 
     /// Posts a correctly signed inbound SMS webhook; returns (status, body).
     pub async fn text(&self, from: &str, body: &str) -> (u16, String) {
-        self.post_signed("/twilio/sms", &inbound_params(&new_sid(), from, body)).await
+        self.post_signed("/twilio/sms", &inbound_params(&new_sid(), from, body))
+            .await
     }
 
     /// Posts form params to `path`, signed for the public URL of `path`.
@@ -192,7 +210,12 @@ impl Switchboard {
         self.post_form(path, params, Some(&sig)).await
     }
 
-    pub async fn post_form(&self, path: &str, params: &[(String, String)], sig: Option<&str>) -> (u16, String) {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        sig: Option<&str>,
+    ) -> (u16, String) {
         let body = form_body(params);
         let mut req = self
             .http
@@ -283,9 +306,21 @@ impl Agent {
             frames: Vec::new(),
             assigned: Default::default(),
         };
-        agent.send(&ClientFrame::Hello { resume, available, capacity }).await;
-        let welcome = agent.next_frame(Duration::from_secs(5)).await.expect("welcome frame");
-        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "expected welcome, got {welcome:?}");
+        agent
+            .send(&ClientFrame::Hello {
+                resume,
+                available,
+                capacity,
+            })
+            .await;
+        let welcome = agent
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("welcome frame");
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "expected welcome, got {welcome:?}"
+        );
         agent
     }
 
@@ -303,22 +338,40 @@ impl Agent {
     pub fn last_seen(&self) -> BTreeMap<String, Seq> {
         self.assigned
             .iter()
-            .map(|c| (c.clone(), self.messages.get(c).and_then(|m| m.last()).map(|m| m.seq).unwrap_or(0)))
+            .map(|c| {
+                (
+                    c.clone(),
+                    self.messages
+                        .get(c)
+                        .and_then(|m| m.last())
+                        .map(|m| m.seq)
+                        .unwrap_or(0),
+                )
+            })
             .collect()
     }
 
     pub async fn send(&mut self, frame: &ClientFrame) {
-        self.socket.send(WsMessage::Text(encode(frame).into())).await.expect("send frame");
+        self.socket
+            .send(WsMessage::Text(encode(frame).into()))
+            .await
+            .expect("send frame");
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.socket.send(WsMessage::Text(text.to_string().into())).await.expect("send raw");
+        self.socket
+            .send(WsMessage::Text(text.to_string().into()))
+            .await
+            .expect("send raw");
     }
 
     /// Next server frame (recorded), or None on timeout / close.
     pub async fn next_frame(&mut self, wait: Duration) -> Option<ServerFrame> {
         loop {
-            let msg = tokio::time::timeout(wait, self.socket.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout(wait, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
             if let WsMessage::Text(text) = msg {
                 let frame: ServerFrame = decode(text.as_str()).expect("server frames decode");
                 self.record(&frame);
@@ -332,12 +385,22 @@ impl Agent {
 
     fn record(&mut self, frame: &ServerFrame) {
         match frame {
-            ServerFrame::Assigned { conversation, history, .. } => {
+            ServerFrame::Assigned {
+                conversation,
+                history,
+                ..
+            } => {
                 self.assigned.insert(conversation.id.clone());
-                self.messages.entry(conversation.id.clone()).or_default().extend(history.iter().cloned());
+                self.messages
+                    .entry(conversation.id.clone())
+                    .or_default()
+                    .extend(history.iter().cloned());
             }
             ServerFrame::Message { message } => {
-                self.messages.entry(message.conversation.clone()).or_default().push(message.clone());
+                self.messages
+                    .entry(message.conversation.clone())
+                    .or_default()
+                    .push(message.clone());
             }
             ServerFrame::Unassigned { conversation, .. } => {
                 self.assigned.remove(conversation);
@@ -352,7 +415,11 @@ impl Agent {
         let deadline = Instant::now() + wait;
         while !done(self) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "{}: timed out waiting for {what}", self.name);
+            assert!(
+                !left.is_zero(),
+                "{}: timed out waiting for {what}",
+                self.name
+            );
             self.next_frame(left.min(Duration::from_millis(500))).await;
         }
     }
@@ -367,11 +434,17 @@ impl Agent {
     }
 
     pub fn bodies(&self, conversation: &str) -> Vec<String> {
-        self.messages.get(conversation).map(|m| m.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
+        self.messages
+            .get(conversation)
+            .map(|m| m.iter().map(|m| m.body.clone()).collect())
+            .unwrap_or_default()
     }
 
     pub fn errors(&self) -> Vec<&ServerFrame> {
-        self.frames.iter().filter(|f| matches!(f, ServerFrame::Error { .. })).collect()
+        self.frames
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Error { .. }))
+            .collect()
     }
 
     pub async fn close(mut self) {
@@ -380,12 +453,17 @@ impl Agent {
 }
 
 /// Opens an authenticated agent socket without saying hello.
-pub async fn open_socket(sb: &Switchboard, name: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+pub async fn open_socket(
+    sb: &Switchboard,
+    name: &str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let mut request = sb.ws_url().into_client_request()?;
     let credentials = BASE64.encode(format!("{name}:{name}-pw"));
     request.headers_mut().insert(
         "authorization",
-        format!("Basic {credentials}").parse().expect("header value"),
+        format!("Basic {credentials}")
+            .parse()
+            .expect("header value"),
     );
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
     Ok(socket)
@@ -400,9 +478,16 @@ pub struct PhoneSim {
 impl PhoneSim {
     /// Starts the simulator; customers' messages go to `webhook_url`.
     pub async fn start(webhook_url: &str, delivery_delay_ms: u64) -> PhoneSim {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sim");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let mut config = switchboard::phone_sim::SimConfig::new(ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, webhook_url);
+        let mut config = switchboard::phone_sim::SimConfig::new(
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            TWILIO_NUMBER,
+            webhook_url,
+        );
         config.delivery_delay_ms = delivery_delay_ms;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -411,7 +496,10 @@ impl PhoneSim {
             })
             .await;
         });
-        PhoneSim { base, stop: Some(stop) }
+        PhoneSim {
+            base,
+            stop: Some(stop),
+        }
     }
 
     /// Everything the simulator saw, as its JSON API reports it.

@@ -12,11 +12,18 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
-pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let Some(agent) = authenticate(&state, &headers) else {
         return (
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"switchboard agents\"")],
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"switchboard agents\"",
+            )],
             "agent credentials required (HTTP Basic auth)",
         )
             .into_response();
@@ -31,8 +38,14 @@ pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebS
 /// The agent's name when the Basic credentials are valid.
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
     let decoded = String::from_utf8(BASE64.decode(encoded.trim()).ok()?).ok()?;
     let (name, password) = decoded.split_once(':')?;
-    state.config.agents.check(name, password).then(|| name.to_string())
+    state
+        .config
+        .agents
+        .check(name, password)
+        .then(|| name.to_string())
 }

@@ -29,13 +29,27 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
     let sid = message.message_sid.clone();
     match state.store.append_inbound(message).await {
         Ok(appended) => {
-            tracing::debug!(sid, seq = appended.seq, duplicate = appended.duplicate, "inbound stored");
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response()
+            tracing::debug!(
+                sid,
+                seq = appended.seq,
+                duplicate = appended.duplicate,
+                "inbound stored"
+            );
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/xml")],
+                EMPTY_TWIML,
+            )
+                .into_response()
         }
         Err(e) => {
             // Twilio retries on 5xx: nothing is lost by refusing here.
             tracing::error!(sid, error = %e, "could not store an inbound message");
-            (StatusCode::SERVICE_UNAVAILABLE, "could not store the message; retry").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not store the message; retry",
+            )
+                .into_response()
         }
     }
 }
@@ -43,15 +57,21 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
 fn parse(form: &TwilioForm) -> Result<InboundMessage, String> {
     let message_sid = required(form, "MessageSid")?;
     if !is_message_sid(message_sid) {
-        return Err(format!("MessageSid `{message_sid}` is not a Twilio message SID (SM/MM + 32 hex digits)"));
+        return Err(format!(
+            "MessageSid `{message_sid}` is not a Twilio message SID (SM/MM + 32 hex digits)"
+        ));
     }
     let from = required(form, "From")?;
     if !is_e164(from) {
-        return Err(format!("From `{from}` is not an E.164 number like +15551234567"));
+        return Err(format!(
+            "From `{from}` is not an E.164 number like +15551234567"
+        ));
     }
     let to = required(form, "To")?;
     if !is_e164(to) {
-        return Err(format!("To `{to}` is not an E.164 number like +15551234567"));
+        return Err(format!(
+            "To `{to}` is not an E.164 number like +15551234567"
+        ));
     }
     let body = form.get("Body").unwrap_or("");
     if body.chars().count() > MAX_BODY_CHARS {
@@ -66,7 +86,10 @@ fn parse(form: &TwilioForm) -> Result<InboundMessage, String> {
         from: from.to_string(),
         to: to.to_string(),
         body: body.to_string(),
-        country: form.get("FromCountry").filter(|c| !c.is_empty()).map(str::to_string),
+        country: form
+            .get("FromCountry")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         media,
         at_ms: now_ms(),
     })
@@ -93,7 +116,9 @@ fn media(form: &TwilioForm) -> Result<Vec<Media>, String> {
             .map_err(|_| format!("NumMedia `{n}` is not a number"))?,
     };
     if count > MAX_MEDIA {
-        return Err(format!("NumMedia {count} is more than Twilio's {MAX_MEDIA}"));
+        return Err(format!(
+            "NumMedia {count} is more than Twilio's {MAX_MEDIA}"
+        ));
     }
     (0..count)
         .map(|i| {
@@ -104,7 +129,10 @@ fn media(form: &TwilioForm) -> Result<Vec<Media>, String> {
             let content_type = form
                 .get(&format!("MediaContentType{i}"))
                 .unwrap_or("application/octet-stream");
-            Ok(Media { url: url.to_string(), content_type: content_type.to_string() })
+            Ok(Media {
+                url: url.to_string(),
+                content_type: content_type.to_string(),
+            })
         })
         .collect()
 }
@@ -114,7 +142,12 @@ mod tests {
     use super::*;
 
     fn form(pairs: &[(&str, &str)]) -> TwilioForm {
-        TwilioForm(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        TwilioForm(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     const SID: &str = "SM0123456789abcdef0123456789abcdef";
@@ -140,11 +173,31 @@ mod tests {
     fn explains_what_is_wrong() {
         let err = parse(&form(&[("From", "+15550001111")])).unwrap_err();
         assert!(err.contains("MessageSid"), "{err}");
-        let err = parse(&form(&[("MessageSid", SID), ("From", "5550001111"), ("To", "+15550002222"), ("Body", "x")])).unwrap_err();
+        let err = parse(&form(&[
+            ("MessageSid", SID),
+            ("From", "5550001111"),
+            ("To", "+15550002222"),
+            ("Body", "x"),
+        ]))
+        .unwrap_err();
         assert!(err.contains("E.164"), "{err}");
-        let err = parse(&form(&[("MessageSid", SID), ("From", "+15550001111"), ("To", "+15550002222"), ("Body", "x"), ("NumMedia", "2"), ("MediaUrl0", "https://x")])).unwrap_err();
+        let err = parse(&form(&[
+            ("MessageSid", SID),
+            ("From", "+15550001111"),
+            ("To", "+15550002222"),
+            ("Body", "x"),
+            ("NumMedia", "2"),
+            ("MediaUrl0", "https://x"),
+        ]))
+        .unwrap_err();
         assert!(err.contains("MediaUrl1"), "{err}");
-        let err = parse(&form(&[("MessageSid", "SMxyz"), ("From", "+15550001111"), ("To", "+15550002222"), ("Body", "x")])).unwrap_err();
+        let err = parse(&form(&[
+            ("MessageSid", "SMxyz"),
+            ("From", "+15550001111"),
+            ("To", "+15550002222"),
+            ("Body", "x"),
+        ]))
+        .unwrap_err();
         assert!(err.contains("SID"), "{err}");
     }
 }

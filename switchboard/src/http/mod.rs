@@ -41,9 +41,15 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(health::ping))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route(INBOUND_PATH, post(inbound::receive).layer(webhook_limit.clone()))
-        .route(LEGACY_INBOUND_PATH, post(inbound::receive).layer(webhook_limit.clone()))
-        .route(STATUS_PATH, post(status_callback::receive).layer(webhook_limit))
+        .route(INBOUND_PATH, post(inbound::receive).layer(webhook_limit))
+        .route(
+            LEGACY_INBOUND_PATH,
+            post(inbound::receive).layer(webhook_limit),
+        )
+        .route(
+            STATUS_PATH,
+            post(status_callback::receive).layer(webhook_limit),
+        )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

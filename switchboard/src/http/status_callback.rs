@@ -14,11 +14,23 @@ use axum::response::{IntoResponse, Response};
 use switchboard_protocol::{DeliveryError, DeliveryStatus};
 
 pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Response {
-    let Some(sid) = form.get("MessageSid").or_else(|| form.get("SmsSid")).filter(|s| !s.is_empty()) else {
-        return Rejection(StatusCode::BAD_REQUEST, "missing required field MessageSid".into()).into_response();
+    let Some(sid) = form
+        .get("MessageSid")
+        .or_else(|| form.get("SmsSid"))
+        .filter(|s| !s.is_empty())
+    else {
+        return Rejection(
+            StatusCode::BAD_REQUEST,
+            "missing required field MessageSid".into(),
+        )
+        .into_response();
     };
     let Some(raw_status) = form.get("MessageStatus").or_else(|| form.get("SmsStatus")) else {
-        return Rejection(StatusCode::BAD_REQUEST, "missing required field MessageStatus".into()).into_response();
+        return Rejection(
+            StatusCode::BAD_REQUEST,
+            "missing required field MessageStatus".into(),
+        )
+        .into_response();
     };
     let Some(status) = DeliveryStatus::from_twilio(raw_status) else {
         // e.g. `receiving`: nothing to record for an outbound message.
@@ -29,7 +41,11 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
         Some(c) => match c.parse::<u32>() {
             Ok(code) => Some(code),
             Err(_) => {
-                return Rejection(StatusCode::BAD_REQUEST, format!("ErrorCode `{c}` is not a number")).into_response()
+                return Rejection(
+                    StatusCode::BAD_REQUEST,
+                    format!("ErrorCode `{c}` is not a number"),
+                )
+                .into_response()
             }
         },
     };
@@ -53,7 +69,11 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
     };
     if let Err(e) = state.store.update_status(update).await {
         tracing::error!(sid, error = %e, "could not store a status callback");
-        return (StatusCode::SERVICE_UNAVAILABLE, "could not store the status; retry").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "could not store the status; retry",
+        )
+            .into_response();
     }
     if code == Some(OPTED_OUT_ERROR) {
         if let Some(to) = form.get("To") {

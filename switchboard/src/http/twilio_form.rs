@@ -18,7 +18,10 @@ pub struct TwilioForm(pub Vec<(String, String)>);
 impl TwilioForm {
     /// First value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -28,7 +31,12 @@ pub struct Rejection(pub StatusCode, pub String);
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         tracing::warn!(status = self.0.as_u16(), reason = %self.1, "webhook refused");
-        (self.0, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.1).into_response()
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.1,
+        )
+            .into_response()
     }
 }
 
@@ -69,19 +77,25 @@ impl FromRequest<AppState> for TwilioForm {
             };
             Rejection(status, reason)
         })?;
-        let params = decode_form(&body).map_err(|reason| Rejection(StatusCode::BAD_REQUEST, reason))?;
+        let params =
+            decode_form(&body).map_err(|reason| Rejection(StatusCode::BAD_REQUEST, reason))?;
 
         if state.config.insecure_skip_twilio_signature {
             return Ok(TwilioForm(params));
         }
         let Some(signature) = signature else {
-            return Err(Rejection(StatusCode::FORBIDDEN, "missing X-Twilio-Signature".into()));
+            return Err(Rejection(
+                StatusCode::FORBIDDEN,
+                "missing X-Twilio-Signature".into(),
+            ));
         };
         let url = state.config.public_url_of(&path_and_query);
         if !signature::is_valid(&state.config.twilio_auth_token, &url, &params, &signature) {
             return Err(Rejection(
                 StatusCode::FORBIDDEN,
-                format!("X-Twilio-Signature does not match {url} (is PUBLIC_URL the URL Twilio calls?)"),
+                format!(
+                    "X-Twilio-Signature does not match {url} (is PUBLIC_URL the URL Twilio calls?)"
+                ),
             ));
         }
         Ok(TwilioForm(params))
@@ -91,9 +105,13 @@ impl FromRequest<AppState> for TwilioForm {
 /// Strict `application/x-www-form-urlencoded` decoding.
 pub fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let decode = |part: &[u8]| -> Result<String, String> {
-        let spaced: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
         let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
-        String::from_utf8(bytes).map_err(|_| "the body is not valid UTF-8 once percent-decoded".to_string())
+        String::from_utf8(bytes)
+            .map_err(|_| "the body is not valid UTF-8 once percent-decoded".to_string())
     };
     body.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
@@ -113,7 +131,8 @@ mod tests {
 
     #[test]
     fn decodes_plus_percent_and_unicode() {
-        let form = decode_form(b"From=%2B15551234567&Body=hi+there+%F0%9F%99%8F&Empty=&Flag").unwrap();
+        let form =
+            decode_form(b"From=%2B15551234567&Body=hi+there+%F0%9F%99%8F&Empty=&Flag").unwrap();
         assert_eq!(form[0], ("From".into(), "+15551234567".into()));
         assert_eq!(form[1], ("Body".into(), "hi there 🙏".into()));
         assert_eq!(form[2], ("Empty".into(), "".into()));

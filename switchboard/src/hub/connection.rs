@@ -35,11 +35,28 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         Ok(Some(hello)) => hello,
         _ => return,
     };
-    let ClientFrame::Hello { resume, available, capacity } = hello else {
+    let ClientFrame::Hello {
+        resume,
+        available,
+        capacity,
+    } = hello
+    else {
         return;
     };
-    let conn = Conn { id: conn_id, frames: frames_tx.clone(), close: Some(close_tx), delivered: HashMap::new(), broken: false };
-    if !state.router.send(Command::Connect { agent: agent.clone(), conn, resume, available, capacity }) {
+    let conn = Conn {
+        id: conn_id,
+        frames: frames_tx.clone(),
+        close: Some(close_tx),
+        delivered: HashMap::new(),
+        broken: false,
+    };
+    if !state.router.send(Command::Connect {
+        agent: agent.clone(),
+        conn,
+        resume,
+        available,
+        capacity,
+    }) {
         return;
     }
 
@@ -67,10 +84,17 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             let _ = sink.send(Message::Text(encode(frame).into())).await;
         }
         let reason = match &farewell {
-            Some(ServerFrame::Error { message, .. }) => message.chars().take(120).collect::<String>(),
+            Some(ServerFrame::Error { message, .. }) => {
+                message.chars().take(120).collect::<String>()
+            }
             _ => String::new(),
         };
-        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: reason.into() }))).await;
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: 1000,
+                reason: reason.into(),
+            })))
+            .await;
     });
 
     // Reader.
@@ -99,7 +123,10 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             }
         }
     }
-    state.router.send(Command::Disconnect { agent: agent.clone(), conn_id });
+    state.router.send(Command::Disconnect {
+        agent: agent.clone(),
+        conn_id,
+    });
     drop(frames_tx);
     if !writer_done {
         let _ = timeout(Duration::from_secs(2), writer).await;
@@ -122,7 +149,13 @@ async fn first_hello(
             Ok(_) => "send `hello` first".to_string(),
             Err(e) => e.to_string(),
         };
-        let frame = ServerFrame::Error { code: ErrorCode::BadFrame, message: error, client_id: None, conversation: None, fatal: false };
+        let frame = ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            message: error,
+            client_id: None,
+            conversation: None,
+            fatal: false,
+        };
         sink.send(Message::Text(encode(&frame).into())).await.ok()?;
     }
     None
@@ -138,20 +171,38 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, te
     let agent = agent.to_string();
     let command = match frame {
         ClientFrame::Hello { .. } => {
-            return reply_error(frames, ErrorCode::BadFrame, "already said hello; reconnect to resume".into())
+            return reply_error(
+                frames,
+                ErrorCode::BadFrame,
+                "already said hello; reconnect to resume".into(),
+            )
         }
         ClientFrame::Ping { nonce } => {
             let _ = frames.try_send(encode(&ServerFrame::Pong { nonce }));
             return;
         }
-        ClientFrame::Availability { available, capacity } => Command::Availability { agent, available, capacity },
-        ClientFrame::Reply { conversation, client_id, body } => {
+        ClientFrame::Availability {
+            available,
+            capacity,
+        } => Command::Availability {
+            agent,
+            available,
+            capacity,
+        },
+        ClientFrame::Reply {
+            conversation,
+            client_id,
+            body,
+        } => {
             let reason = if client_id.is_empty() || client_id.len() > 128 {
                 Some("client_id must be 1 to 128 characters".to_string())
             } else if body.trim().is_empty() {
                 Some("the reply is empty".to_string())
             } else if body.chars().count() > state.config.max_reply_chars {
-                Some(format!("the reply is longer than {} characters", state.config.max_reply_chars))
+                Some(format!(
+                    "the reply is longer than {} characters",
+                    state.config.max_reply_chars
+                ))
             } else {
                 None
             };
@@ -166,15 +217,33 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, te
                 let _ = frames.try_send(encode(&frame));
                 return;
             }
-            Command::Reply { agent, conversation, client_id, body }
+            Command::Reply {
+                agent,
+                conversation,
+                client_id,
+                body,
+            }
         }
-        ClientFrame::Resolve { conversation } => Command::Resolve { agent, conversation },
-        ClientFrame::Transfer { conversation, to } => Command::Transfer { agent, conversation, to },
+        ClientFrame::Resolve { conversation } => Command::Resolve {
+            agent,
+            conversation,
+        },
+        ClientFrame::Transfer { conversation, to } => Command::Transfer {
+            agent,
+            conversation,
+            to,
+        },
     };
     state.router.send(command);
 }
 
 fn reply_error(frames: &mpsc::Sender<String>, code: ErrorCode, message: String) {
-    let frame = ServerFrame::Error { code, message, client_id: None, conversation: None, fatal: false };
+    let frame = ServerFrame::Error {
+        code,
+        message,
+        client_id: None,
+        conversation: None,
+        fatal: false,
+    };
     let _ = frames.try_send(encode(&frame));
 }

@@ -32,7 +32,9 @@ impl Conn {
                 if let Some(close) = self.close.take() {
                     let _ = close.send(ServerFrame::Error {
                         code: ErrorCode::SlowConsumer,
-                        message: "too many frames waiting for this connection; reconnect and resume".into(),
+                        message:
+                            "too many frames waiting for this connection; reconnect and resume"
+                                .into(),
                         client_id: None,
                         conversation: None,
                         fatal: true,

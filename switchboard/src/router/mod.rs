@@ -12,9 +12,7 @@ mod agents;
 
 pub use agents::Conn;
 
-use crate::store::{
-    now_ms, Change, ChangeId, ReplyOutcome, Reply, RouteRecord, Store, StoreError,
-};
+use crate::store::{now_ms, Change, ChangeId, Reply, ReplyOutcome, RouteRecord, Store, StoreError};
 use agents::Agent;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -97,7 +95,11 @@ pub async fn spawn(
     let handle = RouterHandle { commands };
     let mut router = Router {
         store: store.clone(),
-        agents: config.agent_names.iter().map(|n| (n.clone(), Agent::new())).collect(),
+        agents: config
+            .agent_names
+            .iter()
+            .map(|n| (n.clone(), Agent::new()))
+            .collect(),
         routes: HashMap::new(),
         heads: HashMap::new(),
         queue: VecDeque::new(),
@@ -136,7 +138,9 @@ impl Router {
         for (conversation, route) in self.store.routes().await? {
             match &route {
                 RouteRecord::Resolved { .. } => continue,
-                RouteRecord::Queued { since_ms, .. } => queued.push((*since_ms, conversation.clone())),
+                RouteRecord::Queued { since_ms, .. } => {
+                    queued.push((*since_ms, conversation.clone()))
+                }
                 RouteRecord::Assigned { agent, .. } => match self.agents.get_mut(agent) {
                     Some(a) => {
                         a.conversations.insert(conversation.clone());
@@ -145,13 +149,24 @@ impl Router {
                     None => queued.push((now_ms(), conversation.clone())),
                 },
             }
-            let head = self.store.conversation(&conversation).await?.map(|c| c.last_seq).unwrap_or(0);
+            let head = self
+                .store
+                .conversation(&conversation)
+                .await?
+                .map(|c| c.last_seq)
+                .unwrap_or(0);
             self.heads.insert(conversation.clone(), head);
             self.routes.insert(conversation, route);
         }
         queued.sort();
         for (since_ms, conversation) in queued {
-            self.routes.insert(conversation.clone(), RouteRecord::Queued { since_ms, released_by: None });
+            self.routes.insert(
+                conversation.clone(),
+                RouteRecord::Queued {
+                    since_ms,
+                    released_by: None,
+                },
+            );
             self.queue.push_back(conversation);
         }
         let names: Vec<String> = self
@@ -172,7 +187,11 @@ impl Router {
         Ok(())
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut shutdown: watch::Receiver<bool>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             let store = self.store.clone();
             tokio::select! {
@@ -236,11 +255,18 @@ impl Router {
             Change::Status { c, s } => {
                 if let Some(RouteRecord::Assigned { agent, .. }) = self.routes.get(&c) {
                     let agent = agent.clone();
-                    let delivered = self.conn(&agent).and_then(|conn| conn.delivered.get(&c).copied());
+                    let delivered = self
+                        .conn(&agent)
+                        .and_then(|conn| conn.delivered.get(&c).copied());
                     if delivered.is_some_and(|d| d >= s) {
                         if let Some(m) = self.store.message(&c, s).await? {
                             if let (Some(status), Some(conn)) = (m.status, self.conn(&agent)) {
-                                conn.send(&ServerFrame::Status { conversation: c, seq: s, status, error: m.error });
+                                conn.send(&ServerFrame::Status {
+                                    conversation: c,
+                                    seq: s,
+                                    status,
+                                    error: m.error,
+                                });
                             }
                         }
                     }
@@ -249,9 +275,16 @@ impl Router {
             Change::OptOut { c } => {
                 if let Some(RouteRecord::Assigned { agent, .. }) = self.routes.get(&c) {
                     let agent = agent.clone();
-                    let opted_out = self.store.conversation(&c).await?.is_some_and(|r| r.opted_out);
+                    let opted_out = self
+                        .store
+                        .conversation(&c)
+                        .await?
+                        .is_some_and(|r| r.opted_out);
                     if let Some(conn) = self.conn(&agent) {
-                        conn.send(&ServerFrame::OptOut { conversation: c, opted_out });
+                        conn.send(&ServerFrame::OptOut {
+                            conversation: c,
+                            opted_out,
+                        });
                     }
                 }
             }
@@ -260,14 +293,20 @@ impl Router {
     }
 
     fn conn(&mut self, agent: &str) -> Option<&mut Conn> {
-        self.agents.get_mut(agent).and_then(|a| a.conn.as_mut()).filter(|c| !c.broken)
+        self.agents
+            .get_mut(agent)
+            .and_then(|a| a.conn.as_mut())
+            .filter(|c| !c.broken)
     }
 
     /// Sends an agent whatever of the conversation it has not seen, up to the
     /// head, as `message` frames in seq order.
     async fn deliver(&mut self, agent: &str, conversation: &str) -> Result<(), StoreError> {
         let head = self.heads.get(conversation).copied().unwrap_or(0);
-        let Some(sent) = self.conn(agent).map(|c| c.delivered.get(conversation).copied()) else {
+        let Some(sent) = self
+            .conn(agent)
+            .map(|c| c.delivered.get(conversation).copied())
+        else {
             return Ok(());
         };
         let Some(sent) = sent else {
@@ -287,12 +326,21 @@ impl Router {
     }
 
     /// Sends the conversation with its history after `after`.
-    async fn send_assigned(&mut self, agent: &str, conversation: &str, after: Seq) -> Result<(), StoreError> {
+    async fn send_assigned(
+        &mut self,
+        agent: &str,
+        conversation: &str,
+        after: Seq,
+    ) -> Result<(), StoreError> {
         if self.conn(agent).is_none() {
             return Ok(());
         }
         let head = self.heads.get(conversation).copied().unwrap_or(0);
-        let record = self.store.conversation(conversation).await?.unwrap_or_default();
+        let record = self
+            .store
+            .conversation(conversation)
+            .await?
+            .unwrap_or_default();
         let history = self.store.history(conversation, after, head).await?;
         let waiting_since_ms = match self.routes.get(conversation) {
             Some(RouteRecord::Assigned { since_ms, .. }) => Some(*since_ms),
@@ -317,17 +365,32 @@ impl Router {
 
     async fn handle(&mut self, command: Command) {
         let result = match command {
-            Command::Connect { agent, conn, resume, available, capacity } => {
-                self.connect(&agent, conn, resume, available, capacity).await
+            Command::Connect {
+                agent,
+                conn,
+                resume,
+                available,
+                capacity,
+            } => {
+                self.connect(&agent, conn, resume, available, capacity)
+                    .await
             }
             Command::Disconnect { agent, conn_id } => {
-                let current = self.agents.get(&agent).and_then(|a| a.conn.as_ref()).map(|c| c.id);
+                let current = self
+                    .agents
+                    .get(&agent)
+                    .and_then(|a| a.conn.as_ref())
+                    .map(|c| c.id);
                 if current == Some(conn_id) {
                     self.disconnect(&agent);
                 }
                 Ok(())
             }
-            Command::Availability { agent, available, capacity } => {
+            Command::Availability {
+                agent,
+                available,
+                capacity,
+            } => {
                 if let Some(a) = self.agents.get_mut(&agent) {
                     a.available = available;
                     a.capacity = capacity;
@@ -336,13 +399,27 @@ impl Router {
                 self.announce_presence();
                 self.drain().await
             }
-            Command::Reply { agent, conversation, client_id, body } => {
+            Command::Reply {
+                agent,
+                conversation,
+                client_id,
+                body,
+            } => {
                 self.reply(agent, conversation, client_id, body);
                 Ok(())
             }
-            Command::Resolve { agent, conversation } => self.resolve(&agent, &conversation).await,
-            Command::Transfer { agent, conversation, to } => self.transfer(&agent, &conversation, to).await,
-            Command::GraceExpired { agent, generation } => self.grace_expired(&agent, generation).await,
+            Command::Resolve {
+                agent,
+                conversation,
+            } => self.resolve(&agent, &conversation).await,
+            Command::Transfer {
+                agent,
+                conversation,
+                to,
+            } => self.transfer(&agent, &conversation, to).await,
+            Command::GraceExpired { agent, generation } => {
+                self.grace_expired(&agent, generation).await
+            }
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "router command failed");
@@ -413,22 +490,46 @@ impl Router {
 
     /// What a reconnecting agent missed: messages after `seen`, and the
     /// current delivery status and opt-out state (idempotent to apply).
-    async fn resume_conversation(&mut self, agent: &str, conversation: &str, seen: Seq) -> Result<(), StoreError> {
+    async fn resume_conversation(
+        &mut self,
+        agent: &str,
+        conversation: &str,
+        seen: Seq,
+    ) -> Result<(), StoreError> {
         let head = self.heads.get(conversation).copied().unwrap_or(0);
         let seen = seen.min(head);
         let recent = self
             .store
-            .history(conversation, seen.saturating_sub(RESUME_STATUS_WINDOW), seen)
+            .history(
+                conversation,
+                seen.saturating_sub(RESUME_STATUS_WINDOW),
+                seen,
+            )
             .await?;
-        let opted_out = self.store.conversation(conversation).await?.is_some_and(|r| r.opted_out);
+        let opted_out = self
+            .store
+            .conversation(conversation)
+            .await?
+            .is_some_and(|r| r.opted_out);
         if let Some(conn) = self.conn(agent) {
             conn.delivered.insert(conversation.to_string(), seen);
-            for m in recent.into_iter().filter(|m| m.direction == Direction::Outbound) {
+            for m in recent
+                .into_iter()
+                .filter(|m| m.direction == Direction::Outbound)
+            {
                 if let Some(status) = m.status {
-                    conn.send(&ServerFrame::Status { conversation: m.conversation, seq: m.seq, status, error: m.error });
+                    conn.send(&ServerFrame::Status {
+                        conversation: m.conversation,
+                        seq: m.seq,
+                        status,
+                        error: m.error,
+                    });
                 }
             }
-            conn.send(&ServerFrame::OptOut { conversation: conversation.to_string(), opted_out });
+            conn.send(&ServerFrame::OptOut {
+                conversation: conversation.to_string(),
+                opted_out,
+            });
         }
         self.deliver(agent, conversation).await
     }
@@ -451,7 +552,12 @@ impl Router {
         let Some(agent) = self.agents.get(name) else {
             return;
         };
-        let (handle, grace, generation, agent) = (self.handle.clone(), self.grace, agent.generation, name.to_string());
+        let (handle, grace, generation, agent) = (
+            self.handle.clone(),
+            self.grace,
+            agent.generation,
+            name.to_string(),
+        );
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             handle.send(Command::GraceExpired { agent, generation });
@@ -465,16 +571,29 @@ impl Router {
         if agent.conn.is_some() || agent.generation != generation {
             return Ok(());
         }
-        let held: Vec<ConversationId> = std::mem::take(&mut agent.conversations).into_iter().collect();
-        tracing::info!(agent = name, requeued = held.len(), "grace period over; requeueing");
+        let held: Vec<ConversationId> = std::mem::take(&mut agent.conversations)
+            .into_iter()
+            .collect();
+        tracing::info!(
+            agent = name,
+            requeued = held.len(),
+            "grace period over; requeueing"
+        );
         // Back to the front: these customers have waited longest.
         for conversation in held.into_iter().rev() {
-            self.enqueue(conversation, now_ms(), Some(name.to_string()), true).await?;
+            self.enqueue(conversation, now_ms(), Some(name.to_string()), true)
+                .await?;
         }
         self.drain().await
     }
 
-    fn reply(&mut self, agent: String, conversation: ConversationId, client_id: String, body: String) {
+    fn reply(
+        &mut self,
+        agent: String,
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    ) {
         let assigned = matches!(self.routes.get(&conversation), Some(RouteRecord::Assigned { agent: a, .. }) if *a == agent);
         let Some(conn) = self.conn(&agent) else {
             return;
@@ -493,12 +612,23 @@ impl Router {
         let frames = conn.frames.clone();
         let store = self.store.clone();
         tokio::spawn(async move {
-            let reply = Reply { conversation: conversation.clone(), agent, client_id: client_id.clone(), body, at_ms: now_ms() };
+            let reply = Reply {
+                conversation: conversation.clone(),
+                agent,
+                client_id: client_id.clone(),
+                body,
+                at_ms: now_ms(),
+            };
             let frame = match store.append_reply(reply).await {
-                Ok(ReplyOutcome::Accepted { seq, .. }) => ServerFrame::Ack { client_id, conversation, seq },
+                Ok(ReplyOutcome::Accepted { seq, .. }) => ServerFrame::Ack {
+                    client_id,
+                    conversation,
+                    seq,
+                },
                 Ok(ReplyOutcome::OptedOut) => ServerFrame::Error {
                     code: ErrorCode::OptedOut,
-                    message: "the customer texted STOP; nothing can be sent until they text START".into(),
+                    message: "the customer texted STOP; nothing can be sent until they text START"
+                        .into(),
                     client_id: Some(client_id),
                     conversation: Some(conversation),
                     fatal: false,
@@ -546,7 +676,10 @@ impl Router {
             a.conversations.remove(conversation);
             if let Some(conn) = a.conn.as_mut() {
                 conn.delivered.remove(conversation);
-                conn.send(&ServerFrame::Unassigned { conversation: conversation.to_string(), reason });
+                conn.send(&ServerFrame::Unassigned {
+                    conversation: conversation.to_string(),
+                    reason,
+                });
             }
         }
     }
@@ -556,14 +689,21 @@ impl Router {
             return Ok(());
         }
         self.release(agent, conversation, UnassignReason::Resolved);
-        self.store.save_route(conversation, &RouteRecord::Resolved { at_ms: now_ms() }).await?;
+        self.store
+            .save_route(conversation, &RouteRecord::Resolved { at_ms: now_ms() })
+            .await?;
         self.routes.remove(conversation);
         self.heads.remove(conversation);
         tracing::info!(agent, conversation, "conversation resolved");
         self.drain().await
     }
 
-    async fn transfer(&mut self, agent: &str, conversation: &str, to: Option<String>) -> Result<(), StoreError> {
+    async fn transfer(
+        &mut self,
+        agent: &str,
+        conversation: &str,
+        to: Option<String>,
+    ) -> Result<(), StoreError> {
         if !self.check_assigned(agent, conversation) {
             return Ok(());
         }
@@ -574,9 +714,11 @@ impl Router {
                     None => Some(format!("there is no agent named {target}")),
                     Some(t) if t.conn.is_none() => Some(format!("{target} is offline")),
                     Some(t) if !t.available => Some(format!("{target} is not available")),
-                    Some(t) if t.load() >= t.capacity as usize => {
-                        Some(format!("{target} is at capacity ({}/{})", t.load(), t.capacity))
-                    }
+                    Some(t) if t.load() >= t.capacity as usize => Some(format!(
+                        "{target} is at capacity ({}/{})",
+                        t.load(),
+                        t.capacity
+                    )),
                     Some(_) => None,
                 };
                 if let Some(message) = refusal {
@@ -593,12 +735,27 @@ impl Router {
                 }
                 self.release(agent, conversation, UnassignReason::Transferred);
                 self.assign(conversation, &target).await?;
-                tracing::info!(from = agent, to = target, conversation, "conversation transferred");
+                tracing::info!(
+                    from = agent,
+                    to = target,
+                    conversation,
+                    "conversation transferred"
+                );
             }
             None => {
                 self.release(agent, conversation, UnassignReason::Transferred);
-                self.enqueue(conversation.to_string(), now_ms(), Some(agent.to_string()), true).await?;
-                tracing::info!(from = agent, conversation, "conversation returned to the queue");
+                self.enqueue(
+                    conversation.to_string(),
+                    now_ms(),
+                    Some(agent.to_string()),
+                    true,
+                )
+                .await?;
+                tracing::info!(
+                    from = agent,
+                    conversation,
+                    "conversation returned to the queue"
+                );
             }
         }
         self.drain().await
@@ -611,7 +768,10 @@ impl Router {
         released_by: Option<String>,
         front: bool,
     ) -> Result<(), StoreError> {
-        let route = RouteRecord::Queued { since_ms, released_by };
+        let route = RouteRecord::Queued {
+            since_ms,
+            released_by,
+        };
         self.store.save_route(&conversation, &route).await?;
         self.routes.insert(conversation.clone(), route);
         if front {
@@ -633,7 +793,8 @@ impl Router {
                     continue;
                 }
             };
-            let Some(agent) = agents::pick(&self.agents, avoid.as_deref()).map(str::to_string) else {
+            let Some(agent) = agents::pick(&self.agents, avoid.as_deref()).map(str::to_string)
+            else {
                 break;
             };
             self.queue.pop_front();
@@ -643,7 +804,10 @@ impl Router {
     }
 
     async fn assign(&mut self, conversation: &str, agent: &str) -> Result<(), StoreError> {
-        let route = RouteRecord::Assigned { agent: agent.to_string(), since_ms: now_ms() };
+        let route = RouteRecord::Assigned {
+            agent: agent.to_string(),
+            since_ms: now_ms(),
+        };
         self.store.save_route(conversation, &route).await?;
         self.routes.insert(conversation.to_string(), route);
         self.assignments += 1;
@@ -660,10 +824,18 @@ impl Router {
         let broken: Vec<(String, u64)> = self
             .agents
             .iter()
-            .filter_map(|(name, a)| a.conn.as_ref().filter(|c| c.broken).map(|c| (name.clone(), c.id)))
+            .filter_map(|(name, a)| {
+                a.conn
+                    .as_ref()
+                    .filter(|c| c.broken)
+                    .map(|c| (name.clone(), c.id))
+            })
             .collect();
         for (name, _) in broken {
-            tracing::warn!(agent = name, "agent connection fell behind; disconnecting it");
+            tracing::warn!(
+                agent = name,
+                "agent connection fell behind; disconnecting it"
+            );
             self.disconnect(&name);
         }
     }
@@ -685,7 +857,9 @@ impl Router {
         let agents = agents::presence(&self.agents);
         for agent in self.agents.values_mut() {
             if let Some(conn) = agent.conn.as_mut() {
-                conn.send(&ServerFrame::Presence { agents: agents.clone() });
+                conn.send(&ServerFrame::Presence {
+                    agents: agents.clone(),
+                });
             }
         }
     }

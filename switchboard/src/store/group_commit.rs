@@ -10,15 +10,17 @@
 
 use super::keys;
 use super::{
-    opt_keyword, Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome,
-    Result, StatusOutcome, StatusTarget, StatusUpdate, StoreError,
+    opt_keyword, Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
+    StatusOutcome, StatusTarget, StatusUpdate, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashMap;
 use std::fs::File;
-use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Direction, Message, Seq};
+use switchboard_protocol::{
+    ConversationId, DeliveryError, DeliveryStatus, Direction, Message, Seq,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most writes applied in one transaction.
@@ -92,8 +94,9 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let (closing, batch): (Vec<Write>, Vec<Write>) =
-                batch.into_iter().partition(|w| matches!(w, Write::Close(_)));
+            let (closing, batch): (Vec<Write>, Vec<Write>) = batch
+                .into_iter()
+                .partition(|w| matches!(w, Write::Close(_)));
             if !batch.is_empty() {
                 self.commit(batch);
             }
@@ -166,36 +169,44 @@ impl Writer {
             &t.early_status,
         );
         trees
-            .transaction(|(messages, conversations, sids, client_replies, changes, outbox, early)| {
-                let mut tx = Tx {
-                    messages,
-                    conversations,
-                    sids,
-                    client_replies,
-                    changes,
-                    outbox,
-                    early,
-                    cache: &self.cache,
-                    overlay: Overlay {
-                        conversations: HashMap::new(),
-                        next_change: self.next_change,
-                    },
-                };
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for write in batch {
-                    outcomes.push(tx.apply(write)?);
-                }
-                tx.write_conversations()?;
-                Ok((outcomes, tx.overlay))
-            })
-            .map_err(|e: sled::transaction::TransactionError<StoreError>| match e {
-                sled::transaction::TransactionError::Abort(e) => e,
-                sled::transaction::TransactionError::Storage(e) => e.into(),
-            })
+            .transaction(
+                |(messages, conversations, sids, client_replies, changes, outbox, early)| {
+                    let mut tx = Tx {
+                        messages,
+                        conversations,
+                        sids,
+                        client_replies,
+                        changes,
+                        outbox,
+                        early,
+                        cache: &self.cache,
+                        overlay: Overlay {
+                            conversations: HashMap::new(),
+                            next_change: self.next_change,
+                        },
+                    };
+                    let mut outcomes = Vec::with_capacity(batch.len());
+                    for write in batch {
+                        outcomes.push(tx.apply(write)?);
+                    }
+                    tx.write_conversations()?;
+                    Ok((outcomes, tx.overlay))
+                },
+            )
+            .map_err(
+                |e: sled::transaction::TransactionError<StoreError>| match e {
+                    sled::transaction::TransactionError::Abort(e) => e,
+                    sled::transaction::TransactionError::Storage(e) => e.into(),
+                },
+            )
     }
 }
 
-fn respond(write: Write, outcome: Result<Outcome>, outbox_tx: &mpsc::UnboundedSender<(ConversationId, Seq)>) {
+fn respond(
+    write: Write,
+    outcome: Result<Outcome>,
+    outbox_tx: &mpsc::UnboundedSender<(ConversationId, Seq)>,
+) {
     // A caller that went away (client disconnected) just misses its answer;
     // the write itself is durable either way.
     match (write, outcome) {
@@ -257,8 +268,12 @@ impl Tx<'_> {
                 };
                 if record.opted_out != *opted_out {
                     record.opted_out = *opted_out;
-                    self.overlay.conversations.insert(conversation.clone(), record);
-                    self.push_change(&Change::OptOut { c: conversation.clone() })?;
+                    self.overlay
+                        .conversations
+                        .insert(conversation.clone(), record);
+                    self.push_change(&Change::OptOut {
+                        c: conversation.clone(),
+                    })?;
                 }
                 Ok(Ok(Outcome::OptOut))
             }
@@ -269,8 +284,14 @@ impl Tx<'_> {
     fn inbound(&mut self, m: &InboundMessage) -> TxResult<Result<Outcome>> {
         if let Some(position) = self.sids.get(m.message_sid.as_bytes())? {
             return Ok(match keys::parse_message(&position) {
-                Some((_, seq)) => Ok(Outcome::Appended(Appended { seq, duplicate: true })),
-                None => Err(StoreError::Corrupt(format!("index entry of {}", m.message_sid))),
+                Some((_, seq)) => Ok(Outcome::Appended(Appended {
+                    seq,
+                    duplicate: true,
+                })),
+                None => Err(StoreError::Corrupt(format!(
+                    "index entry of {}",
+                    m.message_sid
+                ))),
             });
         }
         let mut record = match self.conversation(&m.from)? {
@@ -306,19 +327,34 @@ impl Tx<'_> {
         self.messages.insert(key.as_slice(), encode(&stored)?)?;
         self.sids.insert(m.message_sid.as_bytes(), key)?;
         self.overlay.conversations.insert(m.from.clone(), record);
-        self.push_change(&Change::Message { c: m.from.clone(), s: seq })?;
+        self.push_change(&Change::Message {
+            c: m.from.clone(),
+            s: seq,
+        })?;
         if opt_change.is_some() {
             self.push_change(&Change::OptOut { c: m.from.clone() })?;
         }
-        Ok(Ok(Outcome::Appended(Appended { seq, duplicate: false })))
+        Ok(Ok(Outcome::Appended(Appended {
+            seq,
+            duplicate: false,
+        })))
     }
 
     fn reply(&mut self, r: &Reply) -> TxResult<Result<Outcome>> {
         let client_key = keys::client_reply(&r.agent, &r.client_id);
         if let Some(position) = self.client_replies.get(client_key.as_slice())? {
             return Ok(match keys::parse_message(&position) {
-                Some((_, seq)) => Ok(Outcome::Reply(ReplyOutcome::Accepted { seq, duplicate: true }, None)),
-                None => Err(StoreError::Corrupt(format!("reply index entry of {}", r.client_id))),
+                Some((_, seq)) => Ok(Outcome::Reply(
+                    ReplyOutcome::Accepted {
+                        seq,
+                        duplicate: true,
+                    },
+                    None,
+                )),
+                None => Err(StoreError::Corrupt(format!(
+                    "reply index entry of {}",
+                    r.client_id
+                ))),
             });
         }
         let Some(mut record) = self.conversation(&r.conversation)? else {
@@ -348,10 +384,18 @@ impl Tx<'_> {
         self.messages.insert(key.as_slice(), encode(&stored)?)?;
         self.client_replies.insert(client_key, key.as_slice())?;
         self.outbox.insert(key.as_slice(), &[])?;
-        self.overlay.conversations.insert(r.conversation.clone(), record);
-        self.push_change(&Change::Message { c: r.conversation.clone(), s: seq })?;
+        self.overlay
+            .conversations
+            .insert(r.conversation.clone(), record);
+        self.push_change(&Change::Message {
+            c: r.conversation.clone(),
+            s: seq,
+        })?;
         Ok(Ok(Outcome::Reply(
-            ReplyOutcome::Accepted { seq, duplicate: false },
+            ReplyOutcome::Accepted {
+                seq,
+                duplicate: false,
+            },
             Some((r.conversation.clone(), seq)),
         )))
     }
@@ -368,7 +412,9 @@ impl Tx<'_> {
             },
         };
         let Some(bytes) = self.messages.get(key.as_slice())? else {
-            return Ok(Err(StoreError::Corrupt("status for a message that does not exist".into())));
+            return Ok(Err(StoreError::Corrupt(
+                "status for a message that does not exist".into(),
+            )));
         };
         let mut stored: StoredMessage = match serde_json::from_slice(&bytes) {
             Ok(stored) => stored,
@@ -397,7 +443,10 @@ impl Tx<'_> {
             stored.message.status = Some(status);
             stored.message.error = error;
             let (conversation, seq) = (stored.message.conversation.clone(), stored.message.seq);
-            self.push_change(&Change::Status { c: conversation, s: seq })?;
+            self.push_change(&Change::Status {
+                c: conversation,
+                s: seq,
+            })?;
             StatusOutcome::Applied
         } else {
             StatusOutcome::Stale
@@ -406,7 +455,12 @@ impl Tx<'_> {
         Ok(Ok(Outcome::Status(outcome)))
     }
 
-    fn defer(&mut self, sid: &str, status: DeliveryStatus, error: &Option<DeliveryError>) -> TxResult<()> {
+    fn defer(
+        &mut self,
+        sid: &str,
+        status: DeliveryStatus,
+        error: &Option<DeliveryError>,
+    ) -> TxResult<()> {
         let newer = match self.early.get(sid.as_bytes())? {
             Some(bytes) => serde_json::from_slice::<EarlyStatus>(&bytes)
                 .map(|e| status.rank() > e.status.rank())
@@ -414,20 +468,28 @@ impl Tx<'_> {
             None => true,
         };
         if newer {
-            let early = EarlyStatus { status, error: error.clone() };
+            let early = EarlyStatus {
+                status,
+                error: error.clone(),
+            };
             self.early.insert(sid.as_bytes(), encode(&early)?)?;
         }
         Ok(())
     }
 
     fn conversation(&self, id: &str) -> TxResult<Option<ConversationRecord>> {
-        if let Some(record) = self.overlay.conversations.get(id).or_else(|| self.cache.get(id)) {
+        if let Some(record) = self
+            .overlay
+            .conversations
+            .get(id)
+            .or_else(|| self.cache.get(id))
+        {
             return Ok(Some(record.clone()));
         }
         match self.conversations.get(id.as_bytes())? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string()))),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string()))
+            }),
             None => Ok(None),
         }
     }
@@ -448,5 +510,6 @@ impl Tx<'_> {
 }
 
 fn encode<T: Serialize>(value: &T) -> TxResult<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string())))
+    serde_json::to_vec(value)
+        .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string())))
 }

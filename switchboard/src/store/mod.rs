@@ -13,9 +13,9 @@
 //! * every stored message, status change and opt-out change appears exactly
 //!   once in the change feed, after it is durable, in commit order.
 
+mod group_commit;
 pub mod keys;
 pub mod sled_store;
-mod group_commit;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -183,7 +183,8 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>>;
 
     /// Up to `limit` durable changes after `after`.
-    async fn changes_after(&self, after: ChangeId, limit: usize) -> Result<Vec<(ChangeId, Change)>>;
+    async fn changes_after(&self, after: ChangeId, limit: usize)
+        -> Result<Vec<(ChangeId, Change)>>;
 
     /// Resolves once a durable change after `after` exists.
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()>;
@@ -204,7 +205,10 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opt-out keywords Twilio itself honours for long codes.
 pub fn opt_keyword(body: &str) -> Option<bool> {
-    let word = body.trim().trim_end_matches(['.', '!']).to_ascii_uppercase();
+    let word = body
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .to_ascii_uppercase();
     match word.as_str() {
         "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" => {
             Some(true)

@@ -42,9 +42,12 @@ impl SledStore {
     /// Opens (or creates) the store and starts its writer thread. The
     /// receiver yields each accepted reply once it is durable, for the
     /// outbox worker.
-    pub fn open(options: SledOptions<'_>) -> Result<(Self, mpsc::UnboundedReceiver<(ConversationId, Seq)>)> {
-        std::fs::create_dir_all(options.path)
-            .map_err(|e| StoreError::Storage(format!("creating {}: {e}", options.path.display())))?;
+    pub fn open(
+        options: SledOptions<'_>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<(ConversationId, Seq)>)> {
+        std::fs::create_dir_all(options.path).map_err(|e| {
+            StoreError::Storage(format!("creating {}: {e}", options.path.display()))
+        })?;
         let db = sled::Config::new()
             .path(options.path)
             .cache_capacity(options.cache_mb.saturating_mul(1024 * 1024))
@@ -110,7 +113,10 @@ impl SledStore {
 
     async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Write) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.writes.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
+        self.writes
+            .send(make(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -126,7 +132,9 @@ impl SledStore {
 
 fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {
     Ok(match meta.get(CURSOR_KEY)? {
-        Some(bytes) => keys::parse_change(&bytes).ok_or_else(|| StoreError::Corrupt("router cursor".into()))?,
+        Some(bytes) => {
+            keys::parse_change(&bytes).ok_or_else(|| StoreError::Corrupt("router cursor".into()))?
+        }
         None => 0,
     })
 }
@@ -147,11 +155,14 @@ impl Store for SledStore {
 
     async fn set_opted_out(&self, conversation: &str, opted_out: bool) -> Result<()> {
         let conversation = conversation.to_string();
-        self.write(|tx| Write::OptOut(conversation, opted_out, tx)).await
+        self.write(|tx| Write::OptOut(conversation, opted_out, tx))
+            .await
     }
 
     async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
-        Ok(self.stored(&keys::message(conversation, seq))?.map(|s| s.message))
+        Ok(self
+            .stored(&keys::message(conversation, seq))?
+            .map(|s| s.message))
     }
 
     async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
@@ -185,7 +196,8 @@ impl Store for SledStore {
         let mut pending = Vec::new();
         for key in self.trees.outbox.iter().keys() {
             let key = key?;
-            let position = keys::parse_message(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+            let position = keys::parse_message(&key)
+                .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
             pending.push(position);
         }
         // Oldest first across conversations.
@@ -201,7 +213,11 @@ impl Store for SledStore {
         Ok(with_time.into_iter().map(|(_, c, s)| (c, s)).collect())
     }
 
-    async fn changes_after(&self, after: ChangeId, limit: usize) -> Result<Vec<(ChangeId, Change)>> {
+    async fn changes_after(
+        &self,
+        after: ChangeId,
+        limit: usize,
+    ) -> Result<Vec<(ChangeId, Change)>> {
         let durable = *self.durable.borrow();
         if durable <= after {
             return Ok(Vec::new());
@@ -210,8 +226,10 @@ impl Store for SledStore {
         let mut changes = Vec::new();
         for entry in self.trees.changes.range(range).take(limit) {
             let (key, value) = entry?;
-            let id = keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
-            let change = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let id =
+                keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
+            let change =
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             changes.push((id, change));
         }
         Ok(changes)
@@ -252,8 +270,10 @@ impl Store for SledStore {
         let mut routes = Vec::new();
         for entry in self.routes.iter() {
             let (key, value) = entry?;
-            let conversation = String::from_utf8(key.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let route = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let conversation =
+                String::from_utf8(key.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let route =
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             routes.push((conversation, route));
         }
         Ok(routes)

@@ -16,7 +16,11 @@ type HmacSha1 = Hmac<Sha1>;
 
 /// Computes the base64 signature Twilio sends for `url` and form `params`.
 pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    BASE64.encode(signer(auth_token, url, &sorted_params(params)).finalize().into_bytes())
+    BASE64.encode(
+        signer(auth_token, url, &sorted_params(params))
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// True when `signature` is Twilio's signature for this request.
@@ -28,15 +32,20 @@ pub fn is_valid(auth_token: &str, url: &str, params: &[(String, String)], signat
         return false;
     };
     let params = sorted_params(params);
-    url_variants(url)
-        .iter()
-        .any(|candidate| signer(auth_token, candidate, &params).verify_slice(&given).is_ok())
+    url_variants(url).iter().any(|candidate| {
+        signer(auth_token, candidate, &params)
+            .verify_slice(&given)
+            .is_ok()
+    })
 }
 
 /// Twilio's reference libraries sort the distinct names and, for a name given
 /// more than once, its distinct values.
 fn sorted_params(params: &[(String, String)]) -> Vec<(&str, &str)> {
-    let mut sorted: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     sorted.sort_unstable();
     sorted.dedup();
     sorted
@@ -113,7 +122,12 @@ mod tests {
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
         let sig = compute("12345", url, &documented_params());
         assert!(!is_valid("54321", url, &documented_params(), &sig));
-        assert!(!is_valid("12345", "https://evil.example/myapp.php?foo=1&bar=2", &documented_params(), &sig));
+        assert!(!is_valid(
+            "12345",
+            "https://evil.example/myapp.php?foo=1&bar=2",
+            &documented_params(),
+            &sig
+        ));
         let mut params = documented_params();
         params[2].1 = "9999".into();
         assert!(!is_valid("12345", url, &params, &sig));
@@ -127,14 +141,29 @@ mod tests {
         let sig = compute("tok", "https://example.com:443/sms", &params);
         assert!(is_valid("tok", "https://example.com/sms", &params, &sig));
         let sig = compute("tok", "https://example.com/sms", &params);
-        assert!(is_valid("tok", "https://example.com:443/sms", &params, &sig));
+        assert!(is_valid(
+            "tok",
+            "https://example.com:443/sms",
+            &params,
+            &sig
+        ));
         // A port-less URL only gains the default port, never another one...
         let sig = compute("tok", "https://example.com:8443/sms", &params);
         assert!(!is_valid("tok", "https://example.com/sms", &params, &sig));
         // ...but any port may be missing from what Twilio signed.
         let sig = compute("tok", "https://example.com/sms", &params);
-        assert!(is_valid("tok", "https://example.com:8443/sms", &params, &sig));
-        assert!(!is_valid("tok", "https://example.com:8443/other", &params, &sig));
+        assert!(is_valid(
+            "tok",
+            "https://example.com:8443/sms",
+            &params,
+            &sig
+        ));
+        assert!(!is_valid(
+            "tok",
+            "https://example.com:8443/other",
+            &params,
+            &sig
+        ));
         // Credentials and IPv6 literals have colons that are not the port's.
         let sig = compute("tok", "http://u:p@[::1]/sms", &params);
         assert!(is_valid("tok", "http://u:p@[::1]:8080/sms", &params, &sig));

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The one command that runs the whole system locally on its embedded default:
+# sled on disk, no cloud account. Without Twilio credentials it also starts
+# the phone simulator, which plays the customer's phone and stands in for
+# Twilio's REST API.
+#
+#   scripts/run-local.sh
+#
+# Ctrl-C stops everything cleanly. Data lives in ./data (DATA_DIR).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
+cd "$REPO"
+if [[ -f .env ]]; then
+    set -a
+    # shellcheck disable=SC1091
+    source .env
+    set +a
+fi
+
+echo "building (release)…"
+cargo build --release --quiet -p switchboard
+BIN="$CARGO_TARGET_DIR/release/switchboard"
+
+export PORT="${PORT:-3000}"
+export DATA_DIR="${DATA_DIR:-$REPO/data}"
+export AGENTS="${AGENTS:-alice:alice,bob:bob}"
+export RUST_LOG="${RUST_LOG:-info}"
+PIDS=()
+stop() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait
+}
+trap stop EXIT INT TERM
+
+if [[ -z "${TWILIO_ACCOUNT_SID:-}" ]]; then
+    # Demo credentials shared by the simulator and the switchboard.
+    export SIM_PORT="${SIM_PORT:-4000}"
+    export TWILIO_ACCOUNT_SID="AC00000000000000000000000000000000"
+    export TWILIO_AUTH_TOKEN="local-demo-token"
+    export TWILIO_FROM="+15550001000"
+    export TWILIO_API_BASE="http://127.0.0.1:$SIM_PORT"
+    export SIM_WEBHOOK_URL="http://localhost:$PORT/twilio/sms"
+    "$BIN" phone-sim &
+    PIDS+=($!)
+    SIM_URL="http://localhost:$SIM_PORT/"
+fi
+
+"$BIN" serve &
+PIDS+=($!)
+
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+cat <<MSG
+
+  Switchboard       http://localhost:$PORT/   (webhook: /twilio/sms, agents: ws://localhost:$PORT/v1/agent)
+  Agents            $(sed 's/:[^,]*//g' <<<"$AGENTS")   (AGENTS=name:password,…)
+MSG
+if [[ -n "${SIM_URL:-}" ]]; then
+    echo "  Phone simulator   $SIM_URL   (text the switchboard as a customer)"
+fi
+echo "  Terminal agent    $BIN agent --name alice --password alice"
+echo
+wait

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one command that runs every test. It installs and starts what the
+# tests need by itself (Twilio's OpenAPI mock, Twilio's Python helper library
+# as a signature oracle), builds the binaries the end-to-end tests start, and
+# runs lint + every test of the workspace.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-lint  skip rustfmt/clippy (quicker while iterating)
+#
+# Builds go to $CARGO_TARGET_DIR, by default a cache outside the clone so
+# repeated runs on one machine stay warm.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO
+export TOOLS_DIR="${TOOLS_DIR:-$REPO/.tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
+LINT=1
+for arg in "$@"; do
+    case "$arg" in
+        --no-lint) LINT=0 ;;
+        *) echo "unknown option: $arg" >&2; exit 2 ;;
+    esac
+done
+cd "$REPO"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# shellcheck source=lib/prism.sh
+source "$REPO/scripts/lib/prism.sh"
+# shellcheck source=lib/pyoracle.sh
+source "$REPO/scripts/lib/pyoracle.sh"
+
+cleanup() {
+    prism_stop || true
+}
+trap cleanup EXIT
+
+step "installing test tools (Prism, Twilio's Python library)"
+prism_install
+pyoracle_install
+
+if [[ "$LINT" == 1 ]]; then
+    step "rustfmt and clippy"
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+fi
+
+step "building the binaries the end-to-end tests start"
+cargo build --workspace --bins
+
+step "starting Prism with Twilio's OpenAPI description"
+prism_start
+echo "Prism at $PRISM_URL"
+
+step "running every test"
+cargo test --workspace --no-fail-fast
