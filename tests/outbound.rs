@@ -299,3 +299,43 @@ async fn a_reply_accepted_before_a_crash_is_sent_after_restart() {
         })
         .await;
 }
+
+/// Twilio's own OpenAPI description, served by Prism, validates every request
+/// the switchboard sends: the start-up webhook registration and the replies.
+#[tokio::test]
+async fn requests_to_twilio_pass_its_openapi_validation() {
+    let prism = std::env::var("PRISM_URL")
+        .expect("PRISM_URL is not set: run scripts/test.sh, which starts Prism with Twilio's OpenAPI description");
+    let sb = Switchboard::start(Options {
+        twilio_api_base: prism,
+        extra_env: vec![(
+            "TWILIO_PHONE_NUMBER_SID".into(),
+            "PN0123456789abcdef0123456789abcdef".into(),
+        )],
+        ..Options::default()
+    })
+    .await;
+    let mut alice = sb.agent("alice").await;
+    let customer = number(6);
+    assigned_conversation(&sb, &mut alice, &customer).await;
+    reply(
+        &mut alice,
+        &customer,
+        "p1",
+        "Validated by Twilio's spec ✓ + & = ?",
+    )
+    .await;
+    // Prism answers the spec's example (status "queued") only when the
+    // request is valid; anything else would come back as a 4xx and fail it.
+    alice
+        .until(WAIT, "accepted by Prism", |a| {
+            status_of(a, 2) == Some(DeliveryStatus::Sending)
+        })
+        .await;
+    let registered = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        sb.log()
+            .contains("Twilio number now sends its messages here")
+    });
+    assert!(registered, "webhook registration failed:\n{}", sb.log());
+}

@@ -2,10 +2,16 @@
 //! logs every customer message delivered to it.
 //!
 //! Each delivery is logged with its benchmark id (from the body), its
-//! conversation and seq, the time it arrived and how many bytes the socket
-//! had read by then, which is all the suite needs for latency, bytes per
-//! message and the exactly-once audit. Agents run on their own runtime thread
-//! so that the load generator's busy workers do not delay reading frames.
+//! conversation and seq, the time it arrived and how many WebSocket bytes the
+//! agent had received by then, which is all the suite needs for latency,
+//! bytes per message and the exactly-once audit. Agents run on their own
+//! runtime thread so that the load generator's busy workers do not delay
+//! reading frames.
+//!
+//! WebSocket bytes are counted per frame (header + payload, as the server
+//! sent it) rather than at the socket: the socket is read in large chunks,
+//! so socket counts cannot be attributed to the message that was just
+//! decoded. The socket total is kept as a cross-check.
 
 use crate::counting::CountingStream;
 use crate::ledger::Ledger;
@@ -20,7 +26,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use switchboard_protocol::{decode, encode, ClientFrame, Direction, Message, ServerFrame, AGENT_WS_PATH};
+use switchboard_protocol::{
+    decode, encode, ClientFrame, Direction, Message, ServerFrame, AGENT_WS_PATH,
+};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -51,8 +59,8 @@ pub struct Delivery {
     pub seq: u64,
     /// Arrival on the ledger's clock.
     pub at_ns: u64,
-    /// Bytes the socket had read when this frame was decoded.
-    pub wire_bytes: u64,
+    /// WebSocket bytes received up to and including this frame.
+    pub ws_bytes: u64,
 }
 
 /// What an agent saw so far.
@@ -61,15 +69,23 @@ pub struct AgentLog {
     pub deliveries: Vec<Delivery>,
     /// Error frames, unexpected closes, undecodable frames.
     pub problems: Vec<String>,
-    pub frames: u64,
-    /// JSON text bytes of all frames (the wire count adds WebSocket framing).
-    pub payload_bytes: u64,
+    /// Frames received, by `type` (and `ping`/`pong`/`close` for control frames).
+    pub frame_types: BTreeMap<String, u64>,
 }
 
 pub struct Agent {
     pub name: String,
-    wire_bytes: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     log: Arc<Mutex<AgentLog>>,
+}
+
+/// Byte counts the suite reads while the agent runs.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Everything read from the TCP socket, HTTP upgrade included.
+    socket: Arc<AtomicU64>,
+    /// WebSocket frames: header + payload.
+    ws: AtomicU64,
 }
 
 impl Agent {
@@ -80,26 +96,43 @@ impl Agent {
         config: AgentConfig,
         ledger: Arc<Ledger>,
     ) -> anyhow::Result<Agent> {
-        let wire_bytes = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
         let log = Arc::new(Mutex::new(AgentLog::default()));
         let (welcomed_tx, welcomed_rx) = oneshot::channel();
         let name = config.name.clone();
-        runtime.spawn(session(config, ledger, wire_bytes.clone(), log.clone(), welcomed_tx));
+        runtime.spawn(session(
+            config,
+            ledger,
+            counters.clone(),
+            log.clone(),
+            welcomed_tx,
+        ));
         match tokio::time::timeout(WELCOME_TIMEOUT, welcomed_rx).await {
-            Ok(Ok(Ok(()))) => Ok(Agent { name, wire_bytes, log }),
+            Ok(Ok(Ok(()))) => Ok(Agent {
+                name,
+                counters,
+                log,
+            }),
             Ok(Ok(Err(e))) => Err(e.context(format!("agent {name}"))),
             Ok(Err(_)) => anyhow::bail!("agent {name}: session ended before welcome"),
             Err(_) => anyhow::bail!("agent {name}: no welcome within {WELCOME_TIMEOUT:?}"),
         }
     }
 
-    /// Bytes read from the socket so far.
-    pub fn wire_bytes(&self) -> u64 {
-        self.wire_bytes.load(Ordering::Relaxed)
+    /// WebSocket bytes (frame headers + payloads) received so far.
+    pub fn ws_bytes(&self) -> u64 {
+        self.counters.ws.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from the socket so far, HTTP upgrade included.
+    pub fn socket_bytes(&self) -> u64 {
+        self.counters.socket.load(Ordering::Relaxed)
     }
 
     pub fn log(&self) -> MutexGuard<'_, AgentLog> {
-        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -109,12 +142,12 @@ type Welcomed = oneshot::Sender<anyhow::Result<()>>;
 async fn session(
     config: AgentConfig,
     ledger: Arc<Ledger>,
-    wire_bytes: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     log: Arc<Mutex<AgentLog>>,
     welcomed: Welcomed,
 ) {
     let mut welcomed = Some(welcomed);
-    if let Err(e) = run_session(&config, &ledger, &wire_bytes, &log, &mut welcomed).await {
+    if let Err(e) = run_session(&config, &ledger, &counters, &log, &mut welcomed).await {
         match welcomed.take() {
             Some(tx) => {
                 let _ = tx.send(Err(e));
@@ -127,18 +160,19 @@ async fn session(
 async fn run_session(
     config: &AgentConfig,
     ledger: &Ledger,
-    wire_bytes: &Arc<AtomicU64>,
+    counters: &Counters,
     log: &Mutex<AgentLog>,
     welcomed: &mut Option<Welcomed>,
 ) -> anyhow::Result<()> {
     let stream = TcpStream::connect(config.addr).await?;
     stream.set_nodelay(true)?;
-    let stream = CountingStream::new(stream, wire_bytes.clone());
+    let stream = CountingStream::new(stream, counters.socket.clone());
     let mut request = format!("ws://{}{}", config.addr, AGENT_WS_PATH).into_client_request()?;
     let credentials = BASE64.encode(format!("{}:{}", config.name, config.password));
-    request
-        .headers_mut()
-        .insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {credentials}"))?);
+    request.headers_mut().insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Basic {credentials}"))?,
+    );
     let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .context("WebSocket handshake")?;
@@ -150,45 +184,98 @@ async fn run_session(
     ws.send(WsMessage::text(encode(&hello))).await?;
 
     while let Some(message) = ws.next().await {
-        let text = match message.context("reading a frame")? {
+        let message = message.context("reading a frame")?;
+        let ws_bytes = counters
+            .ws
+            .fetch_add(frame_len(&message), Ordering::Relaxed)
+            + frame_len(&message);
+        let text = match message {
             WsMessage::Text(text) => text,
             WsMessage::Close(reason) => {
-                lock(log).problems.push(format!("server closed the connection: {reason:?}"));
+                let mut log = lock(log);
+                count(&mut log, "close");
+                log.problems
+                    .push(format!("server closed the connection: {reason:?}"));
                 return Ok(());
             }
-            // Pings are answered by tungstenite itself; nothing else is expected.
-            _ => continue,
+            // tungstenite answers pings itself; they are only counted.
+            WsMessage::Ping(_) => {
+                count(&mut lock(log), "ping");
+                continue;
+            }
+            other => {
+                count(
+                    &mut lock(log),
+                    if other.is_pong() { "pong" } else { "binary" },
+                );
+                continue;
+            }
         };
         let at_ns = ledger.now_ns();
         let frame = decode::<ServerFrame>(text.as_str());
         let mut log = lock(log);
-        log.frames += 1;
-        log.payload_bytes += text.len() as u64;
-        let wire = wire_bytes.load(Ordering::Relaxed);
         match frame {
             Ok(ServerFrame::Welcome { .. }) => {
+                count(&mut log, "welcome");
                 if let Some(tx) = welcomed.take() {
                     let _ = tx.send(Ok(()));
                 }
             }
             Ok(ServerFrame::Assigned { history, .. }) => {
+                count(&mut log, "assigned");
                 for message in &history {
-                    deliver(&mut log, ledger, message, at_ns, wire);
+                    deliver(&mut log, ledger, message, at_ns, ws_bytes);
                 }
             }
-            Ok(ServerFrame::Message { message }) => deliver(&mut log, ledger, &message, at_ns, wire),
-            Ok(ServerFrame::Error { code, message, .. }) => {
-                log.problems.push(format!("error frame {code:?}: {message}"));
+            Ok(ServerFrame::Message { message }) => {
+                count(&mut log, "message");
+                deliver(&mut log, ledger, &message, at_ns, ws_bytes);
             }
-            Ok(_) => {}
-            Err(e) => log.problems.push(format!("undecodable frame: {e}")),
+            Ok(ServerFrame::Error { code, message, .. }) => {
+                count(&mut log, "error");
+                log.problems
+                    .push(format!("error frame {code:?}: {message}"));
+            }
+            Ok(other) => {
+                // The frame's own `type`, without a match arm per variant.
+                let value = serde_json::to_value(&other).unwrap_or_default();
+                let name = value["type"].as_str().unwrap_or("other").to_string();
+                *log.frame_types.entry(name).or_default() += 1;
+            }
+            Err(e) => {
+                count(&mut log, "undecodable");
+                log.problems.push(format!("undecodable frame: {e}"));
+            }
         }
     }
-    lock(log).problems.push("connection ended without a close frame".into());
+    lock(log)
+        .problems
+        .push("connection ended without a close frame".into());
     Ok(())
 }
 
-fn deliver(log: &mut AgentLog, ledger: &Ledger, message: &Message, at_ns: u64, wire_bytes: u64) {
+/// Bytes of a server → client frame on the wire: unmasked header (2, 4 or
+/// 10 bytes by payload length) plus payload.
+fn frame_len(message: &WsMessage) -> u64 {
+    let payload = message.len() as u64;
+    let header = match payload {
+        0..=125 => 2,
+        126..=65_535 => 4,
+        _ => 10,
+    };
+    header + payload
+}
+
+fn count(log: &mut AgentLog, frame_type: &str) {
+    match log.frame_types.get_mut(frame_type) {
+        Some(n) => *n += 1,
+        None => {
+            log.frame_types.insert(frame_type.to_string(), 1);
+        }
+    }
+}
+
+fn deliver(log: &mut AgentLog, ledger: &Ledger, message: &Message, at_ns: u64, ws_bytes: u64) {
     // Replies (outbound) are not part of the benchmark's traffic.
     if message.direction != Direction::Inbound {
         return;
@@ -202,7 +289,7 @@ fn deliver(log: &mut AgentLog, ledger: &Ledger, message: &Message, at_ns: u64, w
         conversation: customer_index(&message.conversation).unwrap_or(UNKNOWN),
         seq: message.seq,
         at_ns,
-        wire_bytes,
+        ws_bytes,
     });
 }
 

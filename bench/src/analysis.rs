@@ -12,10 +12,20 @@ use std::time::Duration;
 
 /// Latency from sending each webhook with an id in `ids`, sent inside
 /// `window` (ledger clock), to its first arrival at an agent.
-pub fn delivery_latency(agents: &[Agent], ledger: &Ledger, ids: Range<u32>, window: Range<u64>) -> Histogram<u64> {
+pub fn delivery_latency(
+    agents: &[Agent],
+    ledger: &Ledger,
+    ids: Range<u32>,
+    window: Range<u64>,
+) -> Histogram<u64> {
     let mut first_arrival: HashMap<u32, u64> = HashMap::new();
     for agent in agents {
-        for d in agent.log().deliveries.iter().filter(|d| ids.contains(&d.id)) {
+        for d in agent
+            .log()
+            .deliveries
+            .iter()
+            .filter(|d| ids.contains(&d.id))
+        {
             first_arrival
                 .entry(d.id)
                 .and_modify(|at| *at = (*at).min(d.at_ns))
@@ -25,7 +35,10 @@ pub fn delivery_latency(agents: &[Agent], ledger: &Ledger, ids: Range<u32>, wind
     let mut hist = stats::histogram();
     for (id, arrived) in first_arrival {
         if let Some(sent) = ledger.sent_ns(id).filter(|sent| window.contains(sent)) {
-            stats::record(&mut hist, Duration::from_nanos(arrived.saturating_sub(sent)));
+            stats::record(
+                &mut hist,
+                Duration::from_nanos(arrived.saturating_sub(sent)),
+            );
         }
     }
     hist
@@ -37,24 +50,30 @@ pub struct HistoryWindow {
     pub first_seq: u64,
     pub last_seq: u64,
     pub messages: u64,
-    pub wire_bytes: u64,
+    pub ws_bytes: u64,
 }
 
 impl HistoryWindow {
     pub fn bytes_per_message(&self) -> f64 {
-        self.wire_bytes as f64 / self.messages.max(1) as f64
+        self.ws_bytes as f64 / self.messages.max(1) as f64
     }
 }
 
 /// Splits the deliveries of `conversation` into windows of `size` seqs and
 /// charges each window the socket bytes read since the previous one.
 /// `baseline[i]` is agent `i`'s byte count before the conversation began.
-pub fn history_windows(agents: &[Agent], baseline: &[u64], conversation: u32, size: u64) -> Vec<HistoryWindow> {
-    let Some((index, agent)) = agents
-        .iter()
-        .enumerate()
-        .find(|(_, a)| a.log().deliveries.iter().any(|d| d.conversation == conversation))
-    else {
+pub fn history_windows(
+    agents: &[Agent],
+    baseline: &[u64],
+    conversation: u32,
+    size: u64,
+) -> Vec<HistoryWindow> {
+    let Some((index, agent)) = agents.iter().enumerate().find(|(_, a)| {
+        a.log()
+            .deliveries
+            .iter()
+            .any(|d| d.conversation == conversation)
+    }) else {
         return Vec::new();
     };
     let mut deliveries: Vec<_> = agent
@@ -79,14 +98,14 @@ pub fn history_windows(agents: &[Agent], baseline: &[u64], conversation: u32, si
                 first_seq: slot * size + 1,
                 last_seq: d.seq,
                 messages: 0,
-                wire_bytes: 0,
+                ws_bytes: 0,
             });
         }
         let window = windows.last_mut().expect("pushed above");
         window.last_seq = d.seq;
         window.messages += 1;
-        window.wire_bytes = d.wire_bytes.saturating_sub(window_start_bytes);
-        last_bytes = d.wire_bytes;
+        window.ws_bytes = d.ws_bytes.saturating_sub(window_start_bytes);
+        last_bytes = d.ws_bytes;
     }
     windows
 }

@@ -1,8 +1,8 @@
 //! A TCP stream wrapper that counts the bytes read from it.
 //!
-//! "WebSocket bytes per delivered message" must include frame headers and
-//! anything else the server puts on the wire, not just JSON text, so the
-//! agents count at the socket rather than per decoded frame.
+//! The agents count WebSocket bytes per frame; this socket-level total is
+//! the independent cross-check that nothing on the wire (compression,
+//! fragmentation, unexpected frames) escaped the per-frame count.
 
 use std::io;
 use std::pin::Pin;
@@ -24,7 +24,11 @@ impl<S> CountingStream<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -35,7 +39,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 

@@ -95,13 +95,15 @@ impl Ledger {
     }
 
     pub fn outcome(&self, id: u32) -> Outcome {
-        self.outcome
-            .get(id as usize)
-            .map_or(Outcome::NotSent, |o| Outcome::from_u8(o.load(Ordering::Relaxed)))
+        self.outcome.get(id as usize).map_or(Outcome::NotSent, |o| {
+            Outcome::from_u8(o.load(Ordering::Relaxed))
+        })
     }
 
     pub fn received(&self, id: u32) -> u32 {
-        self.received.get(id as usize).map_or(0, |r| r.load(Ordering::Relaxed))
+        self.received
+            .get(id as usize)
+            .map_or(0, |r| r.load(Ordering::Relaxed))
     }
 
     /// Acknowledged ids in `range` that no agent has received yet.

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod analysis;
 pub mod counting;
+pub mod cpu;
 pub mod ledger;
 pub mod load;
 pub mod process;

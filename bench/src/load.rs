@@ -111,7 +111,11 @@ struct ConnTally {
 
 /// Runs one phase: opens every connection first, so connecting is not
 /// measured, then starts the clock.
-pub async fn run(plan: LoadPlan, pool: Arc<Pool>, ledger: Arc<Ledger>) -> anyhow::Result<LoadResult> {
+pub async fn run(
+    plan: LoadPlan,
+    pool: Arc<Pool>,
+    ledger: Arc<Ledger>,
+) -> anyhow::Result<LoadResult> {
     anyhow::ensure!(!pool.is_empty(), "empty request pool");
     let mut senders = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections {
@@ -148,7 +152,10 @@ pub async fn run(plan: LoadPlan, pool: Arc<Pool>, ledger: Arc<Ledger>) -> anyhow
     };
     for task in tasks {
         let tally = task.await.context("load connection task")?;
-        result.latency.add(&tally.latency).context("merging histograms")?;
+        result
+            .latency
+            .add(&tally.latency)
+            .context("merging histograms")?;
         result.ok_in_window += tally.ok_in_window;
         result.sent += tally.sent;
         result.transport_errors += tally.transport_errors;
@@ -159,11 +166,17 @@ pub async fn run(plan: LoadPlan, pool: Arc<Pool>, ledger: Arc<Ledger>) -> anyhow
         }
     }
     result.elapsed = start.elapsed();
-    let used = shared.next.load(Ordering::Relaxed).min(shared.pool.len() as u64) as u32;
+    let used = shared
+        .next
+        .load(Ordering::Relaxed)
+        .min(shared.pool.len() as u64) as u32;
     result.ids = shared.pool.base..shared.pool.base + used;
     if result.measured > result.elapsed {
         // A phase that ran out of requests measured for less time.
-        result.measured = result.elapsed.saturating_sub(shared.plan.warmup).max(Duration::from_millis(1));
+        result.measured = result
+            .elapsed
+            .saturating_sub(shared.plan.warmup)
+            .max(Duration::from_millis(1));
     }
     Ok(result)
 }
@@ -196,7 +209,9 @@ async fn drive(shared: Arc<Shared>, mut sender: SendRequest<Full<Bytes>>) -> Con
                 break;
             }
             tokio::time::sleep_until(due.into()).await;
-            tally.max_send_lag = tally.max_send_lag.max(Instant::now().saturating_duration_since(due));
+            tally.max_send_lag = tally
+                .max_send_lag
+                .max(Instant::now().saturating_duration_since(due));
         } else if Instant::now() >= shared.end {
             break;
         }
@@ -285,6 +300,8 @@ pub async fn get_status(addr: SocketAddr, path: &str) -> anyhow::Result<StatusCo
     let mut sender = connect(addr).await?;
     let mut request = Request::new(Full::new(Bytes::new()));
     *request.uri_mut() = path.parse()?;
-    request.headers_mut().insert(HOST, HeaderValue::from_str(&addr.to_string())?);
+    request
+        .headers_mut()
+        .insert(HOST, HeaderValue::from_str(&addr.to_string())?);
     exchange(&mut sender, request).await
 }

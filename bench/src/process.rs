@@ -1,6 +1,6 @@
 //! The servers under test as child processes: start with a clean
-//! environment, wait until ready, read their memory and CPU from `/proc`,
-//! stop them.
+//! environment, wait until ready, read their peak memory from `/proc`, stop
+//! them.
 
 use crate::load;
 use anyhow::Context as _;
@@ -30,7 +30,8 @@ impl ServerProcess {
         addr: SocketAddr,
         log_path: PathBuf,
     ) -> anyhow::Result<ServerProcess> {
-        let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let log =
+            File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
         let mut command = Command::new(program);
         command
             .args(args)
@@ -75,7 +76,11 @@ impl ServerProcess {
                 }
             }
             if Instant::now() >= deadline {
-                anyhow::bail!("{} not ready after {timeout:?}; its log:\n{}", self.name, self.log_tail(40));
+                anyhow::bail!(
+                    "{} not ready after {timeout:?}; its log:\n{}",
+                    self.name,
+                    self.log_tail(40)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -89,11 +94,6 @@ impl ServerProcess {
     /// Peak resident set size (`VmHWM`) in KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         status_field_kib(self.pid(), "VmHWM")
-    }
-
-    /// CPU time (user + system, all threads) used so far.
-    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        cpu_time_of(&self.pid().to_string())
     }
 
     /// The last `lines` lines of the process's output.
@@ -141,11 +141,6 @@ pub fn free_local_addr() -> anyhow::Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
-/// CPU time of this process (the load generator).
-pub fn own_cpu_time() -> anyhow::Result<Duration> {
-    cpu_time_of("self")
-}
-
 fn status_field_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
@@ -153,20 +148,6 @@ fn status_field_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
-}
-
-/// utime + stime from `/proc/<pid>/stat`, in clock ticks of 1/100 s, the
-/// value of `CLK_TCK` on every Linux architecture Rust targets.
-fn cpu_time_of(pid: &str) -> anyhow::Result<Duration> {
-    const TICKS_PER_SECOND: u64 = 100;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may contain spaces; fields are counted after its ')'.
-    let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<u64> { Ok(fields.get(i).context("short stat")?.parse()?) };
-    // utime and stime are fields 14 and 15 of stat; 12 and 13 after the name.
-    let total = ticks(11)? + ticks(12)?;
-    Ok(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
 }
 
 #[cfg(test)]
@@ -177,7 +158,6 @@ mod tests {
     fn reads_own_proc_figures() {
         let pid = std::process::id();
         assert!(status_field_kib(pid, "VmHWM").unwrap() > 0);
-        assert!(own_cpu_time().is_ok());
         assert!(free_local_addr().unwrap().ip().is_loopback());
     }
 }

@@ -49,7 +49,14 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn row(&mut self, item: &str, metric: impl Into<String>, value: impl Into<String>, target: &str, verdict: Verdict) {
+    pub fn row(
+        &mut self,
+        item: &str,
+        metric: impl Into<String>,
+        value: impl Into<String>,
+        target: &str,
+        verdict: Verdict,
+    ) {
         self.rows.push(Row {
             item: item.into(),
             metric: metric.into(),
@@ -66,7 +73,15 @@ impl Report {
     fn cells(&self) -> Vec<[&str; 5]> {
         self.rows
             .iter()
-            .map(|r| [r.item.as_str(), r.metric.as_str(), r.value.as_str(), r.target.as_str(), r.verdict.label()])
+            .map(|r| {
+                [
+                    r.item.as_str(),
+                    r.metric.as_str(),
+                    r.value.as_str(),
+                    r.target.as_str(),
+                    r.verdict.label(),
+                ]
+            })
             .collect()
     }
 
@@ -93,7 +108,12 @@ impl Report {
         }
         out.push('\n');
         out += &line(&HEADER);
-        out += &(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ") + "\n");
+        out += &(widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+            + "\n");
         for row in &cells {
             out += &line(row);
         }
@@ -136,7 +156,13 @@ mod tests {
     fn renders_both_formats() {
         let mut report = Report::default();
         report.context.push(("cpu".into(), "2 cores".into()));
-        report.row("(a)", "ingest", "1,000 req/s", "≥ 25% | of trivial", Verdict::Met);
+        report.row(
+            "(a)",
+            "ingest",
+            "1,000 req/s",
+            "≥ 25% | of trivial",
+            Verdict::Met,
+        );
         report.note("a note");
         let text = report.to_text();
         assert!(text.contains("ingest") && text.contains("met") && text.contains("* a note"));

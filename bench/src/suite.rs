@@ -15,6 +15,7 @@
 
 use crate::agent::{Agent, AgentConfig};
 use crate::analysis::{self, Consistency};
+use crate::cpu::{CpuSample, CpuUse};
 use crate::ledger::{Audit, Ledger};
 use crate::load::{self, LoadPlan, LoadResult};
 use crate::process::{self, ServerProcess};
@@ -104,20 +105,28 @@ impl SuiteOptions {
 
 /// Runs everything and returns the report (also written to `options.out`).
 pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
-    let work = tempfile::Builder::new().prefix("switchboard-bench-").tempdir()?;
+    let work = tempfile::Builder::new()
+        .prefix("switchboard-bench-")
+        .tempdir()?;
     let mut report = Report::default();
     describe_run(&mut report, &options);
     let auth_token = format!("{:032x}", rand::random::<u128>());
     let run_nonce: u32 = rand::random();
 
     println!("(b) baseline: trivial axum handler …");
-    let baseline = run_baseline(&options, work.path(), &auth_token, run_nonce).await?;
-    println!("    {:.0} req/s", baseline.throughput());
+    let (baseline, baseline_cpu) =
+        run_baseline(&options, work.path(), &auth_token, run_nonce).await?;
+    println!("    {} req/s", thousands(baseline.throughput()));
 
     println!("starting switchboard (fresh DATA_DIR) …");
     let addr = process::free_local_addr()?;
     let agents: Vec<(String, String)> = (1..=options.agents)
-        .map(|i| (format!("agent{i:02}"), format!("{:016x}", rand::random::<u64>())))
+        .map(|i| {
+            (
+                format!("agent{i:02}"),
+                format!("{:016x}", rand::random::<u64>()),
+            )
+        })
         .collect();
     let mut server = spawn_switchboard(&options, work.path(), addr, &auth_token, &agents)?;
     server.wait_ready(READY_TIMEOUT).await?;
@@ -126,15 +135,25 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
     // Every switchboard phase draws its ids from one ledger so the final
     // audit covers them all.
     let numbers = options.numbers;
-    let paced_count = (options.paced_rate * (options.warmup_secs + options.paced_secs)).ceil() as usize + 1;
-    let max_count = ((baseline.throughput() * (options.warmup_secs + options.duration_secs) * 1.3) as usize)
+    let paced_count =
+        (options.paced_rate * (options.warmup_secs + options.paced_secs)).ceil() as usize + 1;
+    let max_count = ((baseline.throughput() * (options.warmup_secs + options.duration_secs) * 1.3)
+        as usize)
         .clamp(20_000, MAX_POOL);
-    println!("building {} signed webhooks …", paced_count + max_count + options.history);
+    println!(
+        "building {} signed webhooks …",
+        paced_count + max_count + options.history
+    );
     let (paced_pool, max_pool, history_pool) = tokio::task::block_in_place(|| {
         let paced = Pool::build(&spec, 0, paced_count, |id| id % numbers);
         let max = Pool::build(&spec, paced_count as u32, max_count, |id| id % numbers);
         // The history phase writes as one customer no other phase uses.
-        let history = Pool::build(&spec, (paced_count + max_count) as u32, options.history, |_| numbers);
+        let history = Pool::build(
+            &spec,
+            (paced_count + max_count) as u32,
+            options.history,
+            |_| numbers,
+        );
         (Arc::new(paced), Arc::new(max), Arc::new(history))
     });
     let total_ids = (paced_count + max_count + options.history) as u32;
@@ -159,7 +178,25 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
     }
     let agents = connected;
 
-    let result = measure_switchboard(&options, &mut server, &agents, &ledger, paced_pool, max_pool, history_pool, &baseline, &mut report).await;
+    let pools = Pools {
+        paced: paced_pool,
+        closed_loop: max_pool,
+        history: history_pool,
+    };
+    let mut cpu = vec![("baseline", baseline_cpu)];
+    let result = measure_switchboard(
+        &options,
+        &server,
+        &agents,
+        &ledger,
+        pools,
+        &baseline,
+        &mut cpu,
+        &mut report,
+    )
+    .await;
+    report_cpu(&mut report, &cpu);
+    report_frames(&mut report, &agents);
 
     // Audit and memory at the very end, whatever happened above.
     let audit = ledger.audit(0..total_ids);
@@ -175,7 +212,9 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
     }
     agent_runtime.shutdown_background();
     match server.stop(STOP_GRACE).await {
-        Ok(status) if !status.success() => report.note(format!("switchboard exited with {status} on SIGTERM")),
+        Ok(status) if !status.success() => {
+            report.note(format!("switchboard exited with {status} on SIGTERM"))
+        }
         Ok(_) => {}
         Err(e) => report.note(format!("stopping the switchboard failed: {e:#}")),
     }
@@ -184,17 +223,36 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// The pre-built requests of each switchboard phase.
+struct Pools {
+    paced: Arc<Pool>,
+    closed_loop: Arc<Pool>,
+    history: Arc<Pool>,
+}
+
+/// Runs one phase and measures who used the CPU meanwhile.
+async fn run_measured(
+    server: &ServerProcess,
+    plan: LoadPlan,
+    pool: Arc<Pool>,
+    ledger: Arc<Ledger>,
+) -> anyhow::Result<(LoadResult, Option<CpuUse>)> {
+    let before = CpuSample::take(server.pid()).ok();
+    let result = load::run(plan, pool, ledger).await?;
+    let used = before.and_then(|b| Some(b.until(&CpuSample::take(server.pid()).ok()?)));
+    Ok((result, used))
+}
+
 /// Phases 3–5 against the running switchboard.
 #[allow(clippy::too_many_arguments)]
 async fn measure_switchboard(
     options: &SuiteOptions,
-    server: &mut ServerProcess,
+    server: &ServerProcess,
     agents: &[Agent],
     ledger: &Arc<Ledger>,
-    paced_pool: Arc<Pool>,
-    max_pool: Arc<Pool>,
-    history_pool: Arc<Pool>,
+    pools: Pools,
     baseline: &LoadResult,
+    cpu: &mut Vec<(&'static str, Option<CpuUse>)>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let addr = server.addr;
@@ -206,7 +264,8 @@ async fn measure_switchboard(
         measure: Duration::from_secs_f64(options.paced_secs),
         ..options.closed_loop(addr, false)
     };
-    let paced = load::run(paced_plan, paced_pool, ledger.clone()).await?;
+    let (paced, paced_cpu) = run_measured(server, paced_plan, pools.paced, ledger.clone()).await?;
+    cpu.push(("paced", paced_cpu));
     let paced_drain = drain(ledger, paced.ids.clone(), drain_limit).await;
     let paced_latency = Summary::of(&analysis::delivery_latency(
         agents,
@@ -216,12 +275,15 @@ async fn measure_switchboard(
     ));
 
     println!("(a) closed loop, {} connections …", options.connections);
-    let bytes_before: u64 = agents.iter().map(Agent::wire_bytes).sum();
-    let cpu_before = server.cpu_time().ok();
-    let own_cpu_before = process::own_cpu_time().ok();
-    let ingest = load::run(options.closed_loop(addr, false), max_pool, ledger.clone()).await?;
-    let server_cpu = cpu_before.and_then(|before| Some(server.cpu_time().ok()? - before));
-    let own_cpu = own_cpu_before.and_then(|before| Some(process::own_cpu_time().ok()? - before));
+    let bytes_before: u64 = agents.iter().map(Agent::ws_bytes).sum();
+    let (ingest, ingest_cpu) = run_measured(
+        server,
+        options.closed_loop(addr, false),
+        pools.closed_loop,
+        ledger.clone(),
+    )
+    .await?;
+    cpu.push(("closed loop", ingest_cpu));
     let ingest_drain = drain(ledger, ingest.ids.clone(), drain_limit).await;
     let max_latency = Summary::of(&analysis::delivery_latency(
         agents,
@@ -229,24 +291,49 @@ async fn measure_switchboard(
         ingest.ids.clone(),
         window_ns(ledger, &ingest),
     ));
-    let ingest_bytes = agents.iter().map(Agent::wire_bytes).sum::<u64>() - bytes_before;
+    let ingest_bytes = agents.iter().map(Agent::ws_bytes).sum::<u64>() - bytes_before;
     let ingest_audit = ledger.audit(ingest.ids.clone());
 
     println!("(d) one conversation, {} messages …", options.history);
-    let history_baseline: Vec<u64> = agents.iter().map(Agent::wire_bytes).collect();
+    let history_baseline: Vec<u64> = agents.iter().map(Agent::ws_bytes).collect();
     let history_plan = LoadPlan {
         // Runs until the pool is used up; the limit only bounds a stuck server.
         warmup: Duration::ZERO,
         measure: Duration::from_secs(60),
         ..options.closed_loop(addr, false)
     };
-    let history = load::run(history_plan, history_pool, ledger.clone()).await?;
+    let history = load::run(history_plan, pools.history, ledger.clone()).await?;
     let history_drain = drain(ledger, history.ids.clone(), drain_limit).await;
-    let windows = analysis::history_windows(agents, &history_baseline, options.numbers, options.history_window);
+    let windows = analysis::history_windows(
+        agents,
+        &history_baseline,
+        options.numbers,
+        options.history_window,
+    );
 
-    report_ingest(report, options, baseline, &ingest, ingest_audit.acknowledged, server_cpu, own_cpu);
-    report_latency(report, options, &paced, &paced_latency, &ingest, &max_latency);
-    report_bytes(report, options, &windows, ingest_bytes, ingest_audit.deliveries);
+    report_ingest(
+        report,
+        options,
+        baseline,
+        &ingest,
+        ingest_audit.acknowledged,
+        ingest_cpu,
+    );
+    report_latency(
+        report,
+        options,
+        &paced,
+        &paced_latency,
+        &ingest,
+        &max_latency,
+    );
+    report_bytes(
+        report,
+        options,
+        &windows,
+        ingest_bytes,
+        ingest_audit.deliveries,
+    );
     for (phase, drained, result) in [
         ("paced", paced_drain, &paced),
         ("closed-loop", ingest_drain, &ingest),
@@ -274,17 +361,24 @@ async fn measure_switchboard(
     }
     if paced.max_send_lag > Duration::from_millis(5) {
         report.note(format!(
-            "paced phase: a request left up to {:.1} ms after its scheduled time (all 64 connections were busy)",
+            "paced phase: some request left up to {:.1} ms after its scheduled time (load generator not scheduled in time, or every connection busy)",
             paced.max_send_lag.as_secs_f64() * 1000.0
         ));
     }
     if ingest.pool_exhausted {
-        report.note("closed-loop phase ran out of pre-built requests; its throughput is a lower bound");
+        report.note(
+            "closed-loop phase ran out of pre-built requests; its throughput is a lower bound",
+        );
     }
     Ok(())
 }
 
-async fn run_baseline(options: &SuiteOptions, dir: &Path, auth_token: &str, run_nonce: u32) -> anyhow::Result<LoadResult> {
+async fn run_baseline(
+    options: &SuiteOptions,
+    dir: &Path,
+    auth_token: &str,
+    run_nonce: u32,
+) -> anyhow::Result<(LoadResult, Option<CpuUse>)> {
     let addr = process::free_local_addr()?;
     let port = addr.port().to_string();
     let mut server = ServerProcess::spawn(
@@ -299,16 +393,19 @@ async fn run_baseline(options: &SuiteOptions, dir: &Path, auth_token: &str, run_
     server.wait_ready(READY_TIMEOUT).await?;
     let spec = spec_for(addr, auth_token, run_nonce);
     let numbers = options.numbers;
-    let pool = tokio::task::block_in_place(|| Arc::new(Pool::build(&spec, 0, BASELINE_POOL, |id| id % numbers)));
+    let pool = tokio::task::block_in_place(|| {
+        Arc::new(Pool::build(&spec, 0, BASELINE_POOL, |id| id % numbers))
+    });
     let ledger = Arc::new(Ledger::new(BASELINE_POOL));
-    let result = load::run(options.closed_loop(addr, true), pool, ledger).await?;
+    let (result, cpu) =
+        run_measured(&server, options.closed_loop(addr, true), pool, ledger).await?;
     server.stop(STOP_GRACE).await?;
     anyhow::ensure!(
         result.ok_in_window > 0,
         "the trivial baseline answered nothing: {:?}",
         result.statuses
     );
-    Ok(result)
+    Ok((result, cpu))
 }
 
 fn spawn_switchboard(
@@ -383,7 +480,11 @@ fn describe_run(report: &mut Report, options: &SuiteOptions) {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -416,8 +517,7 @@ fn report_ingest(
     baseline: &LoadResult,
     ingest: &LoadResult,
     acknowledged: u64,
-    server_cpu: Option<Duration>,
-    own_cpu: Option<Duration>,
+    cpu: Option<CpuUse>,
 ) {
     let ratio = ingest.throughput() / baseline.throughput();
     let conns = options.connections;
@@ -458,21 +558,22 @@ fn report_ingest(
     );
     // CPU was measured over the whole phase, warm-up included.
     let acknowledged = acknowledged.max(1) as f64;
-    if let Some(cpu) = server_cpu {
+    if let Some(cpu) = cpu {
         report.row(
             "(a)",
             "switchboard CPU per webhook",
-            format!("{:.0} µs", cpu.as_secs_f64() * 1e6 / acknowledged),
+            format!(
+                "{:.0} µs",
+                cpu.server_time.as_secs_f64() * 1e6 / acknowledged
+            ),
             "",
             Verdict::Info,
         );
-    }
-    if let Some(cpu) = own_cpu {
         report.row(
             "(a)",
             "bench process CPU per webhook",
-            format!("{:.0} µs", cpu.as_secs_f64() * 1e6 / acknowledged),
-            "(load generator + 10 agents)",
+            format!("{:.0} µs", cpu.own_time.as_secs_f64() * 1e6 / acknowledged),
+            "(load generator + agents)",
             Verdict::Info,
         );
     }
@@ -502,7 +603,10 @@ fn report_latency(
     );
     report.row(
         "(c)",
-        format!("webhook → agent @ max ({} msg/s)", thousands(ingest.throughput())),
+        format!(
+            "webhook → agent @ max ({} msg/s)",
+            thousands(ingest.throughput())
+        ),
         max_latency.p50_p99(),
         "p99 ≤ 10 ms (Node: 20 / 35 ms)",
         Verdict::from_bool(max_latency.count > 0 && max_latency.p99_ms <= 10.0),
@@ -525,7 +629,10 @@ fn report_bytes(
             Verdict::Info,
         );
     }
-    let per_message: Vec<f64> = windows.iter().map(analysis::HistoryWindow::bytes_per_message).collect();
+    let per_message: Vec<f64> = windows
+        .iter()
+        .map(analysis::HistoryWindow::bytes_per_message)
+        .collect();
     let (min, max) = per_message
         .iter()
         .fold((f64::MAX, 0.0f64), |(lo, hi), &b| (lo.min(b), hi.max(b)));
@@ -533,7 +640,11 @@ fn report_bytes(
     report.row(
         "(d)",
         "largest ÷ smallest window",
-        if windows.is_empty() { "no deliveries".into() } else { format!("{:.2}", max / min) },
+        if windows.is_empty() {
+            "no deliveries".into()
+        } else {
+            format!("{:.2}", max / min)
+        },
         "flat, ≤ 1.10 (Node: 1.6 KB and growing)",
         Verdict::from_bool(!windows.is_empty() && complete && max / min <= 1.10),
     );
@@ -552,7 +663,9 @@ fn report_memory(report: &mut Report, peak_rss_kib: Option<u64>) {
     report.row(
         "(e)",
         "switchboard peak RSS (VmHWM)",
-        peak_rss_kib.map_or("unavailable".into(), |kib| format!("{:.1} MB", kib as f64 / 1024.0)),
+        peak_rss_kib.map_or("unavailable".into(), |kib| {
+            format!("{:.1} MB", kib as f64 / 1024.0)
+        }),
         "(Node original: 137 MB)",
         Verdict::Info,
     );
@@ -617,6 +730,65 @@ fn report_agent_problems(report: &mut Report, agents: &[Agent]) {
     }
 }
 
+/// Who used the machine in each phase; a run where other processes took a
+/// noticeable share is flagged, since every figure is then pessimistic and
+/// the ratio less trustworthy.
+fn report_cpu(report: &mut Report, phases: &[(&str, Option<CpuUse>)]) {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let parts: Vec<String> = phases
+        .iter()
+        .filter_map(|(phase, used)| {
+            let u = used.as_ref()?;
+            Some(format!(
+                "{phase}: server {:.2}, bench {:.2}, other {:.2}",
+                u.server_cores, u.own_cores, u.other_cores
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        report
+            .context
+            .push((format!("CPU use in cores (of {cores})"), parts.join("; ")));
+    }
+    let busiest = phases
+        .iter()
+        .filter_map(|(phase, used)| Some((*phase, used.as_ref()?.other_cores)))
+        .fold(("", 0.0f64), |best, p| if p.1 > best.1 { p } else { best });
+    if busiest.1 > 0.25 {
+        report.note(format!(
+            "other processes on this machine used up to {:.2} cores (in the {} phase): the figures are pessimistic; rerun on a quiet machine for README numbers",
+            busiest.1, busiest.0
+        ));
+    }
+}
+
+/// What the agents received, by frame type, and the socket cross-check of
+/// the per-frame byte count.
+fn report_frames(report: &mut Report, agents: &[Agent]) {
+    let mut types: std::collections::BTreeMap<String, u64> = Default::default();
+    for agent in agents {
+        for (name, n) in &agent.log().frame_types {
+            *types.entry(name.clone()).or_default() += n;
+        }
+    }
+    let list: Vec<String> = types
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    report
+        .context
+        .push(("frames received by agents".into(), list.join(", ")));
+    let ws: u64 = agents.iter().map(Agent::ws_bytes).sum();
+    let socket: u64 = agents.iter().map(Agent::socket_bytes).sum();
+    // The HTTP upgrade response is the only expected difference (~200 B each).
+    let expected_extra = 512 * agents.len() as u64;
+    if socket > ws + expected_extra + ws / 100 || socket < ws {
+        report.note(format!(
+            "agents' sockets carried {socket} bytes but their WebSocket frames add up to {ws}: the per-frame byte count missed something"
+        ));
+    }
+}
+
 fn report_server_log(report: &mut Report, server: &ServerProcess) {
     let text = std::fs::read_to_string(&server.log_path).unwrap_or_default();
     let bad: Vec<&str> = text
@@ -625,7 +797,10 @@ fn report_server_log(report: &mut Report, server: &ServerProcess) {
         .collect();
     if let Some(first) = bad.first() {
         let first: String = first.chars().take(300).collect();
-        report.note(format!("switchboard logged {} warning/error lines; first: {first}", bad.len()));
+        report.note(format!(
+            "switchboard logged {} warning/error lines; first: {first}",
+            bad.len()
+        ));
     }
 }
 
@@ -633,7 +808,8 @@ fn write_markdown(path: &Path, report: &Report) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, report.to_markdown()).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, report.to_markdown())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// `12345.6` → `12,346`.

@@ -109,7 +109,8 @@ pub fn build(spec: &WebhookSpec, id: u32, customer: u32) -> Webhook {
         ("From".into(), customer_number(customer)),
         ("ApiVersion".into(), "2010-04-01".into()),
     ];
-    let signature = switchboard::twilio::signature::compute(&spec.auth_token, &spec.signed_url, &params);
+    let signature =
+        switchboard::twilio::signature::compute(&spec.auth_token, &spec.signed_url, &params);
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .finish();
@@ -168,8 +169,15 @@ mod tests {
     #[test]
     fn webhook_is_signed_over_its_own_fields() {
         let hook = build(&spec(), 42, 7);
-        let params: Vec<(String, String)> = form_urlencoded::parse(&hook.body).into_owned().collect();
-        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+        let params: Vec<(String, String)> =
+            form_urlencoded::parse(&hook.body).into_owned().collect();
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
         assert_eq!(get("From"), "+15551000007");
         assert_eq!(get("MessageSid").len(), 34);
         assert_eq!(id_of_body(&get("Body")), Some(42));
@@ -185,8 +193,12 @@ mod tests {
     fn pool_ids_and_numbers_round_trip() {
         let pool = Pool::build(&spec(), 100, 37, |id| id % 5);
         assert_eq!(pool.len(), 37);
-        let first: Vec<(String, String)> = form_urlencoded::parse(&pool.items[0].body).into_owned().collect();
-        assert!(first.iter().any(|(k, v)| k == "Body" && id_of_body(v) == Some(100)));
+        let first: Vec<(String, String)> = form_urlencoded::parse(&pool.items[0].body)
+            .into_owned()
+            .collect();
+        assert!(first
+            .iter()
+            .any(|(k, v)| k == "Body" && id_of_body(v) == Some(100)));
         assert_eq!(customer_index(&customer_number(199)), Some(199));
         assert_eq!(customer_index("+447700900123"), None);
         assert_eq!(id_of_body("no id here"), None);

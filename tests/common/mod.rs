@@ -457,6 +457,17 @@ pub async fn open_socket(
     sb: &Switchboard,
     name: &str,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let (socket, _) = tokio_tungstenite::connect_async(agent_request(sb, name)?).await?;
+    Ok(socket)
+}
+
+fn agent_request(
+    sb: &Switchboard,
+    name: &str,
+) -> Result<
+    tokio_tungstenite::tungstenite::handshake::client::Request,
+    tokio_tungstenite::tungstenite::Error,
+> {
     let mut request = sb.ws_url().into_client_request()?;
     let credentials = BASE64.encode(format!("{name}:{name}-pw"));
     request.headers_mut().insert(
@@ -465,8 +476,44 @@ pub async fn open_socket(
             .parse()
             .expect("header value"),
     );
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    Ok(socket)
+    Ok(request)
+}
+
+impl Agent {
+    /// An agent whose TCP receive window is tiny, so that when it stops
+    /// reading the switchboard's side backs up within a few frames instead
+    /// of megabytes of kernel buffers.
+    pub async fn connect_tiny_window(sb: &Switchboard, name: &str, capacity: u32) -> Agent {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
+        let stream = socket
+            .connect(([127, 0, 0, 1], sb.port).into())
+            .await
+            .expect("connect");
+        let request = agent_request(sb, name).expect("request");
+        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("handshake");
+        let mut agent = Agent {
+            name: name.to_string(),
+            socket,
+            messages: HashMap::new(),
+            frames: Vec::new(),
+            assigned: Default::default(),
+        };
+        let hello = ClientFrame::Hello {
+            resume: BTreeMap::new(),
+            available: Some(true),
+            capacity: Some(capacity),
+        };
+        agent.send(&hello).await;
+        let welcome = agent
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("welcome frame");
+        assert!(matches!(welcome, ServerFrame::Welcome { .. }));
+        agent
+    }
 }
 
 /// The phone simulator (Twilio's stand-in), running in this test process.

@@ -69,6 +69,8 @@ pub(crate) struct Entry {
     pub role: Role,
     /// Longest term (in words) that starts with this word; 1 when none does.
     pub phrase_words: u8,
+    /// Appears after the first word of some multi-word term, so a phrase is worth trying.
+    pub phrase_tail: bool,
 }
 
 /// Reasons the bundled data can fail to load; each names the offending line.
@@ -102,13 +104,34 @@ pub enum LexiconError {
     TooManyWords { file: &'static str, line: usize },
 }
 
+/// Terms up to this many bytes are stored inline as a `u128` key (bytes plus length),
+/// which makes a probe one integer compare instead of a pointer chase and a `memcmp`.
+const INLINE_KEY: usize = 15;
+
 /// The merged table.
 #[derive(Debug)]
 pub(crate) struct Lexicon {
-    terms: FxHashMap<Box<str>, Entry>,
+    short: FxHashMap<u128, Entry>,
+    long: FxHashMap<Box<[u8]>, Entry>,
     emoji: FxHashMap<char, Box<str>>,
+    /// Multi-word terms, for indexing phrase starts once everything is loaded.
+    phrases: Vec<Box<str>>,
     /// Longest key in bytes: longer tokens cannot match, so they skip the hash.
     max_key_len: usize,
+}
+
+/// The inline key of a short term: its bytes, zero-padded, with the length in the top
+/// byte. Built in registers: going through a byte buffer stalls store-to-load forwarding.
+#[inline]
+pub(crate) fn inline_key(term: &[u8]) -> Option<u128> {
+    if term.len() > INLINE_KEY {
+        return None;
+    }
+    let mut key = (term.len() as u128) << 120;
+    for (i, &b) in term.iter().enumerate() {
+        key |= u128::from(b) << (8 * i);
+    }
+    Some(key)
 }
 
 /// Built on first use; the data is compiled in and validated by the unit tests, so a
@@ -119,11 +142,7 @@ pub(crate) static LEXICON: LazyLock<Lexicon> =
 impl Lexicon {
     /// Parses the bundled files.
     pub(crate) fn bundled() -> Result<Self, LexiconError> {
-        let mut lexicon = Self {
-            terms: FxHashMap::default(),
-            emoji: FxHashMap::default(),
-            max_key_len: 0,
-        };
+        let mut lexicon = Self::empty();
         lexicon.load_vader("vader_lexicon.txt", VADER_LEXICON)?;
         lexicon.load_records("vader_modifiers.tsv", VADER_MODIFIERS)?;
         lexicon.load_records("domain.tsv", DOMAIN)?;
@@ -135,13 +154,42 @@ impl Lexicon {
         Ok(lexicon)
     }
 
+    fn empty() -> Self {
+        Self {
+            short: FxHashMap::default(),
+            long: FxHashMap::default(),
+            emoji: FxHashMap::default(),
+            phrases: Vec::new(),
+            max_key_len: 0,
+        }
+    }
+
     /// Looks up a lower-case term.
     #[inline]
     pub(crate) fn get(&self, term: &str) -> Option<&Entry> {
-        if term.len() > self.max_key_len {
-            return None;
+        self.get_bytes(term.as_bytes())
+    }
+
+    /// Looks up a short term by its [`inline_key`].
+    #[inline]
+    pub(crate) fn get_inline(&self, key: u128) -> Option<&Entry> {
+        self.short.get(&key)
+    }
+
+    /// Looks up a lower-case term given as UTF-8 bytes.
+    #[inline]
+    pub(crate) fn get_bytes(&self, term: &[u8]) -> Option<&Entry> {
+        match inline_key(term) {
+            Some(key) => self.short.get(&key),
+            None if term.len() <= self.max_key_len => self.long.get(term),
+            None => None,
         }
-        self.terms.get(term)
+    }
+
+    /// Number of distinct terms.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.short.len() + self.long.len()
     }
 
     /// Description words an emoji reads as, if it is one we know.
@@ -169,14 +217,10 @@ impl Lexicon {
             // are kept verbatim (the tokenizer tries emoticons as written first) and
             // also under their lower-case form when that is free.
             let lower = word.to_lowercase();
-            if lower != word {
-                self.terms
-                    .entry(lower.into_boxed_str())
-                    .or_insert_with(|| Entry {
-                        valence,
-                        in_lexicon: true,
-                        ..Entry::default()
-                    });
+            if lower != word && self.get(&lower).is_none() {
+                let entry = self.slot(&lower);
+                entry.valence = valence;
+                entry.in_lexicon = true;
             }
             let entry = self.slot(word);
             entry.valence = valence;
@@ -274,7 +318,7 @@ impl Lexicon {
             } = record?;
             match kind {
                 "alias" => {
-                    let Some(target) = self.terms.get(value).copied() else {
+                    let Some(target) = self.get(value).copied() else {
                         return Err(LexiconError::UnknownTarget {
                             file,
                             line,
@@ -301,7 +345,7 @@ impl Lexicon {
         line: usize,
         target: &str,
     ) -> Result<f32, LexiconError> {
-        match self.terms.get(target) {
+        match self.get(target) {
             Some(e) if e.in_lexicon => Ok(e.valence),
             _ => Err(LexiconError::UnknownTarget {
                 file,
@@ -313,9 +357,16 @@ impl Lexicon {
 
     fn slot(&mut self, term: &str) -> &mut Entry {
         self.max_key_len = self.max_key_len.max(term.len());
-        match self.terms.entry(term.into()) {
-            MapEntry::Occupied(o) => o.into_mut(),
-            MapEntry::Vacant(v) => v.insert(Entry::default()),
+        let is_new = self.get(term).is_none();
+        if is_new && term.contains(' ') {
+            self.phrases.push(term.into());
+        }
+        match inline_key(term.as_bytes()) {
+            Some(key) => self.short.entry(key).or_default(),
+            None => match self.long.entry(term.as_bytes().into()) {
+                MapEntry::Occupied(o) => o.into_mut(),
+                MapEntry::Vacant(v) => v.insert(Entry::default()),
+            },
         }
     }
 
@@ -342,7 +393,7 @@ impl Lexicon {
             .filter_map(Result::ok)
             .filter(|r| r.kind == "alias")
             .filter_map(|r| {
-                let role = self.terms.get(r.value)?.role;
+                let role = self.get(r.value)?.role;
                 Some((r.term.into(), role))
             })
             .collect();
@@ -351,26 +402,23 @@ impl Lexicon {
         }
     }
 
-    /// Marks the first word of every multi-word term with the term's length, so the
-    /// tokenizer only tries to join words after a possible phrase start.
+    /// Marks the first word of every multi-word term with the term's length, and the
+    /// other words as possible continuations, so the tokenizer only tries to join words
+    /// where a term can actually start and continue.
     fn index_phrases(&mut self) {
-        let heads: Vec<(String, u8)> = self
-            .terms
-            .keys()
-            .filter_map(|k| {
-                let words = k.split(' ').count();
-                (words > 1).then(|| {
-                    let head = k.split(' ').next().unwrap_or_default().to_owned();
-                    (head, u8::try_from(words).unwrap_or(u8::MAX))
-                })
-            })
-            .collect();
-        for entry in self.terms.values_mut() {
+        for entry in self.short.values_mut().chain(self.long.values_mut()) {
             entry.phrase_words = 1;
         }
-        for (head, words) in heads {
-            let entry = self.slot(&head);
-            entry.phrase_words = entry.phrase_words.max(words);
+        for phrase in std::mem::take(&mut self.phrases) {
+            let words: Vec<&str> = phrase.split(' ').collect();
+            if let Some((head, tail)) = words.split_first() {
+                let n = u8::try_from(words.len()).unwrap_or(u8::MAX);
+                let entry = self.slot(head);
+                entry.phrase_words = entry.phrase_words.max(n);
+                for word in tail {
+                    self.slot(word).phrase_tail = true;
+                }
+            }
         }
     }
 }
@@ -427,7 +475,7 @@ mod tests {
     #[test]
     fn bundled_data_loads() {
         let lex = Lexicon::bundled().expect("data parses");
-        assert!(lex.terms.len() > 7_000);
+        assert!(lex.len() > 7_000);
         assert_eq!(lex.get("great").map(|e| e.valence), Some(3.1));
         assert!(lex.get("not").is_some_and(|e| e.negator));
         assert!(lex.get("really").is_some_and(|e| e.booster > 0.0));
@@ -445,16 +493,25 @@ mod tests {
         assert_eq!(lex.get("luv"), lex.get("love"));
         assert_eq!(lex.get("nvr").map(|e| e.role), Some(Role::Never));
         assert_eq!(lex.get("fed").map(|e| e.phrase_words), Some(2));
+        assert!(lex.get("up").is_some_and(|e| e.phrase_tail && !e.in_lexicon));
         assert_eq!(lex.emoji('🙏'), Some("grateful"));
     }
 
     #[test]
+    fn long_and_short_keys() {
+        let mut lex = Lexicon::empty();
+        lex.slot("a-very-long-term-indeed").valence = 1.0;
+        lex.slot("short").valence = 2.0;
+        assert_eq!(lex.get("a-very-long-term-indeed").map(|e| e.valence), Some(1.0));
+        assert_eq!(lex.get("short").map(|e| e.valence), Some(2.0));
+        assert!(lex.get("shor").is_none());
+        assert!(lex.get("short\0").is_none());
+        assert!(lex.get("a-very-long-term-indeed!").is_none());
+    }
+
+    #[test]
     fn errors_name_the_line() {
-        let mut lex = Lexicon {
-            terms: FxHashMap::default(),
-            emoji: FxHashMap::default(),
-            max_key_len: 0,
-        };
+        let mut lex = Lexicon::empty();
         let err = lex.load_records("t.tsv", "# c\nvalence\tfoo\tnope-such-word\n");
         assert_eq!(
             err,

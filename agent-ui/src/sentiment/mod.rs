@@ -69,7 +69,13 @@ pub struct Analysis {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WordScore {
     pub word: String,
+    /// Unrounded; serialized to three decimals like `score`.
+    #[serde(serialize_with = "serialize_rounded")]
     pub score: f32,
+}
+
+fn serialize_rounded<S: serde::Serializer>(score: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f32(round3(*score))
 }
 
 thread_local! {
@@ -120,9 +126,6 @@ fn analyze_with(text: &str, scratch: &mut Scratch) -> Analysis {
             score: emphasis * AFINN_SCALE,
         });
     }
-    for w in &mut words {
-        w.score = round3(w.score);
-    }
 
     let score = round3(total * AFINN_SCALE);
     let comparative = if surface_tokens == 0 {
@@ -148,9 +151,11 @@ fn punctuation_word(facts: tokenize::TextFacts) -> String {
 }
 
 /// Three decimals are plenty for display and keep the JSON short; labels are computed
-/// from the rounded value so the two never disagree.
+/// from the rounded value so the two never disagree. Half away from zero, via an integer
+/// conversion rather than a libm call (scores beyond ±2 million saturate, harmlessly).
 fn round3(x: f32) -> f32 {
-    (x * 1000.0).round() / 1000.0
+    let scaled = x * 1000.0;
+    (scaled + 0.5f32.copysign(scaled)) as i32 as f32 / 1000.0
 }
 
 #[cfg(test)]

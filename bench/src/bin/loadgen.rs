@@ -87,7 +87,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn http(options: HttpOptions) -> anyhow::Result<()> {
-    anyhow::ensure!(options.addr.ip().is_loopback(), "load goes to 127.0.0.1 only");
+    anyhow::ensure!(
+        options.addr.ip().is_loopback(),
+        "load goes to 127.0.0.1 only"
+    );
     let spec = WebhookSpec {
         signed_url: options.signed_url.clone(),
         auth_token: options.auth_token.clone(),
@@ -96,7 +99,8 @@ async fn http(options: HttpOptions) -> anyhow::Result<()> {
         run_nonce: rand::random(),
     };
     let numbers = options.numbers.max(1);
-    let pool = tokio::task::block_in_place(|| Pool::build(&spec, 0, options.requests, |id| id % numbers));
+    let pool =
+        tokio::task::block_in_place(|| Pool::build(&spec, 0, options.requests, |id| id % numbers));
     let ledger = Arc::new(Ledger::new(options.requests));
     let plan = LoadPlan {
         addr: options.addr,
@@ -115,7 +119,11 @@ async fn http(options: HttpOptions) -> anyhow::Result<()> {
         result.sent,
         result.transport_errors,
         result.statuses,
-        if result.pool_exhausted { ", ran out of requests" } else { "" }
+        if result.pool_exhausted {
+            ", ran out of requests"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -123,5 +131,7 @@ async fn http(options: HttpOptions) -> anyhow::Result<()> {
 /// `/twilio/sms` from `http://host:port/twilio/sms`.
 fn url_path(url: &str) -> anyhow::Result<String> {
     let uri: hyper::Uri = url.parse().context("--signed-url")?;
-    Ok(uri.path_and_query().map_or("/".into(), |p| p.as_str().to_string()))
+    Ok(uri
+        .path_and_query()
+        .map_or("/".into(), |p| p.as_str().to_string()))
 }

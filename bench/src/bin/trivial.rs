@@ -24,7 +24,10 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let app = Router::new()
-        .route("/twilio/sms", post(|| async { ([(CONTENT_TYPE, "text/xml")], "<Response/>") }))
+        .route(
+            "/twilio/sms",
+            post(|| async { ([(CONTENT_TYPE, "text/xml")], "<Response/>") }),
+        )
         // Same readiness probe as the switchboard, so the bench waits alike.
         .route("/readyz", get(|| async { "ready" }));
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.bind, cli.port)).await?;

@@ -7,11 +7,13 @@
 //! or shutdown ends it.
 
 use crate::http::AppState;
-use crate::router::{Command, Conn};
+use crate::router::{Command, Conn, Outgoing};
+use crate::store::Store;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard_protocol::{decode, encode, ClientFrame, DecodeError, ErrorCode, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
@@ -26,7 +28,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let conn_id = state.next_conn_id.fetch_add(1, Ordering::Relaxed);
-    let (frames_tx, mut frames_rx) = mpsc::channel::<String>(state.config.agent_buffer_frames);
+    let (frames_tx, mut frames_rx) = mpsc::channel::<Outgoing>(state.config.agent_buffer_frames);
     let (close_tx, close_rx) = oneshot::channel::<ServerFrame>();
     let mut shutdown = state.shutdown.clone();
 
@@ -61,14 +63,21 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     }
 
     // Writer: router frames, pings, and the final close.
+    let store = state.store.clone();
     let mut writer = tokio::spawn(async move {
         let mut ping = interval(PING_EVERY);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut close_rx = close_rx;
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
-                frame = frames_rx.recv() => match frame {
-                    Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { return; },
+                next = frames_rx.recv() => match next {
+                    Some(Outgoing::Frame(text)) => if sink.send(Message::Text(text.into())).await.is_err() { return; },
+                    Some(Outgoing::Range { conversation, after, upto }) => {
+                        if let Err(e) = send_range(&mut sink, &store, &conversation, after, upto).await {
+                            tracing::info!(error = %e, "agent socket closed while sending history");
+                            return;
+                        }
+                    }
                     None => break None,
                 },
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return; },
@@ -133,6 +142,38 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     }
 }
 
+/// Messages per store read when streaming a range.
+const RANGE_PAGE: u64 = 256;
+
+/// Streams messages `(after, upto]` from the store as `message` frames.
+async fn send_range(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    store: &Arc<dyn Store>,
+    conversation: &str,
+    after: u64,
+    upto: u64,
+) -> anyhow::Result<()> {
+    let mut from = after;
+    while from < upto {
+        let to = upto.min(from + RANGE_PAGE);
+        let messages = store.history(conversation, from, to).await?;
+        anyhow::ensure!(
+            messages.len() as u64 == to - from,
+            "store returned {} of messages {}..={to} of {conversation}",
+            messages.len(),
+            from + 1
+        );
+        for message in messages {
+            sink.send(Message::Text(
+                encode(&ServerFrame::Message { message }).into(),
+            ))
+            .await?;
+        }
+        from = to;
+    }
+    Ok(())
+}
+
 /// Reads frames until a valid `hello`; anything else gets an error frame.
 async fn first_hello(
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
@@ -161,7 +202,7 @@ async fn first_hello(
     None
 }
 
-fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, text: &str) {
+fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, text: &str) {
     let frame = match decode::<ClientFrame>(text) {
         Ok(frame) => frame,
         Err(e @ (DecodeError::Malformed(_) | DecodeError::Version(_))) => {
@@ -178,7 +219,7 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, te
             )
         }
         ClientFrame::Ping { nonce } => {
-            let _ = frames.try_send(encode(&ServerFrame::Pong { nonce }));
+            let _ = frames.try_send(Outgoing::Frame(encode(&ServerFrame::Pong { nonce })));
             return;
         }
         ClientFrame::Availability {
@@ -214,7 +255,7 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, te
                     conversation: Some(conversation),
                     fatal: false,
                 };
-                let _ = frames.try_send(encode(&frame));
+                let _ = frames.try_send(Outgoing::Frame(encode(&frame)));
                 return;
             }
             Command::Reply {
@@ -237,7 +278,7 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<String>, te
     state.router.send(command);
 }
 
-fn reply_error(frames: &mpsc::Sender<String>, code: ErrorCode, message: String) {
+fn reply_error(frames: &mpsc::Sender<Outgoing>, code: ErrorCode, message: String) {
     let frame = ServerFrame::Error {
         code,
         message,
@@ -245,5 +286,5 @@ fn reply_error(frames: &mpsc::Sender<String>, code: ErrorCode, message: String) 
         conversation: None,
         fatal: false,
     };
-    let _ = frames.try_send(encode(&frame));
+    let _ = frames.try_send(Outgoing::Frame(encode(&frame)));
 }

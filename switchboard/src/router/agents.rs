@@ -5,12 +5,28 @@ use std::collections::{BTreeSet, HashMap};
 use switchboard_protocol::{encode, AgentPresence, ConversationId, ErrorCode, Seq, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 
+/// What the router queues for a connection.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// An encoded frame.
+    Frame(String),
+    /// Messages `(after, upto]` of a conversation, as `message` frames. The
+    /// connection reads them from the store itself, at the socket's pace, so
+    /// a long gap (resume after an outage) takes one buffer slot, not
+    /// thousands.
+    Range {
+        conversation: ConversationId,
+        after: Seq,
+        upto: Seq,
+    },
+}
+
 /// The router's end of one agent WebSocket.
 pub struct Conn {
     pub id: u64,
-    /// Encoded frames for the socket; bounded so a stuck agent cannot make
-    /// the router (and so every other agent) wait.
-    pub frames: mpsc::Sender<String>,
+    /// Work for the socket; bounded so a stuck agent cannot make the router
+    /// (and so every other agent) wait.
+    pub frames: mpsc::Sender<Outgoing>,
     /// Tells the connection task to close, with the frame to say why.
     pub close: Option<oneshot::Sender<ServerFrame>>,
     /// Highest seq sent on this connection, per conversation it holds.
@@ -22,10 +38,28 @@ pub struct Conn {
 impl Conn {
     /// Queues a frame; marks the connection broken when its buffer is full.
     pub fn send(&mut self, frame: &ServerFrame) {
+        self.queue(Outgoing::Frame(encode(frame)));
+    }
+
+    /// Queues the messages after what was last sent of `conversation`, up
+    /// to `upto`, and records them as sent.
+    pub fn send_upto(&mut self, conversation: &str, upto: Seq) {
+        let after = self.delivered.get(conversation).copied().unwrap_or(0);
+        if upto > after {
+            self.queue(Outgoing::Range {
+                conversation: conversation.to_string(),
+                after,
+                upto,
+            });
+            self.delivered.insert(conversation.to_string(), upto);
+        }
+    }
+
+    fn queue(&mut self, item: Outgoing) {
         if self.broken {
             return;
         }
-        match self.frames.try_send(encode(frame)) {
+        match self.frames.try_send(item) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.broken = true;

@@ -10,7 +10,7 @@
 
 mod agents;
 
-pub use agents::Conn;
+pub use agents::{Conn, Outgoing};
 
 use crate::store::{now_ms, Change, ChangeId, Reply, ReplyOutcome, RouteRecord, Store, StoreError};
 use agents::Agent;
@@ -303,24 +303,17 @@ impl Router {
     /// head, as `message` frames in seq order.
     async fn deliver(&mut self, agent: &str, conversation: &str) -> Result<(), StoreError> {
         let head = self.heads.get(conversation).copied().unwrap_or(0);
-        let Some(sent) = self
+        let Some(known) = self
             .conn(agent)
-            .map(|c| c.delivered.get(conversation).copied())
+            .map(|c| c.delivered.contains_key(conversation))
         else {
             return Ok(());
         };
-        let Some(sent) = sent else {
+        if !known {
             return self.send_assigned(agent, conversation, 0).await;
-        };
-        if sent >= head {
-            return Ok(());
         }
-        let missing = self.store.history(conversation, sent, head).await?;
         if let Some(conn) = self.conn(agent) {
-            for message in missing {
-                conn.send(&ServerFrame::Message { message });
-            }
-            conn.delivered.insert(conversation.to_string(), head);
+            conn.send_upto(conversation, head);
         }
         Ok(())
     }
@@ -650,7 +643,7 @@ impl Router {
             };
             // A full buffer here means the router is about to drop this
             // connection anyway; the agent resends unacked replies on resume.
-            let _ = frames.try_send(switchboard_protocol::encode(&frame));
+            let _ = frames.try_send(Outgoing::Frame(switchboard_protocol::encode(&frame)));
         });
     }
 

@@ -1,0 +1,197 @@
+//! The process as an operator sees it: configuration errors, `--help`,
+//! graceful shutdown on SIGTERM, and a slow agent being cut off.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+use switchboard_protocol::{ErrorCode, ServerFrame};
+
+#[test]
+fn help_lists_every_setting() {
+    let out = Command::new(binary("switchboard"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "PORT",
+        "DATA_DIR",
+        "PUBLIC_URL",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM",
+        "TWILIO_PHONE_NUMBER_SID",
+        "TWILIO_API_BASE",
+        "AGENTS",
+        "SLED_CACHE_MB",
+        "DURABILITY",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}:\n{help}");
+    }
+}
+
+#[test]
+fn missing_or_malformed_settings_name_the_variable_and_exit_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let out = Command::new(binary("switchboard"))
+            .arg("serve")
+            .env_clear()
+            .current_dir(tmp.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let good = [
+        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("TWILIO_AUTH_TOKEN", "t"),
+        ("TWILIO_FROM", "+15550001000"),
+        ("AGENTS", "alice:pw"),
+    ];
+    let (ok, err) = run(&good[1..]);
+    assert!(!ok);
+    assert!(err.contains("TWILIO_ACCOUNT_SID"), "{err}");
+
+    let mut bad = good.to_vec();
+    bad[0] = ("TWILIO_ACCOUNT_SID", "AC123");
+    let (ok, err) = run(&bad);
+    assert!(!ok);
+    assert!(
+        err.contains("TWILIO_ACCOUNT_SID") && err.contains("AC123"),
+        "{err}"
+    );
+
+    let mut bad = good.to_vec();
+    bad[3] = ("AGENTS", "alice");
+    let (ok, err) = run(&bad);
+    assert!(!ok);
+    assert!(
+        err.contains("AGENTS") && err.contains("name:password"),
+        "{err}"
+    );
+
+    let mut bad = good.to_vec();
+    bad.push(("PORT", "eighty"));
+    let (ok, err) = run(&bad);
+    assert!(!ok);
+    assert!(err.contains("PORT"), "{err}");
+}
+
+#[tokio::test]
+async fn sigterm_closes_agents_cleanly_and_keeps_everything_acknowledged() {
+    let mut sb = Switchboard::start(Options::default()).await;
+    let mut alice = sb.agent("alice").await;
+    for i in 0..20 {
+        assert_eq!(sb.text(&number(1), &format!("m{i}")).await.0, 200);
+    }
+    alice
+        .until(Duration::from_secs(5), "20 messages", |a| {
+            a.received_count() == 20
+        })
+        .await;
+    assert!(
+        sb.terminate(),
+        "exit status 0 after SIGTERM; log:\n{}",
+        sb.log()
+    );
+    alice.drain(Duration::from_secs(2)).await;
+    assert!(
+        alice.frames.iter().any(|f| matches!(
+            f,
+            ServerFrame::Error {
+                code: ErrorCode::ShuttingDown,
+                fatal: true,
+                ..
+            }
+        )),
+        "agents are told why the socket closes: {:?}",
+        alice.frames.last()
+    );
+    // Everything is still there after a restart, and the agent resumes.
+    sb.spawn().await;
+    assert_eq!(sb.text(&number(1), "after restart").await.0, 200);
+    let mut alice = alice.reconnect(&sb).await;
+    alice
+        .until(Duration::from_secs(5), "message 21", |a| {
+            a.received_count() == 21
+        })
+        .await;
+    let seqs: Vec<u64> = alice.messages[&number(1)].iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=21).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_stuck_agent_is_disconnected_without_delaying_others_and_resumes_later() {
+    let sb = Switchboard::start(Options {
+        extra_env: vec![("AGENT_BUFFER_FRAMES".into(), "16".into())],
+        ..Options::default()
+    })
+    .await;
+    let mut stuck = Agent::connect_tiny_window(&sb, "alice", 1).await;
+    let mut healthy = sb.agent_with("bob", 1).await;
+    // Alice gets the first customer, bob the second.
+    sb.text(&number(1), "to alice").await;
+    stuck
+        .until(Duration::from_secs(5), "assignment", |a| {
+            a.assigned.len() == 1
+        })
+        .await;
+    sb.text(&number(2), "to bob").await;
+    healthy
+        .until(Duration::from_secs(5), "assignment", |a| {
+            a.assigned.len() == 1
+        })
+        .await;
+
+    // Alice stops reading; her customer keeps texting long messages.
+    // Four-byte characters: ~6 KB per frame, so a few MB of socket buffers fill quickly.
+    let long = "🙂".repeat(1500);
+    let flood = async {
+        for i in 0..1200 {
+            sb.text(&number(1), &format!("{i} {long}")).await;
+            if i % 100 == 0 {
+                sb.text(&number(2), &format!("bob {i}")).await;
+            }
+        }
+    };
+    let bob_keeps_up = async {
+        healthy
+            .until(Duration::from_secs(60), "bob's 5", |b| {
+                b.received_count() >= 5
+            })
+            .await;
+    };
+    tokio::join!(flood, bob_keeps_up);
+
+    // Alice now reads what was buffered: it ends with the slow-consumer reason.
+    let mut told = false;
+    while let Some(frame) = stuck.next_frame(Duration::from_secs(5)).await {
+        if matches!(
+            frame,
+            ServerFrame::Error {
+                code: ErrorCode::SlowConsumer,
+                fatal: true,
+                ..
+            }
+        ) {
+            told = true;
+        }
+    }
+    assert!(told, "the stuck agent was told why it was cut off; got {} frames; log:\n{}", stuck.frames.len(), sb.log().lines().filter(|l| !l.contains("webhook")).take(40).collect::<Vec<_>>().join("\n"));
+    // Reconnecting resumes exactly where it stopped.
+    let mut alice = stuck.reconnect(&sb).await;
+    alice
+        .until(Duration::from_secs(20), "the rest", |a| {
+            a.bodies(&number(1)).len() == 1201
+        })
+        .await;
+    let seqs: Vec<u64> = alice.messages[&number(1)].iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=1201).collect::<Vec<_>>());
+}
