@@ -184,7 +184,17 @@ async fn a_stuck_agent_is_disconnected_without_delaying_others_and_resumes_later
             told = true;
         }
     }
-    assert!(told, "the stuck agent was told why it was cut off; got {} frames; log:\n{}", stuck.frames.len(), sb.log().lines().filter(|l| !l.contains("webhook")).take(40).collect::<Vec<_>>().join("\n"));
+    assert!(
+        told,
+        "the stuck agent was told why it was cut off; got {} frames; log:\n{}",
+        stuck.frames.len(),
+        sb.log()
+            .lines()
+            .filter(|l| !l.contains("webhook"))
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // Reconnecting resumes exactly where it stopped.
     let mut alice = stuck.reconnect(&sb).await;
     alice

@@ -3,11 +3,11 @@
 //   node accuracy.js sentiment.tsv NAME=predictions.jsonl [NAME=predictions.jsonl ...]
 // Each predictions file has one JSON object with a numeric "score" per line of the TSV.
 //
-// Mapping, identical for every scorer: score < -BAND negative, score > +BAND positive,
-// otherwise neutral. BAND is 0.25 (VADER's own neutral zone, |compound| < 0.05, is
-// |raw sum| < 0.19, i.e. < 0.23 on our AFINN-scaled score). AFINN-165 scores are
-// integers, so for the baseline this is exactly "< 0 / = 0 / > 0". Accuracy with no band
-// at all is printed too.
+// Mapping, identical for every scorer: score < 0 negative, score = 0 neutral, score > 0
+// positive (the sign of the score; neither scorer is given a tuned neutral zone). For
+// reference it also prints accuracy with VADER's own neutral zone (|compound| < 0.05,
+// i.e. |score| < 0.25 on our AFINN-scaled score), applied to both; AFINN-165 scores are
+// integers, so that zone changes nothing for the baseline.
 'use strict';
 const fs = require('fs');
 
@@ -35,15 +35,15 @@ for (const spec of specs) {
   if (preds.length !== gold.length) throw new Error(`${file}: ${preds.length} predictions for ${gold.length} messages`);
   const confusion = Object.fromEntries(CLASSES.map((c) => [c, Object.fromEntries(CLASSES.map((p) => [p, 0]))]));
   let correct = 0;
-  let correctNoBand = 0;
+  let correctBand = 0;
   gold.forEach((g, i) => {
-    const p = classify(preds[i], 0.25);
+    const p = classify(preds[i], 0);
     confusion[g.cls][p] += 1;
     if (p === g.cls) correct += 1;
-    if (classify(preds[i], 0) === g.cls) correctNoBand += 1;
+    if (classify(preds[i], 0.25) === g.cls) correctBand += 1;
   });
-  results[name] = { correct, correctNoBand, confusion, preds };
-  console.log(`\n${name}: accuracy ${pct(correct, gold.length)}% (${correct}/${gold.length}); without neutral band ${pct(correctNoBand, gold.length)}%`);
+  results[name] = { correct, confusion, preds };
+  console.log(`\n${name}: accuracy ${pct(correct, gold.length)}% (${correct}/${gold.length}); with VADER's neutral zone ${pct(correctBand, gold.length)}%`);
   console.log('  gold \\ predicted   negative  neutral  positive   recall');
   for (const c of CLASSES) {
     const row = confusion[c];
@@ -51,11 +51,12 @@ for (const spec of specs) {
     console.log(`  ${c.padEnd(17)} ${CLASSES.map((p) => String(row[p]).padStart(8)).join(' ')}   ${pct(row[c], total).padStart(5)}%`);
   }
 }
+// SHOW_ERRORS=NAME lists that scorer's misclassified messages (gold, predicted, score, text).
 if (process.env.SHOW_ERRORS) {
   const name = process.env.SHOW_ERRORS;
   const r = results[name];
   gold.forEach((g, i) => {
-    const p = classify(r.preds[i], 0.25);
+    const p = classify(r.preds[i], 0);
     if (p !== g.cls) console.log(`${g.cls}\t${p}\t${r.preds[i]}\t${g.text}`);
   });
 }

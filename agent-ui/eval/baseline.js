@@ -2,8 +2,9 @@
 // The original's scorer, side by side with ours: the npm `sentiment` package (AFINN-165),
 // with the original's icon thresholds. Same I/O contract as `agent-ui score`:
 //   stdin: one message per line   stdout: one JSON object per line
-//   --bench N: score N messages cycling through stdin's lines (after one untimed warm-up
-//              pass) and print {"messages","seconds","per_sec"}; start-up is not timed.
+//   --bench N: score N messages cycling through stdin's lines, after the same number
+//              untimed as warm-up (as `agent-ui score --bench` does), and print
+//              {"messages","seconds","per_sec"}; start-up is not timed.
 // Needs: npm install --prefix .tools/sentiment-baseline sentiment@5.0.2
 'use strict';
 const path = require('path');
@@ -31,7 +32,8 @@ if (benchAt >= 0) {
     process.exit(2);
   }
   let sink = 0;
-  for (const m of messages) sink += sentiment.analyze(m).score;
+  const warmup = Math.max(total, messages.length);
+  for (let i = 0; i < warmup; i++) sink += sentiment.analyze(messages[i % messages.length]).score;
   const start = process.hrtime.bigint();
   for (let i = 0; i < total; i++) sink += sentiment.analyze(messages[i % messages.length]).score;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;

@@ -298,9 +298,15 @@ mod tests {
         // 2023-01-31T00:00Z + 1 month = 2023-02-28.
         let jan31 = days_from_civil(2023, 1, 31) * DAY;
         assert_eq!(add_months(jan31, 1), days_from_civil(2023, 2, 28) * DAY);
-        assert_eq!(calendar_months_between(jan31, days_from_civil(2023, 3, 17) * DAY), 1);
+        assert_eq!(
+            calendar_months_between(jan31, days_from_civil(2023, 3, 17) * DAY),
+            1
+        );
         // 45 days across a short February rounds up to 2 months, as in moment.
-        assert_eq!(from_now(jan31, days_from_civil(2023, 3, 17) * DAY), "2 months ago");
+        assert_eq!(
+            from_now(jan31, days_from_civil(2023, 3, 17) * DAY),
+            "2 months ago"
+        );
     }
 
     #[test]
@@ -315,8 +321,18 @@ mod tests {
 
     #[test]
     fn next_change_lands_on_the_switch() {
-        for elapsed in [0, 1, 44_499, 44_500, 60_000, 89_999, 90_000, 4 * MINUTE, 20 * HOUR, 3 * DAY]
-        {
+        for elapsed in [
+            0,
+            1,
+            44_499,
+            44_500,
+            60_000,
+            89_999,
+            90_000,
+            4 * MINUTE,
+            20 * HOUR,
+            3 * DAY,
+        ] {
             for then in [NOW - elapsed, NOW + elapsed + 1] {
                 let delta = i64::try_from(next_change_in(then, NOW)).unwrap_or(i64::MAX);
                 let label = from_now(then, NOW);

@@ -51,7 +51,10 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
                 .map(|line| line.map(|l| String::from_utf8_lossy(&l).trim_end().to_owned()))
                 .collect::<Result<Vec<_>, _>>()
                 .context("reading messages from stdin")?;
-            anyhow::ensure!(!messages.is_empty(), "--bench needs at least one message on stdin");
+            anyhow::ensure!(
+                !messages.is_empty(),
+                "--bench needs at least one message on stdin"
+            );
             let report = sentiment::bench(&messages, total);
             let mut out = stdout;
             serde_json::to_writer(&mut out, &report)?;

@@ -3,21 +3,31 @@
 //! per-conversation exactly-once and ordering checks.
 
 use crate::agent::{Agent, UNKNOWN};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Outcome};
 use crate::stats;
 use hdrhistogram::Histogram;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::time::Duration;
 
-/// Latency from sending each webhook with an id in `ids`, sent inside
-/// `window` (ledger clock), to its first arrival at an agent.
+/// How long messages took to reach an agent.
+#[derive(Debug)]
+pub struct DeliveryLatency {
+    /// Webhook sent → first arrival at an agent.
+    pub from_send: Histogram<u64>,
+    /// The webhook's `200` received → first arrival at an agent; 0 when the
+    /// frame came first (both leave the server once the write is durable).
+    pub from_answer: Histogram<u64>,
+}
+
+/// Latencies of the acknowledged webhooks with an id in `ids` that were sent
+/// inside `window` (ledger clock).
 pub fn delivery_latency(
     agents: &[Agent],
     ledger: &Ledger,
     ids: Range<u32>,
     window: Range<u64>,
-) -> Histogram<u64> {
+) -> DeliveryLatency {
     let mut first_arrival: HashMap<u32, u64> = HashMap::new();
     for agent in agents {
         for d in agent
@@ -32,16 +42,24 @@ pub fn delivery_latency(
                 .or_insert(d.at_ns);
         }
     }
-    let mut hist = stats::histogram();
+    let mut latency = DeliveryLatency {
+        from_send: stats::histogram(),
+        from_answer: stats::histogram(),
+    };
     for (id, arrived) in first_arrival {
-        if let Some(sent) = ledger.sent_ns(id).filter(|sent| window.contains(sent)) {
-            stats::record(
-                &mut hist,
-                Duration::from_nanos(arrived.saturating_sub(sent)),
-            );
+        if ledger.outcome(id) != Outcome::Acknowledged {
+            continue;
+        }
+        let Some(sent) = ledger.sent_ns(id).filter(|sent| window.contains(sent)) else {
+            continue;
+        };
+        let since = |t: u64| Duration::from_nanos(arrived.saturating_sub(t));
+        stats::record(&mut latency.from_send, since(sent));
+        if let Some(answered) = ledger.answered_ns(id) {
+            stats::record(&mut latency.from_answer, since(answered));
         }
     }
-    hist
+    latency
 }
 
 /// WebSocket bytes and messages for one range of seqs of a conversation.

@@ -63,6 +63,75 @@ impl CpuSample {
     }
 }
 
+/// CPU time of each thread of a process, summed by thread name.
+#[derive(Debug, Clone)]
+pub struct ThreadSample {
+    at: Instant,
+    /// (thread id, name, CPU time so far)
+    threads: Vec<(u32, String, Duration)>,
+}
+
+/// One thread name's share of a phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadUse {
+    pub name: String,
+    /// Threads with that name.
+    pub threads: usize,
+    /// Cores used by all of them together.
+    pub cores: f64,
+    /// Cores used by the busiest one: near 1.0 means a serial bottleneck.
+    pub busiest_cores: f64,
+}
+
+impl ThreadSample {
+    pub fn take(pid: u32) -> anyhow::Result<ThreadSample> {
+        let mut threads = Vec::new();
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let tid = entry?.file_name().to_string_lossy().to_string();
+            // A thread may end between listing and reading; skip it.
+            let Ok(time) = process_time(&format!("{pid}/task/{tid}")) else {
+                continue;
+            };
+            let name =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+            threads.push((tid.parse()?, name.trim().to_string(), time));
+        }
+        Ok(ThreadSample {
+            at: Instant::now(),
+            threads,
+        })
+    }
+
+    /// Per-name use from `self` to `later`, busiest first.
+    pub fn until(&self, later: &ThreadSample) -> Vec<ThreadUse> {
+        let wall = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
+        let mut by_name: Vec<ThreadUse> = Vec::new();
+        for (tid, name, time) in &later.threads {
+            let before = self
+                .threads
+                .iter()
+                .find(|(t, _, _)| t == tid)
+                .map_or(Duration::ZERO, |(_, _, d)| *d);
+            let cores = time.saturating_sub(before).as_secs_f64() / wall;
+            match by_name.iter_mut().find(|u| &u.name == name) {
+                Some(u) => {
+                    u.threads += 1;
+                    u.cores += cores;
+                    u.busiest_cores = u.busiest_cores.max(cores);
+                }
+                None => by_name.push(ThreadUse {
+                    name: name.clone(),
+                    threads: 1,
+                    cores,
+                    busiest_cores: cores,
+                }),
+            }
+        }
+        by_name.sort_by(|a, b| b.cores.total_cmp(&a.cores));
+        by_name
+    }
+}
+
 /// Non-idle CPU time of the whole machine, from the first line of `/proc/stat`.
 fn machine_busy() -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string("/proc/stat")?;
@@ -114,5 +183,15 @@ mod tests {
         // We are both "server" and "own" here; the spin shows up in both.
         assert!(used.own_cores > 0.5, "{used:?}");
         assert!(used.other_cores >= 0.0);
+    }
+
+    #[test]
+    fn threads_are_grouped_by_name() {
+        let pid = std::process::id();
+        let before = ThreadSample::take(pid).unwrap();
+        let after = ThreadSample::take(pid).unwrap();
+        let used = before.until(&after);
+        assert!(!used.is_empty());
+        assert!(used.iter().all(|u| u.threads >= 1 && u.cores >= 0.0));
     }
 }

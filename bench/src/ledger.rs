@@ -41,6 +41,7 @@ pub struct Ledger {
     /// this process, so one monotonic clock serves both).
     epoch: Instant,
     sent_ns: Vec<AtomicU64>,
+    answered_ns: Vec<AtomicU64>,
     outcome: Vec<AtomicU8>,
     received: Vec<AtomicU32>,
 }
@@ -50,6 +51,7 @@ impl Ledger {
         Ledger {
             epoch: Instant::now(),
             sent_ns: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            answered_ns: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
             outcome: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
             received: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
         }
@@ -75,9 +77,11 @@ impl Ledger {
         }
     }
 
-    pub fn mark_outcome(&self, id: u32, outcome: Outcome) {
+    /// Records how and when the webhook was answered.
+    pub fn mark_outcome(&self, id: u32, outcome: Outcome, at: Instant) {
         if let Some(slot) = self.outcome.get(id as usize) {
             slot.store(outcome as u8, Ordering::Relaxed);
+            self.answered_ns[id as usize].store(self.ns_at(at), Ordering::Relaxed);
         }
     }
 
@@ -91,6 +95,11 @@ impl Ledger {
 
     pub fn sent_ns(&self, id: u32) -> Option<u64> {
         let ns = self.sent_ns.get(id as usize)?.load(Ordering::Relaxed);
+        (ns != 0).then_some(ns)
+    }
+
+    pub fn answered_ns(&self, id: u32) -> Option<u64> {
+        let ns = self.answered_ns.get(id as usize)?.load(Ordering::Relaxed);
         (ns != 0).then_some(ns)
     }
 
@@ -169,10 +178,10 @@ mod tests {
         for id in 0..4 {
             ledger.mark_sent(id, now);
         }
-        ledger.mark_outcome(0, Outcome::Acknowledged);
-        ledger.mark_outcome(1, Outcome::Acknowledged);
-        ledger.mark_outcome(2, Outcome::Acknowledged);
-        ledger.mark_outcome(3, Outcome::Rejected);
+        ledger.mark_outcome(0, Outcome::Acknowledged, now);
+        ledger.mark_outcome(1, Outcome::Acknowledged, now);
+        ledger.mark_outcome(2, Outcome::Acknowledged, now);
+        ledger.mark_outcome(3, Outcome::Rejected, now);
         ledger.mark_received(0);
         ledger.mark_received(2);
         ledger.mark_received(2);
@@ -185,5 +194,7 @@ mod tests {
         assert_eq!(ledger.undelivered(0..5), 1);
         assert!(ledger.sent_ns(0).is_some());
         assert_eq!(ledger.sent_ns(4), None);
+        assert!(ledger.answered_ns(0).is_some());
+        assert_eq!(ledger.answered_ns(4), None);
     }
 }

@@ -10,6 +10,8 @@ pub mod agent;
 pub mod analysis;
 pub mod counting;
 pub mod cpu;
+pub mod disk;
+pub mod findings;
 pub mod ledger;
 pub mod load;
 pub mod process;

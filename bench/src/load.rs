@@ -66,6 +66,8 @@ pub struct LoadResult {
     pub pool_exhausted: bool,
     /// Ids this phase used (meaningless with `reuse_pool`).
     pub ids: Range<u32>,
+    /// The plan's rate: `None` for closed loop.
+    pub rate: Option<f64>,
     /// Open loop only: the latest a request left after its scheduled time.
     pub max_send_lag: Duration,
     /// First request to last answer.
@@ -146,6 +148,7 @@ pub async fn run(
         transport_errors: 0,
         pool_exhausted: false,
         ids: 0..0,
+        rate: shared.plan.rate,
         max_send_lag: Duration::ZERO,
         elapsed: Duration::ZERO,
         window: shared.warm..shared.end,
@@ -195,6 +198,15 @@ async fn drive(shared: Arc<Shared>, mut sender: SendRequest<Full<Bytes>>) -> Con
     let pool_len = shared.pool.len() as u64;
     loop {
         let n = shared.next.fetch_add(1, Ordering::Relaxed);
+        // Time ends a phase before the pool does: a paced phase's pool holds
+        // exactly what its schedule needs.
+        let due = shared
+            .plan
+            .rate
+            .map(|rate| shared.start + Duration::from_secs_f64(n as f64 / rate));
+        if due.unwrap_or_else(Instant::now) >= shared.end {
+            break;
+        }
         let index = if shared.plan.reuse_pool {
             n % pool_len
         } else if n < pool_len {
@@ -203,17 +215,11 @@ async fn drive(shared: Arc<Shared>, mut sender: SendRequest<Full<Bytes>>) -> Con
             tally.exhausted = true;
             break;
         };
-        if let Some(rate) = shared.plan.rate {
-            let due = shared.start + Duration::from_secs_f64(n as f64 / rate);
-            if due >= shared.end {
-                break;
-            }
+        if let Some(due) = due {
             tokio::time::sleep_until(due.into()).await;
             tally.max_send_lag = tally
                 .max_send_lag
                 .max(Instant::now().saturating_duration_since(due));
-        } else if Instant::now() >= shared.end {
-            break;
         }
 
         let id = shared.pool.base + index as u32;
@@ -233,17 +239,21 @@ async fn drive(shared: Arc<Shared>, mut sender: SendRequest<Full<Bytes>>) -> Con
         let done_at = Instant::now();
         match answer {
             Ok(StatusCode::OK) => {
-                shared.ledger.mark_outcome(id, Outcome::Acknowledged);
+                shared
+                    .ledger
+                    .mark_outcome(id, Outcome::Acknowledged, done_at);
                 if done_at >= shared.warm && done_at <= shared.end {
                     tally.ok_in_window += 1;
                 }
             }
             Ok(status) => {
-                shared.ledger.mark_outcome(id, Outcome::Rejected);
+                shared.ledger.mark_outcome(id, Outcome::Rejected, done_at);
                 *tally.statuses.entry(status.as_u16()).or_default() += 1;
             }
             Err(_) => {
-                shared.ledger.mark_outcome(id, Outcome::TransportError);
+                shared
+                    .ledger
+                    .mark_outcome(id, Outcome::TransportError, done_at);
                 tally.transport_errors += 1;
                 // The connection is unusable after a transport error; open a
                 // fresh one, and give up on this connection if even that fails.

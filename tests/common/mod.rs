@@ -299,6 +299,17 @@ impl Agent {
         capacity: Option<u32>,
     ) -> Agent {
         let socket = open_socket(sb, name).await.expect("agent connects");
+        Agent::greet(socket, name, resume, available, capacity).await
+    }
+
+    /// Says hello on an open socket and waits for the welcome.
+    async fn greet(
+        socket: Socket,
+        name: &str,
+        resume: BTreeMap<String, Seq>,
+        available: Option<bool>,
+        capacity: Option<u32>,
+    ) -> Agent {
         let mut agent = Agent {
             name: name.to_string(),
             socket,
@@ -306,13 +317,12 @@ impl Agent {
             frames: Vec::new(),
             assigned: Default::default(),
         };
-        agent
-            .send(&ClientFrame::Hello {
-                resume,
-                available,
-                capacity,
-            })
-            .await;
+        let hello = ClientFrame::Hello {
+            resume,
+            available,
+            capacity,
+        };
+        agent.send(&hello).await;
         let welcome = agent
             .next_frame(Duration::from_secs(5))
             .await
@@ -494,25 +504,7 @@ impl Agent {
         let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
             .await
             .expect("handshake");
-        let mut agent = Agent {
-            name: name.to_string(),
-            socket,
-            messages: HashMap::new(),
-            frames: Vec::new(),
-            assigned: Default::default(),
-        };
-        let hello = ClientFrame::Hello {
-            resume: BTreeMap::new(),
-            available: Some(true),
-            capacity: Some(capacity),
-        };
-        agent.send(&hello).await;
-        let welcome = agent
-            .next_frame(Duration::from_secs(5))
-            .await
-            .expect("welcome frame");
-        assert!(matches!(welcome, ServerFrame::Welcome { .. }));
-        agent
+        Agent::greet(socket, name, BTreeMap::new(), Some(true), Some(capacity)).await
     }
 }
 

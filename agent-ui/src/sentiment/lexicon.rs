@@ -493,7 +493,9 @@ mod tests {
         assert_eq!(lex.get("luv"), lex.get("love"));
         assert_eq!(lex.get("nvr").map(|e| e.role), Some(Role::Never));
         assert_eq!(lex.get("fed").map(|e| e.phrase_words), Some(2));
-        assert!(lex.get("up").is_some_and(|e| e.phrase_tail && !e.in_lexicon));
+        assert!(lex
+            .get("up")
+            .is_some_and(|e| e.phrase_tail && !e.in_lexicon));
         assert_eq!(lex.emoji('🙏'), Some("grateful"));
     }
 
@@ -502,7 +504,10 @@ mod tests {
         let mut lex = Lexicon::empty();
         lex.slot("a-very-long-term-indeed").valence = 1.0;
         lex.slot("short").valence = 2.0;
-        assert_eq!(lex.get("a-very-long-term-indeed").map(|e| e.valence), Some(1.0));
+        assert_eq!(
+            lex.get("a-very-long-term-indeed").map(|e| e.valence),
+            Some(1.0)
+        );
         assert_eq!(lex.get("short").map(|e| e.valence), Some(2.0));
         assert!(lex.get("shor").is_none());
         assert!(lex.get("short\0").is_none());
@@ -522,6 +527,9 @@ mod tests {
             })
         );
         let err = lex.load_records("t.tsv", "frobnicate\tx\t1\n");
-        assert!(matches!(err, Err(LexiconError::UnknownKind { line: 1, .. })));
+        assert!(matches!(
+            err,
+            Err(LexiconError::UnknownKind { line: 1, .. })
+        ));
     }
 }

@@ -58,7 +58,7 @@ pub struct Analysis {
     pub label: Label,
     /// Overall sentiment on an AFINN-like scale (negative = unhappy), rounded to 3 places.
     pub score: f32,
-    /// `score` divided by the number of tokens.
+    /// `score` per word, emoticon and emoji as written (like the `sentiment` package's).
     pub comparative: f32,
     /// What drove the score, in message order; the contributions add up to `score`
     /// (up to rounding). Punctuation emphasis appears as a "word" such as `!!!`.
@@ -97,27 +97,24 @@ fn analyze_with(text: &str, scratch: &mut Scratch) -> Analysis {
     let mut valences = std::mem::take(&mut scratch.valences);
     let emphasis = rules::score(&scratch.tokens, facts, &mut valences);
 
+    let total = valences.iter().sum::<f32>() + emphasis;
     let mut words: Vec<WordScore> = Vec::new();
-    let mut total = emphasis;
-    let mut surface_tokens = 0usize;
     let mut last_span = None;
     for (token, &v) in scratch.tokens.iter().zip(&valences) {
-        total += v;
-        // An emoji expands to several description words that share its span.
-        let same_surface = last_span.as_ref() == Some(&token.span);
-        if !same_surface {
-            surface_tokens += 1;
+        if v == 0.0 {
+            continue;
         }
-        if v != 0.0 {
-            match words.last_mut() {
-                Some(last) if same_surface => last.score += v * AFINN_SCALE,
-                _ => words.push(WordScore {
+        // An emoji expands to several description words that share its span.
+        match words.last_mut() {
+            Some(last) if last_span.as_ref() == Some(&token.span) => last.score += v * AFINN_SCALE,
+            _ => {
+                words.push(WordScore {
                     word: text.get(token.span.clone()).unwrap_or_default().to_owned(),
                     score: v * AFINN_SCALE,
-                }),
+                });
+                last_span = Some(token.span.clone());
             }
         }
-        last_span = Some(token.span.clone());
     }
     scratch.valences = valences;
     if emphasis != 0.0 {
@@ -128,10 +125,10 @@ fn analyze_with(text: &str, scratch: &mut Scratch) -> Analysis {
     }
 
     let score = round3(total * AFINN_SCALE);
-    let comparative = if surface_tokens == 0 {
+    let comparative = if facts.surface_tokens == 0 {
         0.0
     } else {
-        round3(score / surface_tokens as f32)
+        round3(score / facts.surface_tokens as f32)
     };
     Analysis {
         label: Label::from_score(score),

@@ -44,10 +44,7 @@ const DISTANCE_DAMPING: [f32; 3] = [1.0, 0.95, 0.9];
 /// the punctuation emphasis (already signed like the total).
 pub(crate) fn score(tokens: &[Token], facts: TextFacts, valences: &mut Vec<f32>) -> f32 {
     valences.clear();
-    let cap_diff = {
-        let upper = tokens.iter().filter(|t| t.upper).count();
-        upper > 0 && upper < tokens.len()
-    };
+    let cap_diff = facts.upper_words > 0 && facts.upper_words < facts.words;
     valences.extend((0..tokens.len()).map(|i| valence(tokens, i, cap_diff)));
     but_shift(tokens, valences);
     let sum: f32 = valences.iter().sum();
@@ -61,8 +58,21 @@ pub(crate) fn score(tokens: &[Token], facts: TextFacts, valences: &mut Vec<f32>)
     }
 }
 
-fn is(tokens: &[Token], i: usize, role: Role) -> bool {
-    tokens[i].entry.is_some_and(|e| e.role == role)
+/// The word `back` positions before token `i`, if it is one the lexicon knows (unknown
+/// words are not stored and have no effect on their neighbours).
+#[inline]
+fn before(tokens: &[Token], i: usize, back: u32) -> Option<&Token> {
+    let target = tokens[i].pos.checked_sub(back)?;
+    tokens[..i]
+        .iter()
+        .rev()
+        .take_while(|t| t.pos >= target)
+        .find(|t| t.pos == target)
+}
+
+#[inline]
+fn is(token: Option<&Token>, role: Role) -> bool {
+    token.and_then(|t| t.entry).is_some_and(|e| e.role == role)
 }
 
 fn valence(tokens: &[Token], i: usize, cap_diff: bool) -> f32 {
@@ -74,31 +84,33 @@ fn valence(tokens: &[Token], i: usize, cap_diff: bool) -> f32 {
     if entry.booster != 0.0 || !(entry.in_lexicon || entry.event.is_some()) {
         return 0.0;
     }
+    let back: [Option<&Token>; 3] = [1, 2, 3].map(|k| before(tokens, i, k));
 
     // Negation by a preceding "no" ("no problem", "no fees or charges").
-    let after_no = (i >= 1 && is(tokens, i - 1, Role::No))
-        || (i >= 2 && is(tokens, i - 2, Role::No))
-        || (i >= 3 && is(tokens, i - 3, Role::No) && is(tokens, i - 1, Role::OrNor));
+    let after_no = is(back[0], Role::No)
+        || is(back[1], Role::No)
+        || (is(back[2], Role::No) && is(back[0], Role::OrNor));
     // "no" followed by a sentiment word is a determiner, not a sentiment of its own.
-    let determiner =
-        entry.role == Role::No && tokens.get(i + 1).is_some_and(Token::in_lexicon);
+    let determiner = entry.role == Role::No
+        && tokens
+            .get(i + 1)
+            .is_some_and(|next| next.pos == token.pos + 1 && next.in_lexicon());
 
     // Negators and the "never so" intensifier among the three preceding words that are
     // not themselves sentiment words.
     let mut negations = 0u32;
     let mut multiplier = 1.0f32;
     for k in 0..3 {
-        if i <= k || tokens[i - k - 1].in_lexicon() {
+        let Some(far) = back[k].filter(|t| !t.in_lexicon()) else {
             continue;
-        }
-        let far = i - k - 1;
-        let near_so = (far + 1..i).any(|j| is(tokens, j, Role::SoThis));
-        let near_doubt = (far + 1..i).any(|j| is(tokens, j, Role::Doubt));
-        if k > 0 && is(tokens, far, Role::Never) && near_so {
+        };
+        let near_so = back[..k].iter().any(|&t| is(t, Role::SoThis));
+        let near_doubt = back[..k].iter().any(|&t| is(t, Role::Doubt));
+        if k > 0 && is(Some(far), Role::Never) && near_so {
             multiplier *= 1.25;
-        } else if k > 0 && is(tokens, far, Role::Without) && near_doubt {
+        } else if k > 0 && is(Some(far), Role::Without) && near_doubt {
             // "without doubt" affirms.
-        } else if tokens[far].negates {
+        } else if far.negates {
             negations += 1;
         }
     }
@@ -121,18 +133,15 @@ fn valence(tokens: &[Token], i: usize, cap_diff: bool) -> f32 {
     if token.upper && cap_diff {
         v += C_INCR.copysign(v);
     }
-    for (k, damping) in DISTANCE_DAMPING.iter().enumerate() {
-        if i <= k {
-            break;
-        }
-        let modifier = &tokens[i - k - 1];
-        let Some(m) = modifier.entry.filter(|_| !modifier.in_lexicon()) else {
+    for (modifier, damping) in back.iter().zip(DISTANCE_DAMPING) {
+        let Some(modifier) = modifier.filter(|t| !t.in_lexicon()) else {
             continue;
         };
-        if m.booster == 0.0 {
+        let booster = modifier.entry.map_or(0.0, |e| e.booster);
+        if booster == 0.0 {
             continue;
         }
-        let mut s = m.booster * v.signum();
+        let mut s = booster * v.signum();
         if modifier.upper && cap_diff {
             s += C_INCR.copysign(v);
         }
@@ -141,18 +150,18 @@ fn valence(tokens: &[Token], i: usize, cap_diff: bool) -> f32 {
     v *= multiplier * N_SCALAR.powi(i32::try_from(negations).unwrap_or(i32::MAX));
 
     // "least" negates ("least helpful") unless it is "at least" / "very least".
-    if i >= 1 && is(tokens, i - 1, Role::Least) && !tokens[i - 1].in_lexicon() {
-        let at_least = i >= 2 && is(tokens, i - 2, Role::AtVery);
-        if !at_least {
-            v *= N_SCALAR;
-        }
+    let least = back[0].is_some_and(|t| !t.in_lexicon()) && is(back[0], Role::Least);
+    if least && !is(back[1], Role::AtVery) {
+        v *= N_SCALAR;
     }
     v
 }
 
 /// Words before the first "but" count half, words after it one and a half.
 fn but_shift(tokens: &[Token], valences: &mut [f32]) {
-    let Some(at) = tokens.iter().position(|t| t.entry.is_some_and(|e| e.role == Role::But))
+    let Some(at) = tokens
+        .iter()
+        .position(|t| t.entry.is_some_and(|e| e.role == Role::But))
     else {
         return;
     };

@@ -27,6 +27,15 @@ fn failed_events_are_negative() {
     assert!(score("my parcel hasn't arrived") < 0.0);
     assert!(score("nobody replied") < 0.0);
     assert!(score("doesnt work. at all.") < 0.0);
+    assert!(score("no one called back") < 0.0);
+}
+
+#[test]
+fn idioms_and_phrases() {
+    assert!(score("thanks for nothing") < 0.0);
+    assert!(score("I'm fed up") < 0.0);
+    assert!(score("no problem at all") > 0.0);
+    assert_eq!(score("kind regards"), 0.0);
 }
 
 #[test]
@@ -50,7 +59,8 @@ fn exclamation_marks_amplify_the_lean() {
     assert!(score("awful!!!") < score("awful"));
     assert_eq!(score("where is my order!!!"), 0.0);
     let a = analyze("NEVER again!!!");
-    assert!(a.score < 0.0);
+    assert!(a.score < analyze("never again!!!").score);
+    assert_eq!(a.label, Label::Devil);
     assert!(a.words.iter().any(|w| w.word == "!!!"));
 }
 
@@ -95,7 +105,10 @@ fn polite_requests_stay_neutral() {
 fn labels_follow_the_thresholds() {
     assert_eq!(label("where is my order"), Label::Happy);
     assert_eq!(label("this is terrible"), Label::Unhappy);
-    assert_eq!(label("NEVER again!!! worst service ever, disgusting"), Label::Devil);
+    assert_eq!(
+        label("NEVER again!!! worst service ever, disgusting"),
+        Label::Devil
+    );
     assert_eq!(label("thank you so much, you are amazing!!"), Label::Wink);
     for text in ["", "a", "bad", "good", "awful awful", "great great great!!"] {
         let a = analyze(text);

@@ -11,21 +11,27 @@
 //! - curly apostrophes are straightened and letters stretched for emphasis
 //!   ("sooo", "pleeease", ":)))") are squeezed back when the stretched form is unknown;
 //! - adjacent words forming a term of the lexicon ("fed up", "kind of", "no one") are
-//!   joined into one token.
+//!   joined into one token;
+//! - only words the lexicon knows (and unlisted "n't" contractions) are stored, each with
+//!   its word position: to VADER's rules an unknown word is only distance, and most
+//!   words of an SMS are unknown, so this keeps the rules' loops short.
 //!
 //! Tokens keep the byte span of what the customer typed, so the words shown to the
 //! agent are theirs ("thx", "NEVER", "😡"), not the lexicon's.
 
 use std::ops::Range;
 
-use super::lexicon::{Entry, Lexicon, MAX_PHRASE_WORDS};
 #[cfg(test)]
 use super::lexicon::inline_key;
+use super::lexicon::{Entry, Lexicon, MAX_PHRASE_WORDS};
 
-/// One scored unit of the message.
+/// One unit of the message that can matter to the rules. Words the lexicon does not
+/// know are not stored: they only occupy a position, which [`Token::pos`] keeps.
 #[derive(Debug, Clone)]
 pub(crate) struct Token {
     pub entry: Option<&'static Entry>,
+    /// Word position in the message (phrases count as one word), for the rules' windows.
+    pub pos: u32,
     /// ALL CAPS as written (Python's `str.isupper`: some cased letter, none lower-case).
     pub upper: bool,
     /// Negates what follows: a negator, or any contraction with "n't".
@@ -53,6 +59,18 @@ pub(crate) struct Scratch {
     word: String,
     /// Candidate lookup keys (squeezed words, phrases).
     key: String,
+    facts: TextFacts,
+}
+
+impl Scratch {
+    /// Claims the next word position.
+    #[inline]
+    fn next_position(&mut self, upper: bool) -> u32 {
+        let pos = self.facts.words;
+        self.facts.words += 1;
+        self.facts.upper_words += u32::from(upper);
+        pos
+    }
 }
 
 /// What the rules need besides the tokens.
@@ -60,6 +78,13 @@ pub(crate) struct Scratch {
 pub(crate) struct TextFacts {
     pub exclamations: usize,
     pub questions: usize,
+    /// Words, emoticons and emoji as written (before phrases are joined).
+    pub surface_tokens: usize,
+    /// Words before phrases are joined (an emoji counts each description word), for
+    /// VADER's capitals test, which looks at the words as written.
+    pub words: u32,
+    /// How many of those words are ALL CAPS.
+    pub upper_words: u32,
 }
 
 /// Tokenizes `text` into `scratch.tokens` (cleared first).
@@ -67,11 +92,10 @@ pub(crate) struct TextFacts {
 /// One pass over the bytes: ASCII, which is nearly all SMS text, never decodes a char.
 pub(crate) fn tokenize(lex: &'static Lexicon, text: &str, scratch: &mut Scratch) -> TextFacts {
     scratch.tokens.clear();
+    scratch.facts = TextFacts::default();
     let bytes = text.as_bytes();
-    let facts = TextFacts {
-        exclamations: bytes.iter().filter(|&&b| b == b'!').count(),
-        questions: bytes.iter().filter(|&&b| b == b'?').count(),
-    };
+    let exclamations = bytes.iter().filter(|&&b| b == b'!').count();
+    let questions = bytes.iter().filter(|&&b| b == b'?').count();
     let mut i = 0;
     let mut chunk_start = 0;
     let mut emoticon_tried = false;
@@ -85,7 +109,11 @@ pub(crate) fn tokenize(lex: &'static Lexicon, text: &str, scratch: &mut Scratch)
             let class = ASCII_CLASS[usize::from(b)];
             if class == WORD {
                 word.get_or_insert(i);
+                // Run to the end of the ASCII part of the word in one tight loop.
                 i += 1;
+                while i < bytes.len() && ASCII_CLASS.get(usize::from(bytes[i])) == Some(&WORD) {
+                    i += 1;
+                }
                 continue;
             }
             if class == SPACE {
@@ -117,7 +145,11 @@ pub(crate) fn tokenize(lex: &'static Lexicon, text: &str, scratch: &mut Scratch)
             i += 1;
             continue;
         }
-        let c = text[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+        // `i` is always on a char boundary; the fallback only keeps this panic-free.
+        let c = text
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
         let len = c.len_utf8();
         if c.is_alphanumeric() || c == '\u{2019}' {
             after_joiner = false;
@@ -149,8 +181,10 @@ pub(crate) fn tokenize(lex: &'static Lexicon, text: &str, scratch: &mut Scratch)
     if let Some(w) = word {
         push_word(lex, text, w..bytes.len(), scratch);
     }
+    scratch.facts.exclamations = exclamations;
+    scratch.facts.questions = questions;
     join_phrases(lex, text, scratch);
-    facts
+    scratch.facts
 }
 
 const OTHER: u8 = 0;
@@ -184,7 +218,7 @@ fn push_emoticon(
     span: Range<usize>,
     scratch: &mut Scratch,
 ) -> bool {
-    let chunk = &text[span.clone()];
+    let chunk = text.get(span.clone()).unwrap_or_default();
     if chunk.len() > 8 {
         return false;
     }
@@ -198,9 +232,13 @@ fn push_emoticon(
     let Some(entry) = entry else {
         return false;
     };
+    scratch.facts.surface_tokens += 1;
+    let upper = is_upper(chunk);
+    let pos = scratch.next_position(upper);
     scratch.tokens.push(Token {
         entry: Some(entry),
-        upper: is_upper(chunk),
+        pos,
+        upper,
         negates: false,
         span,
         emoji_word: None,
@@ -211,7 +249,7 @@ fn push_emoticon(
 fn push_word(lex: &'static Lexicon, text: &str, span: Range<usize>, scratch: &mut Scratch) {
     // Quotes and dashes around a word are punctuation, not part of it.
     const EDGES: [char; 3] = ['\'', '\u{2019}', '-'];
-    let raw = &text[span.clone()];
+    let raw = text.get(span.clone()).unwrap_or_default();
     let edge = |b: &u8| matches!(b, b'\'' | b'-' | 0x80..);
     let word = match (raw.as_bytes().first(), raw.as_bytes().last()) {
         (Some(f), Some(l)) if edge(f) || edge(l) => raw.trim_start_matches(EDGES),
@@ -226,6 +264,7 @@ fn push_word(lex: &'static Lexicon, text: &str, span: Range<usize>, scratch: &mu
     if word.is_empty() {
         return;
     }
+    scratch.facts.surface_tokens += 1;
     // Short ASCII words (nearly all of them) are lower-cased on the stack.
     let mut buf = [0u8; SHORT_WORD];
     let (lower, upper, key) = match lower_ascii(word, &mut buf) {
@@ -249,8 +288,13 @@ fn push_word(lex: &'static Lexicon, text: &str, span: Range<usize>, scratch: &mu
     };
     let negates = entry.is_some_and(|e| e.negator)
         || (lower.contains(&b'\'') && lower.windows(3).any(|w| w == b"n't"));
+    let pos = scratch.next_position(upper);
+    if entry.is_none() && !negates {
+        return;
+    }
     scratch.tokens.push(Token {
         entry,
+        pos,
         upper,
         negates,
         span: start..start + word.len(),
@@ -264,10 +308,16 @@ fn push_emoji(
     description: &'static str,
     scratch: &mut Scratch,
 ) {
+    scratch.facts.surface_tokens += 1;
     for word in description.split(' ').filter(|w| !w.is_empty()) {
         let entry = lex.get(word);
+        let pos = scratch.next_position(false);
+        if entry.is_none() {
+            continue;
+        }
         scratch.tokens.push(Token {
             entry,
+            pos,
             upper: false,
             negates: entry.is_some_and(|e| e.negator),
             span: span.clone(),
@@ -291,7 +341,8 @@ fn lower_ascii<'b>(
         return None;
     }
     let (mut has_upper, mut has_lower) = (false, false);
-    let mut key = (bytes.len() as u128) << 120;
+    // The key's two halves, in u64s: variable u128 shifts compile to several instructions.
+    let (mut lo, mut hi) = (0u64, (bytes.len() as u64) << 56);
     for (i, (dst, &b)) in buf.iter_mut().zip(bytes).enumerate() {
         if !b.is_ascii() {
             return None;
@@ -300,11 +351,14 @@ fn lower_ascii<'b>(
         has_lower |= b.is_ascii_lowercase();
         let lower = b.to_ascii_lowercase();
         *dst = lower;
-        if i < 15 {
-            key |= u128::from(lower) << (8 * i);
+        let shift = (8 * (i % 8)) as u32;
+        if i < 8 {
+            lo |= u64::from(lower) << shift;
+        } else if i < 15 {
+            hi |= u64::from(lower) << shift;
         }
     }
-    let key = (bytes.len() <= 15).then_some(key);
+    let key = (bytes.len() <= 15).then_some(u128::from(lo) | (u128::from(hi) << 64));
     Some((&buf[..bytes.len()], has_upper && !has_lower, key))
 }
 
@@ -370,20 +424,30 @@ fn has_run_of_three(word: &[u8]) -> bool {
     word.windows(3).any(|w| w[0] == w[1] && w[1] == w[2])
 }
 
-/// Joins runs of tokens that form a multi-word term ("fed up", "no one") into one.
+/// Joins runs of adjacent tokens that form a multi-word term ("fed up", "no one") into
+/// one, and renumbers positions so a phrase occupies a single word.
 fn join_phrases(lex: &'static Lexicon, text: &str, scratch: &mut Scratch) {
     let Scratch { tokens, key, .. } = scratch;
     let mut read = 0;
     let mut write = 0;
+    let mut shift = 0;
     while read < tokens.len() {
+        let adjacent = |k: usize| {
+            tokens
+                .get(read + k)
+                .is_some_and(|t| t.pos == tokens[read].pos + k as u32)
+        };
         let max = tokens[read]
             .entry
             .map_or(1, |e| usize::from(e.phrase_words))
-            .min(MAX_PHRASE_WORDS)
-            .min(tokens.len() - read);
-        let continues = max >= 2 && tokens[read + 1].entry.is_some_and(|e| e.phrase_tail);
+            .min(MAX_PHRASE_WORDS);
+        let continues =
+            max >= 2 && adjacent(1) && tokens[read + 1].entry.is_some_and(|e| e.phrase_tail);
         let mut joined = None;
         for n in (2..=if continues { max } else { 1 }).rev() {
+            if !(1..n).all(adjacent) {
+                continue;
+            }
             key.clear();
             for (k, t) in tokens[read..read + n].iter().enumerate() {
                 if k > 0 {
@@ -401,22 +465,26 @@ fn join_phrases(lex: &'static Lexicon, text: &str, scratch: &mut Scratch) {
         }
         match joined {
             Some((n, entry)) => {
-                let first = &tokens[read];
-                let last = &tokens[read + n - 1];
+                let parts = &tokens[read..read + n];
+                // "NEVER again": capitals on any word of a phrase emphasise it.
+                let upper = parts.iter().any(|t| t.upper);
                 let token = Token {
                     entry: Some(entry),
-                    upper: tokens[read..read + n].iter().all(|t| t.upper),
+                    pos: parts[0].pos - shift,
+                    upper,
                     negates: entry.negator,
-                    span: first.span.start..last.span.end,
+                    span: parts[0].span.start..parts[n - 1].span.end,
                     emoji_word: None,
                 };
                 tokens[write] = token;
+                shift += n as u32 - 1;
                 read += n;
             }
             None => {
                 if write != read {
                     tokens.swap(write, read);
                 }
+                tokens[write].pos -= shift;
                 read += 1;
             }
         }
@@ -430,6 +498,7 @@ mod tests {
     use super::*;
     use crate::sentiment::lexicon::LEXICON;
 
+    /// The stored (lexicon-relevant) tokens, as typed.
     fn words(text: &str) -> Vec<String> {
         let mut scratch = Scratch::default();
         tokenize(&LEXICON, text, &mut scratch);
@@ -443,8 +512,18 @@ mod tests {
     #[test]
     fn splits_punctuation_but_keeps_contractions_and_emoticons() {
         assert_eq!(
-            words("ok,thanks!! don't :) (really)"),
+            words("ok,thanks!! don't :) (really) parcel"),
             ["ok", "thanks", "don't", ":)", "really"]
+        );
+        let mut scratch = Scratch::default();
+        let facts = tokenize(
+            &LEXICON,
+            "ok,thanks!! don't :) (really) parcel",
+            &mut scratch,
+        );
+        assert_eq!(
+            (facts.words, facts.surface_tokens, facts.exclamations),
+            (6, 6, 2)
         );
     }
 
@@ -456,8 +535,14 @@ mod tests {
 
     #[test]
     fn joins_phrases() {
-        assert_eq!(words("I'm fed up"), ["I'm", "fed up"]);
+        assert_eq!(words("I'm fed up"), ["fed up"]);
         assert_eq!(words("kind of slow"), ["kind of", "slow"]);
+        // Words between break a phrase; positions close up after a join.
+        assert_eq!(words("fed really up"), ["fed", "really", "up"]);
+        let mut scratch = Scratch::default();
+        let facts = tokenize(&LEXICON, "so fed up now good", &mut scratch);
+        let pos: Vec<u32> = scratch.tokens.iter().map(|t| t.pos).collect();
+        assert_eq!((pos, facts.words), (vec![0, 1, 3], 5));
     }
 
     #[test]
@@ -484,7 +569,11 @@ mod tests {
     fn caps_and_negation_flags() {
         let mut scratch = Scratch::default();
         tokenize(&LEXICON, "NEVER doesn’t Ok", &mut scratch);
-        let flags: Vec<(bool, bool)> = scratch.tokens.iter().map(|t| (t.upper, t.negates)).collect();
+        let flags: Vec<(bool, bool)> = scratch
+            .tokens
+            .iter()
+            .map(|t| (t.upper, t.negates))
+            .collect();
         assert_eq!(flags, [(true, true), (false, true), (false, false)]);
     }
 }

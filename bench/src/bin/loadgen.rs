@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_bench::findings::thousands;
 use switchboard_bench::ledger::Ledger;
 use switchboard_bench::load::{self, LoadPlan};
 use switchboard_bench::stats::Summary;
-use switchboard_bench::suite::{self, thousands, SuiteOptions};
+use switchboard_bench::suite::{self, SuiteOptions};
 use switchboard_bench::webhook::{Pool, WebhookSpec};
 
 #[derive(Debug, Parser)]
