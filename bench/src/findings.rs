@@ -59,6 +59,10 @@ fn describe_run(report: &mut Report, options: &SuiteOptions, m: &Measurements) {
             options.agents, 1000
         ),
     ));
+    report.context.push((
+        "latency".into(),
+        "answer = request written → 200 read; webhook → agent frame = request written → frame read by the agent (one clock, same process); 200 → agent frame is 0 when the frame came first".into(),
+    ));
     let mut phases: Vec<(&str, Option<CpuUse>)> = Vec::new();
     if let Some((_, cpu)) = m.baselines.first() {
         phases.push(("baseline", *cpu));
@@ -90,6 +94,24 @@ fn describe_run(report: &mut Report, options: &SuiteOptions, m: &Measurements) {
         report.note(format!(
             "other processes on this machine used up to {:.2} cores (in the {} phase), so the figures are pessimistic and the ratio is less reliable; rerun on a quiet machine for README numbers",
             busiest.1, busiest.0
+        ));
+    }
+    if let Some(phase) = m.closed_loop.as_ref().filter(|p| !p.threads.is_empty()) {
+        let threads: Vec<String> = phase
+            .threads
+            .iter()
+            .take(5)
+            .map(|t| match t.threads {
+                1 => format!("{} {:.2}", t.name, t.cores),
+                n => format!(
+                    "{} ×{n} {:.2} (busiest {:.2})",
+                    t.name, t.cores, t.busiest_cores
+                ),
+            })
+            .collect();
+        report.context.push((
+            "switchboard threads during (a), in cores".into(),
+            threads.join(", "),
         ));
     }
     let frames: Vec<String> = m
@@ -150,6 +172,25 @@ fn ingest(report: &mut Report, options: &SuiteOptions, m: &Measurements) {
         "≥ 25 %",
         Verdict::from_bool(ratio >= 0.25),
     );
+    let trivial_cpu = m.baselines.first().and_then(|(first, cpu)| {
+        let answered = first.sent.saturating_sub(first.errors()).max(1) as f64;
+        Some(cpu.as_ref()?.server_time.as_secs_f64() / answered)
+    });
+    let switchboard_cpu = phase
+        .cpu
+        .as_ref()
+        .map(|cpu| cpu.server_time.as_secs_f64() / phase.audit.acknowledged.max(1) as f64);
+    if let (Some(trivial), Some(switchboard)) = (trivial_cpu, switchboard_cpu) {
+        // Less sensitive to background load than the throughput ratio: what
+        // the ratio would be if both servers got the same CPU.
+        report.row(
+            "(a)/(b)",
+            "server CPU per request, trivial ÷ switchboard",
+            format!("{:.1} %", trivial / switchboard * 100.0),
+            "",
+            Verdict::Info,
+        );
+    }
     if let Some(cpu) = &phase.cpu {
         let acknowledged = phase.audit.acknowledged.max(1) as f64;
         report.row(
@@ -163,27 +204,6 @@ fn ingest(report: &mut Report, options: &SuiteOptions, m: &Measurements) {
             "",
             Verdict::Info,
         );
-        let threads: Vec<String> = phase
-            .threads
-            .iter()
-            .take(4)
-            .map(|t| match t.threads {
-                1 => format!("{} {:.2}", t.name, t.cores),
-                n => format!(
-                    "{} ×{n} {:.2} (busiest {:.2})",
-                    t.name, t.cores, t.busiest_cores
-                ),
-            })
-            .collect();
-        if !threads.is_empty() {
-            report.row(
-                "(a)",
-                "  by thread, in cores",
-                threads.join(", "),
-                "",
-                Verdict::Info,
-            );
-        }
         report.row(
             "(a)",
             "bench CPU per webhook",

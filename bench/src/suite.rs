@@ -151,8 +151,14 @@ pub struct Measurements {
     pub failure: Option<String>,
 }
 
+/// The table, and whether every phase ran.
+pub struct SuiteResult {
+    pub report: Report,
+    pub complete: bool,
+}
+
 /// Runs everything, writes the markdown to `options.out` and returns the report.
-pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
+pub async fn run(options: SuiteOptions) -> anyhow::Result<SuiteResult> {
     let work = tempfile::Builder::new()
         .prefix("switchboard-bench-")
         .tempdir()?;
@@ -200,7 +206,10 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<Report> {
 
     let report = findings::report(&options, &m);
     write_markdown(&options.out, &report)?;
-    Ok(report)
+    Ok(SuiteResult {
+        report,
+        complete: m.failure.is_none(),
+    })
 }
 
 /// Phases 2–6. Fills `m` as it goes, so an error keeps what came before.

@@ -77,9 +77,14 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Suite(options) => {
                 let out = options.out.clone();
-                let report = suite::run(options).await?;
-                println!("\n{}", report.to_text());
+                let result = suite::run(options).await?;
+                println!("\n{}", result.report.to_text());
                 println!("markdown written to {}", out.display());
+                // Missed targets are findings; a run that could not measure is a failure.
+                anyhow::ensure!(
+                    result.complete,
+                    "the benchmark did not complete (see the notes above)"
+                );
                 Ok(())
             }
             Command::Http(options) => http(options).await,

@@ -71,10 +71,21 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
                 next = frames_rx.recv() => match next {
-                    Some(Outgoing::Frame(text)) => if sink.send(Message::Text(text.into())).await.is_err() { return; },
-                    Some(Outgoing::Range { conversation, after, upto }) => {
-                        if let Err(e) = send_range(&mut sink, &store, &conversation, after, upto).await {
-                            tracing::info!(error = %e, "agent socket closed while sending history");
+                    Some(item) => {
+                        // Queue frames without flushing while more are
+                        // waiting: one socket write for a burst, not one each.
+                        let written = match item {
+                            Outgoing::Frame(text) => sink.feed(Message::Text(text.into())).await.map_err(anyhow::Error::from),
+                            Outgoing::Range { conversation, after, upto } => {
+                                feed_range(&mut sink, &store, &conversation, after, upto).await
+                            }
+                        };
+                        let flushed = match written {
+                            Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(anyhow::Error::from),
+                            other => other,
+                        };
+                        if let Err(e) = flushed {
+                            tracing::info!(error = %e, "agent socket closed");
                             return;
                         }
                     }
@@ -145,8 +156,9 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
 /// Messages per store read when streaming a range.
 const RANGE_PAGE: u64 = 256;
 
-/// Streams messages `(after, upto]` from the store as `message` frames.
-async fn send_range(
+/// Queues messages `(after, upto]` from the store as `message` frames
+/// (the caller flushes).
+async fn feed_range(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     store: &Arc<dyn Store>,
     conversation: &str,
@@ -164,10 +176,8 @@ async fn send_range(
             from + 1
         );
         for message in messages {
-            sink.send(Message::Text(
-                encode(&ServerFrame::Message { message }).into(),
-            ))
-            .await?;
+            let frame = encode(&ServerFrame::Message { message });
+            sink.feed(Message::Text(frame.into())).await?;
         }
         from = to;
     }

@@ -1,10 +1,12 @@
 //! The single writer of the sled store: group commit.
 //!
 //! Every write (inbound message, reply, status, opt-out) is sent to one
-//! thread. It takes everything that is pending, applies it all in one sled
-//! transaction, flushes once (plus `fdatasync` when configured) and only then
-//! answers each caller and advances the durable watermark that wakes the
-//! router. One transaction and one flush per batch instead of per request is
+//! thread. It takes everything that is pending and applies it all in one sled
+//! transaction. A second thread, the flusher, makes applied batches durable:
+//! one sled flush (plus `fdatasync` when configured) covers every batch
+//! applied before it started, and only then are the callers answered and the
+//! durable watermark that wakes the router advanced. The two overlap — the
+//! writer applies batch N+1 while batch N is being flushed. One transaction and one flush per batch instead of per request is
 //! what makes durable ingest cheap; one writer is also what keeps per-number
 //! sequence numbers gap-free without read-modify-write races.
 
@@ -83,66 +85,48 @@ pub(super) struct Writer {
     pub cache: HashMap<ConversationId, ConversationRecord>,
 }
 
-impl Writer {
-    /// Runs until the channel closes or a `Close` arrives.
-    pub fn run(mut self, mut rx: mpsc::Receiver<Write>) {
-        while let Some(first) = rx.blocking_recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(write) => batch.push(write),
-                    Err(_) => break,
-                }
-            }
-            let (closing, batch): (Vec<Write>, Vec<Write>) = batch
-                .into_iter()
-                .partition(|w| matches!(w, Write::Close(_)));
-            if !batch.is_empty() {
-                self.commit(batch);
-            }
-            if !closing.is_empty() {
-                rx.close();
-                // Anything that raced in before close() is still answered.
-                let mut rest = Vec::new();
-                while let Ok(write) = rx.try_recv() {
-                    rest.push(write);
-                }
-                rest.retain(|w| !matches!(w, Write::Close(_)));
-                if !rest.is_empty() {
-                    self.commit(rest);
-                }
-                for done in closing {
-                    fail(done, &StoreError::Closed);
-                }
-                return;
-            }
-        }
-    }
+/// A batch that is applied and waits for the flusher.
+struct Applied {
+    batch: Vec<Write>,
+    outcomes: Vec<Result<Outcome>>,
+    /// Newest change id written by this batch or any before it.
+    last_change: u64,
+}
 
-    fn commit(&mut self, batch: Vec<Write>) {
-        let applied = self.apply(&batch).and_then(|applied| {
-            self.make_durable()?;
-            Ok(applied)
-        });
-        match applied {
-            Ok((outcomes, overlay)) => {
-                if self.cache.len() + overlay.conversations.len() > MAX_CACHED_CONVERSATIONS {
-                    self.cache.clear();
+/// Makes applied batches durable, then answers their callers.
+struct Flusher {
+    db: sled::Db,
+    fsync_file: Option<File>,
+    durable: watch::Sender<u64>,
+    outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
+}
+
+impl Flusher {
+    fn run(self, rx: std::sync::mpsc::Receiver<Applied>) {
+        while let Ok(first) = rx.recv() {
+            let mut pending = vec![first];
+            pending.extend(rx.try_iter());
+            match self.make_durable() {
+                Ok(()) => {
+                    let last = pending.iter().map(|a| a.last_change).max().unwrap_or(0);
+                    self.durable.send_if_modified(|durable| {
+                        let advanced = last > *durable;
+                        *durable = (*durable).max(last);
+                        advanced
+                    });
+                    for applied in pending {
+                        for (write, outcome) in applied.batch.into_iter().zip(applied.outcomes) {
+                            respond(write, outcome, &self.outbox_tx);
+                        }
+                    }
                 }
-                self.cache.extend(overlay.conversations);
-                self.next_change = overlay.next_change;
-                self.durable.send_replace(self.next_change - 1);
-                for (write, outcome) in batch.into_iter().zip(outcomes) {
-                    respond(write, outcome, &self.outbox_tx);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, writes = batch.len(), "store write failed; callers get an error");
-                // The transaction may or may not have reached sled; re-read
-                // conversation records from disk from now on.
-                self.cache.clear();
-                for write in batch {
-                    fail(write, &e);
+                Err(e) => {
+                    // The writes are applied but not known durable: callers
+                    // get an error and retry; dedupe absorbs the repeat.
+                    tracing::error!(error = %e, "flush failed; callers get an error");
+                    for write in pending.into_iter().flat_map(|a| a.batch) {
+                        fail(write, &e);
+                    }
                 }
             }
         }
@@ -155,6 +139,96 @@ impl Writer {
                 .map_err(|e| StoreError::Storage(format!("fdatasync: {e}")))?;
         }
         Ok(())
+    }
+}
+
+impl Writer {
+    /// Runs until the channel closes or a `Close` arrives; a `Close` is
+    /// answered once everything before it is durable.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Write>) {
+        let (flush_tx, flush_rx) = std::sync::mpsc::channel();
+        let flusher = Flusher {
+            db: self.db.clone(),
+            fsync_file: self.fsync_file.take(),
+            durable: self.durable.clone(),
+            outbox_tx: self.outbox_tx.clone(),
+        };
+        let flusher = match std::thread::Builder::new()
+            .name("sled-flusher".into())
+            .spawn(move || flusher.run(flush_rx))
+        {
+            Ok(handle) => handle,
+            Err(e) => {
+                tracing::error!(error = %e, "could not start the flusher thread");
+                return;
+            }
+        };
+        let mut closing = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(write) => batch.push(write),
+                    Err(_) => break,
+                }
+            }
+            let (close, batch): (Vec<Write>, Vec<Write>) = batch
+                .into_iter()
+                .partition(|w| matches!(w, Write::Close(_)));
+            if !batch.is_empty() {
+                self.commit(batch, &flush_tx);
+            }
+            if !close.is_empty() {
+                closing = close;
+                rx.close();
+                // Anything that raced in before close() is still served.
+                let rest: Vec<Write> = std::iter::from_fn(|| rx.try_recv().ok())
+                    .filter(|w| !matches!(w, Write::Close(_)))
+                    .collect();
+                if !rest.is_empty() {
+                    self.commit(rest, &flush_tx);
+                }
+                break;
+            }
+        }
+        drop(flush_tx);
+        if flusher.join().is_err() {
+            tracing::error!("the flusher thread panicked");
+        }
+        for done in closing {
+            fail(done, &StoreError::Closed);
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Write>, flush_tx: &std::sync::mpsc::Sender<Applied>) {
+        match self.apply(&batch) {
+            Ok((outcomes, overlay)) => {
+                if self.cache.len() + overlay.conversations.len() > MAX_CACHED_CONVERSATIONS {
+                    self.cache.clear();
+                }
+                self.cache.extend(overlay.conversations);
+                self.next_change = overlay.next_change;
+                let applied = Applied {
+                    batch,
+                    outcomes,
+                    last_change: self.next_change - 1,
+                };
+                if let Err(std::sync::mpsc::SendError(applied)) = flush_tx.send(applied) {
+                    for write in applied.batch {
+                        fail(write, &StoreError::Closed);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = batch.len(), "store write failed; callers get an error");
+                // The transaction may or may not have reached sled; re-read
+                // conversation records from disk from now on.
+                self.cache.clear();
+                for write in batch {
+                    fail(write, &e);
+                }
+            }
+        }
     }
 
     fn apply(&self, batch: &[Write]) -> Result<(Vec<Result<Outcome>>, Overlay)> {

@@ -20,6 +20,10 @@ use switchboard_protocol::{ConversationId, Message, Seq};
 use tokio::sync::{mpsc, oneshot, watch};
 
 const CURSOR_KEY: &[u8] = b"router_cursor";
+/// Prune the change log once the router is this far past the last prune:
+/// pruning writes to the tree the writer's transactions use, so doing it per
+/// batch would make them conflict and retry.
+const PRUNE_EVERY: u64 = 4096;
 /// Writes waiting for the writer before callers are slowed down.
 const WRITE_QUEUE: usize = 65_536;
 
@@ -29,6 +33,7 @@ pub struct SledStore {
     meta: sled::Tree,
     writes: mpsc::Sender<Write>,
     durable: watch::Receiver<u64>,
+    pruned_upto: std::sync::atomic::AtomicU64,
 }
 
 /// Options of [`SledStore::open`].
@@ -106,6 +111,7 @@ impl SledStore {
                 meta,
                 writes,
                 durable,
+                pruned_upto: std::sync::atomic::AtomicU64::new(0),
             },
             outbox_rx,
         ))
@@ -250,13 +256,17 @@ impl Store for SledStore {
     }
 
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        use std::sync::atomic::Ordering;
         self.meta.insert(CURSOR_KEY, &keys::change(cursor))?;
         // Entries the router is past are never read again.
-        let mut prune = sled::Batch::default();
-        for key in self.trees.changes.range(..=keys::change(cursor)).keys() {
-            prune.remove(key?);
+        if cursor.saturating_sub(self.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY {
+            let mut prune = sled::Batch::default();
+            for key in self.trees.changes.range(..=keys::change(cursor)).keys() {
+                prune.remove(key?);
+            }
+            self.trees.changes.apply_batch(prune)?;
+            self.pruned_upto.store(cursor, Ordering::Relaxed);
         }
-        self.trees.changes.apply_batch(prune)?;
         Ok(())
     }
 
