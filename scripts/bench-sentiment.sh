@@ -21,7 +21,7 @@ baseline_version=5.0.2
 messages=${BENCH_MESSAGES:-200000}
 rounds=${BENCH_ROUNDS:-3}
 cpu=${BENCH_CPU:-0}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}
 
 for tool in cargo node npm; do
   command -v "$tool" >/dev/null || { echo "bench-sentiment: $tool is required" >&2; exit 1; }
