@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs the whole system locally on its embedded default:
-# sled on disk, no cloud account. Without Twilio credentials it also starts
-# the phone simulator, which plays the customer's phone and stands in for
-# Twilio's REST API.
+# sled on disk, no cloud account: the switchboard and the agent UI, and —
+# without Twilio credentials — the phone simulator, which plays the
+# customer's phone and stands in for Twilio's REST API.
 #
 #   scripts/run-local.sh
 #
@@ -20,8 +20,9 @@ if [[ -f .env ]]; then
 fi
 
 echo "building (release)…"
-cargo build --release --quiet -p switchboard
+cargo build --release --quiet -p switchboard -p agent-ui
 BIN="$CARGO_TARGET_DIR/release/switchboard"
+UI_BIN="$CARGO_TARGET_DIR/release/agent-ui"
 
 export PORT="${PORT:-3000}"
 export DATA_DIR="${DATA_DIR:-$REPO/data}"
@@ -49,6 +50,10 @@ fi
 
 "$BIN" serve &
 PIDS+=($!)
+UI_PORT="${UI_PORT:-8080}"
+SWITCHBOARD_WS_URL="ws://127.0.0.1:$PORT/v1/agent"
+PORT="$UI_PORT" SWITCHBOARD_WS_URL="$SWITCHBOARD_WS_URL" STATIC_DIR="$REPO/static" "$UI_BIN" serve &
+PIDS+=($!)
 
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
@@ -56,12 +61,12 @@ for _ in $(seq 1 100); do
 done
 cat <<MSG
 
+  Agent console     http://localhost:$UI_PORT/   (sign in as $(sed 's/,.*//' <<<"$AGENTS" | sed 's/:/ \/ /'); agents: AGENTS=name:password,…)
   Switchboard       http://localhost:$PORT/   (webhook: /twilio/sms, agents: ws://localhost:$PORT/v1/agent)
-  Agents            $(sed 's/:[^,]*//g' <<<"$AGENTS")   (AGENTS=name:password,…)
 MSG
 if [[ -n "${SIM_URL:-}" ]]; then
     echo "  Phone simulator   $SIM_URL   (text the switchboard as a customer)"
 fi
-echo "  Terminal agent    $BIN agent --name alice --password alice"
+echo "  Terminal agent    $BIN agent --name bob --password bob"
 echo
 wait

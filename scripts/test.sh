@@ -30,15 +30,18 @@ step() { printf '\n==> %s\n' "$*"; }
 source "$REPO/scripts/lib/prism.sh"
 # shellcheck source=lib/pyoracle.sh
 source "$REPO/scripts/lib/pyoracle.sh"
+# shellcheck source=lib/browser.sh
+source "$REPO/scripts/lib/browser.sh"
 
 cleanup() {
     prism_stop || true
 }
 trap cleanup EXIT
 
-step "installing test tools (Prism, Twilio's Python library)"
+step "installing test tools (Prism, Twilio's Python library, Chromium)"
 prism_install
 pyoracle_install
+browser_install
 
 if [[ "$LINT" == 1 ]]; then
     step "rustfmt and clippy"
@@ -53,5 +56,21 @@ step "starting Prism with Twilio's OpenAPI description"
 prism_start
 echo "Prism at $PRISM_URL"
 
-step "running every test"
-cargo test --workspace --no-fail-fast
+# Each suite runs even when an earlier one failed; the exit status says
+# whether all passed.
+failed=()
+
+step "running every Rust test"
+cargo test --workspace --no-fail-fast || failed+=("cargo test")
+
+step "SMS segment meter (node's test runner)"
+node --test static/segments.test.mjs || failed+=("segment meter")
+
+step "agent UI end-to-end in headless Chromium"
+browser_test || failed+=("browser")
+
+if (( ${#failed[@]} > 0 )); then
+    printf '\nFAILED: %s\n' "${failed[*]}" >&2
+    exit 1
+fi
+printf '\nall suites passed\n'

@@ -1,8 +1,23 @@
 //! Agent UI: the agents' browser console for Switchboard.
 //!
-//! So far this crate holds the message enrichment the server applies before a message
-//! reaches the browser: [`sentiment`] (score, mood icon, the words behind it) and
-//! [`humanize`] (moment.js-style relative times and when they change).
+//! `agent-ui serve` ([`server::serve`]) signs agents in against the switchboard, holds
+//! one upstream WebSocket per agent ([`agent_session`]) shared by all of the agent's
+//! browser tabs, and enriches every message before a browser sees it ([`enrich`]):
+//! [`sentiment`] (score, mood icon, the words behind it) and [`humanize`]
+//! (moment.js-style relative times, kept current as time passes). The browser
+//! protocol is in [`browser`] and `docs/agent-ui.md`.
 
+pub mod agent_session;
+pub mod browser;
+pub mod config;
+pub mod enrich;
+pub mod http;
 pub mod humanize;
+pub mod pages;
 pub mod sentiment;
+pub mod server;
+pub mod sessions;
+pub mod upstream;
+
+pub use config::Config;
+pub use server::{serve, ServeError};

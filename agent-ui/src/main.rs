@@ -1,15 +1,18 @@
 //! `agent-ui` command line: one subcommand per job.
 //!
+//! `serve` runs the web server (configuration from flags, the environment or `.env`).
 //! `score` reads one message per line on stdin and prints one JSON analysis per line
-//! (or, with `--bench N`, measures scoring throughput). New jobs (the web server) are
-//! added as another [`Command`] variant and one match arm.
+//! (or, with `--bench N`, measures scoring throughput). New jobs are added as another
+//! [`Command`] variant and one match arm.
 
 use std::io::{self, BufRead, Write};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use agent_ui::config::{Config, LogFormat};
 use agent_ui::sentiment;
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "agent-ui", version, about = "Switchboard's agent console")]
@@ -20,6 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the agent console web server.
+    Serve(Box<Config>),
     /// Score sentiment: one message per line on stdin, one JSON object per line on stdout.
     Score(ScoreArgs),
 }
@@ -33,8 +38,57 @@ struct ScoreArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; a broken one should be said.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("warning: could not read .env: {e}");
+        }
+    }
     match Cli::parse().command {
+        Command::Serve(config) => serve(*config),
         Command::Score(args) => score(args),
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let addr = (config.bind_addr, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
+        agent_ui::serve(config, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM (PaaS, `kill`) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
     }
 }
 

@@ -1,0 +1,589 @@
+//! One agent's state as its browsers see it, and how each switchboard frame changes it.
+//!
+//! [`AgentModel::apply`] turns an upstream frame into the browser frames to broadcast
+//! (none when nothing visible changed), so the model is the single source of what the
+//! browsers have been shown. That is what makes reconnects clean: a message whose seq
+//! the model already holds is dropped, so nothing reaches a browser twice; and
+//! [`AgentModel::resume`] tells the switchboard the last seq held per conversation, so
+//! whatever was missed arrives.
+//!
+//! **Unread rule**: a conversation's unread count is the number of inbound messages
+//! after the agent's last outbound reply in it (all of them if the agent has not
+//! replied yet). Replying clears it; it is the same for every tab. The customer's
+//! **waiting** time runs from the first of those unread messages.
+
+use std::collections::BTreeMap;
+
+use switchboard_protocol::{
+    AgentPresence, ConversationId, ConversationInfo, Direction, Message, Seq, ServerFrame,
+};
+
+use crate::browser::{
+    BrowserFrame, ConversationView, EnrichedMessage, Relabel, Snapshot, UpstreamStatus, Waiting,
+    WaitingRelabel,
+};
+use crate::enrich;
+
+/// One conversation the agent holds.
+#[derive(Debug, Clone)]
+struct Conversation {
+    info: ConversationInfo,
+    /// In seq order, no duplicates.
+    messages: Vec<EnrichedMessage>,
+    /// When each message's time label may next change (epoch ms), parallel to
+    /// `messages`: relabelling compares numbers and formats only what is due.
+    due: Vec<u64>,
+    /// Index of the last outbound message, if any (kept so unread is O(1)).
+    last_outbound: Option<usize>,
+    /// Current waiting label (kept to know when it changes).
+    waiting_label: Option<String>,
+}
+
+impl Conversation {
+    fn new(info: ConversationInfo) -> Self {
+        Conversation {
+            info,
+            messages: Vec::new(),
+            due: Vec::new(),
+            last_outbound: None,
+            waiting_label: None,
+        }
+    }
+
+    fn last_seq(&self) -> Seq {
+        self.messages.last().map(|m| m.message.seq).unwrap_or(0)
+    }
+
+    /// Index of the first inbound message after the last outbound one.
+    fn first_unanswered(&self) -> usize {
+        self.last_outbound.map(|i| i + 1).unwrap_or(0)
+    }
+
+    fn unread(&self) -> u32 {
+        let count = self.messages.len() - self.first_unanswered();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
+    fn waiting_since(&self) -> Option<u64> {
+        self.messages
+            .get(self.first_unanswered())
+            .map(|m| m.message.at_ms)
+    }
+
+    fn waiting(&mut self, now_ms: u64) -> Option<Waiting> {
+        let waiting = self.waiting_since().map(|since_ms| Waiting {
+            since_ms,
+            label: enrich::label(since_ms, now_ms),
+        });
+        self.waiting_label = waiting.as_ref().map(|w| w.label.clone());
+        waiting
+    }
+
+    fn view(&mut self, now_ms: u64) -> ConversationView {
+        ConversationView {
+            info: self.info.clone(),
+            unread: self.unread(),
+            waiting: self.waiting(now_ms),
+            messages: self.messages.clone(),
+        }
+    }
+
+    /// Adds the messages after the last one held; returns the earliest time one of
+    /// the new labels may change.
+    fn extend(&mut self, history: Vec<Message>, now_ms: u64) -> Option<u64> {
+        let mut earliest = None::<u64>;
+        for message in history {
+            if message.seq <= self.last_seq() {
+                continue;
+            }
+            let due = now_ms + enrich::next_change_in(message.at_ms, now_ms);
+            earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            if message.direction == Direction::Outbound {
+                self.last_outbound = Some(self.messages.len());
+            }
+            self.messages.push(enrich::enrich(message, now_ms));
+            self.due.push(due);
+        }
+        earliest
+    }
+}
+
+/// Everything one agent's browsers show.
+#[derive(Debug, Clone)]
+pub struct AgentModel {
+    agent: String,
+    available: bool,
+    capacity: u32,
+    queue_length: usize,
+    upstream: UpstreamStatus,
+    upstream_detail: String,
+    agents: Vec<AgentPresence>,
+    /// In the order they were assigned.
+    conversations: Vec<Conversation>,
+    /// No label changes before this (epoch ms); may be early, never late.
+    earliest_due: Option<u64>,
+}
+
+impl AgentModel {
+    pub fn new(agent: &str) -> Self {
+        AgentModel {
+            agent: agent.to_string(),
+            available: false,
+            capacity: 1,
+            queue_length: 0,
+            upstream: UpstreamStatus::Reconnecting,
+            upstream_detail: "connecting to the switchboard".into(),
+            agents: Vec::new(),
+            conversations: Vec::new(),
+            earliest_due: None,
+        }
+    }
+
+    fn note_due(&mut self, due: Option<u64>) {
+        if let Some(due) = due {
+            self.earliest_due = Some(self.earliest_due.map_or(due, |e| e.min(due)));
+        }
+    }
+
+    /// Records the upstream link's state; returns the frame to broadcast if it is news.
+    pub fn set_upstream(&mut self, status: UpstreamStatus, detail: &str) -> Option<BrowserFrame> {
+        if self.upstream == status && self.upstream_detail == detail {
+            return None;
+        }
+        self.upstream = status;
+        self.upstream_detail = detail.to_string();
+        Some(BrowserFrame::Upstream {
+            status,
+            detail: detail.to_string(),
+        })
+    }
+
+    /// Last seq held per conversation: `hello.resume`.
+    pub fn resume(&self) -> BTreeMap<ConversationId, Seq> {
+        self.conversations
+            .iter()
+            .map(|c| (c.info.id.clone(), c.last_seq()))
+            .collect()
+    }
+
+    /// The `state` frame.
+    pub fn snapshot(&mut self, now_ms: u64) -> BrowserFrame {
+        BrowserFrame::State(Snapshot {
+            agent: self.agent.clone(),
+            available: self.available,
+            capacity: self.capacity,
+            queue_length: self.queue_length,
+            upstream: self.upstream,
+            upstream_detail: self.upstream_detail.clone(),
+            agents: self.agents.clone(),
+            conversations: self
+                .conversations
+                .iter_mut()
+                .map(|c| c.view(now_ms))
+                .collect(),
+        })
+    }
+
+    fn find(&mut self, id: &str) -> Option<&mut Conversation> {
+        self.conversations.iter_mut().find(|c| c.info.id == id)
+    }
+
+    /// Applies one switchboard frame; returns what the browsers must be told.
+    pub fn apply(&mut self, frame: ServerFrame, now_ms: u64) -> Vec<BrowserFrame> {
+        match frame {
+            ServerFrame::Welcome {
+                agent,
+                available,
+                capacity,
+                queue_length,
+            } => {
+                self.agent = agent;
+                self.available = available;
+                self.capacity = capacity;
+                self.queue_length = queue_length;
+                // Cheap and idempotent: after a reconnect the browsers learn what is in
+                // force even if it changed meanwhile.
+                vec![
+                    BrowserFrame::Availability {
+                        available,
+                        capacity,
+                    },
+                    BrowserFrame::Queue {
+                        length: queue_length,
+                    },
+                ]
+            }
+            ServerFrame::Presence { agents } => {
+                self.agents = agents.clone();
+                vec![BrowserFrame::Presence { agents }]
+            }
+            ServerFrame::Assigned {
+                conversation,
+                history,
+                ..
+            } => {
+                let index = match self
+                    .conversations
+                    .iter()
+                    .position(|c| c.info.id == conversation.id)
+                {
+                    Some(i) => {
+                        self.conversations[i].info = conversation;
+                        i
+                    }
+                    None => {
+                        self.conversations.push(Conversation::new(conversation));
+                        self.conversations.len() - 1
+                    }
+                };
+                let entry = &mut self.conversations[index];
+                let due = entry.extend(history, now_ms);
+                let view = entry.view(now_ms);
+                self.note_due(due);
+                self.note_due(waiting_due(&view, now_ms));
+                vec![BrowserFrame::Assigned { conversation: view }]
+            }
+            ServerFrame::Message { message } => {
+                let Some(entry) = self.find(&message.conversation) else {
+                    tracing::warn!(
+                        conversation = %message.conversation,
+                        seq = message.seq,
+                        "message for a conversation this agent does not hold; ignored"
+                    );
+                    return Vec::new();
+                };
+                let (seq, expected) = (message.seq, entry.last_seq() + 1);
+                if seq < expected {
+                    // Already shown (a resume overlap): never show it twice.
+                    return Vec::new();
+                }
+                if seq > expected {
+                    tracing::warn!(conversation = %entry.info.id, seq, expected, "gap in a conversation's seqs");
+                }
+                let due = entry.extend(vec![message], now_ms);
+                let waiting = entry.waiting(now_ms);
+                let shown = entry.messages.last().cloned();
+                let unread = entry.unread();
+                self.note_due(due);
+                self.note_due(waiting.as_ref().map(|w| due_of(w.since_ms, now_ms)));
+                shown
+                    .map(|message| BrowserFrame::Message {
+                        message,
+                        unread,
+                        waiting,
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            ServerFrame::Status {
+                conversation,
+                seq,
+                status,
+                error,
+            } => {
+                let Some(message) = self
+                    .find(&conversation)
+                    .and_then(|c| c.messages.iter_mut().find(|m| m.message.seq == seq))
+                else {
+                    return Vec::new();
+                };
+                let current = &mut message.message;
+                let news = current.status != Some(status) || current.error != error;
+                let backwards = current.status.is_some_and(|s| s.rank() > status.rank());
+                if !news || backwards {
+                    // A resume repeats the current status; the browsers have it already.
+                    return Vec::new();
+                }
+                current.status = Some(status);
+                current.error = error.clone();
+                vec![BrowserFrame::Status {
+                    conversation,
+                    seq,
+                    status,
+                    error,
+                }]
+            }
+            ServerFrame::OptOut {
+                conversation,
+                opted_out,
+            } => match self.find(&conversation) {
+                Some(c) if c.info.opted_out != opted_out => {
+                    c.info.opted_out = opted_out;
+                    vec![BrowserFrame::OptOut {
+                        conversation,
+                        opted_out,
+                    }]
+                }
+                _ => Vec::new(),
+            },
+            ServerFrame::Unassigned {
+                conversation,
+                reason,
+            } => {
+                let before = self.conversations.len();
+                self.conversations.retain(|c| c.info.id != conversation);
+                if self.conversations.len() == before {
+                    return Vec::new();
+                }
+                vec![BrowserFrame::Unassigned {
+                    conversation,
+                    reason,
+                }]
+            }
+            ServerFrame::Ack {
+                client_id,
+                conversation,
+                seq,
+            } => vec![BrowserFrame::Ack {
+                client_id,
+                conversation,
+                seq,
+            }],
+            ServerFrame::Queue { length } => {
+                self.queue_length = length;
+                vec![BrowserFrame::Queue { length }]
+            }
+            ServerFrame::Pong { .. } => Vec::new(),
+            ServerFrame::Error {
+                code,
+                message,
+                client_id,
+                conversation,
+                ..
+            } => vec![BrowserFrame::Error {
+                code: code.into(),
+                message,
+                client_id,
+                conversation,
+            }],
+        }
+    }
+
+    /// Records availability the agent asked for, before the switchboard's echo.
+    pub fn set_availability(&mut self, available: bool, capacity: u32) -> BrowserFrame {
+        self.available = available;
+        self.capacity = capacity;
+        BrowserFrame::Availability {
+            available,
+            capacity,
+        }
+    }
+
+    /// Recomputes the humanized labels that are due; returns a `relabel` frame with
+    /// those that changed, if any.
+    pub fn relabel(&mut self, now_ms: u64) -> Option<BrowserFrame> {
+        let mut labels = Vec::new();
+        let mut waiting = Vec::new();
+        let mut earliest = None::<u64>;
+        let mut note = |due: u64| earliest = Some(earliest.map_or(due, |e: u64| e.min(due)));
+        for c in &mut self.conversations {
+            for (m, due) in c.messages.iter_mut().zip(c.due.iter_mut()) {
+                if *due <= now_ms {
+                    let label = enrich::label(m.message.at_ms, now_ms);
+                    if label != m.time.label {
+                        labels.push(Relabel {
+                            conversation: c.info.id.clone(),
+                            seq: m.message.seq,
+                            label: label.clone(),
+                        });
+                        m.time.label = label;
+                    }
+                    *due = due_of(m.message.at_ms, now_ms);
+                }
+                note(*due);
+            }
+            let before = c.waiting_label.clone();
+            if let Some(now) = c.waiting(now_ms) {
+                note(due_of(now.since_ms, now_ms));
+                if before.as_ref() != Some(&now.label) {
+                    waiting.push(WaitingRelabel {
+                        conversation: c.info.id.clone(),
+                        label: now.label,
+                    });
+                }
+            }
+        }
+        self.earliest_due = earliest;
+        (!labels.is_empty() || !waiting.is_empty())
+            .then_some(BrowserFrame::Relabel { labels, waiting })
+    }
+
+    /// Milliseconds until some label may change; `None` when nothing is shown.
+    pub fn next_relabel_in(&self, now_ms: u64) -> Option<u64> {
+        self.earliest_due.map(|due| due.saturating_sub(now_ms))
+    }
+}
+
+/// When a label for `at_ms`, computed at `now_ms`, may next change.
+fn due_of(at_ms: u64, now_ms: u64) -> u64 {
+    now_ms + enrich::next_change_in(at_ms, now_ms)
+}
+
+fn waiting_due(view: &ConversationView, now_ms: u64) -> Option<u64> {
+    view.waiting.as_ref().map(|w| due_of(w.since_ms, now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_protocol::{DeliveryStatus, UnassignReason};
+
+    const NOW: u64 = 1_800_000_000_000;
+    const C: &str = "+15550001";
+
+    fn msg(seq: Seq, direction: Direction, body: &str, at_ms: u64) -> Message {
+        Message {
+            conversation: C.into(),
+            seq,
+            direction,
+            body: body.into(),
+            at_ms,
+            media: vec![],
+            agent: None,
+            client_id: None,
+            status: (direction == Direction::Outbound).then_some(DeliveryStatus::Queued),
+            error: None,
+        }
+    }
+
+    fn info() -> ConversationInfo {
+        ConversationInfo {
+            id: C.into(),
+            to: "+15559999".into(),
+            country: Some("US".into()),
+            opted_out: false,
+            waiting_since_ms: Some(NOW),
+        }
+    }
+
+    fn assigned(model: &mut AgentModel, history: Vec<Message>) -> Vec<BrowserFrame> {
+        model.apply(
+            ServerFrame::Assigned {
+                conversation: info(),
+                after: 0,
+                history,
+            },
+            NOW,
+        )
+    }
+
+    fn unread_of(model: &mut AgentModel) -> u32 {
+        match model.snapshot(NOW) {
+            BrowserFrame::State(s) => s.conversations[0].unread,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_resume_lists_the_last_seq() {
+        let mut model = AgentModel::new("alice");
+        assigned(&mut model, vec![msg(1, Direction::Inbound, "hi", NOW)]);
+        let again = model.apply(
+            ServerFrame::Message {
+                message: msg(1, Direction::Inbound, "hi", NOW),
+            },
+            NOW,
+        );
+        assert!(again.is_empty());
+        let new = model.apply(
+            ServerFrame::Message {
+                message: msg(2, Direction::Inbound, "anyone?", NOW),
+            },
+            NOW,
+        );
+        assert!(matches!(
+            &new[..],
+            [BrowserFrame::Message { unread: 2, .. }]
+        ));
+        assert_eq!(model.resume(), BTreeMap::from([(C.to_string(), 2)]));
+
+        // A second `assigned` (e.g. after a requeue and reassignment) merges.
+        let frames = assigned(
+            &mut model,
+            vec![
+                msg(1, Direction::Inbound, "hi", NOW),
+                msg(2, Direction::Inbound, "anyone?", NOW),
+                msg(3, Direction::Inbound, "hello?", NOW),
+            ],
+        );
+        match &frames[..] {
+            [BrowserFrame::Assigned { conversation }] => {
+                let seqs: Vec<_> = conversation
+                    .messages
+                    .iter()
+                    .map(|m| m.message.seq)
+                    .collect();
+                assert_eq!(seqs, [1, 2, 3]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unread_counts_inbound_after_the_last_reply() {
+        let mut model = AgentModel::new("alice");
+        assigned(
+            &mut model,
+            vec![
+                msg(1, Direction::Inbound, "a", NOW),
+                msg(2, Direction::Outbound, "b", NOW),
+                msg(3, Direction::Inbound, "c", NOW),
+            ],
+        );
+        assert_eq!(unread_of(&mut model), 1);
+        model.apply(
+            ServerFrame::Message {
+                message: msg(4, Direction::Outbound, "d", NOW),
+            },
+            NOW,
+        );
+        assert_eq!(unread_of(&mut model), 0);
+    }
+
+    #[test]
+    fn repeated_status_and_opt_out_are_not_news() {
+        let mut model = AgentModel::new("alice");
+        assigned(&mut model, vec![msg(1, Direction::Outbound, "b", NOW)]);
+        let status = |s| ServerFrame::Status {
+            conversation: C.into(),
+            seq: 1,
+            status: s,
+            error: None,
+        };
+        assert_eq!(model.apply(status(DeliveryStatus::Sent), NOW).len(), 1);
+        assert!(model.apply(status(DeliveryStatus::Sent), NOW).is_empty());
+        assert!(model.apply(status(DeliveryStatus::Queued), NOW).is_empty());
+        let opt = |o| ServerFrame::OptOut {
+            conversation: C.into(),
+            opted_out: o,
+        };
+        assert!(model.apply(opt(false), NOW).is_empty());
+        assert_eq!(model.apply(opt(true), NOW).len(), 1);
+        let gone = model.apply(
+            ServerFrame::Unassigned {
+                conversation: C.into(),
+                reason: UnassignReason::Resolved,
+            },
+            NOW,
+        );
+        assert_eq!(gone.len(), 1);
+        assert!(model.resume().is_empty());
+    }
+
+    #[test]
+    fn labels_change_as_time_passes() {
+        let mut model = AgentModel::new("alice");
+        assigned(&mut model, vec![msg(1, Direction::Inbound, "hi", NOW)]);
+        assert_eq!(model.next_relabel_in(NOW), Some(44_500));
+        assert!(model.relabel(NOW + 10_000).is_none());
+        match model.relabel(NOW + 50_000) {
+            Some(BrowserFrame::Relabel { labels, waiting }) => {
+                assert_eq!(labels[0].label, "a minute ago");
+                assert_eq!(waiting[0].label, "a minute ago");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(model.relabel(NOW + 51_000).is_none());
+        assert_eq!(model.next_relabel_in(NOW + 50_000), Some(40_000));
+    }
+}

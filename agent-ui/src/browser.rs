@@ -1,0 +1,432 @@
+//! The browser WebSocket's frames, as `docs/agent-ui.md` defines them.
+//!
+//! Server → browser frames ([`BrowserFrame`]) mirror the switchboard's agent protocol
+//! with every message enriched ([`EnrichedMessage`]) and a few frames of the agent UI's
+//! own (`state`, `upstream`, `relabel`). Browser → server frames ([`BrowserCommand`])
+//! are the protocol's client frames without `v`; [`parse_command`] validates them
+//! before anything is forwarded upstream, so a broken page cannot make the upstream
+//! session misbehave.
+
+use serde::{Deserialize, Serialize};
+use switchboard_protocol::{
+    AgentPresence, ClientFrame, ConversationId, ConversationInfo, DeliveryError, DeliveryStatus,
+    ErrorCode, Message, Seq, UnassignReason,
+};
+
+use crate::sentiment::{Label, WordScore};
+
+/// Longest `client_id` the switchboard accepts (`docs/protocol.md`).
+const MAX_CLIENT_ID_CHARS: usize = 128;
+/// Conversation ids are E.164 numbers; anything much longer is garbage.
+const MAX_CONVERSATION_CHARS: usize = 32;
+/// Sanity bound on capacity, so a typo cannot ask for a million conversations.
+pub const MAX_CAPACITY: u32 = 100;
+
+/// Whether the agent UI currently has a live session with the switchboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamStatus {
+    Connected,
+    Reconnecting,
+}
+
+/// A humanized time and the exact local time behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimeLabel {
+    /// "a few seconds ago", "5 minutes ago", … (kept current with `relabel`).
+    pub label: String,
+    /// The server's local time, "2026-11-21 14:03:07", for the hover title.
+    pub exact: String,
+}
+
+/// What the sentiment analysis says about an inbound message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SentimentView {
+    pub score: f32,
+    pub label: Label,
+    /// The words that drove the score, with their contributions.
+    pub words: Vec<WordScore>,
+}
+
+/// A switchboard message plus what the agent UI adds before a browser sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnrichedMessage {
+    #[serde(flatten)]
+    pub message: Message,
+    /// Inbound messages only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<SentimentView>,
+    pub time: TimeLabel,
+}
+
+/// How long the customer's unanswered messages have been waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    /// `at_ms` of the first inbound message after the agent's last reply.
+    pub since_ms: u64,
+    /// Humanized, like a message's time label.
+    pub label: String,
+}
+
+/// One conversation as the browser shows it (`state.conversations[]`, `assigned`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    pub info: ConversationInfo,
+    /// Inbound messages after the agent's last reply.
+    pub unread: u32,
+    /// `null` when the agent wrote last.
+    pub waiting: Option<Waiting>,
+    /// Oldest first.
+    pub messages: Vec<EnrichedMessage>,
+}
+
+/// The full picture a browser starts from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub agent: String,
+    pub available: bool,
+    pub capacity: u32,
+    pub queue_length: usize,
+    pub upstream: UpstreamStatus,
+    pub upstream_detail: String,
+    pub agents: Vec<AgentPresence>,
+    pub conversations: Vec<ConversationView>,
+}
+
+/// A humanized message time that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Relabel {
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    pub label: String,
+}
+
+/// A conversation's waiting label that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitingRelabel {
+    pub conversation: ConversationId,
+    pub label: String,
+}
+
+/// Machine-readable reason of an `error` frame to the browser: the switchboard's
+/// codes plus the agent UI's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrowserErrorCode {
+    BadFrame,
+    NotAssigned,
+    OptedOut,
+    InvalidReply,
+    TransferRejected,
+    /// The switchboard is unreachable (or could not store it): retry.
+    Unavailable,
+    /// Another client signed in as this agent; this console is signed out.
+    Superseded,
+    /// The switchboard no longer accepts this agent's password; sign in again.
+    SignedOut,
+}
+
+impl From<ErrorCode> for BrowserErrorCode {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::BadFrame => Self::BadFrame,
+            ErrorCode::NotAssigned => Self::NotAssigned,
+            ErrorCode::OptedOut => Self::OptedOut,
+            ErrorCode::InvalidReply => Self::InvalidReply,
+            ErrorCode::TransferRejected => Self::TransferRejected,
+            ErrorCode::Superseded => Self::Superseded,
+            // Fatal connection-level codes become a reconnect; if one is ever shown,
+            // "try again" is what it means to the agent.
+            ErrorCode::SlowConsumer | ErrorCode::ShuttingDown | ErrorCode::Unavailable => {
+                Self::Unavailable
+            }
+        }
+    }
+}
+
+/// Frames the agent UI sends to the browser.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BrowserFrame {
+    State(Snapshot),
+    Upstream {
+        status: UpstreamStatus,
+        detail: String,
+    },
+    Assigned {
+        conversation: ConversationView,
+    },
+    Message {
+        message: EnrichedMessage,
+        /// The conversation's unread count and waiting label after this message.
+        unread: u32,
+        waiting: Option<Waiting>,
+    },
+    Status {
+        conversation: ConversationId,
+        seq: Seq,
+        status: DeliveryStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<DeliveryError>,
+    },
+    OptOut {
+        conversation: ConversationId,
+        opted_out: bool,
+    },
+    Unassigned {
+        conversation: ConversationId,
+        reason: UnassignReason,
+    },
+    Queue {
+        length: usize,
+    },
+    Presence {
+        agents: Vec<AgentPresence>,
+    },
+    Availability {
+        available: bool,
+        capacity: u32,
+    },
+    Ack {
+        client_id: String,
+        conversation: ConversationId,
+        seq: Seq,
+    },
+    Error {
+        code: BrowserErrorCode,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+    },
+    Relabel {
+        labels: Vec<Relabel>,
+        waiting: Vec<WaitingRelabel>,
+    },
+}
+
+impl BrowserFrame {
+    /// The frame as JSON text. Serialising these plain data types cannot fail; the
+    /// fallback only keeps the signature honest.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not serialise a browser frame");
+            r#"{"type":"error","code":"unavailable","message":"internal error"}"#.to_string()
+        })
+    }
+
+    /// An `error` frame without a reply or conversation attached.
+    pub fn error(code: BrowserErrorCode, message: impl Into<String>) -> Self {
+        BrowserFrame::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+            conversation: None,
+        }
+    }
+}
+
+/// Frames the browser may send; anything else is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BrowserCommand {
+    Availability {
+        available: bool,
+        capacity: u32,
+    },
+    Reply {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
+    Resolve {
+        conversation: ConversationId,
+    },
+    Transfer {
+        conversation: ConversationId,
+        #[serde(default)]
+        to: Option<String>,
+    },
+}
+
+/// Why a browser frame was refused: the `error` frame to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: BrowserErrorCode,
+    pub message: String,
+    pub client_id: Option<String>,
+    pub conversation: Option<ConversationId>,
+}
+
+impl From<Refusal> for BrowserFrame {
+    fn from(r: Refusal) -> Self {
+        BrowserFrame::Error {
+            code: r.code,
+            message: r.message,
+            client_id: r.client_id,
+            conversation: r.conversation,
+        }
+    }
+}
+
+/// Parses and validates one browser frame into the client frame to send upstream.
+pub fn parse_command(text: &str) -> Result<ClientFrame, Refusal> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Refusal {
+        code: BrowserErrorCode::BadFrame,
+        message: format!("not JSON: {e}"),
+        client_id: None,
+        conversation: None,
+    })?;
+    // Echo the reply's ids in the error even when the frame is broken, so the page can
+    // mark the right message as failed.
+    let field = |name: &str| {
+        value
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(|s| s.chars().take(MAX_CLIENT_ID_CHARS).collect::<String>())
+    };
+    let refuse = |code, message: String| Refusal {
+        code,
+        message,
+        client_id: field("client_id"),
+        conversation: field("conversation"),
+    };
+    let command: BrowserCommand = serde_json::from_value(value.clone())
+        .map_err(|e| refuse(BrowserErrorCode::BadFrame, format!("unexpected frame: {e}")))?;
+    let check_conversation = |c: &str| {
+        if c.is_empty() || c.chars().count() > MAX_CONVERSATION_CHARS {
+            Err(refuse(
+                BrowserErrorCode::BadFrame,
+                format!("`{c}` is not a conversation id"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match command {
+        BrowserCommand::Availability {
+            available,
+            capacity,
+        } => {
+            if capacity > MAX_CAPACITY {
+                return Err(refuse(
+                    BrowserErrorCode::BadFrame,
+                    format!("capacity must be at most {MAX_CAPACITY}"),
+                ));
+            }
+            ClientFrame::Availability {
+                available,
+                capacity,
+            }
+        }
+        BrowserCommand::Reply {
+            conversation,
+            client_id,
+            body,
+        } => {
+            check_conversation(&conversation)?;
+            let id_len = client_id.chars().count();
+            if id_len == 0 || id_len > MAX_CLIENT_ID_CHARS {
+                return Err(refuse(
+                    BrowserErrorCode::BadFrame,
+                    format!("client_id must be 1–{MAX_CLIENT_ID_CHARS} characters"),
+                ));
+            }
+            if body.trim().is_empty() {
+                return Err(refuse(
+                    BrowserErrorCode::InvalidReply,
+                    "an empty reply is not sent".into(),
+                ));
+            }
+            ClientFrame::Reply {
+                conversation,
+                client_id,
+                body,
+            }
+        }
+        BrowserCommand::Resolve { conversation } => {
+            check_conversation(&conversation)?;
+            ClientFrame::Resolve { conversation }
+        }
+        BrowserCommand::Transfer { conversation, to } => {
+            check_conversation(&conversation)?;
+            // The page's "queue" choice may arrive as an empty name.
+            let to = to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+            ClientFrame::Transfer { conversation, to }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_commands_become_client_frames() {
+        assert_eq!(
+            parse_command(r#"{"type":"availability","available":true,"capacity":3}"#),
+            Ok(ClientFrame::Availability {
+                available: true,
+                capacity: 3
+            })
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"transfer","conversation":"+15550001","to":""}"#),
+            Ok(ClientFrame::Transfer {
+                conversation: "+15550001".into(),
+                to: None
+            })
+        );
+        assert!(matches!(
+            parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"hi"}"#),
+            Ok(ClientFrame::Reply { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_frames_are_refused_with_their_ids() {
+        let r =
+            parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"  "}"#)
+                .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::InvalidReply);
+        assert_eq!(r.client_id.as_deref(), Some("c1"));
+        assert_eq!(r.conversation.as_deref(), Some("+1"));
+
+        let r =
+            parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c2"}"#).unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::BadFrame);
+        assert_eq!(r.client_id.as_deref(), Some("c2"));
+
+        for text in [
+            "nope",
+            r#"{"type":"hello"}"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"availability","available":true,"capacity":1000}"#,
+            r#"{"type":"resolve","conversation":""}"#,
+            r#"{"type":"resolve","conversation":"+1","extra":1}"#,
+        ] {
+            assert_eq!(
+                parse_command(text).unwrap_err().code,
+                BrowserErrorCode::BadFrame,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn frames_serialise_with_their_type() {
+        let text = BrowserFrame::Upstream {
+            status: UpstreamStatus::Reconnecting,
+            detail: "x".into(),
+        }
+        .to_json();
+        assert_eq!(
+            text,
+            r#"{"type":"upstream","status":"reconnecting","detail":"x"}"#
+        );
+        let text = BrowserFrame::error(BrowserErrorCode::BadFrame, "m").to_json();
+        assert_eq!(text, r#"{"type":"error","code":"bad_frame","message":"m"}"#);
+    }
+}

@@ -1,0 +1,234 @@
+//! `GET /ws`: one browser tab's WebSocket.
+//!
+//! The tab attaches to its agent's session: it gets a `state` snapshot first, then
+//! every live frame. Frames the tab sends are validated here and forwarded upstream;
+//! a refused frame is answered on this socket only, and the socket lives on. A tab
+//! that falls behind the broadcast gets a fresh snapshot instead of a hole.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use switchboard_protocol::ClientFrame;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::MissedTickBehavior;
+
+use super::session::CurrentSession;
+use super::AppState;
+use crate::browser::{self, BrowserErrorCode, BrowserFrame};
+use crate::sessions::SignedIn;
+
+/// Largest frame a browser may send (a reply is at most 1,600 characters).
+const MAX_BROWSER_FRAME_BYTES: usize = 64 * 1024;
+/// Keeps proxies from closing an idle socket and detects vanished tabs.
+const PING_EVERY: Duration = Duration::from_secs(25);
+/// A tab that cannot take a frame for this long is disconnected (it reconnects and
+/// gets a snapshot).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Close code telling the page its session is over: go to the sign-in page.
+const CLOSE_SIGNED_OUT: u16 = 4001;
+/// Close code for a server shutdown: reconnect shortly.
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    CurrentSession(session): CurrentSession,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
+    }
+    let shutdown = state.registry.shutdown_token();
+    let tracked = state.registry.track();
+    ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
+        .on_upgrade(move |socket| async move {
+            serve(socket, session, shutdown).await;
+            drop(tracked);
+        })
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+async fn serve(
+    socket: WebSocket,
+    session: SignedIn,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let Some(mut attached) = session.handle.attach().await else {
+        close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
+        return;
+    };
+    if send(&mut sink, attached.snapshot).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = session.ended.cancelled() => {
+                if shutdown.is_cancelled() {
+                    close(&mut sink, CLOSE_GOING_AWAY, "agent UI restarting").await;
+                } else {
+                    close(&mut sink, CLOSE_SIGNED_OUT, "signed out").await;
+                }
+                return;
+            }
+            frame = attached.frames.recv() => {
+                let sent = match frame {
+                    Ok(text) => send(&mut sink, text).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(agent = %session.agent, missed, "browser fell behind; sending a fresh state");
+                        match session.handle.attach().await {
+                            Some(fresh) => {
+                                attached = fresh;
+                                send(&mut sink, attached.snapshot.clone()).await
+                            }
+                            None => Err(()),
+                        }
+                    }
+                    Err(RecvError::Closed) => {
+                        // The agent session ended (e.g. signed in elsewhere); its last
+                        // frame, already sent, said why.
+                        close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
+                        return;
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(answer) = handle_text(&session, text.as_str()).await {
+                        if send(&mut sink, Utf8Bytes::from(answer.to_json())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let refusal = BrowserFrame::error(BrowserErrorCode::BadFrame, "frames are JSON text");
+                    if send(&mut sink, Utf8Bytes::from(refusal.to_json())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                let pinged = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Ping(Default::default()))).await;
+                if !matches!(pinged, Ok(Ok(()))) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Validates and forwards one browser frame; returns the answer for this tab alone,
+/// if there is one.
+async fn handle_text(session: &SignedIn, text: &str) -> Option<BrowserFrame> {
+    let frame = match browser::parse_command(text) {
+        Ok(frame) => frame,
+        Err(refusal) => return Some(refusal.into()),
+    };
+    if !session.handle.is_connected() {
+        let (client_id, conversation) = match &frame {
+            ClientFrame::Reply {
+                client_id,
+                conversation,
+                ..
+            } => (Some(client_id.clone()), Some(conversation.clone())),
+            ClientFrame::Resolve { conversation } | ClientFrame::Transfer { conversation, .. } => {
+                (None, Some(conversation.clone()))
+            }
+            _ => (None, None),
+        };
+        return Some(BrowserFrame::Error {
+            code: BrowserErrorCode::Unavailable,
+            message: "the switchboard is unreachable; retry when it is back".into(),
+            client_id,
+            conversation,
+        });
+    }
+    if !session.handle.forward(frame).await {
+        return Some(BrowserFrame::error(
+            BrowserErrorCode::Unavailable,
+            "this session has ended; sign in again",
+        ));
+    }
+    None
+}
+
+async fn send(sink: &mut Sink, text: Utf8Bytes) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+/// Browsers always send `Origin` on WebSocket requests; a page from another site must
+/// not ride on the agent's cookie. (Non-browser clients send none and are let through:
+/// they hold the cookie themselves.)
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(origin_host) = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, host)| host.trim_end_matches('/'))
+    else {
+        return false;
+    };
+    [header::HOST.as_str(), "x-forwarded-host"]
+        .iter()
+        .filter_map(|name| headers.get(*name)?.to_str().ok())
+        .any(|host| host.eq_ignore_ascii_case(origin_host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn origin_must_match_the_host() {
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:8080")])));
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-host", "agents.example.com"),
+            ("origin", "https://agents.example.com")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[("host", "a"), ("origin", "null")])));
+    }
+}

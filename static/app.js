@@ -1,0 +1,1059 @@
+// Switchboard agent console.
+//
+// One browser WebSocket to the agent UI server (/ws, see docs/agent-ui.md).
+// The `state` frame replaces everything; the other frames are applied to the
+// model and the affected parts of the page are redrawn. Message bodies and
+// every other piece of data are only ever written with textContent /
+// createTextNode — never parsed as HTML.
+
+import { measure, describe } from "./segments.js";
+
+// ---------------------------------------------------------------- helpers
+
+const $ = (id) => document.getElementById(id);
+
+/** Create an element. `props`: className, text, dataset, attrs, on*. */
+function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "className") node.className = value;
+    else if (key === "text") node.textContent = String(value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "attrs") {
+      for (const [a, v] of Object.entries(value)) {
+        if (v !== undefined && v !== null && v !== false) node.setAttribute(a, v === true ? "" : String(v));
+      }
+    } else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node[key] = value;
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Only http(s) and same-origin relative URLs become links. */
+function safeUrl(raw) {
+  try {
+    const url = new URL(String(raw), location.href);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** moment.js `fromNow(true)` thresholds, without the "ago". */
+function humanDuration(ms) {
+  const s = Math.round(Math.max(0, ms) / 1000);
+  const m = Math.round(s / 60);
+  const hr = Math.round(m / 60);
+  const d = Math.round(hr / 24);
+  if (s < 45) return "a few seconds";
+  if (m <= 1) return "a minute";
+  if (m < 45) return `${m} minutes`;
+  if (hr <= 1) return "an hour";
+  if (hr < 22) return `${hr} hours`;
+  if (d <= 1) return "a day";
+  if (d < 26) return `${d} days`;
+  const mo = Math.round(d / 30.4);
+  if (mo <= 1) return "a month";
+  if (mo < 11) return `${mo} months`;
+  const y = Math.round(d / 365);
+  return y <= 1 ? "a year" : `${y} years`;
+}
+
+function exactTime(ms) {
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+const MOOD_NAMES = { devil: "very upset", unhappy: "unhappy", happy: "content", wink: "delighted" };
+const STATUS_TEXT = {
+  queued: "Queued",
+  sending: "Sending…",
+  sent: "Sent",
+  delivered: "Delivered",
+  read: "Read",
+  undelivered: "Undelivered",
+  failed: "Failed",
+};
+const FAILED = new Set(["failed", "undelivered"]);
+const UNASSIGN_TEXT = {
+  resolved: "was resolved",
+  transferred: "was transferred",
+  requeued: "went back to the queue",
+};
+
+function fmtScore(n) {
+  const v = Math.round(Number(n) * 100) / 100;
+  return v > 0 ? `+${v}` : v < 0 ? `−${Math.abs(v)}` : "0";
+}
+
+// ---------------------------------------------------------------- model
+
+const model = {
+  agent: $("agent-name")?.textContent ?? "",
+  available: false,
+  capacity: 1,
+  queueLength: 0,
+  upstream: { status: "connected", detail: "" },
+  agents: [],
+  /** id → {id, to, country, opted_out, waiting_since_ms, unread, messages: [] (by seq)} */
+  conversations: new Map(),
+  selected: null,
+  /** client_id → {client_id, conversation, body, status, error, seq, created} */
+  pending: new Map(),
+  /** conversation → highest inbound seq the agent has looked at */
+  readSeq: new Map(),
+  /** `${conversation}#${seq}` of failed messages the agent already sent again */
+  retried: new Set(),
+  drafts: new Map(),
+  /** `${conversation}#${seq}` → status frame that arrived before its message */
+  earlyStatus: new Map(),
+  haveState: false,
+};
+
+function conversationFrom(info, old) {
+  const conv = {
+    id: String(info.id),
+    to: info.to ?? old?.to ?? "",
+    country: info.country ?? old?.country ?? null,
+    opted_out: Boolean(info.opted_out),
+    waiting_since_ms: info.waiting_since_ms ?? null,
+    unread: Number(info.unread ?? 0) || 0,
+    messages: [],
+  };
+  for (const m of info.messages ?? info.history ?? []) insertMessage(conv, m);
+  // What this tab has already shown the agent is not unread again.
+  const read = model.readSeq.get(conv.id);
+  if (read !== undefined) {
+    const after = conv.messages.filter((m) => m.direction === "inbound" && m.seq > read).length;
+    conv.unread = Math.min(conv.unread, after);
+  }
+  return conv;
+}
+
+function insertMessage(conv, m) {
+  m.media = Array.isArray(m.media) ? m.media : [];
+  const early = model.earlyStatus.get(`${conv.id}#${m.seq}`);
+  if (early) {
+    model.earlyStatus.delete(`${conv.id}#${m.seq}`);
+    applyStatus(m, early);
+  }
+  const list = conv.messages;
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > m.seq) i--;
+  if (i > 0 && list[i - 1].seq === m.seq) list[i - 1] = m;
+  else list.splice(i, 0, m);
+  if (m.client_id && model.pending.has(m.client_id)) model.pending.delete(m.client_id);
+  for (const p of model.pending.values()) {
+    if (p.conversation === conv.id && p.seq === m.seq) model.pending.delete(p.client_id);
+  }
+  return m;
+}
+
+const STATUS_RANK = { queued: 0, sending: 1, sent: 2, undelivered: 3, failed: 3, delivered: 3, read: 4 };
+
+/** Statuses never move backwards (a late "sent" does not undo "delivered"). */
+function applyStatus(target, frame) {
+  const now = STATUS_RANK[target.status] ?? -1;
+  const next = STATUS_RANK[frame.status] ?? 0;
+  if (target.status && next < now) return;
+  if (target.status && next === now && FAILED.has(target.status) !== FAILED.has(frame.status) && now === 3) return;
+  target.status = frame.status;
+  target.error = frame.error ?? null;
+}
+
+function lastInboundLabel(conv) {
+  for (let i = conv.messages.length - 1; i >= 0; i--) {
+    const m = conv.messages[i];
+    if (m.direction === "inbound" && m.sentiment?.label) return m.sentiment.label;
+  }
+  return null;
+}
+
+/** Since when the customer has waited for an answer (null: the agent spoke last). */
+function waitingSince(conv) {
+  const msgs = conv.messages;
+  if (msgs.length === 0) return conv.waiting_since_ms;
+  let since = null;
+  for (let i = msgs.length - 1; i >= 0; i--) {
+    if (msgs[i].direction !== "inbound") break;
+    since = msgs[i].at_ms;
+  }
+  return since;
+}
+
+function lastActivity(conv) {
+  const last = conv.messages[conv.messages.length - 1];
+  return last ? last.at_ms : conv.waiting_since_ms ?? 0;
+}
+
+function pendingFor(id) {
+  return [...model.pending.values()]
+    .filter((p) => p.conversation === id)
+    .sort((a, b) => a.created - b.created);
+}
+
+function markRead(conv) {
+  let top = model.readSeq.get(conv.id) ?? 0;
+  for (const m of conv.messages) if (m.direction === "inbound" && m.seq > top) top = m.seq;
+  model.readSeq.set(conv.id, top);
+  conv.unread = 0;
+}
+
+const selectedConv = () => (model.selected ? model.conversations.get(model.selected) ?? null : null);
+const isWatching = (id) => model.selected === id && document.visibilityState === "visible";
+
+// ---------------------------------------------------------------- socket
+
+const socket = {
+  ws: null,
+  up: false,
+  attempt: 0,
+  timer: null,
+  retryAt: 0,
+  everOpened: false,
+};
+
+function wsUrl() {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+}
+
+function connect() {
+  clearTimeout(socket.timer);
+  socket.timer = null;
+  let ws;
+  try {
+    ws = new WebSocket(wsUrl());
+  } catch {
+    scheduleReconnect();
+    return;
+  }
+  socket.ws = ws;
+  ws.addEventListener("open", () => {
+    if (socket.ws !== ws) return;
+    socket.up = true;
+    socket.everOpened = true;
+    renderBanner();
+  });
+  ws.addEventListener("message", (ev) => {
+    if (socket.ws !== ws) return;
+    let frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    try {
+      handleFrame(frame);
+    } catch (err) {
+      console.error("frame failed", frame, err);
+    }
+  });
+  ws.addEventListener("close", () => {
+    if (socket.ws !== ws) return;
+    socket.ws = null;
+    socket.up = false;
+    scheduleReconnect();
+  });
+}
+
+function scheduleReconnect() {
+  socket.attempt += 1;
+  const base = Math.min(10_000, 500 * 2 ** Math.min(socket.attempt - 1, 5));
+  const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+  socket.retryAt = Date.now() + delay;
+  clearTimeout(socket.timer);
+  socket.timer = setTimeout(connect, delay);
+  renderBanner();
+  // A closed socket may mean the session is gone: then go sign in again.
+  if (socket.attempt === 2 || socket.attempt % 5 === 0) checkSession();
+}
+
+async function checkSession() {
+  try {
+    const res = await fetch("/", { redirect: "manual", cache: "no-store", credentials: "same-origin" });
+    if (res.type === "opaqueredirect" || res.status === 401 || res.status === 303) location.assign("/login");
+  } catch {
+    /* server down: keep retrying the socket */
+  }
+}
+
+function reconnectNow() {
+  if (socket.up) return;
+  socket.attempt = 0;
+  connect();
+}
+
+function send(frame) {
+  if (socket.ws && socket.up && socket.ws.readyState === WebSocket.OPEN) {
+    socket.ws.send(JSON.stringify(frame));
+    return true;
+  }
+  return false;
+}
+
+window.addEventListener("online", reconnectNow);
+
+// ---------------------------------------------------------------- frames
+
+function handleFrame(f) {
+  switch (f.type) {
+    case "state":
+      return onState(f);
+    case "upstream":
+      model.upstream = { status: f.status, detail: f.detail ?? "" };
+      return renderBanner();
+    case "assigned": {
+      const info = f.conversation ?? {};
+      const old = model.conversations.get(String(info.id));
+      const conv = conversationFrom(info, old);
+      model.conversations.set(conv.id, conv);
+      if (isWatching(conv.id)) markRead(conv);
+      if (!old) toast(`New conversation with ${conv.id}`);
+      return renderAll();
+    }
+    case "message":
+      return onMessage(f.message);
+    case "status":
+      return onStatus(f);
+    case "opt_out": {
+      const conv = model.conversations.get(f.conversation);
+      if (!conv) return;
+      conv.opted_out = Boolean(f.opted_out);
+      renderList();
+      if (conv.id === model.selected) renderConversation();
+      return;
+    }
+    case "unassigned": {
+      const id = f.conversation;
+      if (!model.conversations.delete(id)) return;
+      for (const p of pendingFor(id)) model.pending.delete(p.client_id);
+      model.drafts.delete(id);
+      if (model.selected === id) model.selected = null;
+      toast(`${id} ${UNASSIGN_TEXT[f.reason] ?? "left your console"}.`);
+      return renderAll();
+    }
+    case "queue":
+      model.queueLength = Number(f.length) || 0;
+      return renderControls();
+    case "presence":
+      model.agents = Array.isArray(f.agents) ? f.agents : [];
+      renderPresence();
+      return renderTransferOptions();
+    case "availability":
+      model.available = Boolean(f.available);
+      model.capacity = Number(f.capacity) || model.capacity;
+      return renderControls();
+    case "ack":
+      return onAck(f);
+    case "error":
+      return onError(f);
+    case "relabel":
+      return onRelabel(f.labels ?? []);
+    default:
+      return undefined;
+  }
+}
+
+function onState(f) {
+  model.agent = f.agent ?? model.agent;
+  model.available = Boolean(f.available);
+  model.capacity = Number(f.capacity) || 1;
+  model.queueLength = Number(f.queue_length) || 0;
+  model.upstream = { status: f.upstream ?? "connected", detail: f.detail ?? "" };
+  model.agents = Array.isArray(f.agents) ? f.agents : [];
+  const next = new Map();
+  for (const info of f.conversations ?? []) {
+    const conv = conversationFrom(info, model.conversations.get(String(info.id)));
+    next.set(conv.id, conv);
+  }
+  model.conversations = next;
+  if (model.selected && !next.has(model.selected)) model.selected = null;
+  const sel = selectedConv();
+  if (sel && isWatching(sel.id)) markRead(sel);
+  // Pending replies survive a reconnect: drop those that made it, send the
+  // others again (same client_id, so the switchboard stores them once).
+  for (const p of [...model.pending.values()]) {
+    if (!next.has(p.conversation)) {
+      model.pending.delete(p.client_id);
+      continue;
+    }
+    const conv = next.get(p.conversation);
+    if (conv.messages.some((m) => m.client_id === p.client_id)) {
+      model.pending.delete(p.client_id);
+    } else if (p.status !== "failed") {
+      p.seq = null;
+      p.status = "sending";
+      send({ type: "reply", conversation: p.conversation, client_id: p.client_id, body: p.body });
+    }
+  }
+  model.haveState = true;
+  socket.attempt = 0;
+  renderAll();
+}
+
+function onMessage(m) {
+  if (!m || m.conversation === undefined) return;
+  let conv = model.conversations.get(m.conversation);
+  if (!conv) {
+    conv = conversationFrom({ id: m.conversation, opted_out: false }, null);
+    model.conversations.set(conv.id, conv);
+  }
+  insertMessage(conv, m);
+  if (m.direction === "inbound") {
+    if (isWatching(conv.id)) markRead(conv);
+    else if (m.seq > (model.readSeq.get(conv.id) ?? 0)) conv.unread += 1;
+  }
+  renderList();
+  if (conv.id === model.selected) renderTimeline();
+}
+
+function onStatus(f) {
+  const conv = model.conversations.get(f.conversation);
+  const msg = conv?.messages.find((m) => m.seq === f.seq);
+  if (msg) {
+    applyStatus(msg, f);
+  } else {
+    const p = [...model.pending.values()].find((x) => x.conversation === f.conversation && x.seq === f.seq);
+    if (p) applyStatus(p, f);
+    else model.earlyStatus.set(`${f.conversation}#${f.seq}`, f);
+  }
+  if (f.conversation === model.selected) renderTimeline();
+}
+
+function onAck(f) {
+  const p = model.pending.get(f.client_id);
+  if (!p) return;
+  const conv = model.conversations.get(p.conversation);
+  if (conv?.messages.some((m) => m.seq === f.seq || m.client_id === p.client_id)) {
+    model.pending.delete(p.client_id);
+  } else {
+    p.seq = f.seq;
+    p.status = "queued";
+    p.error = null;
+  }
+  if (p.conversation === model.selected) renderTimeline();
+}
+
+function onError(f) {
+  const p = f.client_id ? model.pending.get(f.client_id) : null;
+  if (p) {
+    p.status = "failed";
+    p.error = { code: f.code, message: f.message || f.code || "The reply could not be sent" };
+    if (f.code === "opted_out") {
+      const conv = model.conversations.get(p.conversation);
+      if (conv) conv.opted_out = true;
+    }
+    if (p.conversation === model.selected) renderConversation();
+    return;
+  }
+  toast(f.message || `Error: ${f.code}`, "error");
+}
+
+function onRelabel(labels) {
+  const tl = $("timeline");
+  for (const l of labels) {
+    const conv = model.conversations.get(l.conversation);
+    const msg = conv?.messages.find((m) => m.seq === l.seq);
+    if (!msg) continue;
+    msg.time = { ...(msg.time ?? {}), label: l.label };
+    if (conv.id === model.selected) {
+      const node = tl.querySelector(`.msg[data-seq="${Number(l.seq)}"] time.humanized`);
+      if (node) node.textContent = l.label;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+function sendReply(conversation, body) {
+  const p = {
+    client_id: newClientId(),
+    conversation,
+    body,
+    status: "sending",
+    error: null,
+    seq: null,
+    created: Date.now(),
+  };
+  model.pending.set(p.client_id, p);
+  // If the socket is down the reply waits; it goes out with the next `state`.
+  send({ type: "reply", conversation, client_id: p.client_id, body });
+  renderTimeline(true);
+}
+
+function retry(item) {
+  if (item.client_id && model.pending.get(item.client_id) === item) model.pending.delete(item.client_id);
+  if (item.seq) model.retried.add(`${item.conversation}#${item.seq}`);
+  sendReply(item.conversation, item.body);
+}
+
+function sendAvailability() {
+  const available = $("availability").checked;
+  let capacity = Math.round(Number($("capacity").value));
+  if (!Number.isFinite(capacity) || capacity < 1) capacity = 1;
+  if (capacity > 99) capacity = 99;
+  $("capacity").value = String(capacity);
+  if (send({ type: "availability", available, capacity })) {
+    // Shown at once; the server's `availability` echo confirms (or corrects) it.
+    model.available = available;
+    model.capacity = capacity;
+  } else {
+    toast("Not connected — your availability was not changed.", "error");
+  }
+  renderControls();
+}
+
+function selectConversation(id, { focusComposer = false } = {}) {
+  if (!model.conversations.has(id)) return;
+  saveDraft();
+  model.selected = id;
+  const conv = selectedConv();
+  markRead(conv);
+  renderAll();
+  const ta = $("composer-input");
+  ta.value = model.drafts.get(id) ?? "";
+  renderMeter();
+  autoGrow();
+  if (focusComposer) ta.focus();
+}
+
+function saveDraft() {
+  if (!model.selected) return;
+  const text = $("composer-input").value;
+  if (text) model.drafts.set(model.selected, text);
+  else model.drafts.delete(model.selected);
+}
+
+// ---------------------------------------------------------------- render
+
+function renderAll() {
+  renderControls();
+  renderBanner();
+  renderPresence();
+  renderList();
+  renderConversation();
+}
+
+function renderControls() {
+  const name = $("agent-name");
+  if (model.agent && name.textContent !== model.agent) name.textContent = model.agent;
+  const toggle = $("availability");
+  toggle.checked = model.available;
+  toggle.closest(".switch")?.classList.toggle("on", model.available);
+  const label = document.querySelector(".switch-label");
+  if (label) label.textContent = model.available ? label.dataset.on : label.dataset.off;
+  const cap = $("capacity");
+  if (document.activeElement !== cap) cap.value = String(model.capacity);
+  $("queue-length").textContent = String(model.queueLength);
+  document.querySelector(".queue")?.classList.toggle("has-queue", model.queueLength > 0);
+}
+
+function renderBanner() {
+  const banner = $("upstream-banner");
+  const detail = $("upstream-detail");
+  const retryBtn = $("reconnect-now");
+  let text = null;
+  let extra = "";
+  let showRetry = false;
+  if (!socket.up && (socket.everOpened || socket.attempt >= 1)) {
+    const secs = Math.max(0, Math.ceil((socket.retryAt - Date.now()) / 1000));
+    text = `Lost the connection to the console server. Reconnecting${secs > 0 ? ` in ${secs} s` : ""}…`;
+    showRetry = true;
+  } else if (socket.up && model.upstream.status !== "connected") {
+    text = "The switchboard is unreachable. Reconnecting — new messages will appear when it is back.";
+    extra = model.upstream.detail;
+  }
+  if (text === null) {
+    banner.hidden = true;
+    document.body.classList.remove("offline");
+    return;
+  }
+  detail.replaceChildren(text, extra ? h("span", { className: "banner-extra", text: extra }) : "");
+  retryBtn.hidden = !showRetry;
+  banner.hidden = false;
+  document.body.classList.add("offline");
+}
+setInterval(() => {
+  if (!socket.up) renderBanner();
+}, 1000);
+
+function renderPresence() {
+  const others = model.agents.filter((a) => a.online && a.name !== model.agent);
+  const node = $("presence");
+  node.replaceChildren(
+    ...others.map((a) =>
+      h("span", { className: `peer ${a.available ? "peer-available" : "peer-away"}`, title: `${a.name}: ${a.available ? "available" : "away"}` }, a.name),
+    ),
+  );
+  node.hidden = others.length === 0;
+}
+
+function renderTransferOptions() {
+  const select = $("transfer-to");
+  const previous = select.value;
+  const others = model.agents.filter((a) => a.online && a.name !== model.agent);
+  const options = others.map((a) =>
+    h("option", { value: a.name, text: a.available ? a.name : `${a.name} (away)` }),
+  );
+  options.push(h("option", { value: "queue", text: "Queue", dataset: { queue: "true" } }));
+  select.replaceChildren(...options);
+  if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+}
+
+// Conversation list: one <li> per conversation, created once and updated in
+// place so keyboard focus survives updates.
+const listItems = new Map();
+
+function buildListItem(id) {
+  const mood = h("span", { className: "mood", attrs: { role: "img" } });
+  const title = h("span", { className: "conv-id" });
+  const waiting = h("span", { className: "waiting" });
+  const who = h("span", { className: "preview-who" });
+  const preview = h("span", { className: "preview" });
+  const unread = h("span", { className: "unread" });
+  const flag = h("span", { className: "flag", text: "opted out", hidden: true });
+  const button = h(
+    "button",
+    { type: "button", className: "conv" },
+    mood,
+    h("span", { className: "conv-main" }, h("span", { className: "conv-top" }, title, waiting), h("span", { className: "conv-bottom" }, flag, who, preview, unread)),
+  );
+  const li = h("li", { dataset: { conversation: id } }, button);
+  li._parts = { mood, title, waiting, who, preview, unread, flag, button };
+  return li;
+}
+
+function renderList() {
+  const ul = $("conversations");
+  const convs = [...model.conversations.values()].sort((a, b) => lastActivity(b) - lastActivity(a));
+  const now = Date.now();
+  let prev = null;
+  let totalUnread = 0;
+  for (const conv of convs) {
+    let li = listItems.get(conv.id);
+    if (!li) {
+      li = buildListItem(conv.id);
+      listItems.set(conv.id, li);
+    }
+    const parts = li._parts;
+    const selected = conv.id === model.selected;
+    li.classList.toggle("selected", selected);
+    if (selected) parts.button.setAttribute("aria-current", "true");
+    else parts.button.removeAttribute("aria-current");
+
+    const label = lastInboundLabel(conv);
+    if (label) {
+      parts.mood.dataset.label = label;
+      parts.mood.setAttribute("aria-label", `Mood: ${MOOD_NAMES[label] ?? label}`);
+      parts.mood.title = `Latest mood: ${MOOD_NAMES[label] ?? label}`;
+    } else {
+      delete parts.mood.dataset.label;
+      parts.mood.setAttribute("aria-label", "No mood yet");
+      parts.mood.title = "No customer message yet";
+    }
+    parts.title.textContent = conv.id;
+    li.classList.toggle("opted-out", conv.opted_out);
+    parts.flag.hidden = !conv.opted_out;
+
+    const since = waitingSince(conv);
+    if (since) {
+      parts.waiting.textContent = humanDuration(now - since);
+      parts.waiting.title = `Customer waiting since ${exactTime(since)}`;
+      parts.waiting.hidden = false;
+    } else {
+      parts.waiting.textContent = "";
+      parts.waiting.title = "";
+      parts.waiting.hidden = true;
+    }
+
+    const last = conv.messages[conv.messages.length - 1];
+    parts.who.textContent = last?.direction === "outbound" ? "You: " : "";
+    let previewText = last ? last.body : "";
+    if (last && !previewText && last.media.length) previewText = `[${last.media.length === 1 ? "attachment" : `${last.media.length} attachments`}]`;
+    parts.preview.textContent = previewText;
+    parts.preview.title = previewText;
+
+    parts.unread.textContent = conv.unread > 0 ? String(conv.unread) : "";
+    parts.unread.hidden = conv.unread <= 0;
+    totalUnread += conv.unread;
+    parts.button.setAttribute(
+      "aria-label",
+      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${MOOD_NAMES[label]}` : null, since ? `waiting ${humanDuration(now - since)}` : null]
+        .filter(Boolean)
+        .join(", "),
+    );
+
+    const want = prev ? prev.nextSibling : ul.firstChild;
+    if (want !== li) ul.insertBefore(li, want);
+    prev = li;
+  }
+  for (const [id, li] of listItems) {
+    if (!model.conversations.has(id)) {
+      li.remove();
+      listItems.delete(id);
+    }
+  }
+  $("no-conversations").hidden = convs.length > 0;
+  $("conversation-count").textContent = convs.length ? String(convs.length) : "";
+  const base = `Switchboard · ${model.agent}`;
+  document.title = totalUnread ? `(${totalUnread}) ${base}` : base;
+}
+
+function renderConversation() {
+  const conv = selectedConv();
+  const title = $("conversation-title");
+  const meta = $("conversation-meta");
+  const ta = $("composer-input");
+  const has = Boolean(conv);
+  $("resolve").disabled = !has;
+  $("transfer").disabled = !has;
+  $("transfer-to").disabled = !has;
+  $("send").disabled = !has;
+  ta.disabled = !has;
+  renderTransferOptions();
+  if (!conv) {
+    title.textContent = model.conversations.size ? "Select a conversation" : "No conversation selected";
+    meta.textContent = "";
+    $("opted-out").hidden = true;
+    ta.placeholder = "Select a conversation to reply";
+    renderTimeline();
+    return;
+  }
+  title.textContent = conv.id;
+  const bits = [];
+  if (conv.country) bits.push(conv.country);
+  if (conv.to) bits.push(`texting ${conv.to}`);
+  meta.textContent = bits.join(" · ");
+  $("opted-out").hidden = !conv.opted_out;
+  ta.placeholder = conv.opted_out ? "This customer opted out — replies will be refused" : `Reply to ${conv.id}`;
+  renderTimeline();
+}
+
+function messageStamp(item) {
+  return JSON.stringify([item.status ?? null, model.retried.has(`${item.conversation}#${item.seq}`), item.error ?? null, item.sentiment?.label ?? null, item.media?.length ?? 0, item.body]);
+}
+
+function renderTimeline(forceScroll = false) {
+  const tl = $("timeline");
+  const conv = selectedConv();
+  if (!conv) {
+    tl.dataset.conversation = "";
+    tl.replaceChildren(
+      h(
+        "li",
+        { className: "timeline-empty" },
+        h("p", { text: model.conversations.size ? "Pick a conversation on the left to read and reply." : "Waiting for customers…" }),
+      ),
+    );
+    return;
+  }
+  const switched = tl.dataset.conversation !== conv.id;
+  if (switched) {
+    tl.replaceChildren();
+    tl.dataset.conversation = conv.id;
+  }
+  const existing = new Map();
+  for (const child of tl.children) if (child._key) existing.set(child._key, child);
+
+  const items = [...conv.messages.map((m) => ({ kind: "msg", item: m })), ...pendingFor(conv.id).map((p) => ({ kind: "pending", item: p }))];
+  const keep = new Set();
+  let prev = null;
+  for (const { kind, item } of items) {
+    const key = kind === "msg" ? `s${item.seq}` : `c${item.client_id}`;
+    const stamp = messageStamp(item);
+    let node = existing.get(key);
+    if (!node || node._stamp !== stamp) {
+      const fresh = kind === "msg" ? buildMessage(item) : buildPending(item);
+      fresh._key = key;
+      fresh._stamp = stamp;
+      if (node) node.replaceWith(fresh);
+      node = fresh;
+    }
+    const want = prev ? prev.nextSibling : tl.firstChild;
+    if (want !== node) tl.insertBefore(node, want);
+    keep.add(node);
+    prev = node;
+  }
+  for (const child of [...tl.children]) if (!keep.has(child)) child.remove();
+  if (items.length === 0) tl.append(h("li", { className: "timeline-empty" }, h("p", { text: "No messages yet." })));
+  if (switched || forceScroll) timelineStuck = true;
+  keepAtBottom();
+}
+
+// The timeline follows new messages while the agent is at its end, and stays
+// put while they scroll back through the history.
+let timelineStuck = true;
+
+function keepAtBottom() {
+  const tl = $("timeline");
+  if (timelineStuck) tl.scrollTop = tl.scrollHeight;
+}
+
+function buildSentiment(s, id) {
+  const label = s.label;
+  const words = Array.isArray(s.words) ? s.words : [];
+  const name = MOOD_NAMES[label] ?? label;
+  const summary = `Mood: ${name} (score ${fmtScore(s.score)})`;
+  const wordLines = words.length ? words.map((w) => `${w.word} ${fmtScore(w.score)}`) : ["no scored words"];
+  const tip = h(
+    "span",
+    { className: "tip", id, attrs: { role: "tooltip" } },
+    h("strong", { text: summary }),
+    words.length
+      ? h(
+          "span",
+          { className: "tip-words" },
+          words.map((w) =>
+            h(
+              "span",
+              { className: `tip-word ${w.score < 0 ? "neg" : w.score > 0 ? "pos" : ""}` },
+              h("span", { className: "w", text: w.word }),
+              h("span", { className: "s", text: fmtScore(w.score) }),
+            ),
+          ),
+        )
+      : h("span", { className: "tip-none", text: "No scored words." }),
+  );
+  const button = h(
+    "button",
+    {
+      type: "button",
+      className: "sentiment",
+      dataset: { label },
+      title: [summary, ...wordLines].join("\n"),
+      attrs: { "aria-label": summary, "aria-describedby": id, "aria-expanded": "false" },
+      onclick: (ev) => {
+        const b = ev.currentTarget;
+        placeTip(b);
+        b.setAttribute("aria-expanded", b.getAttribute("aria-expanded") === "true" ? "false" : "true");
+      },
+      onfocus: (ev) => placeTip(ev.currentTarget),
+      onblur: (ev) => ev.currentTarget.setAttribute("aria-expanded", "false"),
+      onkeydown: (ev) => {
+        if (ev.key === "Escape") ev.currentTarget.setAttribute("aria-expanded", "false");
+      },
+    },
+    h("span", { className: "visually-hidden", text: name }),
+  );
+  return h("span", { className: "sentiment-wrap" }, button, tip);
+}
+
+/** Open the explanation below the icon when there is no room above it. */
+function placeTip(button) {
+  const top = button.getBoundingClientRect().top - $("timeline").getBoundingClientRect().top;
+  button.parentElement.classList.toggle("tip-below", top < 150);
+}
+
+function buildMedia(media) {
+  if (!media.length) return null;
+  return h(
+    "div",
+    { className: "media-list" },
+    media.map((item, i) => {
+      const type = String(item.content_type ?? "");
+      const url = safeUrl(item.url);
+      const isImage = type.startsWith("image/");
+      const label = isImage ? `Image ${i + 1} (${type})` : `Attachment ${i + 1} (${type || "file"})`;
+      if (!url) return h("span", { className: "media media-broken", text: `${label}: unavailable` });
+      return h(
+        "a",
+        { className: `media ${isImage ? "media-image" : "media-file"}`, href: url, target: "_blank", rel: "noopener noreferrer", title: label },
+        isImage ? h("img", { src: url, alt: label, loading: "lazy", decoding: "async", onload: keepAtBottom }) : h("span", { className: "media-name", text: label }),
+      );
+    }),
+  );
+}
+
+function buildStatus(status, error, onRetry) {
+  const parts = [h("span", { className: "status", dataset: { status }, text: STATUS_TEXT[status] ?? status })];
+  let failure = null;
+  if (FAILED.has(status)) {
+    const reason = error?.message
+      ? `${error.message}${typeof error.code === "number" && !String(error.message).includes(String(error.code)) ? ` (error ${error.code})` : ""}`
+      : "The message could not be delivered.";
+    failure = h(
+      "div",
+      { className: "failure" },
+      h("span", { className: "error-reason", text: reason }),
+      h("button", { type: "button", className: "retry btn btn-small", onclick: onRetry, text: "Retry" }),
+    );
+  }
+  return { chip: parts[0], failure };
+}
+
+let tipCounter = 0;
+
+function buildMessage(m) {
+  const inbound = m.direction === "inbound";
+  const bodyText = String(m.body ?? "");
+  const bubble = h("div", { className: "bubble" }, bodyText ? h("p", { className: "body", text: bodyText }) : h("p", { className: "body empty" }), buildMedia(m.media));
+  const meta = h("div", { className: "meta" });
+  if (inbound && m.sentiment?.label) meta.append(buildSentiment(m.sentiment, `tip-${++tipCounter}`));
+  if (!inbound && m.agent) meta.append(h("span", { className: "author", text: m.agent }));
+  const exact = m.time?.exact ?? exactTime(m.at_ms);
+  meta.append(
+    h("time", {
+      className: "humanized",
+      title: exact,
+      attrs: { datetime: Number.isFinite(m.at_ms) ? new Date(m.at_ms).toISOString() : null },
+      text: m.time?.label ?? (Number.isFinite(m.at_ms) ? `${humanDuration(Date.now() - m.at_ms)} ago` : ""),
+    }),
+  );
+  let failure = null;
+  if (!inbound) {
+    const st = buildStatus(m.status ?? "queued", m.error, () => retry({ conversation: m.conversation, seq: m.seq, body: bodyText }));
+    meta.append(st.chip);
+    failure = st.failure;
+    if (failure && model.retried.has(`${m.conversation}#${m.seq}`)) {
+      failure.querySelector(".retry").replaceWith(h("span", { className: "retried", text: "Sent again below" }));
+    }
+  }
+  return h("li", { className: `msg ${inbound ? "inbound" : "outbound"}`, dataset: { seq: m.seq } }, bubble, meta, failure);
+}
+
+function buildPending(p) {
+  const bubble = h("div", { className: "bubble" }, h("p", { className: "body", text: p.body }));
+  const meta = h("div", { className: "meta" }, h("span", { className: "author", text: model.agent }));
+  const st = buildStatus(p.status, p.error, () => retry(p));
+  if (p.status === "sending") st.chip.textContent = "sending…";
+  meta.append(st.chip);
+  return h("li", { className: "msg outbound pending", dataset: { clientId: p.client_id } }, bubble, meta, st.failure);
+}
+
+function autoGrow() {
+  const ta = $("composer-input");
+  ta.style.height = "";
+  if (ta.scrollHeight > ta.clientHeight) ta.style.height = `${Math.min(ta.scrollHeight + 2, window.innerHeight * 0.3)}px`;
+}
+
+function renderMeter() {
+  const text = $("composer-input").value;
+  const m = measure(text);
+  const meter = $("segment-meter");
+  meter.dataset.encoding = m.encoding;
+  meter.dataset.segments = String(m.segments);
+  meter.textContent = describe(m);
+  meter.classList.toggle("multi", m.segments > 1);
+  meter.classList.toggle("ucs2", m.encoding === "UCS-2" && m.segments > 0);
+  meter.title =
+    m.encoding === "UCS-2"
+      ? `UCS-2 because of: ${m.nonGsm.join(" ")} — ${m.units} of ${m.segments > 1 ? `${m.segments} × 67` : 70} units`
+      : `${m.units} of ${m.segments > 1 ? `${m.segments} × 153` : 160} GSM-7 septets`;
+}
+
+// Waiting times in the list age as time passes.
+setInterval(() => {
+  if (model.conversations.size) renderList();
+}, 15_000);
+
+// Toasts: short notices for things that are not tied to a message.
+function toast(text, kind = "info") {
+  const box = $("toasts");
+  const node = h("div", { className: `toast toast-${kind}`, text });
+  box.append(node);
+  while (box.children.length > 4) box.firstChild.remove();
+  setTimeout(() => node.remove(), kind === "error" ? 8000 : 5000);
+}
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  $("availability").addEventListener("change", sendAvailability);
+  $("capacity").addEventListener("change", sendAvailability);
+  $("capacity").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      sendAvailability();
+    }
+  });
+  $("reconnect-now").addEventListener("click", reconnectNow);
+
+  const ul = $("conversations");
+  ul.addEventListener("click", (ev) => {
+    const li = ev.target.closest("li[data-conversation]");
+    if (li) selectConversation(li.dataset.conversation, { focusComposer: ev.detail > 0 });
+  });
+  ul.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    const buttons = [...ul.querySelectorAll("button.conv")];
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    ev.preventDefault();
+    const next = buttons[Math.max(0, Math.min(buttons.length - 1, i + (ev.key === "ArrowDown" ? 1 : -1)))];
+    next.focus();
+  });
+
+  $("resolve").addEventListener("click", () => {
+    const conv = selectedConv();
+    if (!conv) return;
+    if (!send({ type: "resolve", conversation: conv.id })) toast("Not connected — try again in a moment.", "error");
+  });
+  $("transfer").addEventListener("click", () => {
+    const conv = selectedConv();
+    if (!conv) return;
+    const opt = $("transfer-to").selectedOptions[0];
+    if (!opt) return;
+    const to = opt.dataset.queue ? null : opt.value;
+    if (!send({ type: "transfer", conversation: conv.id, to })) toast("Not connected — try again in a moment.", "error");
+  });
+
+  const form = $("composer");
+  const ta = $("composer-input");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const conv = selectedConv();
+    const body = ta.value.trim();
+    if (!conv || body === "") return;
+    sendReply(conv.id, body);
+    ta.value = "";
+    model.drafts.delete(conv.id);
+    renderMeter();
+    autoGrow();
+  });
+  ta.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+      ev.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  ta.addEventListener("input", () => {
+    renderMeter();
+    autoGrow();
+  });
+  $("timeline").addEventListener("scroll", (ev) => {
+    const tl = ev.currentTarget;
+    timelineStuck = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 40;
+  });
+  window.addEventListener("resize", keepAtBottom);
+
+  $("timeline").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") {
+      for (const b of ev.currentTarget.querySelectorAll('.sentiment[aria-expanded="true"]')) b.setAttribute("aria-expanded", "false");
+    }
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    const conv = selectedConv();
+    if (conv && document.visibilityState === "visible" && conv.unread) {
+      markRead(conv);
+      renderList();
+    }
+  });
+}
+
+wire();
+renderAll();
+renderMeter();
+connect();

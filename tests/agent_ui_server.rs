@@ -1,0 +1,768 @@
+//! The agent UI server end to end, without a browser: the real `switchboard` and
+//! `agent-ui` binaries on random ports, signed webhooks in, and a plain HTTP client
+//! plus a WebSocket client standing in for the page.
+//!
+//! Covers sign-in (wrong password, unreachable switchboard, cookie flags, redirects),
+//! the browser socket (snapshot first, enriched messages, replies, bad frames), the
+//! sharing of one upstream session by several sessions and tabs, sign-out, and a
+//! switchboard `kill -9` mid-session: the page is told it is reconnecting, then
+//! connected, and every message arrives exactly once.
+
+mod common;
+
+use common::{binary, free_port, number, Options, Switchboard};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Generous per-step bound: every wait in these tests ends well before it when the
+/// system works, and a broken system fails instead of hanging.
+const STEP: Duration = Duration::from_secs(10);
+
+/// One running `agent-ui serve` process.
+struct AgentUi {
+    port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+    _tmp: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl AgentUi {
+    async fn start(switchboard_ws_url: &str) -> AgentUi {
+        AgentUi::start_with(switchboard_ws_url, &[]).await
+    }
+
+    async fn start_with(switchboard_ws_url: &str, extra_env: &[(&str, &str)]) -> AgentUi {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let log = tmp.path().join("agent-ui.log");
+        let port = free_port();
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let static_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static");
+        let child = Command::new(binary("agent-ui"))
+            .arg("serve")
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("SWITCHBOARD_WS_URL", switchboard_ws_url)
+            .env("STATIC_DIR", static_dir)
+            .env("UPSTREAM_PING_SECS", "2")
+            .env("RUST_LOG", "info,tower_http=warn")
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::from(log_file.try_clone().expect("log")))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("start agent-ui");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let mut ui = AgentUi {
+            port,
+            child: Some(child),
+            log,
+            _tmp: tmp,
+            http,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = ui.http.get(ui.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return ui;
+                }
+            }
+            if let Some(Ok(Some(status))) = ui.child.as_mut().map(|c| c.try_wait()) {
+                panic!("agent-ui exited early ({status}); log:\n{}", ui.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent-ui not ready; log:\n{}",
+                ui.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn post_login(&self, name: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/login"))
+            .form(&[("name", name), ("password", password)])
+            .send()
+            .await
+            .expect("POST /login")
+    }
+
+    /// Signs in and returns the `sb_session=…` pair to send as `Cookie`.
+    async fn sign_in(&self, name: &str) -> String {
+        let response = self.post_login(name, &format!("{name}-pw")).await;
+        assert_eq!(
+            response.status(),
+            303,
+            "sign-in of {name}; log:\n{}",
+            self.log()
+        );
+        session_cookie(&response)
+            .expect("session cookie")
+            .split(';')
+            .next()
+            .expect("name=value")
+            .trim()
+            .to_string()
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.expect("GET")
+    }
+
+    async fn sign_out(&self, cookie: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/logout"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("POST /logout")
+    }
+
+    /// Opens `/ws`; `Err(status)` when the upgrade is refused.
+    async fn open_ws(&self, cookie: Option<&str>) -> Result<Browser, u16> {
+        let mut request = format!("ws://127.0.0.1:{}/ws", self.port)
+            .into_client_request()
+            .expect("ws request");
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().expect("cookie header"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Browser {
+                socket,
+                frames: Vec::new(),
+                closed: None,
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("ws connect: {e}"),
+        }
+    }
+
+    async fn browser(&self, cookie: &str) -> Browser {
+        self.open_ws(Some(cookie)).await.expect("/ws opens")
+    }
+}
+
+impl AgentUi {
+    /// SIGTERM, then the exit status (None if it had to be killed after `STEP`).
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + STEP;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for AgentUi {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sb_session="))
+        .map(str::to_string)
+}
+
+/// A browser tab's socket: records every JSON frame it receives.
+struct Browser {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    frames: Vec<Value>,
+    /// The close code, once the server closed the socket.
+    closed: Option<u16>,
+}
+
+impl Browser {
+    async fn send(&mut self, frame: Value) {
+        self.socket
+            .send(WsMessage::Text(frame.to_string().into()))
+            .await
+            .expect("send to /ws");
+    }
+
+    /// The next JSON frame, or None on timeout or close.
+    async fn next(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(wait, self.socket.next())
+                .await
+                .ok()??;
+            match message {
+                Ok(WsMessage::Text(text)) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    self.frames.push(frame.clone());
+                    return Some(frame);
+                }
+                Ok(WsMessage::Close(frame)) => {
+                    self.closed = Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+                    return None;
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.closed.get_or_insert(1006);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads frames until one satisfies `pred` and returns it; panics after `STEP`.
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero() && self.closed.is_none(),
+                "timed out waiting for {what}; got {:#?}",
+                self.frames
+            );
+            if let Some(frame) = self.next(left).await {
+                if pred(&frame) {
+                    return frame;
+                }
+            }
+        }
+    }
+
+    /// Like [`Browser::until`], but a frame already received also counts (for frames
+    /// whose order is not guaranteed, like a reply's `ack` and its `message`).
+    async fn seen_or_until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(frame) = self.frames.iter().find(|f| pred(f)) {
+            return frame.clone();
+        }
+        self.until(what, pred).await
+    }
+
+    async fn until_type(&mut self, kind: &str) -> Value {
+        self.until(kind, |f| f["type"] == kind).await
+    }
+
+    /// Waits for the upstream session to be live, whether the snapshot already said
+    /// so or an `upstream` frame follows.
+    async fn until_connected(&mut self) {
+        if self
+            .frames
+            .iter()
+            .any(|f| f["type"] == "state" && f["upstream"] == "connected")
+        {
+            return;
+        }
+        self.until("upstream connected", |f| {
+            f["type"] == "upstream" && f["status"] == "connected"
+        })
+        .await;
+    }
+
+    /// Reads whatever arrives within `wait`.
+    async fn drain(&mut self, wait: Duration) {
+        while self.next(wait).await.is_some() {}
+    }
+
+    async fn expect_close(&mut self) -> u16 {
+        let deadline = Instant::now() + STEP;
+        while self.closed.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "socket was not closed; got {:#?}",
+                self.frames
+            );
+            self.next(left).await;
+        }
+        self.closed.unwrap_or_default()
+    }
+
+    /// Every message seq of `conversation` this tab was shown, in arrival order
+    /// (a `state` replaces what came before, as it does in the page).
+    fn seqs(&self, conversation: &str) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        for frame in &self.frames {
+            let from_view = |view: &Value| -> Vec<u64> {
+                view["messages"]
+                    .as_array()
+                    .map(|m| m.iter().filter_map(|m| m["seq"].as_u64()).collect())
+                    .unwrap_or_default()
+            };
+            match frame["type"].as_str() {
+                Some("state") => {
+                    seqs.clear();
+                    if let Some(c) = frame["conversations"]
+                        .as_array()
+                        .and_then(|cs| cs.iter().find(|c| c["id"] == conversation))
+                    {
+                        seqs.extend(from_view(c));
+                    }
+                }
+                Some("assigned") if frame["conversation"]["id"] == conversation => {
+                    // The page replaces the conversation with the one in the frame.
+                    seqs = from_view(&frame["conversation"]);
+                }
+                Some("message") if frame["message"]["conversation"] == conversation => {
+                    if let Some(seq) = frame["message"]["seq"].as_u64() {
+                        seqs.push(seq);
+                    }
+                }
+                _ => {}
+            }
+        }
+        seqs
+    }
+}
+
+/// A started switchboard plus an agent UI in front of it.
+async fn system() -> (Switchboard, AgentUi) {
+    let sb = Switchboard::start(Options::default()).await;
+    let ui = AgentUi::start(&sb.ws_url()).await;
+    (sb, ui)
+}
+
+/// Signs `name` in, opens a tab, waits for the live session and makes the agent
+/// available.
+async fn ready_agent(ui: &AgentUi, name: &str) -> (String, Browser) {
+    let cookie = ui.sign_in(name).await;
+    let mut tab = ui.browser(&cookie).await;
+    let state = tab.until_type("state").await;
+    assert_eq!(state["agent"], name);
+    tab.until_connected().await;
+    tab.send(json!({"type": "availability", "available": true, "capacity": 5}))
+        .await;
+    tab.until("availability echo", |f| {
+        f["type"] == "availability" && f["available"] == true && f["capacity"] == 5
+    })
+    .await;
+    (cookie, tab)
+}
+
+#[tokio::test]
+async fn sign_in_pages_and_cookie() {
+    let (_sb, ui) = system().await;
+
+    // Not signed in: no console, no socket.
+    let response = ui.get("/", None).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(ui.open_ws(None).await.err(), Some(401));
+    assert_eq!(ui.open_ws(Some("sb_session=forged")).await.err(), Some(401));
+
+    let response = ui.get("/login", None).await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.expect("login page");
+    assert!(html.contains("id=\"login\""), "{html}");
+
+    // Wrong password: the form again, with the error, and no cookie.
+    let response = ui.post_login("alice", "nope").await;
+    assert_eq!(response.status(), 401);
+    assert!(session_cookie(&response).is_none());
+    let html = response.text().await.expect("login page");
+    assert!(html.contains("login-error"), "{html}");
+    assert!(html.contains("wrong name or password"), "{html}");
+
+    // Right password: an opaque, HttpOnly, SameSite=Strict cookie and a redirect.
+    let response = ui.post_login("alice", "alice-pw").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/");
+    let set_cookie = session_cookie(&response).expect("session cookie");
+    let flags = set_cookie.to_ascii_lowercase();
+    assert!(flags.contains("httponly"), "{set_cookie}");
+    assert!(flags.contains("samesite=strict"), "{set_cookie}");
+    assert!(flags.contains("path=/"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().expect("pair").to_string();
+    let id = cookie.trim_start_matches("sb_session=");
+    assert!(id.len() >= 32 && !id.contains("alice"), "{id}");
+
+    let response = ui.get("/", Some(&cookie)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.headers().contains_key("content-security-policy"));
+    let html = response.text().await.expect("console");
+    assert!(html.contains("alice"));
+    // Signed in, the sign-in page sends you to the console.
+    assert_eq!(ui.get("/login", Some(&cookie)).await.status(), 303);
+
+    // Static files: cacheable and compressed.
+    let response = ui
+        .http
+        .get(ui.url("/static/app.css"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("static");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .contains("max-age="));
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let missing = ui.get("/static/nope.css", None).await;
+    assert_eq!(missing.status(), 404);
+    assert!(!missing.headers().contains_key("cache-control"));
+    assert_eq!(ui.get("/healthz", None).await.status(), 200);
+
+    // Sign-out: the cookie no longer opens anything.
+    let response = ui.sign_out(&cookie).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(ui.get("/", Some(&cookie)).await.status(), 303);
+    assert_eq!(ui.open_ws(Some(&cookie)).await.err(), Some(401));
+}
+
+#[tokio::test]
+async fn unreachable_switchboard_is_said_at_sign_in() {
+    let dead = format!("ws://127.0.0.1:{}/v1/agent", free_port());
+    let ui = AgentUi::start(&dead).await;
+    let response = ui.post_login("alice", "alice-pw").await;
+    assert_eq!(response.status(), 503);
+    assert!(session_cookie(&response).is_none());
+    let html = response.text().await.expect("page");
+    assert!(html.contains("the switchboard is unreachable"), "{html}");
+}
+
+#[tokio::test]
+async fn messages_arrive_enriched_and_replies_are_acknowledged() {
+    let (sb, ui) = system().await;
+    let (_cookie, mut tab) = ready_agent(&ui, "alice").await;
+    let customer = number(1);
+
+    let (status, _) = sb
+        .text(&customer, "This is terrible, the worst service ever!!!")
+        .await;
+    assert_eq!(status, 200);
+    let assigned = tab.until_type("assigned").await;
+    let conversation = &assigned["conversation"];
+    assert_eq!(conversation["id"], customer.as_str());
+    assert_eq!(conversation["unread"], 1);
+    let first = &conversation["messages"][0];
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["direction"], "inbound");
+    assert!(
+        matches!(
+            first["sentiment"]["label"].as_str(),
+            Some("devil" | "unhappy")
+        ),
+        "{first}"
+    );
+    assert!(first["sentiment"]["score"].as_f64().expect("score") < 0.0);
+    assert!(!first["sentiment"]["words"]
+        .as_array()
+        .expect("words")
+        .is_empty());
+    assert_eq!(first["time"]["label"], "a few seconds ago");
+    assert!(!first["time"]["exact"].as_str().expect("exact").is_empty());
+    assert_eq!(conversation["waiting"]["label"], "a few seconds ago");
+
+    // The body is carried as text, whatever it looks like.
+    let xss = "<script>alert('x')</script> thx so much 🙏";
+    sb.text(&customer, xss).await;
+    let message = tab.until_type("message").await;
+    assert_eq!(message["message"]["seq"], 2);
+    assert_eq!(message["message"]["body"], xss);
+    assert!(
+        matches!(
+            message["message"]["sentiment"]["label"].as_str(),
+            Some("happy" | "wink")
+        ),
+        "{message}"
+    );
+    assert_eq!(message["unread"], 2);
+
+    // Bad frames get an error on this tab; the socket lives on.
+    tab.send(json!({"type": "launch_missiles"})).await;
+    let error = tab.until_type("error").await;
+    assert_eq!(error["code"], "bad_frame");
+    tab.send(
+        json!({"type": "reply", "conversation": customer, "client_id": "c-empty", "body": "  "}),
+    )
+    .await;
+    let error = tab.until_type("error").await;
+    assert_eq!(error["code"], "invalid_reply");
+    assert_eq!(error["client_id"], "c-empty");
+
+    // A reply: acknowledged, then shown as an outbound message; unread clears.
+    tab.send(json!({"type": "reply", "conversation": customer, "client_id": "c-1", "body": "So sorry! Fixing it now."}))
+        .await;
+    let ack = tab.seen_or_until("ack", |f| f["type"] == "ack").await;
+    assert_eq!(ack["client_id"], "c-1");
+    assert_eq!(ack["seq"], 3);
+    let outbound = tab
+        .seen_or_until("outbound message", |f| {
+            f["type"] == "message" && f["message"]["direction"] == "outbound"
+        })
+        .await;
+    assert_eq!(outbound["message"]["seq"], 3);
+    assert_eq!(outbound["message"]["client_id"], "c-1");
+    assert_eq!(outbound["message"]["status"], "queued");
+    assert!(outbound["message"].get("sentiment").is_none());
+    assert_eq!(outbound["message"]["time"]["label"], "a few seconds ago");
+    assert_eq!(outbound["unread"], 0);
+    assert!(outbound["waiting"].is_null());
+
+    // A second tab starts from a snapshot holding the same conversation.
+    let cookie2 = ui.sign_in("alice").await;
+    let mut tab2 = ui.browser(&cookie2).await;
+    let state = tab2.until_type("state").await;
+    assert_eq!(state["available"], true);
+    assert_eq!(tab2.seqs(&customer), [1, 2, 3]);
+    assert_eq!(state["conversations"][0]["unread"], 0);
+
+    // Both sessions share one upstream: a new message reaches both tabs, and the
+    // first tab was not pushed out by the second sign-in.
+    sb.text(&customer, "ok thanks").await;
+    for t in [&mut tab, &mut tab2] {
+        let m = t.until_type("message").await;
+        assert_eq!(m["message"]["seq"], 4);
+    }
+    assert_eq!(tab.seqs(&customer), [1, 2, 3, 4]);
+    assert!(tab.frames.iter().all(|f| f["code"] != "superseded"));
+
+    // Resolve goes upstream and comes back as `unassigned` on every tab.
+    tab2.send(json!({"type": "resolve", "conversation": customer}))
+        .await;
+    for t in [&mut tab, &mut tab2] {
+        let gone = t.until_type("unassigned").await;
+        assert_eq!(gone["reason"], "resolved");
+    }
+}
+
+#[tokio::test]
+async fn switchboard_restart_is_survived_without_loss_or_duplicates() {
+    let (mut sb, ui) = system().await;
+    let (cookie, mut tab) = ready_agent(&ui, "alice").await;
+    let customer = number(2);
+
+    sb.text(&customer, "hello, my order is late").await;
+    tab.until_type("assigned").await;
+    sb.text(&customer, "any news?").await;
+    tab.until_type("message").await;
+
+    sb.kill9();
+    let down = tab
+        .until("upstream reconnecting", |f| {
+            f["type"] == "upstream" && f["status"] == "reconnecting"
+        })
+        .await;
+    assert!(!down["detail"].as_str().expect("detail").is_empty());
+
+    // While it is down a reply fails at once, with its id, so the page offers a retry.
+    tab.send(json!({"type": "reply", "conversation": customer, "client_id": "c-down", "body": "one moment"}))
+        .await;
+    let error = tab
+        .until("unavailable error", |f| {
+            f["type"] == "error" && f["client_id"] == "c-down"
+        })
+        .await;
+    assert_eq!(error["code"], "unavailable");
+
+    // Back up; a message written before the agent UI has reconnected and one after.
+    sb.spawn().await;
+    sb.text(&customer, "hello??").await;
+    tab.until("upstream connected", |f| {
+        f["type"] == "upstream" && f["status"] == "connected"
+    })
+    .await;
+    sb.text(&customer, "still there?").await;
+    tab.until("seq 4", |f| {
+        f["type"] == "message" && f["message"]["seq"] == 4
+    })
+    .await;
+
+    // The retried reply goes through.
+    tab.send(json!({"type": "reply", "conversation": customer, "client_id": "c-down", "body": "one moment"}))
+        .await;
+    let ack = tab.seen_or_until("ack", |f| f["type"] == "ack").await;
+    assert_eq!(ack["client_id"], "c-down");
+    assert_eq!(ack["seq"], 5);
+    tab.seen_or_until("outbound seq 5", |f| {
+        f["type"] == "message" && f["message"]["seq"] == 5
+    })
+    .await;
+    tab.drain(Duration::from_millis(500)).await;
+
+    assert_eq!(tab.seqs(&customer), [1, 2, 3, 4, 5], "{:#?}", tab.frames);
+    // Resumed, not re-sent: one `assigned`, and each later seq in one `message`.
+    let assigned = tab
+        .frames
+        .iter()
+        .filter(|f| f["type"] == "assigned")
+        .count();
+    assert_eq!(assigned, 1, "{:#?}", tab.frames);
+    let message_seqs: Vec<u64> = tab
+        .frames
+        .iter()
+        .filter(|f| f["type"] == "message")
+        .filter_map(|f| f["message"]["seq"].as_u64())
+        .collect();
+    assert_eq!(message_seqs, [2, 3, 4, 5]);
+    let bodies: BTreeMap<u64, String> = tab
+        .frames
+        .iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| {
+            (
+                f["message"]["seq"].as_u64().unwrap_or_default(),
+                f["message"]["body"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(bodies[&3], "hello??");
+    assert_eq!(bodies[&4], "still there?");
+
+    // A tab opened now sees the same history, once.
+    let mut fresh = ui.browser(&cookie).await;
+    fresh.until_type("state").await;
+    assert_eq!(fresh.seqs(&customer), [1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_tabs_and_the_last_one_the_upstream() {
+    let (_sb, ui) = system().await;
+    let (_alice, mut watcher) = ready_agent(&ui, "alice").await;
+
+    let (bob_a, mut tab_a) = ready_agent(&ui, "bob").await;
+    let bob_b = ui.sign_in("bob").await;
+    let mut tab_b = ui.browser(&bob_b).await;
+    tab_b.until_type("state").await;
+    watcher
+        .until("bob online", |f| {
+            f["type"] == "presence"
+                && f["agents"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|p| p["name"] == "bob" && p["online"] == true))
+        })
+        .await;
+
+    // One of bob's sessions signs out: its tab is closed, the other lives on.
+    assert_eq!(ui.sign_out(&bob_a).await.status(), 303);
+    assert_eq!(tab_a.expect_close().await, 4001);
+    tab_b
+        .send(json!({"type": "availability", "available": true, "capacity": 2}))
+        .await;
+    tab_b.until_type("availability").await;
+
+    // The last one signs out: the upstream closes and the switchboard sees bob leave.
+    assert_eq!(ui.sign_out(&bob_b).await.status(), 303);
+    assert_eq!(tab_b.expect_close().await, 4001);
+    watcher
+        .until("bob offline", |f| {
+            f["type"] == "presence"
+                && f["agents"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|p| p["name"] == "bob" && p["online"] == false))
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn closing_every_tab_takes_the_agent_offline_until_one_returns() {
+    let sb = Switchboard::start(Options::default()).await;
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("IDLE_DISCONNECT_SECS", "1")]).await;
+    let (_bob, mut watcher) = ready_agent(&ui, "bob").await;
+    let (alice, mut tab) = ready_agent(&ui, "alice").await;
+    // bob is at capacity 5 too; give the conversation to alice by making bob away.
+    watcher
+        .send(json!({"type": "availability", "available": false, "capacity": 5}))
+        .await;
+    watcher.until_type("availability").await;
+    let customer = number(3);
+    sb.text(&customer, "hi there").await;
+    tab.until_type("assigned").await;
+
+    let online = |name: &'static str, online: bool| {
+        move |f: &Value| {
+            f["type"] == "presence"
+                && f["agents"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|p| p["name"] == name && p["online"] == online))
+        }
+    };
+    watcher.until("alice online", online("alice", true)).await;
+    let _ = tab.socket.close(None).await;
+    drop(tab);
+    watcher.until("alice offline", online("alice", false)).await;
+
+    // A message while alice is away is held for her (grace period) and shown on return.
+    sb.text(&customer, "hello?").await;
+    let mut back = ui.browser(&alice).await;
+    let state = back.until_type("state").await;
+    assert_eq!(state["upstream"], "reconnecting");
+    back.until_connected().await;
+    back.until("seq 2", |f| {
+        f["type"] == "message" && f["message"]["seq"] == 2
+    })
+    .await;
+    assert_eq!(back.seqs(&customer), [1, 2]);
+    watcher.until("alice back", online("alice", true)).await;
+}
+
+#[tokio::test]
+async fn sigterm_closes_tabs_and_upstreams_and_exits_cleanly() {
+    let (sb, mut ui) = system().await;
+    let (_alice, mut tab) = ready_agent(&ui, "alice").await;
+    // A plain protocol client watches presence from the switchboard's side.
+    let mut bob = sb.agent("bob").await;
+    let alice_online = |online: bool| {
+        move |a: &common::Agent| {
+            a.frames.iter().rev().find_map(|f| match f {
+                switchboard_protocol::ServerFrame::Presence { agents } => {
+                    agents.iter().find(|p| p.name == "alice").map(|p| p.online)
+                }
+                _ => None,
+            }) == Some(online)
+        }
+    };
+    bob.until(STEP, "alice online", alice_online(true)).await;
+
+    let started = Instant::now();
+    let status = ui.terminate().expect("agent-ui exits after SIGTERM");
+    assert!(status.success(), "{status}; log:\n{}", ui.log());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(tab.expect_close().await, 1001);
+    bob.until(STEP, "alice offline", alice_online(false)).await;
+}
