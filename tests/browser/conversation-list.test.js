@@ -23,17 +23,10 @@ describe('conversation list', { timeout: 180000 }, () => {
   };
 
   before(async () => {
-    stack = await new h.Stack('conversation-list').start();
-    browser = await h.launchBrowser('conversation-list');
-    page = browser.page;
-    await h.signIn(page, stack.uiUrl, 'alice');
-    await h.ensureAvailable(page);
+    ({ stack, browser, page } = await h.openConsole('conversation-list'));
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-  });
+  after(() => h.closeConsole({ browser, stack }));
 
   test('unread counts, selection, capacity and the queue', async () => {
     await h.withArtifacts('conversation-list', page, stack, async () => {

@@ -22,17 +22,10 @@ describe('happy path', { timeout: 180000 }, () => {
   const msgs = () => page.locator('#timeline .msg');
 
   before(async () => {
-    stack = await new h.Stack('happy-path').start();
-    browser = await h.launchBrowser('happy-path');
-    page = browser.page;
-    await h.signIn(page, stack.uiUrl, 'alice');
-    await h.ensureAvailable(page);
+    ({ stack, browser, page } = await h.openConsole('happy-path'));
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-  });
+  after(() => h.closeConsole({ browser, stack }));
 
   test('an inbound text appears with a positive icon and "a few seconds ago"', async () => {
     await h.withArtifacts('happy-inbound', page, stack, async () => {

@@ -407,7 +407,28 @@ async function timeline(page) {
   })));
 }
 
+/**
+ * A fresh stack and browser with alice signed in and available: what most
+ * scenarios start from.
+ */
+async function openConsole(name) {
+  const stack = await new Stack(name).start();
+  const browser = await launchBrowser(name);
+  const page = browser.page;
+  await signIn(page, stack.uiUrl, 'alice');
+  await ensureAvailable(page);
+  return { stack, browser, page };
+}
+
+/** Closes what `openConsole` opened, whatever of it exists. */
+async function closeConsole({ browser, stack }) {
+  if (browser) await browser.close();
+  if (stack) await stack.stop();
+}
+
 module.exports = {
+  openConsole,
+  closeConsole,
   ACCOUNT_SID, AGENTS, AUTH_TOKEN, REPO, SCREENSHOT_DIR, TWILIO_NUMBER,
   Stack, binary, conversationSel, ensureAvailable, eventually, freePorts, isShown,
   launchBrowser, screenshot, signIn, sleep, statusOf, timeline, withArtifacts,

@@ -19,17 +19,10 @@ describe('opt-out', { timeout: 180000 }, () => {
     .filter({ has: page.locator('.error-reason') });
 
   before(async () => {
-    stack = await new h.Stack('opt-out').start();
-    browser = await h.launchBrowser('opt-out');
-    page = browser.page;
-    await h.signIn(page, stack.uiUrl, 'alice');
-    await h.ensureAvailable(page);
+    ({ stack, browser, page } = await h.openConsole('opt-out'));
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-  });
+  after(() => h.closeConsole({ browser, stack }));
 
   test('STOP shows #opted-out; a reply fails visibly with a reason and a retry', async () => {
     await h.withArtifacts('opt-out', page, stack, async () => {

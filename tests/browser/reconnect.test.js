@@ -19,17 +19,10 @@ describe('reconnect after the switchboard restarts', { timeout: 180000 }, () => 
   const item = () => page.locator(h.conversationSel(CUSTOMER));
 
   before(async () => {
-    stack = await new h.Stack('reconnect').start();
-    browser = await h.launchBrowser('reconnect');
-    page = browser.page;
-    await h.signIn(page, stack.uiUrl, 'alice');
-    await h.ensureAvailable(page);
+    ({ stack, browser, page } = await h.openConsole('reconnect'));
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-  });
+  after(() => h.closeConsole({ browser, stack }));
 
   /** Asserts the timeline holds exactly `bodies` (in order), seqs 1..n, each once. */
   async function assertTimelineExactly(bodies, when) {

@@ -16,17 +16,10 @@ describe('XSS in a customer message', { timeout: 180000 }, () => {
   const item = () => page.locator(h.conversationSel(CUSTOMER));
 
   before(async () => {
-    stack = await new h.Stack('xss').start();
-    browser = await h.launchBrowser('xss');
-    page = browser.page;
-    await h.signIn(page, stack.uiUrl, 'alice');
-    await h.ensureAvailable(page);
+    ({ stack, browser, page } = await h.openConsole('xss'));
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (stack) await stack.stop();
-  });
+  after(() => h.closeConsole({ browser, stack }));
 
   const injected = () => page.evaluate(() => ({
     xss: typeof window.__xss === 'undefined' ? 'undefined' : String(window.__xss),
