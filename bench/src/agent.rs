@@ -256,7 +256,7 @@ async fn run_session(
 
 /// Bytes of a server → client frame on the wire: unmasked header (2, 4 or
 /// 10 bytes by payload length) plus payload.
-fn frame_len(message: &WsMessage) -> u64 {
+pub(crate) fn frame_len(message: &WsMessage) -> u64 {
     let payload = message.len() as u64;
     let header = match payload {
         0..=125 => 2,

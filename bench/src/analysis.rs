@@ -1,8 +1,9 @@
-//! Turning the agents' delivery logs into figures: webhook → agent latency,
-//! WebSocket bytes per message as a conversation's history grows, and the
-//! per-conversation exactly-once and ordering checks.
+//! Turning delivery logs (the agents', and the agent-UI browser tabs') into
+//! figures: webhook → agent latency, WebSocket bytes per message as a
+//! conversation's history grows, and the per-conversation exactly-once and
+//! ordering checks.
 
-use crate::agent::{Agent, UNKNOWN};
+use crate::agent::{Agent, Delivery, UNKNOWN};
 use crate::ledger::{Ledger, Outcome};
 use crate::stats;
 use hdrhistogram::Histogram;
@@ -28,19 +29,28 @@ pub fn delivery_latency(
     ids: Range<u32>,
     window: Range<u64>,
 ) -> DeliveryLatency {
+    let logs: Vec<_> = agents.iter().map(Agent::log).collect();
+    latency_of(
+        logs.iter().flat_map(|log| log.deliveries.iter()),
+        ledger,
+        ids,
+        window,
+    )
+}
+
+/// [`delivery_latency`] over any clients' deliveries (agents or browser tabs).
+pub fn latency_of<'a>(
+    deliveries: impl IntoIterator<Item = &'a Delivery>,
+    ledger: &Ledger,
+    ids: Range<u32>,
+    window: Range<u64>,
+) -> DeliveryLatency {
     let mut first_arrival: HashMap<u32, u64> = HashMap::new();
-    for agent in agents {
-        for d in agent
-            .log()
-            .deliveries
-            .iter()
-            .filter(|d| ids.contains(&d.id))
-        {
-            first_arrival
-                .entry(d.id)
-                .and_modify(|at| *at = (*at).min(d.at_ns))
-                .or_insert(d.at_ns);
-        }
+    for d in deliveries.into_iter().filter(|d| ids.contains(&d.id)) {
+        first_arrival
+            .entry(d.id)
+            .and_modify(|at| *at = (*at).min(d.at_ns))
+            .or_insert(d.at_ns);
     }
     let mut latency = DeliveryLatency {
         from_send: stats::histogram(),
@@ -144,13 +154,19 @@ pub struct Consistency {
 }
 
 pub fn consistency(agents: &[Agent]) -> Consistency {
+    let logs: Vec<_> = agents.iter().map(Agent::log).collect();
+    consistency_of(logs.iter().map(|log| log.deliveries.as_slice()))
+}
+
+/// [`consistency`] over any clients' deliveries, one slice per client.
+pub fn consistency_of<'a>(per_client: impl IntoIterator<Item = &'a [Delivery]>) -> Consistency {
     let mut result = Consistency::default();
     let mut seen: HashSet<(u32, u64)> = HashSet::new();
     let mut owner: HashMap<u32, usize> = HashMap::new();
     let mut split: HashSet<u32> = HashSet::new();
-    for (index, agent) in agents.iter().enumerate() {
+    for (index, deliveries) in per_client.into_iter().enumerate() {
         let mut last_seq: HashMap<u32, u64> = HashMap::new();
-        for d in agent.log().deliveries.iter() {
+        for d in deliveries {
             if d.id == UNKNOWN || d.conversation == UNKNOWN {
                 result.foreign += 1;
             }

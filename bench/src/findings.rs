@@ -7,6 +7,7 @@ use crate::cpu::CpuUse;
 use crate::report::{Report, Verdict};
 use crate::stats::Summary;
 use crate::suite::{Measurements, Phase, SuiteOptions};
+use crate::ui_findings;
 use std::time::Duration;
 
 /// Other processes' CPU above which the run is flagged as disturbed.
@@ -15,11 +16,15 @@ const DISTURBED_CORES: f64 = 0.25;
 pub fn report(options: &SuiteOptions, m: &Measurements) -> Report {
     let mut report = Report::default();
     describe_run(&mut report, options, m);
+    ui_findings::describe(&mut report, options, m);
     ingest(&mut report, options, m);
     latency(&mut report, options, m);
     bytes(&mut report, options, m);
     memory_and_correctness(&mut report, m);
+    ui_findings::enrichment(&mut report, m);
+    ui_findings::agent_ui(&mut report, options, m);
     notes(&mut report, options, m);
+    ui_findings::notes(&mut report, options, m);
     report
 }
 
@@ -69,6 +74,12 @@ fn describe_run(report: &mut Report, options: &SuiteOptions, m: &Measurements) {
     }
     phases.push(("paced", m.paced.as_ref().and_then(|p| p.cpu)));
     phases.push(("closed loop", m.closed_loop.as_ref().and_then(|p| p.cpu)));
+    if let Some(phase) = &m.agent_ui {
+        phases.push((
+            "(g) with server = switchboard + agent UI",
+            phase.cpu.map(|c| c.combined()),
+        ));
+    }
     if let Some((_, cpu)) = m.baselines.get(1) {
         phases.push(("baseline again", *cpu));
     }
@@ -341,7 +352,7 @@ fn memory_and_correctness(report: &mut Report, m: &Measurements) {
     let c = &m.consistency;
     report.row(
         "",
-        "acknowledged webhooks, all phases",
+        "acknowledged webhooks to direct agents, (a)–(d)",
         thousands(audit.acknowledged as f64),
         "",
         Verdict::Info,

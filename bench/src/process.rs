@@ -61,6 +61,11 @@ impl ServerProcess {
 
     /// Polls `GET /readyz` until it answers 200.
     pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_ready_at("/readyz", timeout).await
+    }
+
+    /// Polls `GET path` until it answers 200 (the agent UI has only `/healthz`).
+    pub async fn wait_ready_at(&mut self, path: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -70,7 +75,7 @@ impl ServerProcess {
                     self.log_tail(40)
                 );
             }
-            if let Ok(status) = load::get_status(self.addr, "/readyz").await {
+            if let Ok(status) = load::get_status(self.addr, path).await {
                 if status.is_success() {
                     return Ok(());
                 }

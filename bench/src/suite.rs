@@ -9,8 +9,13 @@
 //! 5. (d) one conversation grown to 5,000 messages: bytes per message;
 //! 6. (e) peak RSS, and the audit: every acknowledged webhook reached an
 //!    agent exactly once;
-//! 7. (b) the baseline again, so a change in background load during the run
+//! 7. (g) webhook → browser tab through the agent UI, paced like (c), on a
+//!    second fresh switchboard ([`crate::ui_phase`]);
+//! 8. (b) the baseline again, so a change in background load during the run
 //!    shows up as two different baseline figures instead of a wrong ratio.
+//!
+//! Before all of it, (f): the agent UI's enrichment cost per message, on one
+//! core of a machine where no server runs yet ([`crate::enrichment`]).
 //!
 //! Agents stay connected during (a) on purpose: ingest is measured with the
 //! change feed, router and fan-out doing their real work. This file only
@@ -19,11 +24,13 @@
 use crate::agent::{Agent, AgentConfig};
 use crate::analysis::{self, Consistency, DeliveryLatency, HistoryWindow};
 use crate::cpu::{CpuSample, CpuUse, ThreadSample, ThreadUse};
+use crate::enrichment::{self, EnrichmentCost};
 use crate::findings;
 use crate::ledger::{Audit, Ledger};
 use crate::load::{self, LoadPlan, LoadResult};
 use crate::process::{self, ServerProcess};
 use crate::report::Report;
+use crate::ui_phase::{self, UiPhase};
 use crate::webhook::{Pool, WebhookSpec};
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
@@ -33,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const WEBHOOK_PATH: &str = "/twilio/sms";
+pub(crate) const WEBHOOK_PATH: &str = "/twilio/sms";
 const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TEAM_NUMBER: &str = "+15550000000";
 /// Unique requests the baseline cycles through; it does not parse them, so
@@ -41,8 +48,8 @@ const TEAM_NUMBER: &str = "+15550000000";
 const BASELINE_POOL: usize = 65_536;
 /// Largest pool built for the closed-loop switchboard phase (~400 B each).
 const MAX_POOL: usize = 3_000_000;
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Conversations per agent; more than the bench ever opens, so nothing queues.
 const AGENT_CAPACITY: u32 = 1000;
 
@@ -90,6 +97,24 @@ pub struct SuiteOptions {
     /// Free text recorded in the report (e.g. date and commit).
     #[arg(long)]
     pub label: Option<String>,
+    /// The release `agent-ui` binary; without it (g) is skipped.
+    #[arg(long)]
+    pub agent_ui_bin: Option<PathBuf>,
+    /// The agent UI's static files (its `STATIC_DIR`).
+    #[arg(long, default_value = "static")]
+    pub static_dir: PathBuf,
+    /// The labelled messages (f) runs through the agent UI's enrichment.
+    #[arg(long, default_value = "agent-ui/eval/sentiment.tsv")]
+    pub sentiment_eval: PathBuf,
+    /// Messages per step of (f): the evaluation set, repeated.
+    #[arg(long, default_value_t = 200_000)]
+    pub enrich_messages: usize,
+    /// Agents signed in through the agent UI in (g), one browser tab each.
+    #[arg(long, default_value_t = 10)]
+    pub ui_agents: usize,
+    /// Measured window of (g), at the paced rate, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub ui_secs: f64,
 }
 
 impl SuiteOptions {
@@ -147,8 +172,22 @@ pub struct Measurements {
     pub agent_problems: Vec<String>,
     /// Warning and error lines of the switchboard's log.
     pub server_log_problems: Vec<String>,
+    /// (f) the agent UI's enrichment cost per message.
+    pub enrichment: Option<EnrichmentCost>,
+    /// (g) webhook → browser tab through the agent UI.
+    pub agent_ui: Option<UiPhase>,
     /// Why the run stopped early, if it did.
     pub failure: Option<String>,
+}
+
+impl Measurements {
+    /// Records a phase that could not run; the first failure is the lead.
+    fn fail(&mut self, why: String) {
+        self.failure = Some(match self.failure.take() {
+            Some(first) => format!("{first}; then {why}"),
+            None => why,
+        });
+    }
 }
 
 /// The table, and whether every phase ran.
@@ -165,6 +204,20 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<SuiteResult> {
     let auth_token = format!("{:032x}", rand::random::<u128>());
     let run_nonce: u32 = rand::random();
     let mut m = Measurements::default();
+
+    println!("(f) agent-UI enrichment per message, one core …");
+    let eval = options.sentiment_eval.clone();
+    let messages = options.enrich_messages;
+    match tokio::task::block_in_place(|| enrichment::measure(&eval, messages)) {
+        Ok(cost) => {
+            println!(
+                "    {:.0} ns per browser frame ({} messages)",
+                cost.frame_ns, cost.messages
+            );
+            m.enrichment = Some(cost);
+        }
+        Err(e) => m.fail(format!("enrichment microbenchmark: {e:#}")),
+    }
 
     println!("(b) baseline: trivial axum handler …");
     m.baselines
@@ -187,7 +240,19 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<SuiteResult> {
     .await
     {
         // Keep what was measured: a misbehaving switchboard is a finding.
-        m.failure = Some(format!("{e:#}"));
+        m.fail(format!("{e:#}"));
+    }
+
+    if let Some(bin) = &options.agent_ui_bin {
+        println!(
+            "(g) through the agent UI: paced {} msg/s to {} browser tabs …",
+            options.paced_rate, options.ui_agents
+        );
+        let nonce = run_nonce.wrapping_add(3);
+        match ui_phase::run(&options, bin, work.path(), &auth_token, nonce).await {
+            Ok(phase) => m.agent_ui = Some(phase),
+            Err(e) => m.fail(format!("agent UI phase: {e:#}")),
+        }
     }
 
     println!("(b) baseline again …");
@@ -200,8 +265,7 @@ pub async fn run(options: SuiteOptions) -> anyhow::Result<SuiteResult> {
     .await
     {
         Ok(again) => m.baselines.push(again),
-        Err(e) if m.failure.is_none() => m.failure = Some(format!("second baseline: {e:#}")),
-        Err(_) => {}
+        Err(e) => m.fail(format!("second baseline: {e:#}")),
     }
 
     let report = findings::report(&options, &m);
@@ -233,7 +297,15 @@ async fn run_switchboard(
             )
         })
         .collect();
-    let mut server = spawn_switchboard(options, dir, data_dir, addr, auth_token, &credentials)?;
+    let mut server = spawn_switchboard(
+        options,
+        "switchboard",
+        dir,
+        data_dir,
+        addr,
+        auth_token,
+        &credentials,
+    )?;
     server.wait_ready(READY_TIMEOUT).await?;
     let spec = spec_for(addr, auth_token, run_nonce.wrapping_add(1));
 
@@ -412,8 +484,11 @@ async fn run_baseline(
     Ok((result, cpu))
 }
 
-fn spawn_switchboard(
+/// A switchboard on `addr` with `agents` as its credentials; `name` names
+/// the process and its log file in `dir`.
+pub(crate) fn spawn_switchboard(
     options: &SuiteOptions,
+    name: &str,
     dir: &Path,
     data_dir: &Path,
     addr: SocketAddr,
@@ -439,9 +514,9 @@ fn spawn_switchboard(
         ("TWILIO_API_BASE", "http://127.0.0.1:9".to_string()),
         ("AGENTS", credentials),
     ];
-    let log = dir.join("switchboard.log");
+    let log = dir.join(format!("{name}.log"));
     ServerProcess::spawn(
-        "switchboard",
+        name,
         &options.switchboard_bin,
         &["serve"],
         &envs,
@@ -451,7 +526,7 @@ fn spawn_switchboard(
     )
 }
 
-fn spec_for(addr: SocketAddr, auth_token: &str, run_nonce: u32) -> WebhookSpec {
+pub(crate) fn spec_for(addr: SocketAddr, auth_token: &str, run_nonce: u32) -> WebhookSpec {
     WebhookSpec {
         signed_url: format!("http://{addr}{WEBHOOK_PATH}"),
         auth_token: auth_token.to_string(),
@@ -463,7 +538,11 @@ fn spec_for(addr: SocketAddr, auth_token: &str, run_nonce: u32) -> WebhookSpec {
 
 /// Waits until every acknowledged id in `ids` reached an agent; how long
 /// that took, or `None` if `limit` passed first.
-async fn drain(ledger: &Ledger, ids: std::ops::Range<u32>, limit: Duration) -> Option<Duration> {
+pub(crate) async fn drain(
+    ledger: &Ledger,
+    ids: std::ops::Range<u32>,
+    limit: Duration,
+) -> Option<Duration> {
     let start = Instant::now();
     loop {
         if ledger.undelivered(ids.clone()) == 0 {
@@ -494,12 +573,32 @@ fn collect_agent_figures(agents: &[Agent], m: &mut Measurements) {
     }
 }
 
-fn log_problems(server: &ServerProcess) -> Vec<String> {
+pub(crate) fn log_problems(server: &ServerProcess) -> Vec<String> {
     let text = std::fs::read_to_string(&server.log_path).unwrap_or_default();
     text.lines()
         .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("panicked"))
-        .map(|l| l.chars().take(300).collect())
+        .map(|l| without_colours(l).chars().take(300).collect())
         .collect()
+}
+
+/// `line` without ANSI colour codes (the servers colour their logs even
+/// into a file), so it reads cleanly in the markdown.
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI sequences end with a letter: `ESC [ 2 m`.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn write_markdown(path: &Path, report: &Report) -> anyhow::Result<()> {
@@ -508,4 +607,15 @@ fn write_markdown(path: &Path, report: &Report) -> anyhow::Result<()> {
     }
     std::fs::write(path, report.to_markdown())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_colours;
+
+    #[test]
+    fn log_lines_lose_their_colours() {
+        let line = "\u{1b}[2m2026-11-21\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m fell behind";
+        assert_eq!(without_colours(line), "2026-11-21  WARN fell behind");
+    }
 }

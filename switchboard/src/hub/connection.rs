@@ -50,7 +50,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         frames: frames_tx.clone(),
         close: Some(close_tx),
         delivered: HashMap::new(),
-        broken: false,
+        broken: None,
     };
     if !state.router.send(Command::Connect {
         agent: agent.clone(),

@@ -31,8 +31,17 @@ pub struct Conn {
     pub close: Option<oneshot::Sender<ServerFrame>>,
     /// Highest seq sent on this connection, per conversation it holds.
     pub delivered: HashMap<ConversationId, Seq>,
-    /// The socket could not take more frames (or is gone).
-    pub broken: bool,
+    /// Set once the connection can take no more frames.
+    pub broken: Option<Broken>,
+}
+
+/// Why a connection stopped taking frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// Its buffer filled up: the agent is not reading fast enough.
+    Overflowed,
+    /// Its task already ended (the socket closed).
+    Closed,
 }
 
 impl Conn {
@@ -56,13 +65,13 @@ impl Conn {
     }
 
     fn queue(&mut self, item: Outgoing) {
-        if self.broken {
+        if self.broken.is_some() {
             return;
         }
         match self.frames.try_send(item) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.broken = true;
+                self.broken = Some(Broken::Overflowed);
                 if let Some(close) = self.close.take() {
                     let _ = close.send(ServerFrame::Error {
                         code: ErrorCode::SlowConsumer,
@@ -75,7 +84,7 @@ impl Conn {
                     });
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.broken = true,
+            Err(mpsc::error::TrySendError::Closed(_)) => self.broken = Some(Broken::Closed),
         }
     }
 }
@@ -156,7 +165,7 @@ mod tests {
             frames,
             close: None,
             delivered: HashMap::new(),
-            broken: false,
+            broken: None,
         });
         for i in 0..load {
             agent.conversations.insert(format!("+1555000{i}"));

@@ -10,7 +10,7 @@
 
 mod agents;
 
-pub use agents::{Conn, Outgoing};
+pub use agents::{Broken, Conn, Outgoing};
 
 use crate::store::{now_ms, Change, ChangeId, Reply, ReplyOutcome, RouteRecord, Store, StoreError};
 use agents::Agent;
@@ -296,7 +296,7 @@ impl Router {
         self.agents
             .get_mut(agent)
             .and_then(|a| a.conn.as_mut())
-            .filter(|c| !c.broken)
+            .filter(|c| c.broken.is_none())
     }
 
     /// Sends an agent whatever of the conversation it has not seen, up to the
@@ -812,23 +812,23 @@ impl Router {
         self.send_assigned(agent, conversation, 0).await
     }
 
-    /// Connections whose buffer overflowed are dropped like a disconnect.
+    /// Connections that can take no more frames are dropped like a disconnect.
     fn reap_broken_connections(&mut self) {
-        let broken: Vec<(String, u64)> = self
+        let broken: Vec<(String, Broken)> = self
             .agents
             .iter()
-            .filter_map(|(name, a)| {
-                a.conn
-                    .as_ref()
-                    .filter(|c| c.broken)
-                    .map(|c| (name.clone(), c.id))
-            })
+            .filter_map(|(name, a)| Some((name.clone(), a.conn.as_ref()?.broken?)))
             .collect();
-        for (name, _) in broken {
-            tracing::warn!(
-                agent = name,
-                "agent connection fell behind; disconnecting it"
-            );
+        for (name, why) in broken {
+            match why {
+                Broken::Overflowed => {
+                    tracing::warn!(
+                        agent = name,
+                        "agent connection fell behind; disconnecting it"
+                    )
+                }
+                Broken::Closed => tracing::debug!(agent = name, "agent connection already closed"),
+            }
             self.disconnect(&name);
         }
     }
