@@ -54,11 +54,11 @@ async fn a_reply_is_sent_through_twilio_and_its_status_reaches_delivered() {
     assigned_conversation(&sb, &mut alice, &customer).await;
     reply(&mut alice, &customer, "r1", "Hello! How can we help? 🙂").await;
     alice
-        .until(WAIT, "ack", |a| {
-            a.frames.iter().any(
-                |f| matches!(f, ServerFrame::Ack { client_id, seq: 2, .. } if client_id == "r1"),
-            )
-        })
+        .until_frame(
+            WAIT,
+            "ack",
+            |f| matches!(f, ServerFrame::Ack { client_id, seq: 2, .. } if client_id == "r1"),
+        )
         .await;
     alice
         .until(WAIT, "delivered", |a| {
@@ -160,16 +160,14 @@ async fn a_refusal_marks_the_reply_failed_with_twilios_code_and_21610_opts_the_c
 
     reply(&mut alice, &customer, "r2", "second").await;
     alice
-        .until(WAIT, "opt-out", |a| {
-            a.frames.iter().any(|f| {
-                matches!(
-                    f,
-                    ServerFrame::OptOut {
-                        opted_out: true,
-                        ..
-                    }
-                )
-            })
+        .until_frame(WAIT, "opt-out", |f| {
+            matches!(
+                f,
+                ServerFrame::OptOut {
+                    opted_out: true,
+                    ..
+                }
+            )
         })
         .await;
     alice
@@ -181,9 +179,7 @@ async fn a_refusal_marks_the_reply_failed_with_twilios_code_and_21610_opts_the_c
     // From now on replies are refused before reaching Twilio.
     reply(&mut alice, &customer, "r3", "third").await;
     alice
-        .until(WAIT, "opted-out error", |a| {
-            a.frames.iter().any(|f| matches!(f, ServerFrame::Error { code: ErrorCode::OptedOut, client_id: Some(c), .. } if c == "r3"))
-        })
+        .until_frame(WAIT, "opted-out error", |f| matches!(f, ServerFrame::Error { code: ErrorCode::OptedOut, client_id: Some(c), .. } if c == "r3"))
         .await;
     assert!(sim.sent().await.is_empty(), "Twilio accepted nothing");
 }
@@ -196,16 +192,14 @@ async fn stop_and_start_keywords_control_what_may_be_sent() {
     assigned_conversation(&sb, &mut alice, &customer).await;
     sb.text(&customer, "STOP").await;
     alice
-        .until(WAIT, "opt-out", |a| {
-            a.frames.iter().any(|f| {
-                matches!(
-                    f,
-                    ServerFrame::OptOut {
-                        opted_out: true,
-                        ..
-                    }
-                )
-            })
+        .until_frame(WAIT, "opt-out", |f| {
+            matches!(
+                f,
+                ServerFrame::OptOut {
+                    opted_out: true,
+                    ..
+                }
+            )
         })
         .await;
     assert_eq!(
@@ -215,36 +209,30 @@ async fn stop_and_start_keywords_control_what_may_be_sent() {
     );
     reply(&mut alice, &customer, "r1", "are you sure?").await;
     alice
-        .until(WAIT, "opted-out error", |a| {
-            a.frames.iter().any(|f| matches!(f, ServerFrame::Error { code: ErrorCode::OptedOut, message, .. } if message.contains("STOP")))
-        })
+        .until_frame(WAIT, "opted-out error", |f| matches!(f, ServerFrame::Error { code: ErrorCode::OptedOut, message, .. } if message.contains("STOP")))
         .await;
     sb.text(&customer, "start").await;
     alice
-        .until(WAIT, "opt-in", |a| {
-            a.frames.iter().any(|f| {
-                matches!(
-                    f,
-                    ServerFrame::OptOut {
-                        opted_out: false,
-                        ..
-                    }
-                )
-            })
+        .until_frame(WAIT, "opt-in", |f| {
+            matches!(
+                f,
+                ServerFrame::OptOut {
+                    opted_out: false,
+                    ..
+                }
+            )
         })
         .await;
     reply(&mut alice, &customer, "r2", "welcome back").await;
     alice
-        .until(WAIT, "delivered", |a| {
-            a.frames.iter().any(|f| {
-                matches!(
-                    f,
-                    ServerFrame::Status {
-                        status: DeliveryStatus::Delivered,
-                        ..
-                    }
-                )
-            })
+        .until_frame(WAIT, "delivered", |f| {
+            matches!(
+                f,
+                ServerFrame::Status {
+                    status: DeliveryStatus::Delivered,
+                    ..
+                }
+            )
         })
         .await;
     let sent = sim.sent().await;

@@ -161,16 +161,14 @@ async fn a_resolved_conversation_reopens_as_new_on_the_next_message() {
         })
         .await;
     alice
-        .until(WAIT, "unassigned", |a| {
-            a.frames.iter().any(|f| {
-                matches!(
-                    f,
-                    ServerFrame::Unassigned {
-                        reason: UnassignReason::Resolved,
-                        ..
-                    }
-                )
-            })
+        .until_frame(WAIT, "unassigned", |f| {
+            matches!(
+                f,
+                ServerFrame::Unassigned {
+                    reason: UnassignReason::Resolved,
+                    ..
+                }
+            )
         })
         .await;
     // Resolving what is not yours is an error frame, not a crash.
@@ -180,16 +178,14 @@ async fn a_resolved_conversation_reopens_as_new_on_the_next_message() {
         })
         .await;
     alice
-        .until(WAIT, "not-assigned error", |a| {
-            a.frames.iter().any(|f| {
-                matches!(
-                    f,
-                    ServerFrame::Error {
-                        code: ErrorCode::NotAssigned,
-                        ..
-                    }
-                )
-            })
+        .until_frame(WAIT, "not-assigned error", |f| {
+            matches!(
+                f,
+                ServerFrame::Error {
+                    code: ErrorCode::NotAssigned,
+                    ..
+                }
+            )
         })
         .await;
     sb.text(&number(50), "another problem").await;
@@ -220,9 +216,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
         })
         .await;
     alice
-        .until(WAIT, "refusal", |a| {
-            a.frames.iter().any(|f| matches!(f, ServerFrame::Error { code: ErrorCode::TransferRejected, message, .. } if message.contains("offline")))
-        })
+        .until_frame(WAIT, "refusal", |f| matches!(f, ServerFrame::Error { code: ErrorCode::TransferRejected, message, .. } if message.contains("offline")))
         .await;
 
     let mut bob = sb.agent_with("bob", 5).await;

@@ -434,6 +434,17 @@ impl Agent {
         }
     }
 
+    /// Reads frames until one matching `wanted` has arrived (now or earlier).
+    pub async fn until_frame(
+        &mut self,
+        wait: Duration,
+        what: &str,
+        wanted: impl Fn(&ServerFrame) -> bool,
+    ) {
+        self.until(wait, what, |a| a.frames.iter().any(&wanted))
+            .await
+    }
+
     /// Reads whatever arrives within `wait` (to check nothing more comes).
     pub async fn drain(&mut self, wait: Duration) {
         while self.next_frame(wait).await.is_some() {}
