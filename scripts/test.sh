@@ -32,15 +32,19 @@ source "$REPO/scripts/lib/prism.sh"
 source "$REPO/scripts/lib/pyoracle.sh"
 # shellcheck source=lib/browser.sh
 source "$REPO/scripts/lib/browser.sh"
+# shellcheck source=lib/moto.sh
+source "$REPO/scripts/lib/moto.sh"
 
 cleanup() {
     prism_stop || true
+    moto_stop || true
 }
 trap cleanup EXIT
 
-step "installing test tools (Prism, Twilio's Python library, Chromium)"
+step "installing test tools (Prism, Twilio's Python library, moto, Chromium)"
 prism_install
 pyoracle_install
+moto_install
 browser_install
 
 if [[ "$LINT" == 1 ]]; then
@@ -56,12 +60,22 @@ step "starting Prism with Twilio's OpenAPI description"
 prism_start
 echo "Prism at $PRISM_URL"
 
+step "starting the AWS emulator (moto: S3, DynamoDB + Streams, SES v2)"
+moto_start
+echo "moto at $MOTO_URL"
+
 # Each suite runs even when an earlier one failed; the exit status says
 # whether all passed.
 failed=()
 
 step "running every Rust test"
 cargo test --workspace --no-fail-fast || failed+=("cargo test")
+
+# The core suite again, with DynamoDB (on the emulator) as the store.
+step "core end-to-end suite on the DynamoDB store"
+SWITCHBOARD_TEST_STORE=dynamodb cargo test -p switchboard-e2e --no-fail-fast \
+    --test webhook_ingress --test routing --test durability --test outbound --test lifecycle \
+    || failed+=("core suite on DynamoDB")
 
 step "SMS segment meter (node's test runner)"
 node --test static/segments.test.mjs || failed+=("segment meter")

@@ -19,7 +19,8 @@ async fn every_acknowledged_message_survives_kill_9_and_is_routed_after_restart(
 
     // Burst of concurrent webhooks; remember which were answered 200.
     let mut acked: Vec<(String, String)> = Vec::new();
-    let sends = (0..300).map(|i| {
+    let burst = volume(300);
+    let sends = (0..burst).map(|i| {
         let from = number(i % 30);
         let body = format!("burst {i}");
         let sb = &sb;
@@ -33,7 +34,7 @@ async fn every_acknowledged_message_survives_kill_9_and_is_routed_after_restart(
             acked.push((from, body));
         }
     }
-    assert_eq!(acked.len(), 300);
+    assert_eq!(acked.len(), burst);
     sb.kill9();
     drop(alice);
 
@@ -89,18 +90,18 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
     for name in AGENTS {
         agents.push(sb.agent_with(name, 1000).await);
     }
-    const TOTAL: usize = 5000;
+    let total = volume(5000);
     const CLIENTS: usize = 64;
-    const NUMBERS: usize = 200;
-    // Message i goes to number i % NUMBERS; each number belongs to one
+    let numbers = volume(200);
+    // Message i goes to number i % numbers; each number belongs to one
     // client, which posts its messages in increasing i, so per-number send
     // order is well defined.
     let clients = (0..CLIENTS).map(|c| {
         let sb = &sb;
         async move {
             let mut failures = 0;
-            for i in (0..TOTAL).filter(|i| (i % NUMBERS) % CLIENTS == c) {
-                let from = number(i % NUMBERS);
+            for i in (0..total).filter(|i| (i % numbers) % CLIENTS == c) {
+                let from = number(i % numbers);
                 let (status, _) = sb.text(&from, &format!("{i}")).await;
                 if status != 200 {
                     failures += 1;
@@ -117,13 +118,13 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
 
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let total: usize = agents.iter().map(Agent::received_count).sum();
-        if total >= TOTAL {
+        let received: usize = agents.iter().map(Agent::received_count).sum();
+        if received >= total {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "only {total} of {TOTAL} delivered"
+            "only {received} of {total} delivered"
         );
         for agent in agents.iter_mut() {
             agent.next_frame(Duration::from_millis(20)).await;
@@ -151,8 +152,8 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
         }
     }
     let delivered: usize = seen.values().map(Vec::len).sum();
-    assert_eq!(delivered, TOTAL, "each message exactly once");
-    assert_eq!(seen.len(), NUMBERS);
+    assert_eq!(delivered, total, "each message exactly once");
+    assert_eq!(seen.len(), numbers);
     for (conversation, bodies) in &seen {
         // Messages of one number were sent in increasing index order by
         // one client; the store must keep that order.

@@ -169,6 +169,14 @@ async fn a_stuck_agent_is_disconnected_without_delaying_others_and_resumes_later
             .await;
     };
     tokio::join!(flood, bob_keeps_up);
+    // Routing has caught up with the flood (with the DynamoDB store the
+    // change feed trails the webhooks): bob's last message came after
+    // 1100 of alice's.
+    healthy
+        .until(Duration::from_secs(60), "all of bob's", |b| {
+            b.received_count() >= 13
+        })
+        .await;
 
     // Alice now reads what was buffered: it ends with the slow-consumer reason.
     let mut told = false;

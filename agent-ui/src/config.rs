@@ -66,6 +66,25 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// S3 bucket of the switchboard's files (MMS media), served to signed-in
+    /// agents under /files/; unset serves `FILES_DIR` only. Region, credentials
+    /// and `AWS_ENDPOINT_URL` come from the standard AWS chain.
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Prefix of the switchboard's keys in the bucket (the switchboard's `S3_PREFIX`).
+    #[arg(long, env = "S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
+
+    /// Local copy of the files, and the fallback when S3 is unreachable.
+    #[arg(long, env = "FILES_DIR", default_value = "data/files")]
+    pub files_dir: PathBuf,
+
+    /// Serve /static/ from S3 under this key prefix (e.g. `static/`), with
+    /// `STATIC_DIR` as the fallback; needs `S3_BUCKET`. Unset: `STATIC_DIR` only.
+    #[arg(long, env = "STATIC_S3_PREFIX")]
+    pub static_s3_prefix: Option<String>,
 }
 
 impl Config {
@@ -79,6 +98,10 @@ impl Config {
             upstream_ping_secs: 20,
             idle_disconnect_secs: 120,
             log_format: LogFormat::Text,
+            s3_bucket: None,
+            s3_prefix: String::new(),
+            files_dir: PathBuf::from("data/files"),
+            static_s3_prefix: None,
         }
     }
 

@@ -7,11 +7,14 @@
 
 use std::future::Future;
 
+use std::path::PathBuf;
+
+use switchboard_cloud::files::{FileStore, S3Location};
 use tokio::net::TcpListener;
 
 use crate::agent_session::LinkSettings;
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, StaticSource};
 use crate::sessions::Registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +37,19 @@ pub async fn serve(
         },
     );
     let static_dir = config.resolved_static_dir();
+    let (files, statics) = file_stores(&config, static_dir.clone()).await;
     let app = http::router(
         AppState {
             registry: registry.clone(),
+            files,
         },
-        &static_dir,
+        &statics,
     );
     tracing::info!(
         addr = %listener.local_addr()?,
         switchboard = %config.switchboard_ws_url,
         static_dir = %static_dir.display(),
+        s3_bucket = config.s3_bucket.as_deref().unwrap_or("-"),
         "agent UI listening"
     );
     let stop = registry.shutdown_token();
@@ -59,4 +65,31 @@ pub async fn serve(
     registry.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The `/files` store (`FILES_DIR`, plus S3 with `S3_BUCKET`) and where `/static`
+/// comes from. The AWS SDK is configured only when a bucket is set, so without
+/// one nothing here touches AWS.
+async fn file_stores(config: &Config, static_dir: PathBuf) -> (FileStore, StaticSource) {
+    let Some(bucket) = &config.s3_bucket else {
+        if config.static_s3_prefix.is_some() {
+            tracing::warn!("STATIC_S3_PREFIX is set without S3_BUCKET; serving STATIC_DIR only");
+        }
+        return (
+            FileStore::new(config.files_dir.clone(), None),
+            StaticSource::Dir(static_dir),
+        );
+    };
+    let sdk = switchboard_cloud::aws::sdk_config().await;
+    let location = |prefix: &str| S3Location {
+        client: switchboard_cloud::aws::s3_client(&sdk),
+        bucket: bucket.clone(),
+        prefix: prefix.to_string(),
+    };
+    let files = FileStore::new(config.files_dir.clone(), Some(location(&config.s3_prefix)));
+    let statics = match &config.static_s3_prefix {
+        Some(prefix) => StaticSource::S3(FileStore::new(static_dir, Some(location(prefix)))),
+        None => StaticSource::Dir(static_dir),
+    };
+    (files, statics)
 }

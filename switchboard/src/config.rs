@@ -21,6 +21,16 @@ pub enum Durability {
     Flush,
 }
 
+/// Where conversations are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// Embedded sled in `DATA_DIR`: one instance, no cloud account.
+    Sled,
+    /// DynamoDB tables (system of record) with DynamoDB Streams as the change
+    /// feed; `DATA_DIR` keeps only this instance's local view and queues.
+    Dynamodb,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Port to listen on (PaaS routers set it).
@@ -98,6 +108,61 @@ pub struct Config {
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    #[command(flatten)]
+    pub aws: AwsConfig,
+}
+
+/// The AWS side (issue 4). Region, credentials and `AWS_ENDPOINT_URL` come
+/// from the standard AWS chain; each service below is used only when its
+/// setting is present, so with none of them the service runs on local disk.
+#[derive(Debug, Clone, Args)]
+pub struct AwsConfig {
+    /// Where conversations are kept.
+    #[arg(long, env = "STORE", value_enum, default_value_t = StoreKind::Sled)]
+    pub store: StoreKind,
+
+    /// Prefix of the DynamoDB table names (`STORE=dynamodb` and `migrate`).
+    #[arg(long, env = "DYNAMODB_TABLE_PREFIX", default_value = "switchboard-")]
+    pub dynamodb_table_prefix: String,
+
+    /// How often the DynamoDB Streams reader polls an idle shard, in milliseconds.
+    #[arg(long, env = "STREAM_POLL_MS", default_value_t = 100)]
+    pub stream_poll_ms: u64,
+
+    /// S3 bucket for MMS media and transcripts; unset keeps files in `FILES_DIR` only.
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Prefix of every key this service writes in the bucket (e.g. `prod/`).
+    #[arg(long, env = "S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
+
+    /// Local copy of the files, and the fallback when S3 is unreachable
+    /// (default `DATA_DIR/files`).
+    #[arg(long, env = "FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+
+    /// Sender address of email sent through SES v2; unset writes `.eml`
+    /// files to `MAIL_OUTBOX_DIR` instead.
+    #[arg(long, env = "MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Where email goes when SES is not configured (default `DATA_DIR/outbox`).
+    #[arg(long, env = "MAIL_OUTBOX_DIR")]
+    pub mail_outbox_dir: Option<PathBuf>,
+
+    /// Address that receives each resolved conversation's transcript.
+    #[arg(long, env = "TRANSCRIPT_TO")]
+    pub transcript_to: Option<String>,
+
+    /// Address alerted when a customer waits with no agent available.
+    #[arg(long, env = "ALERT_TO")]
+    pub alert_to: Option<String>,
+
+    /// How long a customer may wait with no agent available before an alert, in seconds.
+    #[arg(long, env = "ALERT_WAIT_SECS", default_value_t = 300.0)]
+    pub alert_wait_secs: f64,
 }
 
 impl Config {
@@ -112,6 +177,22 @@ impl Config {
     pub fn public_url_of(&self, path_and_query: &str) -> String {
         let base = self.public_base();
         format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query)
+    }
+
+    /// The local copy of S3 files.
+    pub fn files_dir(&self) -> PathBuf {
+        self.aws
+            .files_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
+    /// The `.eml` outbox used when SES is not configured.
+    pub fn mail_outbox_dir(&self) -> PathBuf {
+        self.aws
+            .mail_outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
     }
 
     pub fn agent_grace(&self) -> Duration {

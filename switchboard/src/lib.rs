@@ -6,6 +6,8 @@ pub mod agent_cli;
 pub mod config;
 pub mod http;
 pub mod hub;
+pub mod jobs;
+pub mod migrate;
 pub mod outbox;
 pub mod phone;
 pub mod phone_sim;

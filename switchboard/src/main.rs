@@ -1,5 +1,6 @@
 //! `switchboard` binary: `serve` runs the service, `phone-sim` runs the local
-//! stand-in for Twilio and the customer's phone, `agent` is a terminal agent.
+//! stand-in for Twilio and the customer's phone, `agent` is a terminal agent,
+//! `migrate` creates the DynamoDB tables.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ enum Command {
     PhoneSim(switchboard::phone_sim::SimConfig),
     /// A terminal agent: see and answer conversations from a shell.
     Agent(switchboard::agent_cli::AgentCliConfig),
+    /// Create or update the DynamoDB tables of `STORE=dynamodb` (idempotent:
+    /// safe to run on every deploy, e.g. as the PaaS release phase).
+    Migrate(switchboard::migrate::MigrateConfig),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +68,7 @@ fn main() -> anyhow::Result<()> {
                 switchboard::phone_sim::serve(config, listener, shutdown_signal()).await
             }
             Command::Agent(config) => switchboard::agent_cli::run(config).await,
+            Command::Migrate(config) => switchboard::migrate::run(config).await,
         }
     })
 }

@@ -2,13 +2,17 @@
 //!
 //! Order matters on the way down: stop accepting HTTP and let in-flight
 //! webhooks finish (each one waits for its own durable write), close agent
-//! sockets with a `shutting_down` frame, stop the router and the outbox, and
-//! last close the store, which flushes whatever is still pending.
+//! sockets with a `shutting_down` frame, stop the router, the outbox and the
+//! job worker, and last close the store, which flushes whatever is still
+//! pending.
 
 use crate::config::Config;
+use crate::config::StoreKind;
 use crate::http::{self, AppState, INBOUND_PATH, STATUS_PATH};
+use crate::jobs::{self, JobContext, JobQueue, RouterJobs};
 use crate::outbox::Outbox;
 use crate::router::{self, RouterConfig};
+use crate::store::dynamo::{DynamoOptions, DynamoStore};
 use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::Store;
 use crate::twilio::client::TwilioClient;
@@ -17,6 +21,7 @@ use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_cloud::files::{FileStore, S3Location};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -32,20 +37,19 @@ pub async fn serve(
             "INSECURE_SKIP_TWILIO_SIGNATURE is set: anyone can post messages. Local demos only."
         );
     }
-    let (store, accepted_replies) = SledStore::open(SledOptions {
-        path: &config.data_dir,
-        cache_mb: config.sled_cache_mb,
-        durability: config.durability,
-    })
-    .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let (store, accepted_replies) = open_store(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let files = build_file_store(&config).await;
+    let jobs_dir = config.data_dir.join("jobs");
+    let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
+        .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
 
     let (router, router_task) = router::spawn(
         store.clone(),
         RouterConfig {
             agent_names: config.agents.names().map(str::to_string).collect(),
             grace: config.agent_grace(),
+            jobs: Some(RouterJobs::new(job_queue.clone(), &config.aws)),
         },
         stop_rx.clone(),
     )
@@ -77,13 +81,32 @@ pub async fn serve(
         status_callback: config.public_url_of(STATUS_PATH),
     };
     let outbox_task = tokio::spawn(outbox.run(accepted_replies, stop_rx.clone()));
+    let job_context = JobContext {
+        store: store.clone(),
+        files: files.clone(),
+        mailer: jobs::setup::mailer(&config).await,
+        http: jobs::setup::media_http_client(),
+        twilio_account_sid: config.twilio_account_sid.clone(),
+        twilio_auth_token: config.twilio_auth_token.clone(),
+        public_base: config.public_url_of(""),
+    };
+    let jobs_task = tokio::spawn(jobs::worker::run(
+        job_queue.clone(),
+        job_arrivals,
+        Arc::new(job_context),
+        stop_rx.clone(),
+    ));
 
+    let agent_sockets = tokio_util::task::TaskTracker::new();
     let state = AppState {
         config: config.clone(),
         store: store.clone(),
         router,
         shutdown: stop_rx.clone(),
         next_conn_id: Arc::new(AtomicU64::new(1)),
+        agent_sockets: agent_sockets.clone(),
+        jobs: job_queue,
+        files,
     };
     tracing::info!(
         addr = %listener.local_addr()?,
@@ -99,12 +122,19 @@ pub async fn serve(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    // Upgraded sockets are not tracked by axum; they close themselves on
-    // the stop signal, so the wait below is bounded.
     match tokio::time::timeout(Duration::from_secs(10), server).await {
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server error"),
         Err(_) => tracing::warn!("HTTP requests still running after 10 s; closing anyway"),
         _ => {}
+    }
+    // Upgraded sockets are not tracked by axum; each closes itself on the
+    // stop signal with a `shutting_down` frame. Wait for that, bounded.
+    agent_sockets.close();
+    if tokio::time::timeout(Duration::from_secs(5), agent_sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("agent sockets still open after 5 s; closing anyway");
     }
     let _ = router_task.await;
     if tokio::time::timeout(Duration::from_secs(20), outbox_task)
@@ -113,7 +143,69 @@ pub async fn serve(
     {
         tracing::warn!("outbox sends still running after 20 s; they resume at the next start");
     }
+    // The worker bounds its own wait for running jobs; they rerun at the next start.
+    if tokio::time::timeout(Duration::from_secs(20), jobs_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("job worker still running after 20 s; its jobs resume at the next start");
+    }
     store.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The file store shared by the `/files` server and the jobs: the local
+/// copy in `FILES_DIR`, plus S3 when `S3_BUCKET` is set (SDK configuration
+/// from the standard AWS chain).
+pub async fn build_file_store(config: &Config) -> FileStore {
+    let s3 = match &config.aws.s3_bucket {
+        Some(bucket) => {
+            let sdk = switchboard_cloud::aws::sdk_config().await;
+            tracing::info!(bucket, prefix = %config.aws.s3_prefix, "files go to S3");
+            Some(S3Location {
+                client: switchboard_cloud::aws::s3_client(&sdk),
+                bucket: bucket.clone(),
+                prefix: config.aws.s3_prefix.clone(),
+            })
+        }
+        None => None,
+    };
+    FileStore::new(config.files_dir(), s3)
+}
+
+/// Replies a store accepted, for the outbox worker.
+type AcceptedReplies = tokio::sync::mpsc::UnboundedReceiver<(
+    switchboard_protocol::ConversationId,
+    switchboard_protocol::Seq,
+)>;
+
+/// The store `STORE` names, and the receiver of its accepted replies.
+async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, AcceptedReplies)> {
+    match config.aws.store {
+        StoreKind::Sled => {
+            let (store, accepted) = SledStore::open(SledOptions {
+                path: &config.data_dir,
+                cache_mb: config.sled_cache_mb,
+                durability: config.durability,
+            })
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+            Ok((Arc::new(store), accepted))
+        }
+        StoreKind::Dynamodb => {
+            let (store, accepted) = DynamoStore::open(DynamoOptions {
+                data_dir: &config.data_dir,
+                table_prefix: &config.aws.dynamodb_table_prefix,
+                stream_poll: Duration::from_millis(config.aws.stream_poll_ms.max(1)),
+                cache_mb: config.sled_cache_mb,
+            })
+            .await
+            .context("opening the DynamoDB store")?;
+            tracing::info!(
+                prefix = %config.aws.dynamodb_table_prefix,
+                "conversations are kept in DynamoDB"
+            );
+            Ok((Arc::new(store), accepted))
+        }
+    }
 }

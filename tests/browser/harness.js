@@ -224,6 +224,7 @@ class Stack {
       TWILIO_API_BASE: this.simUrl,
       AGENTS: agents,
       AGENT_GRACE_SECS: String(this.options.graceSecs),
+      ...(this.options.switchboardEnv || {}),
     }));
     this.agentUi = this.proc('agent-ui', binary('agent-ui'), ['serve'], baseEnv({
       PORT: String(uiPort),
@@ -411,8 +412,8 @@ async function timeline(page) {
  * A fresh stack and browser with alice signed in and available: what most
  * scenarios start from.
  */
-async function openConsole(name) {
-  const stack = await new Stack(name).start();
+async function openConsole(name, stackOptions = {}) {
+  const stack = await new Stack(name, stackOptions).start();
   const browser = await launchBrowser(name);
   const page = browser.page;
   await signIn(page, stack.uiUrl, 'alice');

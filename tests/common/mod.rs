@@ -3,6 +3,9 @@
 //! webhooks to it, and connect agents over a real WebSocket.
 #![allow(dead_code)]
 
+pub mod aws;
+pub mod twilio_media;
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
@@ -35,6 +38,75 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// True when the suite runs against the DynamoDB store
+/// (`SWITCHBOARD_TEST_STORE=dynamodb`, with the AWS emulator up) instead of
+/// the embedded sled store.
+pub fn dynamodb_selected() -> bool {
+    std::env::var("SWITCHBOARD_TEST_STORE").as_deref() == Ok("dynamodb")
+}
+
+/// The environment that puts a switchboard on DynamoDB in `moto`, with
+/// tables of its own (a unique prefix). Restarts reuse the environment, so
+/// they find the same tables. DynamoDB's endpoint is also set per service,
+/// so a test that points `AWS_ENDPOINT_URL` (S3, SES) at an emulator it
+/// stops keeps its store.
+pub fn dynamodb_env(moto: &aws::Moto) -> Vec<(String, String)> {
+    let mut env = moto.env();
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), moto.endpoint.clone()));
+    env.push((
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS".into(),
+        moto.endpoint.clone(),
+    ));
+    env.push(("STORE".into(), "dynamodb".into()));
+    env.push((
+        "DYNAMODB_TABLE_PREFIX".into(),
+        format!("{}-", aws::unique_name("sbt")),
+    ));
+    env
+}
+
+/// Counts of the high-volume tests: the emulator's DynamoDB is far slower
+/// than sled on local disk (every write is an HTTP request to a Python
+/// process), so they shrink there; what they check stays the same.
+pub fn volume(n: usize) -> usize {
+    if dynamodb_selected() {
+        (n / 20).max(1)
+    } else {
+        n
+    }
+}
+
+/// Says why a test does not apply to the DynamoDB store and whether to skip it.
+pub fn skip_on_dynamodb(reason: &str) -> bool {
+    if dynamodb_selected() {
+        eprintln!("skipped with SWITCHBOARD_TEST_STORE=dynamodb: {reason}");
+    }
+    dynamodb_selected()
+}
+
+pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Runs `switchboard migrate` with `env` (what a deploy's release phase does).
+pub fn migrate(env: &[(String, String)]) {
+    let out = Command::new(binary("switchboard"))
+        .arg("migrate")
+        .env_clear()
+        .envs(env.iter().cloned())
+        .output()
+        .expect("run switchboard migrate");
+    assert!(
+        out.status.success(),
+        "switchboard migrate failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A free TCP port on loopback (released right away; a tiny race we accept).
@@ -104,7 +176,13 @@ impl Switchboard {
             ("AGENT_GRACE_SECS".into(), options.grace_secs.to_string()),
             ("RUST_LOG".into(), "warn,switchboard=info".into()),
         ];
+        if dynamodb_selected() {
+            env.extend(dynamodb_env(&aws::Moto::shared()));
+        }
         env.extend(options.extra_env);
+        if env_value(&env, "STORE") == Some("dynamodb") {
+            migrate(&env);
+        }
         let mut sb = Switchboard {
             port,
             data_dir,

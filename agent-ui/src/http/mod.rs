@@ -4,11 +4,11 @@
 mod assets;
 mod browser_ws;
 mod console;
+mod files;
 mod health;
 mod login;
 mod session;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -19,6 +19,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::sessions::Registry;
+
+pub use assets::StaticSource;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "sb_session";
@@ -37,10 +39,12 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// The switchboard's stored files (S3 and/or `FILES_DIR`), under `/files/`.
+    pub files: switchboard_cloud::files::FileStore,
 }
 
-/// All routes, with `static_dir` served under `/static/`.
-pub fn router(state: AppState, static_dir: &Path) -> Router {
+/// All routes, with the static assets served under `/static/`.
+pub fn router(state: AppState, statics: &StaticSource) -> Router {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
@@ -50,7 +54,8 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .route("/logout", post(login::sign_out))
         .route("/ws", get(browser_ws::upgrade))
         .route("/healthz", get(health::healthz))
-        .nest_service("/static", assets::service(static_dir))
+        .route("/files/{*key}", get(files::serve))
+        .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(header(
             header::CONTENT_SECURITY_POLICY,

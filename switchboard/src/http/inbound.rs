@@ -4,9 +4,16 @@
 //! after the store says it is durable. Routing happens later, from the change
 //! feed. A Twilio retry of the same `MessageSid` is answered 200 and stored
 //! nothing new.
+//!
+//! MMS media is never linked at Twilio: each item's URL is rewritten to our
+//! copy (`/files/media/…`) and a fetch job is queued durably before the 200,
+//! on a retry too (the first attempt may have died between the two writes;
+//! the job key makes the repeat a no-op). Plain SMS never touches the job
+//! queue.
 
 use super::twilio_form::{Rejection, TwilioForm};
 use super::AppState;
+use crate::jobs::media;
 use crate::phone::is_e164;
 use crate::store::{now_ms, InboundMessage};
 use axum::extract::State;
@@ -22,12 +29,26 @@ const MAX_BODY_CHARS: usize = 1600;
 pub const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
 
 pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Response {
-    let message = match parse(&form) {
+    let mut message = match parse(&form) {
         Ok(message) => message,
         Err(reason) => return Rejection(StatusCode::BAD_REQUEST, reason).into_response(),
     };
     let sid = message.message_sid.clone();
-    match state.store.append_inbound(message).await {
+    let fetches = media::plan(&mut message);
+    // Both are local writes; neither waits for the other.
+    let (stored, queued) = tokio::join!(
+        state.store.append_inbound(message),
+        state.jobs.enqueue_all(&fetches)
+    );
+    if let Err(e) = queued {
+        tracing::error!(sid, error = %e, "could not queue the media fetches");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "could not queue the media; retry",
+        )
+            .into_response();
+    }
+    match stored {
         Ok(appended) => {
             tracing::debug!(
                 sid,

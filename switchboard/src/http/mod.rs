@@ -1,6 +1,8 @@
 //! The HTTP surface: Twilio webhooks, the agent WebSocket endpoint, health.
 
+mod agent_auth;
 mod agent_ws;
+mod files;
 mod health;
 mod inbound;
 mod status_callback;
@@ -26,6 +28,12 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Source of agent connection ids.
     pub next_conn_id: Arc<AtomicU64>,
+    /// Open agent sockets; shutdown waits for them to say goodbye.
+    pub agent_sockets: tokio_util::task::TaskTracker,
+    /// Background work that needs AWS or Twilio's media (MMS fetches).
+    pub jobs: crate::jobs::JobQueue,
+    /// Local files plus S3 (when configured): MMS media, transcripts.
+    pub files: switchboard_cloud::files::FileStore,
 }
 
 /// Path of Twilio's inbound-message webhook.
@@ -51,6 +59,7 @@ pub fn app(state: AppState) -> Router {
             post(status_callback::receive).layer(webhook_limit),
         )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
+        .route(files::FILES_PATH, get(files::serve))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

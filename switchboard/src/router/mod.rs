@@ -12,6 +12,7 @@ mod agents;
 
 pub use agents::{Broken, Conn, Outgoing};
 
+use crate::jobs::RouterJobs;
 use crate::store::{now_ms, Change, ChangeId, Reply, ReplyOutcome, RouteRecord, Store, StoreError};
 use agents::Agent;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -82,6 +83,8 @@ impl RouterHandle {
 pub struct RouterConfig {
     pub agent_names: Vec<String>,
     pub grace: Duration,
+    /// Transcripts on resolve and waiting alerts; `None` queues nothing.
+    pub jobs: Option<RouterJobs>,
 }
 
 /// Loads routing state from the store and starts the router task. It runs
@@ -108,6 +111,8 @@ pub async fn spawn(
         grace: config.grace,
         handle: handle.clone(),
         announced_queue: 0,
+        jobs: config.jobs,
+        resolved: HashMap::new(),
     };
     router.recover().await?;
     let task = tokio::spawn(async move { router.run(rx, shutdown).await });
@@ -128,6 +133,9 @@ struct Router {
     grace: Duration,
     handle: RouterHandle,
     announced_queue: usize,
+    jobs: Option<RouterJobs>,
+    /// Resolved conversations and the seq they were resolved at.
+    resolved: HashMap<ConversationId, Seq>,
 }
 
 impl Router {
@@ -137,7 +145,10 @@ impl Router {
         let mut queued = Vec::new();
         for (conversation, route) in self.store.routes().await? {
             match &route {
-                RouteRecord::Resolved { .. } => continue,
+                RouteRecord::Resolved { upto_seq, .. } => {
+                    self.resolved.insert(conversation, *upto_seq);
+                    continue;
+                }
                 RouteRecord::Queued { since_ms, .. } => {
                     queued.push((*since_ms, conversation.clone()))
                 }
@@ -192,11 +203,17 @@ impl Router {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        // Waiting alerts are checked on a timer; without ALERT_TO it never fires.
+        let alert_every = self.jobs.as_ref().and_then(RouterJobs::tick_every);
+        let mut alert_tick =
+            tokio::time::interval(alert_every.unwrap_or(Duration::from_secs(3600)));
+        alert_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let store = self.store.clone();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
+                _ = alert_tick.tick(), if alert_every.is_some() => self.check_waits(),
                 Some(command) = commands.recv() => self.handle(command).await,
                 ready = store.wait_for_changes(self.cursor) => {
                     if let Err(e) = ready {
@@ -242,6 +259,11 @@ impl Router {
                     }
                     Some(RouteRecord::Queued { .. }) => {}
                     Some(RouteRecord::Resolved { .. }) | None => {
+                        if self.resolved.get(&c).is_some_and(|&upto| s <= upto) {
+                            // Seen before it was resolved (a replayed feed).
+                            self.heads.remove(&c);
+                            return Ok(());
+                        }
                         let message = self.store.message(&c, s).await?;
                         if message.is_some_and(|m| m.direction == Direction::Inbound) {
                             self.enqueue(c, now_ms(), None, false).await?;
@@ -682,9 +704,17 @@ impl Router {
             return Ok(());
         }
         self.release(agent, conversation, UnassignReason::Resolved);
+        let at_ms = now_ms();
+        let upto_seq = self.heads.get(conversation).copied().unwrap_or(0);
+        if let Some(jobs) = &self.jobs {
+            // Queued before the resolve is recorded: a crash in between
+            // repeats the resolve instead of losing the transcript.
+            jobs.resolved(conversation, upto_seq, agent, at_ms).await;
+        }
         self.store
-            .save_route(conversation, &RouteRecord::Resolved { at_ms: now_ms() })
+            .save_route(conversation, &RouteRecord::Resolved { at_ms, upto_seq })
             .await?;
+        self.resolved.insert(conversation.to_string(), upto_seq);
         self.routes.remove(conversation);
         self.heads.remove(conversation);
         tracing::info!(agent, conversation, "conversation resolved");
@@ -797,11 +827,27 @@ impl Router {
     }
 
     async fn assign(&mut self, conversation: &str, agent: &str) -> Result<(), StoreError> {
+        let previous = match self.routes.get(conversation) {
+            Some(RouteRecord::Assigned { agent, .. }) => Some(agent.clone()),
+            _ => None,
+        };
+        let since_ms = now_ms();
+        // With several instances on one store, another router may have
+        // claimed it first: then it is theirs, not ours to route.
+        if !self
+            .store
+            .claim(conversation, agent, previous.as_deref(), since_ms)
+            .await?
+        {
+            tracing::info!(agent, conversation, "conversation claimed elsewhere");
+            self.routes.remove(conversation);
+            self.heads.remove(conversation);
+            return Ok(());
+        }
         let route = RouteRecord::Assigned {
             agent: agent.to_string(),
-            since_ms: now_ms(),
+            since_ms,
         };
-        self.store.save_route(conversation, &route).await?;
         self.routes.insert(conversation.to_string(), route);
         self.assignments += 1;
         if let Some(a) = self.agents.get_mut(agent) {
@@ -831,6 +877,20 @@ impl Router {
             }
             self.disconnect(&name);
         }
+    }
+
+    /// Alerts for customers queued too long while nobody can take them.
+    fn check_waits(&mut self) {
+        let Some(jobs) = self.jobs.as_mut() else {
+            return;
+        };
+        let nobody_free = agents::pick(&self.agents, None).is_none();
+        let routes = &self.routes;
+        let waiting = self.queue.iter().filter_map(|c| match routes.get(c) {
+            Some(RouteRecord::Queued { since_ms, .. }) if nobody_free => Some((c, *since_ms)),
+            _ => None,
+        });
+        jobs.check_waits(waiting);
     }
 
     fn announce_queue(&mut self) {

@@ -13,6 +13,7 @@
 //! * every stored message, status change and opt-out change appears exactly
 //!   once in the change feed, after it is durable, in commit order.
 
+pub mod dynamo;
 mod group_commit;
 pub mod keys;
 pub mod sled_store;
@@ -140,7 +141,14 @@ pub enum RouteRecord {
     /// Assigned to `agent` since `since_ms`.
     Assigned { agent: String, since_ms: u64 },
     /// Closed by an agent; the next message opens a new conversation.
-    Resolved { at_ms: u64 },
+    Resolved {
+        at_ms: u64,
+        /// The newest seq when it was closed: seeing a message up to it
+        /// again (a change feed replayed from its start, as a new instance
+        /// of the DynamoDB store does) does not reopen it.
+        #[serde(default)]
+        upto_seq: Seq,
+    },
 }
 
 /// One entry of the change feed.
@@ -198,6 +206,29 @@ pub trait Store: Send + Sync + 'static {
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()>;
 
     async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>>;
+
+    /// Records `conversation` as assigned to `agent` unless someone else
+    /// holds it: it succeeds when nobody holds it, `agent` already does, or
+    /// `previous` does (a transfer from `previous`). False means another
+    /// claimant won — another instance routed it first — and the caller
+    /// must leave the conversation alone. With several instances this is
+    /// what makes exactly one agent get a conversation; a single-instance
+    /// store (sled: one router) can simply record it.
+    async fn claim(
+        &self,
+        conversation: &str,
+        agent: &str,
+        previous: Option<&str>,
+        since_ms: u64,
+    ) -> Result<bool> {
+        let _ = previous;
+        let route = RouteRecord::Assigned {
+            agent: agent.to_string(),
+            since_ms,
+        };
+        self.save_route(conversation, &route).await?;
+        Ok(true)
+    }
 
     /// Waits until the pending writes are durable and stops accepting new ones.
     async fn close(&self) -> Result<()>;

@@ -1,0 +1,44 @@
+//! `GET`/`HEAD /files/{*key}`: the switchboard's stored files (MMS media) for
+//! signed-in agents, from S3 with the local `FILES_DIR` as fallback (see
+//! `switchboard_cloud::files`). The bucket is never public; this is the only
+//! way a browser sees its contents.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+
+use super::session::{CurrentSession, NotSignedIn};
+use super::AppState;
+
+pub async fn serve(
+    State(state): State<AppState>,
+    session: Result<CurrentSession, NotSignedIn>,
+    method: Method,
+    headers: HeaderMap,
+    key: Result<Path<String>, PathRejection>,
+) -> Response {
+    // Sign-in before anything about the path, so strangers learn nothing.
+    if let Err(not_signed_in) = session {
+        return not_signed_in.into_response();
+    }
+    let Path(key) = match key {
+        Ok(key) => key,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let mut res = state.files.serve(&method, &key, &headers).await;
+    let headers = res.headers_mut();
+    // Conversation media is private: caches may keep it only per user, and
+    // must revalidate (cheap: ETag + 304).
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    // A stored file is whatever a customer sent; opened directly it must not
+    // run script in our origin. (`<img>` on the console page is unaffected.)
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    res
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the AWS test suites against LocalStack (docker-compose.yml) instead of
+# moto. Needs Docker; the project's CI uses moto (scripts/test.sh), which
+# needs nothing but Python.
+#
+# Tests that take AWS away mid-test (pause, kill) start private moto
+# processes either way, so moto is installed too.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO
+export TOOLS_DIR="${TOOLS_DIR:-$REPO/.tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
+cd "$REPO"
+# shellcheck source=lib/moto.sh
+source "$REPO/scripts/lib/moto.sh"
+
+docker compose up -d --wait localstack
+trap 'docker compose down' EXIT
+moto_install
+export LOCALSTACK_URL="http://127.0.0.1:4566"
+
+cargo build --workspace --bins
+SWITCHBOARD_TEST_STORE=dynamodb cargo test -p switchboard-e2e --no-fail-fast \
+    --test dynamo_store --test files_s3 --test aws_media --test aws_transcript_alert \
+    --test webhook_ingress --test routing --test durability --test outbound --test lifecycle

@@ -1,0 +1,398 @@
+//! The durable side of the job queue: a sled database of its own
+//! (`DATA_DIR/jobs`), so it works whichever store holds the conversations.
+//!
+//! Trees, all keyed by the job's idempotency key (UTF-8):
+//!
+//! * `pending` → [`Pending`] JSON: the job, its attempt count and the time
+//!   of its next attempt (persisted, so a restart does not retry everything
+//!   at once);
+//! * `done` → completion time (u64 ms, big-endian): an enqueue of the same
+//!   key is a no-op while the marker is kept ([`DONE_RETENTION`]);
+//! * `failed` → [`Pending`] JSON with the last error: jobs given up on, kept
+//!   for inspection for as long as done markers.
+//!
+//! A key moves from `pending` to `done` (or `failed`) in one transaction, and
+//! every change is flushed before the caller hears about it.
+
+use super::Job;
+use crate::config::Durability;
+use crate::store::now_ms;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Mutex};
+
+/// How long a done (or failed) marker keeps a key from running again.
+pub const DONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("job queue storage failure: {0}")]
+    Storage(String),
+    #[error("job queue record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sled::Error> for QueueError {
+    fn from(e: sled::Error) -> Self {
+        QueueError::Storage(e.to_string())
+    }
+}
+
+impl From<TransactionError<QueueError>> for QueueError {
+    fn from(e: TransactionError<QueueError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// A job waiting for its next attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub job: Job,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not before this time (ms since the epoch).
+    pub next_at_ms: u64,
+    pub enqueued_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_error: Option<String>,
+}
+
+/// Cloneable handle on the job database. Enqueueing is all most callers do;
+/// the worker ([`super::worker`]) uses the rest.
+#[derive(Clone)]
+pub struct JobQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    pending: sled::Tree,
+    done: sled::Tree,
+    failed: sled::Tree,
+    /// New keys for the worker, with their first attempt time.
+    arrivals: mpsc::UnboundedSender<(String, u64)>,
+    flush: Flush,
+}
+
+/// The worker's end of the arrivals channel.
+pub struct Arrivals(pub(super) mpsc::UnboundedReceiver<(String, u64)>);
+
+/// Coalesces flushes: callers that wrote while a flush was running share the
+/// next one instead of each paying for their own.
+struct Flush {
+    /// Bumped after every write.
+    written: AtomicU64,
+    /// Highest `written` value known durable; the lock serialises flushes.
+    durable: Mutex<u64>,
+    /// sled's data file, `fdatasync`ed after each flush with `DURABILITY=fsync`
+    /// (sled's own flush does not survive power loss).
+    fsync_file: Option<Arc<File>>,
+}
+
+impl JobQueue {
+    /// Opens (or creates) the job database at `path`.
+    pub fn open(path: &Path, durability: Durability) -> Result<(JobQueue, Arrivals), QueueError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(8 * 1024 * 1024)
+            .open()?;
+        let fsync_file = match durability {
+            Durability::Fsync => Some(Arc::new(File::open(path.join("db")).map_err(|e| {
+                QueueError::Storage(format!("opening the job database's data file: {e}"))
+            })?)),
+            Durability::Flush => None,
+        };
+        let (arrivals, rx) = mpsc::unbounded_channel();
+        let inner = Inner {
+            pending: db.open_tree("pending")?,
+            done: db.open_tree("done")?,
+            failed: db.open_tree("failed")?,
+            db,
+            arrivals,
+            flush: Flush {
+                written: AtomicU64::new(0),
+                durable: Mutex::new(0),
+                fsync_file,
+            },
+        };
+        Ok((
+            JobQueue {
+                inner: Arc::new(inner),
+            },
+            Arrivals(rx),
+        ))
+    }
+
+    /// Adds `job` under `key` unless that key is pending or was done within
+    /// [`DONE_RETENTION`]. Returns whether it was added; either way the queue
+    /// is durable when this returns.
+    pub async fn enqueue(&self, key: &str, job: Job) -> Result<bool, QueueError> {
+        let added = self.enqueue_all(&[(key.to_string(), job)]).await?;
+        Ok(added > 0)
+    }
+
+    /// [`enqueue`](Self::enqueue) for several jobs with one flush; returns
+    /// how many were new.
+    pub async fn enqueue_all(&self, jobs: &[(String, Job)]) -> Result<usize, QueueError> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let mut added = Vec::new();
+        for (key, job) in jobs {
+            if self.insert(key, job, now)? {
+                added.push(key);
+            }
+        }
+        self.make_durable().await?;
+        for key in &added {
+            // The worker only stops at shutdown; the job then runs at the next start.
+            let _ = self.inner.arrivals.send((key.to_string(), now));
+        }
+        Ok(added.len())
+    }
+
+    /// The write half of [`enqueue`](Self::enqueue), for callers that must
+    /// not wait for the disk: sled writes it out within half a second, and
+    /// [`make_durable`](Self::make_durable) forces it. The worker learns
+    /// about the job right away.
+    pub fn enqueue_unflushed(&self, key: &str, job: Job) -> Result<bool, QueueError> {
+        let now = now_ms();
+        let added = self.insert(key, &job, now)?;
+        if added {
+            let _ = self.inner.arrivals.send((key.to_string(), now));
+        }
+        Ok(added)
+    }
+
+    fn insert(&self, key: &str, job: &Job, now: u64) -> Result<bool, QueueError> {
+        let record = Pending {
+            job: job.clone(),
+            attempts: 0,
+            next_at_ms: now,
+            enqueued_ms: now,
+            last_error: None,
+        };
+        let value = encode(&record)?;
+        let i = &self.inner;
+        let added = (&i.pending, &i.done).transaction(|(pending, done)| {
+            if pending.get(key)?.is_some() || done.get(key)?.is_some() {
+                return Ok(false);
+            }
+            pending.insert(key.as_bytes(), value.as_slice())?;
+            Ok::<_, ConflictableTransactionError<QueueError>>(true)
+        })?;
+        self.inner.flush.written.fetch_add(1, Ordering::SeqCst);
+        Ok(added)
+    }
+
+    /// Flushes everything written so far (shared with concurrent callers).
+    pub async fn make_durable(&self) -> Result<(), QueueError> {
+        let flush = &self.inner.flush;
+        let wanted = flush.written.load(Ordering::SeqCst);
+        let mut durable = flush.durable.lock().await;
+        if *durable >= wanted {
+            return Ok(());
+        }
+        let upto = flush.written.load(Ordering::SeqCst);
+        self.inner.db.flush_async().await?;
+        if let Some(file) = flush.fsync_file.clone() {
+            tokio::task::spawn_blocking(move || file.sync_data())
+                .await
+                .map_err(|e| QueueError::Storage(format!("fdatasync task: {e}")))?
+                .map_err(|e| QueueError::Storage(format!("fdatasync: {e}")))?;
+        }
+        *durable = upto;
+        Ok(())
+    }
+
+    /// Every pending job (the worker's schedule at start-up).
+    pub fn all_pending(&self) -> Result<Vec<(String, Pending)>, QueueError> {
+        self.inner
+            .pending
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((key_string(&key)?, decode(&value)?))
+            })
+            .collect()
+    }
+
+    pub fn pending(&self, key: &str) -> Result<Option<Pending>, QueueError> {
+        self.inner.pending.get(key)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Number of pending jobs.
+    pub fn pending_len(&self) -> usize {
+        self.inner.pending.len()
+    }
+
+    /// Records success: the key leaves `pending` and is marked done.
+    pub async fn complete(&self, key: &str) -> Result<(), QueueError> {
+        let at = now_ms().to_be_bytes();
+        let i = &self.inner;
+        (&i.pending, &i.done).transaction(|(pending, done)| {
+            pending.remove(key.as_bytes())?;
+            done.insert(key.as_bytes(), &at[..])?;
+            Ok::<_, ConflictableTransactionError<QueueError>>(())
+        })?;
+        self.written();
+        self.make_durable().await
+    }
+
+    /// Stores the record for the next attempt.
+    pub async fn reschedule(&self, key: &str, record: &Pending) -> Result<(), QueueError> {
+        self.inner.pending.insert(key, encode(record)?)?;
+        self.written();
+        self.make_durable().await
+    }
+
+    /// Gives up on a job: it moves to `failed` (its `next_at_ms` should say
+    /// when), and the key may be enqueued again.
+    pub async fn abandon(&self, key: &str, record: &Pending) -> Result<(), QueueError> {
+        let value = encode(record)?;
+        let i = &self.inner;
+        (&i.pending, &i.failed).transaction(|(pending, failed)| {
+            pending.remove(key.as_bytes())?;
+            failed.insert(key.as_bytes(), value.as_slice())?;
+            Ok::<_, ConflictableTransactionError<QueueError>>(())
+        })?;
+        self.written();
+        self.make_durable().await
+    }
+
+    /// Whether `key` has a done marker.
+    pub fn is_done(&self, key: &str) -> Result<bool, QueueError> {
+        Ok(self.inner.done.get(key)?.is_some())
+    }
+
+    /// Jobs given up on, with their last error.
+    pub fn failed(&self) -> Result<Vec<(String, Pending)>, QueueError> {
+        self.inner
+            .failed
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((key_string(&key)?, decode(&value)?))
+            })
+            .collect()
+    }
+
+    /// Drops done markers and failed records older than `retention`; returns
+    /// how many went.
+    pub async fn prune(&self, retention: Duration) -> Result<usize, QueueError> {
+        let cutoff = now_ms().saturating_sub(retention.as_millis() as u64);
+        let mut removed = 0;
+        for entry in self.inner.done.iter() {
+            let (key, value) = entry?;
+            let at = <[u8; 8]>::try_from(value.as_ref())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if at < cutoff {
+                self.inner.done.remove(key)?;
+                removed += 1;
+            }
+        }
+        for entry in self.inner.failed.iter() {
+            let (key, value) = entry?;
+            let record: Pending = decode(&value)?;
+            if record.next_at_ms < cutoff {
+                self.inner.failed.remove(key)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.written();
+            self.make_durable().await?;
+        }
+        Ok(removed)
+    }
+
+    fn written(&self) {
+        self.inner.flush.written.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn encode(record: &Pending) -> Result<Vec<u8>, QueueError> {
+    serde_json::to_vec(record).map_err(|e| QueueError::Corrupt(e.to_string()))
+}
+
+fn decode(value: &[u8]) -> Result<Pending, QueueError> {
+    serde_json::from_slice(value).map_err(|e| QueueError::Corrupt(e.to_string()))
+}
+
+fn key_string(key: &[u8]) -> Result<String, QueueError> {
+    String::from_utf8(key.to_vec()).map_err(|e| QueueError::Corrupt(format!("job key: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(n: u64) -> Job {
+        Job::WaitAlert {
+            conversation: "+15550001111".into(),
+            since_ms: 1,
+            waited_secs: n,
+            to: vec!["ops@example.com".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_queued_once_and_not_again_after_it_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let (queue, mut arrivals) = JobQueue::open(dir.path(), Durability::Fsync).unwrap();
+        assert!(queue.enqueue("k", alert(1)).await.unwrap());
+        assert!(!queue.enqueue("k", alert(2)).await.unwrap());
+        assert_eq!(
+            arrivals.0.recv().await.map(|(k, _)| k).as_deref(),
+            Some("k")
+        );
+        assert!(arrivals.0.try_recv().is_err());
+        assert_eq!(queue.pending("k").unwrap().unwrap().job, alert(1));
+        queue.complete("k").await.unwrap();
+        assert_eq!(queue.pending_len(), 0);
+        assert!(queue.is_done("k").unwrap());
+        assert!(!queue.enqueue("k", alert(3)).await.unwrap());
+        // Pruned markers free the key again.
+        assert_eq!(queue.prune(DONE_RETENTION).await.unwrap(), 0);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(queue.prune(Duration::from_millis(1)).await.unwrap(), 1);
+        assert!(queue.enqueue("k", alert(4)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn pending_jobs_and_their_schedule_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).unwrap();
+            queue.enqueue("a", alert(1)).await.unwrap();
+            queue.enqueue("b", alert(2)).await.unwrap();
+            let mut record = queue.pending("b").unwrap().unwrap();
+            record.attempts = 3;
+            record.next_at_ms = 42;
+            queue.reschedule("b", &record).await.unwrap();
+            queue
+                .abandon("a", &queue.pending("a").unwrap().unwrap())
+                .await
+                .unwrap();
+        }
+        let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).unwrap();
+        let pending = queue.all_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].0, "b");
+        assert_eq!((pending[0].1.attempts, pending[0].1.next_at_ms), (3, 42));
+        assert_eq!(queue.failed().unwrap().len(), 1);
+        // A job given up on may be queued again (e.g. by a webhook retry).
+        assert!(queue.enqueue("a", alert(1)).await.unwrap());
+    }
+}

@@ -1,0 +1,386 @@
+//! The job worker: runs due jobs a few at a time, records each outcome in
+//! the queue, and retries failures with exponential backoff.
+//!
+//! The schedule lives in memory (loaded from the `pending` tree at start-up,
+//! fed by the queue's arrivals channel); the disk has the truth. A job is
+//! taken off disk only after it succeeded, so whatever is in flight when
+//! the process dies simply runs again at the next start, at the attempt
+//! time recorded for it.
+
+use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
+use super::{alert, media, transcript, Job};
+use crate::store::{now_ms, Store};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_cloud::files::{FileError, FileStore};
+use switchboard_cloud::mail::{MailError, Mailer};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Jobs in flight at once: enough that one slow item does not hold up the
+/// rest, few enough not to flood AWS or Twilio after an outage.
+pub const CONCURRENCY: usize = 8;
+/// First retry delay; doubles per failure up to [`MAX_DELAY`].
+const MIN_DELAY: Duration = Duration::from_millis(500);
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+/// Upper bound for one attempt, whatever the clients' own timeouts say.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
+/// How long shutdown waits for jobs in flight before leaving them for the
+/// next start.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+/// Tries for an email SES refused (bad address, unverified sender).
+const MAIL_REFUSED_ATTEMPTS: u32 = 5;
+/// How often old done markers are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the jobs need to do their work.
+pub struct JobContext {
+    pub store: Arc<dyn Store>,
+    pub files: FileStore,
+    pub mailer: Mailer,
+    /// Fetches Twilio's media (redirects followed; credentials are only
+    /// sent to the host they were meant for, see [`media`]).
+    pub http: reqwest::Client,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: String,
+    /// Base of links in transcripts and mail (`PUBLIC_URL`, no trailing `/`).
+    pub public_base: String,
+}
+
+/// Why an attempt failed, in the terms the logs need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `s3`, `sesv2`, `twilio`, `local-files`, `mail-outbox`, `store`…
+    pub service: &'static str,
+    /// `PutObject`, `SendEmail`, `GET media`…
+    pub operation: &'static str,
+    /// The AWS error code (or HTTP status) when the service gave one.
+    pub code: Option<String>,
+    pub message: String,
+    /// Give up after this many attempts; `None` retries until it works.
+    pub max_attempts: Option<u32>,
+}
+
+impl Failure {
+    pub fn new(service: &'static str, operation: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            service,
+            operation,
+            code: None,
+            message: message.into(),
+            max_attempts: None,
+        }
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// A failure a retry cannot fix: give up after `attempts` tries.
+    pub fn give_up_after(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    pub fn from_file(e: FileError) -> Self {
+        match &e {
+            FileError::S3 {
+                operation, code, ..
+            } => Failure {
+                code: code.clone(),
+                ..Failure::new("s3", operation, e.to_string())
+            },
+            FileError::Local { operation, .. } => {
+                Failure::new("local-files", operation, e.to_string())
+            }
+            // The key was built by us: a bug that retrying will not fix.
+            FileError::InvalidKey(_) | FileError::Escape(_) => {
+                Failure::new("local-files", "validate key", e.to_string()).give_up_after(1)
+            }
+        }
+    }
+
+    pub fn from_mail(e: MailError) -> Self {
+        let retryable = e.is_retryable();
+        let failure = match &e {
+            MailError::Ses {
+                operation, code, ..
+            } => Failure {
+                code: code.clone(),
+                ..Failure::new("sesv2", operation, e.to_string())
+            },
+            MailError::Outbox { .. } => Failure::new("mail-outbox", "write .eml", e.to_string()),
+            _ => Failure::new("mail", "build message", e.to_string()),
+        };
+        // A refused address or sender fails the same way every time; a few
+        // tries cover a configuration being fixed meanwhile.
+        if retryable {
+            failure
+        } else {
+            failure.give_up_after(MAIL_REFUSED_ATTEMPTS)
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.service, self.operation)?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Delay before attempt `attempts + 1`, after `attempts` failures: 0.5 s,
+/// 1 s, 2 s… capped at a minute, with jitter so jobs that failed together
+/// (an outage) do not all come back in the same instant.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(16);
+    let base = MIN_DELAY.saturating_mul(1 << exp).min(MAX_DELAY);
+    // Equal jitter: between half and all of the base delay.
+    let half = base / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
+async fn execute(ctx: &JobContext, key: &str, job: &Job) -> Result<(), Failure> {
+    match job {
+        Job::FetchMedia {
+            twilio_url,
+            content_type,
+            key,
+            ..
+        } => media::fetch(ctx, twilio_url, content_type, key).await,
+        Job::Transcript {
+            conversation,
+            upto_seq,
+            resolved_at_ms,
+            agent,
+        } => transcript::write(ctx, conversation, *upto_seq, *resolved_at_ms, agent).await,
+        Job::TranscriptMail {
+            conversation,
+            upto_seq,
+            resolved_at_ms,
+            agent,
+            to,
+        } => {
+            transcript::mail(
+                ctx,
+                key,
+                conversation,
+                *upto_seq,
+                *resolved_at_ms,
+                agent,
+                to,
+            )
+            .await
+        }
+        Job::WaitAlert {
+            conversation,
+            waited_secs,
+            to,
+            ..
+        } => alert::send(ctx, key, conversation, *waited_secs, to).await,
+    }
+}
+
+type Outcome = (String, Pending, Result<(), Failure>);
+
+/// Runs jobs until `shutdown` turns true.
+pub async fn run(
+    queue: JobQueue,
+    arrivals: Arrivals,
+    ctx: Arc<JobContext>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Arrivals(mut arrivals) = arrivals;
+    // (next attempt at, key): everything pending that is not in flight.
+    let mut schedule: BTreeSet<(u64, String)> = BTreeSet::new();
+    match queue.all_pending() {
+        Ok(pending) => {
+            if !pending.is_empty() {
+                tracing::info!(count = pending.len(), "resuming queued jobs");
+            }
+            schedule.extend(pending.into_iter().map(|(k, p)| (p.next_at_ms, k)));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the job queue; pending jobs wait for the next start")
+        }
+    }
+    let mut in_flight: JoinSet<Outcome> = JoinSet::new();
+    let mut flying: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        let now = now_ms();
+        while in_flight.len() < CONCURRENCY {
+            let Some((at, _)) = schedule.first() else {
+                break;
+            };
+            if *at > now {
+                break;
+            }
+            let Some((_, key)) = schedule.pop_first() else {
+                break;
+            };
+            let record = match queue.pending(&key) {
+                Ok(Some(record)) => record,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(job = key, error = %e, "could not read a queued job; skipping it until the next start");
+                    continue;
+                }
+            };
+            let ctx = ctx.clone();
+            let task_key = key.clone();
+            let handle = in_flight.spawn(async move {
+                let attempt = execute(&ctx, &task_key, &record.job);
+                let result = match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
+                    Ok(result) => result,
+                    Err(_) => Err(Failure::new("job", record.job.kind(), "attempt timed out")),
+                };
+                (task_key, record, result)
+            });
+            flying.insert(handle.id(), key);
+        }
+        let next_due = match (in_flight.len() < CONCURRENCY, schedule.first()) {
+            (true, Some((at, _))) => Some(Duration::from_millis(at.saturating_sub(now))),
+            _ => None,
+        };
+        tokio::select! {
+            biased;
+            _ = async { shutdown.wait_for(|stop| *stop).await.is_ok() } => break,
+            Some(joined) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                match joined {
+                    Ok((id, (key, record, result))) => {
+                        flying.remove(&id);
+                        if let Some(retry_at) = settle(&queue, &key, record, result).await {
+                            schedule.insert((retry_at, key));
+                        }
+                    }
+                    Err(e) => {
+                        // A panicking job stays pending on disk; retry it later.
+                        if let Some(key) = flying.remove(&e.id()) {
+                            tracing::error!(job = key, error = %e, "job panicked; retrying later");
+                            schedule.insert((now_ms() + MAX_DELAY.as_millis() as u64, key));
+                        }
+                    }
+                }
+            }
+            Some((key, at)) = arrivals.recv() => {
+                schedule.insert((at, key));
+            }
+            _ = tokio::time::sleep(next_due.unwrap_or(Duration::ZERO)), if next_due.is_some() => {}
+            _ = prune.tick() => {
+                match queue.prune(DONE_RETENTION).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(removed = n, "pruned old job markers"),
+                    Err(e) => tracing::warn!(error = %e, "could not prune old job markers"),
+                }
+            }
+        }
+    }
+    if !in_flight.is_empty() {
+        tracing::info!(in_flight = in_flight.len(), "waiting for running jobs");
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
+        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, in_flight.join_next()).await
+        {
+            if let Ok((key, record, result)) = joined {
+                settle(&queue, &key, record, result).await;
+            }
+        }
+        if !in_flight.is_empty() {
+            tracing::warn!(
+                in_flight = in_flight.len(),
+                "jobs still running; they run again at the next start"
+            );
+            in_flight.abort_all();
+        }
+    }
+    if let Err(e) = queue.make_durable().await {
+        tracing::error!(error = %e, "could not flush the job queue");
+    }
+    tracing::info!(pending = queue.pending_len(), "job worker stopped");
+}
+
+/// Records an attempt's outcome; returns when to try again, if ever.
+async fn settle(
+    queue: &JobQueue,
+    key: &str,
+    mut record: Pending,
+    result: Result<(), Failure>,
+) -> Option<u64> {
+    let kind = record.job.kind();
+    match result {
+        Ok(()) => {
+            tracing::debug!(job = key, kind, attempts = record.attempts + 1, "job done");
+            if let Err(e) = queue.complete(key).await {
+                // Still pending on disk: it runs again at the next start,
+                // which is harmless for keyed writes (see the module docs).
+                tracing::error!(job = key, error = %e, "could not record a finished job");
+            }
+            None
+        }
+        Err(failure) => {
+            record.attempts += 1;
+            record.last_error = Some(failure.to_string());
+            let code = failure.code.as_deref().unwrap_or("-");
+            if failure
+                .max_attempts
+                .is_some_and(|max| record.attempts >= max)
+            {
+                tracing::error!(
+                    job = key, kind, attempts = record.attempts,
+                    service = failure.service, operation = failure.operation, code,
+                    error = %failure.message,
+                    "job failed for good; giving up"
+                );
+                record.next_at_ms = now_ms();
+                if let Err(e) = queue.abandon(key, &record).await {
+                    tracing::error!(job = key, error = %e, "could not record a failed job");
+                }
+                return None;
+            }
+            let delay = retry_delay(record.attempts);
+            record.next_at_ms = now_ms() + delay.as_millis() as u64;
+            tracing::warn!(
+                job = key, kind, attempts = record.attempts,
+                service = failure.service, operation = failure.operation, code,
+                error = %failure.message, retry_in = ?delay,
+                "job failed; will retry"
+            );
+            if let Err(e) = queue.reschedule(key, &record).await {
+                tracing::error!(job = key, error = %e, "could not record a job's next attempt");
+            }
+            Some(record.next_at_ms)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        for attempts in 1..40 {
+            let d = retry_delay(attempts);
+            let base = MIN_DELAY
+                .saturating_mul(1 << (attempts - 1).min(16))
+                .min(MAX_DELAY);
+            assert!(d >= base / 2 && d <= base, "{attempts}: {d:?} vs {base:?}");
+        }
+        assert!(retry_delay(1) <= Duration::from_millis(500));
+        assert!(retry_delay(30) >= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn failures_read_well_in_logs() {
+        let f = Failure::new("s3", "PutObject", "timeout").with_code("SlowDown");
+        assert_eq!(f.to_string(), "s3 PutObject [SlowDown]: timeout");
+        assert_eq!(f.max_attempts, None);
+        assert_eq!(f.give_up_after(3).max_attempts, Some(3));
+    }
+}

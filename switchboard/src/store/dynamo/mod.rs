@@ -1,0 +1,411 @@
+//! The DynamoDB store (`STORE=dynamodb`): DynamoDB is the system of record,
+//! DynamoDB Streams the change feed across instances, and `DATA_DIR` only
+//! this instance's local view of it.
+//!
+//! It keeps the contract of [`Store`] like the sled store, for
+//! any number of instances on the same tables: a write returns once
+//! DynamoDB accepted it (a webhook gets 200 only then; an AWS failure is a
+//! [`StoreError`] and a 5xx); seqs are gap-free and claimed with
+//! conditional writes (`append.rs`); MessageSid and reply client ids are
+//! stored at most once; statuses only move forward (`status.rs`); exactly one
+//! claimant wins an assignment (`routes.rs`).
+//!
+//! # Tables
+//!
+//! Created by `switchboard migrate` from `migrations/*.json`, names prefixed
+//! with `DYNAMODB_TABLE_PREFIX`. On-demand billing.
+//!
+//! | table | key | attributes | stream |
+//! |---|---|---|---|
+//! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
+//! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
+//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error` | — |
+//! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`]), `owner` while assigned | — |
+//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms` | — |
+//!
+//! # Change feed
+//!
+//! `stream_reader.rs` reads both streams (all shards, parents before
+//! children) and appends the resulting changes, a mirror of the messages and
+//! each shard's checkpoint to a local sled log in `DATA_DIR/dynamodb-view`
+//! (`feed.rs`) in one flushed transaction. The router reads that log exactly
+//! as it reads the sled store's; message reads are served from the mirror
+//! when it has them and from DynamoDB otherwise. An instance with an empty
+//! `DATA_DIR` (a new instance, an ephemeral disk) starts at the oldest
+//! record the streams keep (24 hours), so nothing written while no instance
+//! ran is skipped; the router ignores what it replays of conversations
+//! resolved since ([`RouteRecord::Resolved`]'s
+//! `upto_seq`).
+
+mod append;
+mod error;
+mod feed;
+mod items;
+mod routes;
+mod status;
+mod stream_reader;
+
+use super::{
+    Appended as StoreAppended, Change, ChangeId, ConversationRecord, InboundMessage, Reply,
+    ReplyOutcome, Result, RouteRecord, StatusOutcome, StatusUpdate, Store, StoreError,
+};
+use crate::migrate::{self, MigrateError};
+use append::{Appended, Draft};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use feed::FeedLog;
+use items::{attr, s};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use stream_reader::{Source, StreamReader};
+use switchboard_protocol::{ConversationId, Message, Seq};
+use tokio::sync::{mpsc, watch};
+
+/// Conversations whose appends this process serializes independently.
+const LOCK_STRIPES: usize = 1024;
+/// Conversation seqs remembered before the memory starts over.
+const MAX_CACHED: usize = 100_000;
+/// How long the DynamoDB client may take per attempt and per call: a
+/// webhook must get its answer before Twilio's 15 s timeout.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+const CALL_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// Options of [`DynamoStore::open`].
+pub struct DynamoOptions<'a> {
+    /// Where the local view (change log, checkpoints, mirror) lives.
+    pub data_dir: &'a Path,
+    pub table_prefix: &'a str,
+    /// Pause between polls of an idle stream.
+    pub stream_poll: Duration,
+    pub cache_mb: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Tables(#[from] MigrateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Tables {
+    messages: String,
+    conversations: String,
+    lookups: String,
+    routes: String,
+}
+
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    tables: Tables,
+    feed: FeedLog,
+    locks: Vec<tokio::sync::Mutex<()>>,
+    /// The last seq this process completed per conversation.
+    last_seqs: Mutex<HashMap<ConversationId, Seq>>,
+    outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
+    stop_reader: watch::Sender<bool>,
+    reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl DynamoStore {
+    /// Connects through the standard AWS chain, checks the tables (refusing
+    /// to start when `switchboard migrate` has not run), opens the local
+    /// view in `data_dir` and starts the stream reader. The receiver yields
+    /// each accepted reply once it is stored, for the outbox worker.
+    pub async fn open(
+        options: DynamoOptions<'_>,
+    ) -> std::result::Result<(Self, mpsc::UnboundedReceiver<(ConversationId, Seq)>), OpenError>
+    {
+        let conf = switchboard_cloud::aws::sdk_config().await;
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(switchboard_cloud::aws::CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(CALL_TIMEOUT)
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&conf)
+                .timeout_config(timeouts)
+                .build(),
+        );
+        let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
+        let prefix = options.table_prefix;
+        migrate::verify(&client, prefix).await?;
+        let tables = Tables {
+            messages: migrate::table_name(prefix, migrate::MESSAGES),
+            conversations: migrate::table_name(prefix, migrate::CONVERSATIONS),
+            lookups: migrate::table_name(prefix, migrate::LOOKUPS),
+            routes: migrate::table_name(prefix, migrate::ROUTES),
+        };
+        // Its own directory: the sled store's files may share DATA_DIR.
+        let feed = FeedLog::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
+        let (stop_reader, stop) = watch::channel(false);
+        let reader = StreamReader {
+            dynamo: client.clone(),
+            streams,
+            log: feed.clone(),
+            poll: options.stream_poll,
+            tables: vec![
+                (Source::Messages, tables.messages.clone()),
+                (Source::Conversations, tables.conversations.clone()),
+            ],
+        };
+        let reader = tokio::spawn(reader.run(stop));
+        let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
+        Ok((
+            DynamoStore {
+                client,
+                tables,
+                feed,
+                locks: (0..LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+                last_seqs: Mutex::new(HashMap::new()),
+                outbox_tx,
+                stop_reader,
+                reader: Mutex::new(Some(reader)),
+                closed: AtomicBool::new(false),
+            },
+            outbox_rx,
+        ))
+    }
+
+    async fn lock(&self, conversation: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        conversation.hash(&mut hasher);
+        let stripe = (hasher.finish() as usize) % self.locks.len();
+        self.locks[stripe].lock().await
+    }
+
+    fn cached(&self, conversation: &str) -> Option<Seq> {
+        self.last_seqs
+            .lock()
+            .ok()
+            .and_then(|seqs| seqs.get(conversation).copied())
+    }
+
+    fn remember(&self, conversation: &str, seq: Seq) {
+        if let Ok(mut seqs) = self.last_seqs.lock() {
+            if seqs.len() >= MAX_CACHED {
+                seqs.clear();
+            }
+            let known = seqs.entry(conversation.to_string()).or_insert(0);
+            *known = (*known).max(seq);
+        }
+    }
+
+    fn forget(&self, conversation: &str) {
+        if let Ok(mut seqs) = self.last_seqs.lock() {
+            seqs.remove(conversation);
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            Err(StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Messages `(after, upto]` straight from DynamoDB.
+    async fn query_history(
+        &self,
+        conversation: &str,
+        after: Seq,
+        upto: Seq,
+    ) -> Result<Vec<Message>> {
+        let table = &self.tables.messages;
+        let mut messages = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#c = :c AND #seq BETWEEN :from AND :to")
+                .expression_attribute_names("#c", attr::CONVERSATION)
+                .expression_attribute_names("#seq", attr::SEQ)
+                .expression_attribute_values(":c", s(conversation))
+                .expression_attribute_values(":from", items::n(after + 1))
+                .expression_attribute_values(":to", items::n(upto))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| error::dynamo("Query", table, &e))?;
+            for item in out.items() {
+                messages.push(items::message_from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(messages),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn append_inbound(&self, message: InboundMessage) -> Result<StoreAppended> {
+        self.check_open()?;
+        match self.append(Draft::Inbound(message)).await? {
+            Appended::New(seq) => Ok(StoreAppended {
+                seq,
+                duplicate: false,
+            }),
+            Appended::Duplicate(seq) => Ok(StoreAppended {
+                seq,
+                duplicate: true,
+            }),
+            other => Err(StoreError::Storage(format!(
+                "unexpected outcome {other:?} for an inbound message"
+            ))),
+        }
+    }
+
+    async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome> {
+        self.check_open()?;
+        let conversation = reply.conversation.clone();
+        Ok(match self.append(Draft::Reply(reply)).await? {
+            Appended::New(seq) => {
+                let _ = self.outbox_tx.send((conversation, seq));
+                ReplyOutcome::Accepted {
+                    seq,
+                    duplicate: false,
+                }
+            }
+            Appended::Duplicate(seq) => ReplyOutcome::Accepted {
+                seq,
+                duplicate: true,
+            },
+            Appended::OptedOut => ReplyOutcome::OptedOut,
+            Appended::UnknownConversation => ReplyOutcome::UnknownConversation,
+        })
+    }
+
+    async fn update_status(&self, update: StatusUpdate) -> Result<StatusOutcome> {
+        self.check_open()?;
+        self.update_status_impl(update).await
+    }
+
+    async fn set_opted_out(&self, conversation: &str, opted_out: bool) -> Result<()> {
+        self.check_open()?;
+        self.set_opted_out_impl(conversation, opted_out).await
+    }
+
+    async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
+        if let Some(message) = self.feed.message(conversation, seq)? {
+            return Ok(Some(message));
+        }
+        match self.message_item(conversation, seq).await? {
+            Some(item) => items::message_from_item(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
+        if let Some(messages) = self.feed.history(conversation, after, upto)? {
+            return Ok(messages);
+        }
+        self.query_history(conversation, after, upto).await
+    }
+
+    async fn conversation(&self, conversation: &str) -> Result<Option<ConversationRecord>> {
+        let head = self.current_head(conversation).await?;
+        Ok(head.exists.then(|| ConversationRecord {
+            to: head.to.unwrap_or_default(),
+            country: head.country,
+            opted_out: head.opted_out,
+            last_seq: head.last_seq,
+        }))
+    }
+
+    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
+        let table = &self.tables.messages;
+        let mut pending = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            // The index is sorted by `at_ms`: oldest first.
+            let out = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(migrate::OUTBOX_INDEX)
+                .key_condition_expression("#outbox = :pending")
+                .expression_attribute_names("#outbox", attr::OUTBOX)
+                .expression_attribute_values(":pending", s(items::OUTBOX_PENDING))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| error::dynamo("Query", table, &e))?;
+            for item in out.items() {
+                if let (Some(conversation), Some(seq)) = (
+                    items::get_s(item, attr::CONVERSATION),
+                    items::get_n(item, attr::SEQ),
+                ) {
+                    pending.push((conversation.to_string(), seq));
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(pending),
+            }
+        }
+    }
+
+    async fn changes_after(
+        &self,
+        after: ChangeId,
+        limit: usize,
+    ) -> Result<Vec<(ChangeId, Change)>> {
+        self.feed.changes_after(after, limit)
+    }
+
+    async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
+        self.feed.wait_for_changes(after).await
+    }
+
+    async fn load_cursor(&self) -> Result<ChangeId> {
+        self.feed.load_cursor()
+    }
+
+    async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        self.feed.save_cursor(cursor)
+    }
+
+    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()> {
+        self.save_route_impl(conversation, route).await
+    }
+
+    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
+        self.routes_impl().await
+    }
+
+    async fn claim(
+        &self,
+        conversation: &str,
+        agent: &str,
+        previous: Option<&str>,
+        since_ms: u64,
+    ) -> Result<bool> {
+        self.claim_impl(conversation, agent, previous, since_ms)
+            .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::SeqCst);
+        let _ = self.stop_reader.send(true);
+        let reader = self.reader.lock().ok().and_then(|mut r| r.take());
+        if let Some(reader) = reader {
+            if tokio::time::timeout(CALL_TIMEOUT, reader).await.is_err() {
+                tracing::warn!("the stream reader did not stop in time");
+            }
+        }
+        self.feed.flush().await
+    }
+}

@@ -1,0 +1,422 @@
+//! Resolving a conversation writes its transcript (JSON and text) to S3 and
+//! mails it (text + HTML) through SES — or, without AWS, to the files
+//! directory and the `.eml` outbox. A customer waiting with no agent
+//! available triggers one alert per threshold window, and none while an
+//! agent can take them.
+
+mod common;
+
+use common::aws::{unique_name, Moto, SentMail};
+use common::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use switchboard_protocol::{ClientFrame, ServerFrame, UnassignReason};
+
+const ODD_BODY: &str = "Hello <b>there</b> & thanks";
+
+async fn wait_for<T>(what: &str, wait: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A short conversation (two texts, one reply), then the agent resolves it.
+/// Returns the customer's number.
+async fn converse_and_resolve(sb: &Switchboard, agent: &mut Agent, customer: usize) -> String {
+    let from = number(customer);
+    assert_eq!(sb.text(&from, ODD_BODY).await.0, 200);
+    assert_eq!(sb.text(&from, "my order is late").await.0, 200);
+    agent
+        .until(Duration::from_secs(10), "both texts", |a| {
+            a.bodies(&from).len() == 2
+        })
+        .await;
+    agent
+        .send(&ClientFrame::Reply {
+            conversation: from.clone(),
+            client_id: "r1".into(),
+            body: "Sorry, on its way".into(),
+        })
+        .await;
+    agent
+        .until_frame(
+            Duration::from_secs(10),
+            "the reply's ack",
+            |f| matches!(f, ServerFrame::Ack { client_id, .. } if client_id == "r1"),
+        )
+        .await;
+    agent
+        .send(&ClientFrame::Resolve {
+            conversation: from.clone(),
+        })
+        .await;
+    agent
+        .until_frame(Duration::from_secs(10), "the resolve", |f| {
+            matches!(f, ServerFrame::Unassigned { conversation, reason: UnassignReason::Resolved } if *conversation == from)
+        })
+        .await;
+    from
+}
+
+/// The transcript's JSON and text, whoever stored them.
+fn check_transcript(json: &[u8], text: &str, from: &str) {
+    let json: serde_json::Value = serde_json::from_slice(json).expect("transcript JSON");
+    assert_eq!(json["conversation"], from);
+    assert_eq!(json["resolved_by"], "alice");
+    let bodies: Vec<&str> = json["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(bodies, [ODD_BODY, "my order is late", "Sorry, on its way"]);
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(" UTC  ")).collect();
+    assert_eq!(lines.len(), 3, "one line per message: {text}");
+    assert!(text.contains(&format!("customer: {ODD_BODY}")), "{text}");
+    assert!(text.contains("alice: Sorry, on its way"), "{text}");
+}
+
+/// Unfolds header lines so a long Subject reads as one line.
+fn unfold(raw: &str) -> String {
+    raw.replace("\r\n", "\n")
+        .replace("\n ", " ")
+        .replace("\n\t", " ")
+}
+
+fn check_transcript_mail(raw: &str, from: &str) {
+    let unfolded = unfold(raw);
+    assert!(
+        unfolded.contains(&format!(
+            "Subject: Transcript: conversation with {from}, resolved by alice"
+        )),
+        "{raw}"
+    );
+    let parts = mime_parts(raw);
+    let part = |wanted: &str| {
+        parts
+            .iter()
+            .find(|(content_type, _)| content_type.starts_with(wanted))
+            .map(|(_, body)| body.clone())
+            .unwrap_or_else(|| panic!("no {wanted} part in {raw}"))
+    };
+    let (text, html) = (part("text/plain"), part("text/html"));
+    assert!(text.contains(&format!("customer: {ODD_BODY}")), "{text}");
+    assert!(text.contains("alice: Sorry, on its way"), "{text}");
+    assert!(
+        html.contains("Hello &lt;b&gt;there&lt;/b&gt; &amp; thanks"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>there"), "unescaped body in HTML: {html}");
+}
+
+/// The leaf parts of a MIME message: (content type, decoded body).
+fn mime_parts(raw: &str) -> Vec<(String, String)> {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    let head = head.replace("\n ", " ").replace("\n\t", " ");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let content_type = header("Content-Type");
+    if let Some(at) = content_type.find("boundary=") {
+        let boundary = content_type[at + 9..]
+            .trim_matches(|c| c == '"' || c == ';')
+            .split(['"', ';'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return body
+            .split(&format!("--{boundary}"))
+            .skip(1)
+            .filter(|p| !p.starts_with("--"))
+            .flat_map(|p| mime_parts(p.trim_start_matches('\n')))
+            .collect();
+    }
+    let decoded = match header("Content-Transfer-Encoding")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "quoted-printable" => quoted_printable(body),
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .expect("base64 part");
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        _ => body.to_string(),
+    };
+    vec![(content_type, decoded)]
+}
+
+fn quoted_printable(body: &str) -> String {
+    let joined = body.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            if let Some(b) = joined
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn mail_to<'a>(mail: &'a [SentMail], to: &str) -> Vec<&'a SentMail> {
+    mail.iter()
+        .filter(|m| m.destinations.iter().any(|d| d == to) || m.raw.contains(&format!("To: {to}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn resolve_writes_the_transcript_to_s3_and_mails_it() {
+    // A private emulator: moto's sent-mail dump fails once other tests have
+    // DynamoDB items in a shared one.
+    let moto = Moto::spawn().await;
+    let bucket = unique_name("transcripts");
+    moto.create_bucket(&bucket).await;
+    let sender = format!("{}@example.com", unique_name("switchboard"));
+    let transcript_to = format!("{}@example.com", unique_name("log"));
+    moto.verify_sender(&sender).await;
+    let mut env = moto.env();
+    env.extend([
+        ("S3_BUCKET".to_string(), bucket.clone()),
+        ("MAIL_FROM".into(), sender.clone()),
+        ("TRANSCRIPT_TO".into(), transcript_to.clone()),
+    ]);
+    let sb = Switchboard::start(Options {
+        extra_env: env,
+        ..Default::default()
+    })
+    .await;
+    let mut agent = sb.agent("alice").await;
+    let from = converse_and_resolve(&sb, &mut agent, 10).await;
+
+    let prefix = format!("transcripts/{from}/");
+    let keys = wait_for(
+        "both transcript files in S3",
+        Duration::from_secs(30),
+        async || {
+            let keys = moto.s3_keys(&bucket, &prefix).await;
+            (keys.len() >= 2).then_some(keys)
+        },
+    )
+    .await;
+    let json_key = keys.iter().find(|k| k.ends_with(".json")).expect("a .json");
+    let text_key = keys.iter().find(|k| k.ends_with(".txt")).expect("a .txt");
+    assert_eq!(
+        json_key.trim_end_matches(".json"),
+        text_key.trim_end_matches(".txt")
+    );
+    let (json, json_type) = moto
+        .s3_object(&bucket, json_key)
+        .await
+        .expect("JSON object");
+    let (text, text_type) = moto
+        .s3_object(&bucket, text_key)
+        .await
+        .expect("text object");
+    assert_eq!(json_type.as_deref(), Some("application/json"));
+    assert!(text_type.is_some_and(|t| t.starts_with("text/plain")));
+    check_transcript(&json, &String::from_utf8(text).expect("UTF-8"), &from);
+
+    let mail = wait_for("the transcript mail", Duration::from_secs(30), async || {
+        let all = moto.sent_mail().await;
+        let mine: Vec<SentMail> = mail_to(&all, &transcript_to).into_iter().cloned().collect();
+        (!mine.is_empty()).then_some(mine)
+    })
+    .await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].source, sender);
+    check_transcript_mail(&mail[0].raw, &from);
+    // Still one a little later: one resolve, one mail.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(mail_to(&moto.sent_mail().await, &transcript_to).len(), 1);
+    assert_eq!(moto.s3_keys(&bucket, &prefix).await.len(), 2);
+}
+
+#[tokio::test]
+async fn without_aws_the_transcript_goes_to_files_dir_and_the_eml_outbox() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (files, outbox) = (tmp.path().join("files"), tmp.path().join("outbox"));
+    let sb = Switchboard::start(Options {
+        extra_env: vec![
+            ("FILES_DIR".into(), files.display().to_string()),
+            ("MAIL_OUTBOX_DIR".into(), outbox.display().to_string()),
+            ("TRANSCRIPT_TO".into(), "log@example.com".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let mut agent = sb.agent("alice").await;
+    let from = converse_and_resolve(&sb, &mut agent, 11).await;
+
+    let dir = files.join("transcripts").join(&from);
+    let names = wait_for(
+        "both transcript files on disk",
+        Duration::from_secs(30),
+        async || {
+            let names = visible_files(&dir);
+            (names.len() >= 2).then_some(names)
+        },
+    )
+    .await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    let read = |ext: &str| {
+        let name = names.iter().find(|n| n.ends_with(ext)).expect("file");
+        std::fs::read(dir.join(name)).expect("read")
+    };
+    check_transcript(
+        &read(".json"),
+        &String::from_utf8(read(".txt")).expect("UTF-8"),
+        &from,
+    );
+
+    let eml = wait_for("the .eml", Duration::from_secs(30), async || {
+        let names = visible_files(&outbox);
+        (!names.is_empty()).then_some(names)
+    })
+    .await;
+    assert_eq!(eml.len(), 1, "{eml:?}");
+    assert!(eml[0].ends_with(".eml"));
+    let raw = std::fs::read_to_string(outbox.join(&eml[0])).expect("read .eml");
+    assert!(raw.contains("To: log@example.com"), "{raw}");
+    check_transcript_mail(&raw, &from);
+}
+
+/// Regular files in `dir` that are not hidden (sidecars, temporaries).
+fn visible_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.contains(".tmp"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The waits (in seconds) the alerts about `customer` reported, in order sent.
+fn alert_waits(mail: &[SentMail], alert_to: &str, customer: &str) -> Vec<u64> {
+    mail_to(mail, alert_to)
+        .iter()
+        .filter_map(|m| {
+            let raw = unfold(&m.raw);
+            let subject = raw.lines().find(|l| l.starts_with("Subject: "))?;
+            let rest =
+                subject.strip_prefix(&format!("Subject: Customer {customer} has waited "))?;
+            let n = rest.split_whitespace().next()?;
+            assert!(
+                rest.ends_with("no agent available"),
+                "unexpected alert subject: {subject}"
+            );
+            n.parse().ok()
+        })
+        .collect()
+}
+
+async fn alerting_switchboard(moto: &Moto, alert_to: &str) -> Switchboard {
+    let sender = format!("{}@example.com", unique_name("switchboard"));
+    moto.verify_sender(&sender).await;
+    let mut env = moto.env();
+    env.extend([
+        ("MAIL_FROM".to_string(), sender),
+        ("ALERT_TO".into(), alert_to.to_string()),
+        ("ALERT_WAIT_SECS".into(), "1".into()),
+    ]);
+    Switchboard::start(Options {
+        extra_env: env,
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_waiting_customer_gets_one_alert_per_window_until_an_agent_takes_them() {
+    let moto = Moto::spawn().await;
+    let alert_to = format!("{}@example.com", unique_name("ops"));
+    let sb = alerting_switchboard(&moto, &alert_to).await;
+    let customer = number(20);
+    // No agent online: the customer waits in the queue.
+    assert_eq!(sb.text(&customer, "anyone there?").await.0, 200);
+    let waits = wait_for(
+        "the third window's alert",
+        Duration::from_secs(20),
+        async || {
+            let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
+            waits.contains(&3).then_some(waits)
+        },
+    )
+    .await;
+    println!("alerts after the third window: {waits:?}");
+
+    // An agent signs in and takes the conversation: the alerts stop.
+    let mut agent = sb.agent("alice").await;
+    agent
+        .until(Duration::from_secs(10), "the waiting conversation", |a| {
+            a.assigned.contains(&customer)
+        })
+        .await;
+    let at_assignment = alert_waits(&moto.sent_mail().await, &alert_to, &customer).len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
+    println!("alerts in the end: {waits:?}");
+
+    // One alert per window — 1 s, 2 s, 3 s… — never two for the same one,
+    // however many checks ran in between.
+    let distinct: BTreeSet<u64> = waits.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        waits.len(),
+        "an alert was sent twice: {waits:?}"
+    );
+    let expected: BTreeSet<u64> = (1..=*distinct.last().unwrap_or(&0)).collect();
+    assert_eq!(distinct, expected, "windows skipped: {waits:?}");
+    // Nothing new after the agent took it (one may have been on its way).
+    assert!(
+        waits.len() <= at_assignment + 1,
+        "alerts continued after assignment: {waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_alert_while_an_agent_can_take_the_customer() {
+    let moto = Moto::spawn().await;
+    let alert_to = format!("{}@example.com", unique_name("ops"));
+    let sb = alerting_switchboard(&moto, &alert_to).await;
+    let mut agent = sb.agent("alice").await;
+    let customer = number(21);
+    assert_eq!(sb.text(&customer, "hi").await.0, 200);
+    agent
+        .until(Duration::from_secs(10), "the conversation", |a| {
+            a.assigned.contains(&customer)
+        })
+        .await;
+    // Three threshold windows pass with the customer assigned.
+    agent.drain(Duration::from_secs(3)).await;
+    assert!(mail_to(&moto.sent_mail().await, &alert_to).is_empty());
+}

@@ -1,0 +1,356 @@
+//! The DynamoDB store against the AWS emulator: `switchboard migrate` as a
+//! deploy runs it, two instances racing on one conversation, and a restart
+//! resuming the change feed from its checkpoint. (The whole core suite also
+//! runs on DynamoDB with `SWITCHBOARD_TEST_STORE=dynamodb`.)
+
+mod common;
+
+use common::aws::Moto;
+use common::*;
+use std::collections::BTreeMap;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use switchboard_protocol::{ClientFrame, ServerFrame, UnassignReason};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn prefix_of(env: &[(String, String)]) -> String {
+    env_value(env, "DYNAMODB_TABLE_PREFIX")
+        .expect("a table prefix")
+        .to_string()
+}
+
+/// Runs the binary with exactly `env` and waits (bounded) for it to exit.
+fn run(args: &[&str], env: &[(String, String)]) -> Output {
+    let child = Command::new(binary("switchboard"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start switchboard");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut child = child;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("switchboard {args:?} did not exit within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn text_of(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// What DynamoDB says about each of the store's tables, for comparing.
+async fn describe_tables(moto: &Moto, prefix: &str) -> Vec<String> {
+    let client = moto.dynamodb().await;
+    let mut described = Vec::new();
+    for def in switchboard::migrate::tables().expect("table definitions") {
+        let name = format!("{prefix}{}", def.table_name);
+        let table = client
+            .describe_table()
+            .table_name(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("describe {name}: {e:?}"))
+            .table
+            .expect("a table description");
+        described.push(format!(
+            "{name} keys={:?} stream={:?} arn={:?} indexes={:?} created={:?}",
+            table.key_schema(),
+            table.stream_specification(),
+            table.latest_stream_arn(),
+            table
+                .global_secondary_indexes()
+                .iter()
+                .map(|i| (i.index_name().map(str::to_string), i.key_schema().to_vec()))
+                .collect::<Vec<_>>(),
+            table.creation_date_time(),
+        ));
+    }
+    described
+}
+
+/// `(seq, body)` of every stored message of `conversation`, read from the
+/// messages table itself.
+async fn stored_messages(moto: &Moto, prefix: &str, conversation: &str) -> Vec<(u64, String)> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let client = moto.dynamodb().await;
+    let mut stored = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(format!("{prefix}messages"))
+            .key_condition_expression("conversation = :c")
+            .expression_attribute_values(":c", AttributeValue::S(conversation.into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .expect("query messages");
+        for item in out.items() {
+            let seq = match item.get("seq") {
+                Some(AttributeValue::N(n)) => n.parse().expect("numeric seq"),
+                other => panic!("seq is {other:?}"),
+            };
+            let body = match item.get("body") {
+                Some(AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            stored.push((seq, body));
+        }
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return stored,
+        }
+    }
+}
+
+#[tokio::test]
+async fn migrate_creates_the_tables_once_and_serve_refuses_to_start_without_them() {
+    let moto = Moto::shared();
+    let env = dynamodb_env(&moto);
+    let prefix = prefix_of(&env);
+
+    // A deploy that forgot the release phase fails at start-up, and says why.
+    let data = tempfile::tempdir().unwrap();
+    let mut serve_env = env.clone();
+    serve_env.extend(
+        [
+            ("PORT", free_port().to_string()),
+            ("BIND_ADDR", "127.0.0.1".to_string()),
+            ("DATA_DIR", data.path().display().to_string()),
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_string()),
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_string()),
+            ("TWILIO_FROM", TWILIO_NUMBER.to_string()),
+            ("AGENTS", "alice:pw".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let out = run(&["serve"], &serve_env);
+    assert!(!out.status.success(), "serve started on missing tables");
+    let said = text_of(&out);
+    assert!(
+        said.contains("switchboard migrate") && said.contains("does not exist"),
+        "{said}"
+    );
+
+    // First run creates everything.
+    let out = run(&["migrate"], &env);
+    assert!(out.status.success(), "{}", text_of(&out));
+    let said = text_of(&out);
+    for table in ["messages", "conversations", "lookups", "routes", "meta"] {
+        assert!(
+            said.contains(&format!("created table {prefix}{table}")),
+            "{said}"
+        );
+    }
+    let created = describe_tables(&moto, &prefix).await;
+    for streamed in ["messages", "conversations"] {
+        let line = created
+            .iter()
+            .find(|l| l.starts_with(&format!("{prefix}{streamed} ")))
+            .unwrap();
+        assert!(line.contains("NewAndOldImages"), "{line}");
+        assert!(!line.contains("arn=None"), "{line}");
+    }
+    let out = run(&["migrate", "--check"], &env);
+    assert!(out.status.success(), "{}", text_of(&out));
+
+    // Second run (the next deploy) changes nothing: same tables, same streams.
+    let out = run(&["migrate"], &env);
+    assert!(out.status.success(), "{}", text_of(&out));
+    assert!(text_of(&out).contains("nothing to do"), "{}", text_of(&out));
+    assert_eq!(describe_tables(&moto, &prefix).await, created);
+
+    // And now serve starts.
+    let mut sb = Switchboard::start(Options {
+        extra_env: env.clone(),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(sb.text(&number(1), "hello").await.0, 200);
+    sb.terminate();
+
+    // A table that exists with another key schema is a clear error, and
+    // nothing else is created.
+    let other = format!("{}-", common::aws::unique_name("sbx"));
+    moto.dynamodb()
+        .await
+        .create_table()
+        .table_name(format!("{other}routes"))
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create a conflicting table");
+    let mut other_env = moto.env();
+    other_env.push(("DYNAMODB_TABLE_PREFIX".into(), other.clone()));
+    let out = run(&["migrate"], &other_env);
+    assert!(!out.status.success());
+    let said = text_of(&out);
+    assert!(
+        said.contains(&format!("{other}routes")) && said.contains("key schema"),
+        "{said}"
+    );
+    let client = moto.dynamodb().await;
+    for table in ["meta", "messages", "conversations", "lookups"] {
+        let found = client
+            .describe_table()
+            .table_name(format!("{other}{table}"))
+            .send()
+            .await;
+        assert!(found.is_err(), "{other}{table} was created anyway");
+    }
+}
+
+#[tokio::test]
+async fn two_instances_racing_on_one_conversation_store_each_message_once_in_order() {
+    let moto = Moto::shared();
+    let env = dynamodb_env(&moto);
+    let prefix = prefix_of(&env);
+    let options = || Options {
+        extra_env: env.clone(),
+        ..Options::default()
+    };
+    let a = Switchboard::start(options()).await;
+    let b = Switchboard::start(options()).await;
+    let mut alice = a.agent("alice").await;
+    let customer = number(7);
+
+    // Every message reaches both instances at the same moment, as a Twilio
+    // retry does when the first delivery timed out behind a load balancer.
+    const N: usize = 40;
+    let messages: Vec<(String, String)> =
+        (0..N).map(|i| (new_sid(), format!("race {i}"))).collect();
+    let posts = messages.iter().flat_map(|(sid, body)| {
+        let params = inbound_params(sid, &customer, body);
+        [(&a, params.clone()), (&b, params)]
+    });
+    let statuses = futures_util::future::join_all(
+        posts.map(|(sb, params)| async move { sb.post_signed("/twilio/sms", &params).await.0 }),
+    )
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    // DynamoDB holds seqs 1..N, each message exactly once.
+    let stored = stored_messages(&moto, &prefix, &customer).await;
+    let seqs: Vec<u64> = stored.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "{stored:?}");
+    let mut bodies: Vec<&str> = stored.iter().map(|(_, b)| b.as_str()).collect();
+    bodies.sort_unstable();
+    let mut expected: Vec<&str> = messages.iter().map(|(_, b)| b.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(bodies, expected, "each message stored once");
+
+    // The agent, on one instance, sees exactly that history.
+    alice
+        .until(WAIT, "every message", |a| a.bodies(&customer).len() >= N)
+        .await;
+    alice.drain(Duration::from_millis(500)).await;
+    let seen: Vec<(u64, String)> = alice.messages[&customer]
+        .iter()
+        .map(|m| (m.seq, m.body.clone()))
+        .collect();
+    assert_eq!(seen, stored);
+}
+
+#[tokio::test]
+async fn a_restart_resumes_the_stream_from_its_checkpoint() {
+    let moto = Moto::shared();
+    let env = dynamodb_env(&moto);
+    let mut a = Switchboard::start(Options {
+        extra_env: env.clone(),
+        ..Options::default()
+    })
+    .await;
+    let mut alice = a.agent("alice").await;
+    let (resolved, open, later) = (number(1), number(2), number(3));
+
+    // A conversation that was resolved: replaying its stream records would
+    // reopen it, so its staying closed shows nothing is read twice.
+    assert_eq!(a.text(&resolved, "a question").await.0, 200);
+    alice
+        .until(WAIT, "the first conversation", |a| {
+            a.assigned.contains(&resolved)
+        })
+        .await;
+    alice
+        .send(&ClientFrame::Resolve {
+            conversation: resolved.clone(),
+        })
+        .await;
+    alice
+        .until_frame(WAIT, "resolved", |f| {
+            matches!(
+                f,
+                ServerFrame::Unassigned {
+                    reason: UnassignReason::Resolved,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert_eq!(a.text(&open, "still open").await.0, 200);
+    alice
+        .until(WAIT, "the second conversation", |a| {
+            a.bodies(&open).len() == 1
+        })
+        .await;
+    a.kill9();
+    drop(alice);
+
+    // While it is down, another instance takes a message.
+    let b = Switchboard::start(Options {
+        extra_env: env.clone(),
+        grace_secs: 600.0,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(b.text(&later, "sent while you were away").await.0, 200);
+
+    a.spawn().await;
+    let resume: BTreeMap<String, u64> = [(open.clone(), 1)].into();
+    let mut alice = Agent::connect(&a, "alice", resume, Some(true), Some(10)).await;
+    // Nothing skipped: what arrived meanwhile is routed here.
+    alice
+        .until(WAIT, "the message sent meanwhile", |a| {
+            a.bodies(&later) == vec!["sent while you were away".to_string()]
+        })
+        .await;
+    alice.drain(Duration::from_secs(2)).await;
+    // Nothing applied twice: the resolved conversation stays closed, and
+    // the open one gets no second copy.
+    assert!(
+        !alice.assigned.contains(&resolved),
+        "a replayed record reopened {resolved}: {:?}",
+        alice.frames
+    );
+    assert!(!alice.messages.contains_key(&open), "{:?}", alice.messages);
+    assert_eq!(alice.assigned, [later.clone()].into_iter().collect());
+}
