@@ -26,6 +26,8 @@ UI_BIN="$CARGO_TARGET_DIR/release/agent-ui"
 
 export PORT="${PORT:-3000}"
 export DATA_DIR="${DATA_DIR:-$REPO/data}"
+# One local file directory for both: the agent UI serves what the switchboard stored.
+export FILES_DIR="${FILES_DIR:-$DATA_DIR/files}"
 export AGENTS="${AGENTS:-alice:alice,bob:bob}"
 export RUST_LOG="${RUST_LOG:-info}"
 PIDS=()
