@@ -11,7 +11,7 @@ use common::aws::{unique_name, Moto};
 use common::twilio_media::{mms_params, TwilioMedia};
 use common::*;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_protocol::Message;
 
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9";
@@ -123,17 +123,6 @@ fn assert_credentials_stayed_home(twilio: &TwilioMedia) {
         cdn >= 2,
         "the redirected items were fetched from the CDN: {requests:?}"
     );
-}
-
-async fn wait_for<T>(what: &str, wait: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + wait;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

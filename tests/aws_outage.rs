@@ -16,17 +16,6 @@ use switchboard_protocol::{ClientFrame, ServerFrame, UnassignReason};
 /// Twilio gives up on a webhook after 15 s; "promptly" is well inside that.
 const TWILIO_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
-async fn wait_for<T>(what: &str, wait: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + wait;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// Distinct bytes for media item `i`, so a mix-up would show.
 fn media_bytes(i: usize) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();

@@ -10,21 +10,10 @@ use common::aws::{unique_name, Moto, SentMail};
 use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_protocol::{ClientFrame, ServerFrame, UnassignReason};
 
 const ODD_BODY: &str = "Hello <b>there</b> & thanks";
-
-async fn wait_for<T>(what: &str, wait: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + wait;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// A short conversation (two texts, one reply), then the agent resolves it.
 /// Returns the customer's number.

@@ -126,6 +126,22 @@ pub fn new_sid() -> String {
     format!("SM{:016x}{:016x}", salt, n)
 }
 
+/// Polls `probe` until it yields a value; fails the test after `wait`.
+pub async fn wait_for<T>(
+    what: &str,
+    wait: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One running switchboard process and how to reach it.
 pub struct Switchboard {
     pub port: u16,

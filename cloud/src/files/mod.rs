@@ -76,6 +76,22 @@ struct Inner {
     s3_down_until: Mutex<Option<Instant>>,
 }
 
+/// Headers for a file that belongs to conversations, not the public:
+/// caches may keep it only per user and must revalidate (cheap: ETag +
+/// 304), and a stored file is whatever a customer sent, so opened directly
+/// it must not run script in our origin (`<img>` on a page is unaffected).
+pub fn mark_private(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+}
+
 impl FileStore {
     pub fn new(local_root: PathBuf, s3: Option<S3Location>) -> FileStore {
         FileStore {

@@ -5,7 +5,7 @@
 use super::{agent_auth, AppState};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 /// Mount point of the file server.
@@ -26,18 +26,6 @@ pub async fn serve(
         Err(rejection) => return rejection.into_response(),
     };
     let mut res = state.files.serve(&method, &key, &headers).await;
-    let headers = res.headers_mut();
-    // Conversation media is private: caches may keep it only per user, and
-    // must revalidate (cheap: ETag + 304).
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    // A stored file is whatever a customer sent; opened directly it must not
-    // run script in our origin.
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
+    switchboard_cloud::files::mark_private(&mut res);
     res
 }
