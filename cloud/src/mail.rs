@@ -226,16 +226,9 @@ async fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MailE
         move |source| MailError::Outbox { path, source }
     };
     tokio::fs::create_dir_all(dir).await.map_err(err(dir))?;
-    let tmp = path.with_extension(format!("eml.tmp-{:016x}", rand::random::<u64>()));
-    let result = async {
-        tokio::fs::write(&tmp, bytes).await.map_err(err(&tmp))?;
-        tokio::fs::rename(&tmp, path).await.map_err(err(path))
-    }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
-    result
+    crate::atomic_file::write(path, bytes)
+        .await
+        .map_err(err(path))
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ pub struct Config {
 
     /// How long a disconnected agent keeps its conversations before they are
     /// requeued, in seconds.
-    #[arg(long, env = "AGENT_GRACE_SECS", default_value_t = 30.0)]
+    #[arg(long, env = "AGENT_GRACE_SECS", default_value_t = 30.0, value_parser = parse_secs)]
     pub agent_grace_secs: f64,
 
     /// Frames buffered per agent connection before a slow agent is disconnected.
@@ -161,7 +161,7 @@ pub struct AwsConfig {
     pub alert_to: Option<String>,
 
     /// How long a customer may wait with no agent available before an alert, in seconds.
-    #[arg(long, env = "ALERT_WAIT_SECS", default_value_t = 300.0)]
+    #[arg(long, env = "ALERT_WAIT_SECS", default_value_t = 300.0, value_parser = parse_secs)]
     pub alert_wait_secs: f64,
 }
 
@@ -254,6 +254,23 @@ fn parse_agents(text: &str) -> Result<AgentCredentials, String> {
     Ok(AgentCredentials(agents))
 }
 
+/// A duration in seconds: finite, not negative, at most a year (so it
+/// always converts to a `Duration`).
+fn parse_secs(text: &str) -> Result<f64, String> {
+    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_finite() && (0.0..=YEAR).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "`{text}` must be between 0 and {YEAR} seconds (one year)"
+        ))
+    }
+}
+
 fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -305,6 +322,17 @@ mod tests {
         assert!(parse_agents("alice:a,alice:b").is_err());
         assert!(parse_agents("").is_err());
         assert!(parse_agents("al ice:x").is_err());
+    }
+
+    #[test]
+    fn seconds_are_finite_and_bounded() {
+        assert_eq!(parse_secs("1.5"), Ok(1.5));
+        assert_eq!(parse_secs("0"), Ok(0.0));
+        assert!(parse_secs("inf").is_err());
+        assert!(parse_secs("NaN").is_err());
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("1e20").is_err());
+        assert!(parse_secs("soon").is_err());
     }
 
     #[test]

@@ -88,6 +88,11 @@ pub async fn serve(
         http: jobs::setup::media_http_client(),
         twilio_account_sid: config.twilio_account_sid.clone(),
         twilio_auth_token: config.twilio_auth_token.clone(),
+        twilio_api_host: config
+            .twilio_api_base
+            .host_str()
+            .unwrap_or_default()
+            .to_string(),
         public_base: config.public_url_of(""),
     };
     let jobs_task = tokio::spawn(jobs::worker::run(

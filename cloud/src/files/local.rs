@@ -9,7 +9,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::response::{decide, Decision, ObjectMeta, Outcome, Request};
@@ -80,26 +80,9 @@ pub(crate) async fn write(
 
 /// Temporary file + fsync + rename, so a crash leaves the old file or the new one.
 async fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let name = target
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file");
-    let tmp = target.with_file_name(format!(".{name}.tmp-{:016x}", rand::random::<u64>()));
-    let result = async {
-        let mut file = fs::File::create(&tmp)
-            .await
-            .map_err(io_err("create", &tmp))?;
-        file.write_all(bytes).await.map_err(io_err("write", &tmp))?;
-        file.sync_all().await.map_err(io_err("sync", &tmp))?;
-        fs::rename(&tmp, target)
-            .await
-            .map_err(io_err("rename", target))
-    }
-    .await;
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp).await;
-    }
-    result
+    crate::atomic_file::write(target, bytes)
+        .await
+        .map_err(io_err("write", target))
 }
 
 /// Looks `key` up under `root` and prepares the answer to `req`.

@@ -35,12 +35,11 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
     };
     let sid = message.message_sid.clone();
     let fetches = media::plan(&mut message);
-    // Both are local writes; neither waits for the other.
-    let (stored, queued) = tokio::join!(
-        state.store.append_inbound(message),
-        state.jobs.enqueue_all(&fetches)
-    );
-    if let Err(e) = queued {
+    // The fetches are queued before the message is stored: a stored message
+    // is routed at once, and its media must not depend on Twilio retrying a
+    // 5xx. A fetch queued for a message that then failed to store is
+    // harmless (keyed, and the retry stores the message).
+    if let Err(e) = state.jobs.enqueue_all(&fetches).await {
         tracing::error!(sid, error = %e, "could not queue the media fetches");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -48,7 +47,7 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
         )
             .into_response();
     }
-    match stored {
+    match state.store.append_inbound(message).await {
         Ok(appended) => {
             tracing::debug!(
                 sid,

@@ -127,15 +127,32 @@ pub async fn fetch(
         .map_err(Failure::from_file)
 }
 
+/// Whether `url` is on Twilio's API host (`api_host`, from
+/// `TWILIO_API_BASE`) or any `twilio.com` host. Media URLs arrive in the
+/// webhook, so the account's credentials must not follow them elsewhere.
+fn is_twilio_host(url: &str, api_host: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.to_ascii_lowercase();
+    host == api_host.to_ascii_lowercase() || host == "twilio.com" || host.ends_with(".twilio.com")
+}
+
 async fn download(ctx: &JobContext, url: &str) -> Result<Bytes, Failure> {
     let failure = |message: String| Failure::new("twilio", "GET media", message);
-    let mut response = ctx
-        .http
-        .get(url)
-        .basic_auth(&ctx.twilio_account_sid, Some(&ctx.twilio_auth_token))
-        .send()
-        .await
-        .map_err(|e| failure(error_chain(&e)))?;
+    let mut request = ctx.http.get(url);
+    if is_twilio_host(url, &ctx.twilio_api_host) {
+        request = request.basic_auth(&ctx.twilio_account_sid, Some(&ctx.twilio_auth_token));
+    } else {
+        tracing::warn!(
+            url,
+            "media URL is not on Twilio's API host; fetching it without the account's credentials"
+        );
+    }
+    let mut response = request.send().await.map_err(|e| failure(error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         let f = failure(format!("{url} answered HTTP {status}")).with_code(status.as_str());
@@ -190,6 +207,27 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_only_go_to_twilio() {
+        let api = "api.twilio.com";
+        assert!(is_twilio_host(
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+            api
+        ));
+        assert!(is_twilio_host("https://media.twilio.com/x", api));
+        assert!(is_twilio_host("http://127.0.0.1:4000/x", "127.0.0.1"));
+        assert!(!is_twilio_host("https://evil.example/x", api));
+        assert!(!is_twilio_host(
+            "https://api.twilio.com.evil.example/x",
+            api
+        ));
+        assert!(!is_twilio_host(
+            "http://169.254.169.254/latest/meta-data",
+            api
+        ));
+        assert!(!is_twilio_host("not a url", api));
+    }
     use switchboard_protocol::Media;
 
     #[test]

@@ -215,16 +215,23 @@ impl JobQueue {
         Ok(())
     }
 
-    /// Every pending job (the worker's schedule at start-up).
+    /// Every pending job (the worker's schedule at start-up). A record this
+    /// binary cannot read (say, a job kind from a newer version before a
+    /// rollback) is logged and left in place, not allowed to stop the rest.
     pub fn all_pending(&self) -> Result<Vec<(String, Pending)>, QueueError> {
-        self.inner
-            .pending
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((key_string(&key)?, decode(&value)?))
-            })
-            .collect()
+        let mut jobs = Vec::new();
+        for entry in self.inner.pending.iter() {
+            let (key, value) = entry?;
+            match key_string(&key).and_then(|k| Ok((k, decode(&value)?))) {
+                Ok(job) => jobs.push(job),
+                Err(e) => tracing::error!(
+                    key = %String::from_utf8_lossy(&key),
+                    error = %e,
+                    "skipping a queued job this version cannot read; it stays queued"
+                ),
+            }
+        }
+        Ok(jobs)
     }
 
     pub fn pending(&self, key: &str) -> Result<Option<Pending>, QueueError> {
@@ -304,7 +311,10 @@ impl JobQueue {
         }
         for entry in self.inner.failed.iter() {
             let (key, value) = entry?;
-            let record: Pending = decode(&value)?;
+            // An unreadable record is kept (see `all_pending`).
+            let Ok(record) = decode(&value) else {
+                continue;
+            };
             if record.next_at_ms < cutoff {
                 self.inner.failed.remove(key)?;
                 removed += 1;

@@ -45,6 +45,9 @@ pub struct JobContext {
     pub http: reqwest::Client,
     pub twilio_account_sid: String,
     pub twilio_auth_token: String,
+    /// Host of `TWILIO_API_BASE`: with `*.twilio.com`, the only hosts the
+    /// account's credentials are sent to (a media URL comes from the webhook).
+    pub twilio_api_host: String,
     /// Base of links in transcripts and mail (`PUBLIC_URL`, no trailing `/`).
     pub public_base: String,
 }

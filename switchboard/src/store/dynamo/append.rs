@@ -440,8 +440,21 @@ impl DynamoStore {
             .await
         {
             Ok(_) => Ok(()),
-            // Someone completed it (or a later one) already.
-            Err(e) if condition_failed(&e) => Ok(()),
+            // Either someone completed it (or a later one) already, or an
+            // earlier message is still incomplete (its writer failed half-way).
+            // Only the first is done; the second must not be cached as the
+            // head, or that earlier message's dedupe entry would be skipped.
+            Err(e) if condition_failed(&e) => {
+                let head = self.read_head(&slot.conversation).await?;
+                if head.last_seq >= slot.seq {
+                    Ok(())
+                } else {
+                    Err(StoreError::Storage(format!(
+                        "conversation {} is at seq {} below {}: an earlier message is incomplete",
+                        slot.conversation, head.last_seq, slot.seq
+                    )))
+                }
+            }
             Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
         }
     }
