@@ -707,9 +707,19 @@ impl Router {
         let at_ms = now_ms();
         let upto_seq = self.heads.get(conversation).copied().unwrap_or(0);
         if let Some(jobs) = &self.jobs {
+            // The transcript covers everything durable, including a reply
+            // acked a moment ago that the feed has not brought here yet.
+            let stored = match self.store.conversation(conversation).await {
+                Ok(record) => record.map_or(0, |r| r.last_seq),
+                Err(e) => {
+                    tracing::warn!(conversation, error = %e, "transcript ends at the routed messages");
+                    0
+                }
+            };
             // Queued before the resolve is recorded: a crash in between
             // repeats the resolve instead of losing the transcript.
-            jobs.resolved(conversation, upto_seq, agent, at_ms).await;
+            jobs.resolved(conversation, upto_seq.max(stored), agent, at_ms)
+                .await;
         }
         self.store
             .save_route(conversation, &RouteRecord::Resolved { at_ms, upto_seq })
