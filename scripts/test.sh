@@ -73,7 +73,8 @@ cargo test --workspace --no-fail-fast || failed+=("cargo test")
 
 # The core suite again, with DynamoDB (on the emulator) as the store.
 step "core end-to-end suite on the DynamoDB store"
-SWITCHBOARD_TEST_STORE=dynamodb cargo test -p switchboard-e2e --no-fail-fast \
+# (--workspace, as above, so the same test binaries are reused, not rebuilt.)
+SWITCHBOARD_TEST_STORE=dynamodb cargo test --workspace --no-fail-fast \
     --test webhook_ingress --test routing --test durability --test outbound --test lifecycle \
     || failed+=("core suite on DynamoDB")
 
