@@ -154,7 +154,10 @@ describe('happy path', { timeout: 180000 }, () => {
       const out = page.locator('#timeline .msg.outbound');
       await out.first().waitFor({ state: 'visible' });
       assert.equal(await out.count(), 1, 'the reply shows once');
-      assert.equal(await out.first().getAttribute('data-seq'), '3');
+      // The reply shows at once; its seq arrives with the switchboard's ack,
+      // which may come after the Twilio stand-in already has the message.
+      await h.eventually('the reply carries its seq', async () =>
+        (await out.first().getAttribute('data-seq')) === '3');
       assert.equal(await out.first().locator('.body').textContent(), REPLY);
       await h.eventually('status delivered', async () =>
         (await out.first().locator('.status').getAttribute('data-status')) === 'delivered',
