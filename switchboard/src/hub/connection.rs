@@ -93,12 +93,20 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                 },
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return; },
                 reason = &mut close_rx => break reason.ok(),
-                _ = shutdown.changed() => break Some(ServerFrame::Error {
-                    code: ErrorCode::ShuttingDown,
-                    message: "the switchboard is restarting; reconnect and resume".into(),
-                    client_id: None, conversation: None, fatal: true,
-                }),
+                _ = shutdown.changed() => break None,
             }
+        };
+        // On shutdown the router also stops and drops this connection's
+        // channels, so whichever branch won above, say why we are closing.
+        let farewell = match farewell {
+            None if *shutdown.borrow() => Some(ServerFrame::Error {
+                code: ErrorCode::ShuttingDown,
+                message: "the switchboard is restarting; reconnect and resume".into(),
+                client_id: None,
+                conversation: None,
+                fatal: true,
+            }),
+            other => other,
         };
         if let Some(frame) = &farewell {
             let _ = sink.send(Message::Text(encode(frame).into())).await;
