@@ -11,6 +11,7 @@
 use super::worker::{Failure, JobContext};
 use super::Job;
 use crate::store::InboundMessage;
+use crate::twilio::client::error_chain;
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::StatusCode;
@@ -187,21 +188,6 @@ async fn download(ctx: &JobContext, url: &str) -> Result<Bytes, Failure> {
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// reqwest's top-level message alone ("error sending request") hides the cause.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -20,9 +20,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashMap;
 use std::fs::File;
-use switchboard_protocol::{
-    ConversationId, DeliveryError, DeliveryStatus, Direction, Message, Seq,
-};
+use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Message, Seq};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most writes applied in one transaction.
@@ -384,18 +382,7 @@ impl Tx<'_> {
         }
         let key = keys::message(&m.from, seq);
         let stored = StoredMessage {
-            message: Message {
-                conversation: m.from.clone(),
-                seq,
-                direction: Direction::Inbound,
-                body: m.body.clone(),
-                at_ms: m.at_ms,
-                media: m.media.clone(),
-                agent: None,
-                client_id: None,
-                status: None,
-                error: None,
-            },
+            message: m.to_message(seq),
             twilio_sid: Some(m.message_sid.clone()),
         };
         self.messages.insert(key.as_slice(), encode(&stored)?)?;
@@ -441,18 +428,7 @@ impl Tx<'_> {
         let seq = record.last_seq;
         let key = keys::message(&r.conversation, seq);
         let stored = StoredMessage {
-            message: Message {
-                conversation: r.conversation.clone(),
-                seq,
-                direction: Direction::Outbound,
-                body: r.body.clone(),
-                at_ms: r.at_ms,
-                media: Vec::new(),
-                agent: Some(r.agent.clone()),
-                client_id: Some(r.client_id.clone()),
-                status: Some(DeliveryStatus::Queued),
-                error: None,
-            },
+            message: r.to_message(seq),
             twilio_sid: None,
         };
         self.messages.insert(key.as_slice(), encode(&stored)?)?;

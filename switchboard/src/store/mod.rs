@@ -20,7 +20,9 @@ pub mod sled_store;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Media, Message, Seq};
+use switchboard_protocol::{
+    ConversationId, DeliveryError, DeliveryStatus, Direction, Media, Message, Seq,
+};
 
 /// Position in the change feed. Ids only grow; 0 means "before the first".
 pub type ChangeId = u64;
@@ -55,6 +57,24 @@ pub struct InboundMessage {
     pub at_ms: u64,
 }
 
+impl InboundMessage {
+    /// The message as stored at `seq` of the customer's conversation.
+    pub fn to_message(&self, seq: Seq) -> Message {
+        Message {
+            conversation: self.from.clone(),
+            seq,
+            direction: Direction::Inbound,
+            body: self.body.clone(),
+            at_ms: self.at_ms,
+            media: self.media.clone(),
+            agent: None,
+            client_id: None,
+            status: None,
+            error: None,
+        }
+    }
+}
+
 /// Result of storing an inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -71,6 +91,24 @@ pub struct Reply {
     pub client_id: String,
     pub body: String,
     pub at_ms: u64,
+}
+
+impl Reply {
+    /// The reply as stored at `seq`, waiting to be sent.
+    pub fn to_message(&self, seq: Seq) -> Message {
+        Message {
+            conversation: self.conversation.clone(),
+            seq,
+            direction: Direction::Outbound,
+            body: self.body.clone(),
+            at_ms: self.at_ms,
+            media: Vec::new(),
+            agent: Some(self.agent.clone()),
+            client_id: Some(self.client_id.clone()),
+            status: Some(DeliveryStatus::Queued),
+            error: None,
+        }
+    }
 }
 
 /// Result of storing a reply.

@@ -326,7 +326,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The error and its causes on one line: reqwest's top-level message alone
 /// ("error sending request") hides whether it was DNS, refusal or a timeout.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -32,7 +32,7 @@ use super::items::{self, attr, n, s, Item, Slot};
 use super::DynamoStore;
 use crate::store::{opt_keyword, InboundMessage, Reply, Result, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use switchboard_protocol::{DeliveryStatus, Direction, Message, Seq};
+use switchboard_protocol::{Message, Seq};
 
 /// Seqs tried before giving up on a write (each try means another writer
 /// took the seq first).
@@ -61,30 +61,8 @@ impl Draft {
 
     fn message(&self, seq: Seq) -> Message {
         match self {
-            Draft::Inbound(m) => Message {
-                conversation: m.from.clone(),
-                seq,
-                direction: Direction::Inbound,
-                body: m.body.clone(),
-                at_ms: m.at_ms,
-                media: m.media.clone(),
-                agent: None,
-                client_id: None,
-                status: None,
-                error: None,
-            },
-            Draft::Reply(r) => Message {
-                conversation: r.conversation.clone(),
-                seq,
-                direction: Direction::Outbound,
-                body: r.body.clone(),
-                at_ms: r.at_ms,
-                media: Vec::new(),
-                agent: Some(r.agent.clone()),
-                client_id: Some(r.client_id.clone()),
-                status: Some(DeliveryStatus::Queued),
-                error: None,
-            },
+            Draft::Inbound(m) => m.to_message(seq),
+            Draft::Reply(r) => r.to_message(seq),
         }
     }
 

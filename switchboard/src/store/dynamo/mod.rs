@@ -52,7 +52,6 @@ use super::{
 use crate::migrate::{self, MigrateError};
 use append::{Appended, Draft};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use feed::FeedLog;
 use items::{attr, s};
 use std::collections::HashMap;
@@ -220,32 +219,26 @@ impl DynamoStore {
         upto: Seq,
     ) -> Result<Vec<Message>> {
         let table = &self.tables.messages;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#c = :c AND #seq BETWEEN :from AND :to")
+            .expression_attribute_names("#c", attr::CONVERSATION)
+            .expression_attribute_names("#seq", attr::SEQ)
+            .expression_attribute_values(":c", s(conversation))
+            .expression_attribute_values(":from", items::n(after + 1))
+            .expression_attribute_values(":to", items::n(upto))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut messages = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("#c = :c AND #seq BETWEEN :from AND :to")
-                .expression_attribute_names("#c", attr::CONVERSATION)
-                .expression_attribute_names("#seq", attr::SEQ)
-                .expression_attribute_values(":c", s(conversation))
-                .expression_attribute_values(":from", items::n(after + 1))
-                .expression_attribute_values(":to", items::n(upto))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| error::dynamo("Query", table, &e))?;
-            for item in out.items() {
-                messages.push(items::message_from_item(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(messages),
-            }
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| error::dynamo("Query", table, &e))?;
+            messages.push(items::message_from_item(&item)?);
         }
+        Ok(messages)
     }
 }
 
@@ -327,35 +320,29 @@ impl Store for DynamoStore {
 
     async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
         let table = &self.tables.messages;
+        // The index is sorted by `at_ms`: oldest first.
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(migrate::OUTBOX_INDEX)
+            .key_condition_expression("#outbox = :pending")
+            .expression_attribute_names("#outbox", attr::OUTBOX)
+            .expression_attribute_values(":pending", s(items::OUTBOX_PENDING))
+            .into_paginator()
+            .items()
+            .send();
         let mut pending = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            // The index is sorted by `at_ms`: oldest first.
-            let out = self
-                .client
-                .query()
-                .table_name(table)
-                .index_name(migrate::OUTBOX_INDEX)
-                .key_condition_expression("#outbox = :pending")
-                .expression_attribute_names("#outbox", attr::OUTBOX)
-                .expression_attribute_values(":pending", s(items::OUTBOX_PENDING))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| error::dynamo("Query", table, &e))?;
-            for item in out.items() {
-                if let (Some(conversation), Some(seq)) = (
-                    items::get_s(item, attr::CONVERSATION),
-                    items::get_n(item, attr::SEQ),
-                ) {
-                    pending.push((conversation.to_string(), seq));
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(pending),
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| error::dynamo("Query", table, &e))?;
+            if let (Some(conversation), Some(seq)) = (
+                items::get_s(&item, attr::CONVERSATION),
+                items::get_n(&item, attr::SEQ),
+            ) {
+                pending.push((conversation.to_string(), seq));
             }
         }
+        Ok(pending)
     }
 
     async fn changes_after(

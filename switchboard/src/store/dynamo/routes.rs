@@ -13,7 +13,6 @@ use super::items::{attr, s};
 use super::DynamoStore;
 use crate::store::{Result, RouteRecord, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use std::collections::HashMap;
 use switchboard_protocol::ConversationId;
 
 fn encode(route: &RouteRecord) -> Result<String> {
@@ -107,32 +106,26 @@ impl DynamoStore {
 
     pub(super) async fn routes_impl(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
         let table = &self.tables.routes;
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut routes = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| error::dynamo("Scan", table, &e))?;
-            for item in out.items() {
-                let (Some(AttributeValue::S(conversation)), Some(AttributeValue::S(route))) =
-                    (item.get(attr::CONVERSATION), item.get(attr::ROUTE))
-                else {
-                    continue;
-                };
-                let route =
-                    serde_json::from_str(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                routes.push((conversation.clone(), route));
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(routes),
-            }
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| error::dynamo("Scan", table, &e))?;
+            let (Some(AttributeValue::S(conversation)), Some(AttributeValue::S(route))) =
+                (item.get(attr::CONVERSATION), item.get(attr::ROUTE))
+            else {
+                continue;
+            };
+            let route =
+                serde_json::from_str(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            routes.push((conversation.clone(), route));
         }
+        Ok(routes)
     }
 }
