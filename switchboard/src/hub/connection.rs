@@ -24,6 +24,9 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// How long a new connection may take to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the peer may take to answer our Close (it may first have to
+/// read a backlog of frames).
+const CLOSE_HANDSHAKE_LIMIT: Duration = Duration::from_secs(4);
 
 pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     let (mut sink, mut stream) = socket.split();
@@ -158,6 +161,21 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     drop(frames_tx);
     if !writer_done {
         let _ = timeout(Duration::from_secs(2), writer).await;
+    } else {
+        // We sent Close: wait for the peer's. Dropping the socket while its
+        // pongs sit unread makes the kernel answer with a reset, which
+        // throws away what the peer has not read yet: the last messages
+        // and the frame saying why we closed.
+        let _ = timeout(CLOSE_HANDSHAKE_LIMIT, drain_until_close(&mut stream)).await;
+    }
+}
+
+/// Reads (and discards) until the peer's Close or the end of the stream.
+async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    while let Some(Ok(message)) = stream.next().await {
+        if matches!(message, Message::Close(_)) {
+            break;
+        }
     }
 }
 
