@@ -1,6 +1,7 @@
 //! The DynamoDB store against the AWS emulator: `switchboard migrate` as a
-//! deploy runs it, two instances racing on one conversation, and a restart
-//! resuming the change feed from its checkpoint. (The whole core suite also
+//! deploy runs it, two instances racing on one conversation, a restart
+//! resuming the change feed from its checkpoint, and webhooks taken while
+//! DynamoDB is down (the inbound spool). (The whole core suite also
 //! runs on DynamoDB with `SWITCHBOARD_TEST_STORE=dynamodb`.)
 
 mod common;
@@ -353,4 +354,85 @@ async fn a_restart_resumes_the_stream_from_its_checkpoint() {
     );
     assert!(!alice.messages.contains_key(&open), "{:?}", alice.messages);
     assert_eq!(alice.assigned, [later.clone()].into_iter().collect());
+}
+
+#[tokio::test]
+async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_it_is_back() {
+    // A private emulator: this test pauses it.
+    let moto = Moto::spawn().await;
+    let env = dynamodb_env(&moto);
+    let prefix = prefix_of(&env);
+    let mut sb = Switchboard::start(Options {
+        extra_env: env,
+        grace_secs: 600.0,
+        ..Options::default()
+    })
+    .await;
+    let mut alice = sb.agent_with("alice", 10).await;
+    let customers: Vec<String> = (40..43).map(number).collect();
+    for customer in &customers {
+        assert_eq!(sb.text(customer, "before").await.0, 200);
+    }
+    alice
+        .until(WAIT, "the first messages", |a| {
+            customers.iter().all(|c| a.bodies(c).len() == 1)
+        })
+        .await;
+
+    // DynamoDB goes away; customers keep texting, and Twilio retries some.
+    moto.pause();
+    let mut expected: BTreeMap<String, Vec<String>> = customers
+        .iter()
+        .map(|c| (c.clone(), vec!["before".to_string()]))
+        .collect();
+    for i in 0..30 {
+        let customer = &customers[i % customers.len()];
+        let body = format!("while DynamoDB was down {i}");
+        let params = inbound_params(&new_sid(), customer, &body);
+        let (status, answer) = sb.post_signed("/twilio/sms", &params).await;
+        assert_eq!(status, 200, "{answer}; log:\n{}", sb.log());
+        if i % 10 == 0 {
+            assert_eq!(sb.post_signed("/twilio/sms", &params).await.0, 200);
+        }
+        expected.entry(customer.clone()).or_default().push(body);
+    }
+    // The spool is on disk: it survives kill -9 while DynamoDB is still away.
+    sb.kill9();
+    drop(alice);
+    moto.resume();
+    sb.spawn().await;
+
+    // Everything reaches the store once, in the order it was sent…
+    for (customer, bodies) in &expected {
+        let stored = wait_for(
+            "the spooled messages in DynamoDB",
+            Duration::from_secs(90),
+            async || {
+                let stored = stored_messages(&moto, &prefix, customer).await;
+                (stored.len() >= bodies.len()).then_some(stored)
+            },
+        )
+        .await;
+        let want: Vec<(u64, String)> = (1..).zip(bodies.iter().cloned()).collect();
+        assert_eq!(stored, want, "{customer}");
+    }
+    // …and the agent, who resumes where she was, gets exactly the rest.
+    let resume = customers.iter().map(|c| (c.clone(), 1)).collect();
+    let mut alice = Agent::connect(&sb, "alice", resume, Some(true), Some(10)).await;
+    alice
+        .until(WAIT, "every spooled message", |a| {
+            expected
+                .iter()
+                .all(|(c, bodies)| a.bodies(c).len() >= bodies.len() - 1)
+        })
+        .await;
+    alice.drain(Duration::from_millis(500)).await;
+    for (customer, bodies) in &expected {
+        assert_eq!(alice.bodies(customer), bodies[1..], "{customer}");
+    }
+    let log = sb.log();
+    assert!(
+        log.contains("spooling the inbound message"),
+        "the webhooks did not go through the spool:\n{log}"
+    );
 }

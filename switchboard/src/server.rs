@@ -9,6 +9,7 @@
 use crate::config::Config;
 use crate::config::StoreKind;
 use crate::http::{self, AppState, INBOUND_PATH, STATUS_PATH};
+use crate::jobs::inbound_spool::InboundSpool;
 use crate::jobs::{self, JobContext, JobQueue, RouterJobs};
 use crate::outbox::Outbox;
 use crate::router::{self, RouterConfig};
@@ -43,6 +44,16 @@ pub async fn serve(
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
+    let remote_store = config.aws.store != StoreKind::Sled;
+    let spool =
+        InboundSpool::open(&job_queue, remote_store).context("opening the inbound spool")?;
+    if !spool.is_empty() {
+        tracing::info!(
+            waiting = spool.len(),
+            "inbound messages spooled by an earlier run go to the store first"
+        );
+    }
+    let spool_task = tokio::spawn(spool.clone().forward(store.clone(), stop_rx.clone()));
 
     let (router, router_task) = router::spawn(
         store.clone(),
@@ -111,6 +122,7 @@ pub async fn serve(
         next_conn_id: Arc::new(AtomicU64::new(1)),
         agent_sockets: agent_sockets.clone(),
         jobs: job_queue,
+        spool,
         files,
     };
     tracing::info!(
@@ -147,6 +159,13 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("outbox sends still running after 20 s; they resume at the next start");
+    }
+    // An append cut short stays spooled and is absorbed as a duplicate if it landed.
+    if tokio::time::timeout(Duration::from_secs(5), spool_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("inbound spool still forwarding after 5 s; the rest goes at the next start");
     }
     // The worker bounds its own wait for running jobs; they rerun at the next start.
     if tokio::time::timeout(Duration::from_secs(20), jobs_task)

@@ -1,7 +1,9 @@
 //! Twilio's inbound-message webhook.
 //!
 //! The message is validated, then stored; the 200 (empty TwiML) goes out only
-//! after the store says it is durable. Routing happens later, from the change
+//! after the store says it is durable — or, with a remote store that cannot
+//! take it now, after it is durable in the inbound spool
+//! ([`crate::jobs::inbound_spool`]). Routing happens later, from the change
 //! feed. A Twilio retry of the same `MessageSid` is answered 200 and stored
 //! nothing new.
 //!
@@ -13,6 +15,7 @@
 
 use super::twilio_form::{Rejection, TwilioForm};
 use super::AppState;
+use crate::jobs::inbound_spool::Accepted;
 use crate::jobs::media;
 use crate::phone::is_e164;
 use crate::store::{now_ms, InboundMessage};
@@ -47,14 +50,19 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
         )
             .into_response();
     }
-    match state.store.append_inbound(message).await {
-        Ok(appended) => {
-            tracing::debug!(
-                sid,
-                seq = appended.seq,
-                duplicate = appended.duplicate,
-                "inbound stored"
-            );
+    match state.spool.accept(state.store.as_ref(), message).await {
+        Ok(accepted) => {
+            match accepted {
+                Accepted::Stored(appended) => tracing::debug!(
+                    sid,
+                    seq = appended.seq,
+                    duplicate = appended.duplicate,
+                    "inbound stored"
+                ),
+                Accepted::Spooled => {
+                    tracing::debug!(sid, "inbound spooled until the store is back")
+                }
+            }
             (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/xml")],

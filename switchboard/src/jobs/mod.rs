@@ -26,10 +26,12 @@
 //! ([`media`]); write a resolved conversation's transcript to the file store
 //! and mail it ([`transcript`]); mail an alert when a customer waits too long
 //! ([`alert`]). [`hooks`] is the router's side: what to enqueue on resolve,
-//! and when a wait deserves an alert.
+//! and when a wait deserves an alert. [`inbound_spool`] keeps customers'
+//! messages, in order, while a remote store (DynamoDB) cannot take them.
 
 pub mod alert;
 pub mod hooks;
+pub mod inbound_spool;
 pub mod media;
 pub mod queue;
 pub mod setup;

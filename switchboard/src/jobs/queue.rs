@@ -327,8 +327,15 @@ impl JobQueue {
         Ok(removed)
     }
 
-    fn written(&self) {
+    /// Records a write, so the next [`make_durable`](Self::make_durable) flushes it.
+    pub(super) fn written(&self) {
         self.inner.flush.written.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A tree of its own in the job database, made durable by the same
+    /// [`make_durable`](Self::make_durable) (the inbound spool's home).
+    pub(super) fn tree(&self, name: &str) -> Result<sled::Tree, QueueError> {
+        Ok(self.inner.db.open_tree(name)?)
     }
 }
 

@@ -46,7 +46,7 @@ impl From<sled::Error> for StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A customer's message as the webhook validated it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InboundMessage {
     pub message_sid: String,
     pub from: String,
