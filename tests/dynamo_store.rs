@@ -356,6 +356,52 @@ async fn a_restart_resumes_the_stream_from_its_checkpoint() {
     assert_eq!(alice.assigned, [later.clone()].into_iter().collect());
 }
 
+/// Waits until DynamoDB holds `bodies` for each customer, then checks it
+/// holds exactly them, in that order, as seqs 1, 2, 3…
+async fn assert_stored_in_order(
+    moto: &Moto,
+    prefix: &str,
+    expected: &BTreeMap<String, Vec<String>>,
+) {
+    for (customer, bodies) in expected {
+        let stored = wait_for(
+            "the spooled messages in DynamoDB",
+            Duration::from_secs(90),
+            async || {
+                let stored = stored_messages(moto, prefix, customer).await;
+                (stored.len() >= bodies.len()).then_some(stored)
+            },
+        )
+        .await;
+        let want: Vec<(u64, String)> = (1..).zip(bodies.iter().cloned()).collect();
+        assert_eq!(stored, want, "{customer}");
+    }
+}
+
+/// Posts `count` texts round-robin from `customers`, each answered 200,
+/// and records them in `expected`; every `retry_every`th is posted twice,
+/// as Twilio retries.
+async fn text_all(
+    sb: &Switchboard,
+    customers: &[String],
+    label: &str,
+    count: usize,
+    retry_every: usize,
+    expected: &mut BTreeMap<String, Vec<String>>,
+) {
+    for i in 0..count {
+        let customer = &customers[i % customers.len()];
+        let body = format!("{label} {i}");
+        let params = inbound_params(&new_sid(), customer, &body);
+        let (status, answer) = sb.post_signed("/twilio/sms", &params).await;
+        assert_eq!(status, 200, "{answer}; log:\n{}", sb.log());
+        if i % retry_every == 0 {
+            assert_eq!(sb.post_signed("/twilio/sms", &params).await.0, 200);
+        }
+        expected.entry(customer.clone()).or_default().push(body);
+    }
+}
+
 #[tokio::test]
 async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_it_is_back() {
     // A private emulator: this test pauses it.
@@ -370,9 +416,8 @@ async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_i
     .await;
     let mut alice = sb.agent_with("alice", 10).await;
     let customers: Vec<String> = (40..43).map(number).collect();
-    for customer in &customers {
-        assert_eq!(sb.text(customer, "before").await.0, 200);
-    }
+    let mut expected = BTreeMap::new();
+    text_all(&sb, &customers, "before", 3, 100, &mut expected).await;
     alice
         .until(WAIT, "the first messages", |a| {
             customers.iter().all(|c| a.bodies(c).len() == 1)
@@ -381,42 +426,27 @@ async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_i
 
     // DynamoDB goes away; customers keep texting, and Twilio retries some.
     moto.pause();
-    let mut expected: BTreeMap<String, Vec<String>> = customers
-        .iter()
-        .map(|c| (c.clone(), vec!["before".to_string()]))
-        .collect();
-    for i in 0..30 {
-        let customer = &customers[i % customers.len()];
-        let body = format!("while DynamoDB was down {i}");
-        let params = inbound_params(&new_sid(), customer, &body);
-        let (status, answer) = sb.post_signed("/twilio/sms", &params).await;
-        assert_eq!(status, 200, "{answer}; log:\n{}", sb.log());
-        if i % 10 == 0 {
-            assert_eq!(sb.post_signed("/twilio/sms", &params).await.0, 200);
-        }
-        expected.entry(customer.clone()).or_default().push(body);
-    }
+    text_all(&sb, &customers, "while down", 30, 10, &mut expected).await;
     // The spool is on disk: it survives kill -9 while DynamoDB is still away.
     sb.kill9();
     drop(alice);
     moto.resume();
     sb.spawn().await;
+    // Everything reaches the store once, in the order it was sent.
+    assert_stored_in_order(&moto, &prefix, &expected).await;
 
-    // Everything reaches the store once, in the order it was sent…
-    for (customer, bodies) in &expected {
-        let stored = wait_for(
-            "the spooled messages in DynamoDB",
-            Duration::from_secs(90),
-            async || {
-                let stored = stored_messages(&moto, &prefix, customer).await;
-                (stored.len() >= bodies.len()).then_some(stored)
-            },
-        )
-        .await;
-        let want: Vec<(u64, String)> = (1..).zip(bodies.iter().cloned()).collect();
-        assert_eq!(stored, want, "{customer}");
-    }
-    // …and the agent, who resumes where she was, gets exactly the rest.
+    // A second outage, this time without a restart: texts sent while it
+    // lasts and right after it ends (queued behind the spooled ones) keep
+    // their order, and so do texts once the spool has drained.
+    moto.pause();
+    text_all(&sb, &customers, "second outage", 6, 4, &mut expected).await;
+    moto.resume();
+    text_all(&sb, &customers, "right after", 6, 4, &mut expected).await;
+    assert_stored_in_order(&moto, &prefix, &expected).await;
+    text_all(&sb, &customers, "later", 3, 2, &mut expected).await;
+    assert_stored_in_order(&moto, &prefix, &expected).await;
+
+    // The agent, who resumes where she was, gets exactly the rest.
     let resume = customers.iter().map(|c| (c.clone(), 1)).collect();
     let mut alice = Agent::connect(&sb, "alice", resume, Some(true), Some(10)).await;
     alice
@@ -432,7 +462,7 @@ async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_i
     }
     let log = sb.log();
     assert!(
-        log.contains("spooling the inbound message"),
+        log.contains("spooling"),
         "the webhooks did not go through the spool:\n{log}"
     );
 }

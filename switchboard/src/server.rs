@@ -53,7 +53,9 @@ pub async fn serve(
             "inbound messages spooled by an earlier run go to the store first"
         );
     }
-    let spool_task = tokio::spawn(spool.clone().forward(store.clone(), stop_rx.clone()));
+    // Its own stop signal: webhooks still finishing after the stop may spool.
+    let (spool_stop_tx, spool_stop_rx) = watch::channel(false);
+    let mut spool_task = tokio::spawn(spool.clone().forward(store.clone(), spool_stop_rx));
 
     let (router, router_task) = router::spawn(
         store.clone(),
@@ -122,7 +124,7 @@ pub async fn serve(
         next_conn_id: Arc::new(AtomicU64::new(1)),
         agent_sockets: agent_sockets.clone(),
         jobs: job_queue,
-        spool,
+        spool: spool.clone(),
         files,
     };
     tracing::info!(
@@ -160,13 +162,7 @@ pub async fn serve(
     {
         tracing::warn!("outbox sends still running after 20 s; they resume at the next start");
     }
-    // An append cut short stays spooled and is absorbed as a duplicate if it landed.
-    if tokio::time::timeout(Duration::from_secs(5), spool_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!("inbound spool still forwarding after 5 s; the rest goes at the next start");
-    }
+    drain_spool(&spool, &spool_stop_tx, &mut spool_task).await;
     // The worker bounds its own wait for running jobs; they rerun at the next start.
     if tokio::time::timeout(Duration::from_secs(20), jobs_task)
         .await
@@ -196,6 +192,35 @@ pub async fn build_file_store(config: &Config) -> FileStore {
         None => None,
     };
     FileStore::new(config.files_dir(), s3)
+}
+
+/// Gives the inbound spool a few seconds to reach the store (webhooks may
+/// have spooled until the HTTP server stopped), then stops its forwarder.
+/// Whatever is left goes at the next start; an append cut short here is
+/// absorbed as a duplicate then if it landed.
+async fn drain_spool(
+    spool: &InboundSpool,
+    stop: &watch::Sender<bool>,
+    forwarder: &mut tokio::task::JoinHandle<()>,
+) {
+    const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+    while !spool.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    if tokio::time::timeout(Duration::from_secs(2), &mut *forwarder)
+        .await
+        .is_err()
+    {
+        forwarder.abort();
+    }
+    if !spool.is_empty() {
+        tracing::warn!(
+            waiting = spool.len(),
+            "inbound messages still spooled at shutdown; they go to the store at the next start"
+        );
+    }
 }
 
 /// Replies a store accepted, for the outbox worker.

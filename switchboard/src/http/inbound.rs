@@ -71,7 +71,8 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
                 .into_response()
         }
         Err(e) => {
-            // Twilio retries on 5xx: nothing is lost by refusing here.
+            // Not acknowledged, so not ours to lose: Twilio retries a 5xx
+            // when the webhook URL has a retry policy, else reports it.
             tracing::error!(sid, error = %e, "could not store an inbound message");
             (
                 StatusCode::SERVICE_UNAVAILABLE,

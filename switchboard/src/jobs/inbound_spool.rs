@@ -5,15 +5,22 @@
 //! policy, so the message would be lost. When the store fails, or does not
 //! answer within [`DIRECT_LIMIT`], the webhook writes the validated message
 //! to this spool — a tree in the job database, flushed before the 200 — and
-//! [`InboundSpool::forward`] appends spooled messages to the store as soon as
-//! it answers again, retrying with backoff.
+//! [`InboundSpool::forward`] appends spooled messages to the store, oldest
+//! first, as soon as it answers again, retrying with backoff.
 //!
-//! * **Order.** While anything is spooled, new messages queue behind it and
-//!   the forwarder appends one at a time, oldest first: a customer's
-//!   messages reach the store in the order they reached us.
-//! * **Once.** Appends are keyed by `MessageSid`, so a message whose
-//!   timed-out first append did land after all, or that Twilio retried, is
-//!   stored once.
+//! * **Order, per customer.** A webhook holds its customer's turn (one of
+//!   [`TURNS`] striped locks) from the direct attempt until the message is
+//!   stored or spooled, and while a customer has messages spooled, new ones
+//!   queue behind them: a customer's messages reach the store in the order
+//!   they reached us.
+//! * **Once.** Appends are keyed by `MessageSid`, and cancelling one part-way
+//!   is safe (`store/dynamo/append.rs`): a message whose timed-out first
+//!   append landed after all, or that Twilio retried, is stored once.
+//! * **Outage, not poison.** After a direct attempt fails, webhooks go
+//!   straight to the spool (no 3 s wait each) until the forwarder stores
+//!   something or [`PROBE_EVERY`] passes; then a webhook tries the store
+//!   again. So one message the store keeps refusing holds up only the
+//!   messages queued behind it, not every customer.
 //! * **Scope.** Only a remote store diverts webhooks here. With sled the
 //!   spool would sit on the same disk as the store, so a failure is answered
 //!   5xx as before; the forwarder still drains whatever an earlier run left.
@@ -23,17 +30,25 @@
 
 use super::queue::{JobQueue, QueueError};
 use crate::store::{Appended, InboundMessage, Store, StoreError};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 /// How long a webhook waits for the store before spooling instead. Well
 /// inside Twilio's 15 s webhook timeout, and longer than a healthy
 /// DynamoDB append under load.
 pub const DIRECT_LIMIT: Duration = Duration::from_secs(3);
+/// After a failed direct attempt, how long webhooks skip the store.
+pub const PROBE_EVERY: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(10);
+/// Striped per-customer locks: enough that unrelated customers rarely wait
+/// for each other, few enough to allocate up front.
+const TURNS: usize = 64;
 
 /// Spooled messages, keyed by arrival (big-endian counter).
 const TREE: &str = "inbound_spool";
@@ -63,10 +78,20 @@ pub struct InboundSpool {
     queue: JobQueue,
     tree: sled::Tree,
     unreadable: sled::Tree,
-    next_key: AtomicU64,
+    /// Next key, and spooled messages per customer. One lock, so keys are
+    /// inserted in the order they are taken.
+    index: Mutex<Index>,
+    turns: Vec<tokio::sync::Mutex<()>>,
+    /// Until when webhooks skip the store (a direct attempt just failed).
+    skip_store_until: Mutex<Option<Instant>>,
     wake: Notify,
     /// Whether webhooks fall back to the spool (a remote store).
     divert: bool,
+}
+
+struct Index {
+    next_key: u64,
+    per_customer: HashMap<String, usize>,
 }
 
 impl InboundSpool {
@@ -78,11 +103,24 @@ impl InboundSpool {
             Some((key, _)) => key_number(&key)? + 1,
             None => 1,
         };
+        let mut per_customer = HashMap::new();
+        for entry in tree.iter() {
+            let (_, value) = entry?;
+            // Unreadable records are set aside by the forwarder.
+            if let Ok(message) = serde_json::from_slice::<InboundMessage>(&value) {
+                *per_customer.entry(message.from).or_default() += 1;
+            }
+        }
         Ok(Arc::new(InboundSpool {
             queue: queue.clone(),
             unreadable: queue.tree(UNREADABLE_TREE)?,
             tree,
-            next_key: AtomicU64::new(next_key),
+            index: Mutex::new(Index {
+                next_key,
+                per_customer,
+            }),
+            turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            skip_store_until: Mutex::new(None),
             wake: Notify::new(),
             divert,
         }))
@@ -107,7 +145,8 @@ impl InboundSpool {
         if !self.divert {
             return Ok(Accepted::Stored(store.append_inbound(message).await?));
         }
-        if self.is_empty() {
+        let _turn = self.turn(&message.from).lock().await;
+        if !self.has_spooled(&message.from) && !self.skipping_store() {
             let sid = message.message_sid.clone();
             match tokio::time::timeout(DIRECT_LIMIT, store.append_inbound(message.clone())).await {
                 Ok(Ok(appended)) => return Ok(Accepted::Stored(appended)),
@@ -119,20 +158,74 @@ impl InboundSpool {
                     tracing::warn!(sid, limit = ?DIRECT_LIMIT, "the store did not answer in time; spooling the inbound message until it does")
                 }
             }
+            self.skip_store_for(PROBE_EVERY);
         }
         self.push(&message).await?;
         Ok(Accepted::Spooled)
     }
 
+    fn turn(&self, customer: &str) -> &tokio::sync::Mutex<()> {
+        let mut hasher = DefaultHasher::new();
+        customer.hash(&mut hasher);
+        &self.turns[(hasher.finish() % TURNS as u64) as usize]
+    }
+
+    fn has_spooled(&self, customer: &str) -> bool {
+        let index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        index.per_customer.contains_key(customer)
+    }
+
+    fn skipping_store(&self) -> bool {
+        let until = self
+            .skip_store_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn skip_store_for(&self, wait: Duration) {
+        *self
+            .skip_store_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + wait);
+    }
+
+    fn store_answers(&self) {
+        *self
+            .skip_store_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     async fn push(&self, message: &InboundMessage) -> Result<(), SpoolError> {
-        let key = self.next_key.fetch_add(1, Ordering::SeqCst);
-        self.tree
-            .insert(key.to_be_bytes(), serde_json::to_vec(message)?)
-            .map_err(QueueError::from)?;
+        let value = serde_json::to_vec(message)?;
+        let key = {
+            let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+            let key = index.next_key;
+            self.tree
+                .insert(key.to_be_bytes(), value)
+                .map_err(QueueError::from)?;
+            index.next_key += 1;
+            *index.per_customer.entry(message.from.clone()).or_default() += 1;
+            key
+        };
         self.queue.written();
         self.queue.make_durable().await?;
         tracing::debug!(sid = message.message_sid, key, "inbound message spooled");
         self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Forgets a message the store took.
+    fn remove(&self, key: u64, customer: &str) -> Result<(), QueueError> {
+        let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        self.tree.remove(key.to_be_bytes())?;
+        if let Some(count) = index.per_customer.get_mut(customer) {
+            *count -= 1;
+            if *count == 0 {
+                index.per_customer.remove(customer);
+            }
+        }
         Ok(())
     }
 
@@ -141,6 +234,7 @@ impl InboundSpool {
     pub async fn forward(self: Arc<Self>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
         let mut retry = FIRST_RETRY;
         let mut forwarded = 0u64;
+        let mut attempts = 0u32;
         loop {
             if *stop.borrow() {
                 return;
@@ -166,9 +260,10 @@ impl InboundSpool {
                     continue;
                 }
             };
-            let sid = message.message_sid.clone();
+            let (sid, customer) = (message.message_sid.clone(), message.from.clone());
             match store.append_inbound(message).await {
                 Ok(appended) => {
+                    self.store_answers();
                     tracing::debug!(
                         sid,
                         seq = appended.seq,
@@ -177,7 +272,7 @@ impl InboundSpool {
                     );
                     // Not flushed here: if the removal is lost in a crash the
                     // message is appended again and absorbed as a duplicate.
-                    if let Err(e) = self.tree.remove(key.to_be_bytes()) {
+                    if let Err(e) = self.remove(key, &customer) {
                         tracing::error!(sid, error = %e, "could not remove a stored message from the inbound spool");
                         if sleep_or_stop(&mut stop, MAX_RETRY).await {
                             return;
@@ -185,11 +280,13 @@ impl InboundSpool {
                     }
                     self.queue.written();
                     forwarded += 1;
+                    attempts = 0;
                     retry = FIRST_RETRY;
                 }
                 Err(StoreError::Closed) => return,
                 Err(e) => {
-                    tracing::warn!(sid, waiting = self.len(), error = %e, retry_in = ?retry, "the store still cannot take spooled messages");
+                    attempts += 1;
+                    tracing::warn!(sid, customer, attempts, waiting = self.len(), error = %e, retry_in = ?retry, "the store still cannot take spooled messages");
                     if sleep_or_stop(&mut stop, retry).await {
                         return;
                     }
@@ -202,11 +299,15 @@ impl InboundSpool {
     /// The oldest readable spooled message; unreadable ones are set aside.
     fn oldest(&self) -> Result<Option<(u64, InboundMessage)>, QueueError> {
         while let Some((key, value)) = self.tree.first()? {
-            let number = key_number(&key)?;
-            match serde_json::from_slice(&value) {
-                Ok(message) => return Ok(Some((number, message))),
+            let decoded = key_number(&key).and_then(|number| {
+                let message = serde_json::from_slice(&value)
+                    .map_err(|e| QueueError::Corrupt(e.to_string()))?;
+                Ok((number, message))
+            });
+            match decoded {
+                Ok(entry) => return Ok(Some(entry)),
                 Err(e) => {
-                    tracing::error!(key = number, error = %e, "a spooled message this version cannot read; set aside in {UNREADABLE_TREE}");
+                    tracing::error!(key = ?key, error = %e, "a spooled record this version cannot read; set aside in {UNREADABLE_TREE}");
                     self.unreadable.insert(&key, value)?;
                     self.tree.remove(&key)?;
                     self.queue.written();
@@ -262,14 +363,16 @@ mod tests {
         let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).expect("reopen");
         let spool = InboundSpool::open(&queue, true).expect("spool");
         assert_eq!(spool.len(), 3);
+        assert!(spool.has_spooled("+15550000001"));
         // New arrivals queue behind what an earlier run left.
         spool.push(&message(4)).await.expect("push");
         let mut bodies = Vec::new();
         while let Some((key, m)) = spool.oldest().expect("oldest") {
-            bodies.push(m.body);
-            spool.tree.remove(key.to_be_bytes()).expect("remove");
+            bodies.push(m.body.clone());
+            spool.remove(key, &m.from).expect("remove");
         }
         assert_eq!(bodies, ["message 1", "message 2", "message 3", "message 4"]);
+        assert!(!spool.has_spooled("+15550000001"));
     }
 
     #[tokio::test]
