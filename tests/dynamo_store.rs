@@ -380,7 +380,7 @@ async fn assert_stored_in_order(
 
 /// Posts `count` texts round-robin from `customers`, each answered 200,
 /// and records them in `expected`; every `retry_every`th is posted twice,
-/// as Twilio retries.
+/// as Twilio retries. Prints how long the answers took.
 async fn text_all(
     sb: &Switchboard,
     customers: &[String],
@@ -389,17 +389,26 @@ async fn text_all(
     retry_every: usize,
     expected: &mut BTreeMap<String, Vec<String>>,
 ) {
+    let mut took = Vec::new();
     for i in 0..count {
+        let sent = Instant::now();
         let customer = &customers[i % customers.len()];
         let body = format!("{label} {i}");
         let params = inbound_params(&new_sid(), customer, &body);
         let (status, answer) = sb.post_signed("/twilio/sms", &params).await;
         assert_eq!(status, 200, "{answer}; log:\n{}", sb.log());
+        took.push(sent.elapsed());
         if i % retry_every == 0 {
             assert_eq!(sb.post_signed("/twilio/sms", &params).await.0, 200);
         }
         expected.entry(customer.clone()).or_default().push(body);
     }
+    took.sort();
+    println!(
+        "{label}: {count} webhooks answered 200; median {:?}, slowest {:?}",
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
 }
 
 #[tokio::test]
@@ -433,7 +442,12 @@ async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_i
     moto.resume();
     sb.spawn().await;
     // Everything reaches the store once, in the order it was sent.
+    let restarted = Instant::now();
     assert_stored_in_order(&moto, &prefix, &expected).await;
+    println!(
+        "spool drained into DynamoDB within {:?} of the restart",
+        restarted.elapsed()
+    );
 
     // A second outage, this time without a restart: texts sent while it
     // lasts and right after it ends (queued behind the spooled ones) keep
