@@ -4,8 +4,9 @@
 //!
 //! It keeps the contract of [`Store`] like the sled store, for
 //! any number of instances on the same tables: a write returns once
-//! DynamoDB accepted it (a webhook gets 200 only then; an AWS failure is a
-//! [`StoreError`] and a 5xx); seqs are gap-free and claimed with
+//! DynamoDB accepted it (an AWS failure is a [`StoreError`]; the webhook
+//! then falls back to the inbound spool, `jobs/inbound_spool.rs`); seqs are
+//! gap-free and claimed with
 //! conditional writes (`append.rs`); MessageSid and reply client ids are
 //! stored at most once; statuses only move forward (`status.rs`); exactly one
 //! claimant wins an assignment (`routes.rs`).
