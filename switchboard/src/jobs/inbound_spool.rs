@@ -9,7 +9,7 @@
 //! first, as soon as it answers again, retrying with backoff.
 //!
 //! * **Order, per customer.** A webhook holds its customer's turn (one of
-//!   [`TURNS`] striped locks) from the direct attempt until the message is
+//!   `TURNS` striped locks) from the direct attempt until the message is
 //!   stored or spooled, and while a customer has messages spooled, new ones
 //!   queue behind them: a customer's messages reach the store in the order
 //!   they reached us.
