@@ -626,6 +626,14 @@ fn definition_error(name: &str, e: impl std::fmt::Display) -> MigrateError {
     }
 }
 
+impl ProjectionDef {
+    fn to_sdk(&self) -> Projection {
+        Projection::builder()
+            .projection_type(ProjectionType::from(self.projection_type.as_str()))
+            .build()
+    }
+}
+
 fn attribute_definitions(
     def: &TableDef,
     names: &[&str],
@@ -694,13 +702,7 @@ async fn create_table(
             GlobalSecondaryIndex::builder()
                 .index_name(&index.index_name)
                 .set_key_schema(Some(key_schema(def, &index.key_schema)?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            index.projection.projection_type.as_str(),
-                        ))
-                        .build(),
-                )
+                .projection(index.projection.to_sdk())
                 .build()
                 .map_err(|e| definition_error(&def.table_name, e))?,
         );
@@ -739,13 +741,7 @@ async fn create_index(
     let action = CreateGlobalSecondaryIndexAction::builder()
         .index_name(&index.index_name)
         .set_key_schema(Some(key_schema(def, &index.key_schema)?))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::from(
-                    index.projection.projection_type.as_str(),
-                ))
-                .build(),
-        )
+        .projection(index.projection.to_sdk())
         .build()
         .map_err(|e| definition_error(&def.table_name, e))?;
     dynamo
