@@ -21,6 +21,7 @@ moto_install
 export LOCALSTACK_URL="http://127.0.0.1:4566"
 
 cargo build --workspace --bins
-SWITCHBOARD_TEST_STORE=dynamodb cargo test --workspace --no-fail-fast \
-    --test dynamo_store --test files_s3 --test aws_media --test aws_transcript_alert \
-    --test webhook_ingress --test routing --test durability --test outbound --test lifecycle
+# The end-to-end tests are one binary; module paths select the suites.
+SWITCHBOARD_TEST_STORE=dynamodb cargo test --workspace --no-fail-fast --test e2e -- \
+    dynamo_store:: files_s3:: aws_media:: aws_transcript_alert:: \
+    webhook_ingress:: routing:: durability:: outbound:: lifecycle::

@@ -7,7 +7,7 @@
 #   moto_stop      # stop it (call from an EXIT trap)
 #
 # Tests that need an outage start private instances from $MOTO_SERVER
-# themselves (tests/common/aws.rs). Safe under `set -euo pipefail`.
+# themselves (tests/e2e/common/aws.rs). Safe under `set -euo pipefail`.
 
 MOTO_VERSION="5.2.5"
 

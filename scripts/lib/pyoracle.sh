@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Twilio's Python helper library, used by tests/signature_oracle.rs as an
+# Twilio's Python helper library, used by tests/e2e/signature_oracle.rs as an
 # independent reference for X-Twilio-Signature. Source this file, then:
 #
 #   pyoracle_install   # venv in $TOOLS_DIR/venv-twilio, export TWILIO_PYTHON

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference X-Twilio-Signature values from Twilio's own Python helper library.
 
-tests/signature_oracle.rs checks our Rust implementation against this. Reads a
+tests/e2e/signature_oracle.rs checks our Rust implementation against this. Reads a
 JSON array of cases on stdin:
 
     {"token": "...", "url": "...", "params": [["Name", "value"], ...],

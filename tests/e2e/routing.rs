@@ -2,7 +2,7 @@
 //! least-loaded choice, the waiting queue, grace-period requeue, resolve and
 //! transfer, and reconnect-with-resume.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! (retries, refusals), delivery-status callbacks and opt-out rules, with the
 //! phone simulator standing in for Twilio.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The process as an operator sees it: configuration errors, `--help`,
 //! graceful shutdown on SIGTERM, and a slow agent being cut off.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;

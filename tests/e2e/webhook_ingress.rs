@@ -1,7 +1,7 @@
 //! The inbound webhook as Twilio and attackers see it: signatures, retries,
 //! bad input, and the original's ping and path.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

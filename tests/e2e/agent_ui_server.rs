@@ -8,7 +8,7 @@
 //! switchboard `kill -9` mid-session: the page is told it is reconnecting, then
 //! connected, and every message arrives exactly once.
 
-mod common;
+use crate::common;
 
 use common::{binary, free_port, number, Options, Switchboard};
 use futures_util::{SinkExt, StreamExt};

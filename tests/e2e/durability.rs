@@ -1,7 +1,7 @@
 //! Nothing acknowledged is lost: `kill -9` right after a burst of 200s, and
 //! a heavy concurrent load across many numbers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::HashMap;

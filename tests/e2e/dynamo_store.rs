@@ -4,7 +4,7 @@
 //! DynamoDB is down (the inbound spool). (The whole core suite also
 //! runs on DynamoDB with `SWITCHBOARD_TEST_STORE=dynamodb`.)
 
-mod common;
+use crate::common;
 
 use common::aws::Moto;
 use common::*;

@@ -3,7 +3,7 @@
 //! files directory without S3 — and the agent sees links to our copy,
 //! served by the switchboard's `/files/`.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;

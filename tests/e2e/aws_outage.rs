@@ -3,7 +3,7 @@
 //! (across an emulator paused for 30 s under load, and across `kill -9`)
 //! and lands exactly once when AWS is back.
 
-mod common;
+use crate::common;
 
 use common::aws::{unique_name, Moto, SentMail};
 use common::twilio_media::{mms_params, TwilioMedia};

@@ -4,7 +4,7 @@
 //! available triggers one alert per threshold window, and none while an
 //! agent can take them.
 
-mod common;
+use crate::common;
 
 use common::aws::{unique_name, Moto, SentMail};
 use common::*;

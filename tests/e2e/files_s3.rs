@@ -8,7 +8,7 @@
 //! agent UI's `/files/` (sign-in required) and `/static/` from S3 with the
 //! local static directory as fallback.
 
-mod common;
+use crate::common;
 
 use common::aws::{unique_name, Moto};
 use common::{binary, free_port, Options, Switchboard};
