@@ -19,12 +19,62 @@ use crate::store::Store;
 use crate::twilio::client::TwilioClient;
 use anyhow::Context;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_cloud::files::{FileStore, S3Location};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// A switchboard running inside this process (tests, embedding), started
+/// by [`start`]: where it listens, and the explicit handle that stops it.
+pub struct Running {
+    /// The address it accepts connections on.
+    pub addr: SocketAddr,
+    /// Fires the shutdown that [`serve`] waits for.
+    stop: Option<oneshot::Sender<()>>,
+    /// [`serve`] itself; its result says whether it stopped cleanly.
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Shuts it down as SIGTERM does for the binary (in-flight webhooks
+    /// finish, agents get `shutting_down`, the store is closed) and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.context("the switchboard task")?
+    }
+}
+
+impl Drop for Running {
+    /// Dropped without [`Running::shutdown`]: stop anyway, without waiting.
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the whole switchboard in this process on `listener` (bind it to
+/// port 0 for an ephemeral port; `config.public_url` must name that port
+/// for webhook signatures to match) and returns without waiting for it to
+/// stop. The binary's `serve` command is the same [`serve`] behind SIGTERM.
+pub fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let addr = listener.local_addr().context("the listener's address")?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}
 
 /// Runs the switchboard on `listener` until `shutdown` resolves.
 pub async fn serve(

@@ -298,11 +298,6 @@ impl Browser {
         .await;
     }
 
-    /// Reads whatever arrives within `wait`.
-    async fn drain(&mut self, wait: Duration) {
-        while self.next(wait).await.is_some() {}
-    }
-
     async fn expect_close(&mut self) -> u16 {
         let deadline = Instant::now() + STEP;
         while self.closed.is_none() {
@@ -620,9 +615,14 @@ async fn switchboard_restart_is_survived_without_loss_or_duplicates() {
         f["type"] == "message" && f["message"]["seq"] == 5
     })
     .await;
-    tab.drain(Duration::from_millis(500)).await;
+    // Barrier: anything sent twice would arrive before this later text.
+    sb.text(&customer, "barrier").await;
+    tab.until("seq 6", |f| {
+        f["type"] == "message" && f["message"]["seq"] == 6
+    })
+    .await;
 
-    assert_eq!(tab.seqs(&customer), [1, 2, 3, 4, 5], "{:#?}", tab.frames);
+    assert_eq!(tab.seqs(&customer), [1, 2, 3, 4, 5, 6], "{:#?}", tab.frames);
     // Resumed, not re-sent: one `assigned`, and each later seq in one `message`.
     let assigned = tab
         .frames
@@ -636,7 +636,7 @@ async fn switchboard_restart_is_survived_without_loss_or_duplicates() {
         .filter(|f| f["type"] == "message")
         .filter_map(|f| f["message"]["seq"].as_u64())
         .collect();
-    assert_eq!(message_seqs, [2, 3, 4, 5]);
+    assert_eq!(message_seqs, [2, 3, 4, 5, 6]);
     let bodies: BTreeMap<u64, String> = tab
         .frames
         .iter()
@@ -657,7 +657,7 @@ async fn switchboard_restart_is_survived_without_loss_or_duplicates() {
     // A tab opened now sees the same history, once.
     let mut fresh = ui.browser(&cookie).await;
     fresh.until_type("state").await;
-    assert_eq!(fresh.seqs(&customer), [1, 2, 3, 4, 5]);
+    assert_eq!(fresh.seqs(&customer), [1, 2, 3, 4, 5, 6]);
 }
 
 #[tokio::test]
@@ -759,10 +759,9 @@ async fn sigterm_closes_tabs_and_upstreams_and_exits_cleanly() {
     };
     bob.until(STEP, "alice online", alice_online(true)).await;
 
-    let started = Instant::now();
+    // `terminate` waits a bounded time for the exit; how fast is not judged.
     let status = ui.terminate().expect("agent-ui exits after SIGTERM");
     assert!(status.success(), "{status}; log:\n{}", ui.log());
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(tab.expect_close().await, 1001);
     bob.until(STEP, "alice offline", alice_online(false)).await;
 }

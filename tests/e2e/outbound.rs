@@ -91,8 +91,17 @@ async fn a_reply_is_sent_through_twilio_and_its_status_reaches_delivered() {
                 == 2
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sim.sent().await.len(), 1);
+    // Barrier: a new reply goes out after anything queued before it.
+    reply(&mut alice, &customer, "r2", "Anything else?").await;
+    let sent_now = wait_for("the second reply at Twilio", WAIT, async || {
+        let sent = sim.sent().await;
+        sent.iter()
+            .any(|m| m["body"] == "Anything else?")
+            .then_some(sent)
+    })
+    .await;
+    let bodies: Vec<&str> = sent_now.iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies, ["Hello! How can we help? 🙂", "Anything else?"]);
 
     // A late `sent` callback never moves `delivered` backwards.
     let sid = sent[0]["sid"].as_str().unwrap().to_string();
@@ -106,7 +115,23 @@ async fn a_reply_is_sent_through_twilio_and_its_status_reaches_delivered() {
     .collect();
     let (status, _) = sb.post_signed("/twilio/status", &params).await;
     assert!(status < 300);
-    alice.drain(Duration::from_millis(300)).await;
+    // Barrier: a later callback (the second reply read) reaches the agent
+    // after whatever the late one caused.
+    let second_sid = sent_now[1]["sid"].as_str().unwrap().to_string();
+    let read: Vec<(String, String)> = [
+        ("MessageSid", second_sid.as_str()),
+        ("MessageStatus", "read"),
+        ("To", customer.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert!(sb.post_signed("/twilio/status", &read).await.0 < 300);
+    alice
+        .until(WAIT, "the second reply read", |a| {
+            status_of(a, 3) == Some(DeliveryStatus::Read)
+        })
+        .await;
     assert_eq!(status_of(&alice, 2), Some(DeliveryStatus::Delivered));
     // And an unsigned callback is refused.
     assert_eq!(sb.post_form("/twilio/status", &params, None).await.0, 403);

@@ -13,27 +13,42 @@ const WAIT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn further_messages_from_a_number_stick_to_its_agent() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = sb.agent("alice").await;
     let mut bob = sb.agent("bob").await;
     sb.text(&number(1), "first").await;
     // Whoever got it keeps it, however loads change afterwards.
     let (mut owner, mut other) = {
-        alice.drain(Duration::from_millis(400)).await;
-        bob.drain(Duration::from_millis(10)).await;
+        let deadline = std::time::Instant::now() + WAIT;
+        while !alice.assigned.contains(&number(1)) && !bob.assigned.contains(&number(1)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first text was never assigned"
+            );
+            alice.next_frame(Duration::from_millis(50)).await;
+            bob.next_frame(Duration::from_millis(50)).await;
+        }
         if alice.assigned.contains(&number(1)) {
             (alice, bob)
         } else {
             (bob, alice)
         }
     };
+    // The other agent, now the less loaded, gets a customer of its own (for
+    // the barrier below).
+    sb.text(&number(2), "second customer").await;
+    other
+        .until(WAIT, "the second customer", |a| {
+            a.assigned.contains(&number(2))
+        })
+        .await;
     for i in 0..5 {
         sb.text(&number(1), &format!("more {i}")).await;
     }
     owner
         .until(WAIT, "all six", |a| a.bodies(&number(1)).len() == 6)
         .await;
-    other.drain(Duration::from_millis(300)).await;
+    sb.barrier(&mut other, &number(2)).await;
     assert!(
         !other.messages.contains_key(&number(1)),
         "the other agent saw nothing"
@@ -44,7 +59,7 @@ async fn further_messages_from_a_number_stick_to_its_agent() {
 
 #[tokio::test]
 async fn new_conversations_go_to_the_least_loaded_agent_with_ties_round_robin() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = sb.agent_with("alice", 10).await;
     let mut bob = sb.agent_with("bob", 10).await;
     for i in 0..6 {
@@ -81,7 +96,7 @@ async fn new_conversations_go_to_the_least_loaded_agent_with_ties_round_robin() 
 
 #[tokio::test]
 async fn capacity_is_respected_and_the_queue_drains_in_order_when_room_frees() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = sb.agent_with("alice", 2).await;
     for i in 0..5 {
         sb.text(&number(30 + i), &format!("customer {i}")).await;
@@ -96,7 +111,7 @@ async fn capacity_is_respected_and_the_queue_drains_in_order_when_room_frees() {
                 .any(|f| matches!(f, ServerFrame::Queue { length: 3 }))
         })
         .await;
-    alice.drain(Duration::from_millis(300)).await;
+    sb.barrier(&mut alice, &number(30)).await;
     assert_eq!(alice.assigned.len(), 2, "never above capacity");
     assert!(alice.assigned.contains(&number(30)) && alice.assigned.contains(&number(31)));
 
@@ -129,10 +144,16 @@ async fn capacity_is_respected_and_the_queue_drains_in_order_when_room_frees() {
 
 #[tokio::test]
 async fn unavailable_agents_get_nothing_until_they_are_available() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = Agent::connect(&sb, "alice", BTreeMap::new(), Some(false), Some(3)).await;
     sb.text(&number(40), "anyone?").await;
-    alice.drain(Duration::from_millis(400)).await;
+    // The queue announcement comes after any assignment the same text
+    // would have caused.
+    alice
+        .until_frame(WAIT, "queue length 1", |f| {
+            matches!(f, ServerFrame::Queue { length: 1 })
+        })
+        .await;
     assert!(alice.assigned.is_empty());
     alice
         .send(&ClientFrame::Availability {
@@ -149,7 +170,7 @@ async fn unavailable_agents_get_nothing_until_they_are_available() {
 
 #[tokio::test]
 async fn a_resolved_conversation_reopens_as_new_on_the_next_message() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = sb.agent("alice").await;
     sb.text(&number(50), "problem").await;
     alice
@@ -201,7 +222,7 @@ async fn a_resolved_conversation_reopens_as_new_on_the_next_message() {
 
 #[tokio::test]
 async fn transfer_to_a_named_agent_or_back_to_the_queue() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = sb.agent_with("alice", 5).await;
     sb.text(&number(60), "help").await;
     alice
@@ -264,8 +285,9 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
 
 #[tokio::test]
 async fn a_disconnected_agents_conversations_are_requeued_after_the_grace_period() {
-    let sb = Switchboard::start(Options {
-        grace_secs: 1.0,
+    let grace = Duration::from_secs(3);
+    let sb = Switchboard::start_in_process(Options {
+        grace_secs: grace.as_secs_f64(),
         ..Options::default()
     })
     .await;
@@ -278,18 +300,46 @@ async fn a_disconnected_agents_conversations_are_requeued_after_the_grace_period
     let mut bob = Agent::connect(&sb, "bob", BTreeMap::new(), Some(true), Some(5)).await;
     // Bob is less loaded but new conversations only; alice's stay hers...
     alice.close().await;
-    bob.drain(Duration::from_millis(500)).await;
-    assert!(bob.assigned.is_empty(), "held during the grace period");
+    let closed = std::time::Instant::now();
+    // Barrier: once bob has seen alice go offline, a new customer (his, he
+    // is the only one online) is routed after the disconnect, so anything
+    // the disconnect itself handed to bob arrives before that assignment.
+    bob.until(WAIT, "alice offline", |b| {
+        b.frames.iter().rev().find_map(|f| match f {
+            ServerFrame::Presence { agents } => {
+                agents.iter().find(|p| p.name == "alice").map(|p| !p.online)
+            }
+            _ => None,
+        }) == Some(true)
+    })
+    .await;
+    sb.text(&number(72), "three").await;
+    bob.until(WAIT, "the new customer", |b| {
+        b.assigned.contains(&number(72))
+    })
+    .await;
+    let held = [number(70), number(71)];
+    if closed.elapsed() < grace {
+        assert!(
+            held.iter().all(|c| !bob.assigned.contains(c)),
+            "held during the grace period: {:?}",
+            bob.assigned
+        );
+    } else {
+        // The grace period is over already (a stalled machine): a requeue
+        // now is right, so there is nothing to check here.
+        eprintln!("grace period over before the barrier; hold not checked");
+    }
     // ...until the grace period ends.
-    bob.until(Duration::from_secs(5), "requeued conversations", |b| {
-        b.assigned.len() == 2
+    bob.until(Duration::from_secs(30), "requeued conversations", |b| {
+        held.iter().all(|c| b.assigned.contains(c))
     })
     .await;
 }
 
 #[tokio::test]
 async fn reconnecting_within_grace_resumes_with_exactly_the_gap() {
-    let sb = Switchboard::start(Options {
+    let sb = Switchboard::start_in_process(Options {
         grace_secs: 30.0,
         ..Options::default()
     })
@@ -323,11 +373,12 @@ async fn reconnecting_within_grace_resumes_with_exactly_the_gap() {
     alice
         .until(WAIT, "all 23", |a| a.bodies(&number(80)).len() >= 23)
         .await;
-    alice.drain(Duration::from_millis(400)).await;
+    // Anything sent twice would come before the barrier text (message 24).
+    sb.barrier(&mut alice, &number(80)).await;
     let seqs: Vec<u64> = alice.messages[&number(80)].iter().map(|m| m.seq).collect();
     assert_eq!(
         seqs,
-        (1..=23).collect::<Vec<_>>(),
+        (1..=24).collect::<Vec<_>>(),
         "no gap, no duplicate (had {seen_before} before)"
     );
     // Resumed, not re-assigned: no second full history.

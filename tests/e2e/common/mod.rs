@@ -142,12 +142,25 @@ pub async fn wait_for<T>(
     }
 }
 
-/// One running switchboard process and how to reach it.
+static BARRIER_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// How every barrier text starts (see [`Switchboard::barrier`]).
+pub const BARRIER: &str = "barrier";
+
+/// True for the body of a barrier text.
+pub fn is_barrier(body: &str) -> bool {
+    body.starts_with(BARRIER)
+}
+
+/// One running switchboard (a process, or inside this test process) and how
+/// to reach it.
 pub struct Switchboard {
     pub port: u16,
     pub data_dir: PathBuf,
     pub env: Vec<(String, String)>,
     child: Option<Child>,
+    /// Set when started by [`Switchboard::start_in_process`].
+    in_process: Option<switchboard::server::Running>,
     _tmp: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
 }
@@ -169,29 +182,102 @@ impl Default for Options {
     }
 }
 
+/// The switchboard's settings for a test, as environment variables.
+fn settings(port: u16, data_dir: &Path, options: &Options) -> Vec<(String, String)> {
+    let agents = AGENTS
+        .iter()
+        .map(|a| format!("{a}:{a}-pw"))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        ("PORT".to_string(), port.to_string()),
+        ("BIND_ADDR".into(), "127.0.0.1".into()),
+        ("DATA_DIR".into(), data_dir.display().to_string()),
+        ("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}")),
+        ("TWILIO_ACCOUNT_SID".into(), ACCOUNT_SID.into()),
+        ("TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
+        ("TWILIO_FROM".into(), TWILIO_NUMBER.into()),
+        ("TWILIO_API_BASE".into(), options.twilio_api_base.clone()),
+        ("AGENTS".into(), agents),
+        ("AGENT_GRACE_SECS".into(), options.grace_secs.to_string()),
+        ("RUST_LOG".into(), "warn,switchboard=info".into()),
+    ]
+}
+
+/// The `serve` command's settings, parsed as the binary parses them.
+#[derive(clap::Parser)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: switchboard::config::Config,
+}
+
 impl Switchboard {
+    /// Starts the switchboard inside this test process, on an ephemeral port
+    /// (no binary to find, no free-port race): for tests that need no
+    /// `kill -9`, SIGTERM, restart or log file. With the DynamoDB store
+    /// selected it starts a process instead: the AWS SDK reads its
+    /// endpoints from the process environment.
+    pub async fn start_in_process(options: Options) -> Switchboard {
+        if dynamodb_selected() || options.extra_env.iter().any(|(k, _)| k.starts_with("AWS_")) {
+            return Switchboard::start(options).await;
+        }
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data_dir = tmp.path().join("data");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let port = listener.local_addr().expect("local address").port();
+        let mut env = settings(port, &data_dir, &options);
+        env.extend(options.extra_env);
+        // The same settings as flags: `--data-dir=…` for DATA_DIR, and so on.
+        let args = env
+            .iter()
+            .filter(|(name, _)| name != "RUST_LOG")
+            .map(|(name, value)| format!("--{}={value}", name.to_lowercase().replace('_', "-")));
+        let config = <ServeArgs as clap::Parser>::try_parse_from(
+            std::iter::once("switchboard".to_string()).chain(args),
+        )
+        .unwrap_or_else(|e| panic!("switchboard settings: {e}"))
+        .config;
+        let running = switchboard::server::start(config, listener).expect("start the switchboard");
+        let sb = Switchboard {
+            port,
+            data_dir,
+            env,
+            child: None,
+            in_process: Some(running),
+            _tmp: Some(tmp),
+            http: reqwest::Client::new(),
+        };
+        sb.wait_ready().await;
+        sb
+    }
+
+    /// Stops an in-process switchboard as SIGTERM stops the binary; returns
+    /// whether it shut down cleanly.
+    pub async fn shutdown(&mut self) -> bool {
+        let running = self.in_process.take().expect("started in process");
+        running.shutdown().await.is_ok()
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "switchboard not ready in 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn start(options: Options) -> Switchboard {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("data");
         let port = free_port();
-        let agents = AGENTS
-            .iter()
-            .map(|a| format!("{a}:{a}-pw"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut env = vec![
-            ("PORT".to_string(), port.to_string()),
-            ("BIND_ADDR".into(), "127.0.0.1".into()),
-            ("DATA_DIR".into(), data_dir.display().to_string()),
-            ("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}")),
-            ("TWILIO_ACCOUNT_SID".into(), ACCOUNT_SID.into()),
-            ("TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
-            ("TWILIO_FROM".into(), TWILIO_NUMBER.into()),
-            ("TWILIO_API_BASE".into(), options.twilio_api_base.clone()),
-            ("AGENTS".into(), agents),
-            ("AGENT_GRACE_SECS".into(), options.grace_secs.to_string()),
-            ("RUST_LOG".into(), "warn,switchboard=info".into()),
-        ];
+        let mut env = settings(port, &data_dir, &options);
         if dynamodb_selected() {
             env.extend(dynamodb_env(&aws::Moto::shared()));
         }
@@ -204,6 +290,7 @@ impl Switchboard {
             data_dir,
             env,
             child: None,
+            in_process: None,
             _tmp: Some(tmp),
             http: reqwest::Client::new(),
         };
@@ -213,6 +300,10 @@ impl Switchboard {
 
     /// Starts (or restarts) the process and waits until it is ready.
     pub async fn spawn(&mut self) {
+        assert!(
+            self.in_process.is_none(),
+            "an in-process switchboard has no process to restart"
+        );
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -252,6 +343,10 @@ impl Switchboard {
 
     /// `kill -9`: no shutdown code runs.
     pub fn kill9(&mut self) {
+        assert!(
+            self.in_process.is_none(),
+            "kill -9 needs a process: use Switchboard::start"
+        );
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -260,6 +355,10 @@ impl Switchboard {
 
     /// SIGTERM and wait for a clean exit; returns whether it exited 0.
     pub fn terminate(&mut self) -> bool {
+        assert!(
+            self.in_process.is_none(),
+            "SIGTERM needs a process: use Switchboard::start or shutdown()"
+        );
         let Some(mut child) = self.child.take() else {
             return false;
         };
@@ -324,6 +423,27 @@ impl Switchboard {
         (status, resp.text().await.unwrap_or_default())
     }
 
+    /// Proves that nothing more is on its way to `agent` because of what
+    /// happened before this call, without a fixed wait: texts `customer` (a
+    /// conversation `agent` holds) and reads until that text arrives. The
+    /// switchboard routes customers' messages in the order it stores them and
+    /// sends each agent its frames in order, so whatever an earlier event was
+    /// going to send `agent` has arrived by then. The text adds a message to
+    /// the conversation; its body starts with [`BARRIER`].
+    pub async fn barrier(&self, agent: &mut Agent, customer: &str) {
+        let body = format!(
+            "{BARRIER} {}",
+            BARRIER_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let (status, answer) = self.text(customer, &body).await;
+        assert_eq!(status, 200, "barrier text refused: {answer}");
+        agent
+            .until(Duration::from_secs(30), "the barrier text", |a| {
+                a.bodies(customer).contains(&body)
+            })
+            .await;
+    }
+
     pub async fn agent(&self, name: &str) -> Agent {
         Agent::connect(self, name, BTreeMap::new(), Some(true), Some(10)).await
     }
@@ -335,7 +455,10 @@ impl Switchboard {
 
 impl Drop for Switchboard {
     fn drop(&mut self) {
-        self.kill9();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
