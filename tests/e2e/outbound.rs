@@ -14,7 +14,7 @@ async fn system(delivery_delay_ms: u64) -> (Switchboard, PhoneSim) {
     // Customers' texts are posted by the tests themselves, so the sim's own
     // webhook URL is never used here.
     let sim = PhoneSim::start("http://127.0.0.1:9/twilio/sms", delivery_delay_ms).await;
-    let sb = Switchboard::start(Options {
+    let sb = Switchboard::start_in_process(Options {
         twilio_api_base: sim.base.clone(),
         ..Options::default()
     })
