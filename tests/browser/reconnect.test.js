@@ -24,16 +24,21 @@ describe('reconnect after the switchboard restarts', { timeout: 180000 }, () => 
 
   after(() => h.closeConsole({ browser, stack }));
 
-  /** Asserts the timeline holds exactly `bodies` (in order), seqs 1..n, each once. */
+  /**
+   * Asserts the timeline holds exactly `bodies` (in order), seqs 1..n, each
+   * once. First the customer texts a barrier (added to `bodies`): anything
+   * shown twice would arrive before it, so no fixed wait is needed.
+   */
   async function assertTimelineExactly(bodies, when) {
+    const barrier = `barrier: ${when}`;
+    await stack.customerTextsOk(CUSTOMER, barrier);
+    bodies.push(barrier);
     const expected = bodies.map((b, i) => ({ seq: String(i + 1), body: b }));
     let got;
     await h.eventually(`${bodies.length} messages ${when}`, async () => {
       got = (await h.timeline(page)).map(({ seq, body }) => ({ seq, body }));
-      return got.length >= bodies.length;
+      return got.some((m) => m.body === barrier);
     });
-    await h.sleep(800); // a duplicate would arrive right behind
-    got = (await h.timeline(page)).map(({ seq, body }) => ({ seq, body }));
     const seqs = got.map((m) => m.seq);
     assert.equal(new Set(seqs).size, seqs.length, `no duplicate data-seq ${when}: ${JSON.stringify(seqs)}`);
     assert.deepEqual(got, expected, `every message exactly once ${when}`);
@@ -91,7 +96,7 @@ describe('reconnect after the switchboard restarts', { timeout: 180000 }, () => 
       await page.locator('#composer textarea').fill(reply2);
       await page.locator('#composer textarea').press('Enter');
       bodies.push(reply2);
-      await page.locator('#timeline .msg.outbound[data-seq="5"] .status[data-status="delivered"]')
+      await page.locator(`#timeline .msg.outbound[data-seq="${bodies.length}"] .status[data-status="delivered"]`)
         .waitFor({ timeout: 20000 });
       await assertTimelineExactly(bodies, 'after a reply following the restart');
       const outbound = (await stack.simOutbound(CUSTOMER)).map((m) => m.body);
