@@ -153,6 +153,7 @@ async fn throttling_and_server_errors_are_retried_until_twilio_accepts() {
         .await;
     let sent = sim.sent().await;
     assert_eq!(sent.len(), 1, "accepted once after two refusals: {sent:?}");
+    assert_eq!(sim.pending_faults().await, 0, "both refusals were used");
 }
 
 #[tokio::test]
@@ -207,6 +208,7 @@ async fn a_refusal_marks_the_reply_failed_with_twilios_code_and_21610_opts_the_c
         .until_frame(WAIT, "opted-out error", |f| matches!(f, ServerFrame::Error { code: ErrorCode::OptedOut, client_id: Some(c), .. } if c == "r3"))
         .await;
     assert!(sim.sent().await.is_empty(), "Twilio accepted nothing");
+    assert_eq!(sim.pending_faults().await, 0, "both refusals were used");
 }
 
 #[tokio::test]

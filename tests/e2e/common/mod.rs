@@ -788,6 +788,21 @@ impl PhoneSim {
             .collect()
     }
 
+    /// Faults queued and not yet used (queuing none answers the count): a
+    /// test that injects faults checks with it that they were used.
+    pub async fn pending_faults(&self) -> u64 {
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/sim/faults", self.base))
+            .json(&serde_json::json!({ "faults": [] }))
+            .send()
+            .await
+            .expect("sim faults")
+            .json()
+            .await
+            .expect("sim faults json");
+        answer["pending"].as_u64().expect("a pending count")
+    }
+
     pub async fn faults(&self, faults: serde_json::Value) {
         let resp = reqwest::Client::new()
             .post(format!("{}/sim/faults", self.base))
