@@ -364,14 +364,27 @@ async fn a_waiting_customer_gets_one_alert_per_window_until_an_agent_takes_them(
     println!("alerts after the third window: {waits:?}");
 
     // An agent signs in and takes the conversation: the alerts stop.
-    let mut agent = sb.agent("alice").await;
+    let mut agent = sb.agent_with("alice", 1).await;
     agent
         .until(Duration::from_secs(10), "the waiting conversation", |a| {
             a.assigned.contains(&customer)
         })
         .await;
     let at_assignment = alert_waits(&moto.sent_mail().await, &alert_to, &customer).len();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Barrier: the next customer waits (the agent is full) and is alerted
+    // about window after window; by its second alert, the taken customer
+    // has been assigned through more than two windows.
+    let next = number(23);
+    assert_eq!(sb.text(&next, "and me?").await.0, 200);
+    wait_for(
+        "the next customer's second alert",
+        Duration::from_secs(60),
+        async || {
+            let waits = alert_waits(&moto.sent_mail().await, &alert_to, &next);
+            waits.contains(&2).then_some(())
+        },
+    )
+    .await;
     let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
     println!("alerts in the end: {waits:?}");
 
@@ -397,7 +410,8 @@ async fn no_alert_while_an_agent_can_take_the_customer() {
     let moto = Moto::spawn().await;
     let alert_to = format!("{}@example.com", unique_name("ops"));
     let sb = alerting_switchboard(&moto, &alert_to).await;
-    let mut agent = sb.agent("alice").await;
+    // Room for one: the customer is taken, the next one has to wait.
+    let mut agent = sb.agent_with("alice", 1).await;
     let customer = number(21);
     assert_eq!(sb.text(&customer, "hi").await.0, 200);
     agent
@@ -405,7 +419,22 @@ async fn no_alert_while_an_agent_can_take_the_customer() {
             a.assigned.contains(&customer)
         })
         .await;
-    // Three threshold windows pass with the customer assigned.
-    agent.drain(Duration::from_secs(3)).await;
-    assert!(mail_to(&moto.sent_mail().await, &alert_to).is_empty());
+    // Barrier: a customer who waits with nobody free is alerted about, window
+    // after window. By the second window's alert, the customer taken earlier
+    // has been assigned through more than two windows.
+    let waiting = number(22);
+    assert_eq!(sb.text(&waiting, "me too").await.0, 200);
+    wait_for(
+        "the waiting customer's second alert",
+        Duration::from_secs(60),
+        async || {
+            let waits = alert_waits(&moto.sent_mail().await, &alert_to, &waiting);
+            waits.contains(&2).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        alert_waits(&moto.sent_mail().await, &alert_to, &customer).is_empty(),
+        "an alert about a customer an agent had taken"
+    );
 }
