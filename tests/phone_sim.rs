@@ -10,8 +10,8 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 use std::time::Duration;
-use switchboard::phone_sim::{self, SimConfig};
 use switchboard::twilio::signature;
+use switchboard_devtools::phone_sim::{self, SimConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
