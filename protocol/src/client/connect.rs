@@ -181,6 +181,54 @@ mod tests {
         assert!(ConnectError::Refused(503).is_transient());
     }
 
+    /// A server that answers each connection with the next of `statuses`
+    /// (an HTTP status line, no upgrade), counting the connections.
+    async fn answering(
+        statuses: &'static [u16],
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("ws://{}/v1/agent", listener.local_addr().expect("addr"));
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            for status in statuses {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let answer = format!("HTTP/1.1 {status} Nope\r\ncontent-length: 0\r\n\r\n");
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, count)
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_retried_and_a_wrong_password_stops_the_retries() {
+        let (url, connections) = answering(&[503, 401]).await;
+        let credentials = Credentials {
+            url,
+            name: "alice".into(),
+            password: "wrong".into(),
+        };
+        let mut failures = Vec::new();
+        let result = connect_retrying(&credentials, |e, _| failures.push(e.to_string())).await;
+        assert!(
+            matches!(result, Err(ConnectError::Unauthorized)),
+            "{result:?}"
+        );
+        // One retry after the 503, none after the 401.
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("503"), "{failures:?}");
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[tokio::test]
     async fn nobody_listening_is_unreachable() {
         // Bind then drop: the port is (almost surely) closed right after.
