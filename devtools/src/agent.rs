@@ -54,6 +54,10 @@ struct Agent {
     resume: ResumePoints,
     /// Counter of this process's reply ids.
     next_id: u64,
+    /// Replies not yet acknowledged (or refused): sent again after a
+    /// reconnect, where the switchboard's `client_id` idempotency stores each
+    /// at most once.
+    pending: Vec<ClientFrame>,
 }
 
 /// Runs the terminal agent until `/quit`, end of input, a wrong password or
@@ -71,6 +75,7 @@ pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
         current: None,
         resume: ResumePoints::default(),
         next_id: 0,
+        pending: Vec::new(),
     };
     let mut first = true;
     loop {
@@ -123,6 +128,13 @@ impl Agent {
                             if let Some(end) = self.on_frame(&frame) {
                                 return end;
                             }
+                            if matches!(frame, ServerFrame::Welcome { .. }) {
+                                for reply in self.pending.clone() {
+                                    if let Err(e) = client::send(socket, &reply).await {
+                                        return End::Lost(e.to_string());
+                                    }
+                                }
+                            }
                             continue;
                         }
                         Incoming::Closed(why) => {
@@ -164,6 +176,16 @@ impl Agent {
     fn on_frame(&mut self, frame: &ServerFrame) -> Option<End> {
         self.resume.observe(frame);
         show(frame, &mut self.current);
+        if let ServerFrame::Ack { client_id, .. }
+        | ServerFrame::Error {
+            client_id: Some(client_id),
+            ..
+        } = frame
+        {
+            self.pending.retain(
+                |f| !matches!(f, ClientFrame::Reply { client_id: c, .. } if c == client_id),
+            );
+        }
         match frame {
             ServerFrame::Error {
                 code: ErrorCode::Superseded,
@@ -225,6 +247,9 @@ impl Agent {
                 }
             },
         };
+        if let ClientFrame::Reply { .. } = frame {
+            self.pending.push(frame.clone());
+        }
         Typed::Send(frame)
     }
 }
