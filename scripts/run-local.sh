@@ -20,8 +20,9 @@ if [[ -f .env ]]; then
 fi
 
 echo "building (release)…"
-cargo build --release --quiet -p switchboard -p agent-ui
+cargo build --release --quiet -p switchboard -p agent-ui -p switchboard-devtools
 BIN="$CARGO_TARGET_DIR/release/switchboard"
+DEV_BIN="$CARGO_TARGET_DIR/release/switchboard-dev"
 UI_BIN="$CARGO_TARGET_DIR/release/agent-ui"
 
 export PORT="${PORT:-3000}"
@@ -45,7 +46,7 @@ if [[ -z "${TWILIO_ACCOUNT_SID:-}" ]]; then
     export TWILIO_FROM="+15550001000"
     export TWILIO_API_BASE="http://127.0.0.1:$SIM_PORT"
     export SIM_WEBHOOK_URL="http://localhost:$PORT/twilio/sms"
-    "$BIN" phone-sim &
+    "$DEV_BIN" phone-sim &
     PIDS+=($!)
     SIM_URL="http://localhost:$SIM_PORT/"
 fi
@@ -69,6 +70,6 @@ MSG
 if [[ -n "${SIM_URL:-}" ]]; then
     echo "  Phone simulator   $SIM_URL   (text the switchboard as a customer)"
 fi
-echo "  Terminal agent    $BIN agent --name bob --password bob"
+echo "  Terminal agent    $DEV_BIN agent --name bob --password bob"
 echo
 wait

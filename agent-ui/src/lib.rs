@@ -17,7 +17,6 @@ pub mod pages;
 pub mod sentiment;
 pub mod server;
 pub mod sessions;
-pub mod upstream;
 
 pub use config::Config;
 pub use server::{serve, ServeError};

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::agent_session::{self, AgentHandle, Ended, LinkSettings};
-use crate::upstream::{Credentials, Upstream};
+use switchboard_protocol::client::{Credentials, Socket as Upstream};
 
 /// Bytes of randomness in a session id (256 bits).
 const SESSION_ID_BYTES: usize = 32;

@@ -17,21 +17,16 @@ use crate::counting::CountingStream;
 use crate::ledger::Ledger;
 use crate::webhook::{customer_index, id_of_body};
 use anyhow::Context as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use futures_util::{SinkExt, StreamExt};
-use hyper::header::{HeaderValue, AUTHORIZATION};
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use switchboard_protocol::{
-    decode, encode, ClientFrame, Direction, Message, ServerFrame, AGENT_WS_PATH,
-};
+use switchboard_protocol::client::{self, Credentials, Incoming};
+use switchboard_protocol::{ClientFrame, Direction, Message, ServerFrame, AGENT_WS_PATH};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Marks a delivery whose body or conversation the benchmark did not write.
@@ -167,13 +162,12 @@ async fn run_session(
     let stream = TcpStream::connect(config.addr).await?;
     stream.set_nodelay(true)?;
     let stream = CountingStream::new(stream, counters.socket.clone());
-    let mut request = format!("ws://{}{}", config.addr, AGENT_WS_PATH).into_client_request()?;
-    let credentials = BASE64.encode(format!("{}:{}", config.name, config.password));
-    request.headers_mut().insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Basic {credentials}"))?,
-    );
-    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+    let credentials = Credentials {
+        url: format!("ws://{}{}", config.addr, AGENT_WS_PATH),
+        name: config.name.clone(),
+        password: config.password.clone(),
+    };
+    let mut ws = client::connect_over(stream, &credentials)
         .await
         .context("WebSocket handshake")?;
     let hello = ClientFrame::Hello {
@@ -181,7 +175,7 @@ async fn run_session(
         available: Some(true),
         capacity: Some(config.capacity),
     };
-    ws.send(WsMessage::text(encode(&hello))).await?;
+    client::send(&mut ws, &hello).await?;
 
     while let Some(message) = ws.next().await {
         let message = message.context("reading a frame")?;
@@ -189,9 +183,10 @@ async fn run_session(
             .ws
             .fetch_add(frame_len(&message), Ordering::Relaxed)
             + frame_len(&message);
-        let text = match message {
-            WsMessage::Text(text) => text,
-            WsMessage::Close(reason) => {
+        let frame = match client::read(&message) {
+            Incoming::Frame(frame) => Ok(frame),
+            Incoming::Unreadable(e) => Err(e),
+            Incoming::Closed(reason) => {
                 let mut log = lock(log);
                 count(&mut log, "close");
                 log.problems
@@ -199,20 +194,17 @@ async fn run_session(
                 return Ok(());
             }
             // tungstenite answers pings itself; they are only counted.
-            WsMessage::Ping(_) => {
-                count(&mut lock(log), "ping");
-                continue;
-            }
-            other => {
-                count(
-                    &mut lock(log),
-                    if other.is_pong() { "pong" } else { "binary" },
-                );
+            Incoming::Control => {
+                let kind = match message {
+                    WsMessage::Ping(_) => "ping",
+                    WsMessage::Pong(_) => "pong",
+                    _ => "binary",
+                };
+                count(&mut lock(log), kind);
                 continue;
             }
         };
         let at_ns = ledger.now_ns();
-        let frame = decode::<ServerFrame>(text.as_str());
         let mut log = lock(log);
         match frame {
             Ok(ServerFrame::Welcome { .. }) => {

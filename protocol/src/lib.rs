@@ -9,6 +9,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+#[cfg(feature = "client")]
+pub mod client;
+
 /// Version carried in every frame as `v`. Bumped on incompatible changes.
 pub const PROTOCOL_VERSION: u32 = 1;
 

@@ -6,7 +6,7 @@
 #   browser_install   # apt-get install chromium if missing; npm ci in tests/browser
 #   browser_test      # node --test tests/browser (needs the binaries built)
 #
-# The tests start `switchboard serve`, `switchboard phone-sim` and
+# The tests start `switchboard serve`, `switchboard-dev phone-sim` and
 # `agent-ui serve` from $CARGO_TARGET_DIR/debug (default
 # ~/.cache/switchboard/target/debug). Screenshots go to
 # $REPO/test-artifacts/screenshots/, process and browser logs to
@@ -79,7 +79,7 @@ browser_test() {
     dir="$repo/tests/browser"
     target="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
     [[ -d "$dir/node_modules/playwright-core" ]] || { _browser_fail "call browser_install first"; return 1; }
-    for bin in switchboard agent-ui; do
+    for bin in switchboard switchboard-dev agent-ui; do
         [[ -x "$target/debug/$bin" ]] || { _browser_fail "$target/debug/$bin is missing: build the workspace's binaries first"; return 1; }
     done
     mkdir -p "$repo/test-artifacts/screenshots"

@@ -2,7 +2,6 @@
 //! feed that drives routing, agents over WebSocket, replies out through
 //! Twilio. See ARCHITECTURE.md for the map.
 
-pub mod agent_cli;
 pub mod config;
 pub mod http;
 pub mod hub;
@@ -10,7 +9,6 @@ pub mod jobs;
 pub mod migrate;
 pub mod outbox;
 pub mod phone;
-pub mod phone_sim;
 pub mod router;
 pub mod server;
 pub mod store;

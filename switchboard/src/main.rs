@@ -1,10 +1,10 @@
-//! `switchboard` binary: `serve` runs the service, `phone-sim` runs the local
-//! stand-in for Twilio and the customer's phone, `agent` is a terminal agent,
-//! `migrate` creates the DynamoDB tables.
+//! `switchboard` binary: `serve` runs the service, `migrate` creates the
+//! DynamoDB tables. The development tools (phone simulator, terminal agent)
+//! are the separate `switchboard-dev` binary of `devtools/`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchboard::config::Config;
+use switchboard::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -22,11 +22,6 @@ struct Cli {
 enum Command {
     /// Run the switchboard (webhooks, agent WebSocket, Twilio sender).
     Serve(Box<Config>),
-    /// Run the phone simulator: a customer's phone page plus a stand-in for
-    /// Twilio's Messages API, for local use without a Twilio account.
-    PhoneSim(switchboard::phone_sim::SimConfig),
-    /// A terminal agent: see and answer conversations from a shell.
-    Agent(switchboard::agent_cli::AgentCliConfig),
     /// Create or update the DynamoDB tables of `STORE=dynamodb` (idempotent:
     /// safe to run on every deploy, e.g. as the PaaS release phase).
     Migrate(switchboard::migrate::MigrateConfig),
@@ -40,7 +35,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let cli = Cli::parse();
-    let log_json = matches!(&cli.command, Command::Serve(c) if c.log_format == "json");
+    let log_json = matches!(&cli.command, Command::Serve(c) if c.log_format == LogFormat::Json);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if log_json {
         tracing_subscriber::fmt()
@@ -60,14 +55,6 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
                 switchboard::server::serve(*config, listener, shutdown_signal()).await
             }
-            Command::PhoneSim(config) => {
-                let addr = (config.bind_addr, config.port);
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
-                switchboard::phone_sim::serve(config, listener, shutdown_signal()).await
-            }
-            Command::Agent(config) => switchboard::agent_cli::run(config).await,
             Command::Migrate(config) => switchboard::migrate::run(config).await,
         }
     })

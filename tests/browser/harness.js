@@ -208,7 +208,7 @@ class Stack {
     };
     const agents = Object.entries(AGENTS).map(([n, p]) => `${n}:${p}`).join(',');
 
-    this.sim = this.proc('phone-sim', binary('switchboard'), ['phone-sim'], baseEnv({
+    this.sim = this.proc('phone-sim', binary('switchboard-dev'), ['phone-sim'], baseEnv({
       ...twilio,
       SIM_PORT: String(simPort),
       SIM_BIND_ADDR: '127.0.0.1',

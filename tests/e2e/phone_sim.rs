@@ -10,8 +10,9 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 use std::time::Duration;
-use switchboard::phone_sim::{self, SimConfig};
+use switchboard::twilio::sid::is_sid;
 use switchboard::twilio::signature;
+use switchboard_devtools::phone_sim::{self, SimConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
@@ -188,14 +189,6 @@ async fn capture_webhook(
 
 async fn refuse() -> impl IntoResponse {
     (StatusCode::FORBIDDEN, "invalid signature")
-}
-
-fn is_sid(text: &str, prefix: &str) -> bool {
-    text.len() == 34
-        && text.starts_with(prefix)
-        && text[2..]
-            .chars()
-            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
 }
 
 #[tokio::test]

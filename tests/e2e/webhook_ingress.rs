@@ -170,6 +170,43 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn bad_percent_encoding_in_a_signed_body_is_refused_and_not_stored() {
+    let sb = Switchboard::start(Options::default()).await;
+    let mut alice = sb.agent("alice").await;
+    let from = number(7);
+    for bad in ["%zz", "%", "%4", "100%"] {
+        // Signed over the parameters a lenient decoder would read (the bad
+        // escape kept as it is), so only strict decoding can refuse it.
+        let mut params = inbound_params(&new_sid(), &from, bad);
+        let signature =
+            switchboard::twilio::signature::compute(AUTH_TOKEN, &sb.url("/twilio/sms"), &params);
+        params.retain(|(k, _)| k != "Body");
+        let raw = format!("{}&Body={bad}", form_body(&params));
+        let resp = sb
+            .http
+            .post(sb.url("/twilio/sms"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "Body={bad}");
+        let reason = resp.text().await.unwrap();
+        assert!(reason.contains("percent-encoding"), "Body={bad}: {reason}");
+    }
+    // Barrier: a good message from the same customer is the conversation's
+    // first; a stored bad one would have reached alice before it.
+    assert_eq!(sb.text(&from, "after").await.0, 200);
+    alice
+        .until(Duration::from_secs(10), "the valid message", |a| {
+            a.bodies(&from).contains(&"after".to_string())
+        })
+        .await;
+    assert_eq!(alice.bodies(&from), vec!["after"]);
+}
+
+#[tokio::test]
 async fn agents_need_credentials_and_bad_frames_get_error_frames() {
     let sb = Switchboard::start_in_process(Options::default()).await;
     // No credentials: refused before any data.

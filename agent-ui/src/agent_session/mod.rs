@@ -19,7 +19,7 @@ use switchboard_protocol::ClientFrame;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::upstream::{Credentials, Upstream};
+use switchboard_protocol::client::{Credentials, Socket as Upstream};
 
 /// Frames buffered per browser before it counts as lagging (it then gets a fresh
 /// `state` instead of the frames it missed).

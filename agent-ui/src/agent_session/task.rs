@@ -13,9 +13,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use futures_util::{SinkExt, StreamExt};
-use rand::Rng;
-use switchboard_protocol::{decode, encode, ClientFrame, ErrorCode, ServerFrame};
+use futures_util::StreamExt;
+use switchboard_protocol::client::{
+    self, Backoff, Beat, ConnectError, Credentials, Heartbeat, Incoming, Socket as Upstream,
+};
+use switchboard_protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, Sleep};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -25,13 +27,7 @@ use super::model::AgentModel;
 use super::{Attached, Command, Ended, LinkSettings};
 use crate::browser::{BrowserErrorCode, BrowserFrame, UpstreamStatus};
 use crate::enrich::now_ms;
-use crate::upstream::{self, Credentials, Upstream, UpstreamError};
 
-/// First retry delay after a failure; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Silence (not even a pong) for this many ping intervals ends the link.
-const SILENT_PINGS: u32 = 3;
 /// Labels are refreshed at most this often, so messages whose labels change a few
 /// milliseconds apart share one `relabel` frame.
 const MIN_RELABEL_GAP: Duration = Duration::from_millis(250);
@@ -41,7 +37,7 @@ const MAX_PENDING_REPLIES: usize = 1024;
 /// How long closing the upstream may take on sign-out or shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-type Connecting = Pin<Box<dyn Future<Output = Result<Upstream, UpstreamError>> + Send>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<Upstream, ConnectError>> + Send>>;
 
 enum Link {
     /// Socket open and `hello` sent.
@@ -57,7 +53,7 @@ enum LinkEvent {
     Frame(WsMessage),
     Lost(String),
     Connected(Box<Upstream>),
-    Failed(UpstreamError),
+    Failed(ConnectError),
     RetryDue,
 }
 
@@ -92,14 +88,13 @@ pub(super) struct Task {
     frames: broadcast::Sender<Utf8Bytes>,
     model: AgentModel,
     link: Link,
-    /// Failed attempts in a row (for the backoff).
-    attempt: u32,
+    /// Waits between reconnect attempts (the protocol client's one policy).
+    backoff: Backoff,
     /// Replies sent but not yet acknowledged (or refused): resent after a reconnect,
     /// where the switchboard's `client_id` idempotency stores each at most once.
     pending: Vec<ClientFrame>,
-    last_heard: Instant,
-    last_ping: Instant,
-    ping_nonce: u64,
+    /// Pings while the link is up; gives it up after a silence.
+    heartbeat: Heartbeat,
     idle_since: Option<Instant>,
     relabel_at: Option<Instant>,
 }
@@ -121,11 +116,9 @@ impl Task {
             frames,
             model,
             link: Link::Dormant,
-            attempt: 0,
+            backoff: Backoff::default(),
             pending: Vec::new(),
-            last_heard: Instant::now(),
-            last_ping: Instant::now(),
-            ping_nonce: 0,
+            heartbeat: Heartbeat::new(settings.ping_every),
             idle_since: Some(Instant::now()),
             relabel_at: None,
         }
@@ -185,15 +178,12 @@ impl Task {
 
     fn start_connecting(&mut self) {
         let credentials = self.credentials.clone();
-        self.link = Link::Connecting(Box::pin(
-            async move { upstream::connect(&credentials).await },
-        ));
+        self.link = Link::Connecting(Box::pin(async move { client::connect(&credentials).await }));
     }
 
     /// Schedules the next attempt and tells the browsers why and when.
     fn retry_later(&mut self, why: &str) {
-        let delay = backoff(self.attempt);
-        self.attempt = self.attempt.saturating_add(1);
+        let delay = self.backoff.next_delay();
         self.link = Link::Waiting(Box::pin(tokio::time::sleep(delay)));
         let detail = format!("{why}; retrying in {}", seconds(delay));
         self.set_upstream(UpstreamStatus::Reconnecting, &detail);
@@ -203,7 +193,7 @@ impl Task {
         tracing::info!(agent = %self.credentials.name, why, "upstream link lost");
         // A working link that drops is retried at once (well, after the first,
         // shortest delay), however many attempts an earlier outage took.
-        self.attempt = 0;
+        self.backoff.reset();
         self.retry_later(&format!("connection to the switchboard lost ({why})"));
     }
 
@@ -213,11 +203,10 @@ impl Task {
             available: None,
             capacity: None,
         };
-        match socket.send(WsMessage::Text(encode(&hello).into())).await {
+        match client::send(&mut socket, &hello).await {
             Ok(()) => {
                 self.link = Link::Up(socket);
-                self.last_heard = Instant::now();
-                self.last_ping = Instant::now();
+                self.heartbeat.restart();
             }
             Err(e) => self.on_lost(&e.to_string()),
         }
@@ -226,23 +215,23 @@ impl Task {
     async fn on_link_event(&mut self, event: LinkEvent) -> Option<Ended> {
         match event {
             LinkEvent::Frame(message) => {
-                self.last_heard = Instant::now();
-                match message {
-                    WsMessage::Text(text) => return self.on_frame(text.as_str()).await,
-                    WsMessage::Close(frame) => {
-                        let why = frame
-                            .map(|f| f.reason.to_string())
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or_else(|| "closed by the switchboard".into());
-                        self.on_lost(&why);
+                // Any traffic, pings included, proves the link is alive.
+                self.heartbeat.heard();
+                match client::read(&message) {
+                    Incoming::Frame(frame) => return self.on_frame(frame).await,
+                    Incoming::Closed(why) => {
+                        self.on_lost(why.as_deref().unwrap_or("closed by the switchboard"));
                     }
-                    // Pings are answered by tungstenite; any traffic proves liveness.
-                    _ => {}
+                    Incoming::Unreadable(e) => {
+                        tracing::warn!(agent = %self.credentials.name, error = %e, "unreadable frame from the switchboard");
+                    }
+                    // Pings are answered by tungstenite.
+                    Incoming::Control => {}
                 }
             }
             LinkEvent::Lost(why) => self.on_lost(&why),
             LinkEvent::Connected(socket) => self.on_connected(socket).await,
-            LinkEvent::Failed(UpstreamError::Unauthorized) => {
+            LinkEvent::Failed(ConnectError::Unauthorized) => {
                 self.broadcast(BrowserFrame::error(
                     BrowserErrorCode::SignedOut,
                     "the switchboard no longer accepts this agent's password; sign in again",
@@ -258,14 +247,7 @@ impl Task {
         None
     }
 
-    async fn on_frame(&mut self, text: &str) -> Option<Ended> {
-        let frame = match decode::<ServerFrame>(text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                tracing::warn!(agent = %self.credentials.name, error = %e, "unreadable frame from the switchboard");
-                return None;
-            }
-        };
+    async fn on_frame(&mut self, frame: ServerFrame) -> Option<Ended> {
         match &frame {
             ServerFrame::Error {
                 code: ErrorCode::Superseded,
@@ -305,7 +287,7 @@ impl Task {
             self.broadcast(out);
         }
         if welcome {
-            self.attempt = 0;
+            self.backoff.reset();
             self.set_upstream(UpstreamStatus::Connected, "connected");
             tracing::info!(agent = %self.credentials.name, "upstream session live");
             for reply in self.pending.clone() {
@@ -326,7 +308,7 @@ impl Task {
         let Link::Up(socket) = &mut self.link else {
             return false;
         };
-        match socket.send(WsMessage::Text(encode(frame).into())).await {
+        match client::send(socket, frame).await {
             Ok(()) => true,
             Err(e) => {
                 self.on_lost(&e.to_string());
@@ -396,17 +378,15 @@ impl Task {
 
     async fn housekeeping(&mut self) -> Option<Ended> {
         if let Link::Up(_) = self.link {
-            let silence = self.settings.ping_every * SILENT_PINGS;
-            if self.last_heard.elapsed() > silence {
-                self.close_link().await;
-                self.on_lost(&format!("no answer in {}", seconds(silence)));
-            } else if self.last_ping.elapsed() >= self.settings.ping_every {
-                self.ping_nonce += 1;
-                self.last_ping = Instant::now();
-                let ping = ClientFrame::Ping {
-                    nonce: Some(self.ping_nonce),
-                };
-                self.send_upstream(&ping).await;
+            match self.heartbeat.check() {
+                Beat::Quiet => {}
+                Beat::Ping(ping) => {
+                    self.send_upstream(&ping).await;
+                }
+                Beat::Silent(silence) => {
+                    self.close_link().await;
+                    self.on_lost(&format!("no answer in {}", seconds(silence)));
+                }
             }
         }
         if self.frames.receiver_count() > 0 {
@@ -442,15 +422,6 @@ impl Task {
     }
 }
 
-/// Capped exponential backoff with ±20 % jitter, so many agent sessions do not
-/// reconnect in lockstep after a switchboard restart.
-fn backoff(attempt: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1u32 << attempt.min(10))
-        .min(MAX_BACKOFF);
-    base.mul_f64(rand::rng().random_range(0.8..1.2))
-}
-
 fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 10.0 {
@@ -464,18 +435,5 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(0) <= Duration::from_millis(300));
-        assert!(backoff(0) >= Duration::from_millis(200));
-        assert!(backoff(3) >= Duration::from_millis(1600));
-        assert!(backoff(30) <= Duration::from_secs(6));
     }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::session::{CurrentSession, NotSignedIn};
 use super::{AppState, SESSION_COOKIE};
 use crate::pages::{self, LoginPage};
-use crate::upstream::{self, Credentials, UpstreamError};
+use switchboard_protocol::client::{self, ConnectError, Credentials};
 
 /// Agent names are short identifiers on the switchboard; this only bounds garbage.
 const MAX_NAME_CHARS: usize = 64;
@@ -68,9 +68,9 @@ pub async fn submit(
         name: name.to_string(),
         password: form.password.clone(),
     };
-    let probe = match upstream::connect(&credentials).await {
+    let probe = match client::connect(&credentials).await {
         Ok(socket) => socket,
-        Err(UpstreamError::Unauthorized) => {
+        Err(ConnectError::Unauthorized) => {
             tracing::info!(agent = name, "sign-in refused: wrong name or password");
             return page(
                 StatusCode::UNAUTHORIZED,

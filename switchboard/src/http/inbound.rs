@@ -19,6 +19,7 @@ use crate::jobs::inbound_spool::Accepted;
 use crate::jobs::media;
 use crate::phone::is_e164;
 use crate::store::{now_ms, InboundMessage};
+use crate::twilio::sid::is_message_sid;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -129,12 +130,6 @@ fn required<'a>(form: &'a TwilioForm, name: &str) -> Result<&'a str, String> {
         Some(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(format!("missing required field {name}")),
     }
-}
-
-fn is_message_sid(sid: &str) -> bool {
-    sid.len() == 34
-        && (sid.starts_with("SM") || sid.starts_with("MM"))
-        && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn media(form: &TwilioForm) -> Result<Vec<Media>, String> {

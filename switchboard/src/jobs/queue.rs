@@ -61,7 +61,6 @@ pub struct Pending {
     pub attempts: u32,
     /// Not before this time (ms since the epoch).
     pub next_at_ms: u64,
-    pub enqueued_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_error: Option<String>,
 }
@@ -179,7 +178,6 @@ impl JobQueue {
             job: job.clone(),
             attempts: 0,
             next_at_ms: now,
-            enqueued_ms: now,
             last_error: None,
         };
         let value = encode(&record)?;

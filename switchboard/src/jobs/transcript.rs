@@ -283,6 +283,15 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_named_by_the_resolution_time_as_the_readme_says() {
+        // One file per resolution, and a listing sorts oldest first.
+        assert_eq!(
+            key("+15550001111", 1_700_000_100_000, "json"),
+            "transcripts/+15550001111/1700000100000.json"
+        );
+    }
+
+    #[test]
     fn utc_formats_known_instants() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000_000), "2023-11-14 22:13:20 UTC");

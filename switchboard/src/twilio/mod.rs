@@ -1,6 +1,7 @@
 //! Everything that speaks Twilio: request signatures and the REST client.
 
 pub mod client;
+pub mod sid;
 pub mod signature;
 
 /// Twilio's "Attempt to send to unsubscribed recipient": the number texted STOP.

@@ -6,8 +6,6 @@
 pub mod aws;
 pub mod twilio_media;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -15,11 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use switchboard::twilio::signature;
-use switchboard_protocol::{decode, encode, ClientFrame, Message, Seq, ServerFrame};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use switchboard_protocol::client::{self, ConnectError, Credentials, Incoming, ResumePoints};
+use switchboard_protocol::{ClientFrame, Message, Seq, ServerFrame};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::MaybeTlsStream;
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "test-auth-token";
@@ -493,12 +490,15 @@ pub fn number(i: usize) -> String {
     format!("+1555{:07}", 1_000_000 + i)
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = client::Socket;
 
-/// A test agent: a real WebSocket client that records what it was sent.
+/// A test agent: the protocol client over a real WebSocket, recording what
+/// it was sent.
 pub struct Agent {
     pub name: String,
     socket: Socket,
+    /// Last seq seen per assigned conversation, for `hello` on reconnect.
+    resume: ResumePoints,
     /// Messages received, per conversation, in arrival order.
     pub messages: HashMap<String, Vec<Message>>,
     /// Every frame received, in order.
@@ -530,6 +530,7 @@ impl Agent {
         let mut agent = Agent {
             name: name.to_string(),
             socket,
+            resume: ResumePoints::default(),
             messages: HashMap::new(),
             frames: Vec::new(),
             assigned: Default::default(),
@@ -555,32 +556,22 @@ impl Agent {
     pub async fn reconnect(self, sb: &Switchboard) -> Agent {
         let resume = self.last_seen();
         let (name, messages, assigned) = (self.name, self.messages, self.assigned);
+        let points = self.resume;
         drop(self.socket);
         let mut agent = Agent::connect(sb, &name, resume, None, None).await;
         agent.messages = messages;
         agent.assigned = assigned;
+        agent.resume = points;
         agent
     }
 
+    /// The resume points of the next `hello`: last seq seen per assigned conversation.
     pub fn last_seen(&self) -> BTreeMap<String, Seq> {
-        self.assigned
-            .iter()
-            .map(|c| {
-                (
-                    c.clone(),
-                    self.messages
-                        .get(c)
-                        .and_then(|m| m.last())
-                        .map(|m| m.seq)
-                        .unwrap_or(0),
-                )
-            })
-            .collect()
+        self.resume.to_hello()
     }
 
     pub async fn send(&mut self, frame: &ClientFrame) {
-        self.socket
-            .send(WsMessage::Text(encode(frame).into()))
+        client::send(&mut self.socket, frame)
             .await
             .expect("send frame");
     }
@@ -599,18 +590,22 @@ impl Agent {
                 .await
                 .ok()??
                 .ok()?;
-            if let WsMessage::Text(text) = msg {
-                let frame: ServerFrame = decode(text.as_str()).expect("server frames decode");
-                self.record(&frame);
-                return Some(frame);
-            }
-            if let WsMessage::Close(_) = msg {
-                return None;
+            match client::read(&msg) {
+                Incoming::Frame(frame) => {
+                    self.record(&frame);
+                    return Some(frame);
+                }
+                Incoming::Closed(_) => return None,
+                Incoming::Unreadable(e) => {
+                    panic!("{}: server frame does not decode: {e}", self.name)
+                }
+                Incoming::Control => {}
             }
         }
     }
 
     fn record(&mut self, frame: &ServerFrame) {
+        self.resume.observe(frame);
         match frame {
             ServerFrame::Assigned {
                 conversation,
@@ -691,30 +686,17 @@ impl Agent {
 }
 
 /// Opens an authenticated agent socket without saying hello.
-pub async fn open_socket(
-    sb: &Switchboard,
-    name: &str,
-) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let (socket, _) = tokio_tungstenite::connect_async(agent_request(sb, name)?).await?;
-    Ok(socket)
+pub async fn open_socket(sb: &Switchboard, name: &str) -> Result<Socket, ConnectError> {
+    client::connect(&credentials(sb, name)).await
 }
 
-fn agent_request(
-    sb: &Switchboard,
-    name: &str,
-) -> Result<
-    tokio_tungstenite::tungstenite::handshake::client::Request,
-    tokio_tungstenite::tungstenite::Error,
-> {
-    let mut request = sb.ws_url().into_client_request()?;
-    let credentials = BASE64.encode(format!("{name}:{name}-pw"));
-    request.headers_mut().insert(
-        "authorization",
-        format!("Basic {credentials}")
-            .parse()
-            .expect("header value"),
-    );
-    Ok(request)
+/// A test agent's credentials: every agent's password is `<name>-pw`.
+fn credentials(sb: &Switchboard, name: &str) -> Credentials {
+    Credentials {
+        url: sb.ws_url(),
+        name: name.to_string(),
+        password: format!("{name}-pw"),
+    }
 }
 
 impl Agent {
@@ -728,8 +710,7 @@ impl Agent {
             .connect(([127, 0, 0, 1], sb.port).into())
             .await
             .expect("connect");
-        let request = agent_request(sb, name).expect("request");
-        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+        let socket = client::connect_over(MaybeTlsStream::Plain(stream), &credentials(sb, name))
             .await
             .expect("handshake");
         Agent::greet(socket, name, BTreeMap::new(), Some(true), Some(capacity)).await
@@ -749,7 +730,7 @@ impl PhoneSim {
             .await
             .expect("bind sim");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let mut config = switchboard::phone_sim::SimConfig::new(
+        let mut config = switchboard_devtools::phone_sim::SimConfig::new(
             ACCOUNT_SID,
             AUTH_TOKEN,
             TWILIO_NUMBER,
@@ -758,7 +739,7 @@ impl PhoneSim {
         config.delivery_delay_ms = delivery_delay_ms;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = switchboard::phone_sim::serve(config, listener, async move {
+            let _ = switchboard_devtools::phone_sim::serve(config, listener, async move {
                 let _ = stopped.await;
             })
             .await;

@@ -8,14 +8,14 @@
 use super::errors::SimError;
 use super::state::{AppState, SimDirection, SimMessage};
 use super::twilio_format::{country_of, new_sid, now_ms, num_segments, API_VERSION};
-use crate::phone::is_e164;
-use crate::twilio::signature;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use switchboard::phone::is_e164;
+use switchboard::twilio::signature;
 use switchboard_protocol::Media;
 
 /// Twilio forwards at most this many attachments per message.

@@ -7,18 +7,19 @@
 //! switchboard's client meets the same answers it would in production.
 
 use super::auth::TwilioAuth;
-use super::config::{is_sid_with_prefix, parse_http_url};
+use super::config::parse_http_url;
 use super::errors::TwilioError;
 use super::faults::{Fault, FinalStatus};
 use super::state::{AppState, SimDirection, SimMessage};
 use super::status_callbacks::{self, Delivery};
 use super::twilio_format::{new_sid, now_ms, num_segments, rfc2822, API_VERSION};
-use crate::phone::is_e164;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::{Form, Json};
 use serde_json::{json, Value};
+use switchboard::phone::is_e164;
+use switchboard::twilio::sid::is_sid;
 use switchboard_protocol::Media;
 
 /// Twilio's limit on a message body, in characters.
@@ -120,7 +121,7 @@ pub async fn update_incoming_number(
     ensure_account(&state, &account_sid, &uri)?;
     let number_sid = file
         .strip_suffix(".json")
-        .filter(|sid| is_sid_with_prefix(sid, "PN"))
+        .filter(|sid| is_sid(sid, "PN"))
         .ok_or_else(|| TwilioError::not_found(uri.path()))?;
     let Form(params) = form.map_err(form_error)?;
 

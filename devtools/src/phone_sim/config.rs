@@ -10,6 +10,7 @@ use clap::Args;
 use reqwest::Url;
 use std::net::IpAddr;
 use std::time::Duration;
+use switchboard::twilio::sid::parse_account_sid;
 
 /// Default URL the simulator posts customer messages to: the switchboard's
 /// webhook when it runs locally with its defaults.
@@ -81,21 +82,6 @@ impl SimConfig {
     }
 }
 
-fn parse_account_sid(text: &str) -> Result<String, String> {
-    if is_sid_with_prefix(text, "AC") {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "`{text}` is not a Twilio account SID (AC followed by 32 hex digits)"
-        ))
-    }
-}
-
-/// True for Twilio's SID shape: a two-letter prefix and 32 hex digits.
-pub(crate) fn is_sid_with_prefix(text: &str, prefix: &str) -> bool {
-    text.len() == 34 && text.starts_with(prefix) && text[2..].chars().all(|c| c.is_ascii_hexdigit())
-}
-
 fn parse_non_empty(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         Err("must not be empty".into())
@@ -105,7 +91,7 @@ fn parse_non_empty(text: &str) -> Result<String, String> {
 }
 
 fn parse_e164(text: &str) -> Result<String, String> {
-    if crate::phone::is_e164(text) {
+    if switchboard::phone::is_e164(text) {
         Ok(text.to_string())
     } else {
         Err(format!("`{text}` is not an E.164 number like +15551234567"))
@@ -127,13 +113,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sid_and_url_shapes_are_checked() {
-        assert!(parse_account_sid("AC0123456789abcdef0123456789abcdef").is_ok());
-        assert!(parse_account_sid("AC123").is_err());
-        assert!(is_sid_with_prefix(
-            "PN0123456789abcdef0123456789abcdef",
-            "PN"
-        ));
+    fn url_shapes_are_checked() {
         assert_eq!(
             parse_http_url("http://h:1/x").as_deref(),
             Ok("http://h:1/x")

@@ -8,7 +8,7 @@
 use super::faults::FinalStatus;
 use super::state::AppState;
 use super::twilio_format::API_VERSION;
-use crate::twilio::signature;
+use switchboard::twilio::signature;
 
 /// The message whose delivery is played out.
 #[derive(Debug, Clone)]

@@ -1,0 +1,329 @@
+//! `switchboard-dev agent`: a terminal agent, for demos, support and smoke tests.
+//!
+//! It speaks the same protocol as the agent UI. Type a line to reply to the
+//! current conversation (the one that last had activity); `/to NUMBER`
+//! switches, `/resolve`, `/transfer [AGENT]`, `/away`, `/back`, `/quit`.
+//! It reconnects by itself when the link breaks and resumes where it was.
+
+use futures_util::StreamExt;
+use std::time::Duration;
+use switchboard_protocol::client::{self, Beat, Credentials, Heartbeat, Incoming, ResumePoints};
+use switchboard_protocol::{ClientFrame, Direction, ErrorCode, Message, ServerFrame};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
+
+/// How often to ping the switchboard while connected (three silent intervals
+/// end the link, which is then reconnected).
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentCliConfig {
+    /// Switchboard agent endpoint.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_WS_URL",
+        default_value = "ws://localhost:3000/v1/agent"
+    )]
+    pub url: String,
+    /// Agent name (one of AGENTS).
+    #[arg(long)]
+    pub name: String,
+    /// Agent password.
+    #[arg(long, env = "AGENT_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// Conversations at once.
+    #[arg(long, default_value_t = 3)]
+    pub capacity: u32,
+}
+
+/// How one connection ended.
+enum End {
+    /// `/quit` or end of input.
+    Quit,
+    /// Another client signed in as this agent: reconnecting would only fight it.
+    Superseded,
+    /// The link broke; reconnect and resume.
+    Lost(String),
+}
+
+/// What the terminal agent remembers across reconnects.
+struct Agent {
+    config: AgentCliConfig,
+    /// The conversation a typed line replies to.
+    current: Option<String>,
+    /// Last seq seen per assigned conversation, for `hello` after a reconnect.
+    resume: ResumePoints,
+    /// Counter of this process's reply ids.
+    next_id: u64,
+    /// Replies not yet acknowledged (or refused): sent again after a
+    /// reconnect, where the switchboard's `client_id` idempotency stores each
+    /// at most once.
+    pending: Vec<ClientFrame>,
+}
+
+/// Runs the terminal agent until `/quit`, end of input, a wrong password or
+/// another sign-in as this agent; reconnects (with the protocol client's
+/// backoff) and resumes whenever the link breaks.
+pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
+    let credentials = Credentials {
+        url: config.url.clone(),
+        name: config.name.clone(),
+        password: config.password.clone(),
+    };
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut agent = Agent {
+        config,
+        current: None,
+        resume: ResumePoints::default(),
+        next_id: 0,
+        pending: Vec::new(),
+    };
+    let mut first = true;
+    loop {
+        let mut socket = client::connect_retrying(&credentials, |e, wait| {
+            println!("! {e}; retrying in {:.1} s", wait.as_secs_f64())
+        })
+        .await?;
+        // The first hello declares availability; later ones keep whatever the
+        // agent declared since (`/away` stays away across a reconnect).
+        let hello = ClientFrame::Hello {
+            resume: agent.resume.to_hello(),
+            available: first.then_some(true),
+            capacity: first.then_some(agent.config.capacity),
+        };
+        first = false;
+        let end = match client::send(&mut socket, &hello).await {
+            Ok(()) => agent.session(&mut socket, &mut lines).await,
+            Err(e) => End::Lost(e.to_string()),
+        };
+        match end {
+            End::Quit | End::Superseded => {
+                let _ = socket.close(None).await;
+                return Ok(());
+            }
+            End::Lost(why) => println!("! connection lost ({why}); reconnecting"),
+        }
+    }
+}
+
+impl Agent {
+    /// One connection's life: frames in, typed lines out, pings.
+    async fn session(
+        &mut self,
+        socket: &mut client::Socket,
+        lines: &mut Lines<BufReader<Stdin>>,
+    ) -> End {
+        let mut heartbeat = Heartbeat::new(PING_EVERY);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let frame = tokio::select! {
+                incoming = socket.next() => {
+                    let message = match incoming {
+                        Some(Ok(message)) => message,
+                        Some(Err(e)) => return End::Lost(e.to_string()),
+                        None => return End::Lost("connection closed".into()),
+                    };
+                    heartbeat.heard();
+                    match client::read(&message) {
+                        Incoming::Frame(frame) => {
+                            if let Some(end) = self.on_frame(&frame) {
+                                return end;
+                            }
+                            if matches!(frame, ServerFrame::Welcome { .. }) {
+                                for reply in self.pending.clone() {
+                                    if let Err(e) = client::send(socket, &reply).await {
+                                        return End::Lost(e.to_string());
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                        Incoming::Closed(why) => {
+                            return End::Lost(why.unwrap_or_else(|| "closed by the switchboard".into()))
+                        }
+                        Incoming::Unreadable(e) => {
+                            println!("! unreadable frame: {e}");
+                            continue;
+                        }
+                        Incoming::Control => continue,
+                    }
+                }
+                _ = tick.tick() => match heartbeat.check() {
+                    Beat::Quiet => continue,
+                    Beat::Ping(ping) => ping,
+                    Beat::Silent(silence) => {
+                        return End::Lost(format!("no answer in {} s", silence.as_secs()))
+                    }
+                },
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => match self.on_line(line.trim()) {
+                        Typed::Send(frame) => frame,
+                        Typed::Nothing => continue,
+                        Typed::Quit => return End::Quit,
+                    },
+                    Ok(None) => return End::Quit,
+                    Err(e) => {
+                        println!("! cannot read the terminal: {e}");
+                        return End::Quit;
+                    }
+                },
+            };
+            if let Err(e) = client::send(socket, &frame).await {
+                return End::Lost(e.to_string());
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: &ServerFrame) -> Option<End> {
+        self.resume.observe(frame);
+        show(frame, &mut self.current);
+        if let ServerFrame::Ack { client_id, .. }
+        | ServerFrame::Error {
+            client_id: Some(client_id),
+            ..
+        } = frame
+        {
+            self.pending.retain(
+                |f| !matches!(f, ClientFrame::Reply { client_id: c, .. } if c == client_id),
+            );
+        }
+        match frame {
+            ServerFrame::Error {
+                code: ErrorCode::Superseded,
+                fatal: true,
+                ..
+            } => Some(End::Superseded),
+            // shutting_down, slow_consumer: the switchboard closes; resume.
+            ServerFrame::Error {
+                fatal: true,
+                message,
+                ..
+            } => Some(End::Lost(message.clone())),
+            _ => None,
+        }
+    }
+
+    /// A typed line: a command, or a reply to the current conversation.
+    fn on_line(&mut self, line: &str) -> Typed {
+        let capacity = self.config.capacity;
+        let frame = match line.split_once(' ').unwrap_or((line, "")) {
+            ("", _) => return Typed::Nothing,
+            ("/quit", _) => return Typed::Quit,
+            ("/to", number) => {
+                self.current = Some(number.trim().to_string());
+                println!("> talking to {number}");
+                return Typed::Nothing;
+            }
+            ("/away", _) => ClientFrame::Availability {
+                available: false,
+                capacity,
+            },
+            ("/back", _) => ClientFrame::Availability {
+                available: true,
+                capacity,
+            },
+            ("/resolve", _) | ("/transfer", _) if self.current.is_none() => {
+                println!("! no current conversation");
+                return Typed::Nothing;
+            }
+            ("/resolve", _) => ClientFrame::Resolve {
+                conversation: self.current.clone().unwrap_or_default(),
+            },
+            ("/transfer", to) => ClientFrame::Transfer {
+                conversation: self.current.clone().unwrap_or_default(),
+                to: Some(to.trim().to_string()).filter(|t| !t.is_empty()),
+            },
+            _ => match &self.current {
+                Some(conversation) => {
+                    self.next_id += 1;
+                    ClientFrame::Reply {
+                        conversation: conversation.clone(),
+                        client_id: format!("cli-{}-{}", std::process::id(), self.next_id),
+                        body: line.to_string(),
+                    }
+                }
+                None => {
+                    println!("! no conversation yet");
+                    return Typed::Nothing;
+                }
+            },
+        };
+        if let ClientFrame::Reply { .. } = frame {
+            self.pending.push(frame.clone());
+        }
+        Typed::Send(frame)
+    }
+}
+
+/// What a typed line asks for.
+enum Typed {
+    Send(ClientFrame),
+    Nothing,
+    Quit,
+}
+
+fn show(frame: &ServerFrame, current: &mut Option<String>) {
+    match frame {
+        ServerFrame::Welcome {
+            agent,
+            capacity,
+            queue_length,
+            ..
+        } => {
+            println!("* signed in as {agent} (capacity {capacity}); {queue_length} waiting")
+        }
+        ServerFrame::Assigned {
+            conversation,
+            history,
+            ..
+        } => {
+            println!(
+                "* new conversation {} ({} messages)",
+                conversation.id,
+                history.len()
+            );
+            history.iter().for_each(print_message);
+            *current = Some(conversation.id.clone());
+        }
+        ServerFrame::Message { message } => {
+            print_message(message);
+            *current = Some(message.conversation.clone());
+        }
+        ServerFrame::Status {
+            conversation,
+            seq,
+            status,
+            error,
+        } => match error {
+            Some(e) => println!("  [{conversation} #{seq}] {status:?}: {}", e.message),
+            None => println!("  [{conversation} #{seq}] {status:?}"),
+        },
+        ServerFrame::OptOut {
+            conversation,
+            opted_out,
+        } => {
+            println!(
+                "* {conversation} {}",
+                if *opted_out {
+                    "opted out (STOP)"
+                } else {
+                    "opted back in"
+                }
+            )
+        }
+        ServerFrame::Unassigned {
+            conversation,
+            reason,
+        } => println!("* {conversation} left you: {reason:?}"),
+        ServerFrame::Queue { length } => println!("* {length} waiting"),
+        ServerFrame::Error { message, .. } => println!("! {message}"),
+        ServerFrame::Presence { .. } | ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
+    }
+}
+
+fn print_message(m: &Message) {
+    let who = match m.direction {
+        Direction::Inbound => m.conversation.as_str(),
+        Direction::Outbound => m.agent.as_deref().unwrap_or("agent"),
+    };
+    println!("[{} #{}] {who}: {}", m.conversation, m.seq, m.body);
+}
