@@ -8,9 +8,10 @@
 
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::keys;
+use super::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeId, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
-    RouteRecord, StatusOutcome, StatusUpdate, Store, StoreError,
+    StatusOutcome, StatusUpdate, Store, StoreError,
 };
 use crate::config::Durability;
 use async_trait::async_trait;
@@ -29,7 +30,10 @@ const WRITE_QUEUE: usize = 65_536;
 
 pub struct SledStore {
     trees: Trees,
+    /// Conversation → [`RouteRecord`] (JSON); written only by the router.
     routes: sled::Tree,
+    /// Agent name → [`AgentSettings`] (JSON); written only by the router.
+    agents: sled::Tree,
     meta: sled::Tree,
     writes: mpsc::Sender<Write>,
     durable: watch::Receiver<u64>,
@@ -67,6 +71,7 @@ impl SledStore {
             early_status: db.open_tree("early_status")?,
         };
         let routes = db.open_tree("routes")?;
+        let agents = db.open_tree("agents")?;
         let meta = db.open_tree("meta")?;
 
         let cursor = read_cursor(&meta)?;
@@ -108,6 +113,7 @@ impl SledStore {
             SledStore {
                 trees,
                 routes,
+                agents,
                 meta,
                 writes,
                 durable,
@@ -270,25 +276,6 @@ impl Store for SledStore {
         Ok(())
     }
 
-    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()> {
-        let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.routes.insert(conversation.as_bytes(), bytes)?;
-        Ok(())
-    }
-
-    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
-        let mut routes = Vec::new();
-        for entry in self.routes.iter() {
-            let (key, value) = entry?;
-            let conversation =
-                String::from_utf8(key.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let route =
-                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            routes.push((conversation, route));
-        }
-        Ok(routes)
-    }
-
     async fn close(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel::<Result<()>>();
         if self.writes.send(Write::Close(tx)).await.is_ok() {
@@ -296,4 +283,73 @@ impl Store for SledStore {
         }
         Ok(())
     }
+}
+
+/// Routing state lives in its own trees, written by the router alone (one
+/// router per sled store), so nothing is ever refused. Each write is
+/// flushed before it returns (sled's `flush_async`, on its own thread):
+/// durable against a crash of the process, like `DURABILITY=flush`.
+#[async_trait]
+impl RoutingState for SledStore {
+    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
+        let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.routes.insert(conversation.as_bytes(), bytes)?;
+        self.routes.flush_async().await?;
+        Ok(RouteWrite::Written)
+    }
+
+    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
+        let tree = self.routes.clone();
+        blocking(move || {
+            let mut routes = Vec::new();
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                let conversation = String::from_utf8(key.to_vec())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let route = serde_json::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                routes.push((conversation, route));
+            }
+            Ok(routes)
+        })
+        .await
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<RouteWrite> {
+        self.save_route(&claim.conversation, &claim.route()).await
+    }
+
+    async fn save_agent(&self, agent: &str, settings: AgentSettings) -> Result<()> {
+        let bytes =
+            serde_json::to_vec(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.agents.insert(agent.as_bytes(), bytes)?;
+        self.agents.flush_async().await?;
+        Ok(())
+    }
+
+    async fn agents(&self) -> Result<Vec<(String, AgentSettings)>> {
+        let tree = self.agents.clone();
+        blocking(move || {
+            let mut agents = Vec::new();
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                let name = String::from_utf8(key.to_vec())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let settings = serde_json::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                agents.push((name, settings));
+            }
+            Ok(agents)
+        })
+        .await
+    }
+}
+
+/// Runs a full-tree scan off the async runtime's threads.
+async fn blocking<T: Send + 'static>(
+    scan: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(scan)
+        .await
+        .map_err(|e| StoreError::Storage(format!("scan task failed: {e}")))?
 }
