@@ -106,6 +106,16 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                 _ = shutdown.changed() => break None,
             }
         };
+        // The reader reports a violation just before the router drops this
+        // connection's channels, so either branch above may win: the
+        // violation is what to tell the client.
+        let farewell = match violation_rx.try_recv() {
+            Ok(violation) => {
+                close_code = violation.code;
+                Some(violation_frame(&violation))
+            }
+            Err(_) => farewell,
+        };
         // On shutdown the router also stops and drops this connection's
         // channels, so whichever branch won above, say why we are closing.
         let farewell = match farewell {
