@@ -130,3 +130,102 @@ pub trait RoutingState: Send + Sync {
     /// Every agent's last declared settings.
     async fn agents(&self) -> crate::store::Result<Vec<(String, AgentSettings)>>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Durability;
+    use crate::store::sled_store::{SledOptions, SledStore};
+    use crate::store::Change;
+    use switchboard_protocol::Direction;
+
+    #[test]
+    fn records_written_before_new_fields_still_read() {
+        let old: RouteRecord =
+            serde_json::from_str(r#"{"state":"assigned","agent":"alice","since_ms":7}"#).unwrap();
+        assert_eq!(
+            old,
+            RouteRecord::Assigned {
+                agent: "alice".into(),
+                since_ms: 7,
+                waiting_since_ms: 0
+            }
+        );
+        let old: Change = serde_json::from_str(r#"{"k":"message","c":"+1555","s":3}"#).unwrap();
+        assert_eq!(
+            old,
+            Change::Message {
+                c: "+1555".into(),
+                s: 3,
+                d: None
+            }
+        );
+        let new = Change::Message {
+            c: "+1555".into(),
+            s: 4,
+            d: Some(Direction::Inbound),
+        };
+        let json = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), new);
+    }
+
+    #[tokio::test]
+    async fn sled_routing_state_is_there_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        // The closed store's writer thread lets go of the files a moment
+        // after `close` returns: wait for that (generously), not a fixed time.
+        let open = || async {
+            for _ in 0..500 {
+                let opened = SledStore::open(SledOptions {
+                    path: dir.path(),
+                    cache_mb: 8,
+                    durability: Durability::Flush,
+                });
+                match opened {
+                    Ok((store, _)) => return store,
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                }
+            }
+            panic!("the store did not reopen");
+        };
+        let store = open().await;
+        let claim = Claim {
+            conversation: "+15550001".into(),
+            agent: "alice".into(),
+            previous: None,
+            since_ms: 20,
+            waiting_since_ms: 10,
+        };
+        assert_eq!(store.claim(&claim).await.unwrap(), RouteWrite::Written);
+        let queued = RouteRecord::Queued {
+            since_ms: 30,
+            released_by: None,
+        };
+        assert_eq!(
+            store.save_route("+15550002", &queued).await.unwrap(),
+            RouteWrite::Written
+        );
+        let away = AgentSettings {
+            available: false,
+            capacity: 4,
+        };
+        store.save_agent("bob", away).await.unwrap();
+        crate::store::Store::close(&store).await.unwrap();
+        drop(store);
+
+        let store = open().await;
+        let mut routes = store.routes().await.unwrap();
+        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            routes,
+            vec![
+                ("+15550001".to_string(), claim.route()),
+                ("+15550002".to_string(), queued)
+            ]
+        );
+        assert_eq!(
+            store.agents().await.unwrap(),
+            vec![("bob".to_string(), away)]
+        );
+    }
+}
