@@ -29,6 +29,7 @@ pub use conn::{Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
 pub use driver::spawn;
 pub use event::{ClaimOutcome, Effect, Event};
 
+use crate::jobs::RouterJobs;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use switchboard_protocol::{ConversationId, Seq};
@@ -95,5 +96,3 @@ pub struct RouterConfig {
     /// Transcripts on resolve and waiting alerts; `None` queues nothing.
     pub jobs: Option<RouterJobs>,
 }
-
-use crate::jobs::RouterJobs;
