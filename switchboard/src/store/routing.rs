@@ -179,7 +179,7 @@ mod tests {
                 let opened = SledStore::open(SledOptions {
                     path: dir.path(),
                     cache_mb: 8,
-                    durability: Durability::Flush,
+                    durability: Durability::Fsync,
                 });
                 match opened {
                     Ok((store, _)) => return store,

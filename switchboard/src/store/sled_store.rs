@@ -34,6 +34,9 @@ pub struct SledStore {
     routes: sled::Tree,
     /// Agent name → [`AgentSettings`] (JSON); written only by the router.
     agents: sled::Tree,
+    /// sled's data file, synced after each routing write with
+    /// `DURABILITY=fsync`.
+    routing_fsync: Option<std::sync::Arc<std::fs::File>>,
     meta: sled::Tree,
     writes: mpsc::Sender<Write>,
     durable: watch::Receiver<u64>,
@@ -92,6 +95,14 @@ impl SledStore {
             Durability::Flush => None,
         };
 
+        // The router's writes bypass the writer; with `DURABILITY=fsync`
+        // they get their own fdatasync (see the `RoutingState` impl).
+        let routing_fsync = match &fsync_file {
+            Some(file) => Some(std::sync::Arc::new(file.try_clone().map_err(|e| {
+                StoreError::Storage(format!("opening sled's data file: {e}"))
+            })?)),
+            None => None,
+        };
         let (durable_tx, durable) = watch::channel(next_change - 1);
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
@@ -114,6 +125,7 @@ impl SledStore {
                 trees,
                 routes,
                 agents,
+                routing_fsync,
                 meta,
                 writes,
                 durable,
@@ -286,15 +298,15 @@ impl Store for SledStore {
 }
 
 /// Routing state lives in its own trees, written by the router alone (one
-/// router per sled store), so nothing is ever refused. Each write is
-/// flushed before it returns (sled's `flush_async`, on its own thread):
-/// durable against a crash of the process, like `DURABILITY=flush`.
+/// router per sled store), so nothing is ever refused. Each write is durable
+/// before it returns, as `DURABILITY` says: flushed (sled's `flush_async`)
+/// and, with `fsync`, the data file synced — off the runtime's threads.
 #[async_trait]
 impl RoutingState for SledStore {
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
         let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.routes.insert(conversation.as_bytes(), bytes)?;
-        self.routes.flush_async().await?;
+        self.make_routing_durable().await?;
         Ok(RouteWrite::Written)
     }
 
@@ -323,8 +335,7 @@ impl RoutingState for SledStore {
         let bytes =
             serde_json::to_vec(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.agents.insert(agent.as_bytes(), bytes)?;
-        self.agents.flush_async().await?;
-        Ok(())
+        self.make_routing_durable().await
     }
 
     async fn agents(&self) -> Result<Vec<(String, AgentSettings)>> {
@@ -345,7 +356,22 @@ impl RoutingState for SledStore {
     }
 }
 
-/// Runs a full-tree scan off the async runtime's threads.
+impl SledStore {
+    /// Flushes sled and, with `DURABILITY=fsync`, syncs its data file.
+    async fn make_routing_durable(&self) -> Result<()> {
+        self.routes.flush_async().await?;
+        if let Some(file) = self.routing_fsync.clone() {
+            blocking(move || {
+                file.sync_data()
+                    .map_err(|e| StoreError::Storage(format!("syncing sled's data file: {e}")))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs blocking sled or file work off the async runtime's threads.
 async fn blocking<T: Send + 'static>(
     scan: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
