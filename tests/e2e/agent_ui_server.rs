@@ -765,3 +765,57 @@ async fn sigterm_closes_tabs_and_upstreams_and_exits_cleanly() {
     assert_eq!(tab.expect_close().await, 1001);
     bob.until(STEP, "alice offline", alice_online(false)).await;
 }
+
+#[tokio::test]
+async fn browser_frames_that_break_the_websocket_rules_get_a_reason_and_the_right_close_code() {
+    use tokio::io::AsyncWriteExt;
+    let (_sb, ui) = system().await;
+    let cookie = ui.sign_in("alice").await;
+    // A client frame, masked as RFC 6455 requires, with a chosen first byte.
+    let masked = |first: u8, payload: &[u8]| {
+        let key = [9u8, 8, 7, 6];
+        let mut frame = vec![first, 0x80 | payload.len() as u8];
+        frame.extend(key);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        frame
+    };
+    let cases = [
+        ("over 64 KiB", 1009, None),
+        ("invalid UTF-8", 1007, Some(masked(0x81, &[0xff, 0xfe]))),
+        ("a reserved bit set", 1002, Some(masked(0xC1, b"hi"))),
+    ];
+    for (what, expected, raw) in cases {
+        let mut tab = ui.browser(&cookie).await;
+        tab.until_type("state").await;
+        match raw {
+            None => tab
+                .socket
+                .send(WsMessage::Text("x".repeat(70 * 1024).into()))
+                .await
+                .expect("send a big message"),
+            Some(bytes) => match tab.socket.get_mut() {
+                MaybeTlsStream::Plain(tcp) => tcp.write_all(&bytes).await.expect("raw frame"),
+                _ => panic!("plain TCP expected"),
+            },
+        }
+        assert_eq!(
+            tab.expect_close().await,
+            expected,
+            "{what}: {:#?}",
+            tab.frames
+        );
+        assert!(
+            tab.frames
+                .iter()
+                .any(|f| f["type"] == "error" && f["code"] == "bad_frame"),
+            "{what}: no error frame before the Close: {:#?}",
+            tab.frames
+        );
+    }
+    let log = ui.log();
+    assert_eq!(
+        log.matches("the page broke the protocol").count(),
+        3,
+        "each violation is logged:\n{log}"
+    );
+}

@@ -176,3 +176,37 @@ async fn five_thousand_concurrent_webhooks_across_200_numbers_are_stored_and_del
         .collect();
     assert!(shares.iter().all(|(_, n)| *n > 0), "{shares:?}");
 }
+
+#[tokio::test]
+async fn an_agent_who_set_away_stays_away_after_a_restart() {
+    let mut sb = Switchboard::start(Options::default()).await;
+    let alice = Agent::connect(&sb, "alice", Default::default(), Some(false), Some(2)).await;
+    // The welcome comes after the declaration is stored.
+    sb.kill9();
+    drop(alice);
+    sb.spawn().await;
+    // Reconnecting without restating availability keeps what was declared.
+    let mut alice = Agent::connect(&sb, "alice", Default::default(), None, None).await;
+    assert!(
+        matches!(
+            alice.frames.first(),
+            Some(switchboard_protocol::ServerFrame::Welcome {
+                available: false,
+                capacity: 2,
+                ..
+            })
+        ),
+        "welcome after restart: {:?}",
+        alice.frames.first()
+    );
+    sb.text(&number(7), "anyone there?").await;
+    // Bob arriving later gets the customer; had alice been available, she,
+    // online first and first by name, would have had it the moment it came.
+    let mut bob = sb.agent("bob").await;
+    bob.until(Duration::from_secs(20), "the customer", |b| {
+        b.assigned.contains(&number(7))
+    })
+    .await;
+    alice.drain(Duration::from_millis(10)).await;
+    assert!(alice.assigned.is_empty(), "alice, away, got a customer");
+}

@@ -117,7 +117,19 @@ async fn serve(
                         return;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Err(e)) => {
+                    match violation(&e) {
+                        Some((code, reason)) => {
+                            tracing::warn!(agent = %session.agent, code, reason = %reason, "closing a browser socket: the page broke the protocol");
+                            let refusal = BrowserFrame::error(BrowserErrorCode::BadFrame, reason.clone());
+                            let _ = send(&mut sink, Utf8Bytes::from(refusal.to_json())).await;
+                            close_with(&mut sink, code, reason).await;
+                        }
+                        None => tracing::debug!(agent = %session.agent, error = %e, "browser socket failed"),
+                    }
+                    return;
+                }
+                Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
@@ -170,6 +182,42 @@ async fn send(sink: &mut Sink, text: Utf8Bytes) -> Result<(), ()> {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
+}
+
+/// What a read error means for the page: the RFC 6455 close code and a reason
+/// (1009 too big, 1007 invalid UTF-8, 1002 protocol error), or `None` when the
+/// peer simply went away and there is nobody to tell. (The switchboard's agent
+/// socket does the same in `switchboard::hub::violation`.)
+fn violation(error: &axum::Error) -> Option<(u16, String)> {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+    let (code, reason) = match error.source()?.downcast_ref::<WsError>()? {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+            1009,
+            format!("message of {size} bytes is over the {max_size}-byte limit"),
+        ),
+        WsError::Capacity(other) => (1009, other.to_string()),
+        WsError::Utf8(_) => (1007, "text frame is not valid UTF-8".to_string()),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return None,
+        WsError::Protocol(e) => (1002, format!("protocol error: {e}")),
+        _ => return None,
+    };
+    // A Close frame's reason is at most 123 bytes.
+    let mut reason = reason;
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason.truncate(end);
+    Some((code, reason))
+}
+
+async fn close_with(sink: &mut Sink, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
 }
 
 async fn close(sink: &mut Sink, code: u16, reason: &'static str) {

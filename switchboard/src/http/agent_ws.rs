@@ -21,10 +21,11 @@ pub async fn upgrade(
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    ws.max_message_size(256 * 1024).on_upgrade(move |socket| {
-        // Upgraded sockets outlive axum's graceful shutdown; the tracker
-        // lets shutdown wait until each has sent its `shutting_down`.
-        let tracker = state.agent_sockets.clone();
-        tracker.track_future(hub::connection::serve(socket, agent, state))
-    })
+    ws.max_message_size(hub::violation::MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            // Upgraded sockets outlive axum's graceful shutdown; the tracker
+            // lets shutdown wait until each has sent its `shutting_down`.
+            let tracker = state.agent_sockets.clone();
+            tracker.track_future(hub::connection::serve(socket, agent, state))
+        })
 }

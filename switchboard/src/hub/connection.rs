@@ -6,16 +6,18 @@
 //! goes on; a silent peer, a full buffer, a newer session of the same agent
 //! or shutdown ends it.
 
+use super::violation::{self, Violation};
 use crate::http::AppState;
-use crate::router::{Command, Conn, Outgoing};
+use crate::router::{Command, Conn, Outgoing, RESUME_STATUS_WINDOW};
 use crate::store::Store;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_protocol::{decode, encode, ClientFrame, DecodeError, ErrorCode, ServerFrame};
+use switchboard_protocol::{
+    decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, ServerFrame,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
@@ -33,10 +35,13 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     let conn_id = state.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let (frames_tx, mut frames_rx) = mpsc::channel::<Outgoing>(state.config.agent_buffer_frames);
     let (close_tx, close_rx) = oneshot::channel::<ServerFrame>();
+    // The reader tells the writer when the client broke the protocol.
+    let (violation_tx, violation_rx) = oneshot::channel::<Violation>();
+    let mut violation_tx = Some(violation_tx);
     let mut shutdown = state.shutdown.clone();
 
     // Wait for hello before telling the router anything.
-    let hello = match timeout(HELLO_TIMEOUT, first_hello(&mut stream, &mut sink)).await {
+    let hello = match timeout(HELLO_TIMEOUT, first_hello(&agent, &mut stream, &mut sink)).await {
         Ok(Some(hello)) => hello,
         _ => return,
     };
@@ -52,16 +57,18 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         id: conn_id,
         frames: frames_tx.clone(),
         close: Some(close_tx),
-        delivered: HashMap::new(),
-        broken: None,
     };
-    if !state.router.send(Command::Connect {
-        agent: agent.clone(),
-        conn,
-        resume,
-        available,
-        capacity,
-    }) {
+    if !state
+        .router
+        .send(Command::Connect {
+            agent: agent.clone(),
+            conn,
+            resume,
+            available,
+            capacity,
+        })
+        .await
+    {
         return;
     }
 
@@ -70,19 +77,15 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     let mut writer = tokio::spawn(async move {
         let mut ping = interval(PING_EVERY);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut close_rx = close_rx;
+        let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
+        let mut close_code = 1000;
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
                 next = frames_rx.recv() => match next {
                     Some(item) => {
                         // Queue frames without flushing while more are
                         // waiting: one socket write for a burst, not one each.
-                        let written = match item {
-                            Outgoing::Frame(text) => sink.feed(Message::Text(text.into())).await.map_err(anyhow::Error::from),
-                            Outgoing::Range { conversation, after, upto } => {
-                                feed_range(&mut sink, &store, &conversation, after, upto).await
-                            }
-                        };
+                        let written = feed_item(&mut sink, &store, item).await;
                         let flushed = match written {
                             Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(anyhow::Error::from),
                             other => other,
@@ -96,8 +99,22 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                 },
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return; },
                 reason = &mut close_rx => break reason.ok(),
+                Ok(violation) = &mut violation_rx => {
+                    close_code = violation.code;
+                    break Some(violation_frame(&violation));
+                }
                 _ = shutdown.changed() => break None,
             }
+        };
+        // The reader reports a violation just before the router drops this
+        // connection's channels, so either branch above may win: the
+        // violation is what to tell the client.
+        let farewell = match violation_rx.try_recv() {
+            Ok(violation) => {
+                close_code = violation.code;
+                Some(violation_frame(&violation))
+            }
+            Err(_) => farewell,
         };
         // On shutdown the router also stops and drops this connection's
         // channels, so whichever branch won above, say why we are closing.
@@ -115,14 +132,12 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             let _ = sink.send(Message::Text(encode(frame).into())).await;
         }
         let reason = match &farewell {
-            Some(ServerFrame::Error { message, .. }) => {
-                message.chars().take(120).collect::<String>()
-            }
+            Some(ServerFrame::Error { message, .. }) => violation::truncate(message.clone(), 123),
             _ => String::new(),
         };
         let _ = sink
             .send(Message::Close(Some(CloseFrame {
-                code: 1000,
+                code: close_code,
                 reason: reason.into(),
             })))
             .await;
@@ -135,10 +150,25 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     loop {
         tokio::select! {
             incoming = stream.next() => {
-                let Some(Ok(message)) = incoming else { break };
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(e)) => {
+                        match violation::classify(&e) {
+                            Some(v) => {
+                                tracing::warn!(agent, code = v.code, reason = %v.reason, "closing an agent socket: the client broke the protocol");
+                                if let Some(tx) = violation_tx.take() {
+                                    let _ = tx.send(v);
+                                }
+                            }
+                            None => tracing::info!(agent, error = %e, "agent socket failed"),
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 last_heard = Instant::now();
                 match message {
-                    Message::Text(text) => handle_frame(&state, &agent, &frames_tx, text.as_str()),
+                    Message::Text(text) => handle_frame(&state, &agent, &frames_tx, text.as_str()).await,
                     Message::Binary(_) => reply_error(&frames_tx, ErrorCode::BadFrame, "frames are JSON text, not binary".into()),
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -154,13 +184,21 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             }
         }
     }
-    state.router.send(Command::Disconnect {
-        agent: agent.clone(),
-        conn_id,
-    });
+    state
+        .router
+        .send(Command::Disconnect {
+            agent: agent.clone(),
+            conn_id,
+        })
+        .await;
     drop(frames_tx);
     if !writer_done {
+        let told = violation_tx.is_none();
         let _ = timeout(Duration::from_secs(2), writer).await;
+        if told {
+            // We sent Close with the reason; give the peer time to read it.
+            let _ = timeout(CLOSE_HANDSHAKE_LIMIT, drain_until_close(&mut stream)).await;
+        }
     } else {
         // We sent Close: wait for the peer's. Dropping the socket while its
         // pongs sit unread makes the kernel answer with a reset, which
@@ -182,10 +220,107 @@ async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSoc
 /// Messages per store read when streaming a range.
 const RANGE_PAGE: u64 = 256;
 
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Queues one item of router output as frames (the caller flushes),
+/// reading from the store what it needs.
+async fn feed_item(sink: &mut Sink, store: &Arc<dyn Store>, item: Outgoing) -> anyhow::Result<()> {
+    match item {
+        Outgoing::Frame(frame) => feed(sink, &frame).await,
+        Outgoing::Range {
+            conversation,
+            after,
+            upto,
+        } => feed_range(sink, store, &conversation, after, upto).await,
+        Outgoing::Assigned {
+            conversation,
+            after,
+            upto,
+            waiting_since_ms,
+        } => {
+            let record = store.conversation(&conversation).await?.unwrap_or_default();
+            let history = store.history(&conversation, after, upto).await?;
+            let frame = ServerFrame::Assigned {
+                conversation: ConversationInfo {
+                    id: conversation,
+                    to: record.to,
+                    country: record.country,
+                    opted_out: record.opted_out,
+                    waiting_since_ms,
+                },
+                after,
+                history,
+            };
+            feed(sink, &frame).await
+        }
+        Outgoing::Resume { conversation, seen } => {
+            let recent = store
+                .history(
+                    &conversation,
+                    seen.saturating_sub(RESUME_STATUS_WINDOW),
+                    seen,
+                )
+                .await?;
+            for m in recent
+                .into_iter()
+                .filter(|m| m.direction == Direction::Outbound)
+            {
+                if let Some(status) = m.status {
+                    let frame = ServerFrame::Status {
+                        conversation: m.conversation,
+                        seq: m.seq,
+                        status,
+                        error: m.error,
+                    };
+                    feed(sink, &frame).await?;
+                }
+            }
+            feed_opt_out(sink, store, conversation).await
+        }
+        Outgoing::Status { conversation, seq } => {
+            let Some(m) = store.message(&conversation, seq).await? else {
+                return Ok(());
+            };
+            let Some(status) = m.status else {
+                return Ok(());
+            };
+            let frame = ServerFrame::Status {
+                conversation,
+                seq,
+                status,
+                error: m.error,
+            };
+            feed(sink, &frame).await
+        }
+        Outgoing::OptOut { conversation } => feed_opt_out(sink, store, conversation).await,
+    }
+}
+
+/// Queues the conversation's current `opt_out` state.
+async fn feed_opt_out(
+    sink: &mut Sink,
+    store: &Arc<dyn Store>,
+    conversation: String,
+) -> anyhow::Result<()> {
+    let opted_out = store
+        .conversation(&conversation)
+        .await?
+        .is_some_and(|r| r.opted_out);
+    let frame = ServerFrame::OptOut {
+        conversation,
+        opted_out,
+    };
+    feed(sink, &frame).await
+}
+
+async fn feed(sink: &mut Sink, frame: &ServerFrame) -> anyhow::Result<()> {
+    Ok(sink.feed(Message::Text(encode(frame).into())).await?)
+}
+
 /// Queues messages `(after, upto]` from the store as `message` frames
 /// (the caller flushes).
 async fn feed_range(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    sink: &mut Sink,
     store: &Arc<dyn Store>,
     conversation: &str,
     after: u64,
@@ -210,12 +345,43 @@ async fn feed_range(
     Ok(())
 }
 
-/// Reads frames until a valid `hello`; anything else gets an error frame.
+/// The fatal `error` frame sent before closing for a violation.
+fn violation_frame(violation: &Violation) -> ServerFrame {
+    ServerFrame::Error {
+        code: ErrorCode::BadFrame,
+        message: violation.reason.clone(),
+        client_id: None,
+        conversation: None,
+        fatal: true,
+    }
+}
+
+/// Reads frames until a valid `hello`; anything else gets an error frame,
+/// and a frame that breaks the protocol ends the session with its reason.
 async fn first_hello(
+    agent: &str,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    sink: &mut Sink,
 ) -> Option<ClientFrame> {
-    while let Some(Ok(message)) = stream.next().await {
+    while let Some(next) = stream.next().await {
+        let message = match next {
+            Ok(message) => message,
+            Err(e) => {
+                if let Some(v) = violation::classify(&e) {
+                    tracing::warn!(agent, code = v.code, reason = %v.reason, "closing an agent socket: the client broke the protocol");
+                    let _ = sink
+                        .send(Message::Text(encode(&violation_frame(&v)).into()))
+                        .await;
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: v.code,
+                            reason: v.reason.into(),
+                        })))
+                        .await;
+                }
+                return None;
+            }
+        };
         let text = match message {
             Message::Text(text) => text,
             Message::Close(_) => return None,
@@ -238,7 +404,7 @@ async fn first_hello(
     None
 }
 
-fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, text: &str) {
+async fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, text: &str) {
     let frame = match decode::<ClientFrame>(text) {
         Ok(frame) => frame,
         Err(e @ (DecodeError::Malformed(_) | DecodeError::Version(_))) => {
@@ -255,7 +421,7 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, 
             )
         }
         ClientFrame::Ping { nonce } => {
-            let _ = frames.try_send(Outgoing::Frame(encode(&ServerFrame::Pong { nonce })));
+            let _ = frames.try_send(Outgoing::Frame(ServerFrame::Pong { nonce }));
             return;
         }
         ClientFrame::Availability {
@@ -291,7 +457,7 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, 
                     conversation: Some(conversation),
                     fatal: false,
                 };
-                let _ = frames.try_send(Outgoing::Frame(encode(&frame)));
+                let _ = frames.try_send(Outgoing::Frame(frame));
                 return;
             }
             Command::Reply {
@@ -311,7 +477,7 @@ fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, 
             to,
         },
     };
-    state.router.send(command);
+    state.router.send(command).await;
 }
 
 fn reply_error(frames: &mpsc::Sender<Outgoing>, code: ErrorCode, message: String) {
@@ -322,5 +488,5 @@ fn reply_error(frames: &mpsc::Sender<Outgoing>, code: ErrorCode, message: String
         conversation: None,
         fatal: false,
     };
-    let _ = frames.try_send(Outgoing::Frame(encode(&frame)));
+    let _ = frames.try_send(Outgoing::Frame(frame));
 }

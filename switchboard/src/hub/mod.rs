@@ -2,3 +2,4 @@
 //! router commands and router output into frames.
 
 pub mod connection;
+pub mod violation;

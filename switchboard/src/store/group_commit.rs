@@ -20,7 +20,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashMap;
 use std::fs::File;
-use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Message, Seq};
+use switchboard_protocol::{
+    ConversationId, DeliveryError, DeliveryStatus, Direction, Message, Seq,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most writes applied in one transaction.
@@ -391,6 +393,7 @@ impl Tx<'_> {
         self.push_change(&Change::Message {
             c: m.from.clone(),
             s: seq,
+            d: Some(Direction::Inbound),
         })?;
         if opt_change.is_some() {
             self.push_change(&Change::OptOut { c: m.from.clone() })?;
@@ -440,6 +443,7 @@ impl Tx<'_> {
         self.push_change(&Change::Message {
             c: r.conversation.clone(),
             s: seq,
+            d: Some(Direction::Outbound),
         })?;
         Ok(Ok(Outcome::Reply(
             ReplyOutcome::Accepted {

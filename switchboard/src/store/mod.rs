@@ -16,9 +16,11 @@
 pub mod dynamo;
 mod group_commit;
 pub mod keys;
+pub mod routing;
 pub mod sled_store;
 
 use async_trait::async_trait;
+pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
     ConversationId, DeliveryError, DeliveryStatus, Direction, Media, Message, Seq,
@@ -84,7 +86,7 @@ pub struct Appended {
 }
 
 /// An agent's reply, before it is stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub conversation: ConversationId,
     pub agent: String,
@@ -165,36 +167,21 @@ pub struct ConversationRecord {
     pub last_seq: Seq,
 }
 
-/// Where a conversation is in routing. Owned by the router.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum RouteRecord {
-    /// Waiting for an agent since `since_ms`.
-    Queued {
-        since_ms: u64,
-        /// The agent who handed it back (not preferred when others are free).
-        #[serde(default)]
-        released_by: Option<String>,
-    },
-    /// Assigned to `agent` since `since_ms`.
-    Assigned { agent: String, since_ms: u64 },
-    /// Closed by an agent; the next message opens a new conversation.
-    Resolved {
-        at_ms: u64,
-        /// The newest seq when it was closed: seeing a message up to it
-        /// again (a change feed replayed from its start, as a new instance
-        /// of the DynamoDB store does) does not reopen it.
-        #[serde(default)]
-        upto_seq: Seq,
-    },
-}
-
 /// One entry of the change feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum Change {
     /// A message was appended.
-    Message { c: ConversationId, s: Seq },
+    Message {
+        c: ConversationId,
+        s: Seq,
+        /// Who wrote it, so the router can tell a customer's new
+        /// conversation from a reply without reading the message back.
+        /// Absent in records written before it existed: then the router
+        /// reads the message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        d: Option<Direction>,
+    },
     /// An outbound message's status changed.
     Status { c: ConversationId, s: Seq },
     /// The customer's opt-out state changed.
@@ -203,7 +190,7 @@ pub enum Change {
 
 /// The store interface; see the module docs for the contract.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RoutingState + Send + Sync + 'static {
     /// Appends a customer's message (idempotent on `MessageSid`). Opt-out
     /// keywords (STOP, START…) update the conversation in the same write.
     async fn append_inbound(&self, message: InboundMessage) -> Result<Appended>;
@@ -240,33 +227,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Saves the router's position; changes at or before it may be pruned.
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()>;
-
-    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()>;
-
-    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>>;
-
-    /// Records `conversation` as assigned to `agent` unless someone else
-    /// holds it: it succeeds when nobody holds it, `agent` already does, or
-    /// `previous` does (a transfer from `previous`). False means another
-    /// claimant won — another instance routed it first — and the caller
-    /// must leave the conversation alone. With several instances this is
-    /// what makes exactly one agent get a conversation; a single-instance
-    /// store (sled: one router) can simply record it.
-    async fn claim(
-        &self,
-        conversation: &str,
-        agent: &str,
-        previous: Option<&str>,
-        since_ms: u64,
-    ) -> Result<bool> {
-        let _ = previous;
-        let route = RouteRecord::Assigned {
-            agent: agent.to_string(),
-            since_ms,
-        };
-        self.save_route(conversation, &route).await?;
-        Ok(true)
-    }
 
     /// Waits until the pending writes are durable and stops accepting new ones.
     async fn close(&self) -> Result<()>;

@@ -8,9 +8,10 @@
 
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::keys;
+use super::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeId, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
-    RouteRecord, StatusOutcome, StatusUpdate, Store, StoreError,
+    StatusOutcome, StatusUpdate, Store, StoreError,
 };
 use crate::config::Durability;
 use async_trait::async_trait;
@@ -29,7 +30,13 @@ const WRITE_QUEUE: usize = 65_536;
 
 pub struct SledStore {
     trees: Trees,
+    /// Conversation → [`RouteRecord`] (JSON); written only by the router.
     routes: sled::Tree,
+    /// Agent name → [`AgentSettings`] (JSON); written only by the router.
+    agents: sled::Tree,
+    /// sled's data file, synced after each routing write with
+    /// `DURABILITY=fsync`.
+    routing_fsync: Option<std::sync::Arc<std::fs::File>>,
     meta: sled::Tree,
     writes: mpsc::Sender<Write>,
     durable: watch::Receiver<u64>,
@@ -67,6 +74,7 @@ impl SledStore {
             early_status: db.open_tree("early_status")?,
         };
         let routes = db.open_tree("routes")?;
+        let agents = db.open_tree("agents")?;
         let meta = db.open_tree("meta")?;
 
         let cursor = read_cursor(&meta)?;
@@ -87,6 +95,14 @@ impl SledStore {
             Durability::Flush => None,
         };
 
+        // The router's writes bypass the writer; with `DURABILITY=fsync`
+        // they get their own fdatasync (see the `RoutingState` impl).
+        let routing_fsync = match &fsync_file {
+            Some(file) => Some(std::sync::Arc::new(file.try_clone().map_err(|e| {
+                StoreError::Storage(format!("opening sled's data file: {e}"))
+            })?)),
+            None => None,
+        };
         let (durable_tx, durable) = watch::channel(next_change - 1);
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
@@ -108,6 +124,8 @@ impl SledStore {
             SledStore {
                 trees,
                 routes,
+                agents,
+                routing_fsync,
                 meta,
                 writes,
                 durable,
@@ -270,25 +288,6 @@ impl Store for SledStore {
         Ok(())
     }
 
-    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()> {
-        let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.routes.insert(conversation.as_bytes(), bytes)?;
-        Ok(())
-    }
-
-    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
-        let mut routes = Vec::new();
-        for entry in self.routes.iter() {
-            let (key, value) = entry?;
-            let conversation =
-                String::from_utf8(key.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let route =
-                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            routes.push((conversation, route));
-        }
-        Ok(routes)
-    }
-
     async fn close(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel::<Result<()>>();
         if self.writes.send(Write::Close(tx)).await.is_ok() {
@@ -296,4 +295,87 @@ impl Store for SledStore {
         }
         Ok(())
     }
+}
+
+/// Routing state lives in its own trees, written by the router alone (one
+/// router per sled store), so nothing is ever refused. Each write is durable
+/// before it returns, as `DURABILITY` says: flushed (sled's `flush_async`)
+/// and, with `fsync`, the data file synced — off the runtime's threads.
+#[async_trait]
+impl RoutingState for SledStore {
+    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
+        let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.routes.insert(conversation.as_bytes(), bytes)?;
+        self.make_routing_durable().await?;
+        Ok(RouteWrite::Written)
+    }
+
+    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
+        let tree = self.routes.clone();
+        blocking(move || {
+            let mut routes = Vec::new();
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                let conversation = String::from_utf8(key.to_vec())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let route = serde_json::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                routes.push((conversation, route));
+            }
+            Ok(routes)
+        })
+        .await
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<RouteWrite> {
+        self.save_route(&claim.conversation, &claim.route()).await
+    }
+
+    async fn save_agent(&self, agent: &str, settings: AgentSettings) -> Result<()> {
+        let bytes =
+            serde_json::to_vec(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.agents.insert(agent.as_bytes(), bytes)?;
+        self.make_routing_durable().await
+    }
+
+    async fn agents(&self) -> Result<Vec<(String, AgentSettings)>> {
+        let tree = self.agents.clone();
+        blocking(move || {
+            let mut agents = Vec::new();
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                let name = String::from_utf8(key.to_vec())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let settings = serde_json::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                agents.push((name, settings));
+            }
+            Ok(agents)
+        })
+        .await
+    }
+}
+
+impl SledStore {
+    /// Flushes sled and, with `DURABILITY=fsync`, syncs its data file.
+    async fn make_routing_durable(&self) -> Result<()> {
+        self.routes.flush_async().await?;
+        if let Some(file) = self.routing_fsync.clone() {
+            blocking(move || {
+                file.sync_data()
+                    .map_err(|e| StoreError::Storage(format!("syncing sled's data file: {e}")))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs blocking sled or file work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(
+    scan: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(scan)
+        .await
+        .map_err(|e| StoreError::Storage(format!("scan task failed: {e}")))?
 }

@@ -283,10 +283,12 @@ mod tests {
                     Change::Message {
                         c: "+15550001".into(),
                         s: 1,
+                        d: None,
                     },
                     Change::Message {
                         c: "+15550001".into(),
                         s: 2,
+                        d: None,
                     },
                 ],
                 mirror: vec![message(1), message(2)],
@@ -313,7 +315,8 @@ mod tests {
                 2,
                 Change::Message {
                     c: "+15550001".into(),
-                    s: 2
+                    s: 2,
+                    d: None,
                 }
             )]
         );

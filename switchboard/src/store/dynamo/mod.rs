@@ -21,7 +21,7 @@
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
 //! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error` | — |
-//! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`]), `owner` while assigned | — |
+//! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
 //! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms` | — |
 //!
 //! # Change feed
@@ -35,7 +35,7 @@
 //! `DATA_DIR` (a new instance, an ephemeral disk) starts at the oldest
 //! record the streams keep (24 hours), so nothing written while no instance
 //! ran is skipped; the router ignores what it replays of conversations
-//! resolved since ([`RouteRecord::Resolved`]'s
+//! resolved since ([`RouteRecord::Resolved`](crate::store::RouteRecord::Resolved)'s
 //! `upto_seq`).
 
 mod append;
@@ -48,7 +48,7 @@ mod stream_reader;
 
 use super::{
     Appended as StoreAppended, Change, ChangeId, ConversationRecord, InboundMessage, Reply,
-    ReplyOutcome, Result, RouteRecord, StatusOutcome, StatusUpdate, Store, StoreError,
+    ReplyOutcome, Result, StatusOutcome, StatusUpdate, Store, StoreError,
 };
 use crate::migrate::{self, MigrateError};
 use append::{Appended, Draft};
@@ -364,25 +364,6 @@ impl Store for DynamoStore {
 
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
         self.feed.save_cursor(cursor)
-    }
-
-    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()> {
-        self.save_route_impl(conversation, route).await
-    }
-
-    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
-        self.routes_impl().await
-    }
-
-    async fn claim(
-        &self,
-        conversation: &str,
-        agent: &str,
-        previous: Option<&str>,
-        since_ms: u64,
-    ) -> Result<bool> {
-        self.claim_impl(conversation, agent, previous, since_ms)
-            .await
     }
 
     async fn close(&self) -> Result<()> {

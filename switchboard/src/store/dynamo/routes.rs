@@ -6,31 +6,38 @@
 //! conversation, the claimant already does, or it comes from the agent
 //! that holds it (a transfer) — so when several routers race for one
 //! conversation exactly one wins. Queueing never displaces an owner either:
-//! a conversation claimed elsewhere stays with its claimant.
+//! a conversation claimed elsewhere stays with its claimant. A refused
+//! write is reported as [`RouteWrite::HeldElsewhere`], never as success.
+//!
+//! Agents' declared availability shares the table under keys
+//! `agent#<name>` (phone numbers never start with a letter), in the
+//! `agent_settings` attribute; a route scan skips those rows since they have
+//! no `route`.
 
 use super::error::{self, condition_failed};
 use super::items::{attr, s};
 use super::DynamoStore;
-use crate::store::{Result, RouteRecord, StoreError};
+use crate::store::{
+    AgentSettings, Claim, Result, RouteRecord, RouteWrite, RoutingState, StoreError,
+};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard_protocol::ConversationId;
+
+/// The attribute holding an agent's [`AgentSettings`] (JSON).
+const AGENT_SETTINGS: &str = "agent_settings";
+/// Prefix of the key of an agent's settings row.
+const AGENT_KEY_PREFIX: &str = "agent#";
 
 fn encode(route: &RouteRecord) -> Result<String> {
     serde_json::to_string(route).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-impl DynamoStore {
-    pub(super) async fn claim_impl(
-        &self,
-        conversation: &str,
-        agent: &str,
-        previous: Option<&str>,
-        since_ms: u64,
-    ) -> Result<bool> {
-        let route = RouteRecord::Assigned {
-            agent: agent.to_string(),
-            since_ms,
-        };
+#[async_trait]
+impl RoutingState for DynamoStore {
+    async fn claim(&self, claim: &Claim) -> Result<RouteWrite> {
+        let (conversation, agent) = (claim.conversation.as_str(), claim.agent.as_str());
+        let route = claim.route();
         let table = &self.tables.routes;
         let mut request = self
             .client
@@ -42,7 +49,7 @@ impl DynamoStore {
             .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_values(":route", s(encode(&route)?))
             .expression_attribute_values(":agent", s(agent));
-        request = match previous {
+        request = match claim.previous.as_deref() {
             Some(previous) => request
                 .condition_expression(
                     "attribute_not_exists(#owner) OR #owner = :agent OR #owner = :previous",
@@ -51,17 +58,13 @@ impl DynamoStore {
             None => request.condition_expression("attribute_not_exists(#owner) OR #owner = :agent"),
         };
         match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
+            Ok(_) => Ok(RouteWrite::Written),
+            Err(e) if condition_failed(&e) => Ok(RouteWrite::HeldElsewhere),
             Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
         }
     }
 
-    pub(super) async fn save_route_impl(
-        &self,
-        conversation: &str,
-        route: &RouteRecord,
-    ) -> Result<()> {
+    async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
         let table = &self.tables.routes;
         let request = self
             .client
@@ -92,19 +95,13 @@ impl DynamoStore {
             }
         };
         match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => {
-                tracing::debug!(
-                    conversation,
-                    "route kept: the conversation is held elsewhere"
-                );
-                Ok(())
-            }
+            Ok(_) => Ok(RouteWrite::Written),
+            Err(e) if condition_failed(&e) => Ok(RouteWrite::HeldElsewhere),
             Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
         }
     }
 
-    pub(super) async fn routes_impl(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
+    async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
         let table = &self.tables.routes;
         let mut pages = self
             .client
@@ -127,5 +124,50 @@ impl DynamoStore {
             routes.push((conversation.clone(), route));
         }
         Ok(routes)
+    }
+
+    async fn save_agent(&self, agent: &str, settings: AgentSettings) -> Result<()> {
+        let table = &self.tables.routes;
+        let json =
+            serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(table)
+            .item(attr::CONVERSATION, s(format!("{AGENT_KEY_PREFIX}{agent}")))
+            .item(AGENT_SETTINGS, s(json))
+            .send()
+            .await
+            .map_err(|e| error::dynamo("PutItem", table, &e))?;
+        Ok(())
+    }
+
+    async fn agents(&self) -> Result<Vec<(String, AgentSettings)>> {
+        let table = &self.tables.routes;
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .filter_expression("attribute_exists(#settings)")
+            .expression_attribute_names("#settings", AGENT_SETTINGS)
+            .into_paginator()
+            .items()
+            .send();
+        let mut agents = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| error::dynamo("Scan", table, &e))?;
+            let (Some(AttributeValue::S(key)), Some(AttributeValue::S(json))) =
+                (item.get(attr::CONVERSATION), item.get(AGENT_SETTINGS))
+            else {
+                continue;
+            };
+            let Some(name) = key.strip_prefix(AGENT_KEY_PREFIX) else {
+                continue;
+            };
+            let settings =
+                serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            agents.push((name.to_string(), settings));
+        }
+        Ok(agents)
     }
 }

@@ -400,7 +400,11 @@ fn convert(source: Source, record: &Record, page: &mut Page) {
                     let (c, s) = (message.conversation.clone(), message.seq);
                     let inserted = record.event_name() == Some(&OperationType::Insert);
                     if inserted {
-                        page.changes.push(Change::Message { c: c.clone(), s });
+                        page.changes.push(Change::Message {
+                            c: c.clone(),
+                            s,
+                            d: Some(message.direction),
+                        });
                         if items::get_bool(&new, attr::OPT_CHANGE).is_some() {
                             page.changes.push(Change::OptOut { c: c.clone() });
                         }

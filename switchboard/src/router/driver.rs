@@ -1,0 +1,429 @@
+//! The router's async shell: one task that feeds the state machine
+//! ([`Core`]) with commands from agent connections, the change feed and
+//! timers, and performs the effects it returns — the only place the router
+//! does I/O.
+//!
+//! Effects run in order. Writes the router must not get ahead of (a claim,
+//! a route, the transcript jobs of a resolve) are awaited before the next
+//! effect; what a connection is sent is queued on its bounded buffer without
+//! waiting, and the connection's own task reads from the store whatever the
+//! frame needs. A claim's or a conditional route write's outcome is fed
+//! back to the state machine at once, and its effects run before the rest.
+
+use super::conn::{Broken, Conn, ConnId, Outgoing};
+use super::event::{ClaimOutcome, Effect, Event};
+use super::machine::{Core, Recovered};
+use super::{Command, RouterConfig, RouterHandle};
+use crate::jobs::RouterJobs;
+use crate::store::{
+    now_ms, AgentSettings, Change, ChangeId, ReplyOutcome, RouteRecord, RouteWrite, Store,
+    StoreError,
+};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_protocol::{ErrorCode, ServerFrame};
+use tokio::sync::{mpsc, watch};
+
+/// Changes read from the feed per step.
+const FEED_BATCH: usize = 1024;
+/// Commands waiting for the router before senders wait (see [`RouterHandle::send`]).
+pub(super) const COMMAND_BUFFER: usize = 1024;
+
+struct Driver {
+    store: Arc<dyn Store>,
+    core: Core,
+    /// Live connections by id, with the agent each belongs to.
+    conns: HashMap<ConnId, (String, Conn)>,
+    /// Connections found broken while sending, to report to the core.
+    lost: Vec<(String, ConnId)>,
+    cursor: ChangeId,
+    grace: Duration,
+    handle: RouterHandle,
+    jobs: Option<RouterJobs>,
+}
+
+/// Loads routing state from the store and starts the router task. It runs
+/// until `shutdown` turns true.
+pub async fn spawn(
+    store: Arc<dyn Store>,
+    config: RouterConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
+    let (commands, rx) = mpsc::channel(COMMAND_BUFFER);
+    let handle = RouterHandle { commands };
+    let settings: HashMap<String, AgentSettings> = store.agents().await?.into_iter().collect();
+    let mut routes = Vec::new();
+    for (conversation, route) in store.routes().await? {
+        let head = match route {
+            RouteRecord::Resolved { .. } => 0,
+            _ => store
+                .conversation(&conversation)
+                .await?
+                .map_or(0, |c| c.last_seq),
+        };
+        routes.push(Recovered {
+            conversation,
+            route,
+            head,
+        });
+    }
+    let cursor = store.load_cursor().await?;
+    let (core, effects) = Core::recover(&config.agent_names, &settings, routes, now_ms());
+    tracing::info!(
+        cursor,
+        live = core.live.len(),
+        queued = core.queue.len(),
+        "router state recovered"
+    );
+    let mut driver = Driver {
+        store,
+        core,
+        conns: HashMap::new(),
+        lost: Vec::new(),
+        cursor,
+        grace: config.grace,
+        handle: handle.clone(),
+        jobs: config.jobs,
+    };
+    driver.perform(effects).await;
+    let task = tokio::spawn(async move { driver.run(rx, shutdown).await });
+    Ok((handle, task))
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        // Waiting alerts are checked on a timer; without ALERT_TO it never fires.
+        let alert_every = self.jobs.as_ref().and_then(RouterJobs::tick_every);
+        let mut alert_tick =
+            tokio::time::interval(alert_every.unwrap_or(Duration::from_secs(3600)));
+        alert_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let store = self.store.clone();
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                _ = alert_tick.tick(), if alert_every.is_some() => self.check_waits(),
+                Some(command) = commands.recv() => self.command(command).await,
+                ready = store.wait_for_changes(self.cursor) => {
+                    if let Err(e) = ready {
+                        tracing::info!(error = %e, "change feed closed; router stops");
+                        break;
+                    }
+                    if let Err(e) = self.follow_feed().await {
+                        tracing::error!(error = %e, "reading the change feed failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
+        let event = match command {
+            Command::Connect {
+                agent,
+                conn,
+                resume,
+                available,
+                capacity,
+            } => {
+                let id = conn.id;
+                self.conns.insert(id, (agent.clone(), conn));
+                Event::Connected {
+                    agent,
+                    conn: id,
+                    resume,
+                    available,
+                    capacity,
+                }
+            }
+            Command::Disconnect { agent, conn_id } => {
+                self.conns.remove(&conn_id);
+                Event::Disconnected {
+                    agent,
+                    conn: conn_id,
+                }
+            }
+            Command::Availability {
+                agent,
+                available,
+                capacity,
+            } => Event::Availability {
+                agent,
+                available,
+                capacity,
+            },
+            Command::Reply {
+                agent,
+                conversation,
+                client_id,
+                body,
+            } => Event::Reply {
+                agent,
+                conversation,
+                client_id,
+                body,
+            },
+            Command::Resolve {
+                agent,
+                conversation,
+            } => Event::Resolve {
+                agent,
+                conversation,
+            },
+            Command::Transfer {
+                agent,
+                conversation,
+                to,
+            } => Event::Transfer {
+                agent,
+                conversation,
+                to,
+            },
+            Command::GraceExpired { agent, generation } => {
+                Event::GraceExpired { agent, generation }
+            }
+        };
+        self.apply(event).await;
+    }
+
+    async fn follow_feed(&mut self) -> Result<(), StoreError> {
+        let changes = self.store.changes_after(self.cursor, FEED_BATCH).await?;
+        let Some(&(last, _)) = changes.last() else {
+            return Ok(());
+        };
+        for (_, change) in changes {
+            match self.to_event(change).await {
+                Ok(Some(event)) => self.apply(event).await,
+                Ok(None) => {}
+                // A change that cannot be read (corrupt record) must not
+                // stop routing for everyone else.
+                Err(e) => {
+                    tracing::error!(error = %e, "skipping a change the router could not apply")
+                }
+            }
+        }
+        self.cursor = last;
+        self.store.save_cursor(last).await
+    }
+
+    async fn to_event(&self, change: Change) -> Result<Option<Event>, StoreError> {
+        Ok(Some(match change {
+            Change::Message { c, s, d } => {
+                let direction = match d {
+                    Some(d) => d,
+                    // Written before changes carried the direction.
+                    None => match self.store.message(&c, s).await? {
+                        Some(m) => m.direction,
+                        None => return Ok(None),
+                    },
+                };
+                Event::Message {
+                    conversation: c,
+                    seq: s,
+                    direction,
+                }
+            }
+            Change::Status { c, s } => Event::Status {
+                conversation: c,
+                seq: s,
+            },
+            Change::OptOut { c } => Event::OptOut { conversation: c },
+        }))
+    }
+
+    /// One decision, then its effects.
+    async fn apply(&mut self, event: Event) {
+        let effects = self.core.step(event, now_ms());
+        self.perform(effects).await;
+    }
+
+    /// Performs effects in order; outcomes fed back to the core have their
+    /// effects run next, and connections that broke are reported last.
+    async fn perform(&mut self, effects: Vec<Effect>) {
+        let mut work: VecDeque<Effect> = effects.into();
+        loop {
+            while let Some(effect) = work.pop_front() {
+                if let Some(event) = self.perform_one(effect).await {
+                    let more = self.core.step(event, now_ms());
+                    for effect in more.into_iter().rev() {
+                        work.push_front(effect);
+                    }
+                }
+            }
+            let Some((agent, conn)) = self.lost.pop() else {
+                break;
+            };
+            work.extend(
+                self.core
+                    .step(Event::Disconnected { agent, conn }, now_ms()),
+            );
+        }
+    }
+
+    /// Performs one effect; returns the event its outcome causes, if any.
+    async fn perform_one(&mut self, effect: Effect) -> Option<Event> {
+        match effect {
+            Effect::Send { agent, conn, out } => {
+                let (_, connection) = self.conns.get_mut(&conn)?;
+                if let Err(why) = connection.queue(out) {
+                    match why {
+                        Broken::Overflowed => {
+                            tracing::warn!(agent, "agent connection fell behind; disconnecting it")
+                        }
+                        Broken::Closed => {
+                            tracing::debug!(agent, "agent connection already closed")
+                        }
+                    }
+                    self.conns.remove(&conn);
+                    self.lost.push((agent, conn));
+                }
+                None
+            }
+            Effect::Close { conn, frame } => {
+                if let Some((_, mut connection)) = self.conns.remove(&conn) {
+                    connection.close_with(frame);
+                }
+                None
+            }
+            Effect::StoreReply { conn, reply } => {
+                let (_, connection) = self.conns.get(&conn)?;
+                let frames = connection.frames.clone();
+                // Storing waits for a flush; the router must not.
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    let (conversation, client_id) =
+                        (reply.conversation.clone(), reply.client_id.clone());
+                    let frame = match store.append_reply(reply).await {
+                        Ok(ReplyOutcome::Accepted { seq, .. }) => ServerFrame::Ack {
+                            client_id,
+                            conversation,
+                            seq,
+                        },
+                        Ok(ReplyOutcome::OptedOut) => ServerFrame::Error {
+                            code: ErrorCode::OptedOut,
+                            message: "the customer texted STOP; nothing can be sent until they text START"
+                                .into(),
+                            client_id: Some(client_id),
+                            conversation: Some(conversation),
+                            fatal: false,
+                        },
+                        Ok(ReplyOutcome::UnknownConversation) => ServerFrame::Error {
+                            code: ErrorCode::NotAssigned,
+                            message: format!("conversation {conversation} does not exist"),
+                            client_id: Some(client_id),
+                            conversation: Some(conversation),
+                            fatal: false,
+                        },
+                        Err(e) => ServerFrame::Error {
+                            code: ErrorCode::Unavailable,
+                            message: format!("the reply was not stored ({e}); send it again"),
+                            client_id: Some(client_id),
+                            conversation: Some(conversation),
+                            fatal: false,
+                        },
+                    };
+                    // A full buffer here means the router is about to drop this
+                    // connection anyway; the agent resends unacked replies on resume.
+                    let _ = frames.try_send(Outgoing::Frame(frame));
+                });
+                None
+            }
+            Effect::SaveRoute {
+                conversation,
+                route,
+            } => match self.store.save_route(&conversation, &route).await {
+                Ok(RouteWrite::Written) => None,
+                Ok(RouteWrite::HeldElsewhere) => Some(Event::HeldElsewhere { conversation }),
+                Err(e) => {
+                    tracing::error!(conversation, error = %e, "could not save the route");
+                    None
+                }
+            },
+            Effect::Claim(claim) => {
+                let outcome = match self.store.claim(&claim).await {
+                    Ok(RouteWrite::Written) => ClaimOutcome::Won,
+                    Ok(RouteWrite::HeldElsewhere) => ClaimOutcome::HeldElsewhere,
+                    Err(e) => {
+                        tracing::error!(conversation = claim.conversation, error = %e, "could not claim; requeued");
+                        ClaimOutcome::Failed
+                    }
+                };
+                Some(Event::Claimed {
+                    conversation: claim.conversation,
+                    agent: claim.agent,
+                    outcome,
+                })
+            }
+            Effect::Resolved {
+                conversation,
+                agent,
+                upto_seq,
+                at_ms,
+            } => {
+                self.resolved(&conversation, &agent, upto_seq, at_ms).await;
+                None
+            }
+            Effect::SaveAgent {
+                agent,
+                available,
+                capacity,
+            } => {
+                let settings = AgentSettings {
+                    available,
+                    capacity,
+                };
+                if let Err(e) = self.store.save_agent(&agent, settings).await {
+                    tracing::error!(agent, error = %e, "could not save the agent's availability");
+                }
+                None
+            }
+            Effect::StartGrace { agent, generation } => {
+                let (handle, grace) = (self.handle.clone(), self.grace);
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    handle
+                        .send(Command::GraceExpired { agent, generation })
+                        .await;
+                });
+                None
+            }
+        }
+    }
+
+    /// Queues the transcript, then records the resolve: a crash in between
+    /// repeats the resolve instead of losing the transcript.
+    async fn resolved(&mut self, conversation: &str, agent: &str, upto_seq: u64, at_ms: u64) {
+        if let Some(jobs) = &self.jobs {
+            // The transcript covers everything durable, including a reply
+            // acked a moment ago that the feed has not brought here yet.
+            let stored = match self.store.conversation(conversation).await {
+                Ok(record) => record.map_or(0, |r| r.last_seq),
+                Err(e) => {
+                    tracing::warn!(conversation, error = %e, "transcript ends at the routed messages");
+                    0
+                }
+            };
+            jobs.resolved(conversation, upto_seq.max(stored), agent, at_ms)
+                .await;
+        }
+        let route = RouteRecord::Resolved { at_ms, upto_seq };
+        if let Err(e) = self.store.save_route(conversation, &route).await {
+            tracing::error!(conversation, error = %e, "could not record the resolve");
+        }
+    }
+
+    /// Alerts for customers queued too long while nobody can take them.
+    fn check_waits(&mut self) {
+        let Some(jobs) = self.jobs.as_mut() else {
+            return;
+        };
+        let waiting = self.core.waiting();
+        jobs.check_waits(waiting.iter().map(|(c, since)| (c, *since)));
+    }
+}

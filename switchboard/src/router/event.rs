@@ -1,0 +1,124 @@
+//! The router's inputs ([`Event`]) and outputs ([`Effect`]).
+//!
+//! The state machine ([`super::machine::Core`]) turns one event into a list of
+//! effects without doing any I/O; the driver ([`super::driver`]) performs
+//! them in order and feeds back what came of the ones whose outcome matters
+//! (a claim, a conditional route write, a connection that broke).
+
+use super::conn::{ConnId, Outgoing};
+use crate::store::{Claim, Reply, RouteRecord};
+use std::collections::BTreeMap;
+use switchboard_protocol::{ConversationId, Direction, Seq, ServerFrame};
+
+/// Something the router must react to.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// An agent's connection said `hello`.
+    Connected {
+        agent: String,
+        conn: ConnId,
+        /// Conversation → last seq the client saw.
+        resume: BTreeMap<ConversationId, Seq>,
+        available: Option<bool>,
+        capacity: Option<u32>,
+    },
+    /// A connection ended (socket closed, or its buffer overflowed).
+    Disconnected { agent: String, conn: ConnId },
+    /// `availability` frame.
+    Availability {
+        agent: String,
+        available: bool,
+        capacity: u32,
+    },
+    /// `reply` frame (already validated by the connection).
+    Reply {
+        agent: String,
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
+    /// `resolve` frame.
+    Resolve {
+        agent: String,
+        conversation: ConversationId,
+    },
+    /// `transfer` frame.
+    Transfer {
+        agent: String,
+        conversation: ConversationId,
+        to: Option<String>,
+    },
+    /// The grace timer started at disconnect number `generation` fired.
+    GraceExpired { agent: String, generation: u64 },
+    /// A message was stored (from the change feed).
+    Message {
+        conversation: ConversationId,
+        seq: Seq,
+        direction: Direction,
+    },
+    /// An outbound message's status changed (from the change feed).
+    Status {
+        conversation: ConversationId,
+        seq: Seq,
+    },
+    /// The customer's opt-out state changed (from the change feed).
+    OptOut { conversation: ConversationId },
+    /// What came of an [`Effect::Claim`].
+    Claimed {
+        conversation: ConversationId,
+        agent: String,
+        outcome: ClaimOutcome,
+    },
+    /// An [`Effect::SaveRoute`] was refused: another instance holds the
+    /// conversation.
+    HeldElsewhere { conversation: ConversationId },
+}
+
+/// What came of a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Won,
+    /// Another claimant holds it: leave the conversation alone.
+    HeldElsewhere,
+    /// The store failed; the conversation goes back to the queue's front.
+    Failed,
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Queue work for an agent's connection.
+    Send {
+        agent: String,
+        conn: ConnId,
+        out: Outgoing,
+    },
+    /// Send `frame` on a connection and close it (superseded).
+    Close { conn: ConnId, frame: ServerFrame },
+    /// Store an agent's reply and answer with `ack` or `error` on `conn`.
+    StoreReply { conn: ConnId, reply: Reply },
+    /// Write a routing record (queued or resolved); the result may be
+    /// [`Event::HeldElsewhere`].
+    SaveRoute {
+        conversation: ConversationId,
+        route: RouteRecord,
+    },
+    /// Claim a conversation for an agent; the result is [`Event::Claimed`].
+    Claim(Claim),
+    /// Queue the transcript of `(0, upto_seq]` (or of everything stored,
+    /// if more), then record the conversation as resolved.
+    Resolved {
+        conversation: ConversationId,
+        agent: String,
+        upto_seq: Seq,
+        at_ms: u64,
+    },
+    /// Persist what an agent declared, so it survives a restart.
+    SaveAgent {
+        agent: String,
+        available: bool,
+        capacity: u32,
+    },
+    /// Fire [`Event::GraceExpired`] after the grace period.
+    StartGrace { agent: String, generation: u64 },
+}

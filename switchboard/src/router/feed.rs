@@ -1,0 +1,85 @@
+//! Reacting to the change feed: new messages (routing a customer's new
+//! conversation, showing the rest to whoever holds it), delivery statuses
+//! and opt-out changes.
+
+use super::conn::Outgoing;
+use super::machine::{Core, Live};
+use crate::store::RouteRecord;
+use switchboard_protocol::{ConversationId, Direction, Seq};
+
+impl Core {
+    pub(super) fn on_message(
+        &mut self,
+        conversation: ConversationId,
+        seq: Seq,
+        direction: Direction,
+    ) {
+        if let Some(live) = self.live.get_mut(&conversation) {
+            live.head = live.head.max(seq);
+            if let Some(agent) = self.holder(&conversation).map(str::to_string) {
+                self.deliver(&agent, &conversation);
+            }
+            return;
+        }
+        if self
+            .resolved
+            .get(&conversation)
+            .is_some_and(|&upto| seq <= upto)
+        {
+            // Seen before it was resolved (a replayed feed).
+            return;
+        }
+        // Only a customer opens a conversation; a reply to a resolved one
+        // (sent just before the resolve) stays resolved.
+        if direction != Direction::Inbound {
+            return;
+        }
+        let since_ms = self.now_ms;
+        self.live.insert(
+            conversation.clone(),
+            Live {
+                head: seq,
+                route: RouteRecord::Queued {
+                    since_ms,
+                    released_by: None,
+                },
+            },
+        );
+        self.enqueue(conversation, None, false);
+        self.drain();
+    }
+
+    /// A status is shown only to the holder, and only for a message its
+    /// session was already sent (later ones carry their status).
+    pub(super) fn on_status(&mut self, conversation: &str, seq: Seq) {
+        let Some(agent) = self.holder(conversation).map(str::to_string) else {
+            return;
+        };
+        let delivered = self
+            .agents
+            .get(&agent)
+            .and_then(|a| a.session.as_ref())
+            .and_then(|s| s.delivered.get(conversation).copied());
+        if delivered.is_some_and(|d| d >= seq) {
+            self.send(
+                &agent,
+                Outgoing::Status {
+                    conversation: conversation.to_string(),
+                    seq,
+                },
+            );
+        }
+    }
+
+    /// An opt-out change is shown only to the holder.
+    pub(super) fn on_opt_out(&mut self, conversation: &str) {
+        if let Some(agent) = self.holder(conversation).map(str::to_string) {
+            self.send(
+                &agent,
+                Outgoing::OptOut {
+                    conversation: conversation.to_string(),
+                },
+            );
+        }
+    }
+}

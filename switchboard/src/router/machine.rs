@@ -1,0 +1,269 @@
+//! The routing state machine: [`Core::step`] turns one [`Event`] into the
+//! [`Effect`]s the driver must perform, with no I/O and no clock of its own
+//! (the time comes with the event), so every decision is unit-testable.
+//!
+//! The behaviour is split by concern: [`super::feed`] (new messages,
+//! statuses, opt-outs), [`super::commands`] (reply, resolve, transfer,
+//! availability), [`super::queue`] (FIFO queue, picking and claiming),
+//! [`super::delivery`] (what each session is sent), [`super::presence`]
+//! (sessions, grace periods, `presence` and `queue` announcements).
+//!
+//! Invariants (checked by [`Core::check_invariants`] in the tests):
+//! * `live` holds exactly the queued and assigned conversations;
+//! * a conversation is in `queue` (once) iff its live route is `Queued`;
+//! * a conversation is in an agent's `conversations` iff its live route is
+//!   `Assigned` to that agent;
+//! * a session has delivery state only for conversations its agent holds.
+
+use super::agents::Agent;
+use super::event::{Effect, Event};
+use crate::store::{AgentSettings, RouteRecord};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use switchboard_protocol::{AgentPresence, ConversationId, Seq};
+
+/// A conversation that is queued or assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// Newest seq the router has seen: what agents may be shown (the feed
+    /// only carries durable messages).
+    pub head: Seq,
+    /// `Queued` or `Assigned`, never `Resolved`.
+    pub route: RouteRecord,
+}
+
+/// Everything the router knows; see the module docs.
+#[derive(Debug)]
+pub struct Core {
+    /// Every configured agent, by name (sorted: deterministic ties).
+    pub(super) agents: BTreeMap<String, Agent>,
+    /// Queued and assigned conversations.
+    pub(super) live: HashMap<ConversationId, Live>,
+    /// Queued conversations, the longest waiting first.
+    pub(super) queue: VecDeque<ConversationId>,
+    /// Resolved conversations and the seq they were resolved at.
+    pub(super) resolved: HashMap<ConversationId, Seq>,
+    /// Assignments made so far (orders agents for round-robin ties).
+    pub(super) assignments: u64,
+    /// The queue length agents were last told.
+    pub(super) announced_queue: usize,
+    /// The presence list agents were last told.
+    pub(super) announced_presence: Vec<AgentPresence>,
+    /// Time of the event being handled.
+    pub(super) now_ms: u64,
+    /// Effects of the event being handled, in order.
+    pub(super) effects: Vec<Effect>,
+}
+
+/// A routing record as loaded at start, with its conversation's newest seq.
+pub struct Recovered {
+    pub conversation: ConversationId,
+    pub route: RouteRecord,
+    pub head: Seq,
+}
+
+impl Core {
+    /// Rebuilds the state after a start. Agents are all offline now, so
+    /// those holding conversations start their grace period (the returned
+    /// effects); a conversation held by an agent no longer configured is
+    /// queued.
+    pub fn recover(
+        agent_names: &[String],
+        settings: &HashMap<String, AgentSettings>,
+        routes: Vec<Recovered>,
+        now_ms: u64,
+    ) -> (Core, Vec<Effect>) {
+        let mut core = Core {
+            agents: agent_names
+                .iter()
+                .map(|name| {
+                    let declared = settings.get(name).copied().unwrap_or_default();
+                    (name.clone(), Agent::new(declared))
+                })
+                .collect(),
+            live: HashMap::new(),
+            queue: VecDeque::new(),
+            resolved: HashMap::new(),
+            assignments: 0,
+            announced_queue: 0,
+            announced_presence: Vec::new(),
+            now_ms,
+            effects: Vec::new(),
+        };
+        let mut queued = Vec::new();
+        for Recovered {
+            conversation,
+            route,
+            head,
+        } in routes
+        {
+            let route = match route {
+                RouteRecord::Resolved { upto_seq, .. } => {
+                    core.resolved.insert(conversation, upto_seq);
+                    continue;
+                }
+                RouteRecord::Queued { since_ms, .. } => {
+                    queued.push((since_ms, conversation.clone()));
+                    route
+                }
+                RouteRecord::Assigned { ref agent, .. } => match core.agents.get_mut(agent) {
+                    Some(a) => {
+                        a.conversations.insert(conversation.clone());
+                        route
+                    }
+                    // The agent was removed from the configuration: hand
+                    // it back in its name, which also releases it in a
+                    // store that records holders.
+                    None => {
+                        let route = RouteRecord::Queued {
+                            since_ms: now_ms,
+                            released_by: Some(agent.clone()),
+                        };
+                        core.effects.push(Effect::SaveRoute {
+                            conversation: conversation.clone(),
+                            route: route.clone(),
+                        });
+                        queued.push((now_ms, conversation.clone()));
+                        route
+                    }
+                },
+            };
+            core.live.insert(conversation, Live { head, route });
+        }
+        queued.sort();
+        core.queue = queued.into_iter().map(|(_, c)| c).collect();
+        core.announced_queue = core.queue.len();
+        core.announced_presence = super::agents::presence(&core.agents);
+        let holding: Vec<(String, u64)> = core
+            .agents
+            .iter()
+            .filter(|(_, a)| !a.conversations.is_empty())
+            .map(|(name, a)| (name.clone(), a.generation))
+            .collect();
+        for (agent, generation) in holding {
+            core.effects.push(Effect::StartGrace { agent, generation });
+        }
+        let effects = std::mem::take(&mut core.effects);
+        (core, effects)
+    }
+
+    /// Handles one event at time `now_ms`; returns what to do, in order.
+    pub fn step(&mut self, event: Event, now_ms: u64) -> Vec<Effect> {
+        self.now_ms = now_ms;
+        match event {
+            Event::Connected {
+                agent,
+                conn,
+                resume,
+                available,
+                capacity,
+            } => self.connect(&agent, conn, resume, available, capacity),
+            Event::Disconnected { agent, conn } => self.disconnect(&agent, conn),
+            Event::Availability {
+                agent,
+                available,
+                capacity,
+            } => self.availability(&agent, available, capacity),
+            Event::Reply {
+                agent,
+                conversation,
+                client_id,
+                body,
+            } => self.reply(&agent, conversation, client_id, body),
+            Event::Resolve {
+                agent,
+                conversation,
+            } => self.resolve(&agent, &conversation),
+            Event::Transfer {
+                agent,
+                conversation,
+                to,
+            } => self.transfer(&agent, &conversation, to),
+            Event::GraceExpired { agent, generation } => self.grace_expired(&agent, generation),
+            Event::Message {
+                conversation,
+                seq,
+                direction,
+            } => self.on_message(conversation, seq, direction),
+            Event::Status { conversation, seq } => self.on_status(&conversation, seq),
+            Event::OptOut { conversation } => self.on_opt_out(&conversation),
+            Event::Claimed {
+                conversation,
+                agent,
+                outcome,
+            } => self.claimed(&conversation, &agent, outcome),
+            Event::HeldElsewhere { conversation } => {
+                tracing::info!(conversation, "conversation held elsewhere; leaving it");
+                self.forget(&conversation);
+            }
+        }
+        self.announce_presence();
+        self.announce_queue();
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Customers queued while nobody can take them, with when each started
+    /// waiting (for waiting alerts); empty while some agent has room.
+    pub fn waiting(&self) -> Vec<(ConversationId, u64)> {
+        if super::agents::pick(&self.agents, None).is_some() {
+            return Vec::new();
+        }
+        self.queue
+            .iter()
+            .filter_map(|c| match self.live.get(c).map(|l| &l.route) {
+                Some(RouteRecord::Queued { since_ms, .. }) => Some((c.clone(), *since_ms)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Newest seq seen of a live conversation.
+    pub(super) fn head(&self, conversation: &str) -> Seq {
+        self.live.get(conversation).map_or(0, |l| l.head)
+    }
+
+    /// Who holds a conversation, if it is assigned.
+    pub(super) fn holder(&self, conversation: &str) -> Option<&str> {
+        match self.live.get(conversation).map(|l| &l.route) {
+            Some(RouteRecord::Assigned { agent, .. }) => Some(agent),
+            _ => None,
+        }
+    }
+
+    /// Panics when an invariant from the module docs does not hold.
+    #[cfg(test)]
+    pub fn check_invariants(&self) {
+        use std::collections::BTreeSet;
+        let queued: BTreeSet<&ConversationId> = self
+            .live
+            .iter()
+            .filter(|(_, l)| matches!(l.route, RouteRecord::Queued { .. }))
+            .map(|(c, _)| c)
+            .collect();
+        let in_queue: BTreeSet<&ConversationId> = self.queue.iter().collect();
+        assert_eq!(in_queue.len(), self.queue.len(), "duplicates in the queue");
+        assert_eq!(queued, in_queue, "queue and queued routes differ");
+        for (c, l) in &self.live {
+            match &l.route {
+                RouteRecord::Assigned { agent, .. } => assert!(
+                    self.agents[agent].conversations.contains(c),
+                    "{c} assigned to {agent} but not in its set"
+                ),
+                RouteRecord::Queued { .. } => {}
+                RouteRecord::Resolved { .. } => panic!("{c} live but resolved"),
+            }
+        }
+        for (name, a) in &self.agents {
+            for c in &a.conversations {
+                assert_eq!(self.holder(c), Some(name.as_str()), "{c} in {name}'s set");
+            }
+            if let Some(s) = &a.session {
+                for c in s.delivered.keys() {
+                    assert!(
+                        a.conversations.contains(c),
+                        "{name} has delivery state for {c}"
+                    );
+                }
+            }
+        }
+    }
+}

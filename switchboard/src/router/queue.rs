@@ -1,0 +1,157 @@
+//! The FIFO queue and assignment: who gets a conversation (least loaded,
+//! ties round-robin, never over capacity), and claiming it in the store
+//! before the agent is told.
+
+use super::agents;
+use super::event::{ClaimOutcome, Effect};
+use super::machine::{Core, Live};
+use crate::store::{Claim, RouteRecord};
+use switchboard_protocol::ConversationId;
+
+impl Core {
+    /// Queues a live conversation (at the back, or at the front when it is
+    /// handed back: its customer has waited longest) and records it.
+    /// `released_by` is not preferred when others are free.
+    pub(super) fn enqueue(
+        &mut self,
+        conversation: ConversationId,
+        released_by: Option<String>,
+        front: bool,
+    ) {
+        let route = RouteRecord::Queued {
+            since_ms: self.now_ms,
+            released_by,
+        };
+        self.effects.push(Effect::SaveRoute {
+            conversation: conversation.clone(),
+            route: route.clone(),
+        });
+        match self.live.get_mut(&conversation) {
+            Some(live) => live.route = route,
+            None => {
+                self.live
+                    .insert(conversation.clone(), Live { head: 0, route });
+            }
+        }
+        self.queue.retain(|c| *c != conversation);
+        if front {
+            self.queue.push_front(conversation);
+        } else {
+            self.queue.push_back(conversation);
+        }
+    }
+
+    /// Hands queued conversations, oldest first, to agents with room.
+    pub(super) fn drain(&mut self) {
+        while let Some(conversation) = self.queue.front().cloned() {
+            let avoid = match self.live.get(&conversation).map(|l| &l.route) {
+                Some(RouteRecord::Queued { released_by, .. }) => released_by.clone(),
+                _ => {
+                    debug_assert!(false, "{conversation} in the queue but not queued");
+                    self.queue.pop_front();
+                    continue;
+                }
+            };
+            let Some(agent) = agents::pick(&self.agents, avoid.as_deref()).map(str::to_string)
+            else {
+                break;
+            };
+            self.queue.pop_front();
+            self.assign(&conversation, &agent);
+        }
+    }
+
+    /// Gives a queued or assigned conversation to `agent` and claims it in
+    /// the store; the agent is told once the claim is won ([`Self::claimed`]).
+    pub(super) fn assign(&mut self, conversation: &str, agent: &str) {
+        let Some(live) = self.live.get_mut(conversation) else {
+            return;
+        };
+        let (previous, waiting_since_ms) = match &live.route {
+            RouteRecord::Queued { since_ms, .. } => (None, *since_ms),
+            RouteRecord::Assigned {
+                agent,
+                since_ms,
+                waiting_since_ms,
+            } => (
+                Some(agent.clone()),
+                if *waiting_since_ms == 0 {
+                    *since_ms
+                } else {
+                    *waiting_since_ms
+                },
+            ),
+            RouteRecord::Resolved { .. } => return,
+        };
+        let claim = Claim {
+            conversation: conversation.to_string(),
+            agent: agent.to_string(),
+            previous,
+            since_ms: self.now_ms,
+            waiting_since_ms,
+        };
+        live.route = claim.route();
+        self.queue.retain(|c| c != conversation);
+        self.assignments += 1;
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.conversations.insert(conversation.to_string());
+            a.last_assigned = self.assignments;
+        }
+        self.effects.push(Effect::Claim(claim));
+    }
+
+    /// The store answered a claim.
+    pub(super) fn claimed(&mut self, conversation: &str, agent: &str, outcome: ClaimOutcome) {
+        if self.holder(conversation) != Some(agent) {
+            return;
+        }
+        match outcome {
+            ClaimOutcome::Won => {
+                tracing::debug!(agent, conversation, "conversation assigned");
+                self.send_assigned(agent, conversation, 0);
+            }
+            ClaimOutcome::HeldElsewhere => {
+                tracing::info!(agent, conversation, "conversation claimed elsewhere");
+                self.forget(conversation);
+            }
+            ClaimOutcome::Failed => {
+                // Back to the front; the next event that drains retries it.
+                let Some(live) = self.live.get_mut(conversation) else {
+                    return;
+                };
+                let since_ms = match live.route {
+                    RouteRecord::Assigned {
+                        waiting_since_ms, ..
+                    } => waiting_since_ms,
+                    _ => self.now_ms,
+                };
+                live.route = RouteRecord::Queued {
+                    since_ms,
+                    released_by: None,
+                };
+                self.drop_holding(agent, conversation);
+                self.queue.push_front(conversation.to_string());
+            }
+        }
+    }
+
+    /// Removes a conversation from the router's memory (another instance
+    /// holds it).
+    pub(super) fn forget(&mut self, conversation: &str) {
+        if let Some(agent) = self.holder(conversation).map(str::to_string) {
+            self.drop_holding(&agent, conversation);
+        }
+        self.live.remove(conversation);
+        self.queue.retain(|c| c != conversation);
+    }
+
+    /// Takes a conversation out of an agent's set and its session's state.
+    pub(super) fn drop_holding(&mut self, agent: &str, conversation: &str) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.conversations.remove(conversation);
+            if let Some(session) = a.session.as_mut() {
+                session.delivered.remove(conversation);
+            }
+        }
+    }
+}

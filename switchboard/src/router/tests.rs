@@ -1,0 +1,659 @@
+//! Routing decisions, tested on the state machine alone: no store, no
+//! sockets, no clock — each test runs in microseconds.
+
+use super::conn::{ConnId, Outgoing};
+use super::event::{ClaimOutcome, Effect, Event};
+use super::machine::{Core, Recovered};
+use crate::store::{AgentSettings, RouteRecord};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
+
+/// The state machine plus a stand-in for the driver that performs effects
+/// the way it does, with every claim won unless told otherwise.
+struct Harness {
+    core: Core,
+    now: u64,
+    /// Conversations whose next claim another instance wins.
+    taken_elsewhere: Vec<String>,
+}
+
+fn conn_of(agent: &str) -> ConnId {
+    agent.bytes().map(u64::from).sum()
+}
+
+fn c(n: u32) -> String {
+    format!("+1555000{n:04}")
+}
+
+impl Harness {
+    fn new(agents: &[&str]) -> Harness {
+        Self::recovered(agents, &HashMap::new(), Vec::new())
+    }
+
+    fn recovered(
+        agents: &[&str],
+        settings: &HashMap<String, AgentSettings>,
+        routes: Vec<Recovered>,
+    ) -> Harness {
+        let names: Vec<String> = agents.iter().map(|a| a.to_string()).collect();
+        let (core, _) = Core::recover(&names, settings, routes, 1_000);
+        Harness {
+            core,
+            now: 1_000,
+            taken_elsewhere: Vec::new(),
+        }
+    }
+
+    /// Steps one event and everything its outcomes cause, like the driver.
+    fn run(&mut self, event: Event) -> Vec<Effect> {
+        self.now += 1;
+        let mut work: VecDeque<Effect> = self.core.step(event, self.now).into();
+        let mut done = Vec::new();
+        while let Some(effect) = work.pop_front() {
+            if let Effect::Claim(claim) = &effect {
+                let outcome = if self.taken_elsewhere.contains(&claim.conversation) {
+                    ClaimOutcome::HeldElsewhere
+                } else {
+                    ClaimOutcome::Won
+                };
+                let event = Event::Claimed {
+                    conversation: claim.conversation.clone(),
+                    agent: claim.agent.clone(),
+                    outcome,
+                };
+                for e in self.core.step(event, self.now).into_iter().rev() {
+                    work.push_front(e);
+                }
+            }
+            done.push(effect);
+        }
+        self.core.check_invariants();
+        done
+    }
+
+    fn connect(&mut self, agent: &str, capacity: u32) -> Vec<Effect> {
+        self.connect_resuming(agent, capacity, BTreeMap::new())
+    }
+
+    fn connect_resuming(
+        &mut self,
+        agent: &str,
+        capacity: u32,
+        resume: BTreeMap<String, u64>,
+    ) -> Vec<Effect> {
+        self.run(Event::Connected {
+            agent: agent.into(),
+            conn: conn_of(agent),
+            resume,
+            available: Some(true),
+            capacity: Some(capacity),
+        })
+    }
+
+    fn inbound(&mut self, conversation: &str, seq: u64) -> Vec<Effect> {
+        self.run(Event::Message {
+            conversation: conversation.into(),
+            seq,
+            direction: Direction::Inbound,
+        })
+    }
+
+    fn resolve(&mut self, agent: &str, conversation: &str) -> Vec<Effect> {
+        self.run(Event::Resolve {
+            agent: agent.into(),
+            conversation: conversation.into(),
+        })
+    }
+
+    fn transfer(&mut self, agent: &str, conversation: &str, to: Option<&str>) -> Vec<Effect> {
+        self.run(Event::Transfer {
+            agent: agent.into(),
+            conversation: conversation.into(),
+            to: to.map(str::to_string),
+        })
+    }
+}
+
+/// (agent, conversation) of every `assigned` sent.
+fn assigned(effects: &[Effect]) -> Vec<(String, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                agent,
+                out: Outgoing::Assigned { conversation, .. },
+                ..
+            } => Some((agent.clone(), conversation.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What `agent` was sent.
+fn sent_to(effects: &[Effect], to: &str) -> Vec<Outgoing> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { agent, out, .. } if agent == to => Some(out.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn frames_to(effects: &[Effect], to: &str) -> Vec<ServerFrame> {
+    sent_to(effects, to)
+        .into_iter()
+        .filter_map(|o| match o {
+            Outgoing::Frame(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pair(agent: &str, conversation: &str) -> (String, String) {
+    (agent.to_string(), conversation.to_string())
+}
+
+fn error_code(frames: &[ServerFrame]) -> Option<(ErrorCode, String)> {
+    frames.iter().find_map(|f| match f {
+        ServerFrame::Error { code, message, .. } => Some((*code, message.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn further_messages_stick_to_the_agent_as_exact_ranges() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 5);
+    h.connect("bob", 5);
+    assert_eq!(assigned(&h.inbound(&c(1), 1)), vec![pair("alice", &c(1))]);
+    let effects = h.inbound(&c(1), 2);
+    assert!(assigned(&effects).is_empty());
+    assert_eq!(
+        sent_to(&effects, "alice"),
+        vec![Outgoing::Range {
+            conversation: c(1),
+            after: 1,
+            upto: 2
+        }]
+    );
+    assert!(sent_to(&effects, "bob").is_empty());
+}
+
+#[test]
+fn least_loaded_first_and_ties_round_robin() {
+    let mut h = Harness::new(&["alice", "bob", "carol"]);
+    for a in ["alice", "bob", "carol"] {
+        h.connect(a, 5);
+    }
+    let mut got = Vec::new();
+    for n in 1..=4 {
+        got.extend(assigned(&h.inbound(&c(n), 1)));
+    }
+    assert_eq!(
+        got,
+        vec![
+            pair("alice", &c(1)),
+            pair("bob", &c(2)),
+            pair("carol", &c(3)),
+            pair("alice", &c(4))
+        ]
+    );
+    // Bob resolves: least loaded again, he gets the next one.
+    h.resolve("bob", &c(2));
+    assert_eq!(assigned(&h.inbound(&c(5), 1)), vec![pair("bob", &c(5))]);
+}
+
+#[test]
+fn capacity_is_never_exceeded_and_the_queue_is_fifo() {
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    let effects = h.inbound(&c(2), 1);
+    assert!(assigned(&effects).is_empty());
+    assert!(frames_to(&effects, "alice").contains(&ServerFrame::Queue { length: 1 }));
+    h.inbound(&c(3), 1);
+    let effects = h.resolve("alice", &c(1));
+    assert_eq!(assigned(&effects), vec![pair("alice", &c(2))]);
+    assert!(frames_to(&effects, "alice").contains(&ServerFrame::Queue { length: 1 }));
+    assert_eq!(
+        assigned(&h.resolve("alice", &c(2))),
+        vec![pair("alice", &c(3))]
+    );
+}
+
+#[test]
+fn waiting_since_is_when_the_customer_entered_the_queue() {
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    h.now = 50_000;
+    h.inbound(&c(2), 1); // queued at 50_001
+    h.now = 90_000;
+    let effects = h.resolve("alice", &c(1));
+    let waiting = effects.iter().find_map(|e| match e {
+        Effect::Send {
+            out: Outgoing::Assigned {
+                waiting_since_ms, ..
+            },
+            ..
+        } => *waiting_since_ms,
+        _ => None,
+    });
+    assert_eq!(waiting, Some(50_001));
+}
+
+#[test]
+fn a_conversation_handed_back_goes_first_and_not_to_who_released_it() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 1);
+    h.connect("bob", 2);
+    h.inbound(&c(1), 1); // alice
+    h.inbound(&c(2), 1); // bob, who now got one most recently
+    h.resolve("bob", &c(2));
+    // Both are free with load 0; round-robin alone would pick alice.
+    let effects = h.transfer("alice", &c(1), None);
+    assert!(
+        frames_to(&effects, "alice").contains(&ServerFrame::Unassigned {
+            conversation: c(1),
+            reason: UnassignReason::Transferred
+        })
+    );
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
+}
+
+#[test]
+fn nobody_else_free_then_the_releaser_takes_it_back() {
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    let effects = h.transfer("alice", &c(1), None);
+    assert_eq!(assigned(&effects), vec![pair("alice", &c(1))]);
+}
+
+#[test]
+fn grace_then_requeue_to_the_front() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1); // alice
+    h.inbound(&c(2), 1); // bob
+    h.inbound(&c(3), 1); // queued
+    let effects = h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: conn_of("alice"),
+    });
+    let generation = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::StartGrace { agent, generation } if agent == "alice" => Some(*generation),
+            _ => None,
+        })
+        .expect("a grace timer");
+    assert!(frames_to(&effects, "bob")
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Presence { agents } if !agents[0].online)));
+    h.run(Event::GraceExpired {
+        agent: "alice".into(),
+        generation,
+    });
+    // c1 is now ahead of c3.
+    let effects = h.resolve("bob", &c(2));
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
+}
+
+#[test]
+fn reconnecting_within_grace_keeps_conversations_and_resumes_the_gap() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 2);
+    h.inbound(&c(1), 1);
+    h.inbound(&c(2), 1);
+    let effects = h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: conn_of("alice"),
+    });
+    let Some(Effect::StartGrace { generation, .. }) = effects
+        .iter()
+        .find(|e| matches!(e, Effect::StartGrace { .. }))
+        .cloned()
+    else {
+        panic!("no grace timer");
+    };
+    h.inbound(&c(1), 2);
+    h.inbound(&c(1), 3);
+    h.connect("bob", 5);
+    let resume = BTreeMap::from([(c(1), 1), (c(9), 4)]);
+    let effects = h.connect_resuming("alice", 2, resume);
+    let sent = sent_to(&effects, "alice");
+    // c1: statuses and opt-out up to what it saw, then exactly 2..=3;
+    // c2 (not listed): the whole conversation; c9: not hers any more.
+    assert!(sent.contains(&Outgoing::Resume {
+        conversation: c(1),
+        seen: 1
+    }));
+    assert!(sent.contains(&Outgoing::Range {
+        conversation: c(1),
+        after: 1,
+        upto: 3
+    }));
+    assert_eq!(assigned(&effects), vec![pair("alice", &c(2))]);
+    assert!(sent.contains(&Outgoing::Frame(ServerFrame::Unassigned {
+        conversation: c(9),
+        reason: UnassignReason::Requeued
+    })));
+    // The old timer fires: nothing moves.
+    let effects = h.run(Event::GraceExpired {
+        agent: "alice".into(),
+        generation,
+    });
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(assigned(&h.inbound(&c(3), 1)), vec![pair("bob", &c(3))]);
+}
+
+#[test]
+fn resume_past_the_head_sends_nothing_more() {
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    h.inbound(&c(1), 2);
+    let effects = h.connect_resuming("alice", 1, BTreeMap::from([(c(1), 7)]));
+    let sent = sent_to(&effects, "alice");
+    assert!(sent.contains(&Outgoing::Resume {
+        conversation: c(1),
+        seen: 2
+    }));
+    assert!(!sent.iter().any(|o| matches!(o, Outgoing::Range { .. })));
+    // The replaced session was told why.
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Close {
+            frame: ServerFrame::Error {
+                code: ErrorCode::Superseded,
+                ..
+            },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn resolve_closes_and_the_next_message_opens_a_new_conversation() {
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    h.inbound(&c(1), 2);
+    let effects = h.resolve("alice", &c(1));
+    assert!(
+        frames_to(&effects, "alice").contains(&ServerFrame::Unassigned {
+            conversation: c(1),
+            reason: UnassignReason::Resolved
+        })
+    );
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Resolved { upto_seq: 2, agent, .. } if agent == "alice"
+    )));
+    // A replayed feed does not reopen it; a reply sent before does not either.
+    assert!(h.inbound(&c(1), 2).is_empty());
+    assert!(h
+        .run(Event::Message {
+            conversation: c(1),
+            seq: 3,
+            direction: Direction::Outbound
+        })
+        .is_empty());
+    assert_eq!(assigned(&h.inbound(&c(1), 4)), vec![pair("alice", &c(1))]);
+    // Only the holder may resolve.
+    let effects = h.resolve("bob", &c(1));
+    assert!(effects.is_empty());
+}
+
+#[test]
+fn transfer_to_a_named_agent_and_every_refusal() {
+    let mut h = Harness::new(&["alice", "bob", "carol", "dave"]);
+    h.connect("alice", 5);
+    h.connect("bob", 1);
+    h.connect("carol", 1);
+    h.run(Event::Availability {
+        agent: "carol".into(),
+        available: false,
+        capacity: 1,
+    });
+    h.inbound(&c(1), 1); // alice
+    h.inbound(&c(2), 1); // bob (now full)
+    h.inbound(&c(3), 1); // alice
+    for (to, expect) in [
+        ("alice", format!("{} is already yours", c(1))),
+        ("zed", "there is no agent named zed".to_string()),
+        ("dave", "dave is offline".to_string()),
+        ("carol", "carol is not available".to_string()),
+        ("bob", "bob is at capacity (1/1)".to_string()),
+    ] {
+        let effects = h.transfer("alice", &c(1), Some(to));
+        assert_eq!(
+            error_code(&frames_to(&effects, "alice")),
+            Some((ErrorCode::TransferRejected, expect))
+        );
+        assert!(assigned(&effects).is_empty());
+    }
+    let effects = h.transfer("bob", &c(1), Some("carol"));
+    assert_eq!(
+        error_code(&frames_to(&effects, "bob")).map(|e| e.0),
+        Some(ErrorCode::NotAssigned)
+    );
+    h.run(Event::Availability {
+        agent: "carol".into(),
+        available: true,
+        capacity: 1,
+    });
+    let effects = h.transfer("alice", &c(1), Some("carol"));
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::Claim(claim) if claim.previous.as_deref() == Some("alice"))));
+    assert_eq!(assigned(&effects), vec![pair("carol", &c(1))]);
+    assert!(
+        frames_to(&effects, "alice").contains(&ServerFrame::Unassigned {
+            conversation: c(1),
+            reason: UnassignReason::Transferred
+        })
+    );
+}
+
+#[test]
+fn statuses_and_opt_outs_go_only_to_the_holder() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1);
+    h.run(Event::Message {
+        conversation: c(1),
+        seq: 2,
+        direction: Direction::Outbound,
+    });
+    let effects = h.run(Event::Status {
+        conversation: c(1),
+        seq: 2,
+    });
+    assert_eq!(
+        sent_to(&effects, "alice"),
+        vec![Outgoing::Status {
+            conversation: c(1),
+            seq: 2
+        }]
+    );
+    assert!(sent_to(&effects, "bob").is_empty());
+    // Not yet delivered: the message frame will carry its status.
+    let effects = h.run(Event::Status {
+        conversation: c(1),
+        seq: 3,
+    });
+    assert!(effects.is_empty());
+    let effects = h.run(Event::OptOut { conversation: c(1) });
+    assert_eq!(
+        sent_to(&effects, "alice"),
+        vec![Outgoing::OptOut { conversation: c(1) }]
+    );
+    // Nobody holds c2: nobody hears of it.
+    assert!(h.run(Event::OptOut { conversation: c(2) }).is_empty());
+}
+
+#[test]
+fn replies_only_from_the_holder() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1);
+    let reply = |agent: &str| Event::Reply {
+        agent: agent.into(),
+        conversation: c(1),
+        client_id: "r1".into(),
+        body: "hi".into(),
+    };
+    let effects = h.run(reply("alice"));
+    assert!(matches!(&effects[..], [Effect::StoreReply { reply, .. }] if reply.agent == "alice"));
+    let effects = h.run(reply("bob"));
+    assert_eq!(
+        error_code(&frames_to(&effects, "bob")).map(|e| e.0),
+        Some(ErrorCode::NotAssigned)
+    );
+}
+
+#[test]
+fn presence_only_when_it_changed_and_settings_are_saved() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 1);
+    let effects = h.connect("bob", 1);
+    // Bob gets the list once after welcome; alice sees bob come online.
+    assert_eq!(
+        frames_to(&effects, "bob")
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Presence { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(frames_to(&effects, "alice").len(), 1);
+    let same = Event::Availability {
+        agent: "alice".into(),
+        available: true,
+        capacity: 1,
+    };
+    assert!(h.run(same).is_empty());
+    let away = Event::Availability {
+        agent: "alice".into(),
+        available: false,
+        capacity: 1,
+    };
+    let effects = h.run(away);
+    assert!(effects.contains(&Effect::SaveAgent {
+        agent: "alice".into(),
+        available: false,
+        capacity: 1
+    }));
+    assert_eq!(frames_to(&effects, "bob").len(), 1);
+    assert_eq!(frames_to(&effects, "alice").len(), 1);
+}
+
+#[test]
+fn declared_availability_survives_a_restart() {
+    let settings = HashMap::from([(
+        "alice".to_string(),
+        AgentSettings {
+            available: false,
+            capacity: 3,
+        },
+    )]);
+    let mut h = Harness::recovered(&["alice"], &settings, Vec::new());
+    // Reconnecting without saying keeps Away.
+    let effects = h.run(Event::Connected {
+        agent: "alice".into(),
+        conn: 1,
+        resume: BTreeMap::new(),
+        available: None,
+        capacity: None,
+    });
+    assert!(
+        frames_to(&effects, "alice").contains(&ServerFrame::Welcome {
+            agent: "alice".into(),
+            available: false,
+            capacity: 3,
+            queue_length: 0
+        })
+    );
+    assert!(assigned(&h.inbound(&c(1), 1)).is_empty());
+}
+
+#[test]
+fn recovery_keeps_holders_for_grace_and_queues_the_rest_in_order() {
+    let routes = vec![
+        Recovered {
+            conversation: c(1),
+            route: RouteRecord::Assigned {
+                agent: "alice".into(),
+                since_ms: 5,
+                waiting_since_ms: 4,
+            },
+            head: 3,
+        },
+        Recovered {
+            conversation: c(2),
+            route: RouteRecord::Queued {
+                since_ms: 20,
+                released_by: None,
+            },
+            head: 1,
+        },
+        Recovered {
+            conversation: c(3),
+            route: RouteRecord::Queued {
+                since_ms: 10,
+                released_by: None,
+            },
+            head: 1,
+        },
+        Recovered {
+            conversation: c(4),
+            route: RouteRecord::Assigned {
+                agent: "removed".into(),
+                since_ms: 5,
+                waiting_since_ms: 0,
+            },
+            head: 1,
+        },
+    ];
+    let names = vec!["alice".to_string(), "bob".to_string()];
+    let (core, effects) = Core::recover(&names, &HashMap::new(), routes, 1_000);
+    core.check_invariants();
+    assert!(effects.contains(&Effect::StartGrace {
+        agent: "alice".into(),
+        generation: 0
+    }));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SaveRoute { conversation, route: RouteRecord::Queued { released_by: Some(r), .. } }
+            if *conversation == c(4) && r == "removed"
+    )));
+    let mut h = Harness {
+        core,
+        now: 1_000,
+        taken_elsewhere: Vec::new(),
+    };
+    let effects = h.connect("bob", 3);
+    assert_eq!(
+        assigned(&effects),
+        vec![pair("bob", &c(3)), pair("bob", &c(2)), pair("bob", &c(4))]
+    );
+}
+
+#[test]
+fn a_claim_won_elsewhere_is_left_alone() {
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 2);
+    h.taken_elsewhere.push(c(1));
+    let effects = h.inbound(&c(1), 1);
+    assert!(assigned(&effects).is_empty());
+    assert!(assigned(&h.inbound(&c(1), 2)).is_empty());
+    // A refused queue write is dropped the same way.
+    h.inbound(&c(2), 1);
+    h.run(Event::HeldElsewhere { conversation: c(2) });
+    assert!(!h.core.live.contains_key(&c(2)));
+}
