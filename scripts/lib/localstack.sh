@@ -23,8 +23,8 @@
 LOCALSTACK_VERSION="2026.3.0"
 # The npm package that ships DynamoDB Local 1.25.1 (emulator/DynamoDBLocal.jar).
 LOCALSTACK_DDB_LOCAL_NPM="amplify-dynamodb-simulator@2.9.30"
-# Python versions tried in order (the constraints were frozen on 3.13).
-LOCALSTACK_PYTHONS=(3.13 3.12 3.11)
+# The constraints were frozen on 3.13; on 3.11 they do not resolve (moto-ext).
+LOCALSTACK_PYTHONS=(3.13)
 
 _localstack_dir() {
     if [[ -n "${TOOLS_DIR:-}" ]]; then
@@ -76,7 +76,7 @@ _localstack_install_venv() {
     venv="$dir/venv"
     _localstack_venv_ready "$venv" && return 0
     python="$(_localstack_python)" \
-        || { _localstack_fail "needs CPython ${LOCALSTACK_PYTHONS[*]} (python3.13 on PATH or in pyenv); none found"; return 1; }
+        || { _localstack_fail "needs CPython ${LOCALSTACK_PYTHONS[*]} (python${LOCALSTACK_PYTHONS[0]} on PATH, or in pyenv's versions); none found"; return 1; }
     log="$dir/install-venv.log"
     rm -rf "$venv"
     if ! { "$python" -m venv "$venv" \
