@@ -67,6 +67,11 @@ fn transcript_mail(mail: &[SentMail], to: &str) -> Vec<SentMail> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aws_paused_for_30s_under_load_delays_but_loses_and_duplicates_nothing() {
+    if common::aws::skip_on_localstack(
+        "pauses or kills its emulator: one private moto per test, not LocalStack",
+    ) {
+        return;
+    }
     let moto = Moto::spawn().await;
     let bucket = unique_name("outage");
     moto.create_bucket(&bucket).await;
@@ -289,6 +294,11 @@ async fn aws_paused_for_30s_under_load_delays_but_loses_and_duplicates_nothing()
 
 #[tokio::test]
 async fn jobs_pending_at_kill_9_complete_after_restart() {
+    if common::aws::skip_on_localstack(
+        "pauses or kills its emulator: one private moto per test, not LocalStack",
+    ) {
+        return;
+    }
     let moto = Moto::spawn().await;
     let bucket = unique_name("restart");
     moto.create_bucket(&bucket).await;

@@ -416,6 +416,11 @@ async fn text_all(
 
 #[tokio::test]
 async fn with_dynamodb_down_webhooks_are_spooled_and_stored_once_in_order_when_it_is_back() {
+    if common::aws::skip_on_localstack(
+        "pauses or kills its emulator: one private moto per test, not LocalStack",
+    ) {
+        return;
+    }
     // A private emulator: this test pauses it.
     let moto = Moto::spawn().await;
     let env = dynamodb_env(&moto);

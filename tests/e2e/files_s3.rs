@@ -264,6 +264,11 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
 
 #[tokio::test]
 async fn files_survive_the_emulator_going_away_both_ways() {
+    if common::aws::skip_on_localstack(
+        "pauses or kills its emulator: one private moto per test, not LocalStack",
+    ) {
+        return;
+    }
     let mut moto = Moto::spawn().await;
     let bucket = unique_name("fallback");
     moto.create_bucket(&bucket).await;
@@ -615,6 +620,11 @@ async fn agent_ui_serves_files_to_signed_in_agents_and_static_from_s3() {
 #[tokio::test]
 async fn put_keeps_a_local_copy_and_uploads_and_says_when_s3_failed() {
     use switchboard_cloud::files::{FileError, FileKey, FileStore, S3Location};
+    if common::aws::skip_on_localstack(
+        "pauses or kills its emulator: one private moto per test, not LocalStack",
+    ) {
+        return;
+    }
     let mut moto = Moto::spawn().await;
     let bucket = unique_name("put");
     moto.create_bucket(&bucket).await;

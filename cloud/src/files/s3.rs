@@ -96,16 +96,36 @@ pub(crate) async fn fetch(
         Err(err) => {
             return match http_status(&err) {
                 Some(404) => Ok(Outcome::NotFound),
-                Some(304) => Ok(Outcome::NotModified {
-                    etag: err
+                Some(304) => {
+                    let etag = err
                         .raw_response()
                         .and_then(|r| r.headers().get("etag"))
-                        .map(str::to_string),
-                    last_modified: err
+                        .map(str::to_string);
+                    let last_modified = err
                         .raw_response()
                         .and_then(|r| r.headers().get("last-modified"))
-                        .and_then(|v| httpdate::parse_http_date(v).ok()),
-                }),
+                        .and_then(|v| httpdate::parse_http_date(v).ok());
+                    if etag.is_some() {
+                        return Ok(Outcome::NotModified {
+                            etag,
+                            last_modified,
+                        });
+                    }
+                    // LocalStack's 304 leaves out the ETag that HTTP requires
+                    // there (RFC 9110 §15.4.5); HEAD says what it is.
+                    let again = Request {
+                        range: None,
+                        head: true,
+                        ..*req
+                    };
+                    Ok(match head(loc, key, &again).await {
+                        Ok(outcome @ Outcome::NotModified { .. }) => outcome,
+                        _ => Outcome::NotModified {
+                            etag,
+                            last_modified,
+                        },
+                    })
+                }
                 Some(416) => {
                     // S3 does not say how long the object is; HEAD does.
                     let len = match head(
