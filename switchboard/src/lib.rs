@@ -4,6 +4,7 @@
 
 pub mod agent_cli;
 pub mod config;
+pub mod conversation;
 pub mod http;
 pub mod hub;
 pub mod jobs;

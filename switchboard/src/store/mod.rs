@@ -13,11 +13,16 @@
 //! * every stored message, status change and opt-out change appears exactly
 //!   once in the change feed, after it is durable, in commit order.
 
+#[cfg(test)]
+mod contract;
 pub mod dynamo;
 mod group_commit;
 pub mod keys;
+pub mod memory;
 pub mod sled_store;
 
+use crate::conversation::reply::Refusal;
+use crate::conversation::ConversationState;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
@@ -123,6 +128,15 @@ pub enum ReplyOutcome {
     UnknownConversation,
 }
 
+impl From<Refusal> for ReplyOutcome {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::OptedOut => ReplyOutcome::OptedOut,
+            Refusal::UnknownConversation => ReplyOutcome::UnknownConversation,
+        }
+    }
+}
+
 /// Which outbound message a status update is about.
 #[derive(Debug, Clone)]
 pub enum StatusTarget {
@@ -163,6 +177,22 @@ pub struct ConversationRecord {
     pub opted_out: bool,
     /// Seq of the newest message (0: none yet).
     pub last_seq: Seq,
+}
+
+impl ConversationRecord {
+    /// What the conversation rules ([`crate::conversation`]) look at.
+    pub fn state(&self) -> ConversationState {
+        ConversationState {
+            last_seq: self.last_seq,
+            opted_out: self.opted_out,
+        }
+    }
+
+    /// Takes in a state the conversation rules computed.
+    pub fn set_state(&mut self, state: ConversationState) {
+        self.last_seq = state.last_seq;
+        self.opted_out = state.opted_out;
+    }
 }
 
 /// Where a conversation is in routing. Owned by the router.
@@ -272,39 +302,9 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self) -> Result<()>;
 }
 
-/// Opt-out keywords Twilio itself honours for long codes.
-pub fn opt_keyword(body: &str) -> Option<bool> {
-    let word = body
-        .trim()
-        .trim_end_matches(['.', '!'])
-        .to_ascii_uppercase();
-    match word.as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" => {
-            Some(true)
-        }
-        "START" | "YES" | "UNSTOP" | "OPTIN" => Some(false),
-        _ => None,
-    }
-}
-
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::opt_keyword;
-
-    #[test]
-    fn opt_keywords_are_whole_messages_in_any_case() {
-        assert_eq!(opt_keyword("stop"), Some(true));
-        assert_eq!(opt_keyword(" Stop. "), Some(true));
-        assert_eq!(opt_keyword("UNSUBSCRIBE"), Some(true));
-        assert_eq!(opt_keyword("start"), Some(false));
-        assert_eq!(opt_keyword("please stop calling"), None);
-        assert_eq!(opt_keyword("help"), None);
-    }
 }

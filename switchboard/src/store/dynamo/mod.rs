@@ -277,8 +277,7 @@ impl Store for DynamoStore {
                 seq,
                 duplicate: true,
             },
-            Appended::OptedOut => ReplyOutcome::OptedOut,
-            Appended::UnknownConversation => ReplyOutcome::UnknownConversation,
+            Appended::Refused(refusal) => refusal.into(),
         })
     }
 
