@@ -3,8 +3,10 @@
 //! Twilio. See ARCHITECTURE.md for the map.
 
 pub mod agent_cli;
+pub mod clock;
 pub mod config;
 pub mod conversation;
+pub mod durability;
 pub mod http;
 pub mod hub;
 pub mod jobs;

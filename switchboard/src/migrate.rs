@@ -897,7 +897,7 @@ async fn record_format(
         )
         .item(
             "applied_at_ms",
-            AttributeValue::N(crate::store::now_ms().to_string()),
+            AttributeValue::N(crate::clock::now_ms().to_string()),
         )
         .condition_expression("attribute_not_exists(#v) OR #v < :v")
         .expression_attribute_names("#v", "version")

@@ -12,6 +12,14 @@
 //!   most once — a repeat reports the existing message;
 //! * every stored message, status change and opt-out change appears exactly
 //!   once in the change feed, after it is durable, in commit order.
+//! * `message` and `history` reflect at least every change the caller has
+//!   seen in the change feed; a write whose change is not in the feed yet
+//!   may not show (DynamoDB serves these reads from its local view of the
+//!   stream). `conversation` reflects every completed write.
+//!
+//! The conversation rules themselves (keywords, seqs, refusal, status
+//! order) are [`crate::conversation`]'s; a store decides through them.
+//! `contract/` holds the cases every implementation passes (tests only).
 
 #[cfg(test)]
 mod contract;
@@ -298,13 +306,14 @@ pub trait Store: Send + Sync + 'static {
         Ok(true)
     }
 
+    /// Whether the store answers: what `/readyz` asks. It reaches the real
+    /// store (DynamoDB itself, not a local view of it).
+    async fn ready(&self) -> Result<()>;
+
     /// Waits until the pending writes are durable and stops accepting new ones.
     async fn close(&self) -> Result<()>;
 }
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// Kept here for the router and the phone simulator until they import
+/// [`crate::clock`] themselves; the store does not use it.
+pub use crate::clock::now_ms;

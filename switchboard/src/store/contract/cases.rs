@@ -92,6 +92,11 @@ async fn current(store: &dyn Store, seq: u64) -> (Option<DeliveryStatus>, Option
     (m.status, m.error)
 }
 
+/// Waits until the feed has shown the first `count` changes of a fresh store.
+async fn caught_up(store: &dyn Store, count: usize) {
+    feed(store, 0, count).await;
+}
+
 pub async fn inbound_messages_get_gap_free_seqs_per_conversation(store: &dyn Store) {
     for (i, from) in [ALICE, BOB, ALICE, ALICE, BOB].into_iter().enumerate() {
         store
@@ -99,6 +104,8 @@ pub async fn inbound_messages_get_gap_free_seqs_per_conversation(store: &dyn Sto
             .await
             .expect("append");
     }
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 5).await;
     let alice: Vec<u64> = store
         .history(ALICE, 0, 100)
         .await
@@ -156,6 +163,7 @@ pub async fn a_retried_message_sid_is_stored_once(store: &dyn Store) {
             duplicate: true
         }
     );
+    caught_up(store, 2).await;
     assert_eq!(
         store.history(ALICE, 0, 100).await.expect("history").len(),
         2
@@ -175,6 +183,8 @@ pub async fn replies_are_refused_for_unknown_or_opted_out_customers(store: &dyn 
         .await
         .expect("append");
     assert_eq!(accepted(store, reply(ALICE, "c1", 2)).await, 2);
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 2).await;
     let stored = store
         .message(ALICE, 2)
         .await
@@ -206,6 +216,7 @@ pub async fn replies_are_refused_for_unknown_or_opted_out_customers(store: &dyn 
             .expect("reply"),
         ReplyOutcome::OptedOut
     );
+    caught_up(store, 4).await;
     assert_eq!(
         store.history(ALICE, 0, 100).await.expect("history").len(),
         3
@@ -278,6 +289,8 @@ pub async fn statuses_only_move_forward(store: &dyn Store) {
             .expect("status");
         assert_eq!(outcome, StatusOutcome::Stale, "{stale:?} after delivered");
     }
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 4).await;
     assert_eq!(current(store, seq).await.0, Some(DeliveryStatus::Delivered));
     let mut read = status(by_sid(), DeliveryStatus::Read, None);
     read.error = None;
@@ -285,6 +298,7 @@ pub async fn statuses_only_move_forward(store: &dyn Store) {
         store.update_status(read).await.expect("status"),
         StatusOutcome::Applied
     );
+    caught_up(store, 5).await;
     assert_eq!(
         current(store, seq).await,
         (Some(DeliveryStatus::Read), None)
@@ -331,6 +345,8 @@ pub async fn an_early_status_is_applied_when_its_sid_is_recorded(store: &dyn Sto
         store.update_status(sent).await.expect("status"),
         StatusOutcome::Applied
     );
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 3).await;
     let m = store
         .message(ALICE, seq)
         .await
@@ -357,6 +373,7 @@ pub async fn history_returns_exactly_the_range_asked_for(store: &dyn Store) {
             .await
             .expect("append");
     }
+    caught_up(store, 6).await;
     let seqs = |h: Vec<switchboard_protocol::Message>| h.iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(seqs(store.history(ALICE, 2, 4).await.expect("h")), [3, 4]);
     assert_eq!(
@@ -547,4 +564,13 @@ pub async fn wait_for_changes_resolves_when_a_change_arrives(store: &dyn Store) 
         .await
         .expect("changes")
         .is_empty());
+}
+
+pub async fn a_working_store_reports_ready_and_a_closed_one_refuses_writes(store: &dyn Store) {
+    store.ready().await.expect("ready");
+    store.close().await.expect("close");
+    assert!(store
+        .append_inbound(inbound(ALICE, "SMclosed", "hi", 1))
+        .await
+        .is_err());
 }

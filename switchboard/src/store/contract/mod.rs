@@ -13,7 +13,7 @@ use super::dynamo::{DynamoOptions, DynamoStore};
 use super::memory::MemoryStore;
 use super::sled_store::{SledOptions, SledStore};
 use super::Store;
-use crate::config::Durability;
+use crate::durability::Durability;
 use std::time::Duration;
 
 /// A store under test and what must live as long as it.
@@ -132,4 +132,5 @@ every_backend!(
     the_outbox_lists_unsent_replies_oldest_first_until_settled,
     the_change_feed_reports_each_change_once_in_order,
     wait_for_changes_resolves_when_a_change_arrives,
+    a_working_store_reports_ready_and_a_closed_one_refuses_writes,
 );

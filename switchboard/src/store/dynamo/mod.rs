@@ -111,6 +111,9 @@ pub struct DynamoStore {
     closed: AtomicBool,
 }
 
+/// The key `/readyz` reads: never a conversation (not a phone number).
+const READY_PROBE: &str = "#readyz";
+
 impl DynamoStore {
     /// Connects through the standard AWS chain, checks the tables (refusing
     /// to start when `switchboard migrate` has not run), opens the local
@@ -355,6 +358,21 @@ impl Store for DynamoStore {
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
         self.feed.wait_for_changes(after).await
+    }
+
+    /// One small read of the conversations table: DynamoDB itself answers
+    /// (the local feed view would answer while DynamoDB is down).
+    async fn ready(&self) -> Result<()> {
+        self.check_open()?;
+        let table = &self.tables.conversations;
+        self.client
+            .get_item()
+            .table_name(table)
+            .key(attr::CONVERSATION, s(READY_PROBE))
+            .send()
+            .await
+            .map_err(|e| error::dynamo("GetItem", table, &e))?;
+        Ok(())
     }
 
     async fn load_cursor(&self) -> Result<ChangeId> {

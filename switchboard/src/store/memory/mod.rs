@@ -156,6 +156,10 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn ready(&self) -> Result<()> {
+        self.state().map(|_| ())
+    }
+
     async fn close(&self) -> Result<()> {
         self.state()?.closed = true;
         Ok(())
