@@ -43,6 +43,7 @@ mod error;
 mod feed;
 mod items;
 mod routes;
+pub mod schema;
 mod status;
 mod stream_reader;
 
@@ -50,11 +51,11 @@ use super::{
     Appended as StoreAppended, Change, ChangeId, ConversationRecord, InboundMessage, Reply,
     ReplyOutcome, Result, RouteRecord, StatusOutcome, StatusUpdate, Store, StoreError,
 };
-use crate::migrate::{self, MigrateError};
 use append::{Appended, Draft};
 use async_trait::async_trait;
 use feed::FeedLog;
 use items::{attr, s};
+use schema::MigrateError;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,12 +137,12 @@ impl DynamoStore {
         );
         let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
         let prefix = options.table_prefix;
-        migrate::verify(&client, prefix).await?;
+        schema::verify(&client, prefix).await?;
         let tables = Tables {
-            messages: migrate::table_name(prefix, migrate::MESSAGES),
-            conversations: migrate::table_name(prefix, migrate::CONVERSATIONS),
-            lookups: migrate::table_name(prefix, migrate::LOOKUPS),
-            routes: migrate::table_name(prefix, migrate::ROUTES),
+            messages: schema::table_name(prefix, schema::MESSAGES),
+            conversations: schema::table_name(prefix, schema::CONVERSATIONS),
+            lookups: schema::table_name(prefix, schema::LOOKUPS),
+            routes: schema::table_name(prefix, schema::ROUTES),
         };
         // Its own directory: the sled store's files may share DATA_DIR.
         let feed = FeedLog::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
@@ -328,7 +329,7 @@ impl Store for DynamoStore {
             .client
             .query()
             .table_name(table)
-            .index_name(migrate::OUTBOX_INDEX)
+            .index_name(schema::OUTBOX_INDEX)
             .key_condition_expression("#outbox = :pending")
             .expression_attribute_names("#outbox", attr::OUTBOX)
             .expression_attribute_values(":pending", s(items::OUTBOX_PENDING))
