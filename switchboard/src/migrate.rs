@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodbstreams::types::StreamStatus;
 use std::time::{Duration, Instant};
-use switchboard_cloud::aws::{describe_error, error_code};
+use switchboard_cloud::aws::log_failure;
 
 /// The schema lives beside the DynamoDB store; this command applies it.
 pub use crate::store::dynamo::schema::*;
@@ -413,15 +413,7 @@ async fn wait_for_stream(
                 .and_then(|d| d.stream_status)
                 .unwrap_or(StreamStatus::Enabled),
             Err(e) => {
-                let message = describe_error(&e);
-                tracing::error!(
-                    service = "dynamodbstreams",
-                    operation = "DescribeStream",
-                    table,
-                    code = error_code(&e).as_deref().unwrap_or("none"),
-                    error = %message,
-                    "AWS call failed"
-                );
+                let message = log_failure("dynamodbstreams", "DescribeStream", table, &e);
                 return Err(MigrateError::Aws {
                     operation: "DescribeStream",
                     table: table.to_string(),

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, IndexStatus, KeySchemaElement, Projection, ProjectionType, TableDescription,
 };
 use serde::Deserialize;
-use switchboard_cloud::aws::{describe_error, error_code};
+use switchboard_cloud::aws::log_failure;
 
 /// The table definitions, in the order they are created.
 const TABLE_FILES: &[(&str, &str)] = &[
@@ -325,15 +325,7 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let message = describe_error(e);
-    tracing::error!(
-        service = "dynamodb",
-        operation,
-        table,
-        code = error_code(e).as_deref().unwrap_or("none"),
-        error = %message,
-        "AWS call failed"
-    );
+    let message = log_failure("dynamodb", operation, table, e);
     MigrateError::Aws {
         operation,
         table: table.to_string(),
