@@ -208,6 +208,18 @@ impl DynamoStore {
         }
     }
 
+    /// Runs a read or write of the local feed view (sled) on tokio's
+    /// blocking pool, off the runtime's threads.
+    async fn local<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&FeedLog) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let feed = self.feed.clone();
+        tokio::task::spawn_blocking(move || work(&feed))
+            .await
+            .map_err(|e| StoreError::Storage(format!("a local feed read panicked: {e}")))?
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
             Err(StoreError::Closed)
@@ -296,7 +308,9 @@ impl Store for DynamoStore {
     }
 
     async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
-        if let Some(message) = self.feed.message(conversation, seq)? {
+        let key = conversation.to_string();
+        let mirrored = self.local(move |feed| feed.message(&key, seq)).await?;
+        if let Some(message) = mirrored {
             return Ok(Some(message));
         }
         match self.message_item(conversation, seq).await? {
@@ -306,7 +320,11 @@ impl Store for DynamoStore {
     }
 
     async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
-        if let Some(messages) = self.feed.history(conversation, after, upto)? {
+        let key = conversation.to_string();
+        let mirrored = self
+            .local(move |feed| feed.history(&key, after, upto))
+            .await?;
+        if let Some(messages) = mirrored {
             return Ok(messages);
         }
         self.query_history(conversation, after, upto).await
@@ -354,7 +372,8 @@ impl Store for DynamoStore {
         after: ChangeId,
         limit: usize,
     ) -> Result<Vec<(ChangeId, Change)>> {
-        self.feed.changes_after(after, limit)
+        self.local(move |feed| feed.changes_after(after, limit))
+            .await
     }
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
@@ -377,11 +396,11 @@ impl Store for DynamoStore {
     }
 
     async fn load_cursor(&self) -> Result<ChangeId> {
-        self.feed.load_cursor()
+        self.local(|feed| feed.load_cursor()).await
     }
 
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        self.feed.save_cursor(cursor)
+        self.local(move |feed| feed.save_cursor(cursor)).await
     }
 
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<()> {
