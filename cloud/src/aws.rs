@@ -81,6 +81,31 @@ where
     }
 }
 
+/// Logs a failed AWS call once — service, operation, the resource it was
+/// on and AWS's error code — and returns [`describe_error`]'s line for the
+/// caller's own error value.
+pub fn log_failure<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    resource: &str,
+    err: &SdkError<E, R>,
+) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug + 'static,
+{
+    let message = describe_error(err);
+    tracing::error!(
+        service,
+        operation,
+        resource,
+        code = error_code(err).as_deref().unwrap_or("none"),
+        error = %message,
+        "AWS call failed"
+    );
+    message
+}
+
 /// The AWS error code (`NoSuchKey`, `ConditionalCheckFailedException`, ...)
 /// when AWS answered with one.
 pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<String>

@@ -13,14 +13,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How hard the switchboard works to make an acknowledged message survive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Durability {
-    /// sled flush plus `fdatasync` of its data file: survives `kill -9` and power loss.
-    Fsync,
-    /// sled flush only (data reaches the OS page cache): survives `kill -9`, not power loss.
-    Flush,
-}
+pub use crate::durability::Durability;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,7 +2,10 @@
 //! feed that drives routing, agents over WebSocket, replies out through
 //! Twilio. See ARCHITECTURE.md for the map.
 
+pub mod clock;
 pub mod config;
+pub mod conversation;
+pub mod durability;
 pub mod http;
 pub mod hub;
 pub mod jobs;

@@ -4,8 +4,6 @@
 //! Clients parse these, so they follow Twilio's shapes rather than whatever
 //! would be most convenient here.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// The API version Twilio puts in every payload.
 pub const API_VERSION: &str = "2010-04-01";
 
@@ -15,14 +13,8 @@ pub fn new_sid(prefix: &str) -> String {
     format!("{prefix}{:032x}", rand::random::<u128>())
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    // A clock before 1970 is a broken host, not something to crash over.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+/// Milliseconds since the Unix epoch: the switchboard's clock.
+pub use switchboard::clock::now_ms;
 
 /// Twilio's date format, e.g. `Wed, 18 Aug 2010 20:01:40 +0000`.
 pub fn rfc2822(ms: u64) -> String {

@@ -13,12 +13,13 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready for traffic: the store answers and we are not shutting down.
+/// Ready for traffic: the store answers (with `STORE=dynamodb`, DynamoDB
+/// itself) and we are not shutting down.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match state.store.load_cursor().await {
+    match state.store.ready().await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }

@@ -15,10 +15,11 @@
 
 use super::twilio_form::{Rejection, TwilioForm};
 use super::AppState;
+use crate::clock::now_ms;
 use crate::jobs::inbound_spool::Accepted;
 use crate::jobs::media;
 use crate::phone::is_e164;
-use crate::store::{now_ms, InboundMessage};
+use crate::store::InboundMessage;
 use crate::twilio::sid::is_message_sid;
 use axum::extract::State;
 use axum::http::{header, StatusCode};

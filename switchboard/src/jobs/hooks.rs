@@ -11,8 +11,8 @@
 //! next check after a restart; its key keeps it to one per window).
 
 use super::{alert, recipients, Job, JobQueue};
+use crate::clock::now_ms;
 use crate::config::AwsConfig;
-use crate::store::now_ms;
 use std::collections::HashMap;
 use std::time::Duration;
 use switchboard_protocol::{ConversationId, Seq};
@@ -138,7 +138,7 @@ impl RouterJobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Durability;
+    use crate::durability::Durability;
 
     fn aws(alert_to: Option<&str>, wait_secs: f64) -> AwsConfig {
         use clap::Parser;

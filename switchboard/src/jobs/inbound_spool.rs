@@ -126,9 +126,13 @@ impl InboundSpool {
         }))
     }
 
-    /// Messages waiting for the store.
+    /// Messages waiting for the store (from the in-memory index: sled's
+    /// own `len` walks the whole tree).
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.index
+            .lock()
+            .map(|index| index.per_customer.values().sum())
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -336,7 +340,7 @@ async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Durability;
+    use crate::durability::Durability;
 
     fn message(i: u32) -> InboundMessage {
         InboundMessage {

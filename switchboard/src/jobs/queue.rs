@@ -15,8 +15,8 @@
 //! every change is flushed before the caller hears about it.
 
 use super::Job;
-use crate::config::Durability;
-use crate::store::now_ms;
+use crate::clock::now_ms;
+use crate::durability::Durability;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;

@@ -9,7 +9,8 @@
 
 use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
 use super::{alert, media, transcript, Job};
-use crate::store::{now_ms, Store};
+use crate::clock::now_ms;
+use crate::store::Store;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;

@@ -14,10 +14,10 @@ use super::conn::{Broken, Conn, ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
 use super::machine::{Core, Recovered};
 use super::{Command, RouterConfig, RouterHandle};
+use crate::clock::now_ms;
 use crate::jobs::RouterJobs;
 use crate::store::{
-    now_ms, AgentSettings, Change, ChangeId, ReplyOutcome, RouteRecord, RouteWrite, Store,
-    StoreError,
+    AgentSettings, Change, ChangeId, ReplyOutcome, RouteRecord, RouteWrite, Store, StoreError,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

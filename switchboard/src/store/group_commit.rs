@@ -12,9 +12,11 @@
 
 use super::keys;
 use super::{
-    opt_keyword, Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
+    Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
     StatusOutcome, StatusTarget, StatusUpdate, StoreError,
 };
+use crate::conversation::status::{self as status_rule, StatusReport};
+use crate::conversation::{self, inbound, reply, Dedupe};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
@@ -43,6 +45,15 @@ pub(super) struct StoredMessage {
 struct EarlyStatus {
     status: DeliveryStatus,
     error: Option<DeliveryError>,
+}
+
+impl EarlyStatus {
+    fn into_report(self) -> StatusReport {
+        StatusReport {
+            status: self.status,
+            error: self.error,
+        }
+    }
 }
 
 pub(super) enum Write {
@@ -356,32 +367,36 @@ impl Tx<'_> {
     }
 
     fn inbound(&mut self, m: &InboundMessage) -> TxResult<Result<Outcome>> {
-        if let Some(position) = self.sids.get(m.message_sid.as_bytes())? {
-            return Ok(match keys::parse_message(&position) {
-                Some((_, seq)) => Ok(Outcome::Appended(Appended {
+        let existing = match self.sids.get(m.message_sid.as_bytes())? {
+            Some(position) => match keys::parse_message(&position) {
+                Some((_, seq)) => Some(seq),
+                None => {
+                    return Ok(Err(StoreError::Corrupt(format!(
+                        "index entry of {}",
+                        m.message_sid
+                    ))))
+                }
+            },
+            None => None,
+        };
+        let current = self.conversation(&m.from)?;
+        let state = current.as_ref().map(ConversationRecord::state);
+        let effect = match conversation::dedupe(existing, || inbound::apply(state, &m.body)) {
+            Dedupe::Duplicate(seq) => {
+                return Ok(Ok(Outcome::Appended(Appended {
                     seq,
                     duplicate: true,
-                })),
-                None => Err(StoreError::Corrupt(format!(
-                    "index entry of {}",
-                    m.message_sid
-                ))),
-            });
-        }
-        let mut record = match self.conversation(&m.from)? {
-            Some(record) => record,
-            None => ConversationRecord {
-                to: m.to.clone(),
-                country: m.country.clone(),
-                ..Default::default()
-            },
+                })))
+            }
+            Dedupe::New(effect) => effect,
         };
-        record.last_seq += 1;
-        let seq = record.last_seq;
-        let opt_change = opt_keyword(&m.body).filter(|&opted_out| opted_out != record.opted_out);
-        if let Some(opted_out) = opt_change {
-            record.opted_out = opted_out;
-        }
+        let mut record = current.unwrap_or_else(|| ConversationRecord {
+            to: m.to.clone(),
+            country: m.country.clone(),
+            ..Default::default()
+        });
+        record.set_state(effect.apply_to(state));
+        let (seq, opt_change) = (effect.seq, effect.opt_change);
         let key = keys::message(&m.from, seq);
         let stored = StoredMessage {
             message: m.to_message(seq),
@@ -406,29 +421,39 @@ impl Tx<'_> {
 
     fn reply(&mut self, r: &Reply) -> TxResult<Result<Outcome>> {
         let client_key = keys::client_reply(&r.agent, &r.client_id);
-        if let Some(position) = self.client_replies.get(client_key.as_slice())? {
-            return Ok(match keys::parse_message(&position) {
-                Some((_, seq)) => Ok(Outcome::Reply(
-                    ReplyOutcome::Accepted {
-                        seq,
-                        duplicate: true,
-                    },
-                    None,
-                )),
-                None => Err(StoreError::Corrupt(format!(
-                    "reply index entry of {}",
-                    r.client_id
-                ))),
-            });
-        }
-        let Some(mut record) = self.conversation(&r.conversation)? else {
-            return Ok(Ok(Outcome::Reply(ReplyOutcome::UnknownConversation, None)));
+        let existing = match self.client_replies.get(client_key.as_slice())? {
+            Some(position) => match keys::parse_message(&position) {
+                Some((_, seq)) => Some(seq),
+                None => {
+                    return Ok(Err(StoreError::Corrupt(format!(
+                        "reply index entry of {}",
+                        r.client_id
+                    ))))
+                }
+            },
+            None => None,
         };
-        if record.opted_out {
-            return Ok(Ok(Outcome::Reply(ReplyOutcome::OptedOut, None)));
-        }
-        record.last_seq += 1;
-        let seq = record.last_seq;
+        let current = self.conversation(&r.conversation)?;
+        let state = current.as_ref().map(ConversationRecord::state);
+        let seq = match conversation::dedupe(existing, || reply::apply(state)) {
+            Dedupe::Duplicate(seq) => {
+                let accepted = ReplyOutcome::Accepted {
+                    seq,
+                    duplicate: true,
+                };
+                return Ok(Ok(Outcome::Reply(accepted, None)));
+            }
+            Dedupe::New(Err(refusal)) => {
+                return Ok(Ok(Outcome::Reply(refusal.into(), None)));
+            }
+            Dedupe::New(Ok(seq)) => seq,
+        };
+        let Some(mut record) = current else {
+            return Ok(Err(StoreError::Corrupt(
+                "reply accepted without a conversation".into(),
+            )));
+        };
+        record.last_seq = seq;
         let key = keys::message(&r.conversation, seq);
         let stored = StoredMessage {
             message: r.to_message(seq),
@@ -474,28 +499,25 @@ impl Tx<'_> {
             Ok(stored) => stored,
             Err(e) => return Ok(Err(StoreError::Corrupt(e.to_string()))),
         };
-        let mut status = u.status;
-        let mut error = u.error.clone();
+        let mut report = StatusReport {
+            status: u.status,
+            error: u.error.clone(),
+        };
         if let Some(sid) = &u.twilio_sid {
             stored.twilio_sid = Some(sid.clone());
             self.sids.insert(sid.as_bytes(), key.as_slice())?;
             // A callback may have beaten Twilio's answer to our POST.
             if let Some(early) = self.early.remove(sid.as_bytes())? {
-                if let Ok(early) = serde_json::from_slice::<EarlyStatus>(&early) {
-                    if early.status.rank() > status.rank() {
-                        status = early.status;
-                        error = early.error;
-                    }
-                }
+                let early = serde_json::from_slice::<EarlyStatus>(&early).ok();
+                report = status_rule::merge_early(report, early.map(EarlyStatus::into_report));
             }
         }
         if u.outbox_done {
             self.outbox.remove(key.as_slice())?;
         }
-        let current = stored.message.status.unwrap_or(DeliveryStatus::Queued);
-        let outcome = if status.rank() > current.rank() {
-            stored.message.status = Some(status);
-            stored.message.error = error;
+        let outcome = if status_rule::advances(stored.message.status, report.status) {
+            stored.message.status = Some(report.status);
+            stored.message.error = report.error;
             let (conversation, seq) = (stored.message.conversation.clone(), stored.message.seq);
             self.push_change(&Change::Status {
                 c: conversation,
@@ -515,13 +537,14 @@ impl Tx<'_> {
         status: DeliveryStatus,
         error: &Option<DeliveryError>,
     ) -> TxResult<()> {
-        let newer = match self.early.get(sid.as_bytes())? {
+        let kept = match self.early.get(sid.as_bytes())? {
+            // An unreadable record is replaced.
             Some(bytes) => serde_json::from_slice::<EarlyStatus>(&bytes)
-                .map(|e| status.rank() > e.status.rank())
-                .unwrap_or(true),
-            None => true,
+                .ok()
+                .map(|e| e.status),
+            None => None,
         };
-        if newer {
+        if status_rule::replaces_early(kept, status) {
             let early = EarlyStatus {
                 status,
                 error: error.clone(),

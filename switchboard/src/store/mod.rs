@@ -12,13 +12,26 @@
 //!   most once — a repeat reports the existing message;
 //! * every stored message, status change and opt-out change appears exactly
 //!   once in the change feed, after it is durable, in commit order.
+//! * `message` and `history` reflect at least every change the caller has
+//!   seen in the change feed; a write whose change is not in the feed yet
+//!   may not show (DynamoDB serves these reads from its local view of the
+//!   stream). `conversation` reflects every completed write.
+//!
+//! The conversation rules themselves (keywords, seqs, refusal, status
+//! order) are [`crate::conversation`]'s; a store decides through them.
+//! `contract/` holds the cases every implementation passes (tests only).
 
+#[cfg(test)]
+mod contract;
 pub mod dynamo;
 mod group_commit;
 pub mod keys;
+pub mod memory;
 pub mod routing;
 pub mod sled_store;
 
+use crate::conversation::reply::Refusal;
+use crate::conversation::ConversationState;
 use async_trait::async_trait;
 pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use serde::{Deserialize, Serialize};
@@ -125,6 +138,15 @@ pub enum ReplyOutcome {
     UnknownConversation,
 }
 
+impl From<Refusal> for ReplyOutcome {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::OptedOut => ReplyOutcome::OptedOut,
+            Refusal::UnknownConversation => ReplyOutcome::UnknownConversation,
+        }
+    }
+}
+
 /// Which outbound message a status update is about.
 #[derive(Debug, Clone)]
 pub enum StatusTarget {
@@ -165,6 +187,22 @@ pub struct ConversationRecord {
     pub opted_out: bool,
     /// Seq of the newest message (0: none yet).
     pub last_seq: Seq,
+}
+
+impl ConversationRecord {
+    /// What the conversation rules ([`crate::conversation`]) look at.
+    pub fn state(&self) -> ConversationState {
+        ConversationState {
+            last_seq: self.last_seq,
+            opted_out: self.opted_out,
+        }
+    }
+
+    /// Takes in a state the conversation rules computed.
+    pub fn set_state(&mut self, state: ConversationState) {
+        self.last_seq = state.last_seq;
+        self.opted_out = state.opted_out;
+    }
 }
 
 /// One entry of the change feed.
@@ -228,43 +266,10 @@ pub trait Store: RoutingState + Send + Sync + 'static {
     /// Saves the router's position; changes at or before it may be pruned.
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()>;
 
+    /// Whether the store answers: what `/readyz` asks. It reaches the real
+    /// store (DynamoDB itself, not a local view of it).
+    async fn ready(&self) -> Result<()>;
+
     /// Waits until the pending writes are durable and stops accepting new ones.
     async fn close(&self) -> Result<()>;
-}
-
-/// Opt-out keywords Twilio itself honours for long codes.
-pub fn opt_keyword(body: &str) -> Option<bool> {
-    let word = body
-        .trim()
-        .trim_end_matches(['.', '!'])
-        .to_ascii_uppercase();
-    match word.as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" => {
-            Some(true)
-        }
-        "START" | "YES" | "UNSTOP" | "OPTIN" => Some(false),
-        _ => None,
-    }
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::opt_keyword;
-
-    #[test]
-    fn opt_keywords_are_whole_messages_in_any_case() {
-        assert_eq!(opt_keyword("stop"), Some(true));
-        assert_eq!(opt_keyword(" Stop. "), Some(true));
-        assert_eq!(opt_keyword("UNSUBSCRIBE"), Some(true));
-        assert_eq!(opt_keyword("start"), Some(false));
-        assert_eq!(opt_keyword("please stop calling"), None);
-        assert_eq!(opt_keyword("help"), None);
-    }
 }

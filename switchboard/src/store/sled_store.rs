@@ -1,10 +1,17 @@
 //! The embedded store: sled on local disk.
 //!
 //! Writes go through the group-commit writer thread
-//! ([`super::group_commit`]); reads go straight to sled's trees. The change
-//! feed is the `changes` tree, read up to the durable watermark the writer
-//! publishes after each flush — so the router only ever sees what a crash
-//! cannot take back.
+//! ([`super::group_commit`]); reads go straight to sled's trees, on tokio's
+//! blocking pool (a read may wait for the disk, which must not stall the
+//! runtime's threads). The change feed is the `changes` tree, read up to the
+//! durable watermark the writer publishes after each flush — so the router
+//! only ever sees what a crash cannot take back.
+//!
+//! The router's cursor (`meta`) is not flushed on its own: it becomes
+//! durable with the store's next flush (the writer's next batch, or close).
+//! After a crash the router may therefore start from an older cursor and
+//! see changes again; it treats a replayed change as already seen (a
+//! resolved route remembers `upto_seq`, delivery ranges only grow).
 
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::keys;
@@ -13,7 +20,7 @@ use super::{
     Appended, Change, ChangeId, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
     StatusOutcome, StatusUpdate, Store, StoreError,
 };
-use crate::config::Durability;
+use crate::durability::Durability;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::path::Path;
@@ -144,14 +151,93 @@ impl SledStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    fn stored(&self, key: &[u8]) -> Result<Option<StoredMessage>> {
-        match self.trees.messages.get(key)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(e.to_string())),
-            None => Ok(None),
-        }
+    /// Runs a read (or a prune) on tokio's blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Trees) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let trees = self.trees.clone();
+        tokio::task::spawn_blocking(move || read(&trees))
+            .await
+            .map_err(|e| StoreError::Storage(format!("a store read panicked: {e}")))?
     }
+}
+
+fn stored(trees: &Trees, key: &[u8]) -> Result<Option<StoredMessage>> {
+    match trees.messages.get(key)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(None),
+    }
+}
+
+fn history(trees: &Trees, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
+    if upto <= after {
+        return Ok(Vec::new());
+    }
+    let range = keys::message(conversation, after + 1)..=keys::message(conversation, upto);
+    trees
+        .messages
+        .range(range)
+        .values()
+        .map(|bytes| {
+            let bytes = bytes?;
+            serde_json::from_slice::<StoredMessage>(&bytes)
+                .map(|s| s.message)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
+}
+
+fn outbox(trees: &Trees) -> Result<Vec<(ConversationId, Seq)>> {
+    let mut pending = Vec::new();
+    for key in trees.outbox.iter().keys() {
+        let key = key?;
+        let position =
+            keys::parse_message(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+        pending.push(position);
+    }
+    // Oldest first across conversations.
+    let mut with_time = Vec::with_capacity(pending.len());
+    for (conversation, seq) in pending {
+        let at = stored(trees, &keys::message(&conversation, seq))?
+            .map(|s| s.message.at_ms)
+            .unwrap_or(0);
+        with_time.push((at, conversation, seq));
+    }
+    with_time.sort();
+    Ok(with_time.into_iter().map(|(_, c, s)| (c, s)).collect())
+}
+
+fn changes(
+    trees: &Trees,
+    after: ChangeId,
+    durable: ChangeId,
+    limit: usize,
+) -> Result<Vec<(ChangeId, Change)>> {
+    let range = keys::change(after + 1)..=keys::change(durable);
+    let mut changes = Vec::new();
+    for entry in trees.changes.range(range).take(limit) {
+        let (key, value) = entry?;
+        let id =
+            keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
+        let change =
+            serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        changes.push((id, change));
+    }
+    Ok(changes)
+}
+
+/// Removes changes at or before `upto` (the router is past them; the writer
+/// only ever writes ids above the durable watermark, hence above them).
+fn prune_changes(trees: &Trees, upto: ChangeId) -> Result<()> {
+    let mut prune = sled::Batch::default();
+    for key in trees.changes.range(..=keys::change(upto)).keys() {
+        prune.remove(key?);
+    }
+    trees.changes.apply_batch(prune)?;
+    Ok(())
 }
 
 fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {
@@ -184,57 +270,32 @@ impl Store for SledStore {
     }
 
     async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
-        Ok(self
-            .stored(&keys::message(conversation, seq))?
-            .map(|s| s.message))
+        let key = keys::message(conversation, seq);
+        self.blocking(move |trees| Ok(stored(trees, &key)?.map(|s| s.message)))
+            .await
     }
 
     async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
-        if upto <= after {
-            return Ok(Vec::new());
-        }
-        let range = keys::message(conversation, after + 1)..=keys::message(conversation, upto);
-        self.trees
-            .messages
-            .range(range)
-            .values()
-            .map(|bytes| {
-                let bytes = bytes?;
-                serde_json::from_slice::<StoredMessage>(&bytes)
-                    .map(|s| s.message)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        let conversation = conversation.to_string();
+        self.blocking(move |trees| history(trees, &conversation, after, upto))
+            .await
     }
 
     async fn conversation(&self, conversation: &str) -> Result<Option<ConversationRecord>> {
-        match self.trees.conversations.get(conversation.as_bytes())? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(e.to_string())),
-            None => Ok(None),
-        }
+        let conversation = conversation.to_string();
+        self.blocking(
+            move |trees| match trees.conversations.get(conversation.as_bytes())? {
+                Some(bytes) => serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(e.to_string())),
+                None => Ok(None),
+            },
+        )
+        .await
     }
 
     async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
-        let mut pending = Vec::new();
-        for key in self.trees.outbox.iter().keys() {
-            let key = key?;
-            let position = keys::parse_message(&key)
-                .ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
-            pending.push(position);
-        }
-        // Oldest first across conversations.
-        let mut with_time = Vec::with_capacity(pending.len());
-        for (conversation, seq) in pending {
-            let at = self
-                .stored(&keys::message(&conversation, seq))?
-                .map(|s| s.message.at_ms)
-                .unwrap_or(0);
-            with_time.push((at, conversation, seq));
-        }
-        with_time.sort();
-        Ok(with_time.into_iter().map(|(_, c, s)| (c, s)).collect())
+        self.blocking(outbox).await
     }
 
     async fn changes_after(
@@ -246,17 +307,8 @@ impl Store for SledStore {
         if durable <= after {
             return Ok(Vec::new());
         }
-        let range = keys::change(after + 1)..=keys::change(durable);
-        let mut changes = Vec::new();
-        for entry in self.trees.changes.range(range).take(limit) {
-            let (key, value) = entry?;
-            let id =
-                keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
-            let change =
-                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            changes.push((id, change));
-        }
-        Ok(changes)
+        self.blocking(move |trees| changes(trees, after, durable, limit))
+            .await
     }
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
@@ -270,22 +322,32 @@ impl Store for SledStore {
     }
 
     async fn load_cursor(&self) -> Result<ChangeId> {
-        read_cursor(&self.meta)
+        let meta = self.meta.clone();
+        self.blocking(move |_| read_cursor(&meta)).await
     }
 
+    /// Not flushed by itself: see the module docs.
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
         use std::sync::atomic::Ordering;
-        self.meta.insert(CURSOR_KEY, &keys::change(cursor))?;
         // Entries the router is past are never read again.
-        if cursor.saturating_sub(self.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY {
-            let mut prune = sled::Batch::default();
-            for key in self.trees.changes.range(..=keys::change(cursor)).keys() {
-                prune.remove(key?);
+        let prune = cursor.saturating_sub(self.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY;
+        let meta = self.meta.clone();
+        self.blocking(move |trees| {
+            meta.insert(CURSOR_KEY, &keys::change(cursor))?;
+            if prune {
+                prune_changes(trees, cursor)?;
             }
-            self.trees.changes.apply_batch(prune)?;
+            Ok(())
+        })
+        .await?;
+        if prune {
             self.pruned_upto.store(cursor, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    async fn ready(&self) -> Result<()> {
+        self.load_cursor().await.map(|_| ())
     }
 
     async fn close(&self) -> Result<()> {

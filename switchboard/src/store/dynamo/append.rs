@@ -30,7 +30,8 @@
 use super::error::{self, condition_failed};
 use super::items::{self, attr, n, s, Item, Slot};
 use super::DynamoStore;
-use crate::store::{opt_keyword, InboundMessage, Reply, Result, StoreError};
+use crate::conversation::{inbound, reply, ConversationState};
+use crate::store::{InboundMessage, Reply, Result, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard_protocol::{Message, Seq};
 
@@ -70,7 +71,7 @@ impl Draft {
     /// opted out, and STOP/START only change something when it differs.
     fn needs_fresh_state(&self) -> bool {
         match self {
-            Draft::Inbound(m) => opt_keyword(&m.body).is_some(),
+            Draft::Inbound(m) => inbound::needs_opt_out_state(&m.body),
             Draft::Reply(_) => true,
         }
     }
@@ -81,8 +82,8 @@ impl Draft {
 pub(super) enum Appended {
     New(Seq),
     Duplicate(Seq),
-    OptedOut,
-    UnknownConversation,
+    /// Refused by the reply rules on the conversation's newest state.
+    Refused(reply::Refusal),
 }
 
 /// A conversation as its item says, before the walk above `last_seq`.
@@ -96,6 +97,14 @@ pub(super) struct Head {
 }
 
 impl Head {
+    /// What the conversation rules look at (`None`: no such conversation).
+    pub fn state(&self) -> Option<ConversationState> {
+        self.exists.then_some(ConversationState {
+            last_seq: self.last_seq,
+            opted_out: self.opted_out,
+        })
+    }
+
     /// Takes in the effect of message `slot` (the next one above it).
     pub fn advance(&mut self, slot: &Slot) {
         self.last_seq = slot.seq;
@@ -175,7 +184,11 @@ impl DynamoStore {
         }
         for _ in 0..tries {
             let seq = head.last_seq + 1;
-            if matches!(draft, Draft::Reply(_)) && (!head.exists || head.opted_out) {
+            let refusal = match draft {
+                Draft::Reply(_) => reply::refusal(head.state()),
+                Draft::Inbound(_) => None,
+            };
+            if let Some(refusal) = refusal {
                 // Refuse only on what is really the newest state.
                 match self.slot(conversation, seq).await? {
                     Some(other) => {
@@ -185,8 +198,7 @@ impl DynamoStore {
                         head.advance(&other);
                         continue;
                     }
-                    None if !head.exists => return Ok(Some(Appended::UnknownConversation)),
-                    None => return Ok(Some(Appended::OptedOut)),
+                    None => return Ok(Some(Appended::Refused(refusal))),
                 }
             }
             let slot = self.new_slot(draft, seq, dedupe, attempt, &head);
@@ -227,7 +239,7 @@ impl DynamoStore {
     fn new_slot(&self, draft: &Draft, seq: Seq, dedupe: &str, attempt: &str, head: &Head) -> Slot {
         let (opt_change, to, country) = match draft {
             Draft::Inbound(m) => (
-                opt_keyword(&m.body).filter(|&opted_out| opted_out != head.opted_out),
+                inbound::opt_change(head.opted_out, &m.body),
                 Some(m.to.clone()),
                 m.country.clone(),
             ),

@@ -7,7 +7,7 @@
 
 use super::super::StoreError;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use switchboard_cloud::aws::{describe_error, error_code};
+use switchboard_cloud::aws::{error_code, log_failure};
 
 /// Logs a failed DynamoDB (or DynamoDB Streams) call and converts it.
 pub(super) fn failed<E, R>(
@@ -20,15 +20,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let message = describe_error(e);
-    tracing::error!(
-        service,
-        operation,
-        table,
-        code = error_code(e).as_deref().unwrap_or("none"),
-        error = %message,
-        "AWS call failed"
-    );
+    let message = log_failure(service, operation, table, e);
     StoreError::Storage(format!("{service} {operation} on {table}: {message}"))
 }
 

@@ -43,6 +43,7 @@ mod error;
 mod feed;
 mod items;
 mod routes;
+pub mod schema;
 mod status;
 mod stream_reader;
 
@@ -50,11 +51,11 @@ use super::{
     Appended as StoreAppended, Change, ChangeId, ConversationRecord, InboundMessage, Reply,
     ReplyOutcome, Result, StatusOutcome, StatusUpdate, Store, StoreError,
 };
-use crate::migrate::{self, MigrateError};
 use append::{Appended, Draft};
 use async_trait::async_trait;
 use feed::FeedLog;
 use items::{attr, s};
+use schema::MigrateError;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,6 +112,9 @@ pub struct DynamoStore {
     closed: AtomicBool,
 }
 
+/// The key `/readyz` reads: never a conversation (not a phone number).
+const READY_PROBE: &str = "#readyz";
+
 impl DynamoStore {
     /// Connects through the standard AWS chain, checks the tables (refusing
     /// to start when `switchboard migrate` has not run), opens the local
@@ -133,12 +137,12 @@ impl DynamoStore {
         );
         let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
         let prefix = options.table_prefix;
-        migrate::verify(&client, prefix).await?;
+        schema::verify(&client, prefix).await?;
         let tables = Tables {
-            messages: migrate::table_name(prefix, migrate::MESSAGES),
-            conversations: migrate::table_name(prefix, migrate::CONVERSATIONS),
-            lookups: migrate::table_name(prefix, migrate::LOOKUPS),
-            routes: migrate::table_name(prefix, migrate::ROUTES),
+            messages: schema::table_name(prefix, schema::MESSAGES),
+            conversations: schema::table_name(prefix, schema::CONVERSATIONS),
+            lookups: schema::table_name(prefix, schema::LOOKUPS),
+            routes: schema::table_name(prefix, schema::ROUTES),
         };
         // Its own directory: the sled store's files may share DATA_DIR.
         let feed = FeedLog::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
@@ -202,6 +206,18 @@ impl DynamoStore {
         if let Ok(mut seqs) = self.last_seqs.lock() {
             seqs.remove(conversation);
         }
+    }
+
+    /// Runs a read or write of the local feed view (sled) on tokio's
+    /// blocking pool, off the runtime's threads.
+    async fn local<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&FeedLog) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let feed = self.feed.clone();
+        tokio::task::spawn_blocking(move || work(&feed))
+            .await
+            .map_err(|e| StoreError::Storage(format!("a local feed read panicked: {e}")))?
     }
 
     fn check_open(&self) -> Result<()> {
@@ -277,8 +293,7 @@ impl Store for DynamoStore {
                 seq,
                 duplicate: true,
             },
-            Appended::OptedOut => ReplyOutcome::OptedOut,
-            Appended::UnknownConversation => ReplyOutcome::UnknownConversation,
+            Appended::Refused(refusal) => refusal.into(),
         })
     }
 
@@ -293,7 +308,9 @@ impl Store for DynamoStore {
     }
 
     async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
-        if let Some(message) = self.feed.message(conversation, seq)? {
+        let key = conversation.to_string();
+        let mirrored = self.local(move |feed| feed.message(&key, seq)).await?;
+        if let Some(message) = mirrored {
             return Ok(Some(message));
         }
         match self.message_item(conversation, seq).await? {
@@ -303,7 +320,11 @@ impl Store for DynamoStore {
     }
 
     async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
-        if let Some(messages) = self.feed.history(conversation, after, upto)? {
+        let key = conversation.to_string();
+        let mirrored = self
+            .local(move |feed| feed.history(&key, after, upto))
+            .await?;
+        if let Some(messages) = mirrored {
             return Ok(messages);
         }
         self.query_history(conversation, after, upto).await
@@ -326,7 +347,7 @@ impl Store for DynamoStore {
             .client
             .query()
             .table_name(table)
-            .index_name(migrate::OUTBOX_INDEX)
+            .index_name(schema::OUTBOX_INDEX)
             .key_condition_expression("#outbox = :pending")
             .expression_attribute_names("#outbox", attr::OUTBOX)
             .expression_attribute_values(":pending", s(items::OUTBOX_PENDING))
@@ -351,19 +372,35 @@ impl Store for DynamoStore {
         after: ChangeId,
         limit: usize,
     ) -> Result<Vec<(ChangeId, Change)>> {
-        self.feed.changes_after(after, limit)
+        self.local(move |feed| feed.changes_after(after, limit))
+            .await
     }
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
         self.feed.wait_for_changes(after).await
     }
 
+    /// One small read of the conversations table: DynamoDB itself answers
+    /// (the local feed view would answer while DynamoDB is down).
+    async fn ready(&self) -> Result<()> {
+        self.check_open()?;
+        let table = &self.tables.conversations;
+        self.client
+            .get_item()
+            .table_name(table)
+            .key(attr::CONVERSATION, s(READY_PROBE))
+            .send()
+            .await
+            .map_err(|e| error::dynamo("GetItem", table, &e))?;
+        Ok(())
+    }
+
     async fn load_cursor(&self) -> Result<ChangeId> {
-        self.feed.load_cursor()
+        self.local(|feed| feed.load_cursor()).await
     }
 
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        self.feed.save_cursor(cursor)
+        self.local(move |feed| feed.save_cursor(cursor)).await
     }
 
     async fn close(&self) -> Result<()> {

@@ -1,7 +1,11 @@
 //! Delivery statuses and opt-outs.
 //!
-//! A status is written with a condition on `status_rank`, so it only ever
-//! moves forward whoever writes it and in whatever order callbacks arrive.
+//! The rules are [`crate::conversation::status`]'s. A status is written
+//! with a condition on `status_rank` — `status::advances` said in DynamoDB's
+//! condition language, since only the write itself can decide it atomically
+//! — so it only ever moves forward whoever writes it and in whatever order
+//! callbacks arrive. An early status is kept the same way
+//! (`status::replaces_early`) and merged with `status::merge_early`.
 //! The outbox's own update (Twilio accepted the message: here is its SID)
 //! also takes the message out of the sparse outbox index in the same write.
 //!
@@ -16,20 +20,23 @@
 use super::error::{self, condition_failed};
 use super::items::{self, attr, n, s};
 use super::DynamoStore;
+use crate::conversation::status::{merge_early, StatusReport};
 use crate::store::{Result, StatusOutcome, StatusTarget, StatusUpdate, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard_protocol::{DeliveryError, DeliveryStatus, Seq};
 
 impl DynamoStore {
     pub(super) async fn update_status_impl(&self, update: StatusUpdate) -> Result<StatusOutcome> {
-        let mut status = update.status;
-        let mut error = update.error.clone();
+        let mut report = StatusReport {
+            status: update.status,
+            error: update.error.clone(),
+        };
         let (conversation, seq) = match &update.target {
             StatusTarget::Position(conversation, seq) => (conversation.clone(), *seq),
             StatusTarget::TwilioSid(sid) => match self.lookup(&items::sid_id(sid)).await? {
                 Some(position) => position,
                 None => {
-                    self.save_early(sid, status, &error).await?;
+                    self.save_early(sid, &report).await?;
                     match self.lookup(&items::sid_id(sid)).await? {
                         // Recorded meanwhile: apply it here after all.
                         Some(position) => position,
@@ -42,16 +49,13 @@ impl DynamoStore {
         if let Some(sid) = &update.twilio_sid {
             self.put_lookup(&items::sid_id(sid), &conversation, seq)
                 .await?;
-            if let Some((early_status, early_error)) = self.early(sid).await? {
-                if early_status.rank() > status.rank() {
-                    status = early_status;
-                    error = early_error;
-                }
+            if let Some(early) = self.early(sid).await? {
+                report = merge_early(report, Some(early));
                 early_seen = Some(sid.clone());
             }
         }
         let outcome = self
-            .write_status(&conversation, seq, status, &error, &update)
+            .write_status(&conversation, seq, report.status, &report.error, &update)
             .await?;
         if let Some(sid) = early_seen {
             self.delete_early(&sid).await;
@@ -162,12 +166,8 @@ impl DynamoStore {
 
     /// Keeps a status for a SID not recorded yet (only if it is newer than
     /// one already kept).
-    async fn save_early(
-        &self,
-        sid: &str,
-        status: DeliveryStatus,
-        error: &Option<DeliveryError>,
-    ) -> Result<()> {
+    async fn save_early(&self, sid: &str, report: &StatusReport) -> Result<()> {
+        let (status, error) = (report.status, &report.error);
         let table = &self.tables.lookups;
         let mut request = self
             .client
@@ -192,7 +192,7 @@ impl DynamoStore {
         }
     }
 
-    async fn early(&self, sid: &str) -> Result<Option<(DeliveryStatus, Option<DeliveryError>)>> {
+    async fn early(&self, sid: &str) -> Result<Option<StatusReport>> {
         let table = &self.tables.lookups;
         let out = self
             .client
@@ -210,7 +210,7 @@ impl DynamoStore {
             .and_then(|text| serde_json::from_value(serde_json::Value::String(text.into())).ok());
         let error =
             items::get_s(&item, attr::ERROR).and_then(|json| serde_json::from_str(json).ok());
-        Ok(status.map(|status| (status, error)))
+        Ok(status.map(|status| StatusReport { status, error }))
     }
 
     /// Best effort: a leftover early status is harmless (it never wins

@@ -1,0 +1,583 @@
+//! The cases every store must pass. Each gets a fresh, empty store.
+
+use crate::store::{
+    Appended, Change, ChangeId, InboundMessage, Reply, ReplyOutcome, StatusOutcome, StatusTarget,
+    StatusUpdate, Store,
+};
+use std::time::Duration;
+use switchboard_protocol::{DeliveryError, DeliveryStatus, Direction};
+
+/// How long a change may take to show in the feed (DynamoDB's comes
+/// through the stream reader). Only a bound on waiting, never a pass mark.
+const FEED_WAIT: Duration = Duration::from_secs(60);
+
+const ALICE: &str = "+15550100001";
+const BOB: &str = "+15550100002";
+
+fn inbound(from: &str, sid: &str, body: &str, at_ms: u64) -> InboundMessage {
+    InboundMessage {
+        message_sid: sid.into(),
+        from: from.into(),
+        to: "+15550199999".into(),
+        body: body.into(),
+        country: Some("US".into()),
+        media: Vec::new(),
+        at_ms,
+    }
+}
+
+fn reply(to: &str, client_id: &str, at_ms: u64) -> Reply {
+    Reply {
+        conversation: to.into(),
+        agent: "ada".into(),
+        client_id: client_id.into(),
+        body: format!("reply {client_id}"),
+        at_ms,
+    }
+}
+
+fn status(target: StatusTarget, status: DeliveryStatus, sid: Option<&str>) -> StatusUpdate {
+    StatusUpdate {
+        target,
+        status,
+        error: None,
+        twilio_sid: sid.map(str::to_string),
+        outbox_done: false,
+    }
+}
+
+async fn accepted(store: &dyn Store, r: Reply) -> u64 {
+    match store.append_reply(r).await.expect("append reply") {
+        ReplyOutcome::Accepted {
+            seq,
+            duplicate: false,
+        } => seq,
+        other => panic!("reply not accepted: {other:?}"),
+    }
+}
+
+/// Waits until the feed after `after` holds at least `count` changes, and
+/// returns them.
+async fn feed(store: &dyn Store, after: ChangeId, count: usize) -> Vec<(ChangeId, Change)> {
+    let wait = async {
+        loop {
+            let changes = store.changes_after(after, 10_000).await.expect("changes");
+            if changes.len() >= count {
+                return changes;
+            }
+            let last = changes.last().map_or(after, |(id, _)| *id);
+            store
+                .wait_for_changes(last)
+                .await
+                .expect("wait for changes");
+        }
+    };
+    match tokio::time::timeout(FEED_WAIT, wait).await {
+        Ok(changes) => changes,
+        Err(_) => {
+            let got = store.changes_after(after, 10_000).await.expect("changes");
+            panic!("the feed did not reach {count} changes; it has {got:?}")
+        }
+    }
+}
+
+async fn opted_out(store: &dyn Store, conversation: &str) -> bool {
+    let record = store.conversation(conversation).await.expect("read");
+    record.expect("the conversation exists").opted_out
+}
+
+async fn current(store: &dyn Store, seq: u64) -> (Option<DeliveryStatus>, Option<DeliveryError>) {
+    let m = store.message(ALICE, seq).await.expect("read");
+    let m = m.expect("the message is stored");
+    (m.status, m.error)
+}
+
+/// Waits until the feed has shown the first `count` changes of a fresh store.
+async fn caught_up(store: &dyn Store, count: usize) {
+    feed(store, 0, count).await;
+}
+
+pub async fn inbound_messages_get_gap_free_seqs_per_conversation(store: &dyn Store) {
+    for (i, from) in [ALICE, BOB, ALICE, ALICE, BOB].into_iter().enumerate() {
+        store
+            .append_inbound(inbound(from, &format!("SMa{i}"), "hi", 10 + i as u64))
+            .await
+            .expect("append");
+    }
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 5).await;
+    let alice: Vec<u64> = store
+        .history(ALICE, 0, 100)
+        .await
+        .expect("history")
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    let bob: Vec<u64> = store
+        .history(BOB, 0, 100)
+        .await
+        .expect("history")
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(alice, [1, 2, 3]);
+    assert_eq!(bob, [1, 2]);
+    let record = store
+        .conversation(ALICE)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(record.last_seq, 3);
+    assert_eq!(record.to, "+15550199999");
+    assert_eq!(record.country.as_deref(), Some("US"));
+    assert!(!record.opted_out);
+    let first = store
+        .message(ALICE, 1)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(first.direction, Direction::Inbound);
+    assert_eq!(first.body, "hi");
+    assert_eq!(first.at_ms, 10);
+}
+
+pub async fn a_retried_message_sid_is_stored_once(store: &dyn Store) {
+    let m = inbound(ALICE, "SMdup", "hello", 1);
+    let first = store.append_inbound(m.clone()).await.expect("append");
+    assert_eq!(
+        first,
+        Appended {
+            seq: 1,
+            duplicate: false
+        }
+    );
+    store
+        .append_inbound(inbound(ALICE, "SMother", "again", 2))
+        .await
+        .expect("append");
+    let again = store.append_inbound(m).await.expect("append");
+    assert_eq!(
+        again,
+        Appended {
+            seq: 1,
+            duplicate: true
+        }
+    );
+    caught_up(store, 2).await;
+    assert_eq!(
+        store.history(ALICE, 0, 100).await.expect("history").len(),
+        2
+    );
+}
+
+pub async fn replies_are_refused_for_unknown_or_opted_out_customers(store: &dyn Store) {
+    assert_eq!(
+        store
+            .append_reply(reply(BOB, "c0", 1))
+            .await
+            .expect("reply"),
+        ReplyOutcome::UnknownConversation
+    );
+    store
+        .append_inbound(inbound(ALICE, "SMr1", "hi", 1))
+        .await
+        .expect("append");
+    assert_eq!(accepted(store, reply(ALICE, "c1", 2)).await, 2);
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 2).await;
+    let stored = store
+        .message(ALICE, 2)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.direction, Direction::Outbound);
+    assert_eq!(stored.status, Some(DeliveryStatus::Queued));
+    assert_eq!(stored.agent.as_deref(), Some("ada"));
+    assert_eq!(stored.client_id.as_deref(), Some("c1"));
+    // Resending the same client id reports the stored reply.
+    assert_eq!(
+        store
+            .append_reply(reply(ALICE, "c1", 3))
+            .await
+            .expect("reply"),
+        ReplyOutcome::Accepted {
+            seq: 2,
+            duplicate: true
+        }
+    );
+    store
+        .append_inbound(inbound(ALICE, "SMr2", "STOP", 4))
+        .await
+        .expect("append");
+    assert_eq!(
+        store
+            .append_reply(reply(ALICE, "c2", 5))
+            .await
+            .expect("reply"),
+        ReplyOutcome::OptedOut
+    );
+    caught_up(store, 4).await;
+    assert_eq!(
+        store.history(ALICE, 0, 100).await.expect("history").len(),
+        3
+    );
+    assert!(store.message(BOB, 1).await.expect("read").is_none());
+}
+
+pub async fn stop_and_start_keywords_change_opt_out_and_help_does_not(store: &dyn Store) {
+    store
+        .append_inbound(inbound(ALICE, "SMo1", "hello", 1))
+        .await
+        .expect("append");
+    store
+        .append_inbound(inbound(ALICE, "SMo2", " Stop. ", 2))
+        .await
+        .expect("append");
+    assert!(opted_out(store, ALICE).await);
+    store
+        .append_inbound(inbound(ALICE, "SMo3", "HELP", 3))
+        .await
+        .expect("append");
+    assert!(opted_out(store, ALICE).await, "HELP does not opt back in");
+    store
+        .append_inbound(inbound(ALICE, "SMo4", "start", 4))
+        .await
+        .expect("append");
+    assert!(!opted_out(store, ALICE).await);
+    accepted(store, reply(ALICE, "after-start", 5)).await;
+    // Twilio's 21610 on a send marks the number opted out directly.
+    store.set_opted_out(ALICE, true).await.expect("opt out");
+    assert!(opted_out(store, ALICE).await);
+    assert_eq!(
+        store
+            .append_reply(reply(ALICE, "late", 6))
+            .await
+            .expect("reply"),
+        ReplyOutcome::OptedOut
+    );
+    // An unknown number is left alone.
+    store.set_opted_out(BOB, true).await.expect("opt out");
+    assert!(store.conversation(BOB).await.expect("read").is_none());
+}
+
+pub async fn statuses_only_move_forward(store: &dyn Store) {
+    store
+        .append_inbound(inbound(ALICE, "SMs1", "hi", 1))
+        .await
+        .expect("append");
+    let seq = accepted(store, reply(ALICE, "s1", 2)).await;
+    let at = || StatusTarget::Position(ALICE.into(), seq);
+    let by_sid = || StatusTarget::TwilioSid("SMout1".into());
+    let outcome = store
+        .update_status(status(at(), DeliveryStatus::Sending, Some("SMout1")))
+        .await
+        .expect("status");
+    assert_eq!(outcome, StatusOutcome::Applied);
+    let outcome = store
+        .update_status(status(by_sid(), DeliveryStatus::Delivered, None))
+        .await
+        .expect("status");
+    assert_eq!(outcome, StatusOutcome::Applied);
+    for stale in [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+    ] {
+        let outcome = store
+            .update_status(status(by_sid(), stale, None))
+            .await
+            .expect("status");
+        assert_eq!(outcome, StatusOutcome::Stale, "{stale:?} after delivered");
+    }
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 4).await;
+    assert_eq!(current(store, seq).await.0, Some(DeliveryStatus::Delivered));
+    let mut read = status(by_sid(), DeliveryStatus::Read, None);
+    read.error = None;
+    assert_eq!(
+        store.update_status(read).await.expect("status"),
+        StatusOutcome::Applied
+    );
+    caught_up(store, 5).await;
+    assert_eq!(
+        current(store, seq).await,
+        (Some(DeliveryStatus::Read), None)
+    );
+}
+
+pub async fn an_early_status_is_applied_when_its_sid_is_recorded(store: &dyn Store) {
+    store
+        .append_inbound(inbound(ALICE, "SMe1", "hi", 1))
+        .await
+        .expect("append");
+    let seq = accepted(store, reply(ALICE, "e1", 2)).await;
+    let early = StatusUpdate {
+        target: StatusTarget::TwilioSid("SMearly".into()),
+        status: DeliveryStatus::Undelivered,
+        error: Some(DeliveryError {
+            code: Some(30003),
+            message: "unreachable".into(),
+        }),
+        twilio_sid: None,
+        outbox_done: false,
+    };
+    assert_eq!(
+        store.update_status(early).await.expect("status"),
+        StatusOutcome::Deferred
+    );
+    // An older early status does not replace it.
+    let older = status(
+        StatusTarget::TwilioSid("SMearly".into()),
+        DeliveryStatus::Sent,
+        None,
+    );
+    assert_eq!(
+        store.update_status(older).await.expect("status"),
+        StatusOutcome::Deferred
+    );
+    let mut sent = status(
+        StatusTarget::Position(ALICE.into(), seq),
+        DeliveryStatus::Sending,
+        Some("SMearly"),
+    );
+    sent.outbox_done = true;
+    assert_eq!(
+        store.update_status(sent).await.expect("status"),
+        StatusOutcome::Applied
+    );
+    // Reads reflect what the feed has shown (DynamoDB reads a local view).
+    caught_up(store, 3).await;
+    let m = store
+        .message(ALICE, seq)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(m.status, Some(DeliveryStatus::Undelivered));
+    assert_eq!(m.error.and_then(|e| e.code), Some(30003));
+    assert!(store.outbox().await.expect("outbox").is_empty());
+}
+
+pub async fn a_status_for_a_missing_message_is_an_error(store: &dyn Store) {
+    let update = status(
+        StatusTarget::Position(ALICE.into(), 7),
+        DeliveryStatus::Sent,
+        None,
+    );
+    assert!(store.update_status(update).await.is_err());
+}
+
+pub async fn history_returns_exactly_the_range_asked_for(store: &dyn Store) {
+    for i in 1..=6 {
+        store
+            .append_inbound(inbound(ALICE, &format!("SMh{i}"), &format!("m{i}"), i))
+            .await
+            .expect("append");
+    }
+    caught_up(store, 6).await;
+    let seqs = |h: Vec<switchboard_protocol::Message>| h.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.history(ALICE, 2, 4).await.expect("h")), [3, 4]);
+    assert_eq!(
+        seqs(store.history(ALICE, 0, 6).await.expect("h")),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(seqs(store.history(ALICE, 5, 100).await.expect("h")), [6]);
+    assert!(store.history(ALICE, 4, 4).await.expect("h").is_empty());
+    assert!(store.history(ALICE, 4, 2).await.expect("h").is_empty());
+    assert!(store.history(BOB, 0, 10).await.expect("h").is_empty());
+    let bodies: Vec<String> = store
+        .history(ALICE, 0, 2)
+        .await
+        .expect("h")
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["m1", "m2"]);
+}
+
+pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &dyn Store) {
+    for (i, from) in [ALICE, BOB].into_iter().enumerate() {
+        store
+            .append_inbound(inbound(from, &format!("SMq{i}"), "hi", 1))
+            .await
+            .expect("append");
+    }
+    let bob = accepted(store, reply(BOB, "q1", 100)).await;
+    let alice = accepted(store, reply(ALICE, "q2", 200)).await;
+    let alice2 = accepted(store, reply(ALICE, "q3", 300)).await;
+    assert_eq!(
+        store.outbox().await.expect("outbox"),
+        [
+            (BOB.to_string(), bob),
+            (ALICE.to_string(), alice),
+            (ALICE.to_string(), alice2)
+        ]
+    );
+    // A status without `outbox_done` keeps it queued; with it, it is settled
+    // even when the status itself is stale.
+    store
+        .update_status(status(
+            StatusTarget::Position(BOB.into(), bob),
+            DeliveryStatus::Sending,
+            None,
+        ))
+        .await
+        .expect("status");
+    let mut done = status(
+        StatusTarget::Position(ALICE.into(), alice),
+        DeliveryStatus::Sending,
+        Some("SMq-out"),
+    );
+    done.outbox_done = true;
+    store.update_status(done.clone()).await.expect("status");
+    assert_eq!(
+        store.outbox().await.expect("outbox"),
+        [(BOB.to_string(), bob), (ALICE.to_string(), alice2)]
+    );
+    let mut stale = status(
+        StatusTarget::Position(BOB.into(), bob),
+        DeliveryStatus::Queued,
+        None,
+    );
+    stale.outbox_done = true;
+    assert_eq!(
+        store.update_status(stale).await.expect("status"),
+        StatusOutcome::Stale
+    );
+    assert_eq!(
+        store.outbox().await.expect("outbox"),
+        [(ALICE.to_string(), alice2)]
+    );
+}
+
+pub async fn the_change_feed_reports_each_change_once_in_order(store: &dyn Store) {
+    let start = store.load_cursor().await.expect("cursor");
+    store
+        .append_inbound(inbound(ALICE, "SMc1", "hi", 1))
+        .await
+        .expect("append");
+    store
+        .append_inbound(inbound(BOB, "SMc2", "hi", 2))
+        .await
+        .expect("append");
+    let seq = accepted(store, reply(ALICE, "c1", 3)).await;
+    store
+        .update_status(status(
+            StatusTarget::Position(ALICE.into(), seq),
+            DeliveryStatus::Sent,
+            None,
+        ))
+        .await
+        .expect("status");
+    store
+        .append_inbound(inbound(ALICE, "SMc3", "STOP", 4))
+        .await
+        .expect("append");
+    // A retry adds nothing to the feed.
+    store
+        .append_inbound(inbound(ALICE, "SMc1", "hi", 1))
+        .await
+        .expect("append");
+    let changes = feed(store, start, 6).await;
+    let ids: Vec<ChangeId> = changes.iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow: {ids:?}");
+    let mut kinds: Vec<Change> = changes.iter().map(|(_, c)| c.clone()).collect();
+    let alice_messages: Vec<&Change> = kinds
+        .iter()
+        .filter(|c| matches!(c, Change::Message { c, .. } if c == ALICE))
+        .collect();
+    assert_eq!(
+        alice_messages,
+        [
+            &Change::Message {
+                c: ALICE.into(),
+                s: 1,
+                d: Some(Direction::Inbound),
+            },
+            &Change::Message {
+                c: ALICE.into(),
+                s: 2,
+                d: Some(Direction::Outbound),
+            },
+            &Change::Message {
+                c: ALICE.into(),
+                s: 3,
+                d: Some(Direction::Inbound),
+            },
+        ],
+        "one change per message, in seq order"
+    );
+    kinds.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        kinds,
+        [
+            Change::Message {
+                c: ALICE.into(),
+                s: 1,
+                d: Some(Direction::Inbound),
+            },
+            Change::Message {
+                c: ALICE.into(),
+                s: 2,
+                d: Some(Direction::Outbound),
+            },
+            Change::Message {
+                c: ALICE.into(),
+                s: 3,
+                d: Some(Direction::Inbound),
+            },
+            Change::Message {
+                c: BOB.into(),
+                s: 1,
+                d: Some(Direction::Inbound),
+            },
+            Change::OptOut { c: ALICE.into() },
+            Change::Status {
+                c: ALICE.into(),
+                s: 2
+            },
+        ]
+    );
+    // Reading from the middle gives the rest; the cursor is what was saved.
+    let (middle, _) = changes[2];
+    let rest = store.changes_after(middle, 100).await.expect("changes");
+    assert_eq!(rest, changes[3..].to_vec());
+    assert_eq!(
+        store.changes_after(middle, 1).await.expect("changes"),
+        changes[3..4].to_vec()
+    );
+    let (last, _) = changes[5];
+    store.save_cursor(last).await.expect("save cursor");
+    assert_eq!(store.load_cursor().await.expect("cursor"), last);
+    assert!(store
+        .changes_after(last, 100)
+        .await
+        .expect("changes")
+        .is_empty());
+}
+
+pub async fn wait_for_changes_resolves_when_a_change_arrives(store: &dyn Store) {
+    let start = store.load_cursor().await.expect("cursor");
+    let waiting = store.wait_for_changes(start);
+    let write = async {
+        store
+            .append_inbound(inbound(ALICE, "SMw1", "hi", 1))
+            .await
+            .expect("append");
+    };
+    let (waited, ()) = tokio::join!(tokio::time::timeout(FEED_WAIT, waiting), write);
+    waited.expect("woken within the bound").expect("wait");
+    assert!(!store
+        .changes_after(start, 10)
+        .await
+        .expect("changes")
+        .is_empty());
+}
+
+pub async fn a_working_store_reports_ready_and_a_closed_one_refuses_writes(store: &dyn Store) {
+    store.ready().await.expect("ready");
+    store.close().await.expect("close");
+    assert!(store
+        .append_inbound(inbound(ALICE, "SMclosed", "hi", 1))
+        .await
+        .is_err());
+}

@@ -1,0 +1,136 @@
+//! The store contract: one list of cases ([`cases`]) run against every
+//! store — sled on a temporary directory on disk, DynamoDB in the AWS
+//! emulator over HTTP with the real SDK, and the in-memory store — so the
+//! three keep the same semantics.
+//!
+//! The DynamoDB backend needs the emulator the test command starts
+//! (`MOTO_URL`, or `LOCALSTACK_URL`); without one its tests fail with a
+//! message saying so rather than being skipped.
+
+mod cases;
+
+use super::dynamo::{DynamoOptions, DynamoStore};
+use super::memory::MemoryStore;
+use super::sled_store::{SledOptions, SledStore};
+use super::Store;
+use crate::durability::Durability;
+use std::time::Duration;
+
+/// A store under test and what must live as long as it.
+struct Harness {
+    store: Box<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Harness {
+    async fn finish(self) {
+        self.store.close().await.expect("close the store");
+    }
+}
+
+async fn memory() -> Harness {
+    let (store, _outbox) = MemoryStore::new();
+    Harness {
+        store: Box::new(store),
+        _dir: None,
+    }
+}
+
+async fn sled() -> Harness {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (store, _outbox) = SledStore::open(SledOptions {
+        path: dir.path(),
+        cache_mb: 16,
+        durability: Durability::Flush,
+    })
+    .expect("open sled");
+    Harness {
+        store: Box::new(store),
+        _dir: Some(dir),
+    }
+}
+
+/// The emulator's endpoint, found as the end-to-end tests find it.
+fn emulator() -> String {
+    ["MOTO_URL", "LOCALSTACK_URL"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| {
+            panic!(
+                "MOTO_URL is not set: run the project's test command (scripts/test.sh), which \
+                 installs and starts the AWS emulator (moto), or set LOCALSTACK_URL"
+            )
+        })
+}
+
+async fn dynamodb() -> Harness {
+    static ENV: std::sync::Once = std::sync::Once::new();
+    let endpoint = emulator();
+    ENV.call_once(|| {
+        // The SDK reads these; every test in this process uses the same.
+        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    });
+    let prefix = format!("contract-{:016x}-", rand::random::<u64>());
+    let conf = switchboard_cloud::aws::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
+    crate::migrate::apply(&dynamo, &streams, &prefix, Duration::from_secs(60))
+        .await
+        .expect("create the tables");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (store, _outbox) = DynamoStore::open(DynamoOptions {
+        data_dir: dir.path(),
+        table_prefix: &prefix,
+        stream_poll: Duration::from_millis(50),
+        cache_mb: 16,
+    })
+    .await
+    .expect("open the DynamoDB store");
+    Harness {
+        store: Box::new(store),
+        _dir: Some(dir),
+    }
+}
+
+/// One `#[tokio::test]` per case for a backend.
+macro_rules! contract_tests {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let harness = super::$backend().await;
+                    super::cases::$case(harness.store.as_ref()).await;
+                    harness.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+/// The cases, once, for every backend.
+macro_rules! every_backend {
+    ($($case:ident),* $(,)?) => {
+        contract_tests!(memory: $($case),*);
+        contract_tests!(sled: $($case),*);
+        contract_tests!(dynamodb: $($case),*);
+    };
+}
+
+every_backend!(
+    inbound_messages_get_gap_free_seqs_per_conversation,
+    a_retried_message_sid_is_stored_once,
+    replies_are_refused_for_unknown_or_opted_out_customers,
+    stop_and_start_keywords_change_opt_out_and_help_does_not,
+    statuses_only_move_forward,
+    an_early_status_is_applied_when_its_sid_is_recorded,
+    a_status_for_a_missing_message_is_an_error,
+    history_returns_exactly_the_range_asked_for,
+    the_outbox_lists_unsent_replies_oldest_first_until_settled,
+    the_change_feed_reports_each_change_once_in_order,
+    wait_for_changes_resolves_when_a_change_arrives,
+    a_working_store_reports_ready_and_a_closed_one_refuses_writes,
+);
