@@ -65,31 +65,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
-        agent_ui::serve(config, listener, shutdown_signal()).await?;
+        agent_ui::serve(config, listener, switchboard_cloud::shutdown::signal()).await?;
         Ok(())
     })
-}
-
-/// Resolves on SIGTERM (PaaS, `kill`) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
 }
 
 fn score(args: ScoreArgs) -> anyhow::Result<()> {

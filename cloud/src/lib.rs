@@ -1,8 +1,10 @@
 //! AWS-facing building blocks shared by the switchboard and the agent UI: the
 //! SDK configuration (with timeouts), the S3-backed file server with its local
-//! fallback, and email through SES v2 or a local `.eml` outbox.
+//! fallback, email through SES v2 or a local `.eml` outbox, and the
+//! platform's stop signal every binary shuts down on.
 
 mod atomic_file;
 pub mod aws;
 pub mod files;
 pub mod mail;
+pub mod shutdown;
