@@ -91,6 +91,12 @@ pub struct Config {
     #[arg(long, env = "AGENT_BUFFER_FRAMES", default_value_t = 4096)]
     pub agent_buffer_frames: usize,
 
+    /// An agent connection that sends nothing at all (not even a pong to our
+    /// pings) for this long is taken for dead and closed, in seconds. Pings
+    /// go out every third of it (at most every 20 s).
+    #[arg(long, env = "AGENT_SILENCE_SECS", default_value_t = 60.0, value_parser = parse_positive_secs)]
+    pub agent_silence_secs: f64,
+
     /// Largest accepted webhook body, in bytes.
     #[arg(long, env = "MAX_WEBHOOK_BYTES", default_value_t = 64 * 1024)]
     pub max_webhook_bytes: usize,
@@ -260,6 +266,14 @@ fn parse_agents(text: &str) -> Result<AgentCredentials, String> {
 
 /// A duration in seconds: finite, not negative, at most a year (so it
 /// always converts to a `Duration`).
+/// Like [`parse_secs`], but zero is refused (a limit of no time at all).
+fn parse_positive_secs(text: &str) -> Result<f64, String> {
+    match parse_secs(text)? {
+        secs if secs > 0.0 => Ok(secs),
+        _ => Err(format!("`{text}` must be more than 0 seconds")),
+    }
+}
+
 fn parse_secs(text: &str) -> Result<f64, String> {
     const YEAR: f64 = 365.0 * 24.0 * 3600.0;
     let secs: f64 = text

@@ -132,7 +132,14 @@ async fn sigterm_closes_agents_cleanly_and_keeps_everything_acknowledged() {
 #[tokio::test]
 async fn a_stuck_agent_is_disconnected_without_delaying_others_and_resumes_later() {
     let sb = Switchboard::start(Options {
-        extra_env: vec![("AGENT_BUFFER_FRAMES".into(), "16".into())],
+        extra_env: vec![
+            ("AGENT_BUFFER_FRAMES".into(), "16".into()),
+            // Alice reads nothing, not even pings, until the flood is
+            // routed; on a busy machine with DynamoDB on an emulator that
+            // can outlast the default 60 s after which a silent peer is
+            // taken for dead (and then the reason frame is never read).
+            ("AGENT_SILENCE_SECS".into(), "3600".into()),
+        ],
         // This is about resume, not grace: on a busy machine the flood
         // below (DynamoDB on the emulator) can outlast the default 30 s,
         // and a grace period over requeues the conversation, so alice got

@@ -21,9 +21,9 @@ use switchboard_protocol::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
-const PING_EVERY: Duration = Duration::from_secs(20);
-/// No frame at all (pongs included) for this long: the peer is gone.
-const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// Longest time between two pings; shorter when `AGENT_SILENCE_SECS` is
+/// short, so a live peer always has two chances to answer in time.
+const PING_AT_MOST_EVERY: Duration = Duration::from_secs(20);
 /// How long a new connection may take to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the peer may take to answer our Close (it may first have to
@@ -72,10 +72,14 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         return;
     }
 
+    // No frame at all (pongs included) for this long: the peer is gone.
+    let silence_limit = Duration::from_secs_f64(state.config.agent_silence_secs);
+    let ping_every = PING_AT_MOST_EVERY.min(silence_limit / 3);
+
     // Writer: router frames, pings, and the final close.
     let store = state.store.clone();
     let mut writer = tokio::spawn(async move {
-        let mut ping = interval(PING_EVERY);
+        let mut ping = interval(ping_every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
         let mut close_code = 1000;
@@ -145,7 +149,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
 
     // Reader.
     let mut last_heard = Instant::now();
-    let mut silence = interval(SILENCE_LIMIT / 4);
+    let mut silence = interval(silence_limit / 4);
     let mut writer_done = false;
     loop {
         tokio::select! {
@@ -174,7 +178,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
-            _ = silence.tick() => if last_heard.elapsed() > SILENCE_LIMIT {
+            _ = silence.tick() => if last_heard.elapsed() > silence_limit {
                 tracing::info!(agent, "agent silent for too long; closing");
                 break;
             },
