@@ -135,7 +135,8 @@ pub async fn serve(
     let job_context = JobContext {
         store: store.clone(),
         files: files.clone(),
-        mailer: jobs::setup::mailer(&config).await,
+        mailer: jobs::setup::mailer(config.aws.mail_from.as_deref(), config.mail_outbox_dir())
+            .await,
         http: jobs::setup::media_http_client(),
         twilio_account_sid: config.twilio_account_sid.clone(),
         twilio_auth_token: config.twilio_auth_token.clone(),
