@@ -2,6 +2,7 @@
 //! feed that drives routing, agents over WebSocket, replies out through
 //! Twilio. See ARCHITECTURE.md for the map.
 
+pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod conversation;

@@ -12,6 +12,7 @@
 //! `STORE=dynamodb` calls [`verify`] and refuses to start on tables that are
 //! missing or at another format, pointing at this command.
 
+use crate::backoff::TABLE_WAIT;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
     GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
@@ -377,7 +378,7 @@ async fn wait_for(
     ready: impl Fn(&TableDescription) -> bool,
 ) -> Result<TableDescription, MigrateError> {
     let deadline = Instant::now() + wait;
-    let mut pause = Duration::from_millis(100);
+    let mut pauses = TABLE_WAIT.delays();
     loop {
         if let Some(table) = describe(dynamo, name).await? {
             if ready(&table) {
@@ -391,8 +392,7 @@ async fn wait_for(
                 secs: wait.as_secs(),
             });
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
+        tokio::time::sleep(pauses.next_delay()).await;
     }
 }
 
@@ -406,6 +406,7 @@ async fn wait_for_stream(
     wait: Duration,
 ) -> Result<(), MigrateError> {
     let deadline = Instant::now() + wait;
+    let mut pauses = TABLE_WAIT.delays();
     loop {
         let status = match streams.describe_stream().stream_arn(arn).send().await {
             Ok(out) => out
@@ -431,7 +432,7 @@ async fn wait_for_stream(
                 secs: wait.as_secs(),
             });
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(pauses.next_delay()).await;
     }
 }
 

@@ -7,12 +7,12 @@
 //! other refusal marks the message failed with Twilio's code and message,
 //! which the agent sees.
 
+use crate::backoff::TWILIO_SEND;
 use crate::store::{StatusTarget, StatusUpdate, Store};
 use crate::twilio::client::{OutboundSms, SendError, TwilioClient};
 use crate::twilio::{describe_error, OPTED_OUT_ERROR};
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use std::sync::Arc;
-use std::time::Duration;
 use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Direction, Seq};
 use tokio::sync::{mpsc, watch, Semaphore};
 
@@ -111,11 +111,7 @@ impl Outbox {
             body: message.body,
             status_callback: Some(self.status_callback.clone()),
         };
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(500))
-            .with_max_delay(Duration::from_secs(60))
-            .with_max_times(MAX_RETRIES)
-            .with_jitter();
+        let backoff = TWILIO_SEND.builder().with_max_times(MAX_RETRIES);
         let sent = (|| self.client.send_message(&sms))
             .retry(backoff)
             .when(|e| matches!(e, SendError::Transient { .. }))

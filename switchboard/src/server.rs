@@ -9,8 +9,8 @@
 use crate::config::Config;
 use crate::config::StoreKind;
 use crate::http::{self, AppState, INBOUND_PATH, STATUS_PATH};
-use crate::jobs::inbound_spool::InboundSpool;
-use crate::jobs::{self, JobContext, JobQueue, RouterJobs};
+use crate::jobs::inbound_spool::{self, Spooled};
+use crate::jobs::{self, HookSettings, JobContext, JobQueue, RouterJobs};
 use crate::outbox::Outbox;
 use crate::router::{self, RouterConfig};
 use crate::store::dynamo::{DynamoOptions, DynamoStore};
@@ -88,31 +88,19 @@ pub async fn serve(
             "INSECURE_SKIP_TWILIO_SIGNATURE is set: anyone can post messages. Local demos only."
         );
     }
-    let (store, accepted_replies) = open_store(&config).await?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let files = build_file_store(&config).await;
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
-    let remote_store = config.aws.store != StoreKind::Sled;
-    let spool =
-        InboundSpool::open(&job_queue, remote_store).context("opening the inbound spool")?;
-    if !spool.is_empty() {
-        tracing::info!(
-            waiting = spool.len(),
-            "inbound messages spooled by an earlier run go to the store first"
-        );
-    }
-    // Its own stop signal: webhooks still finishing after the stop may spool.
-    let (spool_stop_tx, spool_stop_rx) = watch::channel(false);
-    let mut spool_task = tokio::spawn(spool.clone().forward(store.clone(), spool_stop_rx));
+    let (store, accepted_replies) = open_store(&config, &job_queue).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let files = build_file_store(&config).await;
 
     let (router, router_task) = router::spawn(
         store.clone(),
         RouterConfig {
             agent_names: config.agents.names().map(str::to_string).collect(),
             grace: config.agent_grace(),
-            jobs: Some(RouterJobs::new(job_queue.clone(), &config.aws)),
+            jobs: Some(RouterJobs::new(job_queue.clone(), hook_settings(&config))),
         },
         stop_rx.clone(),
     )
@@ -147,7 +135,8 @@ pub async fn serve(
     let job_context = JobContext {
         store: store.clone(),
         files: files.clone(),
-        mailer: jobs::setup::mailer(&config).await,
+        mailer: jobs::setup::mailer(config.aws.mail_from.as_deref(), config.mail_outbox_dir())
+            .await,
         http: jobs::setup::media_http_client(),
         twilio_account_sid: config.twilio_account_sid.clone(),
         twilio_auth_token: config.twilio_auth_token.clone(),
@@ -174,7 +163,6 @@ pub async fn serve(
         next_conn_id: Arc::new(AtomicU64::new(1)),
         agent_sockets: agent_sockets.clone(),
         jobs: job_queue,
-        spool: spool.clone(),
         files,
     };
     tracing::info!(
@@ -212,7 +200,6 @@ pub async fn serve(
     {
         tracing::warn!("outbox sends still running after 20 s; they resume at the next start");
     }
-    drain_spool(&spool, &spool_stop_tx, &mut spool_task).await;
     // The worker bounds its own wait for running jobs; they rerun at the next start.
     if tokio::time::timeout(Duration::from_secs(20), jobs_task)
         .await
@@ -220,6 +207,7 @@ pub async fn serve(
     {
         tracing::warn!("job worker still running after 20 s; its jobs resume at the next start");
     }
+    // With DynamoDB this first drains the inbound spool (bounded).
     store.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
@@ -244,32 +232,13 @@ pub async fn build_file_store(config: &Config) -> FileStore {
     FileStore::new(config.files_dir(), s3)
 }
 
-/// Gives the inbound spool a few seconds to reach the store (webhooks may
-/// have spooled until the HTTP server stopped), then stops its forwarder.
-/// Whatever is left goes at the next start; an append cut short here is
-/// absorbed as a duplicate then if it landed.
-async fn drain_spool(
-    spool: &InboundSpool,
-    stop: &watch::Sender<bool>,
-    forwarder: &mut tokio::task::JoinHandle<()>,
-) {
-    const DRAIN_LIMIT: Duration = Duration::from_secs(5);
-    let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
-    while !spool.is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = stop.send(true);
-    if tokio::time::timeout(Duration::from_secs(2), &mut *forwarder)
-        .await
-        .is_err()
-    {
-        forwarder.abort();
-    }
-    if !spool.is_empty() {
-        tracing::warn!(
-            waiting = spool.len(),
-            "inbound messages still spooled at shutdown; they go to the store at the next start"
-        );
+/// Who the router's jobs mail, from `TRANSCRIPT_TO`, `ALERT_TO` and
+/// `ALERT_WAIT_SECS`.
+fn hook_settings(config: &Config) -> HookSettings {
+    HookSettings {
+        transcript_to: jobs::recipients(config.aws.transcript_to.as_deref()),
+        alert_to: jobs::recipients(config.aws.alert_to.as_deref()),
+        alert_after: Duration::from_secs_f64(config.aws.alert_wait_secs.max(0.0)),
     }
 }
 
@@ -280,9 +249,22 @@ type AcceptedReplies = tokio::sync::mpsc::UnboundedReceiver<(
 )>;
 
 /// The store `STORE` names, and the receiver of its accepted replies.
-async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, AcceptedReplies)> {
+/// DynamoDB comes wrapped in the inbound spool (in `jobs`' database), so an
+/// outage does not turn webhooks into 5xx; sled is used as it is.
+async fn open_store(
+    config: &Config,
+    jobs: &JobQueue,
+) -> anyhow::Result<(Arc<dyn Store>, AcceptedReplies)> {
     match config.aws.store {
         StoreKind::Sled => {
+            match inbound_spool::leftovers(jobs) {
+                Ok(0) => {}
+                Ok(waiting) => tracing::warn!(
+                    waiting,
+                    "inbound messages spooled while STORE=dynamodb are still waiting; they go to DynamoDB at the next start with STORE=dynamodb"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not read the inbound spool"),
+            }
             let (store, accepted) = SledStore::open(SledOptions {
                 path: &config.data_dir,
                 cache_mb: config.sled_cache_mb,
@@ -304,7 +286,9 @@ async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Accepted
                 prefix = %config.aws.dynamodb_table_prefix,
                 "conversations are kept in DynamoDB"
             );
-            Ok((Arc::new(store), accepted))
+            let spooled =
+                Spooled::open(Arc::new(store), jobs).context("opening the inbound spool")?;
+            Ok((Arc::new(spooled), accepted))
         }
     }
 }

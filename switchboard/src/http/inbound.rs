@@ -2,8 +2,8 @@
 //!
 //! The message is validated, then stored; the 200 (empty TwiML) goes out only
 //! after the store says it is durable — or, with a remote store that cannot
-//! take it now, after it is durable in the inbound spool
-//! ([`crate::jobs::inbound_spool`]). Routing happens later, from the change
+//! take it now, after it is durable in the inbound spool the store is wrapped
+//! in ([`crate::jobs::inbound_spool::Spooled`]). Routing happens later, from the change
 //! feed. A Twilio retry of the same `MessageSid` is answered 200 and stored
 //! nothing new.
 //!
@@ -16,10 +16,9 @@
 use super::twilio_form::{Rejection, TwilioForm};
 use super::AppState;
 use crate::clock::now_ms;
-use crate::jobs::inbound_spool::Accepted;
 use crate::jobs::media;
 use crate::phone::is_e164;
-use crate::store::InboundMessage;
+use crate::store::{Accepted, InboundMessage};
 use crate::twilio::sid::is_message_sid;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -52,7 +51,7 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
         )
             .into_response();
     }
-    match state.spool.accept(state.store.as_ref(), message).await {
+    match state.store.accept_inbound(message).await {
         Ok(accepted) => {
             match accepted {
                 Accepted::Stored(appended) => tracing::debug!(

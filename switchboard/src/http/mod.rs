@@ -32,8 +32,6 @@ pub struct AppState {
     pub agent_sockets: tokio_util::task::TaskTracker,
     /// Background work that needs AWS or Twilio's media (MMS fetches).
     pub jobs: crate::jobs::JobQueue,
-    /// Where webhooks leave messages while a remote store is down.
-    pub spool: Arc<crate::jobs::inbound_spool::InboundSpool>,
     /// Local files plus S3 (when configured): MMS media, transcripts.
     pub files: switchboard_cloud::files::FileStore,
 }

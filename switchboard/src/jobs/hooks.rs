@@ -10,9 +10,8 @@
 //! without waiting for the flush (a lost one is simply queued again by the
 //! next check after a restart; its key keeps it to one per window).
 
-use super::{alert, recipients, Job, JobQueue};
+use super::{alert, Job, JobQueue};
 use crate::clock::now_ms;
-use crate::config::AwsConfig;
 use std::collections::HashMap;
 use std::time::Duration;
 use switchboard_protocol::{ConversationId, Seq};
@@ -21,6 +20,20 @@ use switchboard_protocol::{ConversationId, Seq};
 /// it is short, so a window is never skipped or seen late.
 const MAX_TICK: Duration = Duration::from_secs(1);
 const MIN_TICK: Duration = Duration::from_millis(50);
+
+/// Who hears about resolved conversations and long waits (from
+/// `TRANSCRIPT_TO`, `ALERT_TO`, `ALERT_WAIT_SECS`; built by `server.rs`, so
+/// the jobs do not depend on the command-line types).
+#[derive(Debug, Clone, Default)]
+pub struct HookSettings {
+    /// Addresses that get each resolved conversation's transcript by mail
+    /// (none: the transcript is only written to the file store).
+    pub transcript_to: Vec<String>,
+    /// Addresses alerted when a customer waits with no agent (none: no alerts).
+    pub alert_to: Vec<String>,
+    /// How long a customer may wait before an alert (zero: no alerts).
+    pub alert_after: Duration,
+}
 
 pub struct RouterJobs {
     queue: JobQueue,
@@ -32,12 +45,12 @@ pub struct RouterJobs {
 }
 
 impl RouterJobs {
-    pub fn new(queue: JobQueue, aws: &AwsConfig) -> RouterJobs {
+    pub fn new(queue: JobQueue, settings: HookSettings) -> RouterJobs {
         RouterJobs {
             queue,
-            transcript_to: recipients(aws.transcript_to.as_deref()),
-            alert_to: recipients(aws.alert_to.as_deref()),
-            alert_after: Duration::from_secs_f64(aws.alert_wait_secs.max(0.0)),
+            transcript_to: settings.transcript_to,
+            alert_to: settings.alert_to,
+            alert_after: settings.alert_after,
             alerted: HashMap::new(),
         }
     }
@@ -140,25 +153,19 @@ mod tests {
     use super::*;
     use crate::durability::Durability;
 
-    fn aws(alert_to: Option<&str>, wait_secs: f64) -> AwsConfig {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            aws: AwsConfig,
+    fn settings(alert_to: Option<&str>, wait_secs: f64) -> HookSettings {
+        HookSettings {
+            transcript_to: vec!["log@example.com".into()],
+            alert_to: alert_to.map(str::to_string).into_iter().collect(),
+            alert_after: Duration::from_secs_f64(wait_secs),
         }
-        let mut cli = Cli::parse_from(["test"]);
-        cli.aws.alert_to = alert_to.map(str::to_string);
-        cli.aws.alert_wait_secs = wait_secs;
-        cli.aws.transcript_to = Some("log@example.com".into());
-        cli.aws
     }
 
     #[tokio::test]
     async fn one_alert_per_window_however_often_checked() {
         let dir = tempfile::tempdir().unwrap();
         let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).unwrap();
-        let mut hooks = RouterJobs::new(queue.clone(), &aws(Some("ops@example.com"), 1.0));
+        let mut hooks = RouterJobs::new(queue.clone(), settings(Some("ops@example.com"), 1.0));
         assert_eq!(hooks.tick_every(), Some(Duration::from_millis(250)));
         let a: ConversationId = "+15550001111".into();
         let b: ConversationId = "+15550002222".into();
@@ -190,7 +197,7 @@ mod tests {
     async fn no_alert_address_no_alerts_and_resolve_queues_both_jobs() {
         let dir = tempfile::tempdir().unwrap();
         let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).unwrap();
-        let mut hooks = RouterJobs::new(queue.clone(), &aws(None, 1.0));
+        let mut hooks = RouterJobs::new(queue.clone(), settings(None, 1.0));
         assert_eq!(hooks.tick_every(), None);
         let a: ConversationId = "+15550001111".into();
         hooks.check_waits([(&a, 0)].into_iter());

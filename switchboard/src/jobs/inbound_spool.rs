@@ -1,12 +1,16 @@
-//! Customers' messages the store could not take yet.
+//! Customers' messages the store could not take yet: [`Spooled`], a
+//! decorator of a remote store's append path.
 //!
 //! With DynamoDB as the store, an AWS outage must not turn Twilio's webhooks
 //! into 5xx: Twilio retries those only when the webhook URL carries a retry
-//! policy, so the message would be lost. When the store fails, or does not
-//! answer within [`DIRECT_LIMIT`], the webhook writes the validated message
-//! to this spool — a tree in the job database, flushed before the 200 — and
-//! [`InboundSpool::forward`] appends spooled messages to the store, oldest
-//! first, as soon as it answers again, retrying with backoff.
+//! policy, so the message would be lost. `server.rs` therefore wraps the
+//! DynamoDB store in [`Spooled`], whose [`Store::accept_inbound`] (what the
+//! webhook calls) writes the validated message to this spool when the store
+//! fails or does not answer within [`DIRECT_LIMIT`] — a tree in the job
+//! database, flushed before the 200. A forwarder task appends spooled
+//! messages to the store, oldest first, as soon as it answers again,
+//! retrying with [`crate::backoff::SPOOL_FORWARD`]. Every other call goes
+//! straight to the store.
 //!
 //! * **Order, per customer.** A webhook holds its customer's turn (one of
 //!   `TURNS` striped locks) from the direct attempt until the message is
@@ -21,21 +25,34 @@
 //!   something or [`PROBE_EVERY`] passes; then a webhook tries the store
 //!   again. So one message the store keeps refusing holds up only the
 //!   messages queued behind it, not every customer.
-//! * **Scope.** Only a remote store diverts webhooks here. With sled the
-//!   spool would sit on the same disk as the store, so a failure is answered
-//!   5xx as before; the forwarder still drains whatever an earlier run left.
+//! * **Leftovers first.** Messages an earlier run left are forwarded from
+//!   the start, and new messages of those customers queue behind them.
+//! * **Drained at shutdown.** [`Store::close`] gives the forwarder up to
+//!   [`DRAIN_LIMIT`] to empty the spool before closing the store; whatever is
+//!   left goes at the next start.
+//! * **Scope.** Only a remote store is wrapped. With sled the spool would
+//!   sit on the same disk as the store, so a failure is answered 5xx, and
+//!   the webhook touches neither the spool nor the job database.
 //!
 //! Replies are not spooled: an agent whose reply the store refuses gets an
 //! `unavailable` error frame asking to send it again.
 
 use super::queue::{JobQueue, QueueError};
-use crate::store::{Appended, InboundMessage, Store, StoreError};
+use crate::backoff::{sleep_or_stop, SPOOL_FORWARD};
+use crate::store::{
+    Accepted, AgentSettings, Appended, Change, ChangeId, Claim, ConversationRecord, InboundMessage,
+    ReplyOutcome, RouteRecord, RouteWrite, RoutingState, StatusOutcome, StatusUpdate, Store,
+    StoreError,
+};
+use async_trait::async_trait;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use switchboard_protocol::{ConversationId, Message, Seq};
 use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// How long a webhook waits for the store before spooling instead. Well
@@ -44,8 +61,10 @@ use tokio::time::Instant;
 pub const DIRECT_LIMIT: Duration = Duration::from_secs(3);
 /// After a failed direct attempt, how long webhooks skip the store.
 pub const PROBE_EVERY: Duration = Duration::from_secs(5);
-const FIRST_RETRY: Duration = Duration::from_millis(250);
-const MAX_RETRY: Duration = Duration::from_secs(10);
+/// How long closing the store waits for the spool to drain into it.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// How long closing waits for the forwarder to stop after the drain.
+const STOP_LIMIT: Duration = Duration::from_secs(2);
 /// Striped per-customer locks: enough that unrelated customers rarely wait
 /// for each other, few enough to allocate up front.
 const TURNS: usize = 64;
@@ -54,15 +73,6 @@ const TURNS: usize = 64;
 const TREE: &str = "inbound_spool";
 /// Records this binary cannot read, set aside so they do not block the rest.
 const UNREADABLE_TREE: &str = "inbound_spool_unreadable";
-
-/// What became of a webhook's message.
-#[derive(Debug)]
-pub enum Accepted {
-    /// In the store.
-    Stored(Appended),
-    /// On local disk, waiting for the store.
-    Spooled,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -74,7 +84,196 @@ pub enum SpoolError {
     Encoding(#[from] serde_json::Error),
 }
 
-pub struct InboundSpool {
+impl From<SpoolError> for StoreError {
+    fn from(e: SpoolError) -> Self {
+        match e {
+            SpoolError::Store(e) => e,
+            other => StoreError::Storage(format!("inbound spool: {other}")),
+        }
+    }
+}
+
+/// A remote store with the inbound spool in front of its append path (see
+/// the module docs). Built only around DynamoDB, by `server.rs`.
+pub struct Spooled<S> {
+    /// The store itself; every call but `accept_inbound` goes straight to it.
+    store: Arc<S>,
+    spool: Arc<InboundSpool>,
+    /// The forwarder's stop signal and task, taken by `close`.
+    forwarder: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+}
+
+impl<S: Store> Spooled<S> {
+    /// Opens the spool in the job database and starts forwarding to
+    /// `store` what an earlier run left, then what webhooks spool.
+    pub fn open(store: Arc<S>, queue: &JobQueue) -> Result<Spooled<S>, QueueError> {
+        let spool = InboundSpool::open(queue)?;
+        if !spool.is_empty() {
+            tracing::info!(
+                waiting = spool.len(),
+                "inbound messages spooled by an earlier run go to the store first"
+            );
+        }
+        // Its own stop signal, fired by `close`: webhooks still finishing
+        // after the service's stop may spool.
+        let (stop, stopped) = watch::channel(false);
+        let target: Arc<dyn Store> = store.clone();
+        let task = tokio::spawn(spool.clone().forward(target, stopped));
+        Ok(Spooled {
+            store,
+            spool,
+            forwarder: Mutex::new(Some((stop, task))),
+        })
+    }
+
+    /// Messages waiting in the spool.
+    pub fn spooled(&self) -> usize {
+        self.spool.len()
+    }
+
+    /// Gives the spool [`DRAIN_LIMIT`] to reach the store (webhooks may
+    /// have spooled until the HTTP server stopped), then stops the
+    /// forwarder. An append cut short here is absorbed as a duplicate at
+    /// the next start if it landed.
+    async fn drain(&self) {
+        let forwarder = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some((stop, mut task)) = forwarder else {
+            return;
+        };
+        let deadline = Instant::now() + DRAIN_LIMIT;
+        while !self.spool.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(true);
+        if tokio::time::timeout(STOP_LIMIT, &mut task).await.is_err() {
+            task.abort();
+        }
+        if !self.spool.is_empty() {
+            tracing::warn!(
+                waiting = self.spool.len(),
+                "inbound messages still spooled at shutdown; they go to the store at the next start"
+            );
+        }
+    }
+}
+
+/// How many messages an earlier run left in the spool of `queue`'s
+/// database: `server.rs` warns about them when the store is not remote
+/// (they wait for the next start with `STORE=dynamodb`).
+pub fn leftovers(queue: &JobQueue) -> Result<usize, QueueError> {
+    Ok(queue.tree(TREE)?.iter().count())
+}
+
+#[async_trait]
+impl<S: Store> Store for Spooled<S> {
+    async fn append_inbound(&self, message: InboundMessage) -> crate::store::Result<Appended> {
+        self.store.append_inbound(message).await
+    }
+
+    async fn accept_inbound(&self, message: InboundMessage) -> crate::store::Result<Accepted> {
+        Ok(self.spool.accept(self.store.as_ref(), message).await?)
+    }
+
+    async fn append_reply(&self, reply: crate::store::Reply) -> crate::store::Result<ReplyOutcome> {
+        self.store.append_reply(reply).await
+    }
+
+    async fn update_status(&self, update: StatusUpdate) -> crate::store::Result<StatusOutcome> {
+        self.store.update_status(update).await
+    }
+
+    async fn set_opted_out(&self, conversation: &str, opted_out: bool) -> crate::store::Result<()> {
+        self.store.set_opted_out(conversation, opted_out).await
+    }
+
+    async fn message(&self, conversation: &str, seq: Seq) -> crate::store::Result<Option<Message>> {
+        self.store.message(conversation, seq).await
+    }
+
+    async fn history(
+        &self,
+        conversation: &str,
+        after: Seq,
+        upto: Seq,
+    ) -> crate::store::Result<Vec<Message>> {
+        self.store.history(conversation, after, upto).await
+    }
+
+    async fn conversation(
+        &self,
+        conversation: &str,
+    ) -> crate::store::Result<Option<ConversationRecord>> {
+        self.store.conversation(conversation).await
+    }
+
+    async fn outbox(&self) -> crate::store::Result<Vec<(ConversationId, Seq)>> {
+        self.store.outbox().await
+    }
+
+    async fn changes_after(
+        &self,
+        after: ChangeId,
+        limit: usize,
+    ) -> crate::store::Result<Vec<(ChangeId, Change)>> {
+        self.store.changes_after(after, limit).await
+    }
+
+    async fn wait_for_changes(&self, after: ChangeId) -> crate::store::Result<()> {
+        self.store.wait_for_changes(after).await
+    }
+
+    async fn load_cursor(&self) -> crate::store::Result<ChangeId> {
+        self.store.load_cursor().await
+    }
+
+    async fn save_cursor(&self, cursor: ChangeId) -> crate::store::Result<()> {
+        self.store.save_cursor(cursor).await
+    }
+
+    async fn ready(&self) -> crate::store::Result<()> {
+        self.store.ready().await
+    }
+
+    /// Drains the spool (bounded), then closes the store.
+    async fn close(&self) -> crate::store::Result<()> {
+        self.drain().await;
+        self.store.close().await
+    }
+}
+
+#[async_trait]
+impl<S: Store> RoutingState for Spooled<S> {
+    async fn save_route(
+        &self,
+        conversation: &str,
+        route: &RouteRecord,
+    ) -> crate::store::Result<RouteWrite> {
+        self.store.save_route(conversation, route).await
+    }
+
+    async fn routes(&self) -> crate::store::Result<Vec<(ConversationId, RouteRecord)>> {
+        self.store.routes().await
+    }
+
+    async fn claim(&self, claim: &Claim) -> crate::store::Result<RouteWrite> {
+        self.store.claim(claim).await
+    }
+
+    async fn save_agent(&self, agent: &str, settings: AgentSettings) -> crate::store::Result<()> {
+        self.store.save_agent(agent, settings).await
+    }
+
+    async fn agents(&self) -> crate::store::Result<Vec<(String, AgentSettings)>> {
+        self.store.agents().await
+    }
+}
+
+/// The spool itself: a tree in the job database plus an in-memory index.
+struct InboundSpool {
     queue: JobQueue,
     tree: sled::Tree,
     unreadable: sled::Tree,
@@ -85,8 +284,6 @@ pub struct InboundSpool {
     /// Until when webhooks skip the store (a direct attempt just failed).
     skip_store_until: Mutex<Option<Instant>>,
     wake: Notify,
-    /// Whether webhooks fall back to the spool (a remote store).
-    divert: bool,
 }
 
 struct Index {
@@ -95,9 +292,8 @@ struct Index {
 }
 
 impl InboundSpool {
-    /// Opens the spool in the job database; `divert` says whether webhooks
-    /// may use it (see the module docs).
-    pub fn open(queue: &JobQueue, divert: bool) -> Result<Arc<Self>, QueueError> {
+    /// Opens the spool in the job database.
+    fn open(queue: &JobQueue) -> Result<Arc<Self>, QueueError> {
         let tree = queue.tree(TREE)?;
         let next_key = match tree.last()? {
             Some((key, _)) => key_number(&key)? + 1,
@@ -122,33 +318,29 @@ impl InboundSpool {
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
             skip_store_until: Mutex::new(None),
             wake: Notify::new(),
-            divert,
         }))
     }
 
     /// Messages waiting for the store (from the in-memory index: sled's
     /// own `len` walks the whole tree).
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.index
             .lock()
             .map(|index| index.per_customer.values().sum())
             .unwrap_or(0)
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.tree.is_empty()
     }
 
     /// Stores `message`, or spools it when the store cannot take it now.
     /// Either way it is durable when this returns `Ok`.
-    pub async fn accept(
+    async fn accept(
         &self,
         store: &dyn Store,
         message: InboundMessage,
     ) -> Result<Accepted, SpoolError> {
-        if !self.divert {
-            return Ok(Accepted::Stored(store.append_inbound(message).await?));
-        }
         let _turn = self.turn(&message.from).lock().await;
         if !self.has_spooled(&message.from) && !self.skipping_store() {
             let sid = message.message_sid.clone();
@@ -235,8 +427,8 @@ impl InboundSpool {
 
     /// Appends spooled messages to `store`, oldest first, until `stop`.
     /// A message leaves the spool only after the store took it.
-    pub async fn forward(self: Arc<Self>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
-        let mut retry = FIRST_RETRY;
+    async fn forward(self: Arc<Self>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+        let mut retry = SPOOL_FORWARD.delays();
         let mut forwarded = 0u64;
         let mut attempts = 0u32;
         loop {
@@ -258,7 +450,7 @@ impl InboundSpool {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the inbound spool; retrying");
-                    if sleep_or_stop(&mut stop, MAX_RETRY).await {
+                    if sleep_or_stop(&mut stop, SPOOL_FORWARD.max).await {
                         return;
                     }
                     continue;
@@ -278,23 +470,23 @@ impl InboundSpool {
                     // message is appended again and absorbed as a duplicate.
                     if let Err(e) = self.remove(key, &customer) {
                         tracing::error!(sid, error = %e, "could not remove a stored message from the inbound spool");
-                        if sleep_or_stop(&mut stop, MAX_RETRY).await {
+                        if sleep_or_stop(&mut stop, SPOOL_FORWARD.max).await {
                             return;
                         }
                     }
                     self.queue.written();
                     forwarded += 1;
                     attempts = 0;
-                    retry = FIRST_RETRY;
+                    retry.reset();
                 }
                 Err(StoreError::Closed) => return,
                 Err(e) => {
                     attempts += 1;
-                    tracing::warn!(sid, customer, attempts, waiting = self.len(), error = %e, retry_in = ?retry, "the store still cannot take spooled messages");
-                    if sleep_or_stop(&mut stop, retry).await {
+                    let wait = retry.next_delay();
+                    tracing::warn!(sid, customer, attempts, waiting = self.len(), error = %e, retry_in = ?wait, "the store still cannot take spooled messages");
+                    if sleep_or_stop(&mut stop, wait).await {
                         return;
                     }
-                    retry = (retry * 2).min(MAX_RETRY);
                 }
             }
         }
@@ -329,14 +521,6 @@ fn key_number(key: &[u8]) -> Result<u64, QueueError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-/// Sleeps for `wait`; true when `stop` fired first.
-async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(wait) => false,
-        changed = stop.changed() => changed.is_err() || *stop.borrow(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,13 +543,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         {
             let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).expect("open");
-            let spool = InboundSpool::open(&queue, true).expect("spool");
+            let spool = InboundSpool::open(&queue).expect("spool");
             for i in 1..=3 {
                 spool.push(&message(i)).await.expect("push");
             }
         }
         let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).expect("reopen");
-        let spool = InboundSpool::open(&queue, true).expect("spool");
+        let spool = InboundSpool::open(&queue).expect("spool");
         assert_eq!(spool.len(), 3);
         assert!(spool.has_spooled("+15550000001"));
         // New arrivals queue behind what an earlier run left.
@@ -380,10 +564,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn leftovers_reach_the_store_first_and_new_messages_queue_behind_them() {
+        use crate::store::memory::MemoryStore;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).expect("open");
+        // An earlier run left two messages of this customer.
+        {
+            let earlier = InboundSpool::open(&queue).expect("spool");
+            for i in 1..=2 {
+                earlier.push(&message(i)).await.expect("push");
+            }
+        }
+        let (store, _accepted) = MemoryStore::new();
+        let store = Arc::new(store);
+        let spooled = Spooled::open(store.clone(), &queue).expect("spooled");
+        // Queued behind the leftovers, or stored after them: either way third.
+        let accepted = spooled.accept_inbound(message(3)).await.expect("accept");
+        // Another customer, with nothing spooled, goes straight to the store.
+        let mut other = message(4);
+        other.from = "+15550000002".into();
+        match spooled.accept_inbound(other).await.expect("accept") {
+            Accepted::Stored(appended) => assert_eq!(appended.seq, 1),
+            Accepted::Spooled => panic!("a customer with nothing spooled was spooled"),
+        }
+        // What `close` does before closing the store.
+        spooled.drain().await;
+        assert_eq!(spooled.spooled(), 0, "the spool drained");
+        let bodies: Vec<String> = store
+            .history("+15550000001", 0, 10)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(
+            bodies,
+            ["message 1", "message 2", "message 3"],
+            "accepted as {accepted:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_unreadable_record_is_set_aside_without_blocking_the_rest() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).expect("open");
-        let spool = InboundSpool::open(&queue, true).expect("spool");
+        let spool = InboundSpool::open(&queue).expect("spool");
         spool
             .tree
             .insert(0u64.to_be_bytes(), &b"{not json"[..])

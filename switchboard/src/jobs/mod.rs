@@ -4,7 +4,8 @@
 //! Callers only enqueue — a sled insert plus a flush on the queue's own
 //! database ([`queue`]) — and a worker ([`worker`]) runs the jobs in the
 //! background, a few at a time, retrying each with exponential backoff
-//! (capped at a minute, the next attempt time persisted) until it succeeds.
+//! ([`crate::backoff::JOB_RETRY`]: capped at a minute, the next attempt
+//! time persisted) until it succeeds.
 //!
 //! Guarantees:
 //!
@@ -26,8 +27,9 @@
 //! ([`media`]); write a resolved conversation's transcript to the file store
 //! and mail it ([`transcript`]); mail an alert when a customer waits too long
 //! ([`alert`]). [`hooks`] is the router's side: what to enqueue on resolve,
-//! and when a wait deserves an alert. [`inbound_spool`] keeps customers'
-//! messages, in order, while a remote store (DynamoDB) cannot take them.
+//! and when a wait deserves an alert. [`inbound_spool`] is the decorator
+//! `server.rs` wraps around a remote store (DynamoDB): it keeps customers'
+//! messages, in order, in this database while the store cannot take them.
 
 pub mod alert;
 pub mod hooks;
@@ -38,7 +40,7 @@ pub mod setup;
 pub mod transcript;
 pub mod worker;
 
-pub use hooks::RouterJobs;
+pub use hooks::{HookSettings, RouterJobs};
 pub use queue::{Arrivals, JobQueue, QueueError};
 pub use worker::JobContext;
 

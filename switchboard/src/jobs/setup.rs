@@ -1,9 +1,9 @@
-//! Builds what the jobs need from the configuration: the mailer (SES v2 or
+//! Builds what the jobs need from their settings: the mailer (SES v2 or
 //! the `.eml` outbox) and the HTTP client for Twilio's media.
 
-use crate::config::Config;
 use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_sdk_sesv2::config::timeout::TimeoutConfig;
+use std::path::PathBuf;
 use std::time::Duration;
 use switchboard_cloud::mail::Mailer;
 
@@ -20,10 +20,11 @@ const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
 /// Twilio redirects a media URL once, to its CDN.
 const MEDIA_REDIRECTS: usize = 5;
 
-/// SES v2 when `MAIL_FROM` is set (the SDK configuration comes from the
-/// standard AWS chain), else the local `.eml` outbox.
-pub async fn mailer(config: &Config) -> Mailer {
-    match &config.aws.mail_from {
+/// SES v2 sending as `mail_from` when it is set (`MAIL_FROM`; the SDK
+/// configuration comes from the standard AWS chain), else `.eml` files in
+/// `outbox_dir` (`MAIL_OUTBOX_DIR`).
+pub async fn mailer(mail_from: Option<&str>, outbox_dir: PathBuf) -> Mailer {
+    match mail_from {
         Some(from) => {
             let sdk = switchboard_cloud::aws::sdk_config().await;
             let ses = aws_sdk_sesv2::config::Builder::from(&sdk)
@@ -39,10 +40,10 @@ pub async fn mailer(config: &Config) -> Mailer {
                 .retry_config(RetryConfig::disabled())
                 .build();
             tracing::info!(from, "email goes through SES v2");
-            Mailer::ses(aws_sdk_sesv2::Client::from_conf(ses), from.clone())
+            Mailer::ses(aws_sdk_sesv2::Client::from_conf(ses), from.to_string())
         }
         None => {
-            let dir = config.mail_outbox_dir();
+            let dir = outbox_dir;
             tracing::info!(dir = %dir.display(), "MAIL_FROM not set: email goes to the local outbox as .eml files");
             Mailer::outbox(dir, DEFAULT_FROM.to_string())
         }

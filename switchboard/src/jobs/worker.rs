@@ -9,6 +9,7 @@
 
 use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
 use super::{alert, media, transcript, Job};
+use crate::backoff;
 use crate::clock::now_ms;
 use crate::store::Store;
 use std::collections::{BTreeSet, HashMap};
@@ -23,9 +24,8 @@ use tokio::task::JoinSet;
 /// Jobs in flight at once: enough that one slow item does not hold up the
 /// rest, few enough not to flood AWS or Twilio after an outage.
 pub const CONCURRENCY: usize = 8;
-/// First retry delay; doubles per failure up to [`MAX_DELAY`].
-const MIN_DELAY: Duration = Duration::from_millis(500);
-pub const MAX_DELAY: Duration = Duration::from_secs(60);
+/// When a panicked job runs again: the longest retry wait.
+const AFTER_PANIC: Duration = Duration::from_secs(60);
 /// Upper bound for one attempt, whatever the clients' own timeouts say.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
 /// How long shutdown waits for jobs in flight before leaving them for the
@@ -139,15 +139,13 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Delay before attempt `attempts + 1`, after `attempts` failures: 0.5 s,
-/// 1 s, 2 s… capped at a minute, with jitter so jobs that failed together
-/// (an outage) do not all come back in the same instant.
+/// Delay before attempt `attempts + 1`, after `attempts` failures
+/// ([`backoff::JOB_RETRY`]): between half and all of 0.5 s, 1 s, 2 s…
+/// capped at a minute, the jitter keeping jobs that failed together (an
+/// outage) from all coming back in the same instant. The caller persists
+/// the resulting time with the job.
 pub fn retry_delay(attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(16);
-    let base = MIN_DELAY.saturating_mul(1 << exp).min(MAX_DELAY);
-    // Equal jitter: between half and all of the base delay.
-    let half = base / 2;
-    half + half.mul_f64(rand::random::<f64>())
+    backoff::JOB_RETRY.after(attempts)
 }
 
 async fn execute(ctx: &JobContext, key: &str, job: &Job) -> Result<(), Failure> {
@@ -268,7 +266,7 @@ pub async fn run(
                         // A panicking job stays pending on disk; retry it later.
                         if let Some(key) = flying.remove(&e.id()) {
                             tracing::error!(job = key, error = %e, "job panicked; retrying later");
-                            schedule.insert((now_ms() + MAX_DELAY.as_millis() as u64, key));
+                            schedule.insert((now_ms() + AFTER_PANIC.as_millis() as u64, key));
                         }
                     }
                 }
@@ -369,15 +367,9 @@ mod tests {
 
     #[test]
     fn delays_grow_and_are_capped() {
-        for attempts in 1..40 {
-            let d = retry_delay(attempts);
-            let base = MIN_DELAY
-                .saturating_mul(1 << (attempts - 1).min(16))
-                .min(MAX_DELAY);
-            assert!(d >= base / 2 && d <= base, "{attempts}: {d:?} vs {base:?}");
-        }
         assert!(retry_delay(1) <= Duration::from_millis(500));
         assert!(retry_delay(30) >= Duration::from_secs(30));
+        assert!(retry_delay(u32::MAX) <= Duration::from_secs(60));
     }
 
     #[test]

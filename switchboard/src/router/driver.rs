@@ -14,6 +14,7 @@ use super::conn::{Broken, Conn, ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
 use super::machine::{Core, Recovered};
 use super::{Command, RouterConfig, RouterHandle};
+use crate::backoff::FEED_ERROR;
 use crate::clock::now_ms;
 use crate::jobs::RouterJobs;
 use crate::store::{
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_protocol::{ErrorCode, ServerFrame};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 /// Changes read from the feed per step.
 const FEED_BATCH: usize = 1024;
@@ -102,6 +104,10 @@ impl Driver {
         let mut alert_tick =
             tokio::time::interval(alert_every.unwrap_or(Duration::from_secs(3600)));
         alert_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // After a failed feed read the feed rests a while (FEED_ERROR);
+        // commands keep being served meanwhile.
+        let mut feed_retry = FEED_ERROR.delays();
+        let mut feed_resumes: Option<Instant> = None;
         loop {
             let store = self.store.clone();
             tokio::select! {
@@ -109,14 +115,20 @@ impl Driver {
                 _ = shutdown.changed() => break,
                 _ = alert_tick.tick(), if alert_every.is_some() => self.check_waits(),
                 Some(command) = commands.recv() => self.command(command).await,
-                ready = store.wait_for_changes(self.cursor) => {
+                _ = tokio::time::sleep_until(feed_resumes.unwrap_or_else(Instant::now)),
+                    if feed_resumes.is_some() => feed_resumes = None,
+                ready = store.wait_for_changes(self.cursor), if feed_resumes.is_none() => {
                     if let Err(e) = ready {
                         tracing::info!(error = %e, "change feed closed; router stops");
                         break;
                     }
-                    if let Err(e) = self.follow_feed().await {
-                        tracing::error!(error = %e, "reading the change feed failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    match self.follow_feed().await {
+                        Ok(()) => feed_retry.reset(),
+                        Err(e) => {
+                            let wait = feed_retry.next_delay();
+                            tracing::error!(error = %e, retry_in = ?wait, "reading the change feed failed; retrying");
+                            feed_resumes = Some(Instant::now() + wait);
+                        }
                     }
                 }
             }

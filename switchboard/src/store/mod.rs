@@ -98,6 +98,17 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// What became of a customer's message the webhook handed over
+/// ([`Store::accept_inbound`]). Either way it is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// In the store.
+    Stored(Appended),
+    /// On local disk, going to the store as soon as it answers (a remote
+    /// store wrapped in the inbound spool, `jobs::inbound_spool::Spooled`).
+    Spooled,
+}
+
 /// An agent's reply, before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -232,6 +243,14 @@ pub trait Store: RoutingState + Send + Sync + 'static {
     /// Appends a customer's message (idempotent on `MessageSid`). Opt-out
     /// keywords (STOP, START…) update the conversation in the same write.
     async fn append_inbound(&self, message: InboundMessage) -> Result<Appended>;
+
+    /// Takes a customer's message from the webhook: `Ok` once it is durable,
+    /// stored or set aside until the store can take it. A plain store just
+    /// appends; the inbound spool's decorator around a remote store
+    /// (`jobs::inbound_spool::Spooled`) spools when the store cannot answer.
+    async fn accept_inbound(&self, message: InboundMessage) -> Result<Accepted> {
+        Ok(Accepted::Stored(self.append_inbound(message).await?))
+    }
 
     /// Appends an agent's reply with status `queued` and puts it in the
     /// outbox (idempotent on `(agent, client_id)`).

@@ -134,7 +134,7 @@ pub trait RoutingState: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Durability;
+    use crate::durability::Durability;
     use crate::store::sled_store::{SledOptions, SledStore};
     use crate::store::Change;
     use switchboard_protocol::Direction;

@@ -136,24 +136,33 @@ impl FeedLog {
             ));
         }
         let checkpoint_bytes = serde_json::to_vec(checkpoint).map_err(corrupt)?;
-        (&inner.changes, &inner.checkpoints, &inner.mirror)
-            .transaction(|(tx_changes, tx_checkpoints, tx_mirror)| {
-                for (key, value) in &changes {
-                    tx_changes.insert(key.as_slice(), value.as_slice())?;
-                }
-                for (key, value) in &mirror {
-                    tx_mirror.insert(key.as_slice(), value.as_slice())?;
-                }
-                tx_checkpoints.insert(checkpoint_key.as_bytes(), checkpoint_bytes.as_slice())?;
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(|e: TransactionError<StoreError>| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => e.into(),
-            })?;
+        let count = changes.len();
+        // A sled transaction is blocking disk work: off the runtime threads.
+        let tx_inner = inner.clone();
+        let checkpoint_key = checkpoint_key.to_string();
+        tokio::task::spawn_blocking(move || {
+            (&tx_inner.changes, &tx_inner.checkpoints, &tx_inner.mirror)
+                .transaction(|(tx_changes, tx_checkpoints, tx_mirror)| {
+                    for (key, value) in &changes {
+                        tx_changes.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    for (key, value) in &mirror {
+                        tx_mirror.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    tx_checkpoints
+                        .insert(checkpoint_key.as_bytes(), checkpoint_bytes.as_slice())?;
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                })
+                .map_err(|e: TransactionError<StoreError>| match e {
+                    TransactionError::Abort(e) => e,
+                    TransactionError::Storage(e) => e.into(),
+                })
+        })
+        .await
+        .map_err(|e| storage(format!("applying a stream page panicked: {e}")))??;
         inner.db.flush_async().await?;
-        if !changes.is_empty() {
-            let last = first + changes.len() as u64 - 1;
+        if count > 0 {
+            let last = first + count as u64 - 1;
             inner.next.store(last + 1, Ordering::SeqCst);
             inner.durable.send_if_modified(|durable| {
                 let advanced = last > *durable;

@@ -25,6 +25,7 @@ use super::super::{Change, Result, StoreError};
 use super::error;
 use super::feed::{Checkpoint, FeedLog, Page};
 use super::items::{self, attr, Item};
+use crate::backoff::{sleep_or_stop, STREAM_ERROR};
 use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -34,8 +35,6 @@ use tokio::sync::watch;
 const PAGE: i32 = 1000;
 /// How often the shard list is re-read while nothing ends.
 const RELIST_EVERY: Duration = Duration::from_secs(5);
-/// Pause after a failed call, so an outage is not hammered.
-const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
@@ -79,6 +78,7 @@ impl StreamReader {
                 listed_at: None,
             })
             .collect();
+        let mut errors = STREAM_ERROR.delays();
         loop {
             if *stop.borrow() {
                 break;
@@ -94,11 +94,18 @@ impl StreamReader {
                     }
                 }
             }
+            if !failed {
+                errors.reset();
+            }
             if records == 0 {
-                let pause = if failed { ERROR_PAUSE } else { self.poll };
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
+                // After a failed call, back off so an outage is not hammered.
+                let pause = if failed {
+                    errors.next_delay()
+                } else {
+                    self.poll
+                };
+                if sleep_or_stop(&mut stop, pause).await {
+                    break;
                 }
             }
         }
