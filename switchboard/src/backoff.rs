@@ -14,7 +14,7 @@
 //! | [`JOB_RETRY`] | 0.5 s doubling to 60 s, each between half and all of that | the job worker (next attempt persisted) |
 //! | [`TWILIO_SEND`] | 0.5 s doubling to 60 s, plus up to 100 % jitter | the outbox (14 retries, then failed) |
 //! | [`TABLE_WAIT`] | 100 ms doubling to 5 s, until the caller's deadline | `migrate` waiting for a table or stream |
-//! | [`STREAM_ERROR`] | 1 s doubling to 10 s, plus jitter | the DynamoDB Streams reader after a failed round |
+//! | [`STREAM_ERROR`] | 1 s doubling to 2 s, plus jitter | the DynamoDB Streams reader after a failed round |
 //! | [`FEED_ERROR`] | 200 ms doubling to 5 s | the router after a change-feed read failed |
 //!
 //! The agent clients' reconnect policy lives with the protocol client
@@ -65,10 +65,12 @@ pub const TABLE_WAIT: Policy = Policy {
     jitter: false,
 };
 
-/// The DynamoDB Streams reader after a round in which a call failed.
+/// The DynamoDB Streams reader after a round in which a call failed. Kept
+/// short: while it waits, nothing stored reaches an agent, so after an
+/// outage routing resumes at most a few seconds after DynamoDB does.
 pub const STREAM_ERROR: Policy = Policy {
     first: Duration::from_secs(1),
-    max: Duration::from_secs(10),
+    max: Duration::from_secs(2),
     jitter: true,
 };
 
