@@ -23,8 +23,10 @@
 //! * **Outage, not poison.** After a direct attempt fails, webhooks go
 //!   straight to the spool (no 3 s wait each) until the forwarder stores
 //!   something or [`PROBE_EVERY`] passes; then a webhook tries the store
-//!   again. So one message the store keeps refusing holds up only the
-//!   messages queued behind it, not every customer.
+//!   again. So one message the store keeps refusing does not divert every
+//!   new webhook to the spool; but the spool is one queue, forwarded oldest
+//!   first, so what is already spooled behind that message (any customer's)
+//!   waits for it.
 //! * **Leftovers first.** Messages an earlier run left are forwarded from
 //!   the start, and new messages of those customers queue behind them.
 //! * **Drained at shutdown.** [`Store::close`] gives the forwarder up to
