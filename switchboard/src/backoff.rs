@@ -15,7 +15,8 @@
 //! | [`TWILIO_SEND`] | 0.5 s doubling to 60 s, plus up to 100 % jitter | the outbox (14 retries, then failed) |
 //! | [`TABLE_WAIT`] | 100 ms doubling to 5 s, until the caller's deadline | `migrate` waiting for a table or stream |
 //! | [`STREAM_ERROR`] | 1 s doubling to 2 s, plus jitter | the DynamoDB Streams reader after a failed round |
-//! | [`FEED_ERROR`] | 200 ms doubling to 5 s | the router after a change-feed read failed |
+//! | [`FEED_ERROR`] | 200 ms doubling to 5 s | the router after a change-feed read failed, and before retrying a failed claim |
+//! | [`ROUTE_WRITE`] | 100 ms doubling to 1.6 s, 5 tries in place | the router writing a route (queued, resolved) |
 //!
 //! The agent clients' reconnect policy lives with the protocol client
 //! (`switchboard_protocol::client::backoff`).
@@ -74,7 +75,16 @@ pub const STREAM_ERROR: Policy = Policy {
     jitter: true,
 };
 
-/// The router after reading the change feed failed.
+/// The router writing a route that failed: retried in place (later
+/// effects must not overtake it), a few times only, since the router waits.
+pub const ROUTE_WRITE: Policy = Policy {
+    first: Duration::from_millis(100),
+    max: Duration::from_millis(1600),
+    jitter: false,
+};
+
+/// The router after reading the change feed failed, and between retries
+/// of a claim that failed.
 pub const FEED_ERROR: Policy = Policy {
     first: Duration::from_millis(200),
     max: Duration::from_secs(5),

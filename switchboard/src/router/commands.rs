@@ -79,6 +79,7 @@ impl Core {
             at_ms: self.now_ms,
         });
         self.resolved.insert(conversation.to_string(), upto_seq);
+        self.unsaved_resolves.remove(conversation);
         self.live.remove(conversation);
         tracing::info!(agent, conversation, "conversation resolved");
         self.drain();

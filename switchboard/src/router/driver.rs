@@ -14,7 +14,7 @@ use super::conn::{Broken, Conn, ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
 use super::machine::{Core, Recovered};
 use super::{Command, RouterConfig, RouterHandle};
-use crate::backoff::FEED_ERROR;
+use crate::backoff::{Delays, FEED_ERROR, ROUTE_WRITE};
 use crate::clock::now_ms;
 use crate::jobs::RouterJobs;
 use crate::store::{
@@ -29,6 +29,8 @@ use tokio::time::Instant;
 
 /// Changes read from the feed per step.
 const FEED_BATCH: usize = 1024;
+/// Tries of a route write before giving up (waits of [`ROUTE_WRITE`]).
+const ROUTE_WRITE_ATTEMPTS: u32 = 5;
 /// Commands waiting for the router before senders wait (see [`RouterHandle::send`]).
 pub(super) const COMMAND_BUFFER: usize = 1024;
 
@@ -43,6 +45,11 @@ struct Driver {
     grace: Duration,
     handle: RouterHandle,
     jobs: Option<RouterJobs>,
+    /// Waits between retries of failed claims ([`Effect::RetryDrain`]);
+    /// reset when a claim succeeds.
+    drain_retry: Delays,
+    /// A [`Command::RetryDrain`] is on its way: one at a time.
+    drain_retry_pending: bool,
 }
 
 /// Loads routing state from the store and starts the router task. It runs
@@ -87,6 +94,8 @@ pub async fn spawn(
         grace: config.grace,
         handle: handle.clone(),
         jobs: config.jobs,
+        drain_retry: FEED_ERROR.delays(),
+        drain_retry_pending: false,
     };
     driver.perform(effects).await;
     let task = tokio::spawn(async move { driver.run(rx, shutdown).await });
@@ -199,6 +208,10 @@ impl Driver {
             },
             Command::GraceExpired { agent, generation } => {
                 Event::GraceExpired { agent, generation }
+            }
+            Command::RetryDrain => {
+                self.drain_retry_pending = false;
+                Event::RetryDrain
             }
         };
         self.apply(event).await;
@@ -349,7 +362,7 @@ impl Driver {
             Effect::SaveRoute {
                 conversation,
                 route,
-            } => match self.store.save_route(&conversation, &route).await {
+            } => match self.save_route(&conversation, &route).await {
                 Ok(RouteWrite::Written) => None,
                 Ok(RouteWrite::HeldElsewhere) => Some(Event::HeldElsewhere { conversation }),
                 Err(e) => {
@@ -359,7 +372,10 @@ impl Driver {
             },
             Effect::Claim(claim) => {
                 let outcome = match self.store.claim(&claim).await {
-                    Ok(RouteWrite::Written) => ClaimOutcome::Won,
+                    Ok(RouteWrite::Written) => {
+                        self.drain_retry.reset();
+                        ClaimOutcome::Won
+                    }
                     Ok(RouteWrite::HeldElsewhere) => ClaimOutcome::HeldElsewhere,
                     Err(e) => {
                         tracing::error!(conversation = claim.conversation, error = %e, "could not claim; requeued");
@@ -369,6 +385,7 @@ impl Driver {
                 Some(Event::Claimed {
                     conversation: claim.conversation,
                     agent: claim.agent,
+                    previous: claim.previous,
                     outcome,
                 })
             }
@@ -377,10 +394,7 @@ impl Driver {
                 agent,
                 upto_seq,
                 at_ms,
-            } => {
-                self.resolved(&conversation, &agent, upto_seq, at_ms).await;
-                None
-            }
+            } => self.resolved(conversation, agent, upto_seq, at_ms).await,
             Effect::SaveAgent {
                 agent,
                 available,
@@ -405,12 +419,54 @@ impl Driver {
                 });
                 None
             }
+            Effect::RetryDrain => {
+                if !self.drain_retry_pending {
+                    self.drain_retry_pending = true;
+                    let (handle, wait) = (self.handle.clone(), self.drain_retry.next_delay());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        handle.send(Command::RetryDrain).await;
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Writes a route, retrying a failing store a few times ([`ROUTE_WRITE`],
+    /// in place: later effects must not overtake it). A write that never
+    /// lands would leave the store naming a holder the router has let go.
+    async fn save_route(
+        &self,
+        conversation: &str,
+        route: &RouteRecord,
+    ) -> Result<RouteWrite, StoreError> {
+        let mut waits = ROUTE_WRITE.delays();
+        let mut attempt = 1;
+        loop {
+            match self.store.save_route(conversation, route).await {
+                Err(e) if attempt < ROUTE_WRITE_ATTEMPTS => {
+                    let wait = waits.next_delay();
+                    tracing::warn!(conversation, error = %e, retry_in = ?wait, "could not save the route; retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
         }
     }
 
     /// Queues the transcript, then records the resolve: a crash in between
-    /// repeats the resolve instead of losing the transcript.
-    async fn resolved(&mut self, conversation: &str, agent: &str, upto_seq: u64, at_ms: u64) {
+    /// repeats the resolve instead of losing the transcript. If recording
+    /// fails, the core is told who the store may still name as holder.
+    async fn resolved(
+        &mut self,
+        conversation: String,
+        agent: String,
+        upto_seq: u64,
+        at_ms: u64,
+    ) -> Option<Event> {
+        let (conversation, agent) = (conversation.as_str(), agent.as_str());
         if let Some(jobs) = &self.jobs {
             // The transcript covers everything durable, including a reply
             // acked a moment ago that the feed has not brought here yet.
@@ -425,8 +481,15 @@ impl Driver {
                 .await;
         }
         let route = RouteRecord::Resolved { at_ms, upto_seq };
-        if let Err(e) = self.store.save_route(conversation, &route).await {
-            tracing::error!(conversation, error = %e, "could not record the resolve");
+        match self.save_route(conversation, &route).await {
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(conversation, error = %e, "could not record the resolve");
+                Some(Event::ResolveUnsaved {
+                    conversation: conversation.to_string(),
+                    agent: agent.to_string(),
+                })
+            }
         }
     }
 

@@ -67,11 +67,21 @@ pub enum Event {
     Claimed {
         conversation: ConversationId,
         agent: String,
+        /// The claim's `previous`: whom the store may still name as holder.
+        previous: Option<String>,
         outcome: ClaimOutcome,
     },
     /// An [`Effect::SaveRoute`] was refused: another instance holds the
     /// conversation.
     HeldElsewhere { conversation: ConversationId },
+    /// The [`Effect::Resolved`] write kept failing: the store may still
+    /// name `agent` as the conversation's holder.
+    ResolveUnsaved {
+        conversation: ConversationId,
+        agent: String,
+    },
+    /// The wait asked for by [`Effect::RetryDrain`] is over.
+    RetryDrain,
 }
 
 /// What came of a claim.
@@ -80,7 +90,8 @@ pub enum ClaimOutcome {
     Won,
     /// Another claimant holds it: leave the conversation alone.
     HeldElsewhere,
-    /// The store failed; the conversation goes back to the queue's front.
+    /// The store failed (it may or may not have applied the claim); the
+    /// conversation goes back to the queue's front and is retried later.
     Failed,
 }
 
@@ -121,4 +132,7 @@ pub enum Effect {
     },
     /// Fire [`Event::GraceExpired`] after the grace period.
     StartGrace { agent: String, generation: u64 },
+    /// Fire [`Event::RetryDrain`] after a backoff wait (a claim failed;
+    /// retrying at once would busy-loop through an outage).
+    RetryDrain,
 }

@@ -35,17 +35,19 @@ impl Core {
             return;
         }
         let since_ms = self.now_ms;
+        // Written in the resolver's name if the store may still name it.
+        let released_by = self.unsaved_resolves.remove(&conversation);
         self.live.insert(
             conversation.clone(),
             Live {
                 head: seq,
                 route: RouteRecord::Queued {
                     since_ms,
-                    released_by: None,
+                    released_by: released_by.clone(),
                 },
             },
         );
-        self.enqueue(conversation, None, false);
+        self.enqueue(conversation, released_by, false);
         self.drain();
     }
 

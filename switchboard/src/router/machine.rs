@@ -14,6 +14,11 @@
 //! * a conversation is in an agent's `conversations` iff its live route is
 //!   `Assigned` to that agent;
 //! * a session has delivery state only for conversations its agent holds.
+//!
+//! Route writes that fail are not silently forgotten: a conversation whose
+//! claim or resolve may still be recorded under an agent keeps that agent's
+//! name (`released_by`, a claim's `previous`), so the store accepts the next
+//! write; a failed claim is retried after a backoff ([`Effect::RetryDrain`]).
 
 use super::agents::Agent;
 use super::event::{Effect, Event};
@@ -42,6 +47,10 @@ pub struct Core {
     pub(super) queue: VecDeque<ConversationId>,
     /// Resolved conversations and the seq they were resolved at.
     pub(super) resolved: HashMap<ConversationId, Seq>,
+    /// Resolved conversations whose resolve was not recorded, with the
+    /// agent the store may still name as holder: reopening one is written
+    /// in that agent's name, or the store would refuse it.
+    pub(super) unsaved_resolves: HashMap<ConversationId, String>,
     /// Assignments made so far (orders agents for round-robin ties).
     pub(super) assignments: u64,
     /// The queue length agents were last told.
@@ -83,6 +92,7 @@ impl Core {
             live: HashMap::new(),
             queue: VecDeque::new(),
             resolved: HashMap::new(),
+            unsaved_resolves: HashMap::new(),
             assignments: 0,
             announced_queue: 0,
             announced_presence: Vec::new(),
@@ -189,8 +199,16 @@ impl Core {
             Event::Claimed {
                 conversation,
                 agent,
+                previous,
                 outcome,
-            } => self.claimed(&conversation, &agent, outcome),
+            } => self.claimed(&conversation, &agent, previous, outcome),
+            Event::ResolveUnsaved {
+                conversation,
+                agent,
+            } => {
+                self.unsaved_resolves.insert(conversation, agent);
+            }
+            Event::RetryDrain => self.drain(),
             Event::HeldElsewhere { conversation } => {
                 tracing::info!(conversation, "conversation held elsewhere; leaving it");
                 self.forget(&conversation);

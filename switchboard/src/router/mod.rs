@@ -72,6 +72,8 @@ pub enum Command {
         agent: String,
         generation: u64,
     },
+    /// The backoff wait after a failed claim is over: try the queue again.
+    RetryDrain,
 }
 
 /// Cheap, cloneable way to reach the router.

@@ -68,7 +68,12 @@ impl Core {
             return;
         };
         let (previous, waiting_since_ms) = match &live.route {
-            RouteRecord::Queued { since_ms, .. } => (None, *since_ms),
+            // A claim may displace whoever handed it back: the store may
+            // still name them (a failed write).
+            RouteRecord::Queued {
+                since_ms,
+                released_by,
+            } => (released_by.clone(), *since_ms),
             RouteRecord::Assigned {
                 agent,
                 since_ms,
@@ -101,7 +106,13 @@ impl Core {
     }
 
     /// The store answered a claim.
-    pub(super) fn claimed(&mut self, conversation: &str, agent: &str, outcome: ClaimOutcome) {
+    pub(super) fn claimed(
+        &mut self,
+        conversation: &str,
+        agent: &str,
+        previous: Option<String>,
+        outcome: ClaimOutcome,
+    ) {
         if self.holder(conversation) != Some(agent) {
             return;
         }
@@ -115,7 +126,9 @@ impl Core {
                 self.forget(conversation);
             }
             ClaimOutcome::Failed => {
-                // Back to the front; the next event that drains retries it.
+                // Back to the front, retried after a wait. The store may have
+                // applied the claim, or still name the previous holder: keep
+                // that name so the next claim or write is not refused.
                 let Some(live) = self.live.get_mut(conversation) else {
                     return;
                 };
@@ -127,10 +140,11 @@ impl Core {
                 };
                 live.route = RouteRecord::Queued {
                     since_ms,
-                    released_by: None,
+                    released_by: previous.or(Some(agent.to_string())),
                 };
                 self.drop_holding(agent, conversation);
                 self.queue.push_front(conversation.to_string());
+                self.effects.push(Effect::RetryDrain);
             }
         }
     }

@@ -4,7 +4,7 @@
 use super::conn::{ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
 use super::machine::{Core, Recovered};
-use crate::store::{AgentSettings, RouteRecord};
+use crate::store::{AgentSettings, Claim, RouteRecord};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
 
@@ -15,6 +15,13 @@ struct Harness {
     now: u64,
     /// Conversations whose next claim another instance wins.
     taken_elsewhere: Vec<String>,
+    /// When set, route writes go to a model of a store that records holders
+    /// (conversation → owner) and refuses writes the way DynamoDB's does.
+    owners: Option<HashMap<String, String>>,
+    /// This many next claims fail after the store applied them (a timeout).
+    failing_claims: u32,
+    /// This many next resolves are not recorded.
+    failing_resolves: u32,
 }
 
 fn conn_of(agent: &str) -> ConnId {
@@ -41,7 +48,50 @@ impl Harness {
             core,
             now: 1_000,
             taken_elsewhere: Vec::new(),
+            owners: None,
+            failing_claims: 0,
+            failing_resolves: 0,
         }
+    }
+
+    /// What the modelled store answers to (and does with) a claim.
+    fn store_claim(&mut self, claim: &Claim) -> ClaimOutcome {
+        if self.taken_elsewhere.contains(&claim.conversation) {
+            return ClaimOutcome::HeldElsewhere;
+        }
+        let Some(owners) = self.owners.as_mut() else {
+            return ClaimOutcome::Won;
+        };
+        let owner = owners.get(&claim.conversation);
+        if owner.is_some_and(|o| *o != claim.agent && Some(o) != claim.previous.as_ref()) {
+            return ClaimOutcome::HeldElsewhere;
+        }
+        owners.insert(claim.conversation.clone(), claim.agent.clone());
+        if self.failing_claims > 0 {
+            self.failing_claims -= 1;
+            return ClaimOutcome::Failed;
+        }
+        ClaimOutcome::Won
+    }
+
+    /// What the modelled store answers to a route write: the event the
+    /// driver feeds back, if any.
+    fn store_route(&mut self, conversation: &str, route: &RouteRecord) -> Option<Event> {
+        let owners = self.owners.as_mut()?;
+        let owner = owners.get(conversation);
+        let allowed = match route {
+            RouteRecord::Queued { released_by, .. } => {
+                owner.is_none() || owner == released_by.as_ref()
+            }
+            RouteRecord::Assigned { .. } | RouteRecord::Resolved { .. } => true,
+        };
+        if !allowed {
+            return Some(Event::HeldElsewhere {
+                conversation: conversation.to_string(),
+            });
+        }
+        owners.remove(conversation);
+        None
     }
 
     /// Steps one event and everything its outcomes cause, like the driver.
@@ -50,17 +100,37 @@ impl Harness {
         let mut work: VecDeque<Effect> = self.core.step(event, self.now).into();
         let mut done = Vec::new();
         while let Some(effect) = work.pop_front() {
-            if let Effect::Claim(claim) = &effect {
-                let outcome = if self.taken_elsewhere.contains(&claim.conversation) {
-                    ClaimOutcome::HeldElsewhere
-                } else {
-                    ClaimOutcome::Won
-                };
-                let event = Event::Claimed {
+            let outcome = match &effect {
+                Effect::Claim(claim) => Some(Event::Claimed {
                     conversation: claim.conversation.clone(),
                     agent: claim.agent.clone(),
-                    outcome,
-                };
+                    previous: claim.previous.clone(),
+                    outcome: self.store_claim(claim),
+                }),
+                Effect::SaveRoute {
+                    conversation,
+                    route,
+                } => self.store_route(conversation, route),
+                Effect::Resolved {
+                    conversation,
+                    agent,
+                    ..
+                } if self.failing_resolves > 0 => {
+                    self.failing_resolves -= 1;
+                    Some(Event::ResolveUnsaved {
+                        conversation: conversation.clone(),
+                        agent: agent.clone(),
+                    })
+                }
+                Effect::Resolved { conversation, .. } => {
+                    if let Some(owners) = self.owners.as_mut() {
+                        owners.remove(conversation);
+                    }
+                    None
+                }
+                _ => None,
+            };
+            if let Some(event) = outcome {
                 for e in self.core.step(event, self.now).into_iter().rev() {
                     work.push_front(e);
                 }
@@ -636,6 +706,9 @@ fn recovery_keeps_holders_for_grace_and_queues_the_rest_in_order() {
         core,
         now: 1_000,
         taken_elsewhere: Vec::new(),
+        owners: None,
+        failing_claims: 0,
+        failing_resolves: 0,
     };
     let effects = h.connect("bob", 3);
     assert_eq!(
@@ -656,4 +729,83 @@ fn a_claim_won_elsewhere_is_left_alone() {
     h.inbound(&c(2), 1);
     h.run(Event::HeldElsewhere { conversation: c(2) });
     assert!(!h.core.live.contains_key(&c(2)));
+}
+
+#[test]
+fn a_failed_claim_is_retried_later_in_the_name_of_whom_the_store_may_name() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.owners = Some(HashMap::new());
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    // The claim for alice times out, though the store applied it.
+    h.failing_claims = 1;
+    let effects = h.inbound(&c(1), 1);
+    assert!(assigned(&effects).is_empty());
+    assert!(effects.contains(&Effect::RetryDrain), "no retry asked for");
+    assert_eq!(
+        h.core.live[&c(1)].route,
+        RouteRecord::Queued {
+            since_ms: h.now,
+            released_by: Some("alice".into())
+        },
+        "the requeue must name the possible owner"
+    );
+    // Nothing else happens until the retry; then bob's claim displaces
+    // alice, whom the store still names.
+    let effects = h.run(Event::RetryDrain);
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
+    let claim = effects.iter().find_map(|e| match e {
+        Effect::Claim(claim) => Some(claim.clone()),
+        _ => None,
+    });
+    assert_eq!(claim.and_then(|c| c.previous), Some("alice".into()));
+    assert_eq!(
+        h.owners.as_ref().map(|o| o[&c(1)].clone()),
+        Some("bob".into())
+    );
+}
+
+#[test]
+fn a_failed_claim_for_the_only_agent_is_retried_once_the_store_answers() {
+    let mut h = Harness::new(&["alice"]);
+    h.owners = Some(HashMap::new());
+    h.connect("alice", 1);
+    h.failing_claims = 2;
+    let effects = h.inbound(&c(1), 1);
+    assert!(effects.contains(&Effect::RetryDrain));
+    let effects = h.run(Event::RetryDrain);
+    assert!(assigned(&effects).is_empty());
+    assert!(
+        effects.contains(&Effect::RetryDrain),
+        "retried again after a wait"
+    );
+    let effects = h.run(Event::RetryDrain);
+    assert_eq!(assigned(&effects), vec![pair("alice", &c(1))]);
+    assert!(!effects.contains(&Effect::RetryDrain));
+}
+
+#[test]
+fn after_an_unrecorded_resolve_the_next_text_is_still_routed() {
+    let mut h = Harness::new(&["alice"]);
+    h.owners = Some(HashMap::new());
+    h.connect("alice", 1);
+    assert_eq!(assigned(&h.inbound(&c(1), 1)), vec![pair("alice", &c(1))]);
+    // The resolve is never recorded: the store still names alice.
+    h.failing_resolves = 1;
+    h.resolve("alice", &c(1));
+    assert!(h.core.live.is_empty());
+    // The customer texts again: the queued write names alice, so the store
+    // takes it, and the new conversation is routed.
+    let effects = h.inbound(&c(1), 2);
+    assert!(effects.contains(&Effect::SaveRoute {
+        conversation: c(1),
+        route: RouteRecord::Queued {
+            since_ms: h.now,
+            released_by: Some("alice".into())
+        }
+    }));
+    assert_eq!(assigned(&effects), vec![pair("alice", &c(1))]);
+    // And it keeps working for the next round.
+    h.resolve("alice", &c(1));
+    assert_eq!(assigned(&h.inbound(&c(1), 3)), vec![pair("alice", &c(1))]);
 }
