@@ -107,7 +107,8 @@ impl Core {
 
     /// The grace period of disconnect number `generation` is over: if the
     /// agent has not come back since, its conversations go back to the
-    /// front of the queue, in the order it held them.
+    /// front of the queue (in order of their numbers: the agent's set of
+    /// conversations keeps no other order).
     pub(super) fn grace_expired(&mut self, name: &str, generation: u64) {
         let Some(agent) = self.agents.get_mut(name) else {
             return;
