@@ -201,7 +201,16 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         let _ = timeout(Duration::from_secs(2), writer).await;
         if told {
             // We sent Close with the reason; give the peer time to read it.
-            let _ = timeout(CLOSE_HANDSHAKE_LIMIT, drain_until_close(&mut stream)).await;
+            // After a violation the stream usually cannot be read any more,
+            // so the peer's Close never shows up: keep the socket open for
+            // the same bounded time anyway. Closed at once, a late pong from
+            // the peer meets a closed socket, the kernel answers with a
+            // reset, and the peer loses the reason it had not read yet.
+            let linger = tokio::time::sleep(CLOSE_HANDSHAKE_LIMIT);
+            let closed = timeout(CLOSE_HANDSHAKE_LIMIT, drain_until_close(&mut stream)).await;
+            if !matches!(closed, Ok(true)) {
+                linger.await;
+            }
         }
     } else {
         // We sent Close: wait for the peer's. Dropping the socket while its
@@ -212,13 +221,15 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     }
 }
 
-/// Reads (and discards) until the peer's Close or the end of the stream.
-async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+/// Reads (and discards) until the peer's Close (true) or the end of the
+/// stream (false).
+async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSocket>) -> bool {
     while let Some(Ok(message)) = stream.next().await {
         if matches!(message, Message::Close(_)) {
-            break;
+            return true;
         }
     }
+    false
 }
 
 /// Messages per store read when streaming a range.
