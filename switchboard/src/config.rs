@@ -297,7 +297,8 @@ fn parse_base_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn parse_non_empty(text: &str) -> Result<String, String> {
+/// A setting that must not be blank (also used by the dev tools' settings).
+pub fn parse_non_empty(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         Err("must not be empty".into())
     } else {
@@ -305,7 +306,8 @@ fn parse_non_empty(text: &str) -> Result<String, String> {
     }
 }
 
-fn parse_e164(text: &str) -> Result<String, String> {
+/// A phone number in E.164 form (also used by the dev tools' settings).
+pub fn parse_e164(text: &str) -> Result<String, String> {
     if crate::phone::is_e164(text) {
         Ok(text.to_string())
     } else {

@@ -10,6 +10,7 @@ use clap::Args;
 use reqwest::Url;
 use std::net::IpAddr;
 use std::time::Duration;
+use switchboard::config::{parse_e164, parse_non_empty};
 use switchboard::twilio::sid::parse_account_sid;
 
 /// Default URL the simulator posts customer messages to: the switchboard's
@@ -79,22 +80,6 @@ impl SimConfig {
 
     pub fn delivery_delay(&self) -> Duration {
         Duration::from_millis(self.delivery_delay_ms)
-    }
-}
-
-fn parse_non_empty(text: &str) -> Result<String, String> {
-    if text.trim().is_empty() {
-        Err("must not be empty".into())
-    } else {
-        Ok(text.to_string())
-    }
-}
-
-fn parse_e164(text: &str) -> Result<String, String> {
-    if switchboard::phone::is_e164(text) {
-        Ok(text.to_string())
-    } else {
-        Err(format!("`{text}` is not an E.164 number like +15551234567"))
     }
 }
 
