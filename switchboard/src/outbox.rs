@@ -8,7 +8,7 @@
 //! which the agent sees.
 
 use crate::backoff::TWILIO_SEND;
-use crate::store::{StatusTarget, StatusUpdate, Store};
+use crate::store::{MessageLog, PendingReplies, StatusTarget, StatusUpdate};
 use crate::twilio::client::{OutboundSms, SendError, TwilioClient};
 use crate::twilio::{describe_error, OPTED_OUT_ERROR};
 use backon::Retryable;
@@ -22,7 +22,10 @@ const CONCURRENCY: usize = 16;
 const MAX_RETRIES: usize = 14;
 
 pub struct Outbox {
-    pub store: Arc<dyn Store>,
+    /// Reads the replies to send and records what became of them.
+    pub store: Arc<dyn MessageLog>,
+    /// The replies an earlier run left unsent.
+    pub pending: Arc<dyn PendingReplies>,
     pub client: TwilioClient,
     pub from: String,
     pub status_callback: String,
@@ -39,7 +42,7 @@ impl Outbox {
     ) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
-        match this.store.outbox().await {
+        match this.pending.pending_replies().await {
             Ok(pending) => {
                 if !pending.is_empty() {
                     tracing::info!(

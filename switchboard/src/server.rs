@@ -15,7 +15,7 @@ use crate::outbox::Outbox;
 use crate::router::{self, RouterConfig};
 use crate::store::dynamo::{DynamoOptions, DynamoStore};
 use crate::store::sled_store::{SledOptions, SledStore};
-use crate::store::Store;
+use crate::store::Ports;
 use crate::twilio::client::TwilioClient;
 use anyhow::Context;
 use std::future::Future;
@@ -91,12 +91,16 @@ pub async fn serve(
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
-    let (store, accepted_replies) = open_store(&config, &job_queue).await?;
+    let (ports, accepted_replies) = open_store(&config, &job_queue).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let files = build_file_store(&config).await;
 
     let (router, router_task) = router::spawn(
-        store.clone(),
+        router::RouterPorts {
+            log: ports.log.clone(),
+            feed: ports.feed.clone(),
+            routing: ports.routing.clone(),
+        },
         RouterConfig {
             agent_names: config.agents.names().map(str::to_string).collect(),
             grace: config.agent_grace(),
@@ -126,14 +130,15 @@ pub async fn serve(
         });
     }
     let outbox = Outbox {
-        store: store.clone(),
+        store: ports.log.clone(),
+        pending: ports.outbox.clone(),
         client,
         from: config.twilio_from.clone(),
         status_callback: config.public_url_of(STATUS_PATH),
     };
     let outbox_task = tokio::spawn(outbox.run(accepted_replies, stop_rx.clone()));
     let job_context = JobContext {
-        store: store.clone(),
+        store: ports.log.clone(),
         files: files.clone(),
         mailer: jobs::setup::mailer(config.aws.mail_from.as_deref(), config.mail_outbox_dir())
             .await,
@@ -157,7 +162,8 @@ pub async fn serve(
     let agent_sockets = tokio_util::task::TaskTracker::new();
     let state = AppState {
         config: config.clone(),
-        store: store.clone(),
+        store: ports.log.clone(),
+        readiness: ports.lifecycle.clone(),
         router,
         shutdown: stop_rx.clone(),
         next_conn_id: Arc::new(AtomicU64::new(1)),
@@ -208,7 +214,7 @@ pub async fn serve(
         tracing::warn!("job worker still running after 20 s; its jobs resume at the next start");
     }
     // With DynamoDB this first drains the inbound spool (bounded).
-    store.close().await?;
+    ports.lifecycle.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
@@ -248,13 +254,11 @@ type AcceptedReplies = tokio::sync::mpsc::UnboundedReceiver<(
     switchboard_protocol::Seq,
 )>;
 
-/// The store `STORE` names, and the receiver of its accepted replies.
-/// DynamoDB comes wrapped in the inbound spool (in `jobs`' database), so an
-/// outage does not turn webhooks into 5xx; sled is used as it is.
-async fn open_store(
-    config: &Config,
-    jobs: &JobQueue,
-) -> anyhow::Result<(Arc<dyn Store>, AcceptedReplies)> {
+/// The ports of the store `STORE` names, and the receiver of its accepted
+/// replies. DynamoDB's message log (and lifecycle, to drain at close) comes
+/// wrapped in the inbound spool (in `jobs`' database), so an outage does not
+/// turn webhooks into 5xx; sled is used as it is.
+async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, AcceptedReplies)> {
     match config.aws.store {
         StoreKind::Sled => {
             match inbound_spool::leftovers(jobs) {
@@ -271,7 +275,7 @@ async fn open_store(
                 durability: config.durability,
             })
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-            Ok((Arc::new(store), accepted))
+            Ok((Ports::of(Arc::new(store)), accepted))
         }
         StoreKind::Dynamodb => {
             let (store, accepted) = DynamoStore::open(DynamoOptions {
@@ -286,9 +290,15 @@ async fn open_store(
                 prefix = %config.aws.dynamodb_table_prefix,
                 "conversations are kept in DynamoDB"
             );
+            let store = Arc::new(store);
             let spooled =
-                Spooled::open(Arc::new(store), jobs).context("opening the inbound spool")?;
-            Ok((Arc::new(spooled), accepted))
+                Arc::new(Spooled::open(store.clone(), jobs).context("opening the inbound spool")?);
+            let ports = Ports {
+                log: spooled.clone(),
+                lifecycle: spooled,
+                ..Ports::of(store)
+            };
+            Ok((ports, accepted))
         }
     }
 }

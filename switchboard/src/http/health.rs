@@ -19,7 +19,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match state.store.ready().await {
+    match state.readiness.ready().await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }

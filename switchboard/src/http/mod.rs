@@ -10,7 +10,7 @@ mod twilio_form;
 
 use crate::config::Config;
 use crate::router::RouterHandle;
-use crate::store::Store;
+use crate::store::{Lifecycle, MessageLog};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,7 +22,10 @@ use tokio::sync::watch;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    /// The message log: webhooks, status callbacks, agent sockets' reads.
+    pub store: Arc<dyn MessageLog>,
+    /// Asked by `/readyz`.
+    pub readiness: Arc<dyn Lifecycle>,
     pub router: RouterHandle,
     /// Turns true when the service starts shutting down.
     pub shutdown: watch::Receiver<bool>,

@@ -9,7 +9,7 @@
 use super::violation::{self, Violation};
 use crate::http::AppState;
 use crate::router::{Command, Conn, Outgoing, RESUME_STATUS_WINDOW};
-use crate::store::Store;
+use crate::store::MessageLog;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
@@ -239,7 +239,11 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 /// Queues one item of router output as frames (the caller flushes),
 /// reading from the store what it needs.
-async fn feed_item(sink: &mut Sink, store: &Arc<dyn Store>, item: Outgoing) -> anyhow::Result<()> {
+async fn feed_item(
+    sink: &mut Sink,
+    store: &Arc<dyn MessageLog>,
+    item: Outgoing,
+) -> anyhow::Result<()> {
     match item {
         Outgoing::Frame(frame) => feed(sink, &frame).await,
         Outgoing::Range {
@@ -314,7 +318,7 @@ async fn feed_item(sink: &mut Sink, store: &Arc<dyn Store>, item: Outgoing) -> a
 /// Queues the conversation's current `opt_out` state.
 async fn feed_opt_out(
     sink: &mut Sink,
-    store: &Arc<dyn Store>,
+    store: &Arc<dyn MessageLog>,
     conversation: String,
 ) -> anyhow::Result<()> {
     let opted_out = store
@@ -336,7 +340,7 @@ async fn feed(sink: &mut Sink, frame: &ServerFrame) -> anyhow::Result<()> {
 /// (the caller flushes).
 async fn feed_range(
     sink: &mut Sink,
-    store: &Arc<dyn Store>,
+    store: &Arc<dyn MessageLog>,
     conversation: &str,
     after: u64,
     upto: u64,

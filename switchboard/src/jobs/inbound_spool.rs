@@ -1,16 +1,18 @@
 //! Customers' messages the store could not take yet: [`Spooled`], a
-//! decorator of a remote store's append path.
+//! decorator of a remote store's message log (and of its lifecycle, to
+//! drain at close).
 //!
 //! With DynamoDB as the store, an AWS outage must not turn Twilio's webhooks
 //! into 5xx: Twilio retries those only when the webhook URL carries a retry
 //! policy, so the message would be lost. `server.rs` therefore wraps the
-//! DynamoDB store in [`Spooled`], whose [`Store::accept_inbound`] (what the
+//! DynamoDB store's message log in [`Spooled`], whose
+//! [`MessageLog::accept_inbound`] (what the
 //! webhook calls) writes the validated message to this spool when the store
 //! fails or does not answer within [`DIRECT_LIMIT`] — a tree in the job
 //! database, flushed before the 200. A forwarder task appends spooled
 //! messages to the store, oldest first, as soon as it answers again,
 //! retrying with [`crate::backoff::SPOOL_FORWARD`]. Every other call goes
-//! straight to the store.
+//! straight to the store; the other ports are not wrapped at all.
 //!
 //! * **Order, per customer.** A webhook holds its customer's turn (one of
 //!   `TURNS` striped locks) from the direct attempt until the message is
@@ -29,7 +31,7 @@
 //!   waits for it.
 //! * **Leftovers first.** Messages an earlier run left are forwarded from
 //!   the start, and new messages of those customers queue behind them.
-//! * **Drained at shutdown.** [`Store::close`] gives the forwarder up to
+//! * **Drained at shutdown.** [`Lifecycle::close`] gives the forwarder up to
 //!   [`DRAIN_LIMIT`] to empty the spool before closing the store; whatever is
 //!   left goes at the next start.
 //! * **Scope.** Only a remote store is wrapped. With sled the spool would
@@ -42,9 +44,8 @@
 use super::queue::{JobQueue, QueueError};
 use crate::backoff::{sleep_or_stop, SPOOL_FORWARD};
 use crate::store::{
-    Accepted, AgentSettings, Appended, Change, ChangeId, Claim, ConversationRecord, InboundMessage,
-    ReplyOutcome, RouteRecord, RouteWrite, RoutingState, StatusOutcome, StatusUpdate, Store,
-    StoreError,
+    Accepted, Appended, ConversationRecord, InboundMessage, Lifecycle, MessageLog, ReplyOutcome,
+    StatusOutcome, StatusUpdate, StoreError,
 };
 use async_trait::async_trait;
 use std::collections::hash_map::DefaultHasher;
@@ -52,7 +53,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use switchboard_protocol::{ConversationId, Message, Seq};
+use switchboard_protocol::{Message, Seq};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -95,8 +96,9 @@ impl From<SpoolError> for StoreError {
     }
 }
 
-/// A remote store with the inbound spool in front of its append path (see
-/// the module docs). Built only around DynamoDB, by `server.rs`.
+/// A remote store's message log with the inbound spool in front of its
+/// append path (see the module docs). Built only around DynamoDB, by
+/// `server.rs`, which uses it as the message log and lifecycle ports.
 pub struct Spooled<S> {
     /// The store itself; every call but `accept_inbound` goes straight to it.
     store: Arc<S>,
@@ -105,7 +107,7 @@ pub struct Spooled<S> {
     forwarder: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
-impl<S: Store> Spooled<S> {
+impl<S: MessageLog + Lifecycle> Spooled<S> {
     /// Opens the spool in the job database and starts forwarding to
     /// `store` what an earlier run left, then what webhooks spool.
     pub fn open(store: Arc<S>, queue: &JobQueue) -> Result<Spooled<S>, QueueError> {
@@ -119,7 +121,7 @@ impl<S: Store> Spooled<S> {
         // Its own stop signal, fired by `close`: webhooks still finishing
         // after the service's stop may spool.
         let (stop, stopped) = watch::channel(false);
-        let target: Arc<dyn Store> = store.clone();
+        let target: Arc<dyn MessageLog> = store.clone();
         let task = tokio::spawn(spool.clone().forward(target, stopped));
         Ok(Spooled {
             store,
@@ -171,7 +173,7 @@ pub fn leftovers(queue: &JobQueue) -> Result<usize, QueueError> {
 }
 
 #[async_trait]
-impl<S: Store> Store for Spooled<S> {
+impl<S: MessageLog> MessageLog for Spooled<S> {
     async fn append_inbound(&self, message: InboundMessage) -> crate::store::Result<Appended> {
         self.store.append_inbound(message).await
     }
@@ -211,31 +213,10 @@ impl<S: Store> Store for Spooled<S> {
     ) -> crate::store::Result<Option<ConversationRecord>> {
         self.store.conversation(conversation).await
     }
+}
 
-    async fn outbox(&self) -> crate::store::Result<Vec<(ConversationId, Seq)>> {
-        self.store.outbox().await
-    }
-
-    async fn changes_after(
-        &self,
-        after: ChangeId,
-        limit: usize,
-    ) -> crate::store::Result<Vec<(ChangeId, Change)>> {
-        self.store.changes_after(after, limit).await
-    }
-
-    async fn wait_for_changes(&self, after: ChangeId) -> crate::store::Result<()> {
-        self.store.wait_for_changes(after).await
-    }
-
-    async fn load_cursor(&self) -> crate::store::Result<ChangeId> {
-        self.store.load_cursor().await
-    }
-
-    async fn save_cursor(&self, cursor: ChangeId) -> crate::store::Result<()> {
-        self.store.save_cursor(cursor).await
-    }
-
+#[async_trait]
+impl<S: MessageLog + Lifecycle> Lifecycle for Spooled<S> {
     async fn ready(&self) -> crate::store::Result<()> {
         self.store.ready().await
     }
@@ -244,33 +225,6 @@ impl<S: Store> Store for Spooled<S> {
     async fn close(&self) -> crate::store::Result<()> {
         self.drain().await;
         self.store.close().await
-    }
-}
-
-#[async_trait]
-impl<S: Store> RoutingState for Spooled<S> {
-    async fn save_route(
-        &self,
-        conversation: &str,
-        route: &RouteRecord,
-    ) -> crate::store::Result<RouteWrite> {
-        self.store.save_route(conversation, route).await
-    }
-
-    async fn routes(&self) -> crate::store::Result<Vec<(ConversationId, RouteRecord)>> {
-        self.store.routes().await
-    }
-
-    async fn claim(&self, claim: &Claim) -> crate::store::Result<RouteWrite> {
-        self.store.claim(claim).await
-    }
-
-    async fn save_agent(&self, agent: &str, settings: AgentSettings) -> crate::store::Result<()> {
-        self.store.save_agent(agent, settings).await
-    }
-
-    async fn agents(&self) -> crate::store::Result<Vec<(String, AgentSettings)>> {
-        self.store.agents().await
     }
 }
 
@@ -340,7 +294,7 @@ impl InboundSpool {
     /// Either way it is durable when this returns `Ok`.
     async fn accept(
         &self,
-        store: &dyn Store,
+        store: &dyn MessageLog,
         message: InboundMessage,
     ) -> Result<Accepted, SpoolError> {
         let _turn = self.turn(&message.from).lock().await;
@@ -429,7 +383,7 @@ impl InboundSpool {
 
     /// Appends spooled messages to `store`, oldest first, until `stop`.
     /// A message leaves the spool only after the store took it.
-    async fn forward(self: Arc<Self>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+    async fn forward(self: Arc<Self>, store: Arc<dyn MessageLog>, mut stop: watch::Receiver<bool>) {
         let mut retry = SPOOL_FORWARD.delays();
         let mut forwarded = 0u64;
         let mut attempts = 0u32;

@@ -11,7 +11,7 @@ use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
 use super::{alert, media, transcript, Job};
 use crate::backoff;
 use crate::clock::now_ms;
-use crate::store::Store;
+use crate::store::MessageLog;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -38,7 +38,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What the jobs need to do their work.
 pub struct JobContext {
-    pub store: Arc<dyn Store>,
+    /// The message log: transcripts read a conversation's history.
+    pub store: Arc<dyn MessageLog>,
     pub files: FileStore,
     pub mailer: Mailer,
     /// Fetches Twilio's media (redirects followed; credentials are only

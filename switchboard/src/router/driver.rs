@@ -18,7 +18,8 @@ use crate::backoff::{Delays, FEED_ERROR, ROUTE_WRITE};
 use crate::clock::now_ms;
 use crate::jobs::RouterJobs;
 use crate::store::{
-    AgentSettings, Change, ChangeId, ReplyOutcome, RouteRecord, RouteWrite, Store, StoreError,
+    AgentSettings, Change, ChangeFeed, ChangeId, MessageLog, ReplyOutcome, RouteRecord, RouteWrite,
+    RoutingState, StoreError,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -34,8 +35,22 @@ const ROUTE_WRITE_ATTEMPTS: u32 = 5;
 /// Commands waiting for the router before senders wait (see [`RouterHandle::send`]).
 pub(super) const COMMAND_BUFFER: usize = 1024;
 
+/// The store ports the router uses.
+#[derive(Clone)]
+pub struct RouterPorts {
+    /// Stores agents' replies; reads a message an old change does not
+    /// describe, and a conversation's head.
+    pub log: Arc<dyn MessageLog>,
+    /// What the router follows, and its cursor.
+    pub feed: Arc<dyn ChangeFeed>,
+    /// Routes and agents' settings, written by the router alone.
+    pub routing: Arc<dyn RoutingState>,
+}
+
 struct Driver {
-    store: Arc<dyn Store>,
+    log: Arc<dyn MessageLog>,
+    feed: Arc<dyn ChangeFeed>,
+    routing: Arc<dyn RoutingState>,
     core: Core,
     /// Live connections by id, with the agent each belongs to.
     conns: HashMap<ConnId, (String, Conn)>,
@@ -55,18 +70,19 @@ struct Driver {
 /// Loads routing state from the store and starts the router task. It runs
 /// until `shutdown` turns true.
 pub async fn spawn(
-    store: Arc<dyn Store>,
+    ports: RouterPorts,
     config: RouterConfig,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
     let (commands, rx) = mpsc::channel(COMMAND_BUFFER);
     let handle = RouterHandle { commands };
-    let settings: HashMap<String, AgentSettings> = store.agents().await?.into_iter().collect();
+    let RouterPorts { log, feed, routing } = ports;
+    let settings: HashMap<String, AgentSettings> = routing.agents().await?.into_iter().collect();
     let mut routes = Vec::new();
-    for (conversation, route) in store.routes().await? {
+    for (conversation, route) in routing.routes().await? {
         let head = match route {
             RouteRecord::Resolved { .. } => 0,
-            _ => store
+            _ => log
                 .conversation(&conversation)
                 .await?
                 .map_or(0, |c| c.last_seq),
@@ -77,7 +93,7 @@ pub async fn spawn(
             head,
         });
     }
-    let cursor = store.load_cursor().await?;
+    let cursor = feed.load_cursor().await?;
     let (core, effects) = Core::recover(&config.agent_names, &settings, routes, now_ms());
     tracing::info!(
         cursor,
@@ -86,7 +102,9 @@ pub async fn spawn(
         "router state recovered"
     );
     let mut driver = Driver {
-        store,
+        log,
+        feed,
+        routing,
         core,
         conns: HashMap::new(),
         lost: Vec::new(),
@@ -118,7 +136,7 @@ impl Driver {
         let mut feed_retry = FEED_ERROR.delays();
         let mut feed_resumes: Option<Instant> = None;
         loop {
-            let store = self.store.clone();
+            let feed = self.feed.clone();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
@@ -126,7 +144,7 @@ impl Driver {
                 Some(command) = commands.recv() => self.command(command).await,
                 _ = tokio::time::sleep_until(feed_resumes.unwrap_or_else(Instant::now)),
                     if feed_resumes.is_some() => feed_resumes = None,
-                ready = store.wait_for_changes(self.cursor), if feed_resumes.is_none() => {
+                ready = feed.wait_for_changes(self.cursor), if feed_resumes.is_none() => {
                     if let Err(e) = ready {
                         tracing::info!(error = %e, "change feed closed; router stops");
                         break;
@@ -218,7 +236,7 @@ impl Driver {
     }
 
     async fn follow_feed(&mut self) -> Result<(), StoreError> {
-        let changes = self.store.changes_after(self.cursor, FEED_BATCH).await?;
+        let changes = self.feed.changes_after(self.cursor, FEED_BATCH).await?;
         let Some(&(last, _)) = changes.last() else {
             return Ok(());
         };
@@ -234,7 +252,7 @@ impl Driver {
             }
         }
         self.cursor = last;
-        self.store.save_cursor(last).await
+        self.feed.save_cursor(last).await
     }
 
     async fn to_event(&self, change: Change) -> Result<Option<Event>, StoreError> {
@@ -243,7 +261,7 @@ impl Driver {
                 let direction = match d {
                     Some(d) => d,
                     // Written before changes carried the direction.
-                    None => match self.store.message(&c, s).await? {
+                    None => match self.log.message(&c, s).await? {
                         Some(m) => m.direction,
                         None => return Ok(None),
                     },
@@ -320,11 +338,11 @@ impl Driver {
                 let (_, connection) = self.conns.get(&conn)?;
                 let frames = connection.frames.clone();
                 // Storing waits for a flush; the router must not.
-                let store = self.store.clone();
+                let log = self.log.clone();
                 tokio::spawn(async move {
                     let (conversation, client_id) =
                         (reply.conversation.clone(), reply.client_id.clone());
-                    let frame = match store.append_reply(reply).await {
+                    let frame = match log.append_reply(reply).await {
                         Ok(ReplyOutcome::Accepted { seq, .. }) => ServerFrame::Ack {
                             client_id,
                             conversation,
@@ -371,7 +389,7 @@ impl Driver {
                 }
             },
             Effect::Claim(claim) => {
-                let outcome = match self.store.claim(&claim).await {
+                let outcome = match self.routing.claim(&claim).await {
                     Ok(RouteWrite::Written) => {
                         self.drain_retry.reset();
                         ClaimOutcome::Won
@@ -404,7 +422,7 @@ impl Driver {
                     available,
                     capacity,
                 };
-                if let Err(e) = self.store.save_agent(&agent, settings).await {
+                if let Err(e) = self.routing.save_agent(&agent, settings).await {
                     tracing::error!(agent, error = %e, "could not save the agent's availability");
                 }
                 None
@@ -444,7 +462,7 @@ impl Driver {
         let mut waits = ROUTE_WRITE.delays();
         let mut attempt = 1;
         loop {
-            match self.store.save_route(conversation, route).await {
+            match self.routing.save_route(conversation, route).await {
                 Err(e) if attempt < ROUTE_WRITE_ATTEMPTS => {
                     let wait = waits.next_delay();
                     tracing::warn!(conversation, error = %e, retry_in = ?wait, "could not save the route; retrying");
@@ -470,7 +488,7 @@ impl Driver {
         if let Some(jobs) = &self.jobs {
             // The transcript covers everything durable, including a reply
             // acked a moment ago that the feed has not brought here yet.
-            let stored = match self.store.conversation(conversation).await {
+            let stored = match self.log.conversation(conversation).await {
                 Ok(record) => record.map_or(0, |r| r.last_seq),
                 Err(e) => {
                     tracing::warn!(conversation, error = %e, "transcript ends at the routed messages");

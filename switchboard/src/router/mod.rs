@@ -26,7 +26,7 @@ mod queue;
 mod tests;
 
 pub use conn::{Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
-pub use driver::spawn;
+pub use driver::{spawn, RouterPorts};
 pub use event::{ClaimOutcome, Effect, Event};
 
 use crate::jobs::RouterJobs;

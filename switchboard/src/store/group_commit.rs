@@ -5,11 +5,13 @@
 //! transaction. A second thread, the flusher, makes applied batches durable:
 //! one sled flush (plus `fdatasync` when configured) covers every batch
 //! applied before it started, and only then are the callers answered and the
-//! durable watermark that wakes the router advanced. The two overlap — the
+//! change log's durable watermark that wakes the router advanced
+//! ([`super::change_log`]: changes are staged in each batch's transaction). The two overlap — the
 //! writer applies batch N+1 while batch N is being flushed. One transaction and one flush per batch instead of per request is
 //! what makes durable ingest cheap; one writer is also what keeps per-number
 //! sequence numbers gap-free without read-modify-write races.
 
+use super::change_log::{ChangeLog, Staged, Staging};
 use super::keys;
 use super::{
     Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
@@ -25,7 +27,7 @@ use std::fs::File;
 use switchboard_protocol::{
     ConversationId, DeliveryError, DeliveryStatus, Direction, Message, Seq,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 2048;
@@ -79,7 +81,6 @@ pub(super) struct Trees {
     pub conversations: sled::Tree,
     pub sids: sled::Tree,
     pub client_replies: sled::Tree,
-    pub changes: sled::Tree,
     pub outbox: sled::Tree,
     pub early_status: sled::Tree,
 }
@@ -89,8 +90,8 @@ pub(super) struct Writer {
     pub trees: Trees,
     /// Open handle on sled's data file, when every flush must be fdatasync'ed.
     pub fsync_file: Option<File>,
-    pub next_change: u64,
-    pub durable: watch::Sender<u64>,
+    /// Where each batch stages its changes.
+    pub changes: ChangeLog,
     /// Told about each newly accepted reply, once it is durable.
     pub outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
     pub cache: HashMap<ConversationId, ConversationRecord>,
@@ -108,7 +109,7 @@ struct Applied {
 struct Flusher {
     db: sled::Db,
     fsync_file: Option<File>,
-    durable: watch::Sender<u64>,
+    changes: ChangeLog,
     outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
 }
 
@@ -120,11 +121,7 @@ impl Flusher {
             match self.make_durable() {
                 Ok(()) => {
                     let last = pending.iter().map(|a| a.last_change).max().unwrap_or(0);
-                    self.durable.send_if_modified(|durable| {
-                        let advanced = last > *durable;
-                        *durable = (*durable).max(last);
-                        advanced
-                    });
+                    self.changes.published(last);
                     for applied in pending {
                         for (write, outcome) in applied.batch.into_iter().zip(applied.outcomes) {
                             respond(write, outcome, &self.outbox_tx);
@@ -161,7 +158,7 @@ impl Writer {
         let flusher = Flusher {
             db: self.db.clone(),
             fsync_file: self.fsync_file.take(),
-            durable: self.durable.clone(),
+            changes: self.changes.clone(),
             outbox_tx: self.outbox_tx.clone(),
         };
         let flusher = match std::thread::Builder::new()
@@ -213,16 +210,16 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<Write>, flush_tx: &std::sync::mpsc::Sender<Applied>) {
         match self.apply(&batch) {
-            Ok((outcomes, overlay)) => {
+            Ok((outcomes, overlay, staged)) => {
                 if self.cache.len() + overlay.conversations.len() > MAX_CACHED_CONVERSATIONS {
                     self.cache.clear();
                 }
                 self.cache.extend(overlay.conversations);
-                self.next_change = overlay.next_change;
+                self.changes.committed(staged);
                 let applied = Applied {
                     batch,
                     outcomes,
-                    last_change: self.next_change - 1,
+                    last_change: staged.last(),
                 };
                 if let Err(std::sync::mpsc::SendError(applied)) = flush_tx.send(applied) {
                     for write in applied.batch {
@@ -242,14 +239,14 @@ impl Writer {
         }
     }
 
-    fn apply(&self, batch: &[Write]) -> Result<(Vec<Result<Outcome>>, Overlay)> {
+    fn apply(&self, batch: &[Write]) -> Result<(Vec<Result<Outcome>>, Overlay, Staged)> {
         let t = &self.trees;
         let trees = (
             &t.messages,
             &t.conversations,
             &t.sids,
             &t.client_replies,
-            &t.changes,
+            self.changes.tree(),
             &t.outbox,
             &t.early_status,
         );
@@ -261,13 +258,12 @@ impl Writer {
                         conversations,
                         sids,
                         client_replies,
-                        changes,
+                        changes: self.changes.stage(changes),
                         outbox,
                         early,
                         cache: &self.cache,
                         overlay: Overlay {
                             conversations: HashMap::new(),
-                            next_change: self.next_change,
                         },
                     };
                     let mut outcomes = Vec::with_capacity(batch.len());
@@ -275,7 +271,8 @@ impl Writer {
                         outcomes.push(tx.apply(write)?);
                     }
                     tx.write_conversations()?;
-                    Ok((outcomes, tx.overlay))
+                    let staged = tx.changes.staged();
+                    Ok((outcomes, tx.overlay, staged))
                 },
             )
             .map_err(
@@ -322,7 +319,6 @@ fn fail(write: Write, e: &StoreError) {
 /// What a batch changed that the writer keeps once it commits.
 struct Overlay {
     conversations: HashMap<ConversationId, ConversationRecord>,
-    next_change: u64,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
@@ -333,7 +329,7 @@ struct Tx<'a> {
     conversations: &'a TransactionalTree,
     sids: &'a TransactionalTree,
     client_replies: &'a TransactionalTree,
-    changes: &'a TransactionalTree,
+    changes: Staging<'a>,
     outbox: &'a TransactionalTree,
     early: &'a TransactionalTree,
     cache: &'a HashMap<ConversationId, ConversationRecord>,
@@ -579,10 +575,7 @@ impl Tx<'_> {
     }
 
     fn push_change(&mut self, change: &Change) -> TxResult<()> {
-        let id = self.overlay.next_change;
-        self.overlay.next_change += 1;
-        self.changes.insert(&keys::change(id), encode(change)?)?;
-        Ok(())
+        self.changes.push(change).map(|_| ())
     }
 }
 

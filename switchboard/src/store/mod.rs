@@ -1,47 +1,48 @@
-//! The store interface: the conversation log, its indexes, the outbox and
-//! the change feed that drives routing.
+//! Persistence, as narrow ports with one documented semantics each:
 //!
-//! Everything the rest of the service knows about persistence goes through
-//! [`Store`], so a DynamoDB implementation can replace the embedded sled one
-//! ([`sled_store::SledStore`]). The contract every implementation keeps:
+//! * [`MessageLog`] (`log.rs`): the conversation log — conditional appends
+//!   (deduplicated, gap-free seqs), status and opt-out writes, reads;
+//! * [`ChangeFeed`] (`feed.rs`): the single-consumer feed of changes the
+//!   router follows, with its cursor;
+//! * [`RoutingState`] (`routing.rs`): routes and agents' settings, written
+//!   by the router alone;
+//! * [`PendingReplies`] (`outbox.rs`): the replies the outbox worker still
+//!   has to send;
+//! * [`Lifecycle`] (`lifecycle.rs`): readiness and close.
 //!
-//! * a method that writes returns only once the write is durable;
-//! * each conversation's messages get seq 1, 2, 3… without gaps, in the
-//!   order the store accepted them, however many writers race;
-//! * an inbound `MessageSid` or a reply's `(agent, client_id)` is stored at
-//!   most once — a repeat reports the existing message;
-//! * every stored message, status change and opt-out change appears exactly
-//!   once in the change feed, after it is durable, in commit order.
-//! * `message` and `history` reflect at least every change the caller has
-//!   seen in the change feed; a write whose change is not in the feed yet
-//!   may not show (DynamoDB serves these reads from its local view of the
-//!   stream). `conversation` reflects every completed write.
-//!
-//! The conversation rules themselves (keywords, seqs, refusal, status
-//! order) are [`crate::conversation`]'s; a store decides through them.
-//! `contract/` holds the cases every implementation passes (tests only).
+//! A backend implements all of them — the embedded sled store
+//! ([`sled_store::SledStore`]), DynamoDB ([`dynamo::DynamoStore`]) and the
+//! in-memory reference ([`memory::MemoryStore`]) — and is then a [`Store`],
+//! which `server.rs` splits into [`Ports`]; each consumer holds only the
+//! ports it uses. Both sled-backed change feeds are one type,
+//! [`change_log::ChangeLog`]. `contract/` holds the cases every backend
+//! passes (tests only).
 
+pub mod change_log;
 #[cfg(test)]
 mod contract;
 pub mod dynamo;
+pub mod feed;
 mod group_commit;
 pub mod keys;
+pub mod lifecycle;
+pub mod log;
 pub mod memory;
+pub mod outbox;
 pub mod routing;
 pub mod sled_store;
 
-use crate::conversation::reply::Refusal;
-use crate::conversation::ConversationState;
-use async_trait::async_trait;
-pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
-use serde::{Deserialize, Serialize};
-use switchboard_protocol::{
-    ConversationId, DeliveryError, DeliveryStatus, Direction, Media, Message, Seq,
+pub use feed::{Change, ChangeFeed, ChangeId};
+pub use lifecycle::Lifecycle;
+pub use log::{
+    Accepted, Appended, ConversationRecord, InboundMessage, MessageLog, Reply, ReplyOutcome,
+    StatusOutcome, StatusTarget, StatusUpdate,
 };
+pub use outbox::PendingReplies;
+pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
+use std::sync::Arc;
 
-/// Position in the change feed. Ids only grow; 0 means "before the first".
-pub type ChangeId = u64;
-
+/// Why a store call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("storage failure: {0}")]
@@ -60,235 +61,39 @@ impl From<sled::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// A customer's message as the webhook validated it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InboundMessage {
-    pub message_sid: String,
-    pub from: String,
-    pub to: String,
-    pub body: String,
-    pub country: Option<String>,
-    pub media: Vec<Media>,
-    pub at_ms: u64,
+/// A whole backend: every port. Implemented for any type that implements
+/// them all; `server.rs` opens one and splits it into [`Ports`].
+pub trait Store: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle {}
+
+impl<T> Store for T where T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle {}
+
+/// A backend's ports, each behind its own handle, so that a consumer holds
+/// only what it uses and a decorator can wrap one port (the inbound spool
+/// wraps a remote store's message log and lifecycle).
+#[derive(Clone)]
+pub struct Ports {
+    /// Webhooks, status callbacks, agent sockets, the outbox worker, jobs,
+    /// the router (replies, reads).
+    pub log: Arc<dyn MessageLog>,
+    /// The router.
+    pub feed: Arc<dyn ChangeFeed>,
+    /// The router.
+    pub routing: Arc<dyn RoutingState>,
+    /// The outbox worker, at start.
+    pub outbox: Arc<dyn PendingReplies>,
+    /// `/readyz`, and the server at shutdown.
+    pub lifecycle: Arc<dyn Lifecycle>,
 }
 
-impl InboundMessage {
-    /// The message as stored at `seq` of the customer's conversation.
-    pub fn to_message(&self, seq: Seq) -> Message {
-        Message {
-            conversation: self.from.clone(),
-            seq,
-            direction: Direction::Inbound,
-            body: self.body.clone(),
-            at_ms: self.at_ms,
-            media: self.media.clone(),
-            agent: None,
-            client_id: None,
-            status: None,
-            error: None,
+impl Ports {
+    /// Every port served by `store` itself.
+    pub fn of(store: Arc<dyn Store>) -> Ports {
+        Ports {
+            log: store.clone(),
+            feed: store.clone(),
+            routing: store.clone(),
+            outbox: store.clone(),
+            lifecycle: store,
         }
     }
-}
-
-/// Result of storing an inbound message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    pub seq: Seq,
-    /// True when this `MessageSid` was already stored (a Twilio retry).
-    pub duplicate: bool,
-}
-
-/// What became of a customer's message the webhook handed over
-/// ([`Store::accept_inbound`]). Either way it is durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accepted {
-    /// In the store.
-    Stored(Appended),
-    /// On local disk, going to the store as soon as it answers (a remote
-    /// store wrapped in the inbound spool, `jobs::inbound_spool::Spooled`).
-    Spooled,
-}
-
-/// An agent's reply, before it is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub conversation: ConversationId,
-    pub agent: String,
-    pub client_id: String,
-    pub body: String,
-    pub at_ms: u64,
-}
-
-impl Reply {
-    /// The reply as stored at `seq`, waiting to be sent.
-    pub fn to_message(&self, seq: Seq) -> Message {
-        Message {
-            conversation: self.conversation.clone(),
-            seq,
-            direction: Direction::Outbound,
-            body: self.body.clone(),
-            at_ms: self.at_ms,
-            media: Vec::new(),
-            agent: Some(self.agent.clone()),
-            client_id: Some(self.client_id.clone()),
-            status: Some(DeliveryStatus::Queued),
-            error: None,
-        }
-    }
-}
-
-/// Result of storing a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyOutcome {
-    /// Stored as `seq` and queued in the outbox (or already stored, when
-    /// `duplicate`).
-    Accepted { seq: Seq, duplicate: bool },
-    /// The customer opted out; nothing was stored.
-    OptedOut,
-    /// No such conversation.
-    UnknownConversation,
-}
-
-impl From<Refusal> for ReplyOutcome {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::OptedOut => ReplyOutcome::OptedOut,
-            Refusal::UnknownConversation => ReplyOutcome::UnknownConversation,
-        }
-    }
-}
-
-/// Which outbound message a status update is about.
-#[derive(Debug, Clone)]
-pub enum StatusTarget {
-    /// By Twilio's SID (status callbacks).
-    TwilioSid(String),
-    /// By position (the outbox worker, which knows it).
-    Position(ConversationId, Seq),
-}
-
-/// A delivery status change for an outbound message.
-#[derive(Debug, Clone)]
-pub struct StatusUpdate {
-    pub target: StatusTarget,
-    pub status: DeliveryStatus,
-    pub error: Option<DeliveryError>,
-    /// Twilio's SID, once Twilio accepted the message.
-    pub twilio_sid: Option<String>,
-    /// Take the message out of the outbox (it was sent or finally failed).
-    pub outbox_done: bool,
-}
-
-/// What a status update did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusOutcome {
-    Applied,
-    /// The message already had this or a later status.
-    Stale,
-    /// No message has this Twilio SID yet; kept until one does.
-    Deferred,
-}
-
-/// Conversation metadata kept by the store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConversationRecord {
-    /// The Twilio number the customer wrote to.
-    pub to: String,
-    pub country: Option<String>,
-    pub opted_out: bool,
-    /// Seq of the newest message (0: none yet).
-    pub last_seq: Seq,
-}
-
-impl ConversationRecord {
-    /// What the conversation rules ([`crate::conversation`]) look at.
-    pub fn state(&self) -> ConversationState {
-        ConversationState {
-            last_seq: self.last_seq,
-            opted_out: self.opted_out,
-        }
-    }
-
-    /// Takes in a state the conversation rules computed.
-    pub fn set_state(&mut self, state: ConversationState) {
-        self.last_seq = state.last_seq;
-        self.opted_out = state.opted_out;
-    }
-}
-
-/// One entry of the change feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "k", rename_all = "snake_case")]
-pub enum Change {
-    /// A message was appended.
-    Message {
-        c: ConversationId,
-        s: Seq,
-        /// Who wrote it, so the router can tell a customer's new
-        /// conversation from a reply without reading the message back.
-        /// Absent in records written before it existed: then the router
-        /// reads the message.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        d: Option<Direction>,
-    },
-    /// An outbound message's status changed.
-    Status { c: ConversationId, s: Seq },
-    /// The customer's opt-out state changed.
-    OptOut { c: ConversationId },
-}
-
-/// The store interface; see the module docs for the contract.
-#[async_trait]
-pub trait Store: RoutingState + Send + Sync + 'static {
-    /// Appends a customer's message (idempotent on `MessageSid`). Opt-out
-    /// keywords (STOP, START…) update the conversation in the same write.
-    async fn append_inbound(&self, message: InboundMessage) -> Result<Appended>;
-
-    /// Takes a customer's message from the webhook: `Ok` once it is durable,
-    /// stored or set aside until the store can take it. A plain store just
-    /// appends; the inbound spool's decorator around a remote store
-    /// (`jobs::inbound_spool::Spooled`) spools when the store cannot answer.
-    async fn accept_inbound(&self, message: InboundMessage) -> Result<Accepted> {
-        Ok(Accepted::Stored(self.append_inbound(message).await?))
-    }
-
-    /// Appends an agent's reply with status `queued` and puts it in the
-    /// outbox (idempotent on `(agent, client_id)`).
-    async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome>;
-
-    /// Advances an outbound message's status; never moves it backwards.
-    async fn update_status(&self, update: StatusUpdate) -> Result<StatusOutcome>;
-
-    /// Marks a number opted out (Twilio error 21610 on send).
-    async fn set_opted_out(&self, conversation: &str, opted_out: bool) -> Result<()>;
-
-    async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>>;
-
-    /// Messages with seq in `(after, upto]`, oldest first.
-    async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>>;
-
-    async fn conversation(&self, conversation: &str) -> Result<Option<ConversationRecord>>;
-
-    /// Replies accepted but not yet sent or finally failed, oldest first.
-    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>>;
-
-    /// Up to `limit` durable changes after `after`.
-    async fn changes_after(&self, after: ChangeId, limit: usize)
-        -> Result<Vec<(ChangeId, Change)>>;
-
-    /// Resolves once a durable change after `after` exists.
-    async fn wait_for_changes(&self, after: ChangeId) -> Result<()>;
-
-    /// The router's position in the change feed, as last saved.
-    async fn load_cursor(&self) -> Result<ChangeId>;
-
-    /// Saves the router's position; changes at or before it may be pruned.
-    async fn save_cursor(&self, cursor: ChangeId) -> Result<()>;
-
-    /// Whether the store answers: what `/readyz` asks. It reaches the real
-    /// store (DynamoDB itself, not a local view of it).
-    async fn ready(&self) -> Result<()>;
-
-    /// Waits until the pending writes are durable and stops accepting new ones.
-    async fn close(&self) -> Result<()>;
 }

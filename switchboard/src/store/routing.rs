@@ -210,7 +210,7 @@ mod tests {
             capacity: 4,
         };
         store.save_agent("bob", away).await.unwrap();
-        crate::store::Store::close(&store).await.unwrap();
+        crate::store::Lifecycle::close(&store).await.unwrap();
         drop(store);
 
         let store = open().await;

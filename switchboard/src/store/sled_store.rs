@@ -3,35 +3,29 @@
 //! Writes go through the group-commit writer thread
 //! ([`super::group_commit`]); reads go straight to sled's trees, on tokio's
 //! blocking pool (a read may wait for the disk, which must not stall the
-//! runtime's threads). The change feed is the `changes` tree, read up to the
-//! durable watermark the writer publishes after each flush — so the router
-//! only ever sees what a crash cannot take back.
-//!
-//! The router's cursor (`meta`) is not flushed on its own: it becomes
-//! durable with the store's next flush (the writer's next batch, or close).
-//! After a crash the router may therefore start from an older cursor and
-//! see changes again; it treats a replayed change as already seen (a
-//! resolved route remembers `upto_seq`, delivery ranges only grow).
+//! runtime's threads). The change feed is the shared sled change log
+//! ([`super::change_log::ChangeLog`]): the writer stages each batch's
+//! changes in the batch's transaction and publishes them after the flush —
+//! so the router only ever sees what a crash cannot take back. The router's
+//! cursor becomes durable with the store's next flush (the writer's next
+//! batch, or close), as the change-feed port allows.
 
+use super::change_log::ChangeLog;
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::keys;
 use super::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
-    Appended, Change, ChangeId, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
-    StatusOutcome, StatusUpdate, Store, StoreError,
+    Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
+    MessageLog, PendingReplies, Reply, ReplyOutcome, Result, StatusOutcome, StatusUpdate,
+    StoreError,
 };
 use crate::durability::Durability;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::path::Path;
 use switchboard_protocol::{ConversationId, Message, Seq};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
-const CURSOR_KEY: &[u8] = b"router_cursor";
-/// Prune the change log once the router is this far past the last prune:
-/// pruning writes to the tree the writer's transactions use, so doing it per
-/// batch would make them conflict and retry.
-const PRUNE_EVERY: u64 = 4096;
 /// Writes waiting for the writer before callers are slowed down.
 const WRITE_QUEUE: usize = 65_536;
 
@@ -44,10 +38,9 @@ pub struct SledStore {
     /// sled's data file, synced after each routing write with
     /// `DURABILITY=fsync`.
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
-    meta: sled::Tree,
+    /// The change feed and the router's cursor; the writer appends to it.
+    changes: ChangeLog,
     writes: mpsc::Sender<Write>,
-    durable: watch::Receiver<u64>,
-    pruned_upto: std::sync::atomic::AtomicU64,
 }
 
 /// Options of [`SledStore::open`].
@@ -76,20 +69,12 @@ impl SledStore {
             conversations: db.open_tree("conversations")?,
             sids: db.open_tree("sids")?,
             client_replies: db.open_tree("client_replies")?,
-            changes: db.open_tree("changes")?,
             outbox: db.open_tree("outbox")?,
             early_status: db.open_tree("early_status")?,
         };
         let routes = db.open_tree("routes")?;
         let agents = db.open_tree("agents")?;
-        let meta = db.open_tree("meta")?;
-
-        let cursor = read_cursor(&meta)?;
-        let last_change = match trees.changes.last()? {
-            Some((key, _)) => keys::parse_change(&key).unwrap_or(0),
-            None => 0,
-        };
-        let next_change = last_change.max(cursor) + 1;
+        let changes = ChangeLog::open(&db)?;
 
         // sled flushes with sync_file_range, which does not survive power
         // loss; an explicit fdatasync of its data file after each group
@@ -110,15 +95,13 @@ impl SledStore {
             })?)),
             None => None,
         };
-        let (durable_tx, durable) = watch::channel(next_change - 1);
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
         let writer = Writer {
             db,
             trees: trees.clone(),
             fsync_file,
-            next_change,
-            durable: durable_tx,
+            changes: changes.clone(),
             outbox_tx,
             cache: HashMap::new(),
         };
@@ -133,10 +116,8 @@ impl SledStore {
                 routes,
                 agents,
                 routing_fsync,
-                meta,
+                changes,
                 writes,
-                durable,
-                pruned_upto: std::sync::atomic::AtomicU64::new(0),
             },
             outbox_rx,
         ))
@@ -151,7 +132,7 @@ impl SledStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs a read (or a prune) on tokio's blocking pool.
+    /// Runs a read on tokio's blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Trees) -> Result<T> + Send + 'static,
@@ -210,47 +191,8 @@ fn outbox(trees: &Trees) -> Result<Vec<(ConversationId, Seq)>> {
     Ok(with_time.into_iter().map(|(_, c, s)| (c, s)).collect())
 }
 
-fn changes(
-    trees: &Trees,
-    after: ChangeId,
-    durable: ChangeId,
-    limit: usize,
-) -> Result<Vec<(ChangeId, Change)>> {
-    let range = keys::change(after + 1)..=keys::change(durable);
-    let mut changes = Vec::new();
-    for entry in trees.changes.range(range).take(limit) {
-        let (key, value) = entry?;
-        let id =
-            keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
-        let change =
-            serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        changes.push((id, change));
-    }
-    Ok(changes)
-}
-
-/// Removes changes at or before `upto` (the router is past them; the writer
-/// only ever writes ids above the durable watermark, hence above them).
-fn prune_changes(trees: &Trees, upto: ChangeId) -> Result<()> {
-    let mut prune = sled::Batch::default();
-    for key in trees.changes.range(..=keys::change(upto)).keys() {
-        prune.remove(key?);
-    }
-    trees.changes.apply_batch(prune)?;
-    Ok(())
-}
-
-fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {
-    Ok(match meta.get(CURSOR_KEY)? {
-        Some(bytes) => {
-            keys::parse_change(&bytes).ok_or_else(|| StoreError::Corrupt("router cursor".into()))?
-        }
-        None => 0,
-    })
-}
-
 #[async_trait]
-impl Store for SledStore {
+impl MessageLog for SledStore {
     async fn append_inbound(&self, message: InboundMessage) -> Result<Appended> {
         self.write(|tx| Write::Inbound(message, tx)).await
     }
@@ -293,61 +235,44 @@ impl Store for SledStore {
         )
         .await
     }
+}
 
-    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
+#[async_trait]
+impl PendingReplies for SledStore {
+    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
         self.blocking(outbox).await
     }
+}
 
+/// Served by the shared change log.
+#[async_trait]
+impl ChangeFeed for SledStore {
     async fn changes_after(
         &self,
         after: ChangeId,
         limit: usize,
     ) -> Result<Vec<(ChangeId, Change)>> {
-        let durable = *self.durable.borrow();
-        if durable <= after {
-            return Ok(Vec::new());
-        }
-        self.blocking(move |trees| changes(trees, after, durable, limit))
-            .await
+        self.changes.changes_after(after, limit).await
     }
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
-        let mut durable = self.durable.clone();
-        loop {
-            if *durable.borrow_and_update() > after {
-                return Ok(());
-            }
-            durable.changed().await.map_err(|_| StoreError::Closed)?;
-        }
+        self.changes.wait_for_changes(after).await
     }
 
     async fn load_cursor(&self) -> Result<ChangeId> {
-        let meta = self.meta.clone();
-        self.blocking(move |_| read_cursor(&meta)).await
+        self.changes.load_cursor().await
     }
 
-    /// Not flushed by itself: see the module docs.
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        use std::sync::atomic::Ordering;
-        // Entries the router is past are never read again.
-        let prune = cursor.saturating_sub(self.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY;
-        let meta = self.meta.clone();
-        self.blocking(move |trees| {
-            meta.insert(CURSOR_KEY, &keys::change(cursor))?;
-            if prune {
-                prune_changes(trees, cursor)?;
-            }
-            Ok(())
-        })
-        .await?;
-        if prune {
-            self.pruned_upto.store(cursor, Ordering::Relaxed);
-        }
-        Ok(())
+        self.changes.save_cursor(cursor).await
     }
+}
 
+#[async_trait]
+impl Lifecycle for SledStore {
+    /// A read of sled (the router's cursor).
     async fn ready(&self) -> Result<()> {
-        self.load_cursor().await.map(|_| ())
+        self.changes.load_cursor().await.map(|_| ())
     }
 
     async fn close(&self) -> Result<()> {

@@ -354,7 +354,7 @@ pub async fn an_early_status_is_applied_when_its_sid_is_recorded(store: &dyn Sto
         .expect("stored");
     assert_eq!(m.status, Some(DeliveryStatus::Undelivered));
     assert_eq!(m.error.and_then(|e| e.code), Some(30003));
-    assert!(store.outbox().await.expect("outbox").is_empty());
+    assert!(store.pending_replies().await.expect("outbox").is_empty());
 }
 
 pub async fn a_status_for_a_missing_message_is_an_error(store: &dyn Store) {
@@ -405,7 +405,7 @@ pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &
     let alice = accepted(store, reply(ALICE, "q2", 200)).await;
     let alice2 = accepted(store, reply(ALICE, "q3", 300)).await;
     assert_eq!(
-        store.outbox().await.expect("outbox"),
+        store.pending_replies().await.expect("outbox"),
         [
             (BOB.to_string(), bob),
             (ALICE.to_string(), alice),
@@ -430,7 +430,7 @@ pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &
     done.outbox_done = true;
     store.update_status(done.clone()).await.expect("status");
     assert_eq!(
-        store.outbox().await.expect("outbox"),
+        store.pending_replies().await.expect("outbox"),
         [(BOB.to_string(), bob), (ALICE.to_string(), alice2)]
     );
     let mut stale = status(
@@ -444,7 +444,7 @@ pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &
         StatusOutcome::Stale
     );
     assert_eq!(
-        store.outbox().await.expect("outbox"),
+        store.pending_replies().await.expect("outbox"),
         [(ALICE.to_string(), alice2)]
     );
 }

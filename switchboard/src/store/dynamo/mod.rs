@@ -2,7 +2,7 @@
 //! DynamoDB Streams the change feed across instances, and `DATA_DIR` only
 //! this instance's local view of it.
 //!
-//! It keeps the contract of [`Store`] like the sled store, for
+//! It keeps the contract of every store port like the sled store, for
 //! any number of instances on the same tables: a write returns once
 //! DynamoDB accepted it (an AWS failure is a [`StoreError`]; the webhook
 //! then falls back to the inbound spool, `jobs/inbound_spool.rs`); seqs are
@@ -29,8 +29,9 @@
 //! `stream_reader.rs` reads both streams (all shards, parents before
 //! children) and appends the resulting changes, a mirror of the messages and
 //! each shard's checkpoint to a local sled log in `DATA_DIR/dynamodb-view`
-//! (`feed.rs`) in one flushed transaction. The router reads that log exactly
-//! as it reads the sled store's; message reads are served from the mirror
+//! (`view.rs`) in one flushed transaction. That log is the same
+//! [`ChangeLog`](crate::store::change_log::ChangeLog) the sled store
+//! writes, and the router reads it the same way; message reads are served from the mirror
 //! when it has them and from DynamoDB otherwise. An instance with an empty
 //! `DATA_DIR` (a new instance, an ephemeral disk) starts at the oldest
 //! record the streams keep (24 hours), so nothing written while no instance
@@ -40,20 +41,20 @@
 
 mod append;
 mod error;
-mod feed;
 mod items;
 mod routes;
 pub mod schema;
 mod status;
 mod stream_reader;
+mod view;
 
 use super::{
-    Appended as StoreAppended, Change, ChangeId, ConversationRecord, InboundMessage, Reply,
-    ReplyOutcome, Result, StatusOutcome, StatusUpdate, Store, StoreError,
+    Appended as StoreAppended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage,
+    Lifecycle, MessageLog, PendingReplies, Reply, ReplyOutcome, Result, StatusOutcome,
+    StatusUpdate, StoreError,
 };
 use append::{Appended, Draft};
 use async_trait::async_trait;
-use feed::FeedLog;
 use items::{attr, s};
 use schema::MigrateError;
 use std::collections::HashMap;
@@ -64,6 +65,7 @@ use std::time::Duration;
 use stream_reader::{Source, StreamReader};
 use switchboard_protocol::{ConversationId, Message, Seq};
 use tokio::sync::{mpsc, watch};
+use view::LocalView;
 
 /// Conversations whose appends this process serializes independently.
 const LOCK_STRIPES: usize = 1024;
@@ -102,7 +104,8 @@ struct Tables {
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
     tables: Tables,
-    feed: FeedLog,
+    /// The change log, checkpoints and message mirror in `DATA_DIR`.
+    view: LocalView,
     locks: Vec<tokio::sync::Mutex<()>>,
     /// The last seq this process completed per conversation.
     last_seqs: Mutex<HashMap<ConversationId, Seq>>,
@@ -145,12 +148,12 @@ impl DynamoStore {
             routes: schema::table_name(prefix, schema::ROUTES),
         };
         // Its own directory: the sled store's files may share DATA_DIR.
-        let feed = FeedLog::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
+        let view = LocalView::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
         let (stop_reader, stop) = watch::channel(false);
         let reader = StreamReader {
             dynamo: client.clone(),
             streams,
-            log: feed.clone(),
+            view: view.clone(),
             poll: options.stream_poll,
             tables: vec![
                 (Source::Messages, tables.messages.clone()),
@@ -163,7 +166,7 @@ impl DynamoStore {
             DynamoStore {
                 client,
                 tables,
-                feed,
+                view,
                 locks: (0..LOCK_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
@@ -208,16 +211,16 @@ impl DynamoStore {
         }
     }
 
-    /// Runs a read or write of the local feed view (sled) on tokio's
-    /// blocking pool, off the runtime's threads.
+    /// Runs a read of the local view (sled) on tokio's blocking pool, off
+    /// the runtime's threads.
     async fn local<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&FeedLog) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&LocalView) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let feed = self.feed.clone();
-        tokio::task::spawn_blocking(move || work(&feed))
+        let view = self.view.clone();
+        tokio::task::spawn_blocking(move || work(&view))
             .await
-            .map_err(|e| StoreError::Storage(format!("a local feed read panicked: {e}")))?
+            .map_err(|e| StoreError::Storage(format!("a local view read panicked: {e}")))?
     }
 
     fn check_open(&self) -> Result<()> {
@@ -260,7 +263,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
+impl MessageLog for DynamoStore {
     async fn append_inbound(&self, message: InboundMessage) -> Result<StoreAppended> {
         self.check_open()?;
         match self.append(Draft::Inbound(message)).await? {
@@ -309,7 +312,7 @@ impl Store for DynamoStore {
 
     async fn message(&self, conversation: &str, seq: Seq) -> Result<Option<Message>> {
         let key = conversation.to_string();
-        let mirrored = self.local(move |feed| feed.message(&key, seq)).await?;
+        let mirrored = self.local(move |view| view.message(&key, seq)).await?;
         if let Some(message) = mirrored {
             return Ok(Some(message));
         }
@@ -322,7 +325,7 @@ impl Store for DynamoStore {
     async fn history(&self, conversation: &str, after: Seq, upto: Seq) -> Result<Vec<Message>> {
         let key = conversation.to_string();
         let mirrored = self
-            .local(move |feed| feed.history(&key, after, upto))
+            .local(move |view| view.history(&key, after, upto))
             .await?;
         if let Some(messages) = mirrored {
             return Ok(messages);
@@ -339,8 +342,11 @@ impl Store for DynamoStore {
             last_seq: head.last_seq,
         }))
     }
+}
 
-    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
+#[async_trait]
+impl PendingReplies for DynamoStore {
+    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
         let table = &self.tables.messages;
         // The index is sorted by `at_ms`: oldest first.
         let mut pages = self
@@ -366,22 +372,36 @@ impl Store for DynamoStore {
         }
         Ok(pending)
     }
+}
 
+/// Served by the local view's change log.
+#[async_trait]
+impl ChangeFeed for DynamoStore {
     async fn changes_after(
         &self,
         after: ChangeId,
         limit: usize,
     ) -> Result<Vec<(ChangeId, Change)>> {
-        self.local(move |feed| feed.changes_after(after, limit))
-            .await
+        self.view.changes().changes_after(after, limit).await
     }
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
-        self.feed.wait_for_changes(after).await
+        self.view.changes().wait_for_changes(after).await
     }
 
+    async fn load_cursor(&self) -> Result<ChangeId> {
+        self.view.changes().load_cursor().await
+    }
+
+    async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        self.view.changes().save_cursor(cursor).await
+    }
+}
+
+#[async_trait]
+impl Lifecycle for DynamoStore {
     /// One small read of the conversations table: DynamoDB itself answers
-    /// (the local feed view would answer while DynamoDB is down).
+    /// (the local view would answer while DynamoDB is down).
     async fn ready(&self) -> Result<()> {
         self.check_open()?;
         let table = &self.tables.conversations;
@@ -395,14 +415,6 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn load_cursor(&self) -> Result<ChangeId> {
-        self.local(|feed| feed.load_cursor()).await
-    }
-
-    async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        self.local(move |feed| feed.save_cursor(cursor)).await
-    }
-
     async fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::SeqCst);
         let _ = self.stop_reader.send(true);
@@ -412,6 +424,6 @@ impl Store for DynamoStore {
                 tracing::warn!("the stream reader did not stop in time");
             }
         }
-        self.feed.flush().await
+        self.view.flush().await
     }
 }

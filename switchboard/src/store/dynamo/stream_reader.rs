@@ -8,7 +8,7 @@
 //!   A closed shard is finished when `GetRecords` returns no next
 //!   iterator.
 //! * **Checkpoints.** Each page of records becomes one atomic, flushed
-//!   write to the local [`FeedLog`]: the changes, the mirrored messages and
+//!   write to the local view ([`LocalView`]): the changes, the mirrored messages and
 //!   the shard's checkpoint (the last sequence number applied). After a
 //!   restart each shard resumes `AFTER_SEQUENCE_NUMBER` its checkpoint; a
 //!   shard never seen starts at `TRIM_HORIZON`, so nothing written while no
@@ -23,8 +23,8 @@
 
 use super::super::{Change, Result, StoreError};
 use super::error;
-use super::feed::{Checkpoint, FeedLog, Page};
 use super::items::{self, attr, Item};
+use super::view::{Checkpoint, LocalView, Page};
 use crate::backoff::{sleep_or_stop, STREAM_ERROR};
 use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType};
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ pub(super) enum Source {
 pub(super) struct StreamReader {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
-    pub log: FeedLog,
+    pub view: LocalView,
     pub poll: Duration,
     pub tables: Vec<(Source, String)>,
 }
@@ -109,7 +109,7 @@ impl StreamReader {
                 }
             }
         }
-        if let Err(e) = self.log.flush().await {
+        if let Err(e) = self.view.flush().await {
             tracing::error!(error = %e, "could not flush the local change log");
         }
     }
@@ -196,7 +196,7 @@ impl StreamReader {
         }
         for (id, parent) in &listed {
             if !stream.shards.contains_key(id) {
-                let checkpoint = self.log.checkpoint(&checkpoint_key(&arn, id))?;
+                let checkpoint = self.view.checkpoint(&checkpoint_key(&arn, id))?;
                 stream.shards.insert(
                     id.clone(),
                     Shard {
@@ -308,7 +308,7 @@ impl StreamReader {
             stream.listed_at = None;
         }
         if checkpoint != shard.checkpoint {
-            self.log.apply(page, &key, &checkpoint).await?;
+            self.view.apply(page, &key, &checkpoint).await?;
             shard.checkpoint = checkpoint;
         }
         shard.iterator = next;

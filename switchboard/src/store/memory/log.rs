@@ -38,7 +38,7 @@ pub struct MemoryLog {
 }
 
 impl MemoryLog {
-    /// Stores a customer's message; see [`crate::store::Store::append_inbound`].
+    /// Stores a customer's message; see [`crate::store::MessageLog::append_inbound`].
     pub fn append_inbound(&mut self, m: &InboundMessage) -> Appended {
         let existing = self.sids.get(&m.message_sid).map(|(_, seq)| *seq);
         let current = self.conversations.get(&m.from).cloned();
@@ -78,7 +78,7 @@ impl MemoryLog {
     }
 
     /// Stores an agent's reply and queues it; see
-    /// [`crate::store::Store::append_reply`].
+    /// [`crate::store::MessageLog::append_reply`].
     pub fn append_reply(&mut self, r: &Reply) -> ReplyOutcome {
         let key = (r.agent.clone(), r.client_id.clone());
         let existing = self.replies.get(&key).map(|(_, seq)| *seq);
@@ -115,7 +115,7 @@ impl MemoryLog {
     }
 
     /// Advances an outbound message's status; see
-    /// [`crate::store::Store::update_status`].
+    /// [`crate::store::MessageLog::update_status`].
     pub fn update_status(&mut self, u: &StatusUpdate) -> Result<StatusOutcome> {
         let mut report = StatusReport {
             status: u.status,

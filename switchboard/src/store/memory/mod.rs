@@ -7,9 +7,9 @@ mod log;
 pub use log::MemoryLog;
 
 use super::{
-    AgentSettings, Appended, Change, ChangeId, Claim, ConversationRecord, InboundMessage, Reply,
-    ReplyOutcome, Result, RouteRecord, RouteWrite, RoutingState, StatusOutcome, StatusUpdate,
-    Store, StoreError,
+    AgentSettings, Appended, Change, ChangeFeed, ChangeId, Claim, ConversationRecord,
+    InboundMessage, Lifecycle, MessageLog, PendingReplies, Reply, ReplyOutcome, Result,
+    RouteRecord, RouteWrite, RoutingState, StatusOutcome, StatusUpdate, StoreError,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -17,10 +17,10 @@ use std::sync::{Mutex, MutexGuard};
 use switchboard_protocol::{ConversationId, Message, Seq};
 use tokio::sync::{mpsc, watch};
 
-/// An in-memory [`Store`].
+/// An in-memory [`super::Store`]: every port.
 pub struct MemoryStore {
     state: Mutex<State>,
-    /// The newest change id, to wake [`Store::wait_for_changes`].
+    /// The newest change id, to wake [`ChangeFeed::wait_for_changes`].
     newest: watch::Sender<ChangeId>,
     /// Told about each newly accepted reply, for the outbox worker.
     outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
@@ -74,7 +74,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl MessageLog for MemoryStore {
     async fn append_inbound(&self, message: InboundMessage) -> Result<Appended> {
         self.write(|log| log.append_inbound(&message))
     }
@@ -110,11 +110,17 @@ impl Store for MemoryStore {
     async fn conversation(&self, conversation: &str) -> Result<Option<ConversationRecord>> {
         Ok(self.state()?.log.conversation(conversation))
     }
+}
 
-    async fn outbox(&self) -> Result<Vec<(ConversationId, Seq)>> {
+#[async_trait]
+impl PendingReplies for MemoryStore {
+    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
         Ok(self.state()?.log.outbox())
     }
+}
 
+#[async_trait]
+impl ChangeFeed for MemoryStore {
     async fn changes_after(
         &self,
         after: ChangeId,
@@ -142,7 +148,10 @@ impl Store for MemoryStore {
         state.log.prune_changes(cursor);
         Ok(())
     }
+}
 
+#[async_trait]
+impl Lifecycle for MemoryStore {
     async fn ready(&self) -> Result<()> {
         self.state().map(|_| ())
     }

@@ -1,29 +1,22 @@
 //! The instance's local view of DynamoDB: a sled database in `DATA_DIR`
-//! holding the change log the router reads, the stream reader's per-shard
-//! checkpoints, and a mirror of the messages the stream carried.
+//! holding the change log the router reads (the shared
+//! [`ChangeLog`](crate::store::change_log::ChangeLog)), the stream reader's
+//! per-shard checkpoints, and a mirror of the messages the stream carried.
 //!
-//! The stream reader appends each page of stream records as one sled
-//! transaction — the changes it produced, the mirrored messages and the
-//! shard's new checkpoint together — and flushes before advancing the
-//! durable watermark. A restart therefore resumes exactly after the last
-//! applied record: nothing skipped, nothing applied twice. Reading the log
-//! (`changes_after`, `wait_for_changes`, the router's cursor) works as in
-//! the sled store.
+//! The stream reader applies each page of stream records as one sled
+//! transaction — the changes it produced (staged in the change log), the
+//! mirrored messages and the shard's new checkpoint together — and flushes
+//! before publishing the changes. A restart therefore resumes exactly after
+//! the last applied record: nothing skipped, nothing applied twice.
 
-use super::super::keys;
-use super::super::{Change, ChangeId, Result, StoreError};
+use super::super::change_log::ChangeLog;
+use super::super::{keys, Change, Result, StoreError};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use switchboard_protocol::{Message, Seq};
-use tokio::sync::watch;
-
-const CURSOR_KEY: &[u8] = b"router_cursor";
-/// Prune the change log once the router is this far past the last prune.
-const PRUNE_EVERY: u64 = 4096;
 
 /// Where the reader stands in one shard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,21 +39,20 @@ pub(super) struct Page {
     pub mirror: Vec<Message>,
 }
 
+/// The local view; cheap to clone (one shared state).
 #[derive(Clone)]
-pub(super) struct FeedLog {
+pub(super) struct LocalView {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     db: sled::Db,
-    changes: sled::Tree,
+    /// The change feed; only the stream reader appends to it.
+    changes: ChangeLog,
+    /// Shard → [`Checkpoint`] (JSON).
     checkpoints: sled::Tree,
+    /// Message key ([`keys::message`]) → [`Message`] (JSON).
     mirror: sled::Tree,
-    meta: sled::Tree,
-    /// Id the next change gets (only the stream reader appends).
-    next: AtomicU64,
-    durable: watch::Sender<ChangeId>,
-    pruned_upto: AtomicU64,
 }
 
 fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -71,37 +63,27 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-impl FeedLog {
-    pub fn open(path: &Path, cache_mb: u64) -> Result<FeedLog> {
+impl LocalView {
+    pub fn open(path: &Path, cache_mb: u64) -> Result<LocalView> {
         std::fs::create_dir_all(path)
             .map_err(|e| storage(format!("creating {}: {e}", path.display())))?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
             .open()?;
-        let changes = db.open_tree("changes")?;
-        let checkpoints = db.open_tree("stream_checkpoints")?;
-        let mirror = db.open_tree("messages")?;
-        let meta = db.open_tree("meta")?;
-        let cursor = read_cursor(&meta)?;
-        let last = match changes.last()? {
-            Some((key, _)) => keys::parse_change(&key).unwrap_or(0),
-            None => 0,
-        };
-        let last = last.max(cursor);
-        let (durable, _) = watch::channel(last);
-        Ok(FeedLog {
+        Ok(LocalView {
             inner: Arc::new(Inner {
+                changes: ChangeLog::open(&db)?,
+                checkpoints: db.open_tree("stream_checkpoints")?,
+                mirror: db.open_tree("messages")?,
                 db,
-                changes,
-                checkpoints,
-                mirror,
-                meta,
-                next: AtomicU64::new(last + 1),
-                durable,
-                pruned_upto: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// The change feed the router reads.
+    pub fn changes(&self) -> &ChangeLog {
+        &self.inner.changes
     }
 
     pub fn checkpoint(&self, key: &str) -> Result<Checkpoint> {
@@ -119,15 +101,6 @@ impl FeedLog {
         checkpoint_key: &str,
         checkpoint: &Checkpoint,
     ) -> Result<()> {
-        let inner = &self.inner;
-        let first = inner.next.load(Ordering::SeqCst);
-        let mut changes = Vec::with_capacity(page.changes.len());
-        for (i, change) in page.changes.iter().enumerate() {
-            changes.push((
-                keys::change(first + i as u64),
-                serde_json::to_vec(change).map_err(corrupt)?,
-            ));
-        }
         let mut mirror = Vec::with_capacity(page.mirror.len());
         for message in &page.mirror {
             mirror.push((
@@ -136,22 +109,23 @@ impl FeedLog {
             ));
         }
         let checkpoint_bytes = serde_json::to_vec(checkpoint).map_err(corrupt)?;
-        let count = changes.len();
         // A sled transaction is blocking disk work: off the runtime threads.
-        let tx_inner = inner.clone();
+        let inner = self.inner.clone();
         let checkpoint_key = checkpoint_key.to_string();
-        tokio::task::spawn_blocking(move || {
-            (&tx_inner.changes, &tx_inner.checkpoints, &tx_inner.mirror)
+        let staged = tokio::task::spawn_blocking(move || {
+            let log = &inner.changes;
+            (log.tree(), &inner.checkpoints, &inner.mirror)
                 .transaction(|(tx_changes, tx_checkpoints, tx_mirror)| {
-                    for (key, value) in &changes {
-                        tx_changes.insert(key.as_slice(), value.as_slice())?;
+                    let mut staging = log.stage(tx_changes);
+                    for change in &page.changes {
+                        staging.push(change)?;
                     }
                     for (key, value) in &mirror {
                         tx_mirror.insert(key.as_slice(), value.as_slice())?;
                     }
                     tx_checkpoints
                         .insert(checkpoint_key.as_bytes(), checkpoint_bytes.as_slice())?;
-                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                    Ok::<_, ConflictableTransactionError<StoreError>>(staging.staged())
                 })
                 .map_err(|e: TransactionError<StoreError>| match e {
                     TransactionError::Abort(e) => e,
@@ -160,60 +134,11 @@ impl FeedLog {
         })
         .await
         .map_err(|e| storage(format!("applying a stream page panicked: {e}")))??;
-        inner.db.flush_async().await?;
-        if count > 0 {
-            let last = first + count as u64 - 1;
-            inner.next.store(last + 1, Ordering::SeqCst);
-            inner.durable.send_if_modified(|durable| {
-                let advanced = last > *durable;
-                *durable = (*durable).max(last);
-                advanced
-            });
-        }
-        Ok(())
-    }
-
-    pub fn changes_after(&self, after: ChangeId, limit: usize) -> Result<Vec<(ChangeId, Change)>> {
-        let durable = *self.inner.durable.borrow();
-        if durable <= after {
-            return Ok(Vec::new());
-        }
-        let range = keys::change(after + 1)..=keys::change(durable);
-        let mut changes = Vec::new();
-        for entry in self.inner.changes.range(range).take(limit) {
-            let (key, value) = entry?;
-            let id = keys::parse_change(&key).ok_or_else(|| corrupt("change key"))?;
-            changes.push((id, serde_json::from_slice(&value).map_err(corrupt)?));
-        }
-        Ok(changes)
-    }
-
-    pub async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
-        let mut durable = self.inner.durable.subscribe();
-        loop {
-            if *durable.borrow_and_update() > after {
-                return Ok(());
-            }
-            durable.changed().await.map_err(|_| StoreError::Closed)?;
-        }
-    }
-
-    pub fn load_cursor(&self) -> Result<ChangeId> {
-        read_cursor(&self.inner.meta)
-    }
-
-    pub fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        let inner = &self.inner;
-        inner.meta.insert(CURSOR_KEY, &keys::change(cursor))?;
-        // Entries the router is past are never read again.
-        if cursor.saturating_sub(inner.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY {
-            let mut prune = sled::Batch::default();
-            for key in inner.changes.range(..=keys::change(cursor)).keys() {
-                prune.remove(key?);
-            }
-            inner.changes.apply_batch(prune)?;
-            inner.pruned_upto.store(cursor, Ordering::Relaxed);
-        }
+        self.inner.db.flush_async().await?;
+        // Only now: a page whose flush failed is applied again, at the same
+        // ids, when the reader retries it.
+        self.inner.changes.committed(staged);
+        self.inner.changes.published(staged.last());
         Ok(())
     }
 
@@ -254,16 +179,10 @@ impl FeedLog {
     }
 }
 
-fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {
-    Ok(match meta.get(CURSOR_KEY)? {
-        Some(bytes) => keys::parse_change(&bytes).ok_or_else(|| corrupt("router cursor"))?,
-        None => 0,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ChangeFeed;
     use switchboard_protocol::Direction;
 
     fn message(seq: Seq) -> Message {
@@ -286,7 +205,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = "arn|shard-1";
         {
-            let log = FeedLog::open(dir.path(), 8).unwrap();
+            let log = LocalView::open(dir.path(), 8).unwrap();
             let page = Page {
                 changes: vec![
                     Change::Message {
@@ -308,16 +227,17 @@ mod tests {
                 done: false,
             };
             log.apply(page, key, &checkpoint).await.unwrap();
-            assert_eq!(log.changes_after(0, 10).unwrap().len(), 2);
-            log.save_cursor(1).unwrap();
+            let feed = log.changes();
+            assert_eq!(feed.changes_after(0, 10).await.unwrap().len(), 2);
+            feed.save_cursor(1).await.unwrap();
         }
-        let log = FeedLog::open(dir.path(), 8).unwrap();
+        let log = LocalView::open(dir.path(), 8).unwrap();
         assert_eq!(
             log.checkpoint(key).unwrap().sequence.as_deref(),
             Some("200")
         );
-        assert_eq!(log.load_cursor().unwrap(), 1);
-        let after = log.changes_after(1, 10).unwrap();
+        assert_eq!(log.changes().load_cursor().await.unwrap(), 1);
+        let after = log.changes().changes_after(1, 10).await.unwrap();
         assert_eq!(
             after,
             vec![(
@@ -346,6 +266,6 @@ mod tests {
             mirror: Vec::new(),
         };
         log.apply(page, key, &Checkpoint::default()).await.unwrap();
-        assert_eq!(log.changes_after(2, 10).unwrap()[0].0, 3);
+        assert_eq!(log.changes().changes_after(2, 10).await.unwrap()[0].0, 3);
     }
 }

@@ -1,0 +1,322 @@
+//! The change feed over sled, shared by both backends: the sled store's
+//! group-commit writer and the DynamoDB store's stream reader append to it,
+//! the router reads it ([`ChangeFeed`]).
+//!
+//! It owns, in the caller's sled database, the `changes` tree (id as 8
+//! big-endian bytes → JSON [`Change`]), the id counter, the durable
+//! watermark readers stop at, pruning, and the router's cursor (`meta`,
+//! key `router_cursor`).
+//!
+//! Appending is two steps, because each appender writes its changes in one
+//! sled transaction together with the data they announce:
+//!
+//! 1. inside that transaction, [`ChangeLog::stage`] gives a [`Staging`]
+//!    that inserts changes at the next ids; the transaction returns its
+//!    [`Staged`] ids and, once it has committed, the appender calls
+//!    [`ChangeLog::committed`] so the next transaction continues after them;
+//! 2. once sled has flushed them, [`ChangeLog::published`] advances the
+//!    durable watermark and wakes the reader. Nothing above the watermark is
+//!    read, so the router only sees what a crash cannot take back.
+//!
+//! One appender per log (the writer thread, or the stream reader): the
+//! counter is not shared between concurrent transactions.
+
+use super::feed::{Change, ChangeFeed, ChangeId};
+use super::{keys, Result, StoreError};
+use async_trait::async_trait;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Where the router's cursor lives in the `meta` tree.
+const CURSOR_KEY: &[u8] = b"router_cursor";
+/// Prune the log once the router is this far past the last prune: pruning
+/// writes to the tree the appender's transactions use, so doing it per
+/// batch would make them conflict and retry.
+const PRUNE_EVERY: u64 = 4096;
+
+/// The change log; cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct ChangeLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Change id → JSON [`Change`].
+    changes: sled::Tree,
+    /// Holds the router's cursor.
+    meta: sled::Tree,
+    /// Id the next staged change gets.
+    next: AtomicU64,
+    /// Newest id that is durable: what readers may see.
+    durable: watch::Sender<ChangeId>,
+    /// The cursor at the last prune.
+    pruned_upto: AtomicU64,
+}
+
+/// Ids a transaction staged, to hand to [`ChangeLog::committed`] once it
+/// committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staged {
+    /// Id the next change gets.
+    next: ChangeId,
+}
+
+impl Staged {
+    /// The newest id staged by this transaction or any before it.
+    pub fn last(&self) -> ChangeId {
+        self.next - 1
+    }
+}
+
+/// Changes being staged in one run of a sled transaction (sled may run a
+/// transaction more than once: each run stages afresh).
+pub struct Staging<'a> {
+    tree: &'a TransactionalTree,
+    next: ChangeId,
+}
+
+impl Staging<'_> {
+    /// Inserts `change` at the next id.
+    pub fn push(
+        &mut self,
+        change: &Change,
+    ) -> std::result::Result<ChangeId, ConflictableTransactionError<StoreError>> {
+        let bytes = serde_json::to_vec(change)
+            .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string())))?;
+        let id = self.next;
+        self.tree.insert(&keys::change(id), bytes)?;
+        self.next += 1;
+        Ok(id)
+    }
+
+    /// What this run staged, to return from the transaction.
+    pub fn staged(&self) -> Staged {
+        Staged { next: self.next }
+    }
+}
+
+impl ChangeLog {
+    /// Opens the log in `db`. Ids continue after the newest change kept or
+    /// the saved cursor, whichever is higher (the log may be pruned empty).
+    pub fn open(db: &sled::Db) -> Result<ChangeLog> {
+        let changes = db.open_tree("changes")?;
+        let meta = db.open_tree("meta")?;
+        let cursor = read_cursor(&meta)?;
+        let last = match changes.last()? {
+            Some((key, _)) => keys::parse_change(&key).unwrap_or(0),
+            None => 0,
+        };
+        let last = last.max(cursor);
+        Ok(ChangeLog {
+            inner: Arc::new(Inner {
+                changes,
+                meta,
+                next: AtomicU64::new(last + 1),
+                durable: watch::Sender::new(last),
+                pruned_upto: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The `changes` tree, to include in the appender's transaction.
+    pub fn tree(&self) -> &sled::Tree {
+        &self.inner.changes
+    }
+
+    /// Starts staging changes in `tree`, the transactional view of
+    /// [`ChangeLog::tree`] inside the appender's transaction.
+    pub fn stage<'a>(&self, tree: &'a TransactionalTree) -> Staging<'a> {
+        Staging {
+            tree,
+            next: self.inner.next.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The transaction that staged `staged` committed: the next one
+    /// continues after its ids.
+    pub fn committed(&self, staged: Staged) {
+        self.inner.next.fetch_max(staged.next, Ordering::SeqCst);
+    }
+
+    /// Everything up to `upto` is flushed: readers may see it.
+    pub fn published(&self, upto: ChangeId) {
+        self.inner.durable.send_if_modified(|durable| {
+            let advanced = upto > *durable;
+            *durable = (*durable).max(upto);
+            advanced
+        });
+    }
+
+    /// Runs sled work on tokio's blocking pool: a read may wait for the
+    /// disk, which must not stall the runtime's threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| StoreError::Storage(format!("a change log task panicked: {e}")))?
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for ChangeLog {
+    async fn changes_after(
+        &self,
+        after: ChangeId,
+        limit: usize,
+    ) -> Result<Vec<(ChangeId, Change)>> {
+        let durable = *self.inner.durable.borrow();
+        if durable <= after {
+            return Ok(Vec::new());
+        }
+        self.blocking(move |inner| {
+            let range = keys::change(after + 1)..=keys::change(durable);
+            let mut changes = Vec::new();
+            for entry in inner.changes.range(range).take(limit) {
+                let (key, value) = entry?;
+                let id = keys::parse_change(&key)
+                    .ok_or_else(|| StoreError::Corrupt("change key".into()))?;
+                let change = serde_json::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                changes.push((id, change));
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
+        let mut durable = self.inner.durable.subscribe();
+        durable
+            .wait_for(|&durable| durable > after)
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::Closed)
+    }
+
+    async fn load_cursor(&self) -> Result<ChangeId> {
+        self.blocking(|inner| read_cursor(&inner.meta)).await
+    }
+
+    /// Not flushed by itself: see [`super::feed`].
+    async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        let prune =
+            cursor.saturating_sub(self.inner.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY;
+        self.blocking(move |inner| {
+            inner.meta.insert(CURSOR_KEY, &keys::change(cursor))?;
+            // Entries the router is past are never read again; the
+            // appender only writes ids above the watermark, hence above
+            // them.
+            if prune {
+                let mut batch = sled::Batch::default();
+                for key in inner.changes.range(..=keys::change(cursor)).keys() {
+                    batch.remove(key?);
+                }
+                inner.changes.apply_batch(batch)?;
+                inner.pruned_upto.store(cursor, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {
+    Ok(match meta.get(CURSOR_KEY)? {
+        Some(bytes) => {
+            keys::parse_change(&bytes).ok_or_else(|| StoreError::Corrupt("router cursor".into()))?
+        }
+        None => 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sled::transaction::TransactionError;
+
+    fn opt_out(n: u32) -> Change {
+        Change::OptOut {
+            c: format!("+1555000{n}"),
+        }
+    }
+
+    /// Stages `changes` in one transaction and commits it; not published.
+    fn append(db: &sled::Db, log: &ChangeLog, changes: &[Change]) -> Staged {
+        let staged = log
+            .tree()
+            .transaction(|tx| {
+                let mut staging = log.stage(tx);
+                for change in changes {
+                    staging.push(change)?;
+                }
+                Ok(staging.staged())
+            })
+            .map_err(|e: TransactionError<StoreError>| e.to_string())
+            .unwrap();
+        log.committed(staged);
+        db.flush().unwrap();
+        staged
+    }
+
+    #[tokio::test]
+    async fn changes_show_once_published_and_ids_continue_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let log = ChangeLog::open(&db).unwrap();
+            let staged = append(&db, &log, &[opt_out(1), opt_out(2)]);
+            assert_eq!(staged.last(), 2);
+            assert!(
+                log.changes_after(0, 10).await.unwrap().is_empty(),
+                "not published yet"
+            );
+            log.published(staged.last());
+            log.wait_for_changes(0).await.unwrap();
+            assert_eq!(
+                log.changes_after(0, 10).await.unwrap(),
+                vec![(1, opt_out(1)), (2, opt_out(2))]
+            );
+            assert_eq!(
+                log.changes_after(1, 10).await.unwrap(),
+                vec![(2, opt_out(2))]
+            );
+            log.save_cursor(1).await.unwrap();
+            db.flush().unwrap();
+        }
+        let db = sled::open(dir.path()).unwrap();
+        let log = ChangeLog::open(&db).unwrap();
+        assert_eq!(log.load_cursor().await.unwrap(), 1);
+        // What was flushed before the restart is durable, hence readable.
+        assert_eq!(
+            log.changes_after(1, 10).await.unwrap(),
+            vec![(2, opt_out(2))]
+        );
+        let staged = append(&db, &log, &[opt_out(3)]);
+        assert_eq!(staged.last(), 3, "ids continue after the old ones");
+    }
+
+    #[tokio::test]
+    async fn a_saved_cursor_far_enough_ahead_prunes_what_is_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let log = ChangeLog::open(&db).unwrap();
+        let changes: Vec<Change> = (0..PRUNE_EVERY as u32 + 2).map(opt_out).collect();
+        let staged = append(&db, &log, &changes);
+        log.published(staged.last());
+        log.save_cursor(PRUNE_EVERY).await.unwrap();
+        assert_eq!(
+            log.tree().len(),
+            2,
+            "only the changes after the cursor are kept"
+        );
+        drop(log);
+        let log = ChangeLog::open(&db).unwrap();
+        let staged = append(&db, &log, &[opt_out(1)]);
+        assert_eq!(staged.last(), PRUNE_EVERY + 3);
+    }
+}
