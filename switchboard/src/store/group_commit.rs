@@ -6,10 +6,12 @@
 //! one sled flush (plus `fdatasync` when configured) covers every batch
 //! applied before it started, and only then are the callers answered and the
 //! change log's durable watermark that wakes the router advanced
-//! ([`super::change_log`]: changes are staged in each batch's transaction). The two overlap — the
-//! writer applies batch N+1 while batch N is being flushed. One transaction and one flush per batch instead of per request is
-//! what makes durable ingest cheap; one writer is also what keeps per-number
-//! sequence numbers gap-free without read-modify-write races.
+//! ([`super::change_log`]: each batch stages its changes in its own
+//! transaction). The two overlap — the writer applies batch N+1 while batch
+//! N is being flushed. One transaction and one flush per batch instead of
+//! per request is what makes durable ingest cheap; one writer is also what
+//! keeps per-number sequence numbers gap-free without read-modify-write
+//! races.
 
 use super::change_log::{ChangeLog, Staged, Staging};
 use super::keys;
@@ -109,6 +111,7 @@ struct Applied {
 struct Flusher {
     db: sled::Db,
     fsync_file: Option<File>,
+    /// Published up to each flushed batch's last change.
     changes: ChangeLog,
     outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
 }
