@@ -28,8 +28,9 @@
 //! and mail it ([`transcript`]); mail an alert when a customer waits too long
 //! ([`alert`]). [`hooks`] is the router's side: what to enqueue on resolve,
 //! and when a wait deserves an alert. [`inbound_spool`] is the decorator
-//! `server.rs` wraps around a remote store (DynamoDB): it keeps customers'
-//! messages, in order, in this database while the store cannot take them.
+//! `server.rs` wraps around a remote store's message log (DynamoDB): it
+//! keeps customers' messages, in order, in this database while the store
+//! cannot take them.
 
 pub mod alert;
 pub mod hooks;
