@@ -1,6 +1,7 @@
 'use strict';
 // The conversation list beyond the happy path: capacity, unread counts,
-// selection, and the queue length when the agent is full.
+// selection, and the queue length when the agent is full. No fixed waits:
+// every step waits for what the console shows.
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -30,18 +31,27 @@ describe('conversation list', { timeout: 180000 }, () => {
 
   test('unread counts, selection, capacity and the queue', async () => {
     await h.withArtifacts('conversation-list', page, stack, async () => {
-      await page.locator('#capacity').fill('2');
-      await page.locator('#capacity').press('Tab');
-      await h.sleep(300);
-
+      // A new agent takes one conversation at a time.
+      assert.equal(await page.locator('#capacity').inputValue(), '1');
       await stack.customerTextsOk(A, 'Hi, question about my bill');
       await li(A).waitFor();
       await li(A).click();
       await page.locator('#timeline .msg[data-seq="1"]').waitFor();
       assert.equal(await unread(A), '', 'the selected conversation has no unread badge');
 
+      // Full (1 of 1): B waits in the queue.
       await stack.customerTextsOk(B, 'hello from B');
+      await h.eventually('#queue-length 1', async () =>
+        (await page.locator('#queue-length').textContent()).trim() === '1');
+      assert.equal(await li(B).count(), 0, 'B is not assigned while alice is full');
+
+      // Room for two: B is assigned at once (which also shows the switchboard
+      // has the new capacity before anything below depends on it).
+      await page.locator('#capacity').fill('2');
+      await page.locator('#capacity').press('Tab');
       await li(B).waitFor();
+      await h.eventually('#queue-length 0', async () =>
+        (await page.locator('#queue-length').textContent()).trim() === '0');
       await h.eventually('B shows 1 unread', async () => (await unread(B)) === '1');
       await stack.customerTextsOk(B, 'are you there?');
       await h.eventually('B shows 2 unread', async () => (await unread(B)) === '2');

@@ -15,9 +15,38 @@ describe('XSS in a customer message', { timeout: 180000 }, () => {
   let page;
   const item = () => page.locator(h.conversationSel(CUSTOMER));
 
+  // Loads of the injected image's URL (`x`, relative to the page): an
+  // injected <img> asks for it as soon as it is created, even detached.
+  const injectedLoads = [];
+  // Loads of the barrier images below: proof that the listener sees them.
+  let barrierLoads = 0;
+
   before(async () => {
     ({ stack, browser, page } = await h.openConsole('xss'));
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname !== '/x') return;
+      if (url.searchParams.has('barrier')) barrierLoads += 1;
+      else injectedLoads.push(url.href);
+    });
   });
+
+  /**
+   * The barrier for "nothing was injected", instead of a fixed wait: an
+   * image created now, with a URL of the same kind, has failed to load, so
+   * an <img> injected before it has asked for its URL by then.
+   */
+  let barriers = 0;
+  const imageBarrier = async () => {
+    barriers += 1;
+    await page.evaluate((n) => new Promise((resolve) => {
+      const img = new Image();
+      img.onload = () => resolve('load');
+      img.onerror = () => resolve('error');
+      img.src = `x?barrier=${n}`;
+    }), barriers);
+    await h.eventually('the barrier image request is seen', () => barrierLoads === barriers);
+  };
 
   after(() => h.closeConsole({ browser, stack }));
 
@@ -45,7 +74,8 @@ describe('XSS in a customer message', { timeout: 180000 }, () => {
       assert.equal(await body.textContent(), XSS, 'the exact text is shown');
       assert.equal(await body.evaluate((el) => el.children.length), 0, 'no elements inside .body');
 
-      await h.sleep(1000); // give an injected <img onerror> time to fire
+      await imageBarrier();
+      assert.deepEqual(injectedLoads, [], 'no injected image was loaded');
       assert.deepEqual(await injected(), { xss: 'undefined', imgs: 0, scripts: 0 });
       await h.screenshot(page, 'xss');
 
@@ -54,7 +84,8 @@ describe('XSS in a customer message', { timeout: 180000 }, () => {
       await item().click();
       await page.locator('#timeline .msg[data-seq="1"] .body').waitFor();
       assert.equal(await page.locator('#timeline .msg[data-seq="1"] .body').textContent(), XSS);
-      await h.sleep(500);
+      await imageBarrier();
+      assert.deepEqual(injectedLoads, [], 'no injected image was loaded after the reload');
       assert.deepEqual(await injected(), { xss: 'undefined', imgs: 0, scripts: 0 });
       assert.deepEqual(browser.errors, [], 'no JavaScript errors on the page');
     });
@@ -74,7 +105,8 @@ describe('XSS in a customer message', { timeout: 180000 }, () => {
         return out.length > 0 && out;
       });
       assert.equal(sent[0].body, reply, 'sent verbatim, not escaped');
-      await h.sleep(500);
+      await imageBarrier();
+      assert.deepEqual(injectedLoads, [], 'no image injected by the reply was loaded');
       assert.deepEqual(await injected(), { xss: 'undefined', imgs: 0, scripts: 0 });
     });
   });

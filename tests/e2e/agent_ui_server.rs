@@ -1,6 +1,7 @@
-//! The agent UI server end to end, without a browser: the real `switchboard` and
-//! `agent-ui` binaries on random ports, signed webhooks in, and a plain HTTP client
-//! plus a WebSocket client standing in for the page.
+//! The agent UI server end to end, without a browser: a real switchboard and agent
+//! UI on ephemeral ports (inside the test process, or as processes where a test
+//! needs `kill -9`, SIGTERM or the log), signed webhooks in, and a plain HTTP
+//! client plus a WebSocket client standing in for the page.
 //!
 //! Covers sign-in (wrong password, unreachable switchboard, cookie flags, redirects),
 //! the browser socket (snapshot first, enriched messages, replies, bad frames), the
@@ -26,13 +27,40 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// system works, and a broken system fails instead of hanging.
 const STEP: Duration = Duration::from_secs(10);
 
-/// One running `agent-ui serve` process.
+/// One running agent UI: inside this test process, or an `agent-ui serve`
+/// process for the tests that send it SIGTERM or read its log.
 struct AgentUi {
     port: u16,
     child: Option<Child>,
+    /// Stops the in-process server (see [`AgentUi::start_with`]).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     log: PathBuf,
     _tmp: tempfile::TempDir,
     http: reqwest::Client,
+}
+
+/// The `serve` command's settings, parsed as the binary parses them.
+#[derive(clap::Parser)]
+struct UiArgs {
+    #[command(flatten)]
+    config: agent_ui::Config,
+}
+
+/// The agent UI's settings for a test, as environment variables.
+fn ui_settings(switchboard_ws_url: &str, extra_env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let static_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static");
+    let mut env = vec![
+        ("BIND_ADDR".to_string(), "127.0.0.1".to_string()),
+        ("SWITCHBOARD_WS_URL".into(), switchboard_ws_url.into()),
+        ("STATIC_DIR".into(), static_dir.display().to_string()),
+        ("UPSTREAM_PING_SECS".into(), "2".into()),
+    ];
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    env
 }
 
 impl AgentUi {
@@ -40,37 +68,81 @@ impl AgentUi {
         AgentUi::start_with(switchboard_ws_url, &[]).await
     }
 
+    /// Starts the agent UI inside this test process, on an ephemeral port
+    /// (no binary, no free-port race). It has no log file: tests that read
+    /// the log or send SIGTERM use [`AgentUi::process`].
     async fn start_with(switchboard_ws_url: &str, extra_env: &[(&str, &str)]) -> AgentUi {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let port = listener.local_addr().expect("local address").port();
+        // The same settings as flags: `--static-dir=…` for STATIC_DIR, and so on.
+        let args = ui_settings(switchboard_ws_url, extra_env)
+            .into_iter()
+            .map(|(name, value)| format!("--{}={value}", name.to_lowercase().replace('_', "-")));
+        let config = <UiArgs as clap::Parser>::try_parse_from(
+            std::iter::once("agent-ui".to_string()).chain(args),
+        )
+        .unwrap_or_else(|e| panic!("agent UI settings: {e}"))
+        .config;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            if let Err(e) = agent_ui::serve(config, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+            {
+                panic!("agent UI failed: {e}");
+            }
+        });
+        AgentUi::ready(AgentUi {
+            port,
+            child: None,
+            stop: Some(stop),
+            log: tmp.path().join("agent-ui.log"),
+            _tmp: tmp,
+            http: AgentUi::client(),
+        })
+        .await
+    }
+
+    /// Starts `agent-ui serve` as a process, logging to a file.
+    async fn process(switchboard_ws_url: &str) -> AgentUi {
         let tmp = tempfile::tempdir().expect("temp dir");
         let log = tmp.path().join("agent-ui.log");
         let port = free_port();
         let log_file = std::fs::File::create(&log).expect("log file");
-        let static_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static");
         let child = Command::new(binary("agent-ui"))
             .arg("serve")
             .env_clear()
             .env("PORT", port.to_string())
-            .env("BIND_ADDR", "127.0.0.1")
-            .env("SWITCHBOARD_WS_URL", switchboard_ws_url)
-            .env("STATIC_DIR", static_dir)
-            .env("UPSTREAM_PING_SECS", "2")
+            .envs(ui_settings(switchboard_ws_url, &[]))
             .env("RUST_LOG", "info,tower_http=warn")
-            .envs(extra_env.iter().copied())
             .stdout(Stdio::from(log_file.try_clone().expect("log")))
             .stderr(Stdio::from(log_file))
             .spawn()
             .expect("start agent-ui");
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
-        let mut ui = AgentUi {
+        AgentUi::ready(AgentUi {
             port,
             child: Some(child),
+            stop: None,
             log,
             _tmp: tmp,
-            http,
-        };
+            http: AgentUi::client(),
+        })
+        .await
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client")
+    }
+
+    /// Waits until it answers `/healthz`.
+    async fn ready(mut ui: AgentUi) -> AgentUi {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = ui.http.get(ui.url("/healthz")).send().await {
@@ -95,6 +167,9 @@ impl AgentUi {
     }
 
     fn log(&self) -> String {
+        if self.child.is_none() && self.stop.is_some() {
+            return "(in process: no log file)".into();
+        }
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -193,6 +268,9 @@ impl AgentUi {
 
 impl Drop for AgentUi {
     fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -349,9 +427,9 @@ impl Browser {
     }
 }
 
-/// A started switchboard plus an agent UI in front of it.
+/// A switchboard plus an agent UI in front of it, both in this process.
 async fn system() -> (Switchboard, AgentUi) {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let ui = AgentUi::start(&sb.ws_url()).await;
     (sb, ui)
 }
@@ -565,7 +643,9 @@ async fn messages_arrive_enriched_and_replies_are_acknowledged() {
 
 #[tokio::test]
 async fn switchboard_restart_is_survived_without_loss_or_duplicates() {
-    let (mut sb, ui) = system().await;
+    // kill -9 needs a switchboard process.
+    let mut sb = Switchboard::start(Options::default()).await;
+    let ui = AgentUi::start(&sb.ws_url()).await;
     let (cookie, mut tab) = ready_agent(&ui, "alice").await;
     let customer = number(2);
 
@@ -701,7 +781,7 @@ async fn sign_out_ends_the_tabs_and_the_last_one_the_upstream() {
 
 #[tokio::test]
 async fn closing_every_tab_takes_the_agent_offline_until_one_returns() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let ui = AgentUi::start_with(&sb.ws_url(), &[("IDLE_DISCONNECT_SECS", "1")]).await;
     let (_bob, mut watcher) = ready_agent(&ui, "bob").await;
     let (alice, mut tab) = ready_agent(&ui, "alice").await;
@@ -743,7 +823,8 @@ async fn closing_every_tab_takes_the_agent_offline_until_one_returns() {
 
 #[tokio::test]
 async fn sigterm_closes_tabs_and_upstreams_and_exits_cleanly() {
-    let (sb, mut ui) = system().await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let mut ui = AgentUi::process(&sb.ws_url()).await;
     let (_alice, mut tab) = ready_agent(&ui, "alice").await;
     // A plain protocol client watches presence from the switchboard's side.
     let mut bob = sb.agent("bob").await;
@@ -769,7 +850,9 @@ async fn sigterm_closes_tabs_and_upstreams_and_exits_cleanly() {
 #[tokio::test]
 async fn browser_frames_that_break_the_websocket_rules_get_a_reason_and_the_right_close_code() {
     use tokio::io::AsyncWriteExt;
-    let (_sb, ui) = system().await;
+    // The log is checked: an agent UI process.
+    let _sb = Switchboard::start_in_process(Options::default()).await;
+    let ui = AgentUi::process(&_sb.ws_url()).await;
     let cookie = ui.sign_in("alice").await;
     // A client frame, masked as RFC 6455 requires, with a chosen first byte.
     let masked = |first: u8, payload: &[u8]| {

@@ -187,7 +187,7 @@ async fn mms_media_lands_in_s3_and_is_served_through_files() {
 async fn without_s3_media_lands_in_files_dir() {
     let twilio = TwilioMedia::start(ACCOUNT_SID, AUTH_TOKEN).await;
     let files = tempfile::tempdir().expect("temp dir");
-    let sb = Switchboard::start(Options {
+    let sb = Switchboard::start_in_process(Options {
         extra_env: vec![("FILES_DIR".into(), files.path().display().to_string())],
         ..Default::default()
     })
@@ -261,18 +261,26 @@ async fn media_twilio_refuses_is_given_up_and_everything_else_still_works() {
 async fn a_slow_download_does_not_hold_up_other_media() {
     let twilio = TwilioMedia::start(ACCOUNT_SID, AUTH_TOKEN).await;
     let files = tempfile::tempdir().expect("temp dir");
-    let sb = Switchboard::start(Options {
+    let sb = Switchboard::start_in_process(Options {
         extra_env: vec![("FILES_DIR".into(), files.path().display().to_string())],
         ..Default::default()
     })
     .await;
+    // An item whose download does not finish until the test says so.
     let slow_sid = format!("MM{}", &new_sid()[2..]);
     let slow_url = twilio.add(&slow_sid, "MEslow", "image/png", PNG, false);
-    twilio.set_delay("MEslow", Duration::from_secs(20));
+    twilio.hold("MEslow");
     let params = mms_params(&slow_sid, &number(5), "", &[(slow_url, "image/png".into())]);
     assert_eq!(sb.post_signed("/twilio/sms", &params).await.0, 200);
+    wait_for(
+        "the slow download to start",
+        Duration::from_secs(30),
+        async || (twilio.held("MEslow") > 0).then_some(()),
+    )
+    .await;
     let sent = send_mms(&sb, &twilio, 6).await;
 
+    // Every other item lands while the slow one is still held.
     let slow_path = files
         .path()
         .join(expected_key(&number(5), &slow_sid, 0, "png"));
@@ -282,7 +290,7 @@ async fn a_slow_download_does_not_hold_up_other_media() {
             .join(expected_key(&sent.from, &sent.sid, i, EXTS[i]));
         let on_disk = wait_for(
             &path.display().to_string(),
-            Duration::from_secs(15),
+            Duration::from_secs(60),
             async || std::fs::read(&path).ok(),
         )
         .await;
@@ -290,9 +298,10 @@ async fn a_slow_download_does_not_hold_up_other_media() {
     }
     assert!(
         !slow_path.exists(),
-        "the slow item was expected to be still on its way"
+        "the held item landed before it was released"
     );
-    let slow = wait_for("the slow item", Duration::from_secs(60), async || {
+    twilio.release("MEslow");
+    let slow = wait_for("the slow item", Duration::from_secs(120), async || {
         std::fs::read(&slow_path).ok()
     })
     .await;

@@ -271,8 +271,16 @@ async fn aws_paused_for_30s_under_load_delays_but_loses_and_duplicates_nothing()
         "{transcript_keys:?}"
     );
 
-    // Give stragglers time to show up as duplicates, then count again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Duplicates, without a drain window: once the switchboard has stopped
+    // nothing more can reach the emulator, so the count below is final; and
+    // a mail job still queued would send a second mail at the next start.
+    let mut sb =
+        Arc::try_unwrap(sb).unwrap_or_else(|_| panic!("the load tasks still hold the switchboard"));
+    let jobs_left = sb.stop_and_list_jobs_left();
+    assert!(
+        !jobs_left.iter().any(|(_, kind)| *kind == "transcript_mail"),
+        "a transcript mail is still queued though every mail arrived: {jobs_left:?}"
+    );
     let mail = transcript_mail(&moto.sent_mail().await, &transcript_to);
     assert_eq!(mail.len(), resolved.len(), "transcript mails: {mail:#?}");
     for from in &resolved {
@@ -330,7 +338,14 @@ async fn jobs_pending_at_kill_9_complete_after_restart() {
             .await;
         assert_eq!(status, 200, "{body}");
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Kill it while jobs are running: the first media downloads have been
+    // made and their uploads wait for the paused S3.
+    wait_for(
+        "the worker to start on the queued jobs",
+        Duration::from_secs(30),
+        async || (!twilio.requests().is_empty()).then_some(()),
+    )
+    .await;
     sb.kill9();
     moto.resume();
     sb.spawn().await;

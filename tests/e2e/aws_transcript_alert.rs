@@ -194,7 +194,7 @@ async fn resolve_writes_the_transcript_to_s3_and_mails_it() {
         ("MAIL_FROM".into(), sender.clone()),
         ("TRANSCRIPT_TO".into(), transcript_to.clone()),
     ]);
-    let sb = Switchboard::start(Options {
+    let mut sb = Switchboard::start(Options {
         extra_env: env,
         ..Default::default()
     })
@@ -242,8 +242,10 @@ async fn resolve_writes_the_transcript_to_s3_and_mails_it() {
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].source, sender);
     check_transcript_mail(&mail[0].raw, &from);
-    // Still one a little later: one resolve, one mail.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // One resolve, one mail: once the switchboard has stopped with no mail
+    // job left, no second one can come (no drain window needed).
+    let jobs_left = sb.stop_and_list_jobs_left();
+    assert!(jobs_left.is_empty(), "jobs left: {jobs_left:?}");
     assert_eq!(mail_to(&moto.sent_mail().await, &transcript_to).len(), 1);
     assert_eq!(moto.s3_keys(&bucket, &prefix).await.len(), 2);
 }
@@ -252,7 +254,7 @@ async fn resolve_writes_the_transcript_to_s3_and_mails_it() {
 async fn without_aws_the_transcript_goes_to_files_dir_and_the_eml_outbox() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let (files, outbox) = (tmp.path().join("files"), tmp.path().join("outbox"));
-    let sb = Switchboard::start(Options {
+    let sb = Switchboard::start_in_process(Options {
         extra_env: vec![
             ("FILES_DIR".into(), files.display().to_string()),
             ("MAIL_OUTBOX_DIR".into(), outbox.display().to_string()),

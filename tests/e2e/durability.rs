@@ -207,6 +207,15 @@ async fn an_agent_who_set_away_stays_away_after_a_restart() {
         b.assigned.contains(&number(7))
     })
     .await;
-    alice.drain(Duration::from_millis(10)).await;
+    // Barrier: the router announces carol to alice after it gave the
+    // customer to bob, and sends alice her frames in order, so whatever it
+    // had for her has arrived by the time she sees carol online.
+    let _carol = sb.agent("carol").await;
+    alice
+        .until_frame(Duration::from_secs(20), "carol online", |f| {
+            matches!(f, switchboard_protocol::ServerFrame::Presence { agents }
+                if agents.iter().any(|p| p.name == "carol" && p.online))
+        })
+        .await;
     assert!(alice.assigned.is_empty(), "alice, away, got a customer");
 }

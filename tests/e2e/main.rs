@@ -6,9 +6,22 @@
 //! `cargo test --test e2e -- routing::` (the test command does this for the
 //! core suite on DynamoDB).
 //!
-//! Most tests start the real `switchboard` binary (built beforehand by
-//! `cargo build --workspace --bins`) on a random port with its own data
-//! directory; the helpers for that live in [`common`].
+//! Rules every suite keeps, so a result cannot depend on how busy the
+//! machine is:
+//!
+//! * The switchboard (and the agent UI) run inside the test process on an
+//!   ephemeral port (`Switchboard::start_in_process`), unless a test needs
+//!   `kill -9`, SIGTERM, a restart, its log, or the AWS SDK's environment;
+//!   then the real binary (built beforehand by `cargo build --workspace
+//!   --bins`) runs on a random port with its own data directory.
+//! * No wall-clock threshold decides a result: waits are for events, with
+//!   generous bounds that only end a broken run.
+//! * Absence is proven with a barrier, a later event that must arrive first
+//!   (`Switchboard::barrier`, or a stopped switchboard whose job queue is
+//!   read: `Switchboard::stop_and_list_jobs_left`), never a drain window.
+//! * A test that injects a fault checks that the fault was used.
+//!
+//! The helpers live in [`common`].
 
 mod common;
 

@@ -171,7 +171,7 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn bad_percent_encoding_in_a_signed_body_is_refused_and_not_stored() {
-    let sb = Switchboard::start(Options::default()).await;
+    let sb = Switchboard::start_in_process(Options::default()).await;
     let mut alice = sb.agent("alice").await;
     let from = number(7);
     for bad in ["%zz", "%", "%4", "100%"] {

@@ -51,6 +51,12 @@ pub struct Core {
     /// agent the store may still name as holder: reopening one is written
     /// in that agent's name, or the store would refuse it.
     pub(super) unsaved_resolves: HashMap<ConversationId, String>,
+    /// Queued conversations whose last claim (a transfer) failed without an
+    /// answer: the store names either the claimant (the queued route's
+    /// `released_by`) or the agent here, who held it before. Only a claim by
+    /// one of the two naming the other is sure to be accepted, so the next
+    /// one goes back to this agent if it can take it.
+    pub(super) hand_back: HashMap<ConversationId, String>,
     /// Assignments made so far (orders agents for round-robin ties).
     pub(super) assignments: u64,
     /// The queue length agents were last told.
@@ -93,6 +99,7 @@ impl Core {
             queue: VecDeque::new(),
             resolved: HashMap::new(),
             unsaved_resolves: HashMap::new(),
+            hand_back: HashMap::new(),
             assignments: 0,
             announced_queue: 0,
             announced_presence: Vec::new(),

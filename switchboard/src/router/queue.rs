@@ -52,10 +52,29 @@ impl Core {
                     continue;
                 }
             };
-            let Some(agent) = agents::pick(&self.agents, avoid.as_deref()).map(str::to_string)
-            else {
+            // After a failed transfer claim, back to the agent who held it
+            // (see `hand_back`) if it has room; otherwise the usual pick.
+            let holder = self.hand_back.remove(&conversation);
+            let has_room = |a: &String| self.agents.get(a).is_some_and(|a| a.can_take_more());
+            let picked = match &holder {
+                Some(h) if has_room(h) => Some(h.clone()),
+                _ => agents::pick(&self.agents, avoid.as_deref()).map(str::to_string),
+            };
+            let Some(agent) = picked else {
+                if let Some(h) = holder {
+                    self.hand_back.insert(conversation, h);
+                }
                 break;
             };
+            // The failed claim's claimant takes it after all: its claim
+            // names the holder, the other name the store may have.
+            if let Some(h) = holder.filter(|h| *h != agent && avoid.as_ref() == Some(&agent)) {
+                if let Some(RouteRecord::Queued { released_by, .. }) =
+                    self.live.get_mut(&conversation).map(|l| &mut l.route)
+                {
+                    *released_by = Some(h);
+                }
+            }
             self.queue.pop_front();
             self.assign(&conversation, &agent);
         }
@@ -138,9 +157,21 @@ impl Core {
                     } => waiting_since_ms,
                     _ => self.now_ms,
                 };
+                // A transfer's claim names the agent who held it; the store
+                // now names that agent or the claimant. The requeue names the
+                // claimant, and the next claim goes back to the holder
+                // (`hand_back`): a claim by anyone else would be refused.
+                let released_by = match previous {
+                    Some(holder) if holder != agent => {
+                        self.hand_back.insert(conversation.to_string(), holder);
+                        agent.to_string()
+                    }
+                    Some(holder) => holder,
+                    None => agent.to_string(),
+                };
                 live.route = RouteRecord::Queued {
                     since_ms,
-                    released_by: previous.or(Some(agent.to_string())),
+                    released_by: Some(released_by),
                 };
                 self.drop_holding(agent, conversation);
                 self.queue.push_front(conversation.to_string());
@@ -157,6 +188,7 @@ impl Core {
         }
         self.live.remove(conversation);
         self.queue.retain(|c| c != conversation);
+        self.hand_back.remove(conversation);
     }
 
     /// Takes a conversation out of an agent's set and its session's state.

@@ -809,3 +809,230 @@ fn after_an_unrecorded_resolve_the_next_text_is_still_routed() {
     h.resolve("alice", &c(1));
     assert_eq!(assigned(&h.inbound(&c(1), 3)), vec![pair("alice", &c(1))]);
 }
+
+/// Everything a refused transfer must leave as it was: the sender keeps
+/// the conversation (no `unassigned`, no claim, no route write), is told
+/// why, and the customer's next message still goes to the sender.
+#[test]
+fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
+    let mut h = Harness::new(&["alice", "bob", "carol", "dave"]);
+    h.connect("alice", 5);
+    h.connect("bob", 1);
+    h.connect("carol", 1);
+    h.run(Event::Availability {
+        agent: "carol".into(),
+        available: false,
+        capacity: 1,
+    });
+    h.inbound(&c(1), 1); // alice (least recently assigned of the free ones)
+    h.inbound(&c(2), 1); // bob, now full
+    assert_eq!(h.core.holder(&c(1)), Some("alice"));
+    let mut seq = 1;
+    for to in ["zed", "dave", "carol", "bob", "alice"] {
+        let effects = h.transfer("alice", &c(1), Some(to));
+        let frames = frames_to(&effects, "alice");
+        assert_eq!(
+            error_code(&frames).map(|e| e.0),
+            Some(ErrorCode::TransferRejected),
+            "transfer to {to}: {effects:?}"
+        );
+        assert!(
+            !frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Unassigned { .. })),
+            "transfer to {to} unassigned the sender: {effects:?}"
+        );
+        assert!(
+            !effects.iter().any(|e| matches!(
+                e,
+                Effect::Claim(_) | Effect::SaveRoute { .. } | Effect::Resolved { .. }
+            )),
+            "transfer to {to} wrote a route: {effects:?}"
+        );
+        for other in ["bob", "carol", "dave"] {
+            assert!(
+                sent_to(&effects, other).is_empty(),
+                "transfer to {to} told {other}: {effects:?}"
+            );
+        }
+        assert_eq!(h.core.holder(&c(1)), Some("alice"), "after {to}");
+        // The customer writes again: it goes to alice, as the next message
+        // of what she has seen.
+        seq += 1;
+        let effects = h.inbound(&c(1), seq);
+        assert_eq!(
+            sent_to(&effects, "alice"),
+            vec![Outgoing::Range {
+                conversation: c(1),
+                after: seq - 1,
+                upto: seq
+            }],
+            "after the transfer to {to}"
+        );
+    }
+    // She can still act on it: reply, and resolve.
+    let effects = h.run(Event::Reply {
+        agent: "alice".into(),
+        conversation: c(1),
+        client_id: "r1".into(),
+        body: "still here".into(),
+    });
+    assert!(matches!(&effects[..], [Effect::StoreReply { .. }]));
+    let effects = h.resolve("alice", &c(1));
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::Resolved { agent, .. } if agent == "alice")));
+}
+
+/// A transfer to a named agent whose claim the store does not confirm:
+/// the sender has let go (it was told `unassigned`), and the store now
+/// names either the sender or the target. The conversation is not lost:
+/// after the backoff it goes back to the sender, in a claim that names the
+/// target, which the store accepts either way — not to carol, the least
+/// loaded, whose claim the store would refuse (the conversation would then
+/// be dropped by this router, and every later text from the customer too).
+#[test]
+fn a_transfer_whose_claim_fails_goes_back_to_the_sender() {
+    let mut h = Harness::new(&["alice", "bob", "carol"]);
+    h.owners = Some(HashMap::new());
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.connect("carol", 1);
+    h.inbound(&c(1), 1); // alice
+    h.failing_claims = 1;
+    let effects = h.transfer("alice", &c(1), Some("bob"));
+    assert!(effects.contains(&Effect::RetryDrain), "{effects:?}");
+    assert!(assigned(&effects).is_empty());
+    assert_eq!(h.core.holder(&c(1)), None);
+    assert_eq!(h.core.queue, VecDeque::from([c(1)]));
+    let effects = h.run(Event::RetryDrain);
+    assert_eq!(
+        assigned(&effects),
+        vec![pair("alice", &c(1))],
+        "{effects:?}"
+    );
+    let claim = effects.iter().find_map(|e| match e {
+        Effect::Claim(claim) => Some(claim.clone()),
+        _ => None,
+    });
+    assert_eq!(claim.and_then(|c| c.previous), Some("bob".into()));
+    assert!(sent_to(&effects, "alice").contains(&Outgoing::Assigned {
+        conversation: c(1),
+        after: 0,
+        upto: 1,
+        waiting_since_ms: Some(1_004),
+    }));
+    assert!(h.core.queue.is_empty());
+    // The customer's next text reaches her.
+    let effects = h.inbound(&c(1), 2);
+    assert_eq!(
+        sent_to(&effects, "alice"),
+        vec![Outgoing::Range {
+            conversation: c(1),
+            after: 1,
+            upto: 2
+        }]
+    );
+}
+
+/// As above, but the sender has gone away by the time of the retry: the
+/// target of the transfer takes it, in a claim that names the sender.
+#[test]
+fn a_failed_transfer_claim_goes_to_its_target_when_the_sender_is_away() {
+    let mut h = Harness::new(&["alice", "bob", "carol"]);
+    h.owners = Some(HashMap::new());
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1); // alice
+    h.failing_claims = 1;
+    h.transfer("alice", &c(1), Some("bob"));
+    // Alice steps away before the retry; that drains the queue at once.
+    let effects = h.run(Event::Availability {
+        agent: "alice".into(),
+        available: false,
+        capacity: 1,
+    });
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))], "{effects:?}");
+    let claim = effects.iter().find_map(|e| match e {
+        Effect::Claim(claim) => Some(claim.clone()),
+        _ => None,
+    });
+    assert_eq!(claim.and_then(|c| c.previous), Some("alice".into()));
+    assert!(h.core.hand_back.is_empty());
+}
+
+/// Alice hands a conversation to bob, so both have seen its history.
+/// Carol then signs in: she is the least loaded, but the conversation
+/// sticks with bob (nothing of it reaches carol or alice); she takes what
+/// is queued. When bob hands it on to her, she gets the whole history in
+/// `assigned`, not just what bob had not seen; and alice, resuming with
+/// her old seq, is told it is no longer hers.
+#[test]
+fn a_third_agent_arriving_after_a_transfer_gets_only_what_is_hers() {
+    let mut h = Harness::new(&["alice", "bob", "carol"]);
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1); // alice
+    h.inbound(&c(1), 2);
+    let effects = h.transfer("alice", &c(1), Some("bob"));
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
+    assert!(sent_to(&effects, "bob").contains(&Outgoing::Assigned {
+        conversation: c(1),
+        after: 0,
+        upto: 2,
+        waiting_since_ms: Some(1_003),
+    }));
+    h.inbound(&c(2), 1); // alice has room again
+    h.inbound(&c(3), 1); // both full: queued
+
+    let effects = h.connect("carol", 5);
+    assert_eq!(assigned(&effects), vec![pair("carol", &c(3))]);
+    assert!(!sent_to(&effects, "carol").iter().any(|o| matches!(
+        o,
+        Outgoing::Assigned { conversation, .. } | Outgoing::Range { conversation, .. }
+            if *conversation == c(1)
+    )));
+    // The customer writes again: bob only.
+    let effects = h.inbound(&c(1), 3);
+    assert_eq!(
+        sent_to(&effects, "bob"),
+        vec![Outgoing::Range {
+            conversation: c(1),
+            after: 2,
+            upto: 3
+        }]
+    );
+    assert!(sent_to(&effects, "alice").is_empty());
+    assert!(sent_to(&effects, "carol").is_empty());
+
+    // Bob hands it to carol: the whole history, and the original wait.
+    let effects = h.transfer("bob", &c(1), Some("carol"));
+    assert_eq!(assigned(&effects), vec![pair("carol", &c(1))]);
+    assert!(sent_to(&effects, "carol").contains(&Outgoing::Assigned {
+        conversation: c(1),
+        after: 0,
+        upto: 3,
+        waiting_since_ms: Some(1_003),
+    }));
+    assert!(
+        frames_to(&effects, "bob").contains(&ServerFrame::Unassigned {
+            conversation: c(1),
+            reason: UnassignReason::Transferred
+        })
+    );
+    assert!(sent_to(&effects, "alice").is_empty());
+
+    // Alice reconnects listing c1 (she saw seq 2): not hers any more.
+    let effects = h.connect_resuming("alice", 1, BTreeMap::from([(c(1), 2), (c(2), 1)]));
+    let sent = sent_to(&effects, "alice");
+    assert!(sent.contains(&Outgoing::Frame(ServerFrame::Unassigned {
+        conversation: c(1),
+        reason: UnassignReason::Requeued
+    })));
+    assert!(sent.contains(&Outgoing::Resume {
+        conversation: c(2),
+        seen: 1
+    }));
+    assert!(assigned(&effects).is_empty());
+    assert_eq!(h.core.holder(&c(1)), Some("carol"));
+}

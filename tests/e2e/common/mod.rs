@@ -376,6 +376,32 @@ impl Switchboard {
         }
     }
 
+    /// Stops the process cleanly (SIGTERM) and lists the jobs it left
+    /// queued, as (key, kind). Once it has exited nothing more can reach S3,
+    /// SES or Twilio from it, so what a test counts afterwards is final, and
+    /// a job left here is all that could still act at a next start: the
+    /// barrier for "no duplicate arrives later", with no drain window.
+    pub fn stop_and_list_jobs_left(&mut self) -> Vec<(String, &'static str)> {
+        assert!(
+            self.terminate(),
+            "the switchboard did not exit cleanly on SIGTERM; log:\n{}",
+            self.log()
+        );
+        // The job queue is a sled database of its own, free once the
+        // process has exited.
+        let (queue, _arrivals) = switchboard::jobs::queue::JobQueue::open(
+            &self.data_dir.join("jobs"),
+            switchboard::durability::Durability::Flush,
+        )
+        .expect("open the stopped switchboard's job queue");
+        queue
+            .all_pending()
+            .expect("read the job queue")
+            .into_iter()
+            .map(|(key, pending)| (key, pending.job.kind()))
+            .collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }

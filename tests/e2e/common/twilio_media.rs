@@ -40,8 +40,11 @@ struct Shared {
     requests: Vec<MediaRequest>,
     /// Answer every request with this status (a Twilio outage), when set.
     failing: Option<u16>,
-    /// Items that take this long to answer (a slow download).
-    delays: HashMap<String, std::time::Duration>,
+    /// Items held back (a slow download): their requests wait until the
+    /// test opens the gate with [`TwilioMedia::release`].
+    gates: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    /// Requests for a held item that arrived while it was held.
+    held: HashMap<String, usize>,
 }
 
 #[derive(Clone)]
@@ -126,13 +129,34 @@ impl TwilioMedia {
         self.shared.lock().unwrap().requests.clone()
     }
 
-    /// Makes `name` answer only after `delay`.
-    pub fn set_delay(&self, name: &str, delay: std::time::Duration) {
+    /// Holds back every request for `name` until [`Self::release`]: a
+    /// download that is slow for exactly as long as the test needs.
+    pub fn hold(&self, name: &str) {
+        let (gate, _) = tokio::sync::watch::channel(false);
         self.shared
             .lock()
             .unwrap()
-            .delays
-            .insert(name.to_string(), delay);
+            .gates
+            .insert(name.to_string(), gate);
+    }
+
+    /// Lets the held requests for `name` (and later ones) through.
+    pub fn release(&self, name: &str) {
+        if let Some(gate) = self.shared.lock().unwrap().gates.get(name) {
+            gate.send_replace(true);
+        }
+    }
+
+    /// How many requests for `name` arrived while it was held: a test that
+    /// holds an item checks with it that the hold was used.
+    pub fn held(&self, name: &str) -> usize {
+        self.shared
+            .lock()
+            .unwrap()
+            .held
+            .get(name)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Makes every request fail with `status` (None: back to normal).
@@ -181,12 +205,16 @@ async fn media(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             == Some(state.expected_auth.as_str());
-    let (failing, delay) = {
-        let shared = state.shared.lock().unwrap();
-        (shared.failing, shared.delays.get(&name).copied())
+    let (failing, gate) = {
+        let mut shared = state.shared.lock().unwrap();
+        let gate = shared.gates.get(&name).map(|g| g.subscribe());
+        if gate.as_ref().is_some_and(|g| !*g.borrow()) {
+            *shared.held.entry(name.clone()).or_default() += 1;
+        }
+        (shared.failing, gate)
     };
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
+    if let Some(mut gate) = gate {
+        let _ = gate.wait_for(|open| *open).await;
     }
     let response = if let Some(status) = failing {
         StatusCode::from_u16(status).unwrap().into_response()
