@@ -27,7 +27,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const STEP: Duration = Duration::from_secs(10);
 
 /// One running `agent-ui serve` process.
-struct AgentUi {
+pub(crate) struct AgentUi {
     port: u16,
     child: Option<Child>,
     log: PathBuf,
@@ -40,7 +40,10 @@ impl AgentUi {
         AgentUi::start_with(switchboard_ws_url, &[]).await
     }
 
-    async fn start_with(switchboard_ws_url: &str, extra_env: &[(&str, &str)]) -> AgentUi {
+    pub(crate) async fn start_with(
+        switchboard_ws_url: &str,
+        extra_env: &[(&str, &str)],
+    ) -> AgentUi {
         let tmp = tempfile::tempdir().expect("temp dir");
         let log = tmp.path().join("agent-ui.log");
         let port = free_port();
@@ -90,11 +93,11 @@ impl AgentUi {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -108,7 +111,7 @@ impl AgentUi {
     }
 
     /// Signs in and returns the `sb_session=…` pair to send as `Cookie`.
-    async fn sign_in(&self, name: &str) -> String {
+    pub(crate) async fn sign_in(&self, name: &str) -> String {
         let response = self.post_login(name, &format!("{name}-pw")).await;
         assert_eq!(
             response.status(),
