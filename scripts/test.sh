@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test. It installs and starts what the
 # tests need by itself (Twilio's OpenAPI mock, Twilio's Python helper library
-# as a signature oracle, moto and LocalStack as AWS emulators), builds the
+# as a signature oracle, moto and LocalStack as AWS emulators, promtool for
+# deploy/'s alert rules), builds the
 # binaries the end-to-end tests start, and runs lint + every test of the
 # workspace; the AWS suites run on moto, then again on LocalStack.
 #
@@ -37,6 +38,8 @@ source "$REPO/scripts/lib/browser.sh"
 source "$REPO/scripts/lib/moto.sh"
 # shellcheck source=lib/localstack.sh
 source "$REPO/scripts/lib/localstack.sh"
+# shellcheck source=lib/promtool.sh
+source "$REPO/scripts/lib/promtool.sh"
 
 cleanup() {
     prism_stop || true
@@ -49,7 +52,7 @@ trap cleanup EXIT
 # whether all passed.
 failed=()
 
-step "installing test tools (Prism, Twilio's Python library, moto, LocalStack, Chromium)"
+step "installing test tools (Prism, Twilio's Python library, moto, LocalStack, Chromium, promtool)"
 prism_install
 pyoracle_install
 moto_install
@@ -57,11 +60,18 @@ moto_install
 LOCALSTACK=1
 localstack_install || { LOCALSTACK=0; failed+=("LocalStack install"); }
 browser_install
+PROMTOOL=1
+promtool_install || { PROMTOOL=0; failed+=("promtool install"); }
 
 if [[ "$LINT" == 1 ]]; then
     step "rustfmt and clippy"
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
+fi
+
+if [[ "$PROMTOOL" == 1 ]]; then
+    step "Prometheus alert rules (promtool check rules deploy/prometheus-alerts.yml)"
+    promtool_check || failed+=("promtool check rules")
 fi
 
 step "building the binaries the end-to-end tests start"

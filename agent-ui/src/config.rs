@@ -85,6 +85,11 @@ pub struct Config {
     /// `STATIC_DIR` as the fallback; needs `S3_BUCKET`. Unset: `STATIC_DIR` only.
     #[arg(long, env = "STATIC_S3_PREFIX")]
     pub static_s3_prefix: Option<String>,
+
+    /// Bearer token that guards `GET /metrics` (at least 16 characters:
+    /// letters, digits, `-._~+/=`). Without it `/metrics` is off (404).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = switchboard_cloud::telemetry::parse_metrics_token)]
+    pub metrics_token: Option<switchboard_cloud::telemetry::MetricsToken>,
 }
 
 impl Config {
@@ -102,6 +107,7 @@ impl Config {
             s3_prefix: String::new(),
             files_dir: PathBuf::from("data/files"),
             static_s3_prefix: None,
+            metrics_token: None,
         }
     }
 

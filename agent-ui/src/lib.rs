@@ -17,6 +17,7 @@ pub mod pages;
 pub mod sentiment;
 pub mod server;
 pub mod sessions;
+pub mod telemetry;
 
 pub use config::Config;
 pub use server::{serve, ServeError};

@@ -29,6 +29,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    crate::telemetry::init();
     let registry = Registry::new(
         config.switchboard_ws_url.clone(),
         LinkSettings {
@@ -42,6 +43,7 @@ pub async fn serve(
         AppState {
             registry: registry.clone(),
             files,
+            metrics_token: config.metrics_token.clone(),
         },
         &statics,
     );

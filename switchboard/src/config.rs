@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use switchboard_cloud::telemetry::{parse_metrics_token, MetricsToken};
 
 pub use crate::durability::Durability;
 
@@ -118,6 +119,11 @@ pub struct Config {
     /// value is a start-up error, not silently text.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Bearer token that guards `GET /metrics` (at least 16 characters:
+    /// letters, digits, `-._~+/=`). Without it `/metrics` is off (404).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
+    pub metrics_token: Option<MetricsToken>,
 
     #[command(flatten)]
     pub aws: AwsConfig,

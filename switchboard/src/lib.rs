@@ -16,4 +16,5 @@ pub mod phone;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod twilio;

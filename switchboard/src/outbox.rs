@@ -122,11 +122,15 @@ impl Outbox {
                 SendError::Transient { retry_after: Some(after), .. } => Some(delay.map_or(*after, |d| d.max(*after))),
                 _ => delay,
             })
-            .notify(|e, delay| tracing::warn!(conversation, seq, error = %e, ?delay, "Twilio send failed; retrying"))
+            .notify(|e, delay| {
+                crate::telemetry::twilio_retry();
+                tracing::warn!(conversation, seq, error = %e, ?delay, "Twilio send failed; retrying")
+            })
             .await;
         match sent {
             Ok(sent) => {
                 tracing::debug!(conversation, seq, sid = sent.sid, "sent to Twilio");
+                crate::telemetry::twilio_send("sent", None);
                 self.finish(
                     conversation,
                     seq,
@@ -149,6 +153,7 @@ impl Outbox {
                     message,
                     "Twilio refused a reply"
                 );
+                crate::telemetry::twilio_send("rejected", code.or(Some(http_status.into())));
                 if code == Some(OPTED_OUT_ERROR) {
                     if let Err(e) = self.store.set_opted_out(conversation, true).await {
                         tracing::error!(conversation, error = %e, "could not record an opt-out");
@@ -166,6 +171,7 @@ impl Outbox {
             Err(SendError::Transient { reason, .. }) => {
                 let reason = format!("gave up after {MAX_RETRIES} retries: {reason}");
                 tracing::error!(conversation, seq, reason, "Twilio send abandoned");
+                crate::telemetry::twilio_send("abandoned", None);
                 self.finish(
                     conversation,
                     seq,
@@ -196,6 +202,7 @@ impl Outbox {
         if let Err(e) = self.store.update_status(update).await {
             // Left in the outbox: sent again at the next start.
             tracing::error!(conversation, seq, error = %e, "could not record a send result");
+            crate::telemetry::store_error("update_status");
         }
     }
 }
@@ -209,8 +216,10 @@ async fn spawn_send(
         return;
     };
     let this = this.clone();
+    crate::telemetry::outbox_pending(1.0);
     tokio::spawn(async move {
         this.send(&conversation, seq).await;
+        crate::telemetry::outbox_pending(-1.0);
         drop(permit);
     });
 }

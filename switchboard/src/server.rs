@@ -83,6 +83,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    crate::telemetry::init();
     if config.insecure_skip_twilio_signature {
         tracing::warn!(
             "INSECURE_SKIP_TWILIO_SIGNATURE is set: anyone can post messages. Local demos only."

@@ -29,7 +29,7 @@ const STEP: Duration = Duration::from_secs(10);
 
 /// One running agent UI: inside this test process, or an `agent-ui serve`
 /// process for the tests that send it SIGTERM or read its log.
-struct AgentUi {
+pub(crate) struct AgentUi {
     port: u16,
     child: Option<Child>,
     /// Stops the in-process server (see [`AgentUi::start_with`]).
@@ -71,7 +71,10 @@ impl AgentUi {
     /// Starts the agent UI inside this test process, on an ephemeral port
     /// (no binary, no free-port race). It has no log file: tests that read
     /// the log or send SIGTERM use [`AgentUi::process`].
-    async fn start_with(switchboard_ws_url: &str, extra_env: &[(&str, &str)]) -> AgentUi {
+    pub(crate) async fn start_with(
+        switchboard_ws_url: &str,
+        extra_env: &[(&str, &str)],
+    ) -> AgentUi {
         let tmp = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -109,6 +112,15 @@ impl AgentUi {
 
     /// Starts `agent-ui serve` as a process, logging to a file.
     async fn process(switchboard_ws_url: &str) -> AgentUi {
+        AgentUi::process_with(switchboard_ws_url, &[]).await
+    }
+
+    /// [`AgentUi::process`] with extra settings (they win over the defaults,
+    /// `RUST_LOG` included).
+    pub(crate) async fn process_with(
+        switchboard_ws_url: &str,
+        extra_env: &[(&str, &str)],
+    ) -> AgentUi {
         let tmp = tempfile::tempdir().expect("temp dir");
         let log = tmp.path().join("agent-ui.log");
         let port = free_port();
@@ -117,8 +129,8 @@ impl AgentUi {
             .arg("serve")
             .env_clear()
             .env("PORT", port.to_string())
-            .envs(ui_settings(switchboard_ws_url, &[]))
             .env("RUST_LOG", "info,tower_http=warn")
+            .envs(ui_settings(switchboard_ws_url, extra_env))
             .stdout(Stdio::from(log_file.try_clone().expect("log")))
             .stderr(Stdio::from(log_file))
             .spawn()
@@ -162,11 +174,11 @@ impl AgentUi {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         if self.child.is_none() && self.stop.is_some() {
             return "(in process: no log file)".into();
         }
@@ -183,7 +195,7 @@ impl AgentUi {
     }
 
     /// Signs in and returns the `sb_session=…` pair to send as `Cookie`.
-    async fn sign_in(&self, name: &str) -> String {
+    pub(crate) async fn sign_in(&self, name: &str) -> String {
         let response = self.post_login(name, &format!("{name}-pw")).await;
         assert_eq!(
             response.status(),

@@ -48,3 +48,6 @@ mod twilio_prism;
 
 // The agent UI's server in front of a switchboard.
 mod agent_ui_server;
+
+// /metrics and the JSON logs of both services.
+mod observability;

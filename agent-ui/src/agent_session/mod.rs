@@ -111,8 +111,10 @@ pub fn spawn(
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
     let (connected_tx, connected_rx) = watch::channel(false);
     let (frames, _) = broadcast::channel(BROWSER_BUFFER_FRAMES);
+    // Every line of the session's task names the agent.
+    let span = tracing::info_span!("agent_session", agent = %credentials.name);
     let task = task::Task::new(credentials, settings, commands_rx, connected_tx, frames);
-    let join = tokio::spawn(task.run(initial));
+    let join = tokio::spawn(tracing::Instrument::instrument(task.run(initial), span));
     (
         AgentHandle {
             commands: commands_tx,

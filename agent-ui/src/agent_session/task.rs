@@ -190,6 +190,7 @@ impl Task {
     }
 
     fn on_lost(&mut self, why: &str) {
+        crate::telemetry::upstream_lost();
         tracing::info!(agent = %self.credentials.name, why, "upstream link lost");
         // A working link that drops is retried at once (well, after the first,
         // shortest delay), however many attempts an earlier outage took.
@@ -283,7 +284,13 @@ impl Task {
             _ => {}
         }
         let welcome = matches!(frame, ServerFrame::Welcome { .. });
-        for out in self.model.apply(frame, now_ms()) {
+        crate::telemetry::received(&frame);
+        let (started, enriching) = (Instant::now(), crate::telemetry::carries_messages(&frame));
+        let outs = self.model.apply(frame, now_ms());
+        if enriching {
+            crate::telemetry::enriched(started.elapsed());
+        }
+        for out in outs {
             self.broadcast(out);
         }
         if welcome {

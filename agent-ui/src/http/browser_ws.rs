@@ -47,7 +47,7 @@ pub async fn upgrade(
     let tracked = state.registry.track();
     ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            serve(socket, session, shutdown).await;
+            crate::telemetry::count_browser_socket(serve(socket, session, shutdown)).await;
             drop(tracked);
         })
 }

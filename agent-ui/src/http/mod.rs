@@ -11,12 +11,12 @@ mod session;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::sessions::Registry;
 
@@ -41,6 +41,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The switchboard's stored files (S3 and/or `FILES_DIR`), under `/files/`.
     pub files: switchboard_cloud::files::FileStore,
+    /// Guards `GET /metrics` (`METRICS_TOKEN`); `None` turns it off.
+    pub metrics_token: Option<switchboard_cloud::telemetry::MetricsToken>,
 }
 
 /// All routes, with the static assets served under `/static/`.
@@ -48,13 +50,14 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    Router::new()
+    let router = Router::new()
         .route("/", get(console::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::sign_out))
         .route("/ws", get(browser_ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/files/{*key}", get(files::serve))
+        .route("/metrics", get(metrics))
         .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(header(
@@ -62,7 +65,16 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
             CONTENT_SECURITY_POLICY,
         ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(header::REFERRER_POLICY, "same-origin"))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(header(header::REFERRER_POLICY, "same-origin"));
+    switchboard_cloud::telemetry::with_http_layers(router).with_state(state)
+}
+
+/// `GET /metrics`: Prometheus' text format, behind `METRICS_TOKEN` (off
+/// without it).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use switchboard_cloud::telemetry;
+    match telemetry::authorize(state.metrics_token.as_ref(), &headers) {
+        Ok(()) => telemetry::exposition(),
+        Err(refused) => refused.into_response(),
+    }
 }

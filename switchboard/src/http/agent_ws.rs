@@ -9,6 +9,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -26,6 +27,9 @@ pub async fn upgrade(
             // Upgraded sockets outlive axum's graceful shutdown; the tracker
             // lets shutdown wait until each has sent its `shutting_down`.
             let tracker = state.agent_sockets.clone();
-            tracker.track_future(hub::connection::serve(socket, agent, state))
+            // Every line of this socket's tasks names the agent.
+            let span = tracing::info_span!("agent_socket", agent = %agent);
+            let socket = hub::connection::serve(socket, agent, state);
+            tracker.track_future(crate::telemetry::count_agent_socket(socket).instrument(span))
         })
 }

@@ -19,11 +19,14 @@ use crate::clock::now_ms;
 use crate::jobs::media;
 use crate::phone::is_e164;
 use crate::store::{Accepted, InboundMessage};
+use crate::telemetry::WebhookOutcome;
 use crate::twilio::sid::is_message_sid;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use switchboard_protocol::Media;
+use tracing::Instrument;
 
 /// Twilio accepts at most 10 media items per message.
 const MAX_MEDIA: usize = 10;
@@ -33,10 +36,19 @@ const MAX_BODY_CHARS: usize = 1600;
 pub const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
 
 pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Response {
-    let mut message = match parse(&form) {
+    let message = match parse(&form) {
         Ok(message) => message,
         Err(reason) => return Rejection(StatusCode::BAD_REQUEST, reason).into_response(),
     };
+    // Every line about this message carries its SID and conversation; the
+    // conversation and seq are what the router, hub and agent UI log.
+    let span = tracing::info_span!("inbound", message_sid = %message.message_sid, conversation = %message.from);
+    store_and_answer(state, message).instrument(span).await
+}
+
+/// Queues the media fetches, then stores the message (or spools it) and
+/// answers: the 200 goes out only once it is durable.
+async fn store_and_answer(state: AppState, mut message: InboundMessage) -> Response {
     let sid = message.message_sid.clone();
     let fetches = media::plan(&mut message);
     // The fetches are queued before the message is stored: a stored message
@@ -53,20 +65,28 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
     }
     match state.store.accept_inbound(message).await {
         Ok(accepted) => {
-            match accepted {
-                Accepted::Stored(appended) => tracing::debug!(
-                    sid,
-                    seq = appended.seq,
-                    duplicate = appended.duplicate,
-                    "inbound stored"
-                ),
-                Accepted::Spooled => {
-                    tracing::debug!(sid, "inbound spooled until the store is back")
+            let outcome = match accepted {
+                Accepted::Stored(appended) => {
+                    tracing::debug!(
+                        seq = appended.seq,
+                        duplicate = appended.duplicate,
+                        "inbound stored"
+                    );
+                    if appended.duplicate {
+                        WebhookOutcome::Duplicate
+                    } else {
+                        WebhookOutcome::Stored
+                    }
                 }
-            }
+                Accepted::Spooled => {
+                    tracing::debug!("inbound spooled until the store is back");
+                    WebhookOutcome::Spooled
+                }
+            };
             (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/xml")],
+                Extension(outcome),
                 EMPTY_TWIML,
             )
                 .into_response()
@@ -75,6 +95,7 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
             // Not acknowledged, so not ours to lose: Twilio retries a 5xx
             // when the webhook URL has a retry policy, else reports it.
             tracing::error!(sid, error = %e, "could not store an inbound message");
+            crate::telemetry::store_error("accept_inbound");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "could not store the message; retry",

@@ -11,7 +11,9 @@ mod twilio_form;
 use crate::config::Config;
 use crate::router::RouterHandle;
 use crate::store::{Lifecycle, MessageLog};
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::atomic::AtomicU64;
@@ -48,21 +50,31 @@ pub const STATUS_PATH: &str = "/twilio/status";
 
 pub fn app(state: AppState) -> Router {
     let webhook_limit = DefaultBodyLimit::max(state.config.max_webhook_bytes);
-    Router::new()
+    let measured = axum::middleware::from_fn(crate::telemetry::measure_webhook);
+    let inbound = post(inbound::receive).layer(webhook_limit).layer(measured);
+    let router = Router::new()
         .route("/", get(health::ping))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route(INBOUND_PATH, post(inbound::receive).layer(webhook_limit))
-        .route(
-            LEGACY_INBOUND_PATH,
-            post(inbound::receive).layer(webhook_limit),
-        )
+        .route("/metrics", get(metrics))
+        .route(INBOUND_PATH, inbound.clone())
+        .route(LEGACY_INBOUND_PATH, inbound)
         .route(
             STATUS_PATH,
             post(status_callback::receive).layer(webhook_limit),
         )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
-        .route(files::FILES_PATH, get(files::serve))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .route(files::FILES_PATH, get(files::serve));
+    switchboard_cloud::telemetry::with_http_layers(router).with_state(state)
+}
+
+/// `GET /metrics`: Prometheus' text format, behind `METRICS_TOKEN` (off
+/// without it). Gauges kept on disk are read first.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use switchboard_cloud::telemetry;
+    if let Err(refused) = telemetry::authorize(state.config.metrics_token.as_ref(), &headers) {
+        return refused.into_response();
+    }
+    crate::telemetry::sample(state.jobs.clone()).await;
+    telemetry::exposition()
 }

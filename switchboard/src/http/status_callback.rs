@@ -69,6 +69,7 @@ pub async fn receive(State(state): State<AppState>, form: TwilioForm) -> Respons
     };
     if let Err(e) = state.store.update_status(update).await {
         tracing::error!(sid, error = %e, "could not store a status callback");
+        crate::telemetry::store_error("update_status");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "could not store the status; retry",

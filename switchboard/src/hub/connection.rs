@@ -78,7 +78,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
 
     // Writer: router frames, pings, and the final close.
     let store = state.store.clone();
-    let mut writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut ping = interval(ping_every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
@@ -145,7 +145,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                 reason: reason.into(),
             })))
             .await;
-    });
+    }));
 
     // Reader.
     let mut last_heard = Instant::now();
@@ -259,6 +259,7 @@ async fn feed_item(
         } => {
             let record = store.conversation(&conversation).await?.unwrap_or_default();
             let history = store.history(&conversation, after, upto).await?;
+            history.iter().for_each(crate::telemetry::sent_to_agent);
             let frame = ServerFrame::Assigned {
                 conversation: ConversationInfo {
                     id: conversation,
@@ -356,6 +357,7 @@ async fn feed_range(
             from + 1
         );
         for message in messages {
+            crate::telemetry::sent_to_agent(&message);
             let frame = encode(&ServerFrame::Message { message });
             sink.feed(Message::Text(frame.into())).await?;
         }

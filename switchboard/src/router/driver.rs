@@ -236,7 +236,8 @@ impl Driver {
     }
 
     async fn follow_feed(&mut self) -> Result<(), StoreError> {
-        let changes = self.feed.changes_after(self.cursor, FEED_BATCH).await?;
+        let changes = self.feed.changes_after(self.cursor, FEED_BATCH).await;
+        let changes = changes.inspect_err(|_| crate::telemetry::store_error("changes_after"))?;
         let Some(&(last, _)) = changes.last() else {
             return Ok(());
         };
@@ -284,6 +285,7 @@ impl Driver {
     async fn apply(&mut self, event: Event) {
         let effects = self.core.step(event, now_ms());
         self.perform(effects).await;
+        crate::telemetry::router(&self.core.stats(now_ms()));
     }
 
     /// Performs effects in order; outcomes fed back to the core have their
@@ -464,6 +466,7 @@ impl Driver {
         loop {
             match self.routing.save_route(conversation, route).await {
                 Err(e) if attempt < ROUTE_WRITE_ATTEMPTS => {
+                    crate::telemetry::store_error("save_route");
                     let wait = waits.next_delay();
                     tracing::warn!(conversation, error = %e, retry_in = ?wait, "could not save the route; retrying");
                     tokio::time::sleep(wait).await;

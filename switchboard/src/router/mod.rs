@@ -22,12 +22,14 @@ mod feed;
 mod machine;
 mod presence;
 mod queue;
+mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use conn::{Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
 pub use driver::{spawn, RouterPorts};
 pub use event::{ClaimOutcome, Effect, Event};
+pub use stats::RouterStats;
 
 use crate::jobs::RouterJobs;
 use std::collections::BTreeMap;

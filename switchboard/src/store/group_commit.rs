@@ -121,8 +121,11 @@ impl Flusher {
         while let Ok(first) = rx.recv() {
             let mut pending = vec![first];
             pending.extend(rx.try_iter());
+            let started = std::time::Instant::now();
             match self.make_durable() {
                 Ok(()) => {
+                    let writes = pending.iter().map(|a| a.batch.len()).sum();
+                    crate::telemetry::store_batch(writes, started.elapsed());
                     let last = pending.iter().map(|a| a.last_change).max().unwrap_or(0);
                     self.changes.published(last);
                     for applied in pending {
@@ -135,6 +138,7 @@ impl Flusher {
                     // The writes are applied but not known durable: callers
                     // get an error and retry; dedupe absorbs the repeat.
                     tracing::error!(error = %e, "flush failed; callers get an error");
+                    crate::telemetry::store_error("flush");
                     for write in pending.into_iter().flat_map(|a| a.batch) {
                         fail(write, &e);
                     }
@@ -232,6 +236,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, writes = batch.len(), "store write failed; callers get an error");
+                crate::telemetry::store_error("write");
                 // The transaction may or may not have reached sled; re-read
                 // conversation records from disk from now on.
                 self.cache.clear();

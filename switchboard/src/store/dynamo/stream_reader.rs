@@ -97,6 +97,10 @@ impl StreamReader {
             if !failed {
                 errors.reset();
             }
+            if records == 0 && !failed {
+                // Every shard read to its end: nothing is behind.
+                crate::telemetry::stream_lag(Duration::ZERO);
+            }
             if records == 0 {
                 // After a failed call, back off so an outage is not hammered.
                 let pause = if failed {
@@ -300,6 +304,16 @@ impl StreamReader {
             }
             checkpoint.events.push(event);
             applied += 1;
+        }
+        let newest = records.last().and_then(|r| {
+            r.dynamodb()?
+                .approximate_creation_date_time()?
+                .to_millis()
+                .ok()
+        });
+        if let Some(created_ms) = newest {
+            let age = crate::clock::now_ms().saturating_sub(u64::try_from(created_ms).unwrap_or(0));
+            crate::telemetry::stream_lag(Duration::from_millis(age));
         }
         let next = out.next_shard_iterator().map(str::to_string);
         if next.is_none() {
