@@ -6,5 +6,6 @@
 mod atomic_file;
 pub mod aws;
 pub mod files;
+pub mod guard;
 pub mod mail;
 pub mod shutdown;

@@ -12,10 +12,9 @@ mod session;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::set_header::SetResponseHeaderLayer;
+use switchboard_cloud::guard::headers::HeaderPolicy;
 use tower_http::trace::TraceLayer;
 
 use crate::sessions::Registry;
@@ -24,10 +23,14 @@ pub use assets::StaticSource;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "sb_session";
+/// Name of the sign-in form's CSRF cookie (double-submit: its value is also
+/// a hidden field of the form).
+pub const LOGIN_CSRF_COOKIE: &str = "sb_login";
 
 /// Largest request body accepted (the sign-in form is tiny).
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Headers every response carries: this CSP plus `switchboard_cloud::guard::headers`.
 /// Pages load their scripts and styles from /static/ only, so a message body that
 /// somehow became markup still could not run script. Images may come from the file
 /// server or Twilio (MMS).
@@ -41,12 +44,17 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The switchboard's stored files (S3 and/or `FILES_DIR`), under `/files/`.
     pub files: switchboard_cloud::files::FileStore,
+    /// Failed sign-ins per agent name and client address.
+    pub throttle: switchboard_cloud::guard::SignInThrottle,
+    /// Proxies whose `X-Forwarded-For` / `-Proto` are believed.
+    pub proxies: switchboard_cloud::guard::TrustedProxies,
 }
 
 /// All routes, with the static assets served under `/static/`.
 pub fn router(state: AppState, statics: &StaticSource) -> Router {
-    let header = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    let headers = HeaderPolicy {
+        csp: CONTENT_SECURITY_POLICY,
+        proxies: state.proxies.clone(),
     };
     Router::new()
         .route("/", get(console::page))
@@ -57,12 +65,10 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
         .route("/files/{*key}", get(files::serve))
         .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(header(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
+            switchboard_cloud::guard::headers::apply,
         ))
-        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(header::REFERRER_POLICY, "same-origin"))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
