@@ -1192,3 +1192,22 @@ async fn an_agent_cannot_read_another_agents_customers_files_on_either_service()
         );
     }
 }
+
+#[tokio::test]
+async fn plain_text_passwords_are_warned_about_outside_local_demo_mode() {
+    const WARNING: &str = "AGENTS has plain-text passwords";
+    // Local demo (PUBLIC_URL on this machine): no warning.
+    let local = Switchboard::start(Options::default()).await;
+    // Reachable by Twilio: warned, naming the agents but not their passwords.
+    let public = Switchboard::start(Options {
+        extra_env: vec![("PUBLIC_URL".into(), "https://switchboard.example".into())],
+        ..Options::default()
+    })
+    .await;
+    // Both logged "switchboard listening" after the check (start waits for /readyz).
+    let public_log = public.log();
+    assert!(public_log.contains(WARNING), "{public_log}");
+    assert!(public_log.contains("alice"), "{public_log}");
+    assert!(!public_log.contains("alice-pw"), "{public_log}");
+    assert!(!local.log().contains(WARNING), "{}", local.log());
+}
