@@ -1211,3 +1211,36 @@ async fn plain_text_passwords_are_warned_about_outside_local_demo_mode() {
     assert!(!public_log.contains("alice-pw"), "{public_log}");
     assert!(!local.log().contains(WARNING), "{}", local.log());
 }
+
+#[tokio::test]
+async fn agents_sign_in_with_argon2_hashed_passwords() {
+    let hash = switchboard::credentials::hash_password("a long passphrase").expect("hash");
+    let sb = Switchboard::start(Options {
+        // The hash's commas and a plain entry after it, as the README shows.
+        extra_env: vec![("AGENTS".into(), format!("alice:{hash};bob:bob-pw"))],
+        ..Options::default()
+    })
+    .await;
+    let connect = |name: &str, password: &str| {
+        let credentials = switchboard_protocol::client::Credentials {
+            url: sb.ws_url(),
+            name: name.into(),
+            password: password.into(),
+        };
+        async move { switchboard_protocol::client::connect(&credentials).await }
+    };
+    assert!(connect("alice", "a long passphrase").await.is_ok());
+    assert!(matches!(
+        connect("alice", "a long passphrasE").await,
+        Err(switchboard_protocol::client::ConnectError::Unauthorized)
+    ));
+    assert!(matches!(
+        connect("alice", &hash).await,
+        Err(switchboard_protocol::client::ConnectError::Unauthorized)
+    ));
+    assert!(connect("bob", "bob-pw").await.is_ok());
+    // And through the agent UI's form.
+    let ui = AgentUi::start(&sb.ws_url()).await;
+    let response = ui.post_login("alice", "a long passphrase").await;
+    assert_eq!(response.status(), 303, "log:\n{}", ui.log());
+}
