@@ -63,6 +63,21 @@ pub struct Config {
     #[arg(long, env = "IDLE_DISCONNECT_SECS", default_value_t = 120)]
     pub idle_disconnect_secs: u64,
 
+    /// A signed-in session with no request and no open tab for this many
+    /// seconds expires (its cookie stops working).
+    #[arg(
+        long,
+        env = "SESSION_IDLE_SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
+    )]
+    pub session_idle_secs: u64,
+
+    /// Sign-in rate limits and trusted proxies (`SIGNIN_FAILURES_PER_NAME`,
+    /// `SIGNIN_FAILURES_PER_ADDRESS`, `TRUSTED_PROXIES`).
+    #[command(flatten)]
+    pub sign_in: switchboard_cloud::guard::SignInSettings,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -102,6 +117,8 @@ impl Config {
             static_dir: PathBuf::from("static"),
             upstream_ping_secs: 20,
             idle_disconnect_secs: 120,
+            session_idle_secs: 3600,
+            sign_in: switchboard_cloud::guard::SignInSettings::default(),
             log_format: LogFormat::Text,
             s3_bucket: None,
             s3_prefix: String::new(),
@@ -113,6 +130,10 @@ impl Config {
 
     pub fn upstream_ping(&self) -> Duration {
         Duration::from_secs(self.upstream_ping_secs)
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_secs)
     }
 
     pub fn idle_disconnect(&self) -> Option<Duration> {

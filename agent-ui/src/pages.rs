@@ -12,6 +12,8 @@ pub struct LoginPage {
     pub error: Option<String>,
     /// What the agent typed, so a failed attempt does not clear it.
     pub name: String,
+    /// The form's CSRF token (also in the `sb_login` cookie).
+    pub csrf: String,
 }
 
 /// `templates/console.html`: the agent's console; everything live comes over `/ws`.

@@ -36,6 +36,7 @@ pub async fn serve(
             ping_every: config.upstream_ping(),
             idle_after: config.idle_disconnect(),
         },
+        config.session_idle(),
     );
     let static_dir = config.resolved_static_dir();
     let (files, statics) = file_stores(&config, static_dir.clone()).await;
@@ -44,6 +45,8 @@ pub async fn serve(
             registry: registry.clone(),
             files,
             metrics_token: config.metrics_token.clone(),
+            throttle: config.sign_in.throttle(),
+            proxies: config.sign_in.proxies(),
         },
         &statics,
     );
@@ -55,6 +58,8 @@ pub async fn serve(
         "agent UI listening"
     );
     let stop = registry.shutdown_token();
+    // Connect info: sign-in limits count per client address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -7,11 +7,17 @@
 //! when the last of its browser sessions signs out (or when it ends by itself, e.g.
 //! signed in elsewhere, which signs out its browser sessions too).
 //!
+//! A session expires after `SESSION_IDLE_SECS` without a request and without an
+//! open tab (an open tab's socket keeps it alive: see [`Registry::touch`]); an
+//! expired or signed-out session is gone from the map, so its cookie opens
+//! nothing any more, wherever it was copied to.
+//!
 //! One mutex guards both maps so they never disagree; it is held only for map
 //! updates, never across an await.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +42,8 @@ pub struct SignedIn {
 struct Session {
     agent: String,
     ended: CancellationToken,
+    /// The last request or open-tab heartbeat of this session.
+    last_seen: Instant,
 }
 
 struct Agent {
@@ -55,6 +63,8 @@ pub struct Registry {
     maps: Mutex<Maps>,
     switchboard_url: String,
     settings: LinkSettings,
+    /// Inactivity after which a session expires.
+    idle_expiry: Duration,
     /// Parent of every session's token: cancelled at shutdown.
     shutdown: CancellationToken,
     /// The agent session tasks, awaited at shutdown.
@@ -63,11 +73,16 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(switchboard_url: String, settings: LinkSettings) -> Arc<Registry> {
+    pub fn new(
+        switchboard_url: String,
+        settings: LinkSettings,
+        idle_expiry: Duration,
+    ) -> Arc<Registry> {
         Arc::new_cyclic(|me| Registry {
             maps: Mutex::new(Maps::default()),
             switchboard_url,
             settings,
+            idle_expiry,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             me: me.clone(),
@@ -94,6 +109,16 @@ impl Registry {
         let mut spare = None;
         {
             let mut maps = self.maps();
+            // Sign-ins are rare: a good moment to drop sessions that expired
+            // unseen (their agent sessions close by themselves when idle).
+            let idle = self.idle_expiry;
+            maps.sessions.retain(|_, s| {
+                let live = s.last_seen.elapsed() <= idle;
+                if !live {
+                    s.ended.cancel();
+                }
+                live
+            });
             match maps.agents.get(name) {
                 Some(agent) => {
                     agent.handle.update_password(password.to_string());
@@ -129,6 +154,7 @@ impl Registry {
                 Session {
                     agent: name.to_string(),
                     ended,
+                    last_seen: Instant::now(),
                 },
             );
         }
@@ -142,9 +168,19 @@ impl Registry {
         session_id
     }
 
-    /// The session behind a cookie value, if it is valid.
+    /// The session behind a cookie value, if it is valid and not expired;
+    /// counts as activity.
     pub fn session(&self, session_id: &str) -> Option<SignedIn> {
-        let maps = self.maps();
+        let mut maps = self.maps();
+        let session = maps.sessions.get_mut(session_id)?;
+        if session.last_seen.elapsed() > self.idle_expiry {
+            session.ended.cancel();
+            let agent = session.agent.clone();
+            maps.sessions.remove(session_id);
+            tracing::info!(agent = %agent, "session expired after inactivity");
+            return None;
+        }
+        session.last_seen = Instant::now();
         let session = maps.sessions.get(session_id)?;
         let agent = maps.agents.get(&session.agent)?;
         Some(SignedIn {
@@ -153,6 +189,13 @@ impl Registry {
             handle: agent.handle.clone(),
             ended: session.ended.clone(),
         })
+    }
+
+    /// An open tab's heartbeat: its session stays alive while it is open.
+    pub fn touch(&self, session_id: &str) {
+        if let Some(session) = self.maps().sessions.get_mut(session_id) {
+            session.last_seen = Instant::now();
+        }
     }
 
     /// Ends a session; the agent's upstream closes when it was the agent's last one.

@@ -35,6 +35,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// The agent UI's session cookie (`docs/agent-ui.md`).
 const SESSION_COOKIE: &str = "sb_session";
+/// The agent UI's sign-in form CSRF cookie.
+const LOGIN_CSRF_COOKIE: &str = "sb_login=";
 /// Sign-in, upstream link and availability echo together; a healthy agent UI
 /// needs milliseconds.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -120,11 +122,43 @@ impl Browser {
     }
 }
 
-/// `POST /login` like the sign-in form; the session cookie's value.
+/// The sign-in form's CSRF cookie (`name=value`) and the token in its hidden field.
+async fn login_form(addr: SocketAddr) -> anyhow::Result<(String, String)> {
+    let mut sender = load::connect(addr).await?;
+    let mut request = Request::new(Full::new(Bytes::new()));
+    *request.uri_mut() = "/login".parse()?;
+    request
+        .headers_mut()
+        .insert(HOST, HeaderValue::from_str(&addr.to_string())?);
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(LOGIN_CSRF_COOKIE))
+        .and_then(|value| value.split(';').next())
+        .map(str::to_string)
+        .context("GET /login set no CSRF cookie")?;
+    let body = response.into_body().collect().await?.to_bytes();
+    let html = String::from_utf8_lossy(&body);
+    let token = html
+        .split_once("name=\"csrf\" value=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(token, _)| token.to_string())
+        .context("the sign-in form has no CSRF token")?;
+    Ok((cookie, token))
+}
+
+/// `POST /login` like the sign-in form (after loading it, for its CSRF
+/// token); the session cookie's value.
 async fn sign_in(addr: SocketAddr, name: &str, password: &str) -> anyhow::Result<String> {
+    let (csrf_cookie, token) = login_form(addr).await?;
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("name", name)
         .append_pair("password", password)
+        .append_pair("csrf", &token)
         .finish();
     let mut sender = load::connect(addr).await?;
     let mut request = Request::new(Full::new(Bytes::from(form)));
@@ -132,6 +166,7 @@ async fn sign_in(addr: SocketAddr, name: &str, password: &str) -> anyhow::Result
     *request.uri_mut() = "/login".parse()?;
     let headers = request.headers_mut();
     headers.insert(HOST, HeaderValue::from_str(&addr.to_string())?);
+    headers.insert(COOKIE, HeaderValue::from_str(&csrf_cookie)?);
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),

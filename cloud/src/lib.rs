@@ -7,6 +7,7 @@
 mod atomic_file;
 pub mod aws;
 pub mod files;
+pub mod guard;
 pub mod mail;
 pub mod shutdown;
 pub mod telemetry;

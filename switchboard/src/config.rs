@@ -5,10 +5,11 @@
 //! a PaaS; `switchboard serve --help` lists them all. Values are checked here,
 //! once, so a bad deployment fails at start-up with the variable's name.
 
+use crate::credentials::parse_agents;
+pub use crate::credentials::AgentCredentials;
 use crate::twilio::sid::parse_account_sid;
 use clap::Args;
 use reqwest::Url;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,6 +63,12 @@ pub struct Config {
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, value_parser = parse_non_empty)]
     pub twilio_auth_token: String,
 
+    /// Twilio's secondary auth token, during a token rotation: webhooks
+    /// signed with it are accepted too. REST calls always use
+    /// `TWILIO_AUTH_TOKEN`.
+    #[arg(long, env = "TWILIO_SECONDARY_AUTH_TOKEN", hide_env_values = true, value_parser = parse_non_empty)]
+    pub twilio_secondary_auth_token: Option<String>,
+
     /// The Twilio number replies are sent from (E.164).
     #[arg(long, env = "TWILIO_FROM", value_parser = parse_e164)]
     pub twilio_from: String,
@@ -79,9 +86,14 @@ pub struct Config {
     #[arg(long, env = "INSECURE_SKIP_TWILIO_SIGNATURE", default_value_t = false)]
     pub insecure_skip_twilio_signature: bool,
 
-    /// Agent credentials as `name:password` pairs, comma separated.
+    /// Agent credentials as `name:password` pairs separated by commas,
+    /// semicolons or new lines; a password may be an Argon2 hash from
+    /// `switchboard hash-password` (`name:$argon2id$…`).
     #[arg(long, env = "AGENTS", hide_env_values = true, value_parser = parse_agents)]
     pub agents: AgentCredentials,
+
+    #[command(flatten)]
+    pub sign_in: switchboard_cloud::guard::SignInSettings,
 
     /// How long a disconnected agent keeps its conversations before they are
     /// requeued, in seconds.
@@ -211,63 +223,26 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("outbox"))
     }
 
+    /// The auth tokens a webhook's signature may be made with: the primary,
+    /// then the secondary during a rotation.
+    pub fn webhook_tokens(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.twilio_auth_token.as_str())
+            .chain(self.twilio_secondary_auth_token.as_deref())
+    }
+
+    /// Local demo mode: Twilio cannot reach us (no `PUBLIC_URL`, or one on
+    /// this machine), so plain-text agent passwords are only warned about
+    /// outside it.
+    pub fn is_local_demo(&self) -> bool {
+        matches!(
+            self.public_base().host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]")
+        )
+    }
+
     pub fn agent_grace(&self) -> Duration {
         Duration::from_secs_f64(self.agent_grace_secs.max(0.0))
     }
-}
-
-/// Agent name → password.
-#[derive(Debug, Clone, Default)]
-pub struct AgentCredentials(pub BTreeMap<String, String>);
-
-impl AgentCredentials {
-    /// Checks a name and password in time independent of where they differ.
-    pub fn check(&self, name: &str, password: &str) -> bool {
-        match self.0.get(name) {
-            Some(expected) => constant_time_eq(expected.as_bytes(), password.as_bytes()),
-            None => false,
-        }
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn parse_agents(text: &str) -> Result<AgentCredentials, String> {
-    let mut agents = BTreeMap::new();
-    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, password) = pair
-            .split_once(':')
-            .ok_or_else(|| format!("`{pair}` is not `name:password`"))?;
-        if name.is_empty() || password.is_empty() {
-            return Err(format!(
-                "`{pair}`: name and password must both be non-empty"
-            ));
-        }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(format!(
-                "agent name `{name}` may only use letters, digits, `-`, `_` and `.`"
-            ));
-        }
-        if agents
-            .insert(name.to_string(), password.to_string())
-            .is_some()
-        {
-            return Err(format!("agent `{name}` is listed twice"));
-        }
-    }
-    if agents.is_empty() {
-        return Err("at least one `name:password` pair is required".into());
-    }
-    Ok(AgentCredentials(agents))
 }
 
 /// A duration in seconds: finite, not negative, at most a year (so it
@@ -324,18 +299,6 @@ pub fn parse_e164(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn agents_parse_and_check() {
-        let agents = parse_agents("alice:s3cret, bob:pw").unwrap();
-        assert!(agents.check("alice", "s3cret"));
-        assert!(!agents.check("alice", "pw"));
-        assert!(!agents.check("carol", "pw"));
-        assert!(parse_agents("alice").is_err());
-        assert!(parse_agents("alice:a,alice:b").is_err());
-        assert!(parse_agents("").is_err());
-        assert!(parse_agents("al ice:x").is_err());
-    }
 
     #[test]
     fn seconds_are_finite_and_bounded() {

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod conversation;
+pub mod credentials;
 pub mod durability;
 pub mod http;
 pub mod hub;

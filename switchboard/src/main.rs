@@ -25,6 +25,10 @@ enum Command {
     /// Create or update the DynamoDB tables of `STORE=dynamodb` (idempotent:
     /// safe to run on every deploy, e.g. as the PaaS release phase).
     Migrate(switchboard::migrate::MigrateConfig),
+    /// Hash an agent's password for `AGENTS` (`name:<hash>`): reads it from
+    /// a prompt on a terminal, else from the first line of stdin — never
+    /// from the command line, where it would stay in the shell history.
+    HashPassword,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +39,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let cli = Cli::parse();
+    if let Command::HashPassword = cli.command {
+        return hash_password();
+    }
     let log_json = matches!(&cli.command, Command::Serve(c) if c.log_format == LogFormat::Json);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if log_json {
@@ -57,6 +64,26 @@ fn main() -> anyhow::Result<()> {
                     .await
             }
             Command::Migrate(config) => switchboard::migrate::run(config).await,
+            Command::HashPassword => hash_password(),
         }
     })
+}
+
+/// `switchboard hash-password`: prints the Argon2 hash of a password.
+fn hash_password() -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ").context("reading the password")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    let hash = switchboard::credentials::hash_password(&password).map_err(anyhow::Error::msg)?;
+    println!("{hash}");
+    Ok(())
 }

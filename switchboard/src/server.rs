@@ -76,6 +76,18 @@ pub fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
     })
 }
 
+/// Plain-text agent passwords are for local demos; anywhere Twilio can
+/// reach us they should be Argon2 hashes (`switchboard hash-password`).
+fn warn_about_plain_passwords(config: &Config) {
+    let plain = config.agents.plain_text_names();
+    if !plain.is_empty() && !config.is_local_demo() {
+        tracing::warn!(
+            agents = %plain.join(","),
+            "AGENTS has plain-text passwords; store Argon2 hashes from `switchboard hash-password` instead"
+        );
+    }
+}
+
 /// Runs the switchboard on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
@@ -89,6 +101,7 @@ pub async fn serve(
             "INSECURE_SKIP_TWILIO_SIGNATURE is set: anyone can post messages. Local demos only."
         );
     }
+    warn_about_plain_passwords(&config);
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
@@ -171,6 +184,7 @@ pub async fn serve(
         agent_sockets: agent_sockets.clone(),
         jobs: job_queue,
         files,
+        guard: http::agent_auth::Guard::from_config(&config),
     };
     tracing::info!(
         addr = %listener.local_addr()?,
@@ -179,7 +193,9 @@ pub async fn serve(
         "switchboard listening"
     );
     let mut http_stop = stop_rx.clone();
-    let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
+    // Connect info: sign-in limits count per client address.
+    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
     });
     let server = tokio::spawn(async move { server.await });

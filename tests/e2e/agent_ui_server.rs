@@ -186,12 +186,7 @@ impl AgentUi {
     }
 
     async fn post_login(&self, name: &str, password: &str) -> reqwest::Response {
-        self.http
-            .post(self.url("/login"))
-            .form(&[("name", name), ("password", password)])
-            .send()
-            .await
-            .expect("POST /login")
+        common::login::post(&self.http, &self.url(""), name, password).await
     }
 
     /// Signs in and returns the `sb_session=…` pair to send as `Cookie`.
@@ -913,4 +908,434 @@ async fn browser_frames_that_break_the_websocket_rules_get_a_reason_and_the_righ
         3,
         "each violation is logged:\n{log}"
     );
+}
+
+// ---- Security: sign-in limits, login CSRF, headers, session expiry ----
+
+/// `GET /files/…` on the switchboard with Basic credentials.
+async fn switchboard_files_as(sb: &Switchboard, name: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(sb.url("/files/media/x.png"))
+        .basic_auth(name, Some(password))
+        .send()
+        .await
+        .expect("GET /files")
+}
+
+/// The `Retry-After` of a 429, in seconds.
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("Retry-After is whole seconds")
+}
+
+#[tokio::test]
+async fn brute_force_gets_429_on_both_services() {
+    // Three failures per name in a burst, then one every 20 s: the first three
+    // wrong guesses are plain 401s however slow the machine is.
+    let limits = vec![("SIGNIN_FAILURES_PER_NAME".to_string(), "3".to_string())];
+    let sb = Switchboard::start(Options {
+        extra_env: limits.clone(),
+        ..Options::default()
+    })
+    .await;
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("SIGNIN_FAILURES_PER_NAME", "3")]).await;
+
+    // The switchboard's agent Basic auth (the same check guards the socket).
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let response = switchboard_files_as(&sb, "bob", &format!("guess-{i}")).await;
+        if response.status() == 429 {
+            assert!(retry_after(&response) >= 1);
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[..3], [401, 401, 401], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Locked: the right password is refused too (a guesser learns nothing)…
+    let right = switchboard_files_as(&sb, "bob", "bob-pw").await;
+    assert_eq!(right.status(), 429);
+    let upstream =
+        switchboard_protocol::client::connect(&switchboard_protocol::client::Credentials {
+            url: sb.ws_url(),
+            name: "bob".into(),
+            password: "bob-pw".into(),
+        })
+        .await;
+    assert!(
+        matches!(
+            upstream,
+            Err(switchboard_protocol::client::ConnectError::Refused(429))
+        ),
+        "the agent socket is locked for bob too"
+    );
+    // …while other agents sign in as usual.
+    assert_ne!(
+        switchboard_files_as(&sb, "carol", "carol-pw")
+            .await
+            .status(),
+        401
+    );
+    assert_ne!(
+        switchboard_files_as(&sb, "carol", "carol-pw")
+            .await
+            .status(),
+        429
+    );
+
+    // The agent UI's sign-in form.
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let response = ui.post_login("alice", &format!("guess-{i}")).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(retry_after(&response) >= 1);
+            assert!(session_cookie(&response).is_none());
+            let html = response.text().await.expect("page");
+            assert!(html.contains("too many failed sign-ins"), "{html}");
+        }
+    }
+    assert_eq!(statuses[..3], [401, 401, 401], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    let right = ui.post_login("alice", "alice-pw").await;
+    assert_eq!(right.status(), 429, "locked: the right password too");
+    assert!(session_cookie(&right).is_none());
+    // Another agent is not locked out by alice's guesser.
+    let dave = ui.post_login("dave", "dave-pw").await;
+    assert_eq!(dave.status(), 303, "log:\n{}", ui.log());
+}
+
+#[tokio::test]
+async fn sign_in_from_another_site_is_refused() {
+    let (_sb, ui) = system().await;
+    let base = ui.url("");
+    // The attack of issue 11: a foreign page posts the form, no token.
+    let response = ui
+        .http
+        .post(ui.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("name", "alice"), ("password", "alice-pw")])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 403);
+    assert!(session_cookie(&response).is_none());
+    // No Origin and no token (an old browser, or a form posted by a script).
+    let response = ui
+        .http
+        .post(ui.url("/login"))
+        .form(&[("name", "alice"), ("password", "alice-pw")])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 403);
+    assert!(session_cookie(&response).is_none());
+    // A token that is not the cookie's (an attacker's own form's token).
+    let (cookie, _) = common::login::form_token(&ui.http, &base).await;
+    let (_, other_token) = common::login::form_token(&ui.http, &base).await;
+    let response = ui
+        .http
+        .post(ui.url("/login"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("name", "alice"),
+            ("password", "alice-pw"),
+            ("csrf", &other_token),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 403);
+    // The right token from a foreign Origin.
+    let (cookie, token) = common::login::form_token(&ui.http, &base).await;
+    let response = ui
+        .http
+        .post(ui.url("/login"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("name", "alice"),
+            ("password", "alice-pw"),
+            ("csrf", &token),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 403);
+    assert!(session_cookie(&response).is_none());
+    // The page's own form, same origin: signed in.
+    let (cookie, token) = common::login::form_token(&ui.http, &base).await;
+    let response = ui
+        .http
+        .post(ui.url("/login"))
+        .header("cookie", &cookie)
+        .header("origin", format!("http://127.0.0.1:{}", ui.port))
+        .form(&[
+            ("name", "alice"),
+            ("password", "alice-pw"),
+            ("csrf", &token),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 303, "log:\n{}", ui.log());
+    assert!(session_cookie(&response).is_some());
+}
+
+/// The headers a scanner expects, on a response of either service.
+fn assert_security_headers(what: &str, response: &reqwest::Response) {
+    let h = response.headers();
+    let get = |name: &str| {
+        h.get(name)
+            .unwrap_or_else(|| panic!("{what}: no {name} in {h:?}"))
+            .to_str()
+            .expect("ascii")
+            .to_string()
+    };
+    assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    assert!(
+        get("content-security-policy").contains("frame-ancestors 'none'"),
+        "{what}"
+    );
+    assert!(!get("referrer-policy").is_empty(), "{what}");
+    assert!(get("permissions-policy").contains("camera=()"), "{what}");
+    assert_eq!(get("cross-origin-opener-policy"), "same-origin", "{what}");
+}
+
+#[tokio::test]
+async fn security_headers_on_every_page_and_https_only_from_a_trusted_proxy() {
+    let sb = Switchboard::start(Options::default()).await;
+    // 127.0.0.1 (this test) is the trusted proxy of this agent UI.
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let cookie = ui.sign_in("alice").await;
+    for (path, signed_in) in [
+        ("/login", false),
+        ("/", false),
+        ("/", true),
+        ("/static/app.js", false),
+        ("/static/nope.css", false),
+        ("/healthz", false),
+        ("/files/media/x.png", false),
+        ("/ws", true),
+    ] {
+        let response = ui.get(path, signed_in.then_some(cookie.as_str())).await;
+        assert_security_headers(&format!("agent UI {path}"), &response);
+        assert!(
+            !response.headers().contains_key("strict-transport-security"),
+            "no HSTS over plain HTTP"
+        );
+    }
+    for path in [
+        "/",
+        "/healthz",
+        "/readyz",
+        "/files/media/x.png",
+        "/v1/agent",
+    ] {
+        let response = reqwest::get(sb.url(path)).await.expect("GET");
+        assert_security_headers(&format!("switchboard {path}"), &response);
+    }
+
+    // Behind the trusted proxy's HTTPS: HSTS, and a Secure session cookie.
+    let response = ui
+        .http
+        .get(ui.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("GET /login");
+    assert!(response.headers()["strict-transport-security"]
+        .to_str()
+        .expect("ascii")
+        .contains("max-age="));
+    let (csrf, token) = common::login::form_token(&ui.http, &ui.url("")).await;
+    let response = ui
+        .http
+        .post(ui.url("/login"))
+        .header("cookie", csrf)
+        .header("x-forwarded-proto", "https")
+        .form(&[("name", "bob"), ("password", "bob-pw"), ("csrf", &token)])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 303);
+    let set_cookie = session_cookie(&response).expect("cookie");
+    assert!(
+        set_cookie.to_ascii_lowercase().contains("secure"),
+        "{set_cookie}"
+    );
+
+    // The same header from a client that is not a trusted proxy means nothing.
+    let plain = AgentUi::start(&sb.ws_url()).await;
+    let (csrf, token) = common::login::form_token(&plain.http, &plain.url("")).await;
+    let response = plain
+        .http
+        .post(plain.url("/login"))
+        .header("cookie", csrf)
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("name", "carol"),
+            ("password", "carol-pw"),
+            ("csrf", &token),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(response.status(), 303);
+    let set_cookie = session_cookie(&response).expect("cookie");
+    assert!(
+        !set_cookie.to_ascii_lowercase().contains("secure"),
+        "{set_cookie}"
+    );
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn sessions_expire_after_inactivity() {
+    let sb = Switchboard::start(Options::default()).await;
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("SESSION_IDLE_SECS", "1")]).await;
+    let cookie = ui.sign_in("alice").await;
+    assert_eq!(ui.get("/", Some(&cookie)).await.status(), 200);
+    // Idle for longer than SESSION_IDLE_SECS (time has to pass; nothing races).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let response = ui.get("/", Some(&cookie)).await;
+    assert_eq!(response.status(), 303, "expired: back to the sign-in page");
+    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(ui.open_ws(Some(&cookie)).await.err(), Some(401));
+    // Signing in again works.
+    let cookie = ui.sign_in("alice").await;
+    assert_eq!(ui.get("/", Some(&cookie)).await.status(), 200);
+}
+
+/// The three spellings of one conversation's key segment in a URL.
+fn key_spellings(customer: &str, rest: &str) -> Vec<String> {
+    let digits = customer.trim_start_matches('+');
+    vec![
+        format!("/files/media/+{digits}/{rest}"),
+        format!("/files/media/%2B{digits}/{rest}"),
+        format!("/files/media/%2b{digits}/{rest}"),
+    ]
+}
+
+#[tokio::test]
+async fn an_agent_cannot_read_another_agents_customers_files_on_either_service() {
+    let sb = Switchboard::start(Options::default()).await;
+    let files_dir = sb.data_dir.join("files");
+    let files = files_dir.display().to_string();
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("FILES_DIR", files.as_str())]).await;
+
+    // alice alone is available: alice's customer is hers.
+    let (alice_cookie, mut alice_tab) = ready_agent(&ui, "alice").await;
+    let customer = number(1);
+    assert_eq!(sb.text(&customer, "here is a picture").await.0, 200);
+    alice_tab.until_type("assigned").await;
+    let (bob_cookie, _bob_tab) = ready_agent(&ui, "bob").await;
+    // The customer's picture, as the MMS job stores it, and a transcript.
+    let picture = format!("media/{customer}/MM0001/0.png");
+    let path = files_dir.join(&picture);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&path, b"alice's customer's picture").expect("write");
+    let transcript = format!("transcripts/{customer}/1.json");
+    let path = files_dir.join(&transcript);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&path, b"{}").expect("write");
+
+    let sb_get = |name: &'static str, url: String| async move {
+        reqwest::Client::new()
+            .get(url)
+            .basic_auth(name, Some(format!("{name}-pw")))
+            .send()
+            .await
+            .expect("GET /files")
+    };
+    for target in key_spellings(&customer, "MM0001/0.png") {
+        // The switchboard: by its routes.
+        let own = sb_get("alice", sb.url(&target)).await;
+        assert_eq!(own.status(), 200, "alice {target}");
+        assert_eq!(
+            own.text().await.expect("body"),
+            "alice's customer's picture"
+        );
+        let other = sb_get("bob", sb.url(&target)).await;
+        assert_eq!(other.status(), 403, "bob {target}");
+        assert!(!other.text().await.expect("body").contains("picture"));
+
+        // The agent UI: by the agent's console.
+        let own = ui.get(&target, Some(&alice_cookie)).await;
+        assert_eq!(own.status(), 200, "alice {target} via the UI");
+        let other = ui.get(&target, Some(&bob_cookie)).await;
+        assert_eq!(other.status(), 403, "bob {target} via the UI");
+        assert!(!other.text().await.expect("body").contains("picture"));
+    }
+    // Transcripts and keys outside media/ are for no agent, on either service.
+    for target in [
+        format!("/files/{transcript}"),
+        "/files/docs/x.txt".to_string(),
+    ] {
+        assert_eq!(
+            sb_get("alice", sb.url(&target)).await.status(),
+            403,
+            "{target}"
+        );
+        assert_eq!(
+            ui.get(&target, Some(&alice_cookie)).await.status(),
+            403,
+            "{target}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn plain_text_passwords_are_warned_about_outside_local_demo_mode() {
+    const WARNING: &str = "AGENTS has plain-text passwords";
+    // Local demo (PUBLIC_URL on this machine): no warning.
+    let local = Switchboard::start(Options::default()).await;
+    // Reachable by Twilio: warned, naming the agents but not their passwords.
+    let public = Switchboard::start(Options {
+        extra_env: vec![("PUBLIC_URL".into(), "https://switchboard.example".into())],
+        ..Options::default()
+    })
+    .await;
+    // Both logged "switchboard listening" after the check (start waits for /readyz).
+    let public_log = public.log();
+    assert!(public_log.contains(WARNING), "{public_log}");
+    assert!(public_log.contains("alice"), "{public_log}");
+    assert!(!public_log.contains("alice-pw"), "{public_log}");
+    assert!(!local.log().contains(WARNING), "{}", local.log());
+}
+
+#[tokio::test]
+async fn agents_sign_in_with_argon2_hashed_passwords() {
+    let hash = switchboard::credentials::hash_password("a long passphrase").expect("hash");
+    let sb = Switchboard::start(Options {
+        // The hash's commas and a plain entry after it, as the README shows.
+        extra_env: vec![("AGENTS".into(), format!("alice:{hash};bob:bob-pw"))],
+        ..Options::default()
+    })
+    .await;
+    let connect = |name: &str, password: &str| {
+        let credentials = switchboard_protocol::client::Credentials {
+            url: sb.ws_url(),
+            name: name.into(),
+            password: password.into(),
+        };
+        async move { switchboard_protocol::client::connect(&credentials).await }
+    };
+    assert!(connect("alice", "a long passphrase").await.is_ok());
+    assert!(matches!(
+        connect("alice", "a long passphrasE").await,
+        Err(switchboard_protocol::client::ConnectError::Unauthorized)
+    ));
+    assert!(matches!(
+        connect("alice", &hash).await,
+        Err(switchboard_protocol::client::ConnectError::Unauthorized)
+    ));
+    assert!(connect("bob", "bob-pw").await.is_ok());
+    // And through the agent UI's form.
+    let ui = AgentUi::start(&sb.ws_url()).await;
+    let response = ui.post_login("alice", "a long passphrase").await;
+    assert_eq!(response.status(), 303, "log:\n{}", ui.log());
 }

@@ -19,6 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const AGENT: &str = "alice";
 const PASSWORD: &str = "alice-pw";
+/// The conversation alice holds: the files of these tests are its media.
+const HELD: &str = "+15550001111";
 
 /// A client that bounds every request: a request that hangs fails the test
 /// instead of hanging it (the bound is far above any healthy answer).
@@ -61,11 +63,22 @@ async fn switchboard_with_s3(
     extra_env.push(("S3_BUCKET".into(), bucket.into()));
     extra_env.push(("S3_PREFIX".into(), prefix.into()));
     extra_env.push(("FILES_DIR".into(), files_dir.display().to_string()));
-    Switchboard::start(Options {
+    let sb = Switchboard::start(Options {
         extra_env,
+        // alice keeps HELD after her socket closes, for the whole test.
+        grace_secs: 3600.0,
         ..Options::default()
     })
-    .await
+    .await;
+    // /files serves agents only the media of conversations they hold.
+    let mut alice = sb.agent(AGENT).await;
+    assert_eq!(sb.text(HELD, "a picture for alice").await.0, 200);
+    alice
+        .until(Duration::from_secs(10), "alice holds HELD", |a| {
+            a.received_count() >= 1
+        })
+        .await;
+    sb
 }
 
 /// `GET /files/<key>` as agent alice, with extra request headers.
@@ -102,7 +115,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     put_s3(
         &moto,
         &bucket,
-        "sb/docs/hello.bin",
+        "sb/media/+15550001111/docs/hello.bin",
         &body,
         "application/x-test",
     )
@@ -111,7 +124,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     put_s3(
         &moto,
         &bucket,
-        "sb/media/big.bin",
+        "sb/media/+15550001111/big.bin",
         &big,
         "application/octet-stream",
     )
@@ -122,7 +135,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
         .await
         .head_object()
         .bucket(&bucket)
-        .key("sb/docs/hello.bin")
+        .key("sb/media/+15550001111/docs/hello.bin")
         .send()
         .await
         .expect("head object")
@@ -131,7 +144,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
         .to_string();
 
     // GET: the object, with its metadata.
-    let response = get_file(&sb, "docs/hello.bin", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/docs/hello.bin", &[]).await;
     assert_eq!(response.status(), 200, "log:\n{}", sb.log());
     assert_eq!(
         header(&response, "content-type").as_deref(),
@@ -151,7 +164,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     );
 
     // A multi-megabyte object arrives whole and intact.
-    let response = get_file(&sb, "media/big.bin", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/big.bin", &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "content-length"),
@@ -161,7 +174,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
 
     // HEAD: the same headers, no body.
     let response = http()
-        .head(sb.url("/files/docs/hello.bin"))
+        .head(sb.url("/files/media/+15550001111/docs/hello.bin"))
         .basic_auth(AGENT, Some(PASSWORD))
         .send()
         .await
@@ -176,7 +189,12 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     assert!(response.bytes().await.expect("body").is_empty());
 
     // Range: 206 with the part and where it lies.
-    let response = get_file(&sb, "docs/hello.bin", &[("range", "bytes=10-19")]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/docs/hello.bin",
+        &[("range", "bytes=10-19")],
+    )
+    .await;
     assert_eq!(response.status(), 206);
     assert_eq!(
         header(&response, "content-range").as_deref(),
@@ -188,7 +206,12 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
         &body[10..20]
     );
 
-    let response = get_file(&sb, "docs/hello.bin", &[("range", "bytes=-5")]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/docs/hello.bin",
+        &[("range", "bytes=-5")],
+    )
+    .await;
     assert_eq!(response.status(), 206);
     assert_eq!(
         header(&response, "content-range").as_deref(),
@@ -196,7 +219,12 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     );
     assert_eq!(response.bytes().await.expect("body").as_ref(), &body[95..]);
 
-    let response = get_file(&sb, "media/big.bin", &[("range", "bytes=3145728-")]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/big.bin",
+        &[("range", "bytes=3145728-")],
+    )
+    .await;
     assert_eq!(response.status(), 206);
     assert_eq!(
         response.bytes().await.expect("body").as_ref(),
@@ -204,7 +232,12 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     );
 
     // A range past the end: 416, saying how long the object is.
-    let response = get_file(&sb, "docs/hello.bin", &[("range", "bytes=100-200")]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/docs/hello.bin",
+        &[("range", "bytes=100-200")],
+    )
+    .await;
     assert_eq!(response.status(), 416);
     assert_eq!(
         header(&response, "content-range").as_deref(),
@@ -212,12 +245,22 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     );
 
     // If-None-Match with the current ETag: 304, nothing re-sent.
-    let response = get_file(&sb, "docs/hello.bin", &[("if-none-match", &s3_etag)]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/docs/hello.bin",
+        &[("if-none-match", &s3_etag)],
+    )
+    .await;
     assert_eq!(response.status(), 304);
     assert_eq!(header(&response, "etag"), Some(s3_etag.clone()));
     assert!(response.bytes().await.expect("body").is_empty());
     // ... and with another tag, the object.
-    let response = get_file(&sb, "docs/hello.bin", &[("if-none-match", "\"not-it\"")]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/docs/hello.bin",
+        &[("if-none-match", "\"not-it\"")],
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.bytes().await.expect("body").as_ref(),
@@ -225,20 +268,30 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
     );
 
     // Missing in S3 and locally: 404.
-    assert_eq!(get_file(&sb, "docs/nope.bin", &[]).await.status(), 404);
+    assert_eq!(
+        get_file(&sb, "media/+15550001111/docs/nope.bin", &[])
+            .await
+            .status(),
+        404
+    );
     // Keys are relative to S3_PREFIX: the prefix cannot be stepped out of.
-    assert_eq!(get_file(&sb, "sb/docs/hello.bin", &[]).await.status(), 404);
+    assert_eq!(
+        get_file(&sb, "sb/media/+15550001111/docs/hello.bin", &[])
+            .await
+            .status(),
+        403
+    );
 
     // Only agents: no credentials or a wrong password is 401.
     let response = http()
-        .get(sb.url("/files/docs/hello.bin"))
+        .get(sb.url("/files/media/+15550001111/docs/hello.bin"))
         .send()
         .await
         .expect("GET");
     assert_eq!(response.status(), 401);
     assert!(header(&response, "www-authenticate").is_some());
     let response = http()
-        .get(sb.url("/files/docs/hello.bin"))
+        .get(sb.url("/files/media/+15550001111/docs/hello.bin"))
         .basic_auth(AGENT, Some("wrong"))
         .send()
         .await
@@ -247,7 +300,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
 
     // Read-only.
     let response = http()
-        .put(sb.url("/files/docs/hello.bin"))
+        .put(sb.url("/files/media/+15550001111/docs/hello.bin"))
         .basic_auth(AGENT, Some(PASSWORD))
         .body("overwrite")
         .send()
@@ -255,7 +308,7 @@ async fn s3_objects_are_served_with_ranges_and_conditionals() {
         .expect("PUT");
     assert_eq!(response.status(), 405);
     assert_eq!(
-        moto.s3_object(&bucket, "sb/docs/hello.bin")
+        moto.s3_object(&bucket, "sb/media/+15550001111/docs/hello.bin")
             .await
             .map(|(b, _)| b),
         Some(body)
@@ -274,23 +327,40 @@ async fn files_survive_the_emulator_going_away_both_ways() {
     moto.create_bucket(&bucket).await;
     let tmp = tempfile::tempdir().expect("temp dir");
     let files_dir = tmp.path().join("files");
-    put_s3(&moto, &bucket, "only-s3.txt", b"from S3 only", "text/plain").await;
-    put_s3(&moto, &bucket, "both.txt", b"S3 copy", "text/plain").await;
-    write_local(&files_dir, "both.txt", b"local copy");
+    put_s3(
+        &moto,
+        &bucket,
+        "media/+15550001111/only-s3.txt",
+        b"from S3 only",
+        "text/plain",
+    )
+    .await;
+    put_s3(
+        &moto,
+        &bucket,
+        "media/+15550001111/both.txt",
+        b"S3 copy",
+        "text/plain",
+    )
+    .await;
+    write_local(&files_dir, "media/+15550001111/both.txt", b"local copy");
     write_local(
         &files_dir,
-        "media/local-only.txt",
+        "media/+15550001111/local-only.txt",
         b"written while S3 was down",
     );
     let sb = switchboard_with_s3(&moto, &bucket, "", &files_dir).await;
 
     let body = |r: reqwest::Response| async move { r.text().await.expect("body") };
     // S3 up: S3 is the source; what S3 lacks comes from the local directory.
-    let response = get_file(&sb, "only-s3.txt", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/only-s3.txt", &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body(response).await, "from S3 only");
-    assert_eq!(body(get_file(&sb, "both.txt", &[]).await).await, "S3 copy");
-    let response = get_file(&sb, "media/local-only.txt", &[]).await;
+    assert_eq!(
+        body(get_file(&sb, "media/+15550001111/both.txt", &[]).await).await,
+        "S3 copy"
+    );
+    let response = get_file(&sb, "media/+15550001111/local-only.txt", &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "content-type").as_deref(),
@@ -301,20 +371,20 @@ async fn files_survive_the_emulator_going_away_both_ways() {
     // S3 hangs (connections accepted, never answered): the local copy is
     // served, not an error and not a hang.
     moto.pause();
-    let response = get_file(&sb, "both.txt", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/both.txt", &[]).await;
     assert_eq!(response.status(), 200, "log:\n{}", sb.log());
     assert_eq!(body(response).await, "local copy");
-    let response = get_file(&sb, "only-s3.txt", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/only-s3.txt", &[]).await;
     assert_eq!(response.status(), 503, "only S3 has it and S3 is away");
     moto.resume();
     // Back: an S3-only file is served from S3 again.
-    let response = get_file(&sb, "only-s3.txt", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/only-s3.txt", &[]).await;
     assert_eq!(response.status(), 200, "log:\n{}", sb.log());
     assert_eq!(body(response).await, "from S3 only");
 
     // S3 gone for good (connection refused).
     moto.kill();
-    let response = get_file(&sb, "both.txt", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/both.txt", &[]).await;
     assert_eq!(response.status(), 200, "log:\n{}", sb.log());
     let etag = header(&response, "etag").expect("local etag");
     assert!(
@@ -325,27 +395,36 @@ async fn files_survive_the_emulator_going_away_both_ways() {
     assert_eq!(header(&response, "content-length").as_deref(), Some("10"));
     assert_eq!(body(response).await, "local copy");
     // The local copy honours ranges and conditionals like S3 does.
-    let response = get_file(&sb, "both.txt", &[("range", "bytes=6-")]).await;
+    let response = get_file(&sb, "media/+15550001111/both.txt", &[("range", "bytes=6-")]).await;
     assert_eq!(response.status(), 206);
     assert_eq!(
         header(&response, "content-range").as_deref(),
         Some("bytes 6-9/10")
     );
     assert_eq!(body(response).await, "copy");
-    let response = get_file(&sb, "both.txt", &[("range", "bytes=10-")]).await;
+    let response = get_file(
+        &sb,
+        "media/+15550001111/both.txt",
+        &[("range", "bytes=10-")],
+    )
+    .await;
     assert_eq!(response.status(), 416);
     assert_eq!(
         header(&response, "content-range").as_deref(),
         Some("bytes */10")
     );
     assert_eq!(
-        get_file(&sb, "both.txt", &[("if-none-match", &etag)])
-            .await
-            .status(),
+        get_file(
+            &sb,
+            "media/+15550001111/both.txt",
+            &[("if-none-match", &etag)]
+        )
+        .await
+        .status(),
         304
     );
     let response = http()
-        .head(sb.url("/files/media/local-only.txt"))
+        .head(sb.url("/files/media/+15550001111/local-only.txt"))
         .basic_auth(AGENT, Some(PASSWORD))
         .send()
         .await
@@ -353,11 +432,16 @@ async fn files_survive_the_emulator_going_away_both_ways() {
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "content-length").as_deref(), Some("25"));
     assert_eq!(
-        body(get_file(&sb, "media/local-only.txt", &[]).await).await,
+        body(get_file(&sb, "media/+15550001111/local-only.txt", &[]).await).await,
         "written while S3 was down"
     );
     // Only in S3, S3 unreachable: "try again", never a 500.
-    assert_eq!(get_file(&sb, "only-s3.txt", &[]).await.status(), 503);
+    assert_eq!(
+        get_file(&sb, "media/+15550001111/only-s3.txt", &[])
+            .await
+            .status(),
+        503
+    );
 
     // The failures were logged with service, operation and error.
     let log = sb.log();
@@ -401,38 +485,42 @@ async fn path_traversal_never_leaves_the_files_directory() {
     let files_dir = tmp.path().join("files");
     const SECRET: &str = "TOP-SECRET-5d1f";
     std::fs::write(tmp.path().join("secret.txt"), SECRET).expect("secret");
-    write_local(&files_dir, "ok/visible.txt", b"visible");
+    write_local(&files_dir, "media/+15550001111/visible.txt", b"visible");
     // A symlink inside the root that points outside it.
-    std::os::unix::fs::symlink(tmp.path().join("secret.txt"), files_dir.join("ok/link.txt"))
-        .expect("symlink");
-    std::os::unix::fs::symlink(tmp.path(), files_dir.join("up")).expect("dir symlink");
+    std::os::unix::fs::symlink(
+        tmp.path().join("secret.txt"),
+        files_dir.join("media/+15550001111/link.txt"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(tmp.path(), files_dir.join("media/+15550001111/up"))
+        .expect("dir symlink");
     let sb = switchboard_with_s3(&moto, &bucket, "", &files_dir).await;
 
-    let (status, _) = raw_get(sb.port, "/files/ok/visible.txt").await;
+    let (status, _) = raw_get(sb.port, "/files/media/+15550001111/visible.txt").await;
     assert_eq!(status, 200, "control: a normal file is served");
 
     let attempts = [
         "/files/../secret.txt",
-        "/files/ok/../../secret.txt",
+        "/files/media/+15550001111/../../secret.txt",
         "/files/%2e%2e/secret.txt",
         "/files/%2E%2E%2Fsecret.txt",
-        "/files/ok/%2e%2e%2f%2e%2e%2fsecret.txt",
-        "/files/ok%2F..%2F..%2Fsecret.txt",
+        "/files/media/+15550001111/%2e%2e%2f%2e%2e%2fsecret.txt",
+        "/files/media/+15550001111%2F..%2F..%2Fsecret.txt",
         "/files/%2F..%2Fsecret.txt",
         "/files//etc/passwd",
         "/files/%2Fetc%2Fpasswd",
         "/files/..%5Csecret.txt",
-        "/files/ok%5C..%5C..%5Csecret.txt",
-        "/files/ok/%00/../../secret.txt",
-        "/files/./ok/visible.txt",
-        "/files/ok/link.txt",
-        "/files/up/secret.txt",
+        "/files/media/+15550001111%5C..%5C..%5Csecret.txt",
+        "/files/media/+15550001111/%00/../../secret.txt",
+        "/files/./media/+15550001111/visible.txt",
+        "/files/media/+15550001111/link.txt",
+        "/files/media/+15550001111/up/secret.txt",
         "/files/.secret.txt",
     ];
     for target in attempts {
         let (status, text) = raw_get(sb.port, target).await;
         assert!(
-            status == 400 || status == 404,
+            status == 400 || status == 403 || status == 404,
             "{target} answered {status}:\n{text}"
         );
         assert!(
@@ -500,12 +588,7 @@ impl AgentUi {
 
     /// Signs alice in; the `sb_session=…` pair to send as `Cookie`.
     async fn sign_in(&self) -> String {
-        let response = http()
-            .post(self.url("/login"))
-            .form(&[("name", AGENT), ("password", PASSWORD)])
-            .send()
-            .await
-            .expect("POST /login");
+        let response = common::login::post(&http(), &self.url(""), AGENT, PASSWORD).await;
         assert_eq!(response.status(), 303, "sign-in; log:\n{}", self.log());
         response
             .headers()
@@ -542,8 +625,15 @@ async fn agent_ui_serves_files_to_signed_in_agents_and_static_from_s3() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let files_dir = tmp.path().join("files");
     let png = pattern(2048);
-    put_s3(&moto, &bucket, "media/conv-1/pic.png", &png, "image/png").await;
-    write_local(&files_dir, "conv-1/local.txt", b"local media");
+    put_s3(
+        &moto,
+        &bucket,
+        "media/media/+15550001111/pic.png",
+        &png,
+        "image/png",
+    )
+    .await;
+    write_local(&files_dir, "media/+15550001111/local.txt", b"local media");
     put_s3(
         &moto,
         &bucket,
@@ -565,14 +655,33 @@ async fn agent_ui_serves_files_to_signed_in_agents_and_static_from_s3() {
     let ui = AgentUi::start(&sb, &env, tmp.path()).await;
 
     // /files needs a signed-in agent.
-    let response = ui.get("/files/conv-1/pic.png", None).await;
+    let response = ui.get("/files/media/+15550001111/pic.png", None).await;
     assert_eq!(response.status(), 401);
     let response = ui
-        .get("/files/conv-1/pic.png", Some("sb_session=forged"))
+        .get(
+            "/files/media/+15550001111/pic.png",
+            Some("sb_session=forged"),
+        )
         .await;
     assert_eq!(response.status(), 401);
     let cookie = ui.sign_in().await;
-    let response = ui.get("/files/conv-1/pic.png", Some(&cookie)).await;
+    // Not before alice holds the conversation…
+    let response = ui
+        .get("/files/media/+15550001111/pic.png", Some(&cookie))
+        .await;
+    assert_eq!(response.status(), 403);
+    // …which she does once it is assigned to her session (the only agent).
+    assert_eq!(sb.text(HELD, "a picture").await.0, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let response = loop {
+        let response = ui
+            .get("/files/media/+15550001111/pic.png", Some(&cookie))
+            .await;
+        if response.status() != 403 || Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(response.status(), 200, "log:\n{}", ui.log());
     assert_eq!(
         header(&response, "content-type").as_deref(),
@@ -583,7 +692,9 @@ async fn agent_ui_serves_files_to_signed_in_agents_and_static_from_s3() {
         response.bytes().await.expect("body").as_ref(),
         png.as_slice()
     );
-    let response = ui.get("/files/conv-1/local.txt", Some(&cookie)).await;
+    let response = ui
+        .get("/files/media/+15550001111/local.txt", Some(&cookie))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "local media");
     let response = ui.get("/files/..%5Csecret", Some(&cookie)).await;
@@ -639,24 +750,24 @@ async fn put_keeps_a_local_copy_and_uploads_and_says_when_s3_failed() {
         }),
     );
     let picture = pattern(5000);
-    let key = FileKey::parse("conv/1/a.jpg").expect("key");
+    let key = FileKey::parse("media/+15550001111/a.jpg").expect("key");
     store
         .put(&key, picture.clone().into(), "image/jpeg")
         .await
         .expect("put with S3 up");
     assert_eq!(
-        moto.s3_object(&bucket, "p/conv/1/a.jpg").await,
+        moto.s3_object(&bucket, "p/media/+15550001111/a.jpg").await,
         Some((picture.clone(), Some("image/jpeg".to_string())))
     );
     assert_eq!(
-        std::fs::read(files_dir.join("conv/1/a.jpg")).expect("local copy"),
+        std::fs::read(files_dir.join("media/+15550001111/a.jpg")).expect("local copy"),
         picture
     );
 
     // S3 gone: the local copy is still written, and the caller is told the
     // upload failed (so it can retry), naming the operation.
     moto.kill();
-    let key = FileKey::parse("conv/1/b.dat").expect("key");
+    let key = FileKey::parse("media/+15550001111/b.dat").expect("key");
     let err = store
         .put(&key, b"late".to_vec().into(), "image/gif")
         .await
@@ -672,13 +783,13 @@ async fn put_keeps_a_local_copy_and_uploads_and_says_when_s3_failed() {
         "{err}"
     );
     assert_eq!(
-        std::fs::read(files_dir.join("conv/1/b.dat")).expect("local copy"),
+        std::fs::read(files_dir.join("media/+15550001111/b.dat")).expect("local copy"),
         b"late"
     );
     // Served from the local copy with the type it was written with (not a
     // guess from the name), while S3 is away.
     let sb = switchboard_with_s3(&moto, &bucket, "p/", &files_dir).await;
-    let response = get_file(&sb, "conv/1/b.dat", &[]).await;
+    let response = get_file(&sb, "media/+15550001111/b.dat", &[]).await;
     assert_eq!(response.status(), 200, "log:\n{}", sb.log());
     assert_eq!(
         header(&response, "content-type").as_deref(),

@@ -355,3 +355,31 @@ async fn requests_to_twilio_pass_its_openapi_validation() {
     });
     assert!(registered, "webhook registration failed:\n{}", sb.log());
 }
+
+#[tokio::test]
+async fn during_a_token_rotation_rest_calls_still_use_the_primary_token() {
+    // The stand-in for Twilio accepts only the primary token (AUTH_TOKEN) on
+    // its REST API; a reply sent with the secondary would be refused (401).
+    let sim = PhoneSim::start("http://127.0.0.1:9/twilio/sms", 50).await;
+    let sb = Switchboard::start_in_process(Options {
+        twilio_api_base: sim.base.clone(),
+        extra_env: vec![(
+            "TWILIO_SECONDARY_AUTH_TOKEN".into(),
+            "the-promoted-token".into(),
+        )],
+        ..Options::default()
+    })
+    .await;
+    let mut alice = sb.agent("alice").await;
+    let customer = number(1);
+    assigned_conversation(&sb, &mut alice, &customer).await;
+    reply(&mut alice, &customer, "r1", "sent with the primary").await;
+    alice
+        .until(WAIT, "delivered", |a| {
+            status_of(a, 2) == Some(DeliveryStatus::Delivered)
+        })
+        .await;
+    let sent = sim.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["body"], "sent with the primary");
+}

@@ -244,3 +244,60 @@ async fn agents_need_credentials_and_bad_frames_get_error_frames() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn during_a_token_rotation_webhooks_signed_with_either_token_are_accepted() {
+    let sb = Switchboard::start_in_process(Options {
+        extra_env: vec![(
+            "TWILIO_SECONDARY_AUTH_TOKEN".into(),
+            "the-promoted-token".into(),
+        )],
+        ..Options::default()
+    })
+    .await;
+    let mut alice = sb.agent("alice").await;
+    let url = sb.url("/twilio/sms");
+    let sign = |token: &str, params: &[(String, String)]| {
+        switchboard::twilio::signature::compute(token, &url, params)
+    };
+
+    let by_primary = inbound_params(&new_sid(), &number(1), "signed with the primary");
+    let (status, _) = sb
+        .post_form(
+            "/twilio/sms",
+            &by_primary,
+            Some(&sign(AUTH_TOKEN, &by_primary)),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let by_secondary = inbound_params(&new_sid(), &number(1), "signed with the secondary");
+    let (status, _) = sb
+        .post_form(
+            "/twilio/sms",
+            &by_secondary,
+            Some(&sign("the-promoted-token", &by_secondary)),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let forged = inbound_params(&new_sid(), &number(1), "signed with neither");
+    let (status, _) = sb
+        .post_form(
+            "/twilio/sms",
+            &forged,
+            Some(&sign("a-third-token", &forged)),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // The barrier: the forged one, refused before it, was never stored.
+    sb.barrier(&mut alice, &number(1)).await;
+    let bodies: Vec<String> = alice
+        .bodies(&number(1))
+        .into_iter()
+        .filter(|b| !is_barrier(b))
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["signed with the primary", "signed with the secondary"]
+    );
+}

@@ -58,6 +58,7 @@ pub struct Attached {
 enum Command {
     Attach(oneshot::Sender<Attached>),
     Forward(ClientFrame),
+    Holds(String, oneshot::Sender<bool>),
     Password(String),
     Close,
 }
@@ -80,6 +81,20 @@ impl AgentHandle {
     /// Whether the upstream session is live right now.
     pub fn is_connected(&self) -> bool {
         *self.connected.borrow()
+    }
+
+    /// Whether the agent holds `conversation` now (false if the session ended).
+    pub async fn holds(&self, conversation: &str) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Holds(conversation.to_string(), tx))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     /// Sends a validated browser frame upstream; false if the session has ended.

@@ -159,6 +159,12 @@ impl AgentModel {
     }
 
     /// Last seq held per conversation: `hello.resume`.
+    /// Whether the agent holds `conversation` (it is on their console):
+    /// what the agent UI's `/files` allows them to read.
+    pub fn holds(&self, conversation: &str) -> bool {
+        self.conversations.iter().any(|c| c.info.id == conversation)
+    }
+
     pub fn resume(&self) -> BTreeMap<ConversationId, Seq> {
         self.conversations
             .iter()

@@ -342,6 +342,9 @@ impl Task {
                 let _ = reply.send(attached);
             }
             Command::Forward(frame) => self.forward(frame).await,
+            Command::Holds(conversation, reply) => {
+                let _ = reply.send(self.model.holds(&conversation));
+            }
             Command::Password(password) => self.credentials.password = password,
             Command::Close => return Some(Ended::Closed),
         }

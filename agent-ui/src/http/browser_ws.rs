@@ -45,9 +45,10 @@ pub async fn upgrade(
     }
     let shutdown = state.registry.shutdown_token();
     let tracked = state.registry.track();
+    let registry = state.registry.clone();
     ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::telemetry::count_browser_socket(serve(socket, session, shutdown)).await;
+            crate::telemetry::count_browser_socket(serve(socket, session, shutdown, registry)).await;
             drop(tracked);
         })
 }
@@ -58,6 +59,7 @@ async fn serve(
     socket: WebSocket,
     session: SignedIn,
     shutdown: tokio_util::sync::CancellationToken,
+    registry: std::sync::Arc<crate::sessions::Registry>,
 ) {
     let (mut sink, mut stream) = socket.split();
     let Some(mut attached) = session.handle.attach().await else {
@@ -133,6 +135,8 @@ async fn serve(
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
+                // An open tab is activity: its session does not expire under it.
+                registry.touch(&session.session_id);
                 let pinged = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Ping(Default::default()))).await;
                 if !matches!(pinged, Ok(Ok(()))) {
                     return;
@@ -231,7 +235,7 @@ async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
 /// Browsers always send `Origin` on WebSocket requests; a page from another site must
 /// not ride on the agent's cookie. (Non-browser clients send none and are let through:
 /// they hold the cookie themselves.)
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };

@@ -2,11 +2,18 @@
 //! signed-in agents, from S3 with the local `FILES_DIR` as fallback (see
 //! `switchboard_cloud::files`). The bucket is never public; this is the only
 //! way a browser sees its contents.
+//!
+//! An agent reads only what `switchboard_cloud::files::access` allows: the
+//! media of a conversation on their console now (the switchboard's
+//! assignments, as their session received them). Everything else is 403,
+//! decided before the file is looked up.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use switchboard_cloud::files::access::reader_conversation;
+use switchboard_cloud::files::FileKey;
 
 use super::session::{CurrentSession, NotSignedIn};
 use super::AppState;
@@ -19,13 +26,29 @@ pub async fn serve(
     key: Result<Path<String>, PathRejection>,
 ) -> Response {
     // Sign-in before anything about the path, so strangers learn nothing.
-    if let Err(not_signed_in) = session {
-        return not_signed_in.into_response();
-    }
+    let session = match session {
+        Ok(CurrentSession(session)) => session,
+        Err(not_signed_in) => return not_signed_in.into_response(),
+    };
     let Path(key) = match key {
         Ok(key) => key,
         Err(rejection) => return rejection.into_response(),
     };
+    // An invalid key is refused by `serve` below, with its reason.
+    if let Ok(parsed) = FileKey::parse(&key) {
+        let allowed = match reader_conversation(&parsed) {
+            Some(conversation) => session.handle.holds(conversation).await,
+            None => false,
+        };
+        if !allowed {
+            tracing::info!(agent = %session.agent, key = %parsed, "file read refused: not a conversation this agent holds");
+            return (
+                StatusCode::FORBIDDEN,
+                "not a file of a conversation you hold",
+            )
+                .into_response();
+        }
+    }
     let mut res = state.files.serve(&method, &key, &headers).await;
     switchboard_cloud::files::mark_private(&mut res);
     res

@@ -12,11 +12,11 @@ mod session;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::set_header::SetResponseHeaderLayer;
+use switchboard_cloud::guard::headers::HeaderPolicy;
 
 use crate::sessions::Registry;
 
@@ -24,10 +24,14 @@ pub use assets::StaticSource;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "sb_session";
+/// Name of the sign-in form's CSRF cookie (double-submit: its value is also
+/// a hidden field of the form).
+pub const LOGIN_CSRF_COOKIE: &str = "sb_login";
 
 /// Largest request body accepted (the sign-in form is tiny).
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Headers every response carries: this CSP plus `switchboard_cloud::guard::headers`.
 /// Pages load their scripts and styles from /static/ only, so a message body that
 /// somehow became markup still could not run script. Images may come from the file
 /// server or Twilio (MMS).
@@ -43,12 +47,17 @@ pub struct AppState {
     pub files: switchboard_cloud::files::FileStore,
     /// Guards `GET /metrics` (`METRICS_TOKEN`); `None` turns it off.
     pub metrics_token: Option<switchboard_cloud::telemetry::MetricsToken>,
+    /// Failed sign-ins per agent name and client address.
+    pub throttle: switchboard_cloud::guard::SignInThrottle,
+    /// Proxies whose `X-Forwarded-For` / `-Proto` are believed.
+    pub proxies: switchboard_cloud::guard::TrustedProxies,
 }
 
 /// All routes, with the static assets served under `/static/`.
 pub fn router(state: AppState, statics: &StaticSource) -> Router {
-    let header = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    let headers = HeaderPolicy {
+        csp: CONTENT_SECURITY_POLICY,
+        proxies: state.proxies.clone(),
     };
     let router = Router::new()
         .route("/", get(console::page))
@@ -60,12 +69,10 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
         .route("/metrics", get(metrics))
         .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(header(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ))
-        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(header::REFERRER_POLICY, "same-origin"));
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
+            switchboard_cloud::guard::headers::apply,
+        ));
     switchboard_cloud::telemetry::with_http_layers(router).with_state(state)
 }
 

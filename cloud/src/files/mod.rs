@@ -6,6 +6,7 @@
 //! checked too (a file written while S3 was down). So a file is reachable as
 //! long as either side has it.
 
+pub mod access;
 mod key;
 mod local;
 mod range;

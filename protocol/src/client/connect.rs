@@ -98,6 +98,23 @@ pub async fn connect(credentials: &Credentials) -> Result<Socket, ConnectError> 
     within_timeout(async { attempt.await.map(|(socket, _)| socket) }).await
 }
 
+/// Like [`connect`], on behalf of a client (the agent UI's sign-in form):
+/// its address travels as `X-Forwarded-For`, which the switchboard believes
+/// only from an address in its `TRUSTED_PROXIES`, so the switchboard's
+/// sign-in limits count the browser, not the agent UI.
+pub async fn connect_for_client(
+    credentials: &Credentials,
+    client: std::net::IpAddr,
+) -> Result<Socket, ConnectError> {
+    let mut request = credentials.request()?;
+    let value = HeaderValue::from_str(&client.to_string())
+        .map_err(|e| ConnectError::Request(e.to_string()))?;
+    request.headers_mut().insert("x-forwarded-for", value);
+    let attempt =
+        tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), false);
+    within_timeout(async { attempt.await.map(|(socket, _)| socket) }).await
+}
+
 /// Like [`connect`], over a stream the caller opened (a byte-counting one in
 /// the benchmark, one with a tiny receive window in the tests). Plain `ws://`.
 pub async fn connect_over<S>(

@@ -16,8 +16,8 @@ mod resume;
 
 pub use backoff::{backoff_policy, Backoff};
 pub use connect::{
-    connect, connect_over, connect_retrying, ConnectError, Credentials, Socket, CONNECT_TIMEOUT,
-    MAX_FRAME_BYTES,
+    connect, connect_for_client, connect_over, connect_retrying, ConnectError, Credentials, Socket,
+    CONNECT_TIMEOUT, MAX_FRAME_BYTES,
 };
 pub use heartbeat::{Beat, Heartbeat};
 pub use resume::ResumePoints;

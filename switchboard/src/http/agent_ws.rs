@@ -6,18 +6,21 @@
 use super::{agent_auth, AppState};
 use crate::hub;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use tracing::Instrument;
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(agent) = agent_auth::authenticate(&state, &headers) else {
-        return agent_auth::challenge();
+    let agent = match agent_auth::authenticate(&state, peer, &headers).await {
+        Ok(agent) => agent,
+        Err(refused) => return refused,
     };
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();

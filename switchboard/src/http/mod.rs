@@ -1,6 +1,6 @@
 //! The HTTP surface: Twilio webhooks, the agent WebSocket endpoint, health.
 
-mod agent_auth;
+pub mod agent_auth;
 mod agent_ws;
 mod files;
 mod health;
@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use switchboard_cloud::guard::headers::HeaderPolicy;
 use tokio::sync::watch;
 
 /// Shared by every handler.
@@ -39,12 +40,17 @@ pub struct AppState {
     pub jobs: crate::jobs::JobQueue,
     /// Local files plus S3 (when configured): MMS media, transcripts.
     pub files: switchboard_cloud::files::FileStore,
+    /// Agent sign-in limits and the trusted proxies.
+    pub guard: agent_auth::Guard,
 }
 
 /// Path of Twilio's inbound-message webhook.
 pub const INBOUND_PATH: &str = "/twilio/sms";
 /// The original system's path for the same webhook.
 pub const LEGACY_INBOUND_PATH: &str = "/smswebhook";
+/// The switchboard serves no pages: nothing may load, run or frame anything.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
 /// Path of the delivery-status callback.
 pub const STATUS_PATH: &str = "/twilio/status";
 
@@ -64,7 +70,14 @@ pub fn app(state: AppState) -> Router {
             post(status_callback::receive).layer(webhook_limit),
         )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
-        .route(files::FILES_PATH, get(files::serve));
+        .route(files::FILES_PATH, get(files::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            HeaderPolicy {
+                csp: CONTENT_SECURITY_POLICY,
+                proxies: state.guard.proxies.clone(),
+            },
+            switchboard_cloud::guard::headers::apply,
+        ));
     switchboard_cloud::telemetry::with_http_layers(router).with_state(state)
 }
 

@@ -90,7 +90,12 @@ impl FromRequest<AppState> for TwilioForm {
             ));
         };
         let url = state.config.public_url_of(&path_and_query);
-        if !signature::is_valid(&state.config.twilio_auth_token, &url, &params, &signature) {
+        // During a token rotation Twilio may sign with either token.
+        let signed = state
+            .config
+            .webhook_tokens()
+            .any(|token| signature::is_valid(token, &url, &params, &signature));
+        if !signed {
             return Err(Rejection(
                 StatusCode::FORBIDDEN,
                 format!(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod login;
 pub mod twilio_media;
 
 use futures_util::{SinkExt, StreamExt};
