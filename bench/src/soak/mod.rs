@@ -212,6 +212,7 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<audit::Audit> {
         );
     }
     Ok(audit::audit(
+        options.kills,
         &sent.acknowledged,
         &deliveries,
         &acked,
