@@ -5,8 +5,8 @@
 //! The agent UI is measured too: its per-message enrichment on one core, and
 //! webhook → browser tab latency through `agent-ui serve`.
 //!
-//! The binaries are thin: `loadgen` (the suite and an ad-hoc load command)
-//! and `trivial` (the baseline server).
+//! The binaries are thin: `loadgen` (the suite and an ad-hoc load command),
+//! `trivial` (the baseline server) and `soak` (the kill -9 soak, [`soak`]).
 
 pub mod agent;
 pub mod analysis;
@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod load;
 pub mod process;
 pub mod report;
+pub mod soak;
 pub mod stats;
 pub mod suite;
 pub mod ui_findings;

@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod inspect;
 mod page;
+mod segments;
 mod state;
 mod status_callbacks;
 mod twilio_api;

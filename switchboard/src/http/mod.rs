@@ -3,6 +3,7 @@
 pub mod agent_auth;
 mod agent_ws;
 mod files;
+mod form_decode;
 mod health;
 mod inbound;
 mod status_callback;

@@ -1,12 +1,73 @@
 //! Property tests: the conversation rules, applied by [`MemoryLog`] to
 //! arbitrary interleavings of inbound messages, replies, status updates and
 //! opt-outs, keep seqs gap-free, statuses forward-only and dedupe
-//! idempotent.
+//! idempotent: a retry is answered with the first copy however late it
+//! comes, and replaying a whole history changes nothing.
 
 use super::MemoryLog;
 use crate::store::{Appended, InboundMessage, Reply, ReplyOutcome, StatusTarget, StatusUpdate};
 use proptest::prelude::*;
 use std::collections::HashMap;
+
+/// What a retry must answer: the first copy's position, per MessageSid and
+/// per `(agent, client_id)`.
+#[derive(Default)]
+struct FirstCopies {
+    inbound: HashMap<u8, Appended>,
+    replies: HashMap<(u8, u8), ReplyOutcome>,
+}
+
+impl FirstCopies {
+    /// Applies `event` and checks that a retry of anything stored earlier —
+    /// however many other events came in between — is answered with the
+    /// first copy's seq and leaves the log exactly as it was.
+    fn apply(&mut self, log: &mut MemoryLog, event: &Event) -> Result<(), TestCaseError> {
+        let before = log.clone();
+        apply(log, event)?;
+        match *event {
+            Event::Inbound { from, sid, body } => {
+                let answer = log.append_inbound(&inbound(from, sid, body));
+                match self.inbound.get(&sid) {
+                    Some(first) => {
+                        prop_assert_eq!(answer.seq, first.seq, "SM-in-{} moved", sid);
+                        prop_assert!(answer.duplicate);
+                        prop_assert!(
+                            *log == before,
+                            "a late retry of SM-in-{} changed the log",
+                            sid
+                        );
+                    }
+                    None => {
+                        self.inbound.insert(sid, answer);
+                    }
+                }
+            }
+            Event::Reply { to, agent, client } => {
+                let answer = log.append_reply(&reply(to, agent, client));
+                match self.replies.get(&(agent, client)) {
+                    Some(ReplyOutcome::Accepted { seq, .. }) => {
+                        prop_assert_eq!(
+                            answer,
+                            ReplyOutcome::Accepted {
+                                seq: *seq,
+                                duplicate: true
+                            }
+                        );
+                        prop_assert!(*log == before, "a late resend changed the log");
+                    }
+                    // A refused reply was not stored: a later copy may be accepted.
+                    _ => {
+                        if matches!(answer, ReplyOutcome::Accepted { .. }) {
+                            self.replies.insert((agent, client), answer);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
 use switchboard_protocol::{DeliveryStatus, Direction};
 
 /// Customers (index 3 never writes, so replies to it are refused).
@@ -210,5 +271,62 @@ proptest! {
             .filter(|(_, c)| matches!(c, crate::store::Change::Message { .. }))
             .count();
         prop_assert_eq!(messages, message_changes);
+    }
+
+    #[test]
+    fn a_retry_arriving_any_time_later_is_answered_with_the_first_copy(
+        events in proptest::collection::vec(event(), 1..80)
+    ) {
+        let mut log = MemoryLog::default();
+        let mut first = FirstCopies::default();
+        for event in &events {
+            first.apply(&mut log, event)?;
+        }
+    }
+
+    #[test]
+    fn replaying_every_message_and_reply_afterwards_changes_nothing(
+        events in proptest::collection::vec(event(), 1..60),
+        order in any::<proptest::sample::Index>(),
+    ) {
+        let mut log = MemoryLog::default();
+        // Replies stored by the first pass (a refused one is not stored, and
+        // may rightly be accepted later, e.g. after the customer opts back in).
+        let mut stored = std::collections::HashSet::new();
+        for event in &events {
+            apply(&mut log, event)?;
+            if let Event::Reply { to, agent, client } = *event {
+                if let ReplyOutcome::Accepted { .. } = log.append_reply(&reply(to, agent, client)) {
+                    stored.insert((agent, client));
+                }
+            }
+        }
+        let after = log.clone();
+        // Twilio's retries and agents' resends, in another order (rotated).
+        let retries: Vec<&Event> = events
+            .iter()
+            .filter(|e| match e {
+                Event::Inbound { .. } => true,
+                Event::Reply { agent, client, .. } => stored.contains(&(*agent, *client)),
+                _ => false,
+            })
+            .collect();
+        let start = if retries.is_empty() { 0 } else { order.index(retries.len()) };
+        for event in retries[start..].iter().chain(&retries[..start]) {
+            match **event {
+                Event::Inbound { from, sid, body } => {
+                    prop_assert!(log.append_inbound(&inbound(from, sid, body)).duplicate);
+                }
+                Event::Reply { to, agent, client } => {
+                    let answer = log.append_reply(&reply(to, agent, client));
+                    prop_assert!(
+                        matches!(answer, ReplyOutcome::Accepted { duplicate: true, .. }),
+                        "a resent reply got {:?}", answer
+                    );
+                }
+                _ => {}
+            }
+        }
+        prop_assert!(log == after, "replaying the same messages and replies changed the log");
     }
 }
