@@ -44,6 +44,13 @@ pub struct SledStore {
     /// sled's data file, synced after each routing write with
     /// `DURABILITY=fsync`.
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
+    /// Routing writes made so far (bumped after each insert).
+    routing_written: std::sync::atomic::AtomicU64,
+    /// Routing writes known durable; the lock serialises routing flushes,
+    /// so writes made during one flush share the next instead of each
+    /// paying for its own (the router writes routes of many conversations
+    /// side by side).
+    routing_durable: tokio::sync::Mutex<u64>,
     meta: sled::Tree,
     writes: mpsc::Sender<Write>,
     durable: watch::Receiver<u64>,
@@ -133,6 +140,8 @@ impl SledStore {
                 routes,
                 agents,
                 routing_fsync,
+                routing_written: std::sync::atomic::AtomicU64::new(0),
+                routing_durable: tokio::sync::Mutex::new(0),
                 meta,
                 writes,
                 durable,
@@ -367,7 +376,8 @@ impl Store for SledStore {
 impl RoutingState for SledStore {
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
         let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.routes.insert(conversation.as_bytes(), bytes)?;
+        let (tree, key) = (self.routes.clone(), conversation.as_bytes().to_vec());
+        blocking(move || Ok(tree.insert(key, bytes)?)).await?;
         self.make_routing_durable().await?;
         Ok(RouteWrite::Written)
     }
@@ -396,7 +406,8 @@ impl RoutingState for SledStore {
     async fn save_agent(&self, agent: &str, settings: AgentSettings) -> Result<()> {
         let bytes =
             serde_json::to_vec(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.agents.insert(agent.as_bytes(), bytes)?;
+        let (tree, key) = (self.agents.clone(), agent.as_bytes().to_vec());
+        blocking(move || Ok(tree.insert(key, bytes)?)).await?;
         self.make_routing_durable().await
     }
 
@@ -419,8 +430,17 @@ impl RoutingState for SledStore {
 }
 
 impl SledStore {
-    /// Flushes sled and, with `DURABILITY=fsync`, syncs its data file.
+    /// Makes the routing write just made durable: flushes sled and, with
+    /// `DURABILITY=fsync`, syncs its data file — unless a flush that began
+    /// after the write already did.
     async fn make_routing_durable(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let wanted = self.routing_written.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = self.routing_durable.lock().await;
+        if *durable >= wanted {
+            return Ok(());
+        }
+        let upto = self.routing_written.load(Ordering::SeqCst);
         self.routes.flush_async().await?;
         if let Some(file) = self.routing_fsync.clone() {
             blocking(move || {
@@ -429,6 +449,7 @@ impl SledStore {
             })
             .await?;
         }
+        *durable = upto;
         Ok(())
     }
 }
