@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "violation")]
+pub mod violation;
 
 /// Version carried in every frame as `v`. Bumped on incompatible changes.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -177,6 +177,7 @@ pub async fn serve(
     let state = AppState {
         config: config.clone(),
         store: ports.log.clone(),
+        routing: ports.routing.clone(),
         readiness: ports.lifecycle.clone(),
         router,
         shutdown: stop_rx.clone(),

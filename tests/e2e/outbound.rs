@@ -383,3 +383,59 @@ async fn during_a_token_rotation_rest_calls_still_use_the_primary_token() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["body"], "sent with the primary");
 }
+
+// Several worker threads, so replies stored from separate tasks could
+// really overtake each other (the lanes' own unit test shows it
+// deterministically).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replies_sent_back_to_back_are_stored_in_the_order_sent() {
+    let (sb, _sim) = system(0).await;
+    let mut alice = sb.agent("alice").await;
+    let customer = number(1);
+    assigned_conversation(&sb, &mut alice, &customer).await;
+    // Many replies without waiting for acks: each is stored by the router
+    // off its loop, so without ordering per conversation a later one could
+    // take an earlier seq.
+    const REPLIES: u64 = 40;
+    for i in 0..REPLIES {
+        reply(
+            &mut alice,
+            &customer,
+            &format!("r{i}"),
+            &format!("reply {i:02}"),
+        )
+        .await;
+    }
+    alice
+        .until(WAIT, "every ack", |a| {
+            a.frames
+                .iter()
+                .filter(|f| matches!(f, ServerFrame::Ack { .. }))
+                .count() as u64
+                == REPLIES
+        })
+        .await;
+    // Acks carry the seq each reply was stored at: reply i is message i + 2.
+    let acked: Vec<(String, u64)> = alice
+        .frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Ack { client_id, seq, .. } => Some((client_id.clone(), *seq)),
+            _ => None,
+        })
+        .collect();
+    for (client_id, seq) in &acked {
+        let i: u64 = client_id[1..].parse().expect("client id r<i>");
+        assert_eq!(*seq, i + 2, "{client_id} stored out of order: {acked:?}");
+    }
+    // And the agent is shown them in that order.
+    alice
+        .until(WAIT, "every reply shown", |a| {
+            a.bodies(&customer).len() as u64 == REPLIES + 1
+        })
+        .await;
+    let expected: Vec<String> = std::iter::once("hi, I need help".to_string())
+        .chain((0..REPLIES).map(|i| format!("reply {i:02}")))
+        .collect();
+    assert_eq!(alice.bodies(&customer), expected);
+}

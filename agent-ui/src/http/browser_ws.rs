@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use switchboard_protocol::violation::{self, Violation};
 use switchboard_protocol::ClientFrame;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::MissedTickBehavior;
@@ -48,7 +49,8 @@ pub async fn upgrade(
     let registry = state.registry.clone();
     ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::telemetry::count_browser_socket(serve(socket, session, shutdown, registry)).await;
+            crate::telemetry::count_browser_socket(serve(socket, session, shutdown, registry))
+                .await;
             drop(tracked);
         })
 }
@@ -120,8 +122,8 @@ async fn serve(
                     }
                 }
                 Some(Err(e)) => {
-                    match violation(&e) {
-                        Some((code, reason)) => {
+                    match violation::classify(&e) {
+                        Some(Violation { code, reason }) => {
                             tracing::warn!(agent = %session.agent, code, reason = %reason, "closing a browser socket: the page broke the protocol");
                             let refusal = BrowserFrame::error(BrowserErrorCode::BadFrame, reason.clone());
                             let _ = send(&mut sink, Utf8Bytes::from(refusal.to_json())).await;
@@ -186,34 +188,6 @@ async fn send(sink: &mut Sink, text: Utf8Bytes) -> Result<(), ()> {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
-}
-
-/// What a read error means for the page: the RFC 6455 close code and a reason
-/// (1009 too big, 1007 invalid UTF-8, 1002 protocol error), or `None` when the
-/// peer simply went away and there is nobody to tell. (The switchboard's agent
-/// socket does the same in `switchboard::hub::violation`.)
-fn violation(error: &axum::Error) -> Option<(u16, String)> {
-    use std::error::Error as _;
-    use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
-    let (code, reason) = match error.source()?.downcast_ref::<WsError>()? {
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
-            1009,
-            format!("message of {size} bytes is over the {max_size}-byte limit"),
-        ),
-        WsError::Capacity(other) => (1009, other.to_string()),
-        WsError::Utf8(_) => (1007, "text frame is not valid UTF-8".to_string()),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return None,
-        WsError::Protocol(e) => (1002, format!("protocol error: {e}")),
-        _ => return None,
-    };
-    // A Close frame's reason is at most 123 bytes.
-    let mut reason = reason;
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    reason.truncate(end);
-    Some((code, reason))
 }
 
 async fn close_with(sink: &mut Sink, code: u16, reason: String) {

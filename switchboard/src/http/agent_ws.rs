@@ -25,7 +25,7 @@ pub async fn upgrade(
     if *state.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    ws.max_message_size(hub::violation::MAX_MESSAGE_BYTES)
+    ws.max_message_size(hub::MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             // Upgraded sockets outlive axum's graceful shutdown; the tracker
             // lets shutdown wait until each has sent its `shutting_down`.

@@ -58,7 +58,7 @@ async fn may_read(state: &AppState, agent: &str, key: &FileKey) -> bool {
     let Some(conversation) = reader_conversation(key) else {
         return false;
     };
-    match state.store.routes().await {
+    match state.routing.routes().await {
         Ok(routes) => routes.iter().any(|(id, route)| {
             id == conversation
                 && matches!(route, RouteRecord::Assigned { agent: holder, .. } if holder == agent)

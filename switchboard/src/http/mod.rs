@@ -11,7 +11,7 @@ mod twilio_form;
 
 use crate::config::Config;
 use crate::router::RouterHandle;
-use crate::store::{Lifecycle, MessageLog};
+use crate::store::{Lifecycle, MessageLog, RoutingState};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The message log: webhooks, status callbacks, agent sockets' reads.
     pub store: Arc<dyn MessageLog>,
+    /// Who holds which conversation: `/files` reads it to decide whether an
+    /// agent may read a customer's picture.
+    pub routing: Arc<dyn RoutingState>,
     /// Asked by `/readyz`.
     pub readiness: Arc<dyn Lifecycle>,
     pub router: RouterHandle,

@@ -6,15 +6,15 @@
 //! goes on; a silent peer, a full buffer, a newer session of the same agent
 //! or shutdown ends it.
 
-use super::violation::{self, Violation};
 use crate::http::AppState;
 use crate::router::{Command, Conn, Outgoing, RESUME_STATUS_WINDOW};
-use crate::store::MessageLog;
+use crate::store::{MessageLog, StoreError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_protocol::violation::{self, Violation, MAX_CLOSE_REASON};
 use switchboard_protocol::{
     decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, ServerFrame,
 };
@@ -78,6 +78,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
 
     // Writer: router frames, pings, and the final close.
     let store = state.store.clone();
+    let writer_agent = agent.clone();
     let mut writer = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut ping = interval(ping_every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -91,12 +92,29 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                         // waiting: one socket write for a burst, not one each.
                         let written = feed_item(&mut sink, &store, item).await;
                         let flushed = match written {
-                            Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(anyhow::Error::from),
+                            Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(FeedError::from),
                             other => other,
                         };
-                        if let Err(e) = flushed {
-                            tracing::info!(error = %e, "agent socket closed");
-                            return;
+                        match flushed {
+                            Ok(()) => {}
+                            Err(FeedError::Socket(e)) => {
+                                tracing::info!(error = %e, "agent socket closed");
+                                return;
+                            }
+                            // What the agent must be sent next cannot be read:
+                            // skipping it would leave a gap, so end the session
+                            // and say why; the agent resumes from what it saw.
+                            Err(FeedError::Store(e)) => {
+                                tracing::error!(agent = writer_agent, error = %e, "could not read from the store what an agent must be sent; closing its socket");
+                                close_code = CLOSE_INTERNAL_ERROR;
+                                break Some(ServerFrame::Error {
+                                    code: ErrorCode::Unavailable,
+                                    message: format!("the switchboard could not read the store ({e}); reconnect and resume"),
+                                    client_id: None,
+                                    conversation: None,
+                                    fatal: true,
+                                });
+                            }
                         }
                     }
                     None => break None,
@@ -136,7 +154,9 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             let _ = sink.send(Message::Text(encode(frame).into())).await;
         }
         let reason = match &farewell {
-            Some(ServerFrame::Error { message, .. }) => violation::truncate(message.clone(), 123),
+            Some(ServerFrame::Error { message, .. }) => {
+                violation::truncate(message.clone(), MAX_CLOSE_REASON)
+            }
             _ => String::new(),
         };
         let _ = sink
@@ -234,8 +254,27 @@ async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSoc
 
 /// Messages per store read when streaming a range.
 const RANGE_PAGE: u64 = 256;
+/// Close code: the server hit an error it cannot go on from (RFC 6455).
+const CLOSE_INTERNAL_ERROR: u16 = 1011;
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Why router output could not be queued on the socket.
+#[derive(Debug, thiserror::Error)]
+enum FeedError {
+    /// The socket failed: the peer is gone.
+    #[error("{0}")]
+    Socket(#[from] axum::Error),
+    /// The store could not supply what the frame needs.
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<StoreError> for FeedError {
+    fn from(e: StoreError) -> Self {
+        FeedError::Store(e.to_string())
+    }
+}
 
 /// Queues one item of router output as frames (the caller flushes),
 /// reading from the store what it needs.
@@ -243,7 +282,7 @@ async fn feed_item(
     sink: &mut Sink,
     store: &Arc<dyn MessageLog>,
     item: Outgoing,
-) -> anyhow::Result<()> {
+) -> Result<(), FeedError> {
     match item {
         Outgoing::Frame(frame) => feed(sink, &frame).await,
         Outgoing::Range {
@@ -321,7 +360,7 @@ async fn feed_opt_out(
     sink: &mut Sink,
     store: &Arc<dyn MessageLog>,
     conversation: String,
-) -> anyhow::Result<()> {
+) -> Result<(), FeedError> {
     let opted_out = store
         .conversation(&conversation)
         .await?
@@ -333,7 +372,7 @@ async fn feed_opt_out(
     feed(sink, &frame).await
 }
 
-async fn feed(sink: &mut Sink, frame: &ServerFrame) -> anyhow::Result<()> {
+async fn feed(sink: &mut Sink, frame: &ServerFrame) -> Result<(), FeedError> {
     Ok(sink.feed(Message::Text(encode(frame).into())).await?)
 }
 
@@ -345,17 +384,18 @@ async fn feed_range(
     conversation: &str,
     after: u64,
     upto: u64,
-) -> anyhow::Result<()> {
+) -> Result<(), FeedError> {
     let mut from = after;
     while from < upto {
         let to = upto.min(from + RANGE_PAGE);
         let messages = store.history(conversation, from, to).await?;
-        anyhow::ensure!(
-            messages.len() as u64 == to - from,
-            "store returned {} of messages {}..={to} of {conversation}",
-            messages.len(),
-            from + 1
-        );
+        if messages.len() as u64 != to - from {
+            return Err(FeedError::Store(format!(
+                "the store returned {} of messages {}..={to} of {conversation}",
+                messages.len(),
+                from + 1
+            )));
+        }
         for message in messages {
             crate::telemetry::sent_to_agent(&message);
             let frame = encode(&ServerFrame::Message { message });

@@ -35,35 +35,15 @@ pub struct HookSettings {
     pub alert_after: Duration,
 }
 
-pub struct RouterJobs {
+/// Queues a resolved conversation's transcript jobs.
+#[derive(Clone)]
+pub struct Transcripts {
     queue: JobQueue,
+    /// Who gets each transcript by mail (`TRANSCRIPT_TO`).
     transcript_to: Vec<String>,
-    alert_to: Vec<String>,
-    alert_after: Duration,
-    /// Conversation → (queued since, last window alerted).
-    alerted: HashMap<ConversationId, (u64, u64)>,
 }
 
-impl RouterJobs {
-    pub fn new(queue: JobQueue, settings: HookSettings) -> RouterJobs {
-        RouterJobs {
-            queue,
-            transcript_to: settings.transcript_to,
-            alert_to: settings.alert_to,
-            alert_after: settings.alert_after,
-            alerted: HashMap::new(),
-        }
-    }
-
-    /// How often the router should call [`check_waits`](Self::check_waits);
-    /// `None` when alerts are off (no `ALERT_TO`).
-    pub fn tick_every(&self) -> Option<Duration> {
-        if self.alert_to.is_empty() || self.alert_after.is_zero() {
-            return None;
-        }
-        Some((self.alert_after / 4).clamp(MIN_TICK, MAX_TICK))
-    }
-
+impl Transcripts {
     /// Queues the transcript (and its mail, when `TRANSCRIPT_TO` is set) of
     /// messages `1..=upto_seq`. Errors are logged: a resolve must not fail
     /// because the job database did.
@@ -97,6 +77,45 @@ impl RouterJobs {
         if let Err(e) = self.queue.enqueue_all(&jobs).await {
             tracing::error!(conversation, upto_seq, error = %e, "could not queue the transcript");
         }
+    }
+}
+
+pub struct RouterJobs {
+    queue: JobQueue,
+    transcripts: Transcripts,
+    alert_to: Vec<String>,
+    alert_after: Duration,
+    /// Conversation → (queued since, last window alerted).
+    alerted: HashMap<ConversationId, (u64, u64)>,
+}
+
+impl RouterJobs {
+    pub fn new(queue: JobQueue, settings: HookSettings) -> RouterJobs {
+        RouterJobs {
+            transcripts: Transcripts {
+                queue: queue.clone(),
+                transcript_to: settings.transcript_to,
+            },
+            queue,
+            alert_to: settings.alert_to,
+            alert_after: settings.alert_after,
+            alerted: HashMap::new(),
+        }
+    }
+
+    /// How often the router should call [`check_waits`](Self::check_waits);
+    /// `None` when alerts are off (no `ALERT_TO`).
+    pub fn tick_every(&self) -> Option<Duration> {
+        if self.alert_to.is_empty() || self.alert_after.is_zero() {
+            return None;
+        }
+        Some((self.alert_after / 4).clamp(MIN_TICK, MAX_TICK))
+    }
+
+    /// What to queue when a conversation is resolved; cheap to clone, so
+    /// the router can queue it off its decision loop.
+    pub fn transcripts(&self) -> Transcripts {
+        self.transcripts.clone()
     }
 
     /// Queues an alert for every waiting conversation that entered a new
@@ -202,8 +221,8 @@ mod tests {
         let a: ConversationId = "+15550001111".into();
         hooks.check_waits([(&a, 0)].into_iter());
         assert_eq!(queue.pending_len(), 0);
-        hooks.resolved(&a, 4, "alice", 99).await;
-        hooks.resolved(&a, 4, "alice", 120).await;
+        hooks.transcripts().resolved(&a, 4, "alice", 99).await;
+        hooks.transcripts().resolved(&a, 4, "alice", 120).await;
         let keys: Vec<String> = queue
             .all_pending()
             .unwrap()

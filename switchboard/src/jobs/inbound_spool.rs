@@ -286,14 +286,16 @@ impl InboundSpool {
             .unwrap_or(0)
     }
 
+    /// From the in-memory index, so async code may ask without touching
+    /// the disk (records this version cannot read are not counted).
     fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 
     /// Stores `message`, or spools it when the store cannot take it now.
     /// Either way it is durable when this returns `Ok`.
     async fn accept(
-        &self,
+        self: &Arc<Self>,
         store: &dyn MessageLog,
         message: InboundMessage,
     ) -> Result<Accepted, SpoolError> {
@@ -349,18 +351,20 @@ impl InboundSpool {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    async fn push(&self, message: &InboundMessage) -> Result<(), SpoolError> {
+    async fn push(self: &Arc<Self>, message: &InboundMessage) -> Result<(), SpoolError> {
         let value = serde_json::to_vec(message)?;
-        let key = {
-            let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let (spool, customer) = (self.clone(), message.from.clone());
+        // sled may wait for the disk: on the blocking pool, like every
+        // other sled access from async code.
+        let key = blocking(move || {
+            let mut index = spool.index.lock().unwrap_or_else(PoisonError::into_inner);
             let key = index.next_key;
-            self.tree
-                .insert(key.to_be_bytes(), value)
-                .map_err(QueueError::from)?;
+            spool.tree.insert(key.to_be_bytes(), value)?;
             index.next_key += 1;
-            *index.per_customer.entry(message.from.clone()).or_default() += 1;
-            key
-        };
+            *index.per_customer.entry(customer).or_default() += 1;
+            Ok(key)
+        })
+        .await?;
         self.queue.written();
         self.queue.make_durable().await?;
         tracing::debug!(sid = message.message_sid, key, "inbound message spooled");
@@ -391,7 +395,8 @@ impl InboundSpool {
             if *stop.borrow() {
                 return;
             }
-            let (key, message) = match self.oldest() {
+            let spool = self.clone();
+            let (key, message) = match blocking(move || spool.oldest()).await {
                 Ok(Some(entry)) => entry,
                 Ok(None) => {
                     if forwarded > 0 {
@@ -424,7 +429,9 @@ impl InboundSpool {
                     );
                     // Not flushed here: if the removal is lost in a crash the
                     // message is appended again and absorbed as a duplicate.
-                    if let Err(e) = self.remove(key, &customer) {
+                    let spool = self.clone();
+                    let removed = blocking(move || spool.remove(key, &customer)).await;
+                    if let Err(e) = removed {
                         tracing::error!(sid, error = %e, "could not remove a stored message from the inbound spool");
                         if sleep_or_stop(&mut stop, SPOOL_FORWARD.max).await {
                             return;
@@ -468,6 +475,15 @@ impl InboundSpool {
         }
         Ok(None)
     }
+}
+
+/// Runs sled work on tokio's blocking pool (it may wait for the disk).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, QueueError> + Send + 'static,
+) -> Result<T, QueueError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| QueueError::Storage(format!("spool task failed: {e}")))?
 }
 
 fn key_number(key: &[u8]) -> Result<u64, QueueError> {

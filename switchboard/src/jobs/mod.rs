@@ -41,7 +41,7 @@ pub mod setup;
 pub mod transcript;
 pub mod worker;
 
-pub use hooks::{HookSettings, RouterJobs};
+pub use hooks::{HookSettings, RouterJobs, Transcripts};
 pub use queue::{Arrivals, JobQueue, QueueError};
 pub use worker::JobContext;
 

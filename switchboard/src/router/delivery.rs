@@ -28,6 +28,9 @@ impl Core {
     /// seen, up to the head: `assigned` if it never saw it, else `message`
     /// frames.
     pub(super) fn deliver(&mut self, agent: &str, conversation: &str) {
+        if self.claiming.contains(conversation) {
+            return;
+        }
         let head = self.head(conversation);
         let Some(session) = self.agents.get_mut(agent).and_then(|a| a.session.as_mut()) else {
             return;
@@ -53,6 +56,9 @@ impl Core {
 
     /// Sends `assigned` with the history after `after`, up to the head.
     pub(super) fn send_assigned(&mut self, agent: &str, conversation: &str, after: Seq) {
+        if self.claiming.contains(conversation) {
+            return;
+        }
         let head = self.head(conversation);
         let waiting_since_ms = match self.live.get(conversation).map(|l| &l.route) {
             Some(RouteRecord::Assigned {
@@ -87,6 +93,9 @@ impl Core {
     /// the current status and opt-out state (idempotent to apply), then the
     /// messages after `seen`.
     pub(super) fn resume(&mut self, agent: &str, conversation: &str, seen: Seq) {
+        if self.claiming.contains(conversation) {
+            return;
+        }
         let seen = seen.min(self.head(conversation));
         let Some(session) = self.agents.get_mut(agent).and_then(|a| a.session.as_mut()) else {
             return;

@@ -3,25 +3,29 @@
 //! timers, and performs the effects it returns — the only place the router
 //! does I/O.
 //!
-//! Effects run in order. Writes the router must not get ahead of (a claim,
-//! a route, the transcript jobs of a resolve) are awaited before the next
-//! effect; what a connection is sent is queued on its bounded buffer without
-//! waiting, and the connection's own task reads from the store whatever the
-//! frame needs. A claim's or a conditional route write's outcome is fed
-//! back to the state machine at once, and its effects run before the rest.
+//! The decision loop never waits for a write. What a connection is sent is
+//! queued on its bounded buffer; the connection's own task reads from the
+//! store whatever the frame needs. Writes (replies, claims, route records,
+//! resolves, agent settings) run in the background in serial [`Lanes`]: in
+//! the order the core asked for them per conversation (per agent for
+//! settings), side by side across conversations. What came of a write the
+//! core must know about (a claim won or refused, a route held elsewhere, a
+//! resolve not recorded) comes back as an [`Event`] once the write is
+//! durable, so an agent is told of an assignment only after its claim is.
 
 use super::conn::{Broken, Conn, ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
+use super::lanes::Lanes;
 use super::machine::{Core, Recovered};
 use super::{Command, RouterConfig, RouterHandle};
 use crate::backoff::{Delays, FEED_ERROR, ROUTE_WRITE};
 use crate::clock::now_ms;
-use crate::jobs::RouterJobs;
+use crate::jobs::{RouterJobs, Transcripts};
 use crate::store::{
-    AgentSettings, Change, ChangeFeed, ChangeId, MessageLog, ReplyOutcome, RouteRecord, RouteWrite,
-    RoutingState, StoreError,
+    AgentSettings, Change, ChangeFeed, ChangeId, Claim, MessageLog, Reply, ReplyOutcome,
+    RouteRecord, RouteWrite, RoutingState, StoreError,
 };
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_protocol::{ErrorCode, ServerFrame};
@@ -34,6 +38,8 @@ const FEED_BATCH: usize = 1024;
 const ROUTE_WRITE_ATTEMPTS: u32 = 5;
 /// Commands waiting for the router before senders wait (see [`RouterHandle::send`]).
 pub(super) const COMMAND_BUFFER: usize = 1024;
+/// How long shutdown waits for writes still running in the background.
+const WRITES_AT_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// The store ports the router uses.
 #[derive(Clone)]
@@ -48,9 +54,8 @@ pub struct RouterPorts {
 }
 
 struct Driver {
-    log: Arc<dyn MessageLog>,
-    feed: Arc<dyn ChangeFeed>,
-    routing: Arc<dyn RoutingState>,
+    /// The store, through the ports the router uses.
+    ports: RouterPorts,
     core: Core,
     /// Live connections by id, with the agent each belongs to.
     conns: HashMap<ConnId, (String, Conn)>,
@@ -60,6 +65,14 @@ struct Driver {
     grace: Duration,
     handle: RouterHandle,
     jobs: Option<RouterJobs>,
+    /// Agents' replies being stored, in the order sent per conversation.
+    replies: Lanes<String>,
+    /// Claims, route records and resolves being written, per conversation.
+    routes: Lanes<String>,
+    /// Agents' settings being saved, per agent.
+    settings: Lanes<String>,
+    /// Where background writes report what the core must hear of them.
+    outcomes: mpsc::UnboundedSender<Event>,
     /// Waits between retries of failed claims ([`Effect::RetryDrain`]);
     /// reset when a claim succeeds.
     drain_retry: Delays,
@@ -76,13 +89,14 @@ pub async fn spawn(
 ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>), StoreError> {
     let (commands, rx) = mpsc::channel(COMMAND_BUFFER);
     let handle = RouterHandle { commands };
-    let RouterPorts { log, feed, routing } = ports;
-    let settings: HashMap<String, AgentSettings> = routing.agents().await?.into_iter().collect();
+    let settings: HashMap<String, AgentSettings> =
+        ports.routing.agents().await?.into_iter().collect();
     let mut routes = Vec::new();
-    for (conversation, route) in routing.routes().await? {
+    for (conversation, route) in ports.routing.routes().await? {
         let head = match route {
             RouteRecord::Resolved { .. } => 0,
-            _ => log
+            _ => ports
+                .log
                 .conversation(&conversation)
                 .await?
                 .map_or(0, |c| c.last_seq),
@@ -93,7 +107,9 @@ pub async fn spawn(
             head,
         });
     }
-    let cursor = feed.load_cursor().await?;
+    let cursor = ports.feed.load_cursor().await?;
+    // Unbounded, but holds at most one event per write in flight.
+    let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
     let (core, effects) = Core::recover(&config.agent_names, &settings, routes, now_ms());
     tracing::info!(
         cursor,
@@ -102,9 +118,7 @@ pub async fn spawn(
         "router state recovered"
     );
     let mut driver = Driver {
-        log,
-        feed,
-        routing,
+        ports,
         core,
         conns: HashMap::new(),
         lost: Vec::new(),
@@ -112,11 +126,15 @@ pub async fn spawn(
         grace: config.grace,
         handle: handle.clone(),
         jobs: config.jobs,
+        replies: Lanes::default(),
+        routes: Lanes::default(),
+        settings: Lanes::default(),
+        outcomes,
         drain_retry: FEED_ERROR.delays(),
         drain_retry_pending: false,
     };
     driver.perform(effects).await;
-    let task = tokio::spawn(async move { driver.run(rx, shutdown).await });
+    let task = tokio::spawn(async move { driver.run(rx, outcomes_rx, shutdown).await });
     Ok((handle, task))
 }
 
@@ -124,6 +142,7 @@ impl Driver {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
+        mut outcomes: mpsc::UnboundedReceiver<Event>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         // Waiting alerts are checked on a timer; without ALERT_TO it never fires.
@@ -136,11 +155,12 @@ impl Driver {
         let mut feed_retry = FEED_ERROR.delays();
         let mut feed_resumes: Option<Instant> = None;
         loop {
-            let feed = self.feed.clone();
+            let feed = self.ports.feed.clone();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
                 _ = alert_tick.tick(), if alert_every.is_some() => self.check_waits(),
+                Some(event) = outcomes.recv() => self.apply(event).await,
                 Some(command) = commands.recv() => self.command(command).await,
                 _ = tokio::time::sleep_until(feed_resumes.unwrap_or_else(Instant::now)),
                     if feed_resumes.is_some() => feed_resumes = None,
@@ -160,6 +180,11 @@ impl Driver {
                 }
             }
         }
+        // Let writes already started land (a reply being stored, a claim
+        // or resolve being recorded) before the store closes.
+        self.replies.finish(WRITES_AT_SHUTDOWN).await;
+        self.routes.finish(WRITES_AT_SHUTDOWN).await;
+        self.settings.finish(WRITES_AT_SHUTDOWN).await;
     }
 
     async fn command(&mut self, command: Command) {
@@ -236,7 +261,7 @@ impl Driver {
     }
 
     async fn follow_feed(&mut self) -> Result<(), StoreError> {
-        let changes = self.feed.changes_after(self.cursor, FEED_BATCH).await;
+        let changes = self.ports.feed.changes_after(self.cursor, FEED_BATCH).await;
         let changes = changes.inspect_err(|_| crate::telemetry::store_error("changes_after"))?;
         let Some(&(last, _)) = changes.last() else {
             return Ok(());
@@ -253,7 +278,7 @@ impl Driver {
             }
         }
         self.cursor = last;
-        self.feed.save_cursor(last).await
+        self.ports.feed.save_cursor(last).await
     }
 
     async fn to_event(&self, change: Change) -> Result<Option<Event>, StoreError> {
@@ -262,7 +287,7 @@ impl Driver {
                 let direction = match d {
                     Some(d) => d,
                     // Written before changes carried the direction.
-                    None => match self.log.message(&c, s).await? {
+                    None => match self.ports.log.message(&c, s).await? {
                         Some(m) => m.direction,
                         None => return Ok(None),
                     },
@@ -283,39 +308,42 @@ impl Driver {
 
     /// One decision, then its effects.
     async fn apply(&mut self, event: Event) {
+        if let Event::Claimed {
+            outcome: ClaimOutcome::Won,
+            ..
+        } = event
+        {
+            self.drain_retry.reset();
+        }
         let effects = self.core.step(event, now_ms());
         self.perform(effects).await;
         crate::telemetry::router(&self.core.stats(now_ms()));
     }
 
-    /// Performs effects in order; outcomes fed back to the core have their
-    /// effects run next, and connections that broke are reported last.
+    /// Performs effects in order; connections found broken while sending
+    /// are reported to the core last.
     async fn perform(&mut self, effects: Vec<Effect>) {
-        let mut work: VecDeque<Effect> = effects.into();
+        let mut work = effects;
         loop {
-            while let Some(effect) = work.pop_front() {
-                if let Some(event) = self.perform_one(effect).await {
-                    let more = self.core.step(event, now_ms());
-                    for effect in more.into_iter().rev() {
-                        work.push_front(effect);
-                    }
-                }
+            for effect in work {
+                self.perform_one(effect);
             }
             let Some((agent, conn)) = self.lost.pop() else {
                 break;
             };
-            work.extend(
-                self.core
-                    .step(Event::Disconnected { agent, conn }, now_ms()),
-            );
+            work = self
+                .core
+                .step(Event::Disconnected { agent, conn }, now_ms());
         }
     }
 
-    /// Performs one effect; returns the event its outcome causes, if any.
-    async fn perform_one(&mut self, effect: Effect) -> Option<Event> {
+    /// Performs one effect: sends are queued, writes start in their lane.
+    fn perform_one(&mut self, effect: Effect) {
         match effect {
             Effect::Send { agent, conn, out } => {
-                let (_, connection) = self.conns.get_mut(&conn)?;
+                let Some((_, connection)) = self.conns.get_mut(&conn) else {
+                    return;
+                };
                 if let Err(why) = connection.queue(out) {
                     match why {
                         Broken::Overflowed => {
@@ -328,93 +356,66 @@ impl Driver {
                     self.conns.remove(&conn);
                     self.lost.push((agent, conn));
                 }
-                None
             }
             Effect::Close { conn, frame } => {
                 if let Some((_, mut connection)) = self.conns.remove(&conn) {
                     connection.close_with(frame);
                 }
-                None
             }
             Effect::StoreReply { conn, reply } => {
-                let (_, connection) = self.conns.get(&conn)?;
+                let Some((_, connection)) = self.conns.get(&conn) else {
+                    return;
+                };
                 let frames = connection.frames.clone();
-                // Storing waits for a flush; the router must not.
-                let log = self.log.clone();
-                tokio::spawn(async move {
-                    let (conversation, client_id) =
-                        (reply.conversation.clone(), reply.client_id.clone());
-                    let frame = match log.append_reply(reply).await {
-                        Ok(ReplyOutcome::Accepted { seq, .. }) => ServerFrame::Ack {
-                            client_id,
-                            conversation,
-                            seq,
-                        },
-                        Ok(ReplyOutcome::OptedOut) => ServerFrame::Error {
-                            code: ErrorCode::OptedOut,
-                            message: "the customer texted STOP; nothing can be sent until they text START"
-                                .into(),
-                            client_id: Some(client_id),
-                            conversation: Some(conversation),
-                            fatal: false,
-                        },
-                        Ok(ReplyOutcome::UnknownConversation) => ServerFrame::Error {
-                            code: ErrorCode::NotAssigned,
-                            message: format!("conversation {conversation} does not exist"),
-                            client_id: Some(client_id),
-                            conversation: Some(conversation),
-                            fatal: false,
-                        },
-                        Err(e) => ServerFrame::Error {
-                            code: ErrorCode::Unavailable,
-                            message: format!("the reply was not stored ({e}); send it again"),
-                            client_id: Some(client_id),
-                            conversation: Some(conversation),
-                            fatal: false,
-                        },
-                    };
-                    // A full buffer here means the router is about to drop this
-                    // connection anyway; the agent resends unacked replies on resume.
-                    let _ = frames.try_send(Outgoing::Frame(frame));
-                });
-                None
+                let log = self.ports.log.clone();
+                // Replies to one conversation are stored in the order the
+                // agent sent them: the same order in the log, and to Twilio.
+                self.replies
+                    .run(reply.conversation.clone(), store_reply(log, reply, frames));
             }
             Effect::SaveRoute {
                 conversation,
                 route,
-            } => match self.save_route(&conversation, &route).await {
-                Ok(RouteWrite::Written) => None,
-                Ok(RouteWrite::HeldElsewhere) => Some(Event::HeldElsewhere { conversation }),
-                Err(e) => {
-                    tracing::error!(conversation, error = %e, "could not save the route");
-                    None
-                }
-            },
+            } => {
+                let (routing, outcomes) = (self.ports.routing.clone(), self.outcomes.clone());
+                self.routes.run(conversation.clone(), async move {
+                    match save_route(&*routing, &conversation, &route).await {
+                        Ok(RouteWrite::Written) => {}
+                        Ok(RouteWrite::HeldElsewhere) => {
+                            let _ = outcomes.send(Event::HeldElsewhere { conversation });
+                        }
+                        Err(e) => {
+                            tracing::error!(conversation, error = %e, "could not save the route")
+                        }
+                    }
+                });
+            }
             Effect::Claim(claim) => {
-                let outcome = match self.routing.claim(&claim).await {
-                    Ok(RouteWrite::Written) => {
-                        self.drain_retry.reset();
-                        ClaimOutcome::Won
-                    }
-                    Ok(RouteWrite::HeldElsewhere) => ClaimOutcome::HeldElsewhere,
-                    Err(e) => {
-                        tracing::error!(conversation = claim.conversation, error = %e, "could not claim; requeued");
-                        ClaimOutcome::Failed
-                    }
-                };
-                Some(Event::Claimed {
-                    conversation: claim.conversation,
-                    agent: claim.agent,
-                    previous: claim.previous,
-                    outcome,
-                })
+                let (routing, outcomes) = (self.ports.routing.clone(), self.outcomes.clone());
+                self.routes.run(claim.conversation.clone(), async move {
+                    let _ = outcomes.send(claimed(&*routing, claim).await);
+                });
             }
             Effect::Resolved {
                 conversation,
                 agent,
                 upto_seq,
                 at_ms,
-            } => self.resolved(conversation, agent, upto_seq, at_ms).await,
+            } => {
+                let (ports, outcomes) = (self.ports.clone(), self.outcomes.clone());
+                let transcripts = self.jobs.as_ref().map(RouterJobs::transcripts);
+                self.routes.run(conversation.clone(), async move {
+                    let resolve = Resolve {
+                        conversation,
+                        agent,
+                        upto_seq,
+                        at_ms,
+                    };
+                    if let Some(event) = resolve.record(&ports, transcripts).await {
+                        let _ = outcomes.send(event);
+                    }
+                });
+            }
             Effect::SaveAgent {
                 agent,
                 available,
@@ -424,10 +425,12 @@ impl Driver {
                     available,
                     capacity,
                 };
-                if let Err(e) = self.routing.save_agent(&agent, settings).await {
-                    tracing::error!(agent, error = %e, "could not save the agent's availability");
-                }
-                None
+                let routing = self.ports.routing.clone();
+                self.settings.run(agent.clone(), async move {
+                    if let Err(e) = routing.save_agent(&agent, settings).await {
+                        tracing::error!(agent, error = %e, "could not save the agent's availability");
+                    }
+                });
             }
             Effect::StartGrace { agent, generation } => {
                 let (handle, grace) = (self.handle.clone(), self.grace);
@@ -437,7 +440,6 @@ impl Driver {
                         .send(Command::GraceExpired { agent, generation })
                         .await;
                 });
-                None
             }
             Effect::RetryDrain => {
                 if !self.drain_retry_pending {
@@ -448,68 +450,6 @@ impl Driver {
                         handle.send(Command::RetryDrain).await;
                     });
                 }
-                None
-            }
-        }
-    }
-
-    /// Writes a route, retrying a failing store a few times ([`ROUTE_WRITE`],
-    /// in place: later effects must not overtake it). A write that never
-    /// lands would leave the store naming a holder the router has let go.
-    async fn save_route(
-        &self,
-        conversation: &str,
-        route: &RouteRecord,
-    ) -> Result<RouteWrite, StoreError> {
-        let mut waits = ROUTE_WRITE.delays();
-        let mut attempt = 1;
-        loop {
-            match self.routing.save_route(conversation, route).await {
-                Err(e) if attempt < ROUTE_WRITE_ATTEMPTS => {
-                    crate::telemetry::store_error("save_route");
-                    let wait = waits.next_delay();
-                    tracing::warn!(conversation, error = %e, retry_in = ?wait, "could not save the route; retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
-    }
-
-    /// Queues the transcript, then records the resolve: a crash in between
-    /// repeats the resolve instead of losing the transcript. If recording
-    /// fails, the core is told who the store may still name as holder.
-    async fn resolved(
-        &mut self,
-        conversation: String,
-        agent: String,
-        upto_seq: u64,
-        at_ms: u64,
-    ) -> Option<Event> {
-        let (conversation, agent) = (conversation.as_str(), agent.as_str());
-        if let Some(jobs) = &self.jobs {
-            // The transcript covers everything durable, including a reply
-            // acked a moment ago that the feed has not brought here yet.
-            let stored = match self.log.conversation(conversation).await {
-                Ok(record) => record.map_or(0, |r| r.last_seq),
-                Err(e) => {
-                    tracing::warn!(conversation, error = %e, "transcript ends at the routed messages");
-                    0
-                }
-            };
-            jobs.resolved(conversation, upto_seq.max(stored), agent, at_ms)
-                .await;
-        }
-        let route = RouteRecord::Resolved { at_ms, upto_seq };
-        match self.save_route(conversation, &route).await {
-            Ok(_) => None,
-            Err(e) => {
-                tracing::error!(conversation, error = %e, "could not record the resolve");
-                Some(Event::ResolveUnsaved {
-                    conversation: conversation.to_string(),
-                    agent: agent.to_string(),
-                })
             }
         }
     }
@@ -521,5 +461,131 @@ impl Driver {
         };
         let waiting = self.core.waiting();
         jobs.check_waits(waiting.iter().map(|(c, since)| (c, *since)));
+    }
+}
+
+/// Stores an agent's reply and answers on its connection with `ack` or
+/// `error`.
+async fn store_reply(log: Arc<dyn MessageLog>, reply: Reply, frames: mpsc::Sender<Outgoing>) {
+    let (conversation, client_id) = (reply.conversation.clone(), reply.client_id.clone());
+    let frame = match log.append_reply(reply).await {
+        Ok(ReplyOutcome::Accepted { seq, .. }) => ServerFrame::Ack {
+            client_id,
+            conversation,
+            seq,
+        },
+        Ok(ReplyOutcome::OptedOut) => ServerFrame::Error {
+            code: ErrorCode::OptedOut,
+            message: "the customer texted STOP; nothing can be sent until they text START".into(),
+            client_id: Some(client_id),
+            conversation: Some(conversation),
+            fatal: false,
+        },
+        Ok(ReplyOutcome::UnknownConversation) => ServerFrame::Error {
+            code: ErrorCode::NotAssigned,
+            message: format!("conversation {conversation} does not exist"),
+            client_id: Some(client_id),
+            conversation: Some(conversation),
+            fatal: false,
+        },
+        Err(e) => ServerFrame::Error {
+            code: ErrorCode::Unavailable,
+            message: format!("the reply was not stored ({e}); send it again"),
+            client_id: Some(client_id),
+            conversation: Some(conversation),
+            fatal: false,
+        },
+    };
+    // A full buffer here means the router is about to drop this
+    // connection anyway; the agent resends unacked replies on resume.
+    let _ = frames.try_send(Outgoing::Frame(frame));
+}
+
+/// Claims a conversation; the answer is the event for the core.
+async fn claimed(routing: &dyn RoutingState, claim: Claim) -> Event {
+    let outcome = match routing.claim(&claim).await {
+        Ok(RouteWrite::Written) => ClaimOutcome::Won,
+        Ok(RouteWrite::HeldElsewhere) => ClaimOutcome::HeldElsewhere,
+        Err(e) => {
+            tracing::error!(conversation = claim.conversation, error = %e, "could not claim; requeued");
+            ClaimOutcome::Failed
+        }
+    };
+    Event::Claimed {
+        conversation: claim.conversation,
+        agent: claim.agent,
+        previous: claim.previous,
+        outcome,
+    }
+}
+
+/// Writes a route, retrying a failing store a few times ([`ROUTE_WRITE`]; in
+/// its lane, so later writes of the conversation wait for it). A write that
+/// never lands would leave the store naming a holder the router has let go.
+async fn save_route(
+    routing: &dyn RoutingState,
+    conversation: &str,
+    route: &RouteRecord,
+) -> Result<RouteWrite, StoreError> {
+    let mut waits = ROUTE_WRITE.delays();
+    let mut attempt = 1;
+    loop {
+        match routing.save_route(conversation, route).await {
+            Err(e) if attempt < ROUTE_WRITE_ATTEMPTS => {
+                crate::telemetry::store_error("save_route");
+                let wait = waits.next_delay();
+                tracing::warn!(conversation, error = %e, retry_in = ?wait, "could not save the route; retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// A resolve to record ([`Effect::Resolved`]).
+struct Resolve {
+    conversation: String,
+    agent: String,
+    upto_seq: u64,
+    at_ms: u64,
+}
+
+impl Resolve {
+    /// Queues the transcript, then records the resolve: a crash in between
+    /// repeats the resolve instead of losing the transcript. If recording
+    /// fails, the core is told who the store may still name as holder.
+    async fn record(self, ports: &RouterPorts, transcripts: Option<Transcripts>) -> Option<Event> {
+        let Resolve {
+            conversation,
+            agent,
+            upto_seq,
+            at_ms,
+        } = self;
+        if let Some(transcripts) = transcripts {
+            // The transcript covers everything durable, including a reply
+            // acked a moment ago that the feed has not brought here yet.
+            let stored = match ports.log.conversation(&conversation).await {
+                Ok(record) => record.map_or(0, |r| r.last_seq),
+                Err(e) => {
+                    tracing::warn!(conversation, error = %e, "transcript ends at the routed messages");
+                    0
+                }
+            };
+            transcripts
+                .resolved(&conversation, upto_seq.max(stored), &agent, at_ms)
+                .await;
+        }
+        let route = RouteRecord::Resolved { at_ms, upto_seq };
+        match save_route(&*ports.routing, &conversation, &route).await {
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(conversation, error = %e, "could not record the resolve");
+                Some(Event::ResolveUnsaved {
+                    conversation,
+                    agent,
+                })
+            }
+        }
     }
 }

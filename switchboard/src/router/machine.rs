@@ -13,7 +13,10 @@
 //! * a conversation is in `queue` (once) iff its live route is `Queued`;
 //! * a conversation is in an agent's `conversations` iff its live route is
 //!   `Assigned` to that agent;
-//! * a session has delivery state only for conversations its agent holds.
+//! * a session has delivery state only for conversations its agent holds;
+//! * a conversation is in `claiming` only while assigned, and its holder's
+//!   session has no delivery state for it (nobody is told before the claim
+//!   is durable).
 //!
 //! Route writes that fail are not silently forgotten: a conversation whose
 //! claim or resolve may still be recorded under an agent keeps that agent's
@@ -23,7 +26,7 @@
 use super::agents::Agent;
 use super::event::{Effect, Event};
 use crate::store::{AgentSettings, RouteRecord};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use switchboard_protocol::{AgentPresence, ConversationId, Seq};
 
 /// A conversation that is queued or assigned.
@@ -45,6 +48,10 @@ pub struct Core {
     pub(super) live: HashMap<ConversationId, Live>,
     /// Queued conversations, the longest waiting first.
     pub(super) queue: VecDeque<ConversationId>,
+    /// Assigned conversations whose claim the store has not confirmed yet
+    /// (the driver writes claims in the background): their holder is told
+    /// once it has ([`Event::Claimed`]).
+    pub(super) claiming: HashSet<ConversationId>,
     /// Resolved conversations and the seq they were resolved at.
     pub(super) resolved: HashMap<ConversationId, Seq>,
     /// Resolved conversations whose resolve was not recorded, with the
@@ -97,6 +104,7 @@ impl Core {
                 .collect(),
             live: HashMap::new(),
             queue: VecDeque::new(),
+            claiming: HashSet::new(),
             resolved: HashMap::new(),
             unsaved_resolves: HashMap::new(),
             hand_back: HashMap::new(),
@@ -276,6 +284,14 @@ impl Core {
                 RouteRecord::Queued { .. } => {}
                 RouteRecord::Resolved { .. } => panic!("{c} live but resolved"),
             }
+        }
+        for c in &self.claiming {
+            let holder = self.holder(c);
+            assert!(holder.is_some(), "{c} is being claimed but not assigned");
+            let told = holder
+                .and_then(|h| self.agents[h].session.as_ref())
+                .is_some_and(|s| s.delivered.contains_key(c));
+            assert!(!told, "{c} was shown before its claim was confirmed");
         }
         for (name, a) in &self.agents {
             for c in &a.conversations {

@@ -19,6 +19,7 @@ mod delivery;
 mod driver;
 mod event;
 mod feed;
+mod lanes;
 mod machine;
 mod presence;
 mod queue;

@@ -26,6 +26,8 @@ impl Core {
             conversation: conversation.clone(),
             route: route.clone(),
         });
+        // A claim still being written is superseded (its answer is ignored).
+        self.claiming.remove(&conversation);
         match self.live.get_mut(&conversation) {
             Some(live) => live.route = route,
             None => {
@@ -81,7 +83,9 @@ impl Core {
     }
 
     /// Gives a queued or assigned conversation to `agent` and claims it in
-    /// the store; the agent is told once the claim is won ([`Self::claimed`]).
+    /// the store; the agent is told once the claim is won ([`Self::claimed`]),
+    /// not before, even if the customer writes again or the agent reconnects
+    /// meanwhile (see `claiming`).
     pub(super) fn assign(&mut self, conversation: &str, agent: &str) {
         let Some(live) = self.live.get_mut(conversation) else {
             return;
@@ -117,6 +121,7 @@ impl Core {
         live.route = claim.route();
         self.queue.retain(|c| c != conversation);
         self.assignments += 1;
+        self.claiming.insert(conversation.to_string());
         if let Some(a) = self.agents.get_mut(agent) {
             a.conversations.insert(conversation.to_string());
             a.last_assigned = self.assignments;
@@ -133,8 +138,11 @@ impl Core {
         outcome: ClaimOutcome,
     ) {
         if self.holder(conversation) != Some(agent) {
+            // Taken from `agent` meanwhile; a later claim, if any, has its
+            // own answer coming.
             return;
         }
+        self.claiming.remove(conversation);
         match outcome {
             ClaimOutcome::Won => {
                 tracing::debug!(agent, conversation, "conversation assigned");
@@ -193,6 +201,7 @@ impl Core {
 
     /// Takes a conversation out of an agent's set and its session's state.
     pub(super) fn drop_holding(&mut self, agent: &str, conversation: &str) {
+        self.claiming.remove(conversation);
         if let Some(a) = self.agents.get_mut(agent) {
             a.conversations.remove(conversation);
             if let Some(session) = a.session.as_mut() {

@@ -22,6 +22,9 @@ struct Harness {
     failing_claims: u32,
     /// This many next resolves are not recorded.
     failing_resolves: u32,
+    /// When set, claims are kept here unanswered (still being written, as
+    /// the driver writes them in the background) until [`Harness::answer_claims`].
+    held_claims: Option<Vec<Claim>>,
 }
 
 fn conn_of(agent: &str) -> ConnId {
@@ -51,6 +54,7 @@ impl Harness {
             owners: None,
             failing_claims: 0,
             failing_resolves: 0,
+            held_claims: None,
         }
     }
 
@@ -101,6 +105,12 @@ impl Harness {
         let mut done = Vec::new();
         while let Some(effect) = work.pop_front() {
             let outcome = match &effect {
+                Effect::Claim(claim) if self.held_claims.is_some() => {
+                    if let Some(held) = self.held_claims.as_mut() {
+                        held.push(claim.clone());
+                    }
+                    None
+                }
                 Effect::Claim(claim) => Some(Event::Claimed {
                     conversation: claim.conversation.clone(),
                     agent: claim.agent.clone(),
@@ -139,6 +149,21 @@ impl Harness {
         }
         self.core.check_invariants();
         done
+    }
+
+    /// Answers the held claims (won), in order, with everything they cause.
+    fn answer_claims(&mut self) -> Vec<Effect> {
+        let held = self.held_claims.replace(Vec::new()).unwrap_or_default();
+        let mut effects = Vec::new();
+        for claim in held {
+            effects.extend(self.run(Event::Claimed {
+                conversation: claim.conversation,
+                agent: claim.agent,
+                previous: claim.previous,
+                outcome: ClaimOutcome::Won,
+            }));
+        }
+        effects
     }
 
     fn connect(&mut self, agent: &str, capacity: u32) -> Vec<Effect> {
@@ -709,6 +734,7 @@ fn recovery_keeps_holders_for_grace_and_queues_the_rest_in_order() {
         owners: None,
         failing_claims: 0,
         failing_resolves: 0,
+        held_claims: None,
     };
     let effects = h.connect("bob", 3);
     assert_eq!(
@@ -1035,4 +1061,52 @@ fn a_third_agent_arriving_after_a_transfer_gets_only_what_is_hers() {
     }));
     assert!(assigned(&effects).is_empty());
     assert_eq!(h.core.holder(&c(1)), Some("carol"));
+}
+
+#[test]
+fn nobody_is_shown_an_assignment_before_its_claim_is_durable() {
+    let mut h = Harness::new(&["alice"]);
+    h.held_claims = Some(Vec::new());
+    h.connect("alice", 5);
+    let effects = h.inbound(&c(1), 1);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Claim(_))));
+    assert!(assigned(&effects).is_empty());
+    // The customer writes again, and the agent reconnects, while the claim
+    // is still being written: still nothing shown.
+    assert!(sent_to(&h.inbound(&c(1), 2), "alice").is_empty());
+    assert!(assigned(&h.connect("alice", 5)).is_empty());
+    // Once it is durable: one `assigned` with both messages.
+    let effects = h.answer_claims();
+    let shown: Vec<(u64, u64)> = sent_to(&effects, "alice")
+        .into_iter()
+        .filter_map(|o| match o {
+            Outgoing::Assigned { after, upto, .. } => Some((after, upto)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown, vec![(0, 2)]);
+    assert!(h.core.claiming.is_empty());
+}
+
+#[test]
+fn a_claim_answered_after_the_agent_lost_the_conversation_shows_nothing() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.held_claims = Some(Vec::new());
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    // Alice goes away for good before her claim is written; Bob takes over.
+    h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: conn_of("alice"),
+    });
+    let generation = h.core.agents["alice"].generation;
+    h.run(Event::GraceExpired {
+        agent: "alice".into(),
+        generation,
+    });
+    h.connect("bob", 1);
+    let effects = h.answer_claims();
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
+    assert!(sent_to(&effects, "alice").is_empty());
+    assert!(h.core.claiming.is_empty());
 }

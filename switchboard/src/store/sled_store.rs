@@ -40,6 +40,13 @@ pub struct SledStore {
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
     /// The change feed and the router's cursor; the writer appends to it.
     changes: ChangeLog,
+    /// Routing writes made so far (bumped after each insert).
+    routing_written: std::sync::atomic::AtomicU64,
+    /// Routing writes known durable; the lock serialises routing flushes,
+    /// so writes made during one flush share the next instead of each
+    /// paying for its own (the router writes routes of many conversations
+    /// side by side).
+    routing_durable: tokio::sync::Mutex<u64>,
     writes: mpsc::Sender<Write>,
 }
 
@@ -117,6 +124,8 @@ impl SledStore {
                 agents,
                 routing_fsync,
                 changes,
+                routing_written: std::sync::atomic::AtomicU64::new(0),
+                routing_durable: tokio::sync::Mutex::new(0),
                 writes,
             },
             outbox_rx,
@@ -292,7 +301,8 @@ impl Lifecycle for SledStore {
 impl RoutingState for SledStore {
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
         let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.routes.insert(conversation.as_bytes(), bytes)?;
+        let (tree, key) = (self.routes.clone(), conversation.as_bytes().to_vec());
+        blocking(move || Ok(tree.insert(key, bytes)?)).await?;
         self.make_routing_durable().await?;
         Ok(RouteWrite::Written)
     }
@@ -321,7 +331,8 @@ impl RoutingState for SledStore {
     async fn save_agent(&self, agent: &str, settings: AgentSettings) -> Result<()> {
         let bytes =
             serde_json::to_vec(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.agents.insert(agent.as_bytes(), bytes)?;
+        let (tree, key) = (self.agents.clone(), agent.as_bytes().to_vec());
+        blocking(move || Ok(tree.insert(key, bytes)?)).await?;
         self.make_routing_durable().await
     }
 
@@ -344,8 +355,17 @@ impl RoutingState for SledStore {
 }
 
 impl SledStore {
-    /// Flushes sled and, with `DURABILITY=fsync`, syncs its data file.
+    /// Makes the routing write just made durable: flushes sled and, with
+    /// `DURABILITY=fsync`, syncs its data file — unless a flush that began
+    /// after the write already did.
     async fn make_routing_durable(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let wanted = self.routing_written.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = self.routing_durable.lock().await;
+        if *durable >= wanted {
+            return Ok(());
+        }
+        let upto = self.routing_written.load(Ordering::SeqCst);
         self.routes.flush_async().await?;
         if let Some(file) = self.routing_fsync.clone() {
             blocking(move || {
@@ -354,6 +374,7 @@ impl SledStore {
             })
             .await?;
         }
+        *durable = upto;
         Ok(())
     }
 }
