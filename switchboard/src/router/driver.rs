@@ -3,7 +3,7 @@
 //! timers, and performs the effects it returns — the only place the router
 //! does I/O.
 //!
-//! The decision loop never waits for a write. What a connection is sent is
+//! The decision loop does not wait for a write per event. What a connection is sent is
 //! queued on its bounded buffer; the connection's own task reads from the
 //! store whatever the frame needs. Writes (replies, claims, route records,
 //! resolves, agent settings) run in the background in serial [`Lanes`]: in
@@ -12,6 +12,10 @@
 //! core must know about (a claim won or refused, a route held elsewhere, a
 //! resolve not recorded) comes back as an [`Event`] once the write is
 //! durable, so an agent is told of an assignment only after its claim is.
+//! Two waits are kept, so a crash cannot undo what was acted on: the feed
+//! cursor is saved only after the route writes of its batch landed, and an
+//! agent's new availability is durable before the effects after it (the
+//! `welcome` confirming it) are performed.
 
 use super::conn::{Broken, Conn, ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
@@ -277,6 +281,13 @@ impl Driver {
                 }
             }
         }
+        // The saved cursor must not get ahead of the routing writes these
+        // changes caused: after a crash the router would skip the changes
+        // and find no route for them, and their conversations would reach
+        // nobody. So the claims and queue entries started for this batch
+        // land first (they ran side by side, sharing flushes; one wait per
+        // batch, none per conversation).
+        self.routes.settle().await;
         self.cursor = last;
         self.ports.feed.save_cursor(last).await
     }
@@ -326,7 +337,15 @@ impl Driver {
         let mut work = effects;
         loop {
             for effect in work {
+                let agent_settings = matches!(effect, Effect::SaveAgent { .. });
                 self.perform_one(effect);
+                if agent_settings {
+                    // An agent's availability or capacity is durable before
+                    // anything after it is sent (the `welcome` that confirms
+                    // it, presence), so what the agent saw holds after a
+                    // crash. These writes are rare (a person clicking).
+                    self.settings.settle().await;
+                }
             }
             let Some((agent, conn)) = self.lost.pop() else {
                 break;

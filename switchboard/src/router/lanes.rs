@@ -68,6 +68,12 @@ impl<K: Hash + Eq> Lanes<K> {
         }
     }
 
+    /// Waits until every piece of work started so far has finished (or
+    /// panicked). Returns at once when nothing is in flight.
+    pub async fn settle(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
     /// Waits up to `limit` for all work to finish (at shutdown); what is
     /// still running then is cancelled.
     pub async fn finish(&mut self, limit: Duration) {
