@@ -510,26 +510,6 @@ mod tests {
         }
     }
 
-    /// Opens the queue again in this process. sled's own threads (its
-    /// flusher, `flush_async`'s helper) may hold the database, and so its
-    /// file lock, for a moment after the last handle is dropped: wait for
-    /// the lock (a real restart is a new process, where it is free).
-    async fn reopen(path: &std::path::Path) -> (JobQueue, crate::jobs::Arrivals) {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            match JobQueue::open(path, Durability::Flush) {
-                Ok(opened) => return opened,
-                Err(e)
-                    if e.to_string().contains("could not acquire lock")
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("reopen: {e}"),
-            }
-        }
-    }
-
     #[tokio::test]
     async fn spooled_messages_come_back_oldest_first_across_a_reopen() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -540,7 +520,7 @@ mod tests {
                 spool.push(&message(i)).await.expect("push");
             }
         }
-        let (queue, _arrivals) = reopen(dir.path()).await;
+        let (queue, _arrivals) = crate::jobs::queue::reopen_in_tests(dir.path()).await;
         let spool = InboundSpool::open(&queue).expect("spool");
         assert_eq!(spool.len(), 3);
         assert!(spool.has_spooled("+15550000001"));

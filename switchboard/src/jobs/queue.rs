@@ -350,6 +350,27 @@ fn key_string(key: &[u8]) -> Result<String, QueueError> {
 }
 
 #[cfg(test)]
+/// Opens the queue again in this process. sled's own threads (its
+/// flusher, `flush_async`'s helper) may hold the database, and so its
+/// file lock, for a moment after the last handle is dropped: wait for
+/// the lock (a real restart is a new process, where it is free).
+pub(crate) async fn reopen_in_tests(path: &std::path::Path) -> (JobQueue, Arrivals) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match JobQueue::open(path, Durability::Flush) {
+            Ok(opened) => return opened,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("reopen: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -401,7 +422,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).unwrap();
+        let (queue, _arrivals) = reopen_in_tests(dir.path()).await;
         let pending = queue.all_pending().unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].0, "b");
