@@ -7,6 +7,9 @@
 // createTextNode — never parsed as HTML.
 
 import { measure, describe } from "./segments.js";
+import { moodName, recentMood } from "./mood.js";
+import { compareForList, previewAuthor, waitingSince } from "./conversations.js";
+import { DraftStore } from "./drafts.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -76,7 +79,6 @@ function exactTime(ms) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-const MOOD_NAMES = { devil: "very upset", unhappy: "unhappy", happy: "content", wink: "delighted" };
 const STATUS_TEXT = {
   queued: "Queued",
   sending: "Sending…",
@@ -116,11 +118,37 @@ const model = {
   readSeq: new Map(),
   /** `${conversation}#${seq}` of failed messages the agent already sent again */
   retried: new Set(),
-  drafts: new Map(),
   /** `${conversation}#${seq}` → status frame that arrived before its message */
   earlyStatus: new Map(),
   haveState: false,
 };
+
+/** localStorage, or null where the browser refuses it (then drafts live as long as the page). */
+function browserStorage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** Drafts and unacknowledged replies of this agent, kept across reloads. */
+const drafts = new DraftStore(model.agent, browserStorage());
+
+// Replies sent before a reload and not yet acknowledged come back as pending:
+// they are sent again (same client_id) once their conversation is known.
+for (const r of drafts.unacknowledged()) {
+  model.pending.set(r.client_id, {
+    client_id: r.client_id,
+    conversation: r.conversation,
+    body: r.body,
+    status: r.failed ? "failed" : "sending",
+    error: r.failed ? r.error ?? { message: "The reply could not be sent" } : null,
+    seq: null,
+    created: Number(r.created) || Date.now(),
+    sentOn: null,
+  });
+}
 
 function conversationFrom(info, old) {
   const conv = {
@@ -154,9 +182,13 @@ function insertMessage(conv, m) {
   while (i > 0 && list[i - 1].seq > m.seq) i--;
   if (i > 0 && list[i - 1].seq === m.seq) list[i - 1] = m;
   else list.splice(i, 0, m);
+  if (m.client_id) drafts.acknowledged(m.client_id);
   if (m.client_id && model.pending.has(m.client_id)) model.pending.delete(m.client_id);
   for (const p of model.pending.values()) {
-    if (p.conversation === conv.id && p.seq === m.seq) model.pending.delete(p.client_id);
+    if (p.conversation === conv.id && p.seq === m.seq) {
+      model.pending.delete(p.client_id);
+      drafts.acknowledged(p.client_id);
+    }
   }
   return m;
 }
@@ -171,31 +203,6 @@ function applyStatus(target, frame) {
   if (target.status && next === now && FAILED.has(target.status) !== FAILED.has(frame.status) && now === 3) return;
   target.status = frame.status;
   target.error = frame.error ?? null;
-}
-
-function lastInboundLabel(conv) {
-  for (let i = conv.messages.length - 1; i >= 0; i--) {
-    const m = conv.messages[i];
-    if (m.direction === "inbound" && m.sentiment?.label) return m.sentiment.label;
-  }
-  return null;
-}
-
-/** Since when the customer has waited for an answer (null: the agent spoke last). */
-function waitingSince(conv) {
-  const msgs = conv.messages;
-  if (msgs.length === 0) return conv.waiting_since_ms;
-  let since = null;
-  for (let i = msgs.length - 1; i >= 0; i--) {
-    if (msgs[i].direction !== "inbound") break;
-    since = msgs[i].at_ms;
-  }
-  return since;
-}
-
-function lastActivity(conv) {
-  const last = conv.messages[conv.messages.length - 1];
-  return last ? last.at_ms : conv.waiting_since_ms ?? 0;
 }
 
 function pendingFor(id) {
@@ -223,6 +230,8 @@ const socket = {
   timer: null,
   retryAt: 0,
   everOpened: false,
+  /** Counts opened sockets, so a pending reply is sent once per connection. */
+  generation: 0,
 };
 
 function wsUrl() {
@@ -244,6 +253,7 @@ function connect() {
     if (socket.ws !== ws) return;
     socket.up = true;
     socket.everOpened = true;
+    socket.generation += 1;
     renderBanner();
   });
   ws.addEventListener("message", (ev) => {
@@ -313,6 +323,7 @@ function handleFrame(f) {
       return onState(f);
     case "upstream":
       model.upstream = { status: f.status, detail: f.detail ?? "" };
+      for (const conv of model.conversations.values()) flushPending(conv);
       return renderBanner();
     case "assigned": {
       const info = f.conversation ?? {};
@@ -321,6 +332,7 @@ function handleFrame(f) {
       model.conversations.set(conv.id, conv);
       if (isWatching(conv.id)) markRead(conv);
       if (!old) toast(`New conversation with ${conv.id}`);
+      flushPending(conv);
       return renderAll();
     }
     case "message":
@@ -339,8 +351,11 @@ function handleFrame(f) {
       const id = f.conversation;
       if (!model.conversations.delete(id)) return;
       for (const p of pendingFor(id)) model.pending.delete(p.client_id);
-      model.drafts.delete(id);
-      if (model.selected === id) model.selected = null;
+      drafts.forget(id);
+      if (model.selected === id) {
+        model.selected = null;
+        $("composer-input").value = "";
+      }
       toast(`${id} ${UNASSIGN_TEXT[f.reason] ?? "left your console"}.`);
       return renderAll();
     }
@@ -371,7 +386,7 @@ function onState(f) {
   model.available = Boolean(f.available);
   model.capacity = Number(f.capacity) || 1;
   model.queueLength = Number(f.queue_length) || 0;
-  model.upstream = { status: f.upstream ?? "connected", detail: f.detail ?? "" };
+  model.upstream = { status: f.upstream ?? "connected", detail: f.upstream_detail ?? f.detail ?? "" };
   model.agents = Array.isArray(f.agents) ? f.agents : [];
   const next = new Map();
   for (const info of f.conversations ?? []) {
@@ -382,25 +397,40 @@ function onState(f) {
   if (model.selected && !next.has(model.selected)) model.selected = null;
   const sel = selectedConv();
   if (sel && isWatching(sel.id)) markRead(sel);
-  // Pending replies survive a reconnect: drop those that made it, send the
-  // others again (same client_id, so the switchboard stores them once).
-  for (const p of [...model.pending.values()]) {
-    if (!next.has(p.conversation)) {
-      model.pending.delete(p.client_id);
-      continue;
-    }
-    const conv = next.get(p.conversation);
-    if (conv.messages.some((m) => m.client_id === p.client_id)) {
-      model.pending.delete(p.client_id);
-    } else if (p.status !== "failed") {
-      p.seq = null;
-      p.status = "sending";
-      send({ type: "reply", conversation: p.conversation, client_id: p.client_id, body: p.body });
+  // Pending replies survive a reconnect and a reload: drop those whose
+  // conversation is gone (only known once the switchboard is connected: while
+  // it is not, the snapshot may not list them yet), send the others again.
+  if (model.upstream.status === "connected") {
+    for (const p of [...model.pending.values()]) {
+      if (!next.has(p.conversation)) {
+        model.pending.delete(p.client_id);
+        drafts.acknowledged(p.client_id);
+      }
     }
   }
+  for (const conv of next.values()) flushPending(conv);
   model.haveState = true;
   socket.attempt = 0;
   renderAll();
+}
+
+/**
+ * Sends `conv`'s pending replies that this connection has not sent yet (same
+ * client_id, so the switchboard stores each once); drops those it already has.
+ */
+function flushPending(conv) {
+  // While the switchboard is unreachable the server would only refuse them.
+  const canSend = model.upstream.status === "connected";
+  for (const p of pendingFor(conv.id)) {
+    if (conv.messages.some((m) => m.client_id === p.client_id)) {
+      model.pending.delete(p.client_id);
+      drafts.acknowledged(p.client_id);
+    } else if (canSend && p.status !== "failed" && p.sentOn !== socket.generation) {
+      p.seq = null;
+      p.status = "sending";
+      if (send({ type: "reply", conversation: p.conversation, client_id: p.client_id, body: p.body })) p.sentOn = socket.generation;
+    }
+  }
 }
 
 function onMessage(m) {
@@ -433,6 +463,7 @@ function onStatus(f) {
 }
 
 function onAck(f) {
+  drafts.acknowledged(f.client_id);
   const p = model.pending.get(f.client_id);
   if (!p) return;
   const conv = model.conversations.get(p.conversation);
@@ -451,6 +482,7 @@ function onError(f) {
   if (p) {
     p.status = "failed";
     p.error = { code: f.code, message: f.message || f.code || "The reply could not be sent" };
+    drafts.failed(p.client_id, p.error);
     if (f.code === "opted_out") {
       const conv = model.conversations.get(p.conversation);
       if (conv) conv.opted_out = true;
@@ -486,15 +518,20 @@ function sendReply(conversation, body) {
     error: null,
     seq: null,
     created: Date.now(),
+    sentOn: null,
   };
   model.pending.set(p.client_id, p);
+  drafts.sent(p);
   // If the socket is down the reply waits; it goes out with the next `state`.
-  send({ type: "reply", conversation, client_id: p.client_id, body });
+  if (send({ type: "reply", conversation, client_id: p.client_id, body })) p.sentOn = socket.generation;
   renderTimeline(true);
 }
 
 function retry(item) {
-  if (item.client_id && model.pending.get(item.client_id) === item) model.pending.delete(item.client_id);
+  if (item.client_id && model.pending.get(item.client_id) === item) {
+    model.pending.delete(item.client_id);
+    drafts.acknowledged(item.client_id);
+  }
   if (item.seq) model.retried.add(`${item.conversation}#${item.seq}`);
   sendReply(item.conversation, item.body);
 }
@@ -523,7 +560,7 @@ function selectConversation(id, { focusComposer = false } = {}) {
   markRead(conv);
   renderAll();
   const ta = $("composer-input");
-  ta.value = model.drafts.get(id) ?? "";
+  ta.value = drafts.draft(id);
   renderMeter();
   autoGrow();
   if (focusComposer) ta.focus();
@@ -531,9 +568,18 @@ function selectConversation(id, { focusComposer = false } = {}) {
 
 function saveDraft() {
   if (!model.selected) return;
-  const text = $("composer-input").value;
-  if (text) model.drafts.set(model.selected, text);
-  else model.drafts.delete(model.selected);
+  drafts.setDraft(model.selected, $("composer-input").value);
+}
+
+/** Back to the list (on a phone the list and the conversation take turns). */
+function backToList() {
+  const id = model.selected;
+  saveDraft();
+  model.selected = null;
+  $("composer-input").value = "";
+  renderAll();
+  renderMeter();
+  if (id) listItems.get(id)?._parts.button.focus();
 }
 
 // ---------------------------------------------------------------- render
@@ -637,7 +683,7 @@ function buildListItem(id) {
 
 function renderList() {
   const ul = $("conversations");
-  const convs = [...model.conversations.values()].sort((a, b) => lastActivity(b) - lastActivity(a));
+  const convs = [...model.conversations.values()].sort(compareForList);
   const now = Date.now();
   let prev = null;
   let totalUnread = 0;
@@ -653,11 +699,11 @@ function renderList() {
     if (selected) parts.button.setAttribute("aria-current", "true");
     else parts.button.removeAttribute("aria-current");
 
-    const label = lastInboundLabel(conv);
+    const label = recentMood(conv.messages);
     if (label) {
       parts.mood.dataset.label = label;
-      parts.mood.setAttribute("aria-label", `Mood: ${MOOD_NAMES[label] ?? label}`);
-      parts.mood.title = `Latest mood: ${MOOD_NAMES[label] ?? label}`;
+      parts.mood.setAttribute("aria-label", `Mood: ${moodName(label)}`);
+      parts.mood.title = `Recent mood (the worst since your last reply): ${moodName(label)}`;
     } else {
       delete parts.mood.dataset.label;
       parts.mood.setAttribute("aria-label", "No mood yet");
@@ -679,7 +725,7 @@ function renderList() {
     }
 
     const last = conv.messages[conv.messages.length - 1];
-    parts.who.textContent = last?.direction === "outbound" ? "You: " : "";
+    parts.who.textContent = previewAuthor(last, model.agent);
     let previewText = last ? last.body : "";
     if (last && !previewText && last.media.length) previewText = `[${last.media.length === 1 ? "attachment" : `${last.media.length} attachments`}]`;
     parts.preview.textContent = previewText;
@@ -690,7 +736,7 @@ function renderList() {
     totalUnread += conv.unread;
     parts.button.setAttribute(
       "aria-label",
-      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${MOOD_NAMES[label]}` : null, since ? `waiting ${humanDuration(now - since)}` : null]
+      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${moodName(label)}` : null, since ? `waiting ${humanDuration(now - since)}` : null]
         .filter(Boolean)
         .join(", "),
     );
@@ -720,8 +766,9 @@ function renderConversation() {
   $("resolve").disabled = !has;
   $("transfer").disabled = !has;
   $("transfer-to").disabled = !has;
-  $("send").disabled = !has;
   ta.disabled = !has;
+  document.body.dataset.pane = has ? "conversation" : "list";
+  renderSendState();
   renderTransferOptions();
   if (!conv) {
     title.textContent = model.conversations.size ? "Select a conversation" : "No conversation selected";
@@ -804,7 +851,7 @@ function keepAtBottom() {
 function buildSentiment(s, id) {
   const label = s.label;
   const words = Array.isArray(s.words) ? s.words : [];
-  const name = MOOD_NAMES[label] ?? label;
+  const name = moodName(label);
   const summary = `Mood: ${name} (score ${fmtScore(s.score)})`;
   const wordLines = words.length ? words.map((w) => `${w.word} ${fmtScore(w.score)}`) : ["no scored words"];
   const tip = h(
@@ -938,12 +985,23 @@ function autoGrow() {
   if (ta.scrollHeight > ta.clientHeight) ta.style.height = `${Math.min(ta.scrollHeight + 2, window.innerHeight * 0.3)}px`;
 }
 
+/** Send works with a conversation selected and a reply the switchboard accepts. */
+function renderSendState() {
+  const m = measure($("composer-input").value);
+  $("send").disabled = !selectedConv() || m.tooLong;
+  return m;
+}
+
 function renderMeter() {
-  const text = $("composer-input").value;
-  const m = measure(text);
+  const ta = $("composer-input");
+  const m = renderSendState();
   const meter = $("segment-meter");
   meter.dataset.encoding = m.encoding;
   meter.dataset.segments = String(m.segments);
+  meter.dataset.over = String(m.tooLong);
+  meter.classList.toggle("over", m.tooLong);
+  if (m.tooLong) ta.setAttribute("aria-invalid", "true");
+  else ta.removeAttribute("aria-invalid");
   meter.textContent = describe(m);
   meter.classList.toggle("multi", m.segments > 1);
   meter.classList.toggle("ucs2", m.encoding === "UCS-2" && m.segments > 0);
@@ -1016,9 +1074,12 @@ function wire() {
     const conv = selectedConv();
     const body = ta.value.trim();
     if (!conv || body === "") return;
+    // Refused before sending: the switchboard would reject it anyway, and the
+    // text stays in the box to be shortened.
+    if (measure(body).tooLong) return;
     sendReply(conv.id, body);
     ta.value = "";
-    model.drafts.delete(conv.id);
+    drafts.setDraft(conv.id, "");
     renderMeter();
     autoGrow();
   });
@@ -1029,9 +1090,11 @@ function wire() {
     }
   });
   ta.addEventListener("input", () => {
+    saveDraft();
     renderMeter();
     autoGrow();
   });
+  $("back-to-list").addEventListener("click", backToList);
   $("timeline").addEventListener("scroll", (ev) => {
     const tl = ev.currentTarget;
     timelineStuck = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 40;

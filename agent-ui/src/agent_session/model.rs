@@ -10,7 +10,9 @@
 //! **Unread rule**: a conversation's unread count is the number of inbound messages
 //! after the agent's last outbound reply in it (all of them if the agent has not
 //! replied yet). Replying clears it; it is the same for every tab. The customer's
-//! **waiting** time runs from the first of those unread messages.
+//! **waiting** time runs from the first of those unread messages, and stops while
+//! the customer has opted out (texted STOP): no reply can reach them, so nobody
+//! should be hurried to answer.
 
 use std::collections::BTreeMap;
 
@@ -65,6 +67,9 @@ impl Conversation {
     }
 
     fn waiting_since(&self) -> Option<u64> {
+        if self.info.opted_out {
+            return None;
+        }
         self.messages
             .get(self.first_unanswered())
             .map(|m| m.message.at_ms)
@@ -574,6 +579,33 @@ mod tests {
         );
         assert_eq!(gone.len(), 1);
         assert!(model.resume().is_empty());
+    }
+
+    #[test]
+    fn an_opted_out_customer_is_not_waiting() {
+        let mut model = AgentModel::new("alice");
+        assigned(&mut model, vec![msg(1, Direction::Inbound, "STOP", NOW)]);
+        let waiting = |model: &mut AgentModel| match model.snapshot(NOW) {
+            BrowserFrame::State(s) => s.conversations[0].waiting.clone(),
+            _ => unreachable!(),
+        };
+        assert!(waiting(&mut model).is_some());
+        model.apply(
+            ServerFrame::OptOut {
+                conversation: C.into(),
+                opted_out: true,
+            },
+            NOW,
+        );
+        assert_eq!(waiting(&mut model), None);
+        model.apply(
+            ServerFrame::OptOut {
+                conversation: C.into(),
+                opted_out: false,
+            },
+            NOW,
+        );
+        assert_eq!(waiting(&mut model).map(|w| w.since_ms), Some(NOW));
     }
 
     #[test]
