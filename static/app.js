@@ -53,26 +53,6 @@ function safeUrl(raw) {
   }
 }
 
-/** moment.js `fromNow(true)` thresholds, without the "ago". */
-function humanDuration(ms) {
-  const s = Math.round(Math.max(0, ms) / 1000);
-  const m = Math.round(s / 60);
-  const hr = Math.round(m / 60);
-  const d = Math.round(hr / 24);
-  if (s < 45) return "a few seconds";
-  if (m <= 1) return "a minute";
-  if (m < 45) return `${m} minutes`;
-  if (hr <= 1) return "an hour";
-  if (hr < 22) return `${hr} hours`;
-  if (d <= 1) return "a day";
-  if (d < 26) return `${d} days`;
-  const mo = Math.round(d / 30.4);
-  if (mo <= 1) return "a month";
-  if (mo < 11) return `${mo} months`;
-  const y = Math.round(d / 365);
-  return y <= 1 ? "a year" : `${y} years`;
-}
-
 function exactTime(ms) {
   const d = new Date(ms);
   const p = (n) => String(n).padStart(2, "0");
@@ -109,7 +89,11 @@ const model = {
   queueLength: 0,
   upstream: { status: "connected", detail: "" },
   agents: [],
-  /** id → {id, to, country, opted_out, waiting_since_ms, unread, messages: [] (by seq)} */
+  /**
+   * id → {id, to, country, opted_out, waiting_since_ms, unread, waiting,
+   * messages: [] (by seq)}. `waiting` ({since_ms, label} or null) is the agent
+   * UI server's, as sent: the page never computes it.
+   */
   conversations: new Map(),
   selected: null,
   /** client_id → {client_id, conversation, body, status, error, seq, created} */
@@ -158,6 +142,7 @@ function conversationFrom(info, old) {
     opted_out: Boolean(info.opted_out),
     waiting_since_ms: info.waiting_since_ms ?? null,
     unread: Number(info.unread ?? 0) || 0,
+    waiting: info.waiting ?? null,
     messages: [],
   };
   for (const m of info.messages ?? info.history ?? []) insertMessage(conv, m);
@@ -336,13 +321,14 @@ function handleFrame(f) {
       return renderAll();
     }
     case "message":
-      return onMessage(f.message);
+      return onMessage(f.message, f);
     case "status":
       return onStatus(f);
     case "opt_out": {
       const conv = model.conversations.get(f.conversation);
       if (!conv) return;
       conv.opted_out = Boolean(f.opted_out);
+      conv.waiting = f.waiting ?? null;
       renderList();
       if (conv.id === model.selected) renderConversation();
       return;
@@ -375,7 +361,7 @@ function handleFrame(f) {
     case "error":
       return onError(f);
     case "relabel":
-      return onRelabel(f.labels ?? []);
+      return onRelabel(f.labels ?? [], f.waiting ?? []);
     default:
       return undefined;
   }
@@ -433,7 +419,7 @@ function flushPending(conv) {
   }
 }
 
-function onMessage(m) {
+function onMessage(m, frame) {
   if (!m || m.conversation === undefined) return;
   let conv = model.conversations.get(m.conversation);
   if (!conv) {
@@ -441,6 +427,7 @@ function onMessage(m) {
     model.conversations.set(conv.id, conv);
   }
   insertMessage(conv, m);
+  conv.waiting = frame.waiting ?? null;
   if (m.direction === "inbound") {
     if (isWatching(conv.id)) markRead(conv);
     else if (m.seq > (model.readSeq.get(conv.id) ?? 0)) conv.unread += 1;
@@ -493,7 +480,12 @@ function onError(f) {
   toast(f.message || `Error: ${f.code}`, "error");
 }
 
-function onRelabel(labels) {
+function onRelabel(labels, waiting) {
+  for (const w of waiting) {
+    const conv = model.conversations.get(w.conversation);
+    if (conv?.waiting) conv.waiting = { ...conv.waiting, label: w.label };
+  }
+  if (waiting.length) renderList();
   const tl = $("timeline");
   for (const l of labels) {
     const conv = model.conversations.get(l.conversation);
@@ -684,7 +676,6 @@ function buildListItem(id) {
 function renderList() {
   const ul = $("conversations");
   const convs = [...model.conversations.values()].sort(compareForList);
-  const now = Date.now();
   let prev = null;
   let totalUnread = 0;
   for (const conv of convs) {
@@ -714,8 +705,11 @@ function renderList() {
     parts.flag.hidden = !conv.opted_out;
 
     const since = waitingSince(conv);
-    if (since) {
-      parts.waiting.textContent = humanDuration(now - since);
+    // The server's label reads "5 minutes ago"; next to the clock icon the
+    // list says how long: "5 minutes".
+    const waited = conv.waiting ? String(conv.waiting.label ?? "").replace(/ ago$/, "") : "";
+    if (since !== null) {
+      parts.waiting.textContent = waited;
       parts.waiting.title = `Customer waiting since ${exactTime(since)}`;
       parts.waiting.hidden = false;
     } else {
@@ -736,7 +730,7 @@ function renderList() {
     totalUnread += conv.unread;
     parts.button.setAttribute(
       "aria-label",
-      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${moodName(label)}` : null, since ? `waiting ${humanDuration(now - since)}` : null]
+      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${moodName(label)}` : null, since !== null ? `waiting ${waited}` : null]
         .filter(Boolean)
         .join(", "),
     );
@@ -955,7 +949,7 @@ function buildMessage(m) {
       className: "humanized",
       title: exact,
       attrs: { datetime: Number.isFinite(m.at_ms) ? new Date(m.at_ms).toISOString() : null },
-      text: m.time?.label ?? (Number.isFinite(m.at_ms) ? `${humanDuration(Date.now() - m.at_ms)} ago` : ""),
+      text: m.time?.label ?? "",
     }),
   );
   let failure = null;
@@ -1010,11 +1004,6 @@ function renderMeter() {
       ? `UCS-2 because of: ${m.nonGsm.join(" ")} — ${m.units} of ${m.segments > 1 ? `${m.segments} × 67` : 70} units`
       : `${m.units} of ${m.segments > 1 ? `${m.segments} × 153` : 160} GSM-7 septets`;
 }
-
-// Waiting times in the list age as time passes.
-setInterval(() => {
-  if (model.conversations.size) renderList();
-}, 15_000);
 
 // Toasts: short notices for things that are not tied to a message.
 function toast(text, kind = "info") {

@@ -2,21 +2,13 @@
 // order conversations are listed, and who the preview says wrote last.
 
 /**
- * Since when the customer has waited for an answer (epoch ms), or null: the
- * agent spoke last, or the customer opted out (no reply can reach them, so the
- * timer stops). `conv`: `{opted_out, waiting_since_ms, messages}` with
- * messages oldest first. Mirrors the agent UI server's `waiting` rule.
+ * Since when the customer has waited for an answer (epoch ms), or null. The
+ * agent UI server decides (its `waiting` field: null when the agent spoke
+ * last or the customer opted out); the page only reads it.
  */
 export function waitingSince(conv) {
-  if (conv.opted_out) return null;
-  const msgs = conv.messages;
-  if (msgs.length === 0) return conv.waiting_since_ms ?? null;
-  let since = null;
-  for (let i = msgs.length - 1; i >= 0; i--) {
-    if (msgs[i].direction !== "inbound") break;
-    since = msgs[i].at_ms;
-  }
-  return since;
+  const since = conv.waiting?.since_ms;
+  return Number.isFinite(since) ? since : null;
 }
 
 /** When anything last happened in `conv` (epoch ms). */

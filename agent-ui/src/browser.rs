@@ -173,6 +173,9 @@ pub enum BrowserFrame {
     OptOut {
         conversation: ConversationId,
         opted_out: bool,
+        /// The conversation's waiting after the change: `None` while opted out
+        /// (no reply can reach the customer), running again after START.
+        waiting: Option<Waiting>,
     },
     Unassigned {
         conversation: ConversationId,

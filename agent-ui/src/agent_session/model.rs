@@ -320,9 +320,12 @@ impl AgentModel {
             } => match self.find(&conversation) {
                 Some(c) if c.info.opted_out != opted_out => {
                     c.info.opted_out = opted_out;
+                    let waiting = c.waiting(now_ms);
+                    self.note_due(waiting.as_ref().map(|w| due_of(w.since_ms, now_ms)));
                     vec![BrowserFrame::OptOut {
                         conversation,
                         opted_out,
+                        waiting,
                     }]
                 }
                 _ => Vec::new(),
@@ -590,21 +593,29 @@ mod tests {
             _ => unreachable!(),
         };
         assert!(waiting(&mut model).is_some());
-        model.apply(
+        let out = model.apply(
             ServerFrame::OptOut {
                 conversation: C.into(),
                 opted_out: true,
             },
             NOW,
         );
+        assert!(matches!(
+            &out[..],
+            [BrowserFrame::OptOut { waiting: None, .. }]
+        ));
         assert_eq!(waiting(&mut model), None);
-        model.apply(
+        let back = model.apply(
             ServerFrame::OptOut {
                 conversation: C.into(),
                 opted_out: false,
             },
             NOW,
         );
+        assert!(matches!(
+            &back[..],
+            [BrowserFrame::OptOut { waiting: Some(w), .. }] if w.since_ms == NOW
+        ));
         assert_eq!(waiting(&mut model).map(|w| w.since_ms), Some(NOW));
     }
 
