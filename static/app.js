@@ -98,8 +98,6 @@ const model = {
   selected: null,
   /** client_id → {client_id, conversation, body, status, error, seq, created} */
   pending: new Map(),
-  /** conversation → highest inbound seq the agent has looked at */
-  readSeq: new Map(),
   /** `${conversation}#${seq}` of failed messages the agent already sent again */
   retried: new Set(),
   /** `${conversation}#${seq}` → status frame that arrived before its message */
@@ -146,12 +144,6 @@ function conversationFrom(info, old) {
     messages: [],
   };
   for (const m of info.messages ?? info.history ?? []) insertMessage(conv, m);
-  // What this tab has already shown the agent is not unread again.
-  const read = model.readSeq.get(conv.id);
-  if (read !== undefined) {
-    const after = conv.messages.filter((m) => m.direction === "inbound" && m.seq > read).length;
-    conv.unread = Math.min(conv.unread, after);
-  }
   return conv;
 }
 
@@ -196,12 +188,19 @@ function pendingFor(id) {
     .sort((a, b) => a.created - b.created);
 }
 
+/**
+ * Tells the server the agent has seen `conv` up to its last message; the
+ * server answers every tab with the new `unread` count. Once per new message
+ * (and again on a new connection: the conversation objects are rebuilt).
+ */
 function markRead(conv) {
-  let top = model.readSeq.get(conv.id) ?? 0;
-  for (const m of conv.messages) if (m.direction === "inbound" && m.seq > top) top = m.seq;
-  model.readSeq.set(conv.id, top);
-  conv.unread = 0;
+  const top = conv.messages.length ? conv.messages[conv.messages.length - 1].seq : 0;
+  if (top <= (conv.readSent ?? 0)) return;
+  if (send({ type: "read", conversation: conv.id, seq: top })) conv.readSent = top;
 }
+
+/** The badge: the server's count, except on the conversation the agent is looking at. */
+const unreadShown = (conv) => (isWatching(conv.id) ? 0 : conv.unread);
 
 const selectedConv = () => (model.selected ? model.conversations.get(model.selected) ?? null : null);
 const isWatching = (id) => model.selected === id && document.visibilityState === "visible";
@@ -324,6 +323,12 @@ function handleFrame(f) {
       return onMessage(f.message, f);
     case "status":
       return onStatus(f);
+    case "unread": {
+      const conv = model.conversations.get(f.conversation);
+      if (!conv) return;
+      conv.unread = Number(f.unread) || 0;
+      return renderList();
+    }
     case "opt_out": {
       const conv = model.conversations.get(f.conversation);
       if (!conv) return;
@@ -428,10 +433,8 @@ function onMessage(m, frame) {
   }
   insertMessage(conv, m);
   conv.waiting = frame.waiting ?? null;
-  if (m.direction === "inbound") {
-    if (isWatching(conv.id)) markRead(conv);
-    else if (m.seq > (model.readSeq.get(conv.id) ?? 0)) conv.unread += 1;
-  }
+  conv.unread = Number(frame.unread ?? conv.unread) || 0;
+  if (isWatching(conv.id)) markRead(conv);
   renderList();
   if (conv.id === model.selected) renderTimeline();
 }
@@ -725,12 +728,13 @@ function renderList() {
     parts.preview.textContent = previewText;
     parts.preview.title = previewText;
 
-    parts.unread.textContent = conv.unread > 0 ? String(conv.unread) : "";
-    parts.unread.hidden = conv.unread <= 0;
-    totalUnread += conv.unread;
+    const unread = unreadShown(conv);
+    parts.unread.textContent = unread > 0 ? String(unread) : "";
+    parts.unread.hidden = unread <= 0;
+    totalUnread += unread;
     parts.button.setAttribute(
       "aria-label",
-      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${moodName(label)}` : null, since !== null ? `waiting ${waited}` : null]
+      [conv.id, unread ? `${unread} unread` : null, label ? `mood ${moodName(label)}` : null, since !== null ? `waiting ${waited}` : null]
         .filter(Boolean)
         .join(", "),
     );
@@ -1098,10 +1102,9 @@ function wire() {
 
   document.addEventListener("visibilitychange", () => {
     const conv = selectedConv();
-    if (conv && document.visibilityState === "visible" && conv.unread) {
-      markRead(conv);
-      renderList();
-    }
+    if (conv && document.visibilityState === "visible") markRead(conv);
+    // Hidden, the open conversation shows its unread badge again.
+    renderList();
   });
 }
 

@@ -3,7 +3,8 @@
 // and 6): a neutral mood for a score of 0, the worst recent mood rather than
 // the latest, the longest-waiting customer on top, no waiting timer for a
 // customer who opted out, and a preview that names who really sent the last
-// reply after a transfer.
+// reply after a transfer. The unread count is the agent UI server's, the same
+// in every tab: reading in one clears the badge in the other.
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -105,6 +106,33 @@ describe('conversation list rules', { timeout: 180000 }, () => {
         "bob's list says alice wrote it");
       await h.screenshot(bob.page, 'list-rules-bob-after-transfer');
       assert.deepEqual([...browser.errors, ...bob.errors], [], 'no JavaScript errors on the pages');
+    });
+  });
+
+  test('reading a conversation in one tab clears its unread badge in the other', async () => {
+    await h.withArtifacts('list-rules-two-tabs', page, stack, async () => {
+      const other = await browser.context.newPage();
+      try {
+        await other.goto(stack.uiUrl);
+        await li(other, A).waitFor();
+        const badge = async (p, id) => {
+          const sel = `${h.conversationSel(id)} .unread`;
+          return (await h.isShown(p, sel)) ? (await p.locator(sel).textContent()).trim() : '';
+        };
+        // Nothing is open in either tab: both show the new message as unread.
+        if (await page.locator('#conversations li.selected').count()) await page.click('#back-to-list').catch(() => {});
+        await stack.customerTextsOk(A, 'one more thing: the zip code changed');
+        await h.eventually('unread in both tabs', async () => (await badge(page, A)) !== '' && (await badge(other, A)) !== '');
+        assert.equal(await badge(page, A), await badge(other, A), 'the same count in both tabs');
+
+        await li(page, A).click();
+        await h.eventually("the other tab's badge clears", async () => (await badge(other, A)) === '');
+        // Not a reply: the customer still waits.
+        assert.ok(await h.isShown(other, `${h.conversationSel(A)} .waiting`), 'A still waits for an answer');
+        await h.screenshot(other, 'list-rules-second-tab');
+      } finally {
+        await other.close();
+      }
     });
   });
 });

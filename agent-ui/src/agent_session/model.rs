@@ -9,7 +9,9 @@
 //!
 //! **Unread rule**: a conversation's unread count is the number of inbound messages
 //! after the agent's last outbound reply in it (all of them if the agent has not
-//! replied yet). Replying clears it; it is the same for every tab. The customer's
+//! replied yet) that the agent has not seen yet (a tab showing the conversation
+//! sends `read`). Replying or reading clears it; it is the same for every tab, and
+//! the page shows it as sent. The customer's
 //! **waiting** time runs from the first of those unread messages, and stops while
 //! the customer has opted out (texted STOP): no reply can reach them, so nobody
 //! should be hurried to answer.
@@ -39,6 +41,10 @@ struct Conversation {
     last_outbound: Option<usize>,
     /// Current waiting label (kept to know when it changes).
     waiting_label: Option<String>,
+    /// Highest seq the agent has seen in any tab (kept by this server only: an
+    /// agent UI restart forgets it, and the unread count falls back to the
+    /// unanswered messages).
+    read_seq: Seq,
 }
 
 impl Conversation {
@@ -49,6 +55,7 @@ impl Conversation {
             due: Vec::new(),
             last_outbound: None,
             waiting_label: None,
+            read_seq: 0,
         }
     }
 
@@ -62,8 +69,10 @@ impl Conversation {
     }
 
     fn unread(&self) -> u32 {
-        let count = self.messages.len() - self.first_unanswered();
-        u32::try_from(count).unwrap_or(u32::MAX)
+        // Seqs ascend, so the unseen ones are a suffix of the unanswered ones.
+        let unanswered = &self.messages[self.first_unanswered().min(self.messages.len())..];
+        let seen = unanswered.partition_point(|m| m.message.seq <= self.read_seq);
+        u32::try_from(unanswered.len() - seen).unwrap_or(u32::MAX)
     }
 
     fn waiting_since(&self) -> Option<u64> {
@@ -373,6 +382,24 @@ impl AgentModel {
         }
     }
 
+    /// The agent has seen `conversation` up to `seq` (in some tab); returns the
+    /// `unread` frame for every tab when that changed the count.
+    pub fn mark_read(&mut self, conversation: &str, seq: Seq) -> Option<BrowserFrame> {
+        let c = self.find(conversation)?;
+        // A tab cannot have seen more than the conversation holds.
+        let seq = seq.min(c.last_seq());
+        if seq <= c.read_seq {
+            return None;
+        }
+        let before = c.unread();
+        c.read_seq = seq;
+        let unread = c.unread();
+        (unread != before).then(|| BrowserFrame::Unread {
+            conversation: conversation.to_string(),
+            unread,
+        })
+    }
+
     /// Records availability the agent asked for, before the switchboard's echo.
     pub fn set_availability(&mut self, available: bool, capacity: u32) -> BrowserFrame {
         self.available = available;
@@ -552,6 +579,48 @@ mod tests {
             NOW,
         );
         assert_eq!(unread_of(&mut model), 0);
+    }
+
+    #[test]
+    fn reading_clears_unread_for_every_tab_and_new_messages_count_again() {
+        let mut model = AgentModel::new("alice");
+        assigned(
+            &mut model,
+            vec![
+                msg(1, Direction::Inbound, "a", NOW),
+                msg(2, Direction::Inbound, "b", NOW),
+            ],
+        );
+        assert_eq!(unread_of(&mut model), 2);
+        assert!(matches!(
+            model.mark_read(C, 1),
+            Some(BrowserFrame::Unread { unread: 1, .. })
+        ));
+        // Seen already, or beyond what the conversation holds: no news past seq 2.
+        assert!(model.mark_read(C, 1).is_none());
+        assert!(matches!(
+            model.mark_read(C, 99),
+            Some(BrowserFrame::Unread { unread: 0, .. })
+        ));
+        assert!(model.mark_read(C, 99).is_none());
+        assert!(model.mark_read("+1999", 1).is_none());
+        let new = model.apply(
+            ServerFrame::Message {
+                message: msg(3, Direction::Inbound, "c", NOW),
+            },
+            NOW,
+        );
+        assert!(matches!(
+            &new[..],
+            [BrowserFrame::Message { unread: 1, .. }]
+        ));
+        // Reading does not answer: the customer still waits.
+        assert!(model.mark_read(C, 3).is_some());
+        assert_eq!(unread_of(&mut model), 0);
+        match model.snapshot(NOW) {
+            BrowserFrame::State(s) => assert!(s.conversations[0].waiting.is_some()),
+            _ => unreachable!(),
+        }
     }
 
     #[test]

@@ -344,6 +344,11 @@ impl Task {
                 let _ = reply.send(attached);
             }
             Command::Forward(frame) => self.forward(frame).await,
+            Command::Read(conversation, seq) => {
+                if let Some(frame) = self.model.mark_read(&conversation, seq) {
+                    self.broadcast(frame);
+                }
+            }
             Command::Holds(conversation, reply) => {
                 let _ = reply.send(self.model.holds(&conversation));
             }
