@@ -101,7 +101,6 @@ const model = {
   /** `${conversation}#${seq}` of failed messages the agent already sent again */
   retried: new Set(),
   /** `${conversation}#${seq}` → status frame that arrived before its message */
-  earlyStatus: new Map(),
   haveState: false,
 };
 
@@ -149,11 +148,6 @@ function conversationFrom(info, old) {
 
 function insertMessage(conv, m) {
   m.media = Array.isArray(m.media) ? m.media : [];
-  const early = model.earlyStatus.get(`${conv.id}#${m.seq}`);
-  if (early) {
-    model.earlyStatus.delete(`${conv.id}#${m.seq}`);
-    applyStatus(m, early);
-  }
   const list = conv.messages;
   let i = list.length;
   while (i > 0 && list[i - 1].seq > m.seq) i--;
@@ -168,18 +162,6 @@ function insertMessage(conv, m) {
     }
   }
   return m;
-}
-
-const STATUS_RANK = { queued: 0, sending: 1, sent: 2, undelivered: 3, failed: 3, delivered: 3, read: 4 };
-
-/** Statuses never move backwards (a late "sent" does not undo "delivered"). */
-function applyStatus(target, frame) {
-  const now = STATUS_RANK[target.status] ?? -1;
-  const next = STATUS_RANK[frame.status] ?? 0;
-  if (target.status && next < now) return;
-  if (target.status && next === now && FAILED.has(target.status) !== FAILED.has(frame.status) && now === 3) return;
-  target.status = frame.status;
-  target.error = frame.error ?? null;
 }
 
 function pendingFor(id) {
@@ -439,16 +421,16 @@ function onMessage(m, frame) {
   if (conv.id === model.selected) renderTimeline();
 }
 
+/**
+ * A delivery status, shown as sent: the agent UI server sends one only after
+ * its message and never one that moves backwards (its `moves_forward` rule).
+ */
 function onStatus(f) {
   const conv = model.conversations.get(f.conversation);
   const msg = conv?.messages.find((m) => m.seq === f.seq);
-  if (msg) {
-    applyStatus(msg, f);
-  } else {
-    const p = [...model.pending.values()].find((x) => x.conversation === f.conversation && x.seq === f.seq);
-    if (p) applyStatus(p, f);
-    else model.earlyStatus.set(`${f.conversation}#${f.seq}`, f);
-  }
+  if (!msg) return;
+  msg.status = f.status;
+  msg.error = f.error ?? null;
   if (f.conversation === model.selected) renderTimeline();
 }
 

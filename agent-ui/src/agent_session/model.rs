@@ -19,7 +19,8 @@
 use std::collections::BTreeMap;
 
 use switchboard_protocol::{
-    AgentPresence, ConversationId, ConversationInfo, Direction, Message, Seq, ServerFrame,
+    AgentPresence, ConversationId, ConversationInfo, DeliveryStatus, Direction, Message, Seq,
+    ServerFrame,
 };
 
 use crate::browser::{
@@ -309,8 +310,7 @@ impl AgentModel {
                 };
                 let current = &mut message.message;
                 let news = current.status != Some(status) || current.error != error;
-                let backwards = current.status.is_some_and(|s| s.rank() > status.rank());
-                if !news || backwards {
+                if !news || !moves_forward(current.status, status) {
                     // A resume repeats the current status; the browsers have it already.
                     return Vec::new();
                 }
@@ -455,6 +455,22 @@ impl AgentModel {
     }
 }
 
+/// Whether a message's delivery status may change from `current` to `next`:
+/// statuses never move backwards (a late "sent" does not undo "delivered"), and
+/// a final outcome is not flipped by another final one arriving late
+/// ("delivered" then "undelivered", or the reverse). The page shows what this
+/// lets through and has no rule of its own.
+fn moves_forward(current: Option<DeliveryStatus>, next: DeliveryStatus) -> bool {
+    let failed =
+        |s: DeliveryStatus| matches!(s, DeliveryStatus::Failed | DeliveryStatus::Undelivered);
+    match current {
+        None => true,
+        Some(now) if now.rank() > next.rank() => false,
+        Some(now) if now.rank() == next.rank() && now != next => failed(now) == failed(next),
+        Some(_) => true,
+    }
+}
+
 /// When a label for `at_ms`, computed at `now_ms`, may next change.
 fn due_of(at_ms: u64, now_ms: u64) -> u64 {
     now_ms + enrich::next_change_in(at_ms, now_ms)
@@ -467,7 +483,7 @@ fn waiting_due(view: &ConversationView, now_ms: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_protocol::{DeliveryStatus, UnassignReason};
+    use switchboard_protocol::UnassignReason;
 
     const NOW: u64 = 1_800_000_000_000;
     const C: &str = "+15550001";
@@ -636,6 +652,13 @@ mod tests {
         assert_eq!(model.apply(status(DeliveryStatus::Sent), NOW).len(), 1);
         assert!(model.apply(status(DeliveryStatus::Sent), NOW).is_empty());
         assert!(model.apply(status(DeliveryStatus::Queued), NOW).is_empty());
+        assert_eq!(model.apply(status(DeliveryStatus::Delivered), NOW).len(), 1);
+        // A late final outcome does not flip the first one.
+        assert!(model
+            .apply(status(DeliveryStatus::Undelivered), NOW)
+            .is_empty());
+        assert!(model.apply(status(DeliveryStatus::Failed), NOW).is_empty());
+        assert_eq!(model.apply(status(DeliveryStatus::Read), NOW).len(), 1);
         let opt = |o| ServerFrame::OptOut {
             conversation: C.into(),
             opted_out: o,
