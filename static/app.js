@@ -10,6 +10,7 @@ import { measure, describe } from "./segments.js";
 import { moodName, recentMood } from "./mood.js";
 import { compareForList, previewAuthor, waitingSince } from "./conversations.js";
 import { DraftStore } from "./drafts.js";
+import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STATUS_TEXT, UNASSIGN_TEXT } from "./format.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -44,41 +45,7 @@ function newClientId() {
 }
 
 /** Only http(s) and same-origin relative URLs become links. */
-function safeUrl(raw) {
-  try {
-    const url = new URL(String(raw), location.href);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-function exactTime(ms) {
-  const d = new Date(ms);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
-const STATUS_TEXT = {
-  queued: "Queued",
-  sending: "Sending…",
-  sent: "Sent",
-  delivered: "Delivered",
-  read: "Read",
-  undelivered: "Undelivered",
-  failed: "Failed",
-};
-const FAILED = new Set(["failed", "undelivered"]);
-const UNASSIGN_TEXT = {
-  resolved: "was resolved",
-  transferred: "was transferred",
-  requeued: "went back to the queue",
-};
-
-function fmtScore(n) {
-  const v = Math.round(Number(n) * 100) / 100;
-  return v > 0 ? `+${v}` : v < 0 ? `−${Math.abs(v)}` : "0";
-}
+const safeUrl = (raw) => safeUrlFrom(raw, location.href);
 
 // ---------------------------------------------------------------- model
 
@@ -907,9 +874,7 @@ function buildStatus(status, error, onRetry) {
   const parts = [h("span", { className: "status", dataset: { status }, text: STATUS_TEXT[status] ?? status })];
   let failure = null;
   if (FAILED.has(status)) {
-    const reason = error?.message
-      ? `${error.message}${typeof error.code === "number" && !String(error.message).includes(String(error.code)) ? ` (error ${error.code})` : ""}`
-      : "The message could not be delivered.";
+    const reason = failureReason(error);
     failure = h(
       "div",
       { className: "failure" },

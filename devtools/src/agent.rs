@@ -264,7 +264,8 @@ impl Agent {
                 // The switchboard has no echo for this frame: say it here.
                 let capacity = self.capacity.unwrap_or(1);
                 if available {
-                    println!("* available again (up to {capacity} conversations at once)");
+                    let plural = if capacity == 1 { "" } else { "s" };
+                    println!("* available again (up to {capacity} conversation{plural} at once)");
                 } else {
                     println!(
                         "* away: no new conversations until /back (you keep the ones you hold)"

@@ -136,7 +136,7 @@ async fn commands_are_never_texted_to_the_customer() {
     terminal.shows("* away: no new conversations").await;
     terminal.type_line("/back").await;
     terminal
-        .shows("* available again (up to 1 conversations at once)")
+        .shows("* available again (up to 1 conversation at once)")
         .await;
 
     // The switchboard sends a conversation's replies in order: once this one
