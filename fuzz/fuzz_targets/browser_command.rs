@@ -1,16 +1,20 @@
 //! The agent UI's browser frame parser (`parse_command`), on arbitrary text.
 //!
 //! A frame it accepts becomes an upstream frame within the limits it
-//! promises; a refusal's echoed ids are bounded.
+//! promises (or a read mark for a bounded conversation id); a refusal's
+//! echoed ids are bounded.
 #![no_main]
 
-use switchboard_fuzz::browser::{parse_command, MAX_CAPACITY};
+use switchboard_fuzz::browser::{parse_command, Parsed, MAX_CAPACITY};
 use libfuzzer_sys::fuzz_target;
 use switchboard_protocol::{decode, encode, ClientFrame};
 
 fuzz_target!(|text: &str| {
     match parse_command(text) {
-        Ok(frame) => {
+        Ok(Parsed::Read { conversation, .. }) => {
+            assert!(!conversation.is_empty() && conversation.chars().count() <= 32);
+        }
+        Ok(Parsed::Upstream(frame)) => {
             match &frame {
                 ClientFrame::Availability { capacity, .. } => assert!(*capacity <= MAX_CAPACITY),
                 ClientFrame::Reply {
