@@ -51,3 +51,8 @@ mod agent_ui_server;
 
 // /metrics and the JSON logs of both services.
 mod observability;
+
+// The deploy files: the Procfile as a PaaS runs it, nginx from
+// deploy/nginx.conf in front of the services.
+mod nginx_front;
+mod paas_boot;

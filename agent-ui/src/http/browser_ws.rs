@@ -20,6 +20,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::session::CurrentSession;
 use super::AppState;
+use crate::agent_session::AgentHandle;
 use crate::browser::{self, BrowserErrorCode, BrowserFrame};
 use crate::sessions::SignedIn;
 
@@ -47,10 +48,17 @@ pub async fn upgrade(
     let shutdown = state.registry.shutdown_token();
     let tracked = state.registry.track();
     let registry = state.registry.clone();
+    // The agent's upstream on this instance: the one its other tabs here use,
+    // or a new one (a session signed in on another instance, or before a restart).
+    let handle = state.registry.agent_session(&session);
     ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::telemetry::count_browser_socket(serve(socket, session, shutdown, registry))
-                .await;
+            let tab = registry.open_tab(&session.session_id);
+            crate::telemetry::count_browser_socket(serve(
+                socket, session, handle, shutdown, registry,
+            ))
+            .await;
+            drop(tab);
             drop(tracked);
         })
 }
@@ -60,11 +68,12 @@ type Sink = SplitSink<WebSocket, Message>;
 async fn serve(
     socket: WebSocket,
     session: SignedIn,
+    handle: AgentHandle,
     shutdown: tokio_util::sync::CancellationToken,
     registry: std::sync::Arc<crate::sessions::Registry>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let Some(mut attached) = session.handle.attach().await else {
+    let Some(mut attached) = handle.attach().await else {
         close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
         return;
     };
@@ -88,7 +97,7 @@ async fn serve(
                     Ok(text) => send(&mut sink, text).await,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(agent = %session.agent, missed, "browser fell behind; sending a fresh state");
-                        match session.handle.attach().await {
+                        match handle.attach().await {
                             Some(fresh) => {
                                 attached = fresh;
                                 send(&mut sink, attached.snapshot.clone()).await
@@ -109,7 +118,7 @@ async fn serve(
             }
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(answer) = handle_text(&session, text.as_str()).await {
+                    if let Some(answer) = handle_text(&handle, text.as_str()).await {
                         if send(&mut sink, Utf8Bytes::from(answer.to_json())).await.is_err() {
                             return;
                         }
@@ -150,12 +159,12 @@ async fn serve(
 
 /// Validates and forwards one browser frame; returns the answer for this tab alone,
 /// if there is one.
-async fn handle_text(session: &SignedIn, text: &str) -> Option<BrowserFrame> {
+async fn handle_text(handle: &AgentHandle, text: &str) -> Option<BrowserFrame> {
     let frame = match browser::parse_command(text) {
         Ok(frame) => frame,
         Err(refusal) => return Some(refusal.into()),
     };
-    if !session.handle.is_connected() {
+    if !handle.is_connected() {
         let (client_id, conversation) = match &frame {
             ClientFrame::Reply {
                 client_id,
@@ -174,7 +183,7 @@ async fn handle_text(session: &SignedIn, text: &str) -> Option<BrowserFrame> {
             conversation,
         });
     }
-    if !session.handle.forward(frame).await {
+    if !handle.forward(frame).await {
         return Some(BrowserFrame::error(
             BrowserErrorCode::Unavailable,
             "this session has ended; sign in again",
