@@ -33,6 +33,8 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code telling the page its session is over: go to the sign-in page.
 const CLOSE_SIGNED_OUT: u16 = 4001;
+/// Longest wait, after the agent session ended, for the registry to record why.
+const SESSION_END_RECORDED: Duration = Duration::from_secs(5);
 /// Close code for a server shutdown: reconnect shortly.
 const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -107,7 +109,10 @@ async fn serve(
                     }
                     Err(RecvError::Closed) => {
                         // The agent session ended (e.g. signed in elsewhere); its last
-                        // frame, already sent, said why.
+                        // frame, already sent, said why. The registry records that
+                        // for the sign-in page just after; wait for it (bounded) so
+                        // the page's next request already learns why.
+                        let _ = tokio::time::timeout(SESSION_END_RECORDED, session.ended.cancelled()).await;
                         close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
                         return;
                     }
