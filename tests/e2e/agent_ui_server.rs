@@ -1415,3 +1415,33 @@ async fn sessions_work_on_any_instance_with_the_same_secret() {
     assert_eq!(tab.expect_close().await, 4001);
     assert_eq!(two.get("/", Some(&cookie)).await.status(), 303);
 }
+
+#[tokio::test]
+async fn an_active_session_is_renewed_in_its_cookie_so_any_instance_honours_it() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let settings = [
+        ("SESSION_SECRET", "renewal-test-secret-0123456789abcdef"),
+        ("SESSION_IDLE_SECS", "2"),
+    ];
+    let one = AgentUi::start_with(&sb.ws_url(), &settings).await;
+    let two = AgentUi::start_with(&sb.ws_url(), &settings).await;
+    let first = one.sign_in("alice").await;
+    // Time has to pass for a cookie to age (1-second resolution); nothing races.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A request with an ageing cookie gets it back renewed.
+    let response = one.get("/", Some(&first)).await;
+    assert_eq!(response.status(), 200);
+    let renewed = session_cookie(&response)
+        .expect("the cookie is renewed")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_string();
+    assert_ne!(renewed, first);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Instance #2 never saw this session: only the cookies' own times count.
+    // The first cookie is now idle for 3 s, past SESSION_IDLE_SECS; the
+    // renewed one for 1.5 s.
+    assert_eq!(two.get("/", Some(&first)).await.status(), 303);
+    assert_eq!(two.get("/", Some(&renewed)).await.status(), 200);
+}

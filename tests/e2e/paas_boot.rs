@@ -325,3 +325,68 @@ async fn role_agent_ui_makes_web_the_agent_console_and_a_wrong_role_is_refused()
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// With `STORE=dynamodb` (in the emulator) the release phase creates the
+/// tables, and what customers and agents did survives a dyno replaced by
+/// one with an empty disk: the agent resumes, the earlier message is not
+/// delivered again, and the next one arrives.
+#[tokio::test]
+async fn with_dynamodb_the_release_phase_creates_the_tables_and_a_new_dyno_resumes() {
+    let moto = common::aws::Moto::shared();
+    let procfile = procfile();
+    let (release, web) = (&procfile["release"], &procfile["web"]);
+    let store_env = common::dynamodb_env(&moto);
+    let customer = number(7);
+    let mut resume = BTreeMap::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (boot, text) in [(1, "before the restart"), (2, "after the restart")] {
+        let dyno = Dyno::boot();
+        let port = free_port();
+        let mut env = switchboard_env(port);
+        env.extend(store_env.iter().cloned());
+
+        let out = dyno.run(release, &env);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "release phase failed: {said}");
+        if boot == 1 {
+            assert!(said.contains("created table"), "{said}");
+        } else {
+            assert!(said.contains("nothing to do"), "{said}");
+        }
+
+        let mut child = dyno.spawn(web, &env);
+        until_serving(
+            &dyno,
+            &mut child,
+            &format!("http://127.0.0.1:{port}/readyz"),
+        )
+        .await;
+        let sb = Switchboard::reached_at(port);
+        let mut alice =
+            common::Agent::connect(&sb, "alice", resume.clone(), Some(true), Some(10)).await;
+        let (status, answer) = sb.text(&customer, text).await;
+        assert_eq!(status, 200, "{answer}; {}", dyno.log());
+        alice
+            .until(Duration::from_secs(30), text, |a| {
+                a.bodies(&customer).iter().any(|b| b == text)
+            })
+            .await;
+        // In order per conversation: whatever the new dyno could deliver again
+        // of the earlier message would have arrived before this one.
+        seen.extend(alice.bodies(&customer));
+        resume = alice.last_seen();
+        alice.close().await;
+
+        let status = sigterm(&dyno, &mut child);
+        assert!(
+            status.success(),
+            "exit after SIGTERM: {status}; {}",
+            dyno.log()
+        );
+    }
+    assert_eq!(seen, ["before the restart", "after the restart"]);
+}
