@@ -339,6 +339,39 @@ impl Tab {
         }
     }
 
+    /// Opens the tab the way the page reconnects: again and again (the page
+    /// backs off; here a short pause) until the upgrade succeeds and the
+    /// `state` frame arrives, within `STEP`.
+    async fn reconnect(ws_url: &str, cookie: &str) -> Tab {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let mut request = ws_url.into_client_request().expect("ws request");
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().expect("cookie header"));
+            if let Ok((socket, _)) = tokio_tungstenite::connect_async(request).await {
+                let mut tab = Tab {
+                    socket,
+                    frames: Vec::new(),
+                    closed: None,
+                };
+                let first = tokio::time::timeout(STEP, tab.socket.next()).await;
+                if let Ok(Some(Ok(WsMessage::Text(text)))) = first {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    if frame["type"] == "state" {
+                        tab.frames.push(frame);
+                        return tab;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{ws_url} did not take the tab back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Reads frames until one satisfies `pred`; panics after `STEP` or on close.
     async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(frame) = self.frames.iter().find(|f| pred(f)) {
@@ -566,4 +599,32 @@ async fn a_session_works_on_either_agent_ui_and_survives_a_restart() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("login page");
     assert!(html.contains("SESSION_SECRET changed"), "{html}");
+}
+
+#[tokio::test]
+async fn a_rolling_restart_of_the_agent_uis_keeps_the_agent_signed_in_through_nginx() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut stack = Stack::start(&nginx).await;
+    let ws = format!("ws://127.0.0.1:{}/ws", stack.nginx_port);
+    let cookie = sign_in(&stack.url(""), "carol").await;
+    let mut tab = Tab::reconnect(&ws, &cookie).await;
+    tab.until_connected().await;
+    tab.available().await;
+    let customer = number(3);
+
+    // Each agent UI in turn is stopped (SIGTERM, as a deploy does) and
+    // started again. Whichever one carol's tab was on, the tab comes back
+    // through nginx — on the other instance while that one is down — with
+    // the same cookie, signed in, and gets the next message.
+    for i in 0..2 {
+        assert!(stack.uis[i].proc.terminate(), "{}", stack.logs());
+        let text = format!("while agent UI {} restarts", i + 1);
+        let (status, _) = stack.public.text(&customer, &text).await;
+        assert_eq!(status, 200);
+        tab = Tab::reconnect(&ws, &cookie).await;
+        assert_eq!(tab.frames[0]["agent"], "carol", "{}", stack.logs());
+        tab.until_connected().await;
+        tab.until_message(&customer, &text).await;
+        stack.uis[i].spawn().await;
+    }
 }

@@ -148,7 +148,7 @@ pub async fn submit(
     let claims = state.registry.sign_in(name, &form.password, probe);
     let session = state.cookie_key.seal(&claims, client.https);
     // The agent's name in clear, for the proxy's instance affinity only.
-    let affinity = Cookie::build((AGENT_COOKIE, claims.agent.clone()))
+    let affinity = Cookie::build((AGENT_COOKIE, cookie_safe(&claims.agent)))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
@@ -172,6 +172,17 @@ pub async fn sign_out(
         .remove(Cookie::build(SESSION_COOKIE).path("/"))
         .remove(Cookie::build(AGENT_COOKIE).path("/"));
     (jar, Redirect::to("/login")).into_response()
+}
+
+/// `name` with every byte outside `[A-Za-z0-9._-]` percent-encoded, so any
+/// agent name is a valid cookie value (the proxy only hashes it).
+fn cookie_safe(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Whether the form's token is the one in the browser's `sb_login` cookie.
@@ -221,4 +232,15 @@ fn new_token() -> String {
     // ThreadRng is a CSPRNG seeded from the OS.
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_safe;
+
+    #[test]
+    fn affinity_cookie_values_are_always_valid() {
+        assert_eq!(cookie_safe("alice"), "alice");
+        assert_eq!(cookie_safe("a b;c,d\"é"), "a%20b%3Bc%2Cd%22%C3%A9");
+    }
 }
