@@ -247,7 +247,7 @@ impl AgentUi {
         }
     }
 
-    async fn browser(&self, cookie: &str) -> Browser {
+    pub(crate) async fn browser(&self, cookie: &str) -> Browser {
         self.open_ws(Some(cookie)).await.expect("/ws opens")
     }
 }
@@ -296,7 +296,7 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// A browser tab's socket: records every JSON frame it receives.
-struct Browser {
+pub(crate) struct Browser {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     frames: Vec<Value>,
     /// The close code, once the server closed the socket.
