@@ -27,7 +27,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin switchboard --bin agent-ui \
+    cargo build --release --locked -p switchboard -p agent-ui --bin switchboard --bin agent-ui \
     && cp target/release/switchboard target/release/agent-ui /usr/local/bin/
 
 # ---- runtime: slim Debian, CA certificates, non-root -----------------------
