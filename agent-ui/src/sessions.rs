@@ -252,11 +252,11 @@ impl Registry {
     }
 
     /// The agent's session on this instance, started (it connects upstream by
-    /// itself) if there is none yet.
-    pub fn agent_session(&self, session: &SignedIn) -> AgentHandle {
+    /// itself) if there is none yet; true when it was started by this call.
+    pub fn agent_session(&self, session: &SignedIn) -> (AgentHandle, bool) {
         let mut maps = self.maps();
         if let Some(agent) = maps.agents.get(&session.agent) {
-            return agent.handle.clone();
+            return (agent.handle.clone(), false);
         }
         maps.next_generation += 1;
         let generation = maps.next_generation;
@@ -284,7 +284,7 @@ impl Registry {
                 registry.agent_ended(&name, generation, ended);
             }
         });
-        handle
+        (handle, true)
     }
 
     /// Counts an open browser socket of a session until the guard is dropped.

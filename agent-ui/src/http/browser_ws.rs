@@ -33,6 +33,9 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code telling the page its session is over: go to the sign-in page.
 const CLOSE_SIGNED_OUT: u16 = 4001;
+/// Longest wait of a tab that started its agent's session for the upstream's
+/// welcome before its first snapshot.
+const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(5);
 /// Longest wait, after the agent session ended, for the registry to record why.
 const SESSION_END_RECORDED: Duration = Duration::from_secs(5);
 /// Close code for a server shutdown: reconnect shortly.
@@ -52,10 +55,17 @@ pub async fn upgrade(
     let registry = state.registry.clone();
     // The agent's upstream on this instance: the one its other tabs here use,
     // or a new one (a session signed in on another instance, or before a restart).
-    let handle = state.registry.agent_session(&session);
+    let (handle, started) = state.registry.agent_session(&session);
     ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             let tab = registry.open_tab(&session.session_id);
+            if started {
+                // The console opens showing the agent's real state (availability,
+                // upstream live), not a blank "connecting" one, when the
+                // switchboard answers quickly; otherwise the page shows the
+                // upstream banner until it does.
+                handle.wait_connected(FIRST_CONNECT_WAIT).await;
+            }
             crate::telemetry::count_browser_socket(serve(
                 socket, session, handle, shutdown, registry,
             ))
