@@ -167,8 +167,11 @@ if [[ "$LOCALSTACK" == 1 ]]; then
     fi
 fi
 
-step "SMS segment meter (node's test runner)"
-node --test static/segments.test.mjs || failed+=("segment meter")
+step "the console page's modules (node's test runner)"
+node --test static/ || failed+=("page modules")
+
+step "scripts/run-local.sh: refuses to pretend when a program cannot start"
+RUN_LOCAL_BIN_DIR="$CARGO_TARGET_DIR/debug" bash scripts/run-local.test.sh || failed+=("run-local")
 
 step "agent UI end-to-end in headless Chromium"
 browser_test || failed+=("browser")

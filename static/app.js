@@ -7,6 +7,10 @@
 // createTextNode — never parsed as HTML.
 
 import { measure, describe } from "./segments.js";
+import { moodName, recentMood } from "./mood.js";
+import { compareForList, previewAuthor, waitingSince } from "./conversations.js";
+import { DraftStore } from "./drafts.js";
+import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STATUS_TEXT, UNASSIGN_TEXT } from "./format.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -41,62 +45,7 @@ function newClientId() {
 }
 
 /** Only http(s) and same-origin relative URLs become links. */
-function safeUrl(raw) {
-  try {
-    const url = new URL(String(raw), location.href);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-/** moment.js `fromNow(true)` thresholds, without the "ago". */
-function humanDuration(ms) {
-  const s = Math.round(Math.max(0, ms) / 1000);
-  const m = Math.round(s / 60);
-  const hr = Math.round(m / 60);
-  const d = Math.round(hr / 24);
-  if (s < 45) return "a few seconds";
-  if (m <= 1) return "a minute";
-  if (m < 45) return `${m} minutes`;
-  if (hr <= 1) return "an hour";
-  if (hr < 22) return `${hr} hours`;
-  if (d <= 1) return "a day";
-  if (d < 26) return `${d} days`;
-  const mo = Math.round(d / 30.4);
-  if (mo <= 1) return "a month";
-  if (mo < 11) return `${mo} months`;
-  const y = Math.round(d / 365);
-  return y <= 1 ? "a year" : `${y} years`;
-}
-
-function exactTime(ms) {
-  const d = new Date(ms);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
-const MOOD_NAMES = { devil: "very upset", unhappy: "unhappy", happy: "content", wink: "delighted" };
-const STATUS_TEXT = {
-  queued: "Queued",
-  sending: "Sending…",
-  sent: "Sent",
-  delivered: "Delivered",
-  read: "Read",
-  undelivered: "Undelivered",
-  failed: "Failed",
-};
-const FAILED = new Set(["failed", "undelivered"]);
-const UNASSIGN_TEXT = {
-  resolved: "was resolved",
-  transferred: "was transferred",
-  requeued: "went back to the queue",
-};
-
-function fmtScore(n) {
-  const v = Math.round(Number(n) * 100) / 100;
-  return v > 0 ? `+${v}` : v < 0 ? `−${Math.abs(v)}` : "0";
-}
+const safeUrl = (raw) => safeUrlFrom(raw, location.href);
 
 // ---------------------------------------------------------------- model
 
@@ -107,20 +56,47 @@ const model = {
   queueLength: 0,
   upstream: { status: "connected", detail: "" },
   agents: [],
-  /** id → {id, to, country, opted_out, waiting_since_ms, unread, messages: [] (by seq)} */
+  /**
+   * id → {id, to, country, opted_out, waiting_since_ms, unread, waiting,
+   * messages: [] (by seq)}. `waiting` ({since_ms, label} or null) is the agent
+   * UI server's, as sent: the page never computes it.
+   */
   conversations: new Map(),
   selected: null,
   /** client_id → {client_id, conversation, body, status, error, seq, created} */
   pending: new Map(),
-  /** conversation → highest inbound seq the agent has looked at */
-  readSeq: new Map(),
   /** `${conversation}#${seq}` of failed messages the agent already sent again */
   retried: new Set(),
-  drafts: new Map(),
   /** `${conversation}#${seq}` → status frame that arrived before its message */
-  earlyStatus: new Map(),
   haveState: false,
 };
+
+/** localStorage, or null where the browser refuses it (then drafts live as long as the page). */
+function browserStorage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** Drafts and unacknowledged replies of this agent, kept across reloads. */
+const drafts = new DraftStore(model.agent, browserStorage());
+
+// Replies sent before a reload and not yet acknowledged come back as pending:
+// they are sent again (same client_id) once their conversation is known.
+for (const r of drafts.unacknowledged()) {
+  model.pending.set(r.client_id, {
+    client_id: r.client_id,
+    conversation: r.conversation,
+    body: r.body,
+    status: r.failed ? "failed" : "sending",
+    error: r.failed ? r.error ?? { message: "The reply could not be sent" } : null,
+    seq: null,
+    created: Number(r.created) || Date.now(),
+    sentOn: null,
+  });
+}
 
 function conversationFrom(info, old) {
   const conv = {
@@ -130,72 +106,29 @@ function conversationFrom(info, old) {
     opted_out: Boolean(info.opted_out),
     waiting_since_ms: info.waiting_since_ms ?? null,
     unread: Number(info.unread ?? 0) || 0,
+    waiting: info.waiting ?? null,
     messages: [],
   };
   for (const m of info.messages ?? info.history ?? []) insertMessage(conv, m);
-  // What this tab has already shown the agent is not unread again.
-  const read = model.readSeq.get(conv.id);
-  if (read !== undefined) {
-    const after = conv.messages.filter((m) => m.direction === "inbound" && m.seq > read).length;
-    conv.unread = Math.min(conv.unread, after);
-  }
   return conv;
 }
 
 function insertMessage(conv, m) {
   m.media = Array.isArray(m.media) ? m.media : [];
-  const early = model.earlyStatus.get(`${conv.id}#${m.seq}`);
-  if (early) {
-    model.earlyStatus.delete(`${conv.id}#${m.seq}`);
-    applyStatus(m, early);
-  }
   const list = conv.messages;
   let i = list.length;
   while (i > 0 && list[i - 1].seq > m.seq) i--;
   if (i > 0 && list[i - 1].seq === m.seq) list[i - 1] = m;
   else list.splice(i, 0, m);
+  if (m.client_id) drafts.acknowledged(m.client_id);
   if (m.client_id && model.pending.has(m.client_id)) model.pending.delete(m.client_id);
   for (const p of model.pending.values()) {
-    if (p.conversation === conv.id && p.seq === m.seq) model.pending.delete(p.client_id);
+    if (p.conversation === conv.id && p.seq === m.seq) {
+      model.pending.delete(p.client_id);
+      drafts.acknowledged(p.client_id);
+    }
   }
   return m;
-}
-
-const STATUS_RANK = { queued: 0, sending: 1, sent: 2, undelivered: 3, failed: 3, delivered: 3, read: 4 };
-
-/** Statuses never move backwards (a late "sent" does not undo "delivered"). */
-function applyStatus(target, frame) {
-  const now = STATUS_RANK[target.status] ?? -1;
-  const next = STATUS_RANK[frame.status] ?? 0;
-  if (target.status && next < now) return;
-  if (target.status && next === now && FAILED.has(target.status) !== FAILED.has(frame.status) && now === 3) return;
-  target.status = frame.status;
-  target.error = frame.error ?? null;
-}
-
-function lastInboundLabel(conv) {
-  for (let i = conv.messages.length - 1; i >= 0; i--) {
-    const m = conv.messages[i];
-    if (m.direction === "inbound" && m.sentiment?.label) return m.sentiment.label;
-  }
-  return null;
-}
-
-/** Since when the customer has waited for an answer (null: the agent spoke last). */
-function waitingSince(conv) {
-  const msgs = conv.messages;
-  if (msgs.length === 0) return conv.waiting_since_ms;
-  let since = null;
-  for (let i = msgs.length - 1; i >= 0; i--) {
-    if (msgs[i].direction !== "inbound") break;
-    since = msgs[i].at_ms;
-  }
-  return since;
-}
-
-function lastActivity(conv) {
-  const last = conv.messages[conv.messages.length - 1];
-  return last ? last.at_ms : conv.waiting_since_ms ?? 0;
 }
 
 function pendingFor(id) {
@@ -204,12 +137,19 @@ function pendingFor(id) {
     .sort((a, b) => a.created - b.created);
 }
 
+/**
+ * Tells the server the agent has seen `conv` up to its last message; the
+ * server answers every tab with the new `unread` count. Once per new message
+ * (and again on a new connection: the conversation objects are rebuilt).
+ */
 function markRead(conv) {
-  let top = model.readSeq.get(conv.id) ?? 0;
-  for (const m of conv.messages) if (m.direction === "inbound" && m.seq > top) top = m.seq;
-  model.readSeq.set(conv.id, top);
-  conv.unread = 0;
+  const top = conv.messages.length ? conv.messages[conv.messages.length - 1].seq : 0;
+  if (top <= (conv.readSent ?? 0)) return;
+  if (send({ type: "read", conversation: conv.id, seq: top })) conv.readSent = top;
 }
+
+/** The badge: the server's count, except on the conversation the agent is looking at. */
+const unreadShown = (conv) => (isWatching(conv.id) ? 0 : conv.unread);
 
 const selectedConv = () => (model.selected ? model.conversations.get(model.selected) ?? null : null);
 const isWatching = (id) => model.selected === id && document.visibilityState === "visible";
@@ -223,6 +163,8 @@ const socket = {
   timer: null,
   retryAt: 0,
   everOpened: false,
+  /** Counts opened sockets, so a pending reply is sent once per connection. */
+  generation: 0,
 };
 
 function wsUrl() {
@@ -244,6 +186,7 @@ function connect() {
     if (socket.ws !== ws) return;
     socket.up = true;
     socket.everOpened = true;
+    socket.generation += 1;
     renderBanner();
   });
   ws.addEventListener("message", (ev) => {
@@ -313,6 +256,7 @@ function handleFrame(f) {
       return onState(f);
     case "upstream":
       model.upstream = { status: f.status, detail: f.detail ?? "" };
+      for (const conv of model.conversations.values()) flushPending(conv);
       return renderBanner();
     case "assigned": {
       const info = f.conversation ?? {};
@@ -321,16 +265,24 @@ function handleFrame(f) {
       model.conversations.set(conv.id, conv);
       if (isWatching(conv.id)) markRead(conv);
       if (!old) toast(`New conversation with ${conv.id}`);
+      flushPending(conv);
       return renderAll();
     }
     case "message":
-      return onMessage(f.message);
+      return onMessage(f.message, f);
     case "status":
       return onStatus(f);
+    case "unread": {
+      const conv = model.conversations.get(f.conversation);
+      if (!conv) return;
+      conv.unread = Number(f.unread) || 0;
+      return renderList();
+    }
     case "opt_out": {
       const conv = model.conversations.get(f.conversation);
       if (!conv) return;
       conv.opted_out = Boolean(f.opted_out);
+      conv.waiting = f.waiting ?? null;
       renderList();
       if (conv.id === model.selected) renderConversation();
       return;
@@ -339,8 +291,11 @@ function handleFrame(f) {
       const id = f.conversation;
       if (!model.conversations.delete(id)) return;
       for (const p of pendingFor(id)) model.pending.delete(p.client_id);
-      model.drafts.delete(id);
-      if (model.selected === id) model.selected = null;
+      drafts.forget(id);
+      if (model.selected === id) {
+        model.selected = null;
+        $("composer-input").value = "";
+      }
       toast(`${id} ${UNASSIGN_TEXT[f.reason] ?? "left your console"}.`);
       return renderAll();
     }
@@ -360,7 +315,7 @@ function handleFrame(f) {
     case "error":
       return onError(f);
     case "relabel":
-      return onRelabel(f.labels ?? []);
+      return onRelabel(f.labels ?? [], f.waiting ?? []);
     default:
       return undefined;
   }
@@ -371,7 +326,7 @@ function onState(f) {
   model.available = Boolean(f.available);
   model.capacity = Number(f.capacity) || 1;
   model.queueLength = Number(f.queue_length) || 0;
-  model.upstream = { status: f.upstream ?? "connected", detail: f.detail ?? "" };
+  model.upstream = { status: f.upstream ?? "connected", detail: f.upstream_detail ?? f.detail ?? "" };
   model.agents = Array.isArray(f.agents) ? f.agents : [];
   const next = new Map();
   for (const info of f.conversations ?? []) {
@@ -382,28 +337,43 @@ function onState(f) {
   if (model.selected && !next.has(model.selected)) model.selected = null;
   const sel = selectedConv();
   if (sel && isWatching(sel.id)) markRead(sel);
-  // Pending replies survive a reconnect: drop those that made it, send the
-  // others again (same client_id, so the switchboard stores them once).
-  for (const p of [...model.pending.values()]) {
-    if (!next.has(p.conversation)) {
-      model.pending.delete(p.client_id);
-      continue;
-    }
-    const conv = next.get(p.conversation);
-    if (conv.messages.some((m) => m.client_id === p.client_id)) {
-      model.pending.delete(p.client_id);
-    } else if (p.status !== "failed") {
-      p.seq = null;
-      p.status = "sending";
-      send({ type: "reply", conversation: p.conversation, client_id: p.client_id, body: p.body });
+  // Pending replies survive a reconnect and a reload: drop those whose
+  // conversation is gone (only known once the switchboard is connected: while
+  // it is not, the snapshot may not list them yet), send the others again.
+  if (model.upstream.status === "connected") {
+    for (const p of [...model.pending.values()]) {
+      if (!next.has(p.conversation)) {
+        model.pending.delete(p.client_id);
+        drafts.acknowledged(p.client_id);
+      }
     }
   }
+  for (const conv of next.values()) flushPending(conv);
   model.haveState = true;
   socket.attempt = 0;
   renderAll();
 }
 
-function onMessage(m) {
+/**
+ * Sends `conv`'s pending replies that this connection has not sent yet (same
+ * client_id, so the switchboard stores each once); drops those it already has.
+ */
+function flushPending(conv) {
+  // While the switchboard is unreachable the server would only refuse them.
+  const canSend = model.upstream.status === "connected";
+  for (const p of pendingFor(conv.id)) {
+    if (conv.messages.some((m) => m.client_id === p.client_id)) {
+      model.pending.delete(p.client_id);
+      drafts.acknowledged(p.client_id);
+    } else if (canSend && p.status !== "failed" && p.sentOn !== socket.generation) {
+      p.seq = null;
+      p.status = "sending";
+      if (send({ type: "reply", conversation: p.conversation, client_id: p.client_id, body: p.body })) p.sentOn = socket.generation;
+    }
+  }
+}
+
+function onMessage(m, frame) {
   if (!m || m.conversation === undefined) return;
   let conv = model.conversations.get(m.conversation);
   if (!conv) {
@@ -411,28 +381,28 @@ function onMessage(m) {
     model.conversations.set(conv.id, conv);
   }
   insertMessage(conv, m);
-  if (m.direction === "inbound") {
-    if (isWatching(conv.id)) markRead(conv);
-    else if (m.seq > (model.readSeq.get(conv.id) ?? 0)) conv.unread += 1;
-  }
+  conv.waiting = frame.waiting ?? null;
+  conv.unread = Number(frame.unread ?? conv.unread) || 0;
+  if (isWatching(conv.id)) markRead(conv);
   renderList();
   if (conv.id === model.selected) renderTimeline();
 }
 
+/**
+ * A delivery status, shown as sent: the agent UI server sends one only after
+ * its message and never one that moves backwards (its `moves_forward` rule).
+ */
 function onStatus(f) {
   const conv = model.conversations.get(f.conversation);
   const msg = conv?.messages.find((m) => m.seq === f.seq);
-  if (msg) {
-    applyStatus(msg, f);
-  } else {
-    const p = [...model.pending.values()].find((x) => x.conversation === f.conversation && x.seq === f.seq);
-    if (p) applyStatus(p, f);
-    else model.earlyStatus.set(`${f.conversation}#${f.seq}`, f);
-  }
+  if (!msg) return;
+  msg.status = f.status;
+  msg.error = f.error ?? null;
   if (f.conversation === model.selected) renderTimeline();
 }
 
 function onAck(f) {
+  drafts.acknowledged(f.client_id);
   const p = model.pending.get(f.client_id);
   if (!p) return;
   const conv = model.conversations.get(p.conversation);
@@ -451,6 +421,7 @@ function onError(f) {
   if (p) {
     p.status = "failed";
     p.error = { code: f.code, message: f.message || f.code || "The reply could not be sent" };
+    drafts.failed(p.client_id, p.error);
     if (f.code === "opted_out") {
       const conv = model.conversations.get(p.conversation);
       if (conv) conv.opted_out = true;
@@ -461,7 +432,12 @@ function onError(f) {
   toast(f.message || `Error: ${f.code}`, "error");
 }
 
-function onRelabel(labels) {
+function onRelabel(labels, waiting) {
+  for (const w of waiting) {
+    const conv = model.conversations.get(w.conversation);
+    if (conv?.waiting) conv.waiting = { ...conv.waiting, label: w.label };
+  }
+  if (waiting.length) renderList();
   const tl = $("timeline");
   for (const l of labels) {
     const conv = model.conversations.get(l.conversation);
@@ -486,15 +462,20 @@ function sendReply(conversation, body) {
     error: null,
     seq: null,
     created: Date.now(),
+    sentOn: null,
   };
   model.pending.set(p.client_id, p);
+  drafts.sent(p);
   // If the socket is down the reply waits; it goes out with the next `state`.
-  send({ type: "reply", conversation, client_id: p.client_id, body });
+  if (send({ type: "reply", conversation, client_id: p.client_id, body })) p.sentOn = socket.generation;
   renderTimeline(true);
 }
 
 function retry(item) {
-  if (item.client_id && model.pending.get(item.client_id) === item) model.pending.delete(item.client_id);
+  if (item.client_id && model.pending.get(item.client_id) === item) {
+    model.pending.delete(item.client_id);
+    drafts.acknowledged(item.client_id);
+  }
   if (item.seq) model.retried.add(`${item.conversation}#${item.seq}`);
   sendReply(item.conversation, item.body);
 }
@@ -523,7 +504,7 @@ function selectConversation(id, { focusComposer = false } = {}) {
   markRead(conv);
   renderAll();
   const ta = $("composer-input");
-  ta.value = model.drafts.get(id) ?? "";
+  ta.value = drafts.draft(id);
   renderMeter();
   autoGrow();
   if (focusComposer) ta.focus();
@@ -531,9 +512,18 @@ function selectConversation(id, { focusComposer = false } = {}) {
 
 function saveDraft() {
   if (!model.selected) return;
-  const text = $("composer-input").value;
-  if (text) model.drafts.set(model.selected, text);
-  else model.drafts.delete(model.selected);
+  drafts.setDraft(model.selected, $("composer-input").value);
+}
+
+/** Back to the list (on a phone the list and the conversation take turns). */
+function backToList() {
+  const id = model.selected;
+  saveDraft();
+  model.selected = null;
+  $("composer-input").value = "";
+  renderAll();
+  renderMeter();
+  if (id) listItems.get(id)?._parts.button.focus();
 }
 
 // ---------------------------------------------------------------- render
@@ -637,8 +627,7 @@ function buildListItem(id) {
 
 function renderList() {
   const ul = $("conversations");
-  const convs = [...model.conversations.values()].sort((a, b) => lastActivity(b) - lastActivity(a));
-  const now = Date.now();
+  const convs = [...model.conversations.values()].sort(compareForList);
   let prev = null;
   let totalUnread = 0;
   for (const conv of convs) {
@@ -653,11 +642,11 @@ function renderList() {
     if (selected) parts.button.setAttribute("aria-current", "true");
     else parts.button.removeAttribute("aria-current");
 
-    const label = lastInboundLabel(conv);
+    const label = recentMood(conv.messages);
     if (label) {
       parts.mood.dataset.label = label;
-      parts.mood.setAttribute("aria-label", `Mood: ${MOOD_NAMES[label] ?? label}`);
-      parts.mood.title = `Latest mood: ${MOOD_NAMES[label] ?? label}`;
+      parts.mood.setAttribute("aria-label", `Mood: ${moodName(label)}`);
+      parts.mood.title = `Recent mood (the worst since your last reply): ${moodName(label)}`;
     } else {
       delete parts.mood.dataset.label;
       parts.mood.setAttribute("aria-label", "No mood yet");
@@ -668,8 +657,11 @@ function renderList() {
     parts.flag.hidden = !conv.opted_out;
 
     const since = waitingSince(conv);
-    if (since) {
-      parts.waiting.textContent = humanDuration(now - since);
+    // The server's label reads "5 minutes ago"; next to the clock icon the
+    // list says how long: "5 minutes".
+    const waited = conv.waiting ? String(conv.waiting.label ?? "").replace(/ ago$/, "") : "";
+    if (since !== null) {
+      parts.waiting.textContent = waited;
       parts.waiting.title = `Customer waiting since ${exactTime(since)}`;
       parts.waiting.hidden = false;
     } else {
@@ -679,18 +671,19 @@ function renderList() {
     }
 
     const last = conv.messages[conv.messages.length - 1];
-    parts.who.textContent = last?.direction === "outbound" ? "You: " : "";
+    parts.who.textContent = previewAuthor(last, model.agent);
     let previewText = last ? last.body : "";
     if (last && !previewText && last.media.length) previewText = `[${last.media.length === 1 ? "attachment" : `${last.media.length} attachments`}]`;
     parts.preview.textContent = previewText;
     parts.preview.title = previewText;
 
-    parts.unread.textContent = conv.unread > 0 ? String(conv.unread) : "";
-    parts.unread.hidden = conv.unread <= 0;
-    totalUnread += conv.unread;
+    const unread = unreadShown(conv);
+    parts.unread.textContent = unread > 0 ? String(unread) : "";
+    parts.unread.hidden = unread <= 0;
+    totalUnread += unread;
     parts.button.setAttribute(
       "aria-label",
-      [conv.id, conv.unread ? `${conv.unread} unread` : null, label ? `mood ${MOOD_NAMES[label]}` : null, since ? `waiting ${humanDuration(now - since)}` : null]
+      [conv.id, unread ? `${unread} unread` : null, label ? `mood ${moodName(label)}` : null, since !== null ? `waiting ${waited}` : null]
         .filter(Boolean)
         .join(", "),
     );
@@ -720,8 +713,9 @@ function renderConversation() {
   $("resolve").disabled = !has;
   $("transfer").disabled = !has;
   $("transfer-to").disabled = !has;
-  $("send").disabled = !has;
   ta.disabled = !has;
+  document.body.dataset.pane = has ? "conversation" : "list";
+  renderSendState();
   renderTransferOptions();
   if (!conv) {
     title.textContent = model.conversations.size ? "Select a conversation" : "No conversation selected";
@@ -804,7 +798,7 @@ function keepAtBottom() {
 function buildSentiment(s, id) {
   const label = s.label;
   const words = Array.isArray(s.words) ? s.words : [];
-  const name = MOOD_NAMES[label] ?? label;
+  const name = moodName(label);
   const summary = `Mood: ${name} (score ${fmtScore(s.score)})`;
   const wordLines = words.length ? words.map((w) => `${w.word} ${fmtScore(w.score)}`) : ["no scored words"];
   const tip = h(
@@ -880,9 +874,7 @@ function buildStatus(status, error, onRetry) {
   const parts = [h("span", { className: "status", dataset: { status }, text: STATUS_TEXT[status] ?? status })];
   let failure = null;
   if (FAILED.has(status)) {
-    const reason = error?.message
-      ? `${error.message}${typeof error.code === "number" && !String(error.message).includes(String(error.code)) ? ` (error ${error.code})` : ""}`
-      : "The message could not be delivered.";
+    const reason = failureReason(error);
     failure = h(
       "div",
       { className: "failure" },
@@ -908,7 +900,7 @@ function buildMessage(m) {
       className: "humanized",
       title: exact,
       attrs: { datetime: Number.isFinite(m.at_ms) ? new Date(m.at_ms).toISOString() : null },
-      text: m.time?.label ?? (Number.isFinite(m.at_ms) ? `${humanDuration(Date.now() - m.at_ms)} ago` : ""),
+      text: m.time?.label ?? "",
     }),
   );
   let failure = null;
@@ -938,12 +930,23 @@ function autoGrow() {
   if (ta.scrollHeight > ta.clientHeight) ta.style.height = `${Math.min(ta.scrollHeight + 2, window.innerHeight * 0.3)}px`;
 }
 
+/** Send works with a conversation selected and a reply the switchboard accepts. */
+function renderSendState() {
+  const m = measure($("composer-input").value);
+  $("send").disabled = !selectedConv() || m.tooLong;
+  return m;
+}
+
 function renderMeter() {
-  const text = $("composer-input").value;
-  const m = measure(text);
+  const ta = $("composer-input");
+  const m = renderSendState();
   const meter = $("segment-meter");
   meter.dataset.encoding = m.encoding;
   meter.dataset.segments = String(m.segments);
+  meter.dataset.over = String(m.tooLong);
+  meter.classList.toggle("over", m.tooLong);
+  if (m.tooLong) ta.setAttribute("aria-invalid", "true");
+  else ta.removeAttribute("aria-invalid");
   meter.textContent = describe(m);
   meter.classList.toggle("multi", m.segments > 1);
   meter.classList.toggle("ucs2", m.encoding === "UCS-2" && m.segments > 0);
@@ -952,11 +955,6 @@ function renderMeter() {
       ? `UCS-2 because of: ${m.nonGsm.join(" ")} — ${m.units} of ${m.segments > 1 ? `${m.segments} × 67` : 70} units`
       : `${m.units} of ${m.segments > 1 ? `${m.segments} × 153` : 160} GSM-7 septets`;
 }
-
-// Waiting times in the list age as time passes.
-setInterval(() => {
-  if (model.conversations.size) renderList();
-}, 15_000);
 
 // Toasts: short notices for things that are not tied to a message.
 function toast(text, kind = "info") {
@@ -1016,9 +1014,12 @@ function wire() {
     const conv = selectedConv();
     const body = ta.value.trim();
     if (!conv || body === "") return;
+    // Refused before sending: the switchboard would reject it anyway, and the
+    // text stays in the box to be shortened.
+    if (measure(body).tooLong) return;
     sendReply(conv.id, body);
     ta.value = "";
-    model.drafts.delete(conv.id);
+    drafts.setDraft(conv.id, "");
     renderMeter();
     autoGrow();
   });
@@ -1029,9 +1030,11 @@ function wire() {
     }
   });
   ta.addEventListener("input", () => {
+    saveDraft();
     renderMeter();
     autoGrow();
   });
+  $("back-to-list").addEventListener("click", backToList);
   $("timeline").addEventListener("scroll", (ev) => {
     const tl = ev.currentTarget;
     timelineStuck = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 40;
@@ -1046,10 +1049,9 @@ function wire() {
 
   document.addEventListener("visibilitychange", () => {
     const conv = selectedConv();
-    if (conv && document.visibilityState === "visible" && conv.unread) {
-      markRead(conv);
-      renderList();
-    }
+    if (conv && document.visibilityState === "visible") markRead(conv);
+    // Hidden, the open conversation shows its unread badge again.
+    renderList();
   });
 }
 

@@ -18,6 +18,13 @@ const GSM_EXTENSION = "\f^{}\\[~]|€";
 const BASIC = new Set(GSM_BASIC);
 const EXTENSION = new Set(GSM_EXTENSION);
 
+/**
+ * Longest reply the switchboard accepts, in characters (Unicode code points of
+ * the trimmed text, as the page sends it): Twilio's limit for one message body,
+ * and the switchboard's default `MAX_REPLY_CHARS`.
+ */
+export const MAX_REPLY_CHARS = 1600;
+
 export const LIMITS = Object.freeze({
   "GSM-7": Object.freeze({ single: 160, multi: 153 }),
   "UCS-2": Object.freeze({ single: 70, multi: 67 }),
@@ -39,7 +46,9 @@ export function gsmCost(ch) {
  * - `segments`: parts the message is sent as (0 for an empty text);
  * - `left`: units that still fit in the last segment without adding one;
  * - `perSegment`: capacity of one segment at the current size;
- * - `nonGsm`: the distinct characters that forced UCS-2 (empty for GSM-7).
+ * - `nonGsm`: the distinct characters that forced UCS-2 (empty for GSM-7);
+ * - `chars`: characters of the reply as it would be sent (trimmed);
+ * - `tooLong`: more than `MAX_REPLY_CHARS`: the switchboard would refuse it.
  */
 export function measure(text) {
   const chars = Array.from(String(text ?? "")); // code points
@@ -56,12 +65,14 @@ export function measure(text) {
   }
   const units = costs.reduce((a, b) => a + b, 0);
   const { single, multi } = LIMITS[encoding];
+  const sentChars = Array.from(String(text ?? "").trim()).length;
+  const limit = { chars: sentChars, tooLong: sentChars > MAX_REPLY_CHARS };
 
   if (units === 0) {
-    return { encoding, units, segments: 0, left: single, perSegment: single, nonGsm };
+    return { encoding, units, segments: 0, left: single, perSegment: single, nonGsm, ...limit };
   }
   if (units <= single) {
-    return { encoding, units, segments: 1, left: single - units, perSegment: single, nonGsm };
+    return { encoding, units, segments: 1, left: single - units, perSegment: single, nonGsm, ...limit };
   }
   // Multipart: fill each part without splitting a character.
   let segments = 1;
@@ -73,11 +84,18 @@ export function measure(text) {
     }
     used += c;
   }
-  return { encoding, units, segments, left: multi - used, perSegment: multi, nonGsm };
+  return { encoding, units, segments, left: multi - used, perSegment: multi, nonGsm, ...limit };
 }
 
-/** Human summary, e.g. "GSM-7 · 1 segment · 18 left". */
+/**
+ * Human summary, e.g. "GSM-7 · 1 segment · 18 left", or for a reply over the
+ * limit "Too long: 1,650 of 1,600 characters — shorten by 50".
+ */
 export function describe(m) {
+  if (m.tooLong) {
+    const n = (x) => x.toLocaleString("en-US");
+    return `Too long: ${n(m.chars)} of ${n(MAX_REPLY_CHARS)} characters — shorten by ${n(m.chars - MAX_REPLY_CHARS)}`;
+  }
   if (m.segments === 0) return `${m.encoding} · ${m.left} left`;
   const seg = m.segments === 1 ? "1 segment" : `${m.segments} segments`;
   return `${m.encoding} · ${seg} · ${m.left} left`;

@@ -1,7 +1,7 @@
 // Run with: node --test static/segments.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { measure, describe, gsmCost } from "./segments.js";
+import { measure, describe, gsmCost, MAX_REPLY_CHARS } from "./segments.js";
 
 test("empty text costs nothing", () => {
   const m = measure("");
@@ -108,4 +108,17 @@ test("a single non-GSM character switches the whole text to UCS-2", () => {
   assert.equal(m.encoding, "UCS-2");
   assert.equal(m.units, 101);
   assert.equal(m.segments, 2);
+});
+
+test("replies over 1,600 characters are too long, counted as sent", () => {
+  const ok = measure(`${"a".repeat(1600)}  \n`);
+  assert.equal(ok.chars, 1600);
+  assert.equal(ok.tooLong, false);
+  const over = measure("a".repeat(1650));
+  assert.equal(over.tooLong, true);
+  assert.equal(describe(over), "Too long: 1,650 of 1,600 characters — shorten by 50");
+  // Code points, not UTF-16 units: 1,600 emoji are 1,600 characters.
+  assert.equal(measure("😀".repeat(1600)).tooLong, false);
+  assert.equal(measure("😀".repeat(1601)).tooLong, true);
+  assert.equal(MAX_REPLY_CHARS, 1600);
 });

@@ -170,9 +170,18 @@ pub enum BrowserFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<DeliveryError>,
     },
+    /// The conversation's unread count changed because the agent read it (in
+    /// any tab); new messages carry theirs in `message`.
+    Unread {
+        conversation: ConversationId,
+        unread: u32,
+    },
     OptOut {
         conversation: ConversationId,
         opted_out: bool,
+        /// The conversation's waiting after the change: `None` while opted out
+        /// (no reply can reach the customer), running again after START.
+        waiting: Option<Waiting>,
     },
     Unassigned {
         conversation: ConversationId,
@@ -249,6 +258,24 @@ pub enum BrowserCommand {
         #[serde(default)]
         to: Option<String>,
     },
+    /// The agent has seen `conversation` up to `seq` in some tab.
+    Read {
+        conversation: ConversationId,
+        seq: Seq,
+    },
+}
+
+/// What a valid browser frame asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    /// A frame for the switchboard.
+    Upstream(ClientFrame),
+    /// The agent has read `conversation` up to `seq`: the agent UI server's own
+    /// business (unread counts), never sent upstream.
+    Read {
+        conversation: ConversationId,
+        seq: Seq,
+    },
 }
 
 /// Why a browser frame was refused: the `error` frame to answer with.
@@ -271,8 +298,9 @@ impl From<Refusal> for BrowserFrame {
     }
 }
 
-/// Parses and validates one browser frame into the client frame to send upstream.
-pub fn parse_command(text: &str) -> Result<ClientFrame, Refusal> {
+/// Parses and validates one browser frame: a client frame to send upstream, or a
+/// `read` for the agent UI server itself.
+pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Refusal {
         code: BrowserErrorCode::BadFrame,
         message: format!("not JSON: {e}"),
@@ -305,7 +333,11 @@ pub fn parse_command(text: &str) -> Result<ClientFrame, Refusal> {
             Ok(())
         }
     };
-    Ok(match command {
+    Ok(Parsed::Upstream(match command {
+        BrowserCommand::Read { conversation, seq } => {
+            check_conversation(&conversation)?;
+            return Ok(Parsed::Read { conversation, seq });
+        }
         BrowserCommand::Availability {
             available,
             capacity,
@@ -356,7 +388,7 @@ pub fn parse_command(text: &str) -> Result<ClientFrame, Refusal> {
             let to = to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
             ClientFrame::Transfer { conversation, to }
         }
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -367,22 +399,29 @@ mod tests {
     fn valid_commands_become_client_frames() {
         assert_eq!(
             parse_command(r#"{"type":"availability","available":true,"capacity":3}"#),
-            Ok(ClientFrame::Availability {
+            Ok(Parsed::Upstream(ClientFrame::Availability {
                 available: true,
                 capacity: 3
-            })
+            }))
         );
         assert_eq!(
             parse_command(r#"{"type":"transfer","conversation":"+15550001","to":""}"#),
-            Ok(ClientFrame::Transfer {
+            Ok(Parsed::Upstream(ClientFrame::Transfer {
                 conversation: "+15550001".into(),
                 to: None
-            })
+            }))
         );
         assert!(matches!(
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"hi"}"#),
-            Ok(ClientFrame::Reply { .. })
+            Ok(Parsed::Upstream(ClientFrame::Reply { .. }))
         ));
+        assert_eq!(
+            parse_command(r#"{"type":"read","conversation":"+1","seq":4}"#),
+            Ok(Parsed::Read {
+                conversation: "+1".into(),
+                seq: 4
+            })
+        );
     }
 
     #[test]
@@ -406,6 +445,8 @@ mod tests {
             r#"{"type":"availability","available":true,"capacity":1000}"#,
             r#"{"type":"resolve","conversation":""}"#,
             r#"{"type":"resolve","conversation":"+1","extra":1}"#,
+            r#"{"type":"read","conversation":"+1"}"#,
+            r#"{"type":"read","conversation":"","seq":1}"#,
         ] {
             assert_eq!(
                 parse_command(text).unwrap_err().code,

@@ -1,13 +1,21 @@
 //! `switchboard-dev agent`: a terminal agent, for demos, support and smoke tests.
 //!
 //! It speaks the same protocol as the agent UI. Type a line to reply to the
-//! current conversation (the one that last had activity); `/to NUMBER`
-//! switches, `/resolve`, `/transfer [AGENT]`, `/away`, `/back`, `/quit`.
-//! It reconnects by itself when the link breaks and resumes where it was.
+//! current conversation (the one that last had activity); a line starting
+//! with `/` is a command (`/help` lists them) and is never texted to the
+//! customer: an unknown one prints an error. `//` at the start sends the line
+//! with one `/`. It reconnects by itself when the link breaks and resumes
+//! where it was.
+//!
+//! Capacity has one owner: the switchboard's saved setting for the agent
+//! (1 for a new agent, changed from the console or with `--capacity`), so the
+//! console and the terminal agent start from the same value.
 
 use futures_util::StreamExt;
 use std::time::Duration;
-use switchboard_protocol::client::{self, Beat, Credentials, Heartbeat, Incoming, ResumePoints};
+use switchboard_protocol::client::{
+    self, Beat, ConnectError, Credentials, Heartbeat, Incoming, ResumePoints,
+};
 use switchboard_protocol::{ClientFrame, Direction, ErrorCode, Message, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 
@@ -30,10 +38,23 @@ pub struct AgentCliConfig {
     /// Agent password.
     #[arg(long, env = "AGENT_PASSWORD", hide_env_values = true)]
     pub password: String,
-    /// Conversations at once.
-    #[arg(long, default_value_t = 3)]
-    pub capacity: u32,
+    /// Conversations at once; without it, the agent's saved capacity (1 for a
+    /// new agent, the same default as the console's).
+    #[arg(long)]
+    pub capacity: Option<u32>,
 }
+
+/// What `/help` prints.
+const HELP: &str = "\
+commands (a line without a leading / is texted to the current conversation):
+  /to NUMBER          reply to NUMBER from now on
+  /resolve            resolve the current conversation
+  /transfer [AGENT]   hand it to AGENT, or back to the queue
+  /away               take no new conversations
+  /back               take conversations again
+  /help               this list
+  /quit               sign out and exit
+  //text             send \"/text\" to the customer";
 
 /// How one connection ended.
 enum End {
@@ -52,6 +73,9 @@ struct Agent {
     current: Option<String>,
     /// Last seq seen per assigned conversation, for `hello` after a reconnect.
     resume: ResumePoints,
+    /// Capacity in force: `--capacity`, then whatever the switchboard's
+    /// `welcome` says (sent back with `/away` and `/back`).
+    capacity: Option<u32>,
     /// Counter of this process's reply ids.
     next_id: u64,
     /// Replies not yet acknowledged (or refused): sent again after a
@@ -71,6 +95,7 @@ pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut agent = Agent {
+        capacity: config.capacity,
         config,
         current: None,
         resume: ResumePoints::default(),
@@ -79,16 +104,24 @@ pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
     };
     let mut first = true;
     loop {
-        let mut socket = client::connect_retrying(&credentials, |e, wait| {
+        let mut socket = match client::connect_retrying(&credentials, |e, wait| {
             println!("! {e}; retrying in {:.1} s", wait.as_secs_f64())
         })
-        .await?;
+        .await
+        {
+            Ok(socket) => socket,
+            Err(ConnectError::Unauthorized) => anyhow::bail!(
+                "the switchboard refused the name {:?} with that password: check --name and AGENT_PASSWORD (or --password)",
+                credentials.name
+            ),
+            Err(e) => return Err(e.into()),
+        };
         // The first hello declares availability; later ones keep whatever the
         // agent declared since (`/away` stays away across a reconnect).
         let hello = ClientFrame::Hello {
             resume: agent.resume.to_hello(),
             available: first.then_some(true),
-            capacity: first.then_some(agent.config.capacity),
+            capacity: first.then_some(agent.config.capacity).flatten(),
         };
         first = false;
         let end = match client::send(&mut socket, &hello).await {
@@ -175,6 +208,9 @@ impl Agent {
 
     fn on_frame(&mut self, frame: &ServerFrame) -> Option<End> {
         self.resume.observe(frame);
+        if let ServerFrame::Welcome { capacity, .. } = frame {
+            self.capacity = Some(*capacity);
+        }
         show(frame, &mut self.current);
         if let ServerFrame::Ack { client_id, .. }
         | ServerFrame::Error {
@@ -204,41 +240,60 @@ impl Agent {
 
     /// A typed line: a command, or a reply to the current conversation.
     fn on_line(&mut self, line: &str) -> Typed {
-        let capacity = self.config.capacity;
-        let frame = match line.split_once(' ').unwrap_or((line, "")) {
-            ("", _) => return Typed::Nothing,
-            ("/quit", _) => return Typed::Quit,
-            ("/to", number) => {
-                self.current = Some(number.trim().to_string());
+        let frame = match Command::parse(line) {
+            Command::Nothing => return Typed::Nothing,
+            Command::Quit => return Typed::Quit,
+            Command::Help => {
+                println!("{HELP}");
+                return Typed::Nothing;
+            }
+            Command::Unknown(name) => {
+                println!("! unknown command {name} (not sent); /help lists the commands");
+                return Typed::Nothing;
+            }
+            Command::Missing(what) => {
+                println!("! {what}");
+                return Typed::Nothing;
+            }
+            Command::To(number) => {
+                self.current = Some(number.to_string());
                 println!("> talking to {number}");
                 return Typed::Nothing;
             }
-            ("/away", _) => ClientFrame::Availability {
-                available: false,
-                capacity,
-            },
-            ("/back", _) => ClientFrame::Availability {
-                available: true,
-                capacity,
-            },
-            ("/resolve", _) | ("/transfer", _) if self.current.is_none() => {
+            Command::Availability(available) => {
+                // The switchboard has no echo for this frame: say it here.
+                let capacity = self.capacity.unwrap_or(1);
+                if available {
+                    let plural = if capacity == 1 { "" } else { "s" };
+                    println!("* available again (up to {capacity} conversation{plural} at once)");
+                } else {
+                    println!(
+                        "* away: no new conversations until /back (you keep the ones you hold)"
+                    );
+                }
+                ClientFrame::Availability {
+                    available,
+                    capacity,
+                }
+            }
+            Command::Resolve | Command::Transfer(_) if self.current.is_none() => {
                 println!("! no current conversation");
                 return Typed::Nothing;
             }
-            ("/resolve", _) => ClientFrame::Resolve {
+            Command::Resolve => ClientFrame::Resolve {
                 conversation: self.current.clone().unwrap_or_default(),
             },
-            ("/transfer", to) => ClientFrame::Transfer {
+            Command::Transfer(to) => ClientFrame::Transfer {
                 conversation: self.current.clone().unwrap_or_default(),
-                to: Some(to.trim().to_string()).filter(|t| !t.is_empty()),
+                to: to.map(str::to_string),
             },
-            _ => match &self.current {
+            Command::Text(body) => match &self.current {
                 Some(conversation) => {
                     self.next_id += 1;
                     ClientFrame::Reply {
                         conversation: conversation.clone(),
                         client_id: format!("cli-{}-{}", std::process::id(), self.next_id),
-                        body: line.to_string(),
+                        body: body.to_string(),
                     }
                 }
                 None => {
@@ -251,6 +306,59 @@ impl Agent {
             self.pending.push(frame.clone());
         }
         Typed::Send(frame)
+    }
+}
+
+/// A typed line, parsed: commands start with `/`, everything else is a reply.
+#[derive(Debug, PartialEq, Eq)]
+enum Command<'a> {
+    /// An empty line.
+    Nothing,
+    /// `/quit` (or `/exit`): sign out and exit.
+    Quit,
+    /// `/help` (or `/?`): print the commands.
+    Help,
+    /// `/to NUMBER`.
+    To(&'a str),
+    /// `/back` (true) or `/away` (false).
+    Availability(bool),
+    /// `/resolve` the current conversation.
+    Resolve,
+    /// `/transfer [AGENT]` (none: back to the queue).
+    Transfer(Option<&'a str>),
+    /// A `/word` that is no command: never texted to the customer.
+    Unknown(&'a str),
+    /// A command without its argument; the text says what is missing.
+    Missing(&'static str),
+    /// A reply to text to the customer (`//x` becomes `/x`).
+    Text(&'a str),
+}
+
+impl<'a> Command<'a> {
+    fn parse(line: &'a str) -> Self {
+        let line = line.trim();
+        if line.is_empty() {
+            return Command::Nothing;
+        }
+        if let Some(escaped) = line.strip_prefix("//") {
+            return Command::Text(&line[line.len() - escaped.len() - 1..]);
+        }
+        if !line.starts_with('/') {
+            return Command::Text(line);
+        }
+        let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let rest = rest.trim();
+        match name {
+            "/quit" | "/exit" => Command::Quit,
+            "/help" | "/?" => Command::Help,
+            "/to" if rest.is_empty() => Command::Missing("usage: /to NUMBER"),
+            "/to" => Command::To(rest),
+            "/away" => Command::Availability(false),
+            "/back" => Command::Availability(true),
+            "/resolve" => Command::Resolve,
+            "/transfer" => Command::Transfer(Some(rest).filter(|r| !r.is_empty())),
+            _ => Command::Unknown(name),
+        }
     }
 }
 
@@ -326,4 +434,49 @@ fn print_message(m: &Message) {
         Direction::Outbound => m.agent.as_deref().unwrap_or("agent"),
     };
     println!("[{} #{}] {who}: {}", m.conversation, m.seq, m.body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Command;
+
+    #[test]
+    fn plain_lines_are_replies() {
+        assert_eq!(
+            Command::parse("  hello there "),
+            Command::Text("hello there")
+        );
+        assert_eq!(Command::parse("a/b"), Command::Text("a/b"));
+        assert_eq!(Command::parse("   "), Command::Nothing);
+    }
+
+    #[test]
+    fn unknown_commands_are_never_replies() {
+        assert_eq!(Command::parse("/foo"), Command::Unknown("/foo"));
+        assert_eq!(Command::parse("/foo bar baz"), Command::Unknown("/foo"));
+        assert_eq!(Command::parse("/"), Command::Unknown("/"));
+        assert_eq!(Command::parse("/RESOLVE"), Command::Unknown("/RESOLVE"));
+    }
+
+    #[test]
+    fn known_commands() {
+        assert_eq!(Command::parse("/help"), Command::Help);
+        assert_eq!(Command::parse("/quit"), Command::Quit);
+        assert_eq!(Command::parse("/away"), Command::Availability(false));
+        assert_eq!(Command::parse("/back"), Command::Availability(true));
+        assert_eq!(Command::parse("/resolve"), Command::Resolve);
+        assert_eq!(Command::parse("/transfer"), Command::Transfer(None));
+        assert_eq!(
+            Command::parse("/transfer  bob "),
+            Command::Transfer(Some("bob"))
+        );
+        assert_eq!(Command::parse("/to +15550001"), Command::To("+15550001"));
+        assert!(matches!(Command::parse("/to"), Command::Missing(_)));
+    }
+
+    #[test]
+    fn a_double_slash_sends_the_line_with_one_slash() {
+        assert_eq!(Command::parse("//help me"), Command::Text("/help me"));
+        assert_eq!(Command::parse("//"), Command::Text("/"));
+    }
 }

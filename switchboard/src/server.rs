@@ -14,6 +14,7 @@ use crate::jobs::{self, HookSettings, JobContext, JobQueue, RouterJobs};
 use crate::outbox::Outbox;
 use crate::router::{self, RouterConfig};
 use crate::store::dynamo::{DynamoOptions, DynamoStore};
+use crate::store::recent::{self, RecentInbound};
 use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::Ports;
 use crate::twilio::client::TwilioClient;
@@ -105,7 +106,9 @@ pub async fn serve(
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
-    let (ports, accepted_replies) = open_store(&config, &job_queue).await?;
+    let (mut ports, accepted_replies) = open_store(&config, &job_queue).await?;
+    // Agents' connections read the messages just stored from memory.
+    ports.log = Arc::new(RecentInbound::new(ports.log, recent::DEFAULT_CAPACITY));
     let (stop_tx, stop_rx) = watch::channel(false);
     let files = build_file_store(&config).await;
 

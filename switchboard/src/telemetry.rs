@@ -220,16 +220,17 @@ fn agent_sockets(change: f64) {
 /// pending and failed by kind, and the inbound spool's depth. sled reads
 /// run on the blocking pool.
 pub async fn sample(jobs: JobQueue) {
-    let counts = tokio::task::spawn_blocking(move || {
-        let pending = jobs
-            .all_pending()
-            .map(|p| by_kind(p.iter().map(|(k, _)| k)));
-        let failed = jobs.failed().map(|f| by_kind(f.iter().map(|(k, _)| k)));
-        let spooled = crate::jobs::inbound_spool::leftovers(&jobs);
-        (pending, failed, spooled)
-    })
-    .await;
-    let Ok((pending, failed, spooled)) = counts else {
+    let pending = jobs
+        .all_pending()
+        .await
+        .map(|p| by_kind(p.iter().map(|(k, _)| k)));
+    let failed = jobs
+        .failed()
+        .await
+        .map(|f| by_kind(f.iter().map(|(k, _)| k)));
+    let spooled =
+        tokio::task::spawn_blocking(move || crate::jobs::inbound_spool::leftovers(&jobs)).await;
+    let Ok(spooled) = spooled else {
         return;
     };
     for (name, counts) in [

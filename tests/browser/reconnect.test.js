@@ -69,6 +69,16 @@ describe('reconnect after the switchboard restarts', { timeout: 180000 }, () => 
         () => h.isShown(page, '#upstream-banner'), { timeoutMs: 20000 });
       const bannerText = (await page.locator('#upstream-banner').textContent()).trim();
       assert.ok(bannerText.length > 0, 'the banner says what is wrong');
+      // Once a reconnect attempt failed, the banner says so in words, not as
+      // the raw "IO error: Connection refused (os error 111)".
+      const afterAttempt = await h.eventually('the banner reports a failed reconnect attempt', async () => {
+        const text = (await page.locator('#upstream-banner').textContent()).trim();
+        return /not answering/.test(text) ? text : null;
+      }, { timeoutMs: 20000 });
+      for (const text of [bannerText, afterAttempt]) {
+        assert.doesNotMatch(text, /os error|IO error|refused \(|error \d/i, `a human message (got ${JSON.stringify(text)})`);
+        assert.match(text, /retrying in \d/, `it says when it retries (got ${JSON.stringify(text)})`);
+      }
       await h.screenshot(page, 'upstream-banner');
 
       const during = 'during: hello?? anyone there';

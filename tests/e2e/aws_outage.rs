@@ -276,7 +276,7 @@ async fn aws_paused_for_30s_under_load_delays_but_loses_and_duplicates_nothing()
     // a mail job still queued would send a second mail at the next start.
     let mut sb =
         Arc::try_unwrap(sb).unwrap_or_else(|_| panic!("the load tasks still hold the switchboard"));
-    let jobs_left = sb.stop_and_list_jobs_left();
+    let jobs_left = sb.stop_and_list_jobs_left().await;
     assert!(
         !jobs_left.iter().any(|(_, kind)| *kind == "transcript_mail"),
         "a transcript mail is still queued though every mail arrived: {jobs_left:?}"

@@ -244,7 +244,7 @@ async fn resolve_writes_the_transcript_to_s3_and_mails_it() {
     check_transcript_mail(&mail[0].raw, &from);
     // One resolve, one mail: once the switchboard has stopped with no mail
     // job left, no second one can come (no drain window needed).
-    let jobs_left = sb.stop_and_list_jobs_left();
+    let jobs_left = sb.stop_and_list_jobs_left().await;
     assert!(jobs_left.is_empty(), "jobs left: {jobs_left:?}");
     assert_eq!(mail_to(&moto.sent_mail().await, &transcript_to).len(), 1);
     assert_eq!(moto.s3_keys(&bucket, &prefix).await.len(), 2);

@@ -49,6 +49,9 @@ mod twilio_prism;
 // The agent UI's server in front of a switchboard.
 mod agent_ui_server;
 
+// The terminal agent (`switchboard-dev agent`) at a terminal.
+mod terminal_agent;
+
 // /metrics and the JSON logs of both services.
 mod observability;
 

@@ -15,7 +15,7 @@ pub use model::AgentModel;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use switchboard_protocol::ClientFrame;
+use switchboard_protocol::{ClientFrame, Seq};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -58,6 +58,8 @@ pub struct Attached {
 enum Command {
     Attach(oneshot::Sender<Attached>),
     Forward(ClientFrame),
+    /// The agent read a conversation up to a seq (a browser's `read`).
+    Read(String, Seq),
     Holds(String, oneshot::Sender<bool>),
     Password(String),
     Close,
@@ -110,6 +112,15 @@ impl AgentHandle {
     /// Sends a validated browser frame upstream; false if the session has ended.
     pub async fn forward(&self, frame: ClientFrame) -> bool {
         self.commands.send(Command::Forward(frame)).await.is_ok()
+    }
+
+    /// The agent has seen `conversation` up to `seq` in some tab; false if the
+    /// session has ended.
+    pub async fn read(&self, conversation: String, seq: Seq) -> bool {
+        self.commands
+            .send(Command::Read(conversation, seq))
+            .await
+            .is_ok()
     }
 
     /// The agent signed in again with a password the switchboard accepted; use it for

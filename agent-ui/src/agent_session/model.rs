@@ -9,13 +9,18 @@
 //!
 //! **Unread rule**: a conversation's unread count is the number of inbound messages
 //! after the agent's last outbound reply in it (all of them if the agent has not
-//! replied yet). Replying clears it; it is the same for every tab. The customer's
-//! **waiting** time runs from the first of those unread messages.
+//! replied yet) that the agent has not seen yet (a tab showing the conversation
+//! sends `read`). Replying or reading clears it; it is the same for every tab, and
+//! the page shows it as sent. The customer's
+//! **waiting** time runs from the first of those unread messages, and stops while
+//! the customer has opted out (texted STOP): no reply can reach them, so nobody
+//! should be hurried to answer.
 
 use std::collections::BTreeMap;
 
 use switchboard_protocol::{
-    AgentPresence, ConversationId, ConversationInfo, Direction, Message, Seq, ServerFrame,
+    AgentPresence, ConversationId, ConversationInfo, DeliveryStatus, Direction, Message, Seq,
+    ServerFrame,
 };
 
 use crate::browser::{
@@ -37,6 +42,10 @@ struct Conversation {
     last_outbound: Option<usize>,
     /// Current waiting label (kept to know when it changes).
     waiting_label: Option<String>,
+    /// Highest seq the agent has seen in any tab (kept by this server only: an
+    /// agent UI restart forgets it, and the unread count falls back to the
+    /// unanswered messages).
+    read_seq: Seq,
 }
 
 impl Conversation {
@@ -47,6 +56,7 @@ impl Conversation {
             due: Vec::new(),
             last_outbound: None,
             waiting_label: None,
+            read_seq: 0,
         }
     }
 
@@ -60,11 +70,16 @@ impl Conversation {
     }
 
     fn unread(&self) -> u32 {
-        let count = self.messages.len() - self.first_unanswered();
-        u32::try_from(count).unwrap_or(u32::MAX)
+        // Seqs ascend, so the unseen ones are a suffix of the unanswered ones.
+        let unanswered = &self.messages[self.first_unanswered().min(self.messages.len())..];
+        let seen = unanswered.partition_point(|m| m.message.seq <= self.read_seq);
+        u32::try_from(unanswered.len() - seen).unwrap_or(u32::MAX)
     }
 
     fn waiting_since(&self) -> Option<u64> {
+        if self.info.opted_out {
+            return None;
+        }
         self.messages
             .get(self.first_unanswered())
             .map(|m| m.message.at_ms)
@@ -295,8 +310,7 @@ impl AgentModel {
                 };
                 let current = &mut message.message;
                 let news = current.status != Some(status) || current.error != error;
-                let backwards = current.status.is_some_and(|s| s.rank() > status.rank());
-                if !news || backwards {
+                if !news || !moves_forward(current.status, status) {
                     // A resume repeats the current status; the browsers have it already.
                     return Vec::new();
                 }
@@ -315,9 +329,12 @@ impl AgentModel {
             } => match self.find(&conversation) {
                 Some(c) if c.info.opted_out != opted_out => {
                     c.info.opted_out = opted_out;
+                    let waiting = c.waiting(now_ms);
+                    self.note_due(waiting.as_ref().map(|w| due_of(w.since_ms, now_ms)));
                     vec![BrowserFrame::OptOut {
                         conversation,
                         opted_out,
+                        waiting,
                     }]
                 }
                 _ => Vec::new(),
@@ -363,6 +380,24 @@ impl AgentModel {
                 conversation,
             }],
         }
+    }
+
+    /// The agent has seen `conversation` up to `seq` (in some tab); returns the
+    /// `unread` frame for every tab when that changed the count.
+    pub fn mark_read(&mut self, conversation: &str, seq: Seq) -> Option<BrowserFrame> {
+        let c = self.find(conversation)?;
+        // A tab cannot have seen more than the conversation holds.
+        let seq = seq.min(c.last_seq());
+        if seq <= c.read_seq {
+            return None;
+        }
+        let before = c.unread();
+        c.read_seq = seq;
+        let unread = c.unread();
+        (unread != before).then(|| BrowserFrame::Unread {
+            conversation: conversation.to_string(),
+            unread,
+        })
     }
 
     /// Records availability the agent asked for, before the switchboard's echo.
@@ -420,6 +455,22 @@ impl AgentModel {
     }
 }
 
+/// Whether a message's delivery status may change from `current` to `next`:
+/// statuses never move backwards (a late "sent" does not undo "delivered"), and
+/// a final outcome is not flipped by another final one arriving late
+/// ("delivered" then "undelivered", or the reverse). The page shows what this
+/// lets through and has no rule of its own.
+fn moves_forward(current: Option<DeliveryStatus>, next: DeliveryStatus) -> bool {
+    let failed =
+        |s: DeliveryStatus| matches!(s, DeliveryStatus::Failed | DeliveryStatus::Undelivered);
+    match current {
+        None => true,
+        Some(now) if now.rank() > next.rank() => false,
+        Some(now) if now.rank() == next.rank() && now != next => failed(now) == failed(next),
+        Some(_) => true,
+    }
+}
+
 /// When a label for `at_ms`, computed at `now_ms`, may next change.
 fn due_of(at_ms: u64, now_ms: u64) -> u64 {
     now_ms + enrich::next_change_in(at_ms, now_ms)
@@ -432,7 +483,7 @@ fn waiting_due(view: &ConversationView, now_ms: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_protocol::{DeliveryStatus, UnassignReason};
+    use switchboard_protocol::UnassignReason;
 
     const NOW: u64 = 1_800_000_000_000;
     const C: &str = "+15550001";
@@ -547,6 +598,48 @@ mod tests {
     }
 
     #[test]
+    fn reading_clears_unread_for_every_tab_and_new_messages_count_again() {
+        let mut model = AgentModel::new("alice");
+        assigned(
+            &mut model,
+            vec![
+                msg(1, Direction::Inbound, "a", NOW),
+                msg(2, Direction::Inbound, "b", NOW),
+            ],
+        );
+        assert_eq!(unread_of(&mut model), 2);
+        assert!(matches!(
+            model.mark_read(C, 1),
+            Some(BrowserFrame::Unread { unread: 1, .. })
+        ));
+        // Seen already, or beyond what the conversation holds: no news past seq 2.
+        assert!(model.mark_read(C, 1).is_none());
+        assert!(matches!(
+            model.mark_read(C, 99),
+            Some(BrowserFrame::Unread { unread: 0, .. })
+        ));
+        assert!(model.mark_read(C, 99).is_none());
+        assert!(model.mark_read("+1999", 1).is_none());
+        let new = model.apply(
+            ServerFrame::Message {
+                message: msg(3, Direction::Inbound, "c", NOW),
+            },
+            NOW,
+        );
+        assert!(matches!(
+            &new[..],
+            [BrowserFrame::Message { unread: 1, .. }]
+        ));
+        // Reading does not answer: the customer still waits.
+        assert!(model.mark_read(C, 3).is_some());
+        assert_eq!(unread_of(&mut model), 0);
+        match model.snapshot(NOW) {
+            BrowserFrame::State(s) => assert!(s.conversations[0].waiting.is_some()),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
     fn repeated_status_and_opt_out_are_not_news() {
         let mut model = AgentModel::new("alice");
         assigned(&mut model, vec![msg(1, Direction::Outbound, "b", NOW)]);
@@ -559,6 +652,13 @@ mod tests {
         assert_eq!(model.apply(status(DeliveryStatus::Sent), NOW).len(), 1);
         assert!(model.apply(status(DeliveryStatus::Sent), NOW).is_empty());
         assert!(model.apply(status(DeliveryStatus::Queued), NOW).is_empty());
+        assert_eq!(model.apply(status(DeliveryStatus::Delivered), NOW).len(), 1);
+        // A late final outcome does not flip the first one.
+        assert!(model
+            .apply(status(DeliveryStatus::Undelivered), NOW)
+            .is_empty());
+        assert!(model.apply(status(DeliveryStatus::Failed), NOW).is_empty());
+        assert_eq!(model.apply(status(DeliveryStatus::Read), NOW).len(), 1);
         let opt = |o| ServerFrame::OptOut {
             conversation: C.into(),
             opted_out: o,
@@ -574,6 +674,41 @@ mod tests {
         );
         assert_eq!(gone.len(), 1);
         assert!(model.resume().is_empty());
+    }
+
+    #[test]
+    fn an_opted_out_customer_is_not_waiting() {
+        let mut model = AgentModel::new("alice");
+        assigned(&mut model, vec![msg(1, Direction::Inbound, "STOP", NOW)]);
+        let waiting = |model: &mut AgentModel| match model.snapshot(NOW) {
+            BrowserFrame::State(s) => s.conversations[0].waiting.clone(),
+            _ => unreachable!(),
+        };
+        assert!(waiting(&mut model).is_some());
+        let out = model.apply(
+            ServerFrame::OptOut {
+                conversation: C.into(),
+                opted_out: true,
+            },
+            NOW,
+        );
+        assert!(matches!(
+            &out[..],
+            [BrowserFrame::OptOut { waiting: None, .. }]
+        ));
+        assert_eq!(waiting(&mut model), None);
+        let back = model.apply(
+            ServerFrame::OptOut {
+                conversation: C.into(),
+                opted_out: false,
+            },
+            NOW,
+        );
+        assert!(matches!(
+            &back[..],
+            [BrowserFrame::OptOut { waiting: Some(w), .. }] if w.since_ms == NOW
+        ));
+        assert_eq!(waiting(&mut model).map(|w| w.since_ms), Some(NOW));
     }
 
     #[test]

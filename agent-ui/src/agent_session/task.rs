@@ -191,11 +191,13 @@ impl Task {
 
     fn on_lost(&mut self, why: &str) {
         crate::telemetry::upstream_lost();
+        // The raw reason (an OS error, a close code) is for the log; the agent
+        // is told what it means for them.
         tracing::info!(agent = %self.credentials.name, why, "upstream link lost");
         // A working link that drops is retried at once (well, after the first,
         // shortest delay), however many attempts an earlier outage took.
         self.backoff.reset();
-        self.retry_later(&format!("connection to the switchboard lost ({why})"));
+        self.retry_later("the connection to the switchboard was lost");
     }
 
     async fn on_connected(&mut self, mut socket: Box<Upstream>) {
@@ -241,7 +243,7 @@ impl Task {
             }
             LinkEvent::Failed(e) => {
                 tracing::debug!(agent = %self.credentials.name, error = %e, "upstream connect failed");
-                self.retry_later(&e.to_string());
+                self.retry_later(human_reason(&e));
             }
             LinkEvent::RetryDue => self.start_connecting(),
         }
@@ -342,6 +344,11 @@ impl Task {
                 let _ = reply.send(attached);
             }
             Command::Forward(frame) => self.forward(frame).await,
+            Command::Read(conversation, seq) => {
+                if let Some(frame) = self.model.mark_read(&conversation, seq) {
+                    self.broadcast(frame);
+                }
+            }
             Command::Holds(conversation, reply) => {
                 let _ = reply.send(self.model.holds(&conversation));
             }
@@ -432,6 +439,19 @@ impl Task {
     }
 }
 
+/// What a failed connect means, in words for the agent's banner (the raw error
+/// goes to the log).
+fn human_reason(e: &ConnectError) -> &'static str {
+    match e {
+        ConnectError::Unreachable(_) => "the switchboard is not answering (it may be restarting)",
+        ConnectError::Refused(_) => "the switchboard is not accepting connections right now",
+        ConnectError::Request(_) => {
+            "the console server's switchboard address is wrong (SWITCHBOARD_WS_URL)"
+        }
+        ConnectError::Unauthorized => "the switchboard refused this agent's password",
+    }
+}
+
 fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 10.0 {
@@ -445,5 +465,24 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_reasons_hide_the_raw_error() {
+        let raw = "IO error: Connection refused (os error 111)";
+        for e in [
+            ConnectError::Unreachable(raw.into()),
+            ConnectError::Refused(503),
+            ConnectError::Request(raw.into()),
+        ] {
+            let said = human_reason(&e);
+            assert!(!said.contains("error"), "{said}");
+            assert!(said.contains("switchboard"), "{said}");
+        }
     }
 }

@@ -21,7 +21,7 @@ use tokio::time::MissedTickBehavior;
 use super::session::CurrentSession;
 use super::AppState;
 use crate::agent_session::AgentHandle;
-use crate::browser::{self, BrowserErrorCode, BrowserFrame};
+use crate::browser::{self, BrowserErrorCode, BrowserFrame, Parsed};
 use crate::sessions::SignedIn;
 
 /// Largest frame a browser may send (a reply is at most 1,600 characters).
@@ -176,7 +176,17 @@ async fn serve(
 /// if there is one.
 async fn handle_text(handle: &AgentHandle, text: &str) -> Option<BrowserFrame> {
     let frame = match browser::parse_command(text) {
-        Ok(frame) => frame,
+        Ok(Parsed::Upstream(frame)) => frame,
+        // Kept by this server alone: works while the switchboard is down too.
+        Ok(Parsed::Read { conversation, seq }) => {
+            if !handle.read(conversation, seq).await {
+                return Some(BrowserFrame::error(
+                    BrowserErrorCode::Unavailable,
+                    "this session has ended; sign in again",
+                ));
+            }
+            return None;
+        }
         Err(refusal) => return Some(refusal.into()),
     };
     if !handle.is_connected() {

@@ -100,7 +100,7 @@ mod tests {
                 v["label"].as_str().unwrap_or_default().to_owned()
             })
             .collect();
-        assert_eq!(labels, ["wink", "happy", "unhappy", "unhappy"]);
+        assert_eq!(labels, ["wink", "neutral", "unhappy", "unhappy"]);
     }
 
     #[test]

@@ -103,7 +103,10 @@ fn polite_requests_stay_neutral() {
 
 #[test]
 fn labels_follow_the_thresholds() {
-    assert_eq!(label("where is my order"), Label::Happy);
+    assert_eq!(label("where is my order"), Label::Neutral);
+    assert_eq!(label("I want my money back"), Label::Neutral);
+    assert_eq!(label("Where is my order?? 2 weeks now"), Label::Neutral);
+    assert_eq!(label("thanks"), Label::Happy);
     assert_eq!(label("this is terrible"), Label::Unhappy);
     assert_eq!(
         label("NEVER again!!! worst service ever, disgusting"),

@@ -195,6 +195,7 @@ mod tests {
         }
         let keys: Vec<String> = queue
             .all_pending()
+            .await
             .unwrap()
             .into_iter()
             .map(|(k, _)| k)
@@ -202,9 +203,10 @@ mod tests {
         assert_eq!(keys, vec![format!("alert/+15550001111/{}/2", now - 2_500)]);
         // Requeued (new since): a fresh series of windows.
         hooks.check_waits([(&a, now - 1_200)].into_iter());
-        assert_eq!(queue.pending_len(), 2);
+        assert_eq!(queue.pending_len().await.unwrap(), 2);
         match queue
             .pending(&format!("alert/+15550001111/{}/1", now - 1_200))
+            .await
             .unwrap()
         {
             Some(p) => assert!(matches!(p.job, Job::WaitAlert { waited_secs: 1, .. })),
@@ -220,11 +222,12 @@ mod tests {
         assert_eq!(hooks.tick_every(), None);
         let a: ConversationId = "+15550001111".into();
         hooks.check_waits([(&a, 0)].into_iter());
-        assert_eq!(queue.pending_len(), 0);
+        assert_eq!(queue.pending_len().await.unwrap(), 0);
         hooks.transcripts().resolved(&a, 4, "alice", 99).await;
         hooks.transcripts().resolved(&a, 4, "alice", 120).await;
         let keys: Vec<String> = queue
             .all_pending()
+            .await
             .unwrap()
             .into_iter()
             .map(|(k, _)| k)

@@ -12,7 +12,10 @@
 //!   for inspection for as long as done markers.
 //!
 //! A key moves from `pending` to `done` (or `failed`) in one transaction, and
-//! every change is flushed before the caller hears about it.
+//! every change is flushed before the caller hears about it. sled work runs
+//! on tokio's blocking pool, off the runtime's threads; the one exception is
+//! [`JobQueue::enqueue_unflushed`], a single insert for the router's timer
+//! that must not wait (sled buffers it in memory and writes it out itself).
 
 use super::Job;
 use crate::clock::now_ms;
@@ -146,12 +149,18 @@ impl JobQueue {
             return Ok(0);
         }
         let now = now_ms();
-        let mut added = Vec::new();
-        for (key, job) in jobs {
-            if self.insert(key, job, now)? {
-                added.push(key);
-            }
-        }
+        let jobs = jobs.to_vec();
+        let added = self
+            .blocking(move |queue| {
+                let mut added = Vec::new();
+                for (key, job) in jobs {
+                    if queue.insert(&key, &job, now)? {
+                        added.push(key);
+                    }
+                }
+                Ok(added)
+            })
+            .await?;
         self.make_durable().await?;
         for key in &added {
             // The worker only stops at shutdown; the job then runs at the next start.
@@ -216,7 +225,11 @@ impl JobQueue {
     /// Every pending job (the worker's schedule at start-up). A record this
     /// binary cannot read (say, a job kind from a newer version before a
     /// rollback) is logged and left in place, not allowed to stop the rest.
-    pub fn all_pending(&self) -> Result<Vec<(String, Pending)>, QueueError> {
+    pub async fn all_pending(&self) -> Result<Vec<(String, Pending)>, QueueError> {
+        self.blocking(|queue| queue.all_pending_now()).await
+    }
+
+    fn all_pending_now(&self) -> Result<Vec<(String, Pending)>, QueueError> {
         let mut jobs = Vec::new();
         for entry in self.inner.pending.iter() {
             let (key, value) = entry?;
@@ -232,31 +245,47 @@ impl JobQueue {
         Ok(jobs)
     }
 
-    pub fn pending(&self, key: &str) -> Result<Option<Pending>, QueueError> {
-        self.inner.pending.get(key)?.map(|v| decode(&v)).transpose()
+    pub async fn pending(&self, key: &str) -> Result<Option<Pending>, QueueError> {
+        let key = key.to_string();
+        self.blocking(move |queue| {
+            queue
+                .inner
+                .pending
+                .get(key)?
+                .map(|v| decode(&v))
+                .transpose()
+        })
+        .await
     }
 
-    /// Number of pending jobs.
-    pub fn pending_len(&self) -> usize {
-        self.inner.pending.len()
+    /// Number of pending jobs (a scan of the tree).
+    pub async fn pending_len(&self) -> Result<usize, QueueError> {
+        self.blocking(|queue| Ok(queue.inner.pending.len())).await
     }
 
     /// Records success: the key leaves `pending` and is marked done.
     pub async fn complete(&self, key: &str) -> Result<(), QueueError> {
         let at = now_ms().to_be_bytes();
-        let i = &self.inner;
-        (&i.pending, &i.done).transaction(|(pending, done)| {
-            pending.remove(key.as_bytes())?;
-            done.insert(key.as_bytes(), &at[..])?;
-            Ok::<_, ConflictableTransactionError<QueueError>>(())
-        })?;
+        let key = key.to_string();
+        self.blocking(move |queue| {
+            let i = &queue.inner;
+            (&i.pending, &i.done).transaction(|(pending, done)| {
+                pending.remove(key.as_bytes())?;
+                done.insert(key.as_bytes(), &at[..])?;
+                Ok::<_, ConflictableTransactionError<QueueError>>(())
+            })?;
+            Ok(())
+        })
+        .await?;
         self.written();
         self.make_durable().await
     }
 
     /// Stores the record for the next attempt.
     pub async fn reschedule(&self, key: &str, record: &Pending) -> Result<(), QueueError> {
-        self.inner.pending.insert(key, encode(record)?)?;
+        let (key, value) = (key.to_string(), encode(record)?);
+        self.blocking(move |queue| Ok(queue.inner.pending.insert(key, value).map(|_| ())?))
+            .await?;
         self.written();
         self.make_durable().await
     }
@@ -264,38 +293,57 @@ impl JobQueue {
     /// Gives up on a job: it moves to `failed` (its `next_at_ms` should say
     /// when), and the key may be enqueued again.
     pub async fn abandon(&self, key: &str, record: &Pending) -> Result<(), QueueError> {
-        let value = encode(record)?;
-        let i = &self.inner;
-        (&i.pending, &i.failed).transaction(|(pending, failed)| {
-            pending.remove(key.as_bytes())?;
-            failed.insert(key.as_bytes(), value.as_slice())?;
-            Ok::<_, ConflictableTransactionError<QueueError>>(())
-        })?;
+        let (key, value) = (key.to_string(), encode(record)?);
+        self.blocking(move |queue| {
+            let i = &queue.inner;
+            (&i.pending, &i.failed).transaction(|(pending, failed)| {
+                pending.remove(key.as_bytes())?;
+                failed.insert(key.as_bytes(), value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<QueueError>>(())
+            })?;
+            Ok(())
+        })
+        .await?;
         self.written();
         self.make_durable().await
     }
 
     /// Whether `key` has a done marker.
-    pub fn is_done(&self, key: &str) -> Result<bool, QueueError> {
-        Ok(self.inner.done.get(key)?.is_some())
+    pub async fn is_done(&self, key: &str) -> Result<bool, QueueError> {
+        let key = key.to_string();
+        self.blocking(move |queue| Ok(queue.inner.done.get(key)?.is_some()))
+            .await
     }
 
     /// Jobs given up on, with their last error.
-    pub fn failed(&self) -> Result<Vec<(String, Pending)>, QueueError> {
-        self.inner
-            .failed
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((key_string(&key)?, decode(&value)?))
-            })
-            .collect()
+    pub async fn failed(&self) -> Result<Vec<(String, Pending)>, QueueError> {
+        self.blocking(|queue| {
+            queue
+                .inner
+                .failed
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    Ok((key_string(&key)?, decode(&value)?))
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Drops done markers and failed records older than `retention`; returns
     /// how many went.
     pub async fn prune(&self, retention: Duration) -> Result<usize, QueueError> {
         let cutoff = now_ms().saturating_sub(retention.as_millis() as u64);
+        let removed = self.blocking(move |queue| queue.prune_now(cutoff)).await?;
+        if removed > 0 {
+            self.written();
+            self.make_durable().await?;
+        }
+        Ok(removed)
+    }
+
+    fn prune_now(&self, cutoff: u64) -> Result<usize, QueueError> {
         let mut removed = 0;
         for entry in self.inner.done.iter() {
             let (key, value) = entry?;
@@ -318,11 +366,18 @@ impl JobQueue {
                 removed += 1;
             }
         }
-        if removed > 0 {
-            self.written();
-            self.make_durable().await?;
-        }
         Ok(removed)
+    }
+
+    /// Runs sled work on tokio's blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&JobQueue) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, QueueError> {
+        let queue = self.clone();
+        tokio::task::spawn_blocking(move || work(&queue))
+            .await
+            .map_err(|e| QueueError::Storage(format!("a job queue task panicked: {e}")))?
     }
 
     /// Records a write, so the next [`make_durable`](Self::make_durable) flushes it.
@@ -394,10 +449,10 @@ mod tests {
             Some("k")
         );
         assert!(arrivals.0.try_recv().is_err());
-        assert_eq!(queue.pending("k").unwrap().unwrap().job, alert(1));
+        assert_eq!(queue.pending("k").await.unwrap().unwrap().job, alert(1));
         queue.complete("k").await.unwrap();
-        assert_eq!(queue.pending_len(), 0);
-        assert!(queue.is_done("k").unwrap());
+        assert_eq!(queue.pending_len().await.unwrap(), 0);
+        assert!(queue.is_done("k").await.unwrap());
         assert!(!queue.enqueue("k", alert(3)).await.unwrap());
         // Pruned markers free the key again.
         assert_eq!(queue.prune(DONE_RETENTION).await.unwrap(), 0);
@@ -413,21 +468,21 @@ mod tests {
             let (queue, _arrivals) = JobQueue::open(dir.path(), Durability::Flush).unwrap();
             queue.enqueue("a", alert(1)).await.unwrap();
             queue.enqueue("b", alert(2)).await.unwrap();
-            let mut record = queue.pending("b").unwrap().unwrap();
+            let mut record = queue.pending("b").await.unwrap().unwrap();
             record.attempts = 3;
             record.next_at_ms = 42;
             queue.reschedule("b", &record).await.unwrap();
             queue
-                .abandon("a", &queue.pending("a").unwrap().unwrap())
+                .abandon("a", &queue.pending("a").await.unwrap().unwrap())
                 .await
                 .unwrap();
         }
         let (queue, _arrivals) = reopen_in_tests(dir.path()).await;
-        let pending = queue.all_pending().unwrap();
+        let pending = queue.all_pending().await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].0, "b");
         assert_eq!((pending[0].1.attempts, pending[0].1.next_at_ms), (3, 42));
-        assert_eq!(queue.failed().unwrap().len(), 1);
+        assert_eq!(queue.failed().await.unwrap().len(), 1);
         // A job given up on may be queued again (e.g. by a webhook retry).
         assert!(queue.enqueue("a", alert(1)).await.unwrap());
     }

@@ -202,7 +202,7 @@ pub async fn run(
     let Arrivals(mut arrivals) = arrivals;
     // (next attempt at, key): everything pending that is not in flight.
     let mut schedule: BTreeSet<(u64, String)> = BTreeSet::new();
-    match queue.all_pending() {
+    match queue.all_pending().await {
         Ok(pending) => {
             if !pending.is_empty() {
                 tracing::info!(count = pending.len(), "resuming queued jobs");
@@ -228,7 +228,7 @@ pub async fn run(
             let Some((_, key)) = schedule.pop_first() else {
                 break;
             };
-            let record = match queue.pending(&key) {
+            let record = match queue.pending(&key).await {
                 Ok(Some(record)) => record,
                 Ok(None) => continue,
                 Err(e) => {
@@ -305,7 +305,10 @@ pub async fn run(
     if let Err(e) = queue.make_durable().await {
         tracing::error!(error = %e, "could not flush the job queue");
     }
-    tracing::info!(pending = queue.pending_len(), "job worker stopped");
+    match queue.pending_len().await {
+        Ok(pending) => tracing::info!(pending, "job worker stopped"),
+        Err(e) => tracing::info!(error = %e, "job worker stopped"),
+    }
 }
 
 /// Records an attempt's outcome; returns when to try again, if ever.

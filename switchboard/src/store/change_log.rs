@@ -20,13 +20,18 @@
 //!
 //! One appender per log (the writer thread, or the stream reader): the
 //! counter is not shared between concurrent transactions.
+//!
+//! The newest committed changes are also kept in memory (the tail), so the
+//! router, which follows close behind the appender, reads them without a
+//! trip to sled on the blocking pool; anything older is read from sled.
 
 use super::feed::{Change, ChangeFeed, ChangeId};
 use super::{keys, Result, StoreError};
 use async_trait::async_trait;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// Where the router's cursor lives in the `meta` tree.
@@ -35,6 +40,9 @@ const CURSOR_KEY: &[u8] = b"router_cursor";
 /// writes to the tree the appender's transactions use, so doing it per
 /// batch would make them conflict and retry.
 const PRUNE_EVERY: u64 = 4096;
+/// Most changes kept in memory for the reader (a few hundred KB); a reader
+/// further behind reads sled.
+const TAIL_CAPACITY: usize = 16_384;
 
 /// The change log; cheap to clone (one shared state).
 #[derive(Clone)]
@@ -53,14 +61,18 @@ struct Inner {
     durable: watch::Sender<ChangeId>,
     /// The cursor at the last prune.
     pruned_upto: AtomicU64,
+    /// The newest committed changes, consecutive ids, oldest first.
+    tail: Mutex<VecDeque<(ChangeId, Change)>>,
 }
 
 /// Ids a transaction staged, to hand to [`ChangeLog::committed`] once it
 /// committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Staged {
     /// Id the next change gets.
     next: ChangeId,
+    /// What this transaction staged, for the in-memory tail.
+    changes: Vec<(ChangeId, Change)>,
 }
 
 impl Staged {
@@ -75,6 +87,8 @@ impl Staged {
 pub struct Staging<'a> {
     tree: &'a TransactionalTree,
     next: ChangeId,
+    /// What this run pushed.
+    pushed: Vec<(ChangeId, Change)>,
 }
 
 impl Staging<'_> {
@@ -87,13 +101,17 @@ impl Staging<'_> {
             .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string())))?;
         let id = self.next;
         self.tree.insert(&keys::change(id), bytes)?;
+        self.pushed.push((id, change.clone()));
         self.next += 1;
         Ok(id)
     }
 
     /// What this run staged, to return from the transaction.
     pub fn staged(&self) -> Staged {
-        Staged { next: self.next }
+        Staged {
+            next: self.next,
+            changes: self.pushed.clone(),
+        }
     }
 }
 
@@ -116,6 +134,7 @@ impl ChangeLog {
                 next: AtomicU64::new(last + 1),
                 durable: watch::Sender::new(last),
                 pruned_upto: AtomicU64::new(0),
+                tail: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -131,6 +150,7 @@ impl ChangeLog {
         Staging {
             tree,
             next: self.inner.next.load(Ordering::SeqCst),
+            pushed: Vec::new(),
         }
     }
 
@@ -138,6 +158,47 @@ impl ChangeLog {
     /// continues after its ids.
     pub fn committed(&self, staged: Staged) {
         self.inner.next.fetch_max(staged.next, Ordering::SeqCst);
+        let Ok(mut tail) = self.inner.tail.lock() else {
+            return;
+        };
+        for (id, change) in staged.changes {
+            // Ids are consecutive; after anything else (a page applied
+            // again at the same ids) start over rather than keep a gap.
+            if tail.back().is_some_and(|&(newest, _)| newest + 1 != id) {
+                tail.clear();
+            }
+            tail.push_back((id, change));
+        }
+        while tail.len() > TAIL_CAPACITY {
+            tail.pop_front();
+        }
+    }
+
+    /// Changes `(after, upto]`, at most `limit`, if the tail has them all.
+    fn read_tail(
+        &self,
+        after: ChangeId,
+        upto: ChangeId,
+        limit: usize,
+    ) -> Option<Vec<(ChangeId, Change)>> {
+        let tail = self.inner.tail.lock().ok()?;
+        let &(oldest, _) = tail.front()?;
+        if oldest > after + 1 {
+            return None;
+        }
+        let skip = usize::try_from(after + 1 - oldest).ok()?;
+        let changes: Vec<_> = tail
+            .iter()
+            .skip(skip)
+            .take_while(|&&(id, _)| id <= upto)
+            .take(limit)
+            .cloned()
+            .collect();
+        // The tail may end before `upto` only if the appender is ahead of
+        // what it recorded here; read sled then.
+        let complete =
+            changes.len() == limit || changes.last().map_or(after, |&(id, _)| id) == upto;
+        complete.then_some(changes)
     }
 
     /// Everything up to `upto` is flushed: readers may see it.
@@ -173,6 +234,9 @@ impl ChangeFeed for ChangeLog {
         if durable <= after {
             return Ok(Vec::new());
         }
+        if let Some(changes) = self.read_tail(after, durable, limit) {
+            return Ok(changes);
+        }
         self.blocking(move |inner| {
             let range = keys::change(after + 1)..=keys::change(durable);
             let mut changes = Vec::new();
@@ -204,6 +268,11 @@ impl ChangeFeed for ChangeLog {
 
     /// Not flushed by itself: see [`super::feed`].
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        if let Ok(mut tail) = self.inner.tail.lock() {
+            while tail.front().is_some_and(|&(id, _)| id <= cursor) {
+                tail.pop_front();
+            }
+        }
         let prune =
             cursor.saturating_sub(self.inner.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY;
         self.blocking(move |inner| {
@@ -258,9 +327,61 @@ mod tests {
             })
             .map_err(|e: TransactionError<StoreError>| e.to_string())
             .unwrap();
-        log.committed(staged);
+        log.committed(staged.clone());
         db.flush().unwrap();
         staged
+    }
+
+    /// Opens the database again in this process: sled's own threads may
+    /// hold its file lock for a moment after the last handle is dropped.
+    async fn reopen(path: &std::path::Path) -> sled::Db {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match sled::open(path) {
+                Ok(db) => return db,
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("reopen: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_tail_in_memory_reads_what_sled_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let log = ChangeLog::open(&db).unwrap();
+        let changes: Vec<Change> = (0..5).map(opt_out).collect();
+        let staged = append(&db, &log, &changes);
+        log.published(staged.last());
+        // A second log over the same trees has no tail: it reads sled.
+        let from_sled = ChangeLog::open(&db).unwrap();
+        from_sled.published(staged.last());
+        for (after, limit) in [(0, 10), (1, 2), (4, 10), (5, 10)] {
+            let from_tail = log.read_tail(after, 5, limit);
+            assert!(
+                from_tail.is_some() || after == 5,
+                "({after}, {limit}) in the tail"
+            );
+            assert_eq!(
+                log.changes_after(after, limit).await.unwrap(),
+                from_sled.changes_after(after, limit).await.unwrap(),
+                "changes after {after}, at most {limit}"
+            );
+        }
+        log.save_cursor(3).await.unwrap();
+        assert!(
+            log.read_tail(0, 5, 10).is_none(),
+            "behind the cursor: dropped"
+        );
+        assert_eq!(
+            log.changes_after(3, 10).await.unwrap(),
+            vec![(4, opt_out(3)), (5, opt_out(4))]
+        );
     }
 
     #[tokio::test]
@@ -288,7 +409,7 @@ mod tests {
             log.save_cursor(1).await.unwrap();
             db.flush().unwrap();
         }
-        let db = sled::open(dir.path()).unwrap();
+        let db = reopen(dir.path()).await;
         let log = ChangeLog::open(&db).unwrap();
         assert_eq!(log.load_cursor().await.unwrap(), 1);
         // What was flushed before the restart is durable, hence readable.

@@ -222,11 +222,12 @@ impl Writer {
                     self.cache.clear();
                 }
                 self.cache.extend(overlay.conversations);
+                let last_change = staged.last();
                 self.changes.committed(staged);
                 let applied = Applied {
                     batch,
                     outcomes,
-                    last_change: staged.last(),
+                    last_change,
                 };
                 if let Err(std::sync::mpsc::SendError(applied)) = flush_tx.send(applied) {
                     for write in applied.batch {

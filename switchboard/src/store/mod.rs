@@ -10,6 +10,10 @@
 //!   has to send;
 //! * [`Lifecycle`] (`lifecycle.rs`): readiness and close.
 //!
+//! [`recent::RecentInbound`] decorates any message log with the inbound
+//! messages just stored, so delivering them to agents does not read them
+//! back.
+//!
 //! A backend implements all of them — the embedded sled store
 //! ([`sled_store::SledStore`]), DynamoDB ([`dynamo::DynamoStore`]) and the
 //! in-memory reference ([`memory::MemoryStore`]) — and is then a [`Store`],
@@ -29,6 +33,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod memory;
 pub mod outbox;
+pub mod recent;
 pub mod routing;
 pub mod sled_store;
 

@@ -399,7 +399,7 @@ impl Switchboard {
     /// SES or Twilio from it, so what a test counts afterwards is final, and
     /// a job left here is all that could still act at a next start: the
     /// barrier for "no duplicate arrives later", with no drain window.
-    pub fn stop_and_list_jobs_left(&mut self) -> Vec<(String, &'static str)> {
+    pub async fn stop_and_list_jobs_left(&mut self) -> Vec<(String, &'static str)> {
         assert!(
             self.terminate(),
             "the switchboard did not exit cleanly on SIGTERM; log:\n{}",
@@ -414,6 +414,7 @@ impl Switchboard {
         .expect("open the stopped switchboard's job queue");
         queue
             .all_pending()
+            .await
             .expect("read the job queue")
             .into_iter()
             .map(|(key, pending)| (key, pending.job.kind()))

@@ -137,8 +137,9 @@ impl LocalView {
         self.inner.db.flush_async().await?;
         // Only now: a page whose flush failed is applied again, at the same
         // ids, when the reader retries it.
+        let last = staged.last();
         self.inner.changes.committed(staged);
-        self.inner.changes.published(staged.last());
+        self.inner.changes.published(last);
         Ok(())
     }
 
