@@ -2,7 +2,8 @@
 # The one command that runs every test. It installs and starts what the
 # tests need by itself (Twilio's OpenAPI mock, Twilio's Python helper library
 # as a signature oracle, moto and LocalStack as AWS emulators, promtool for
-# deploy/'s alert rules), builds the
+# deploy/'s alert rules, hadolint for the Dockerfile, nginx for the test of
+# deploy/nginx.conf), builds the
 # binaries the end-to-end tests start, and runs lint + every test of the
 # workspace; the AWS suites run on moto, then again on LocalStack.
 #
@@ -40,6 +41,10 @@ source "$REPO/scripts/lib/moto.sh"
 source "$REPO/scripts/lib/localstack.sh"
 # shellcheck source=lib/promtool.sh
 source "$REPO/scripts/lib/promtool.sh"
+# shellcheck source=lib/hadolint.sh
+source "$REPO/scripts/lib/hadolint.sh"
+# shellcheck source=lib/nginx.sh
+source "$REPO/scripts/lib/nginx.sh"
 
 cleanup() {
     prism_stop || true
@@ -52,7 +57,7 @@ trap cleanup EXIT
 # whether all passed.
 failed=()
 
-step "installing test tools (Prism, Twilio's Python library, moto, LocalStack, Chromium, promtool)"
+step "installing test tools (Prism, Twilio's Python library, moto, LocalStack, Chromium, promtool, hadolint, nginx)"
 prism_install
 pyoracle_install
 moto_install
@@ -62,6 +67,11 @@ localstack_install || { LOCALSTACK=0; failed+=("LocalStack install"); }
 browser_install
 PROMTOOL=1
 promtool_install || { PROMTOOL=0; failed+=("promtool install"); }
+HADOLINT=1
+hadolint_install || { HADOLINT=0; failed+=("hadolint install"); }
+# Exports NGINX_BIN: tests/e2e/nginx_front.rs runs only when it is set, so
+# a failed install fails the run here instead of skipping those tests.
+nginx_install || failed+=("nginx install")
 
 if [[ "$LINT" == 1 ]]; then
     step "rustfmt and clippy"
@@ -72,6 +82,11 @@ fi
 if [[ "$PROMTOOL" == 1 ]]; then
     step "Prometheus alert rules (promtool check rules deploy/prometheus-alerts.yml)"
     promtool_check || failed+=("promtool check rules")
+fi
+
+if [[ "$HADOLINT" == 1 ]]; then
+    step "Dockerfile lint (hadolint Dockerfile)"
+    hadolint_check || failed+=("hadolint Dockerfile")
 fi
 
 step "building the binaries the end-to-end tests start"

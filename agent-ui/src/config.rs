@@ -73,6 +73,13 @@ pub struct Config {
     )]
     pub session_idle_secs: u64,
 
+    /// Master secret of the session cookies (at least 32 characters, e.g.
+    /// `openssl rand -hex 32`). Every agent-UI instance of a deployment needs
+    /// the same one; sessions then survive restarts and work on any instance.
+    /// Unset (local demo mode): a random key per process, with a warning.
+    #[arg(long, env = "SESSION_SECRET", hide_env_values = true, value_parser = crate::session_cookie::parse_session_secret)]
+    pub session_secret: Option<crate::session_cookie::SessionSecret>,
+
     /// Sign-in rate limits and trusted proxies (`SIGNIN_FAILURES_PER_NAME`,
     /// `SIGNIN_FAILURES_PER_ADDRESS`, `TRUSTED_PROXIES`).
     #[command(flatten)]
@@ -118,6 +125,7 @@ impl Config {
             upstream_ping_secs: 20,
             idle_disconnect_secs: 120,
             session_idle_secs: 3600,
+            session_secret: None,
             sign_in: switchboard_cloud::guard::SignInSettings::default(),
             log_format: LogFormat::Text,
             s3_bucket: None,

@@ -16,6 +16,7 @@ pub mod humanize;
 pub mod pages;
 pub mod sentiment;
 pub mod server;
+pub mod session_cookie;
 pub mod sessions;
 pub mod telemetry;
 

@@ -43,6 +43,7 @@ pub async fn serve(
     let app = http::router(
         AppState {
             registry: registry.clone(),
+            cookie_key: crate::session_cookie::CookieKey::new(config.session_secret.as_ref()),
             files,
             metrics_token: config.metrics_token.clone(),
             throttle: config.sign_in.throttle(),

@@ -28,6 +28,13 @@ pub use crate::store::dynamo::schema::*;
 /// Settings of `switchboard migrate`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MigrateConfig {
+    /// The store `serve` uses (the same `STORE` setting). With `sled` there is
+    /// nothing to migrate (the embedded store creates what it needs in
+    /// `DATA_DIR` at start-up), so the command succeeds without touching AWS:
+    /// a Procfile's `release: switchboard migrate` works for both stores.
+    #[arg(long, env = "STORE", value_enum, default_value_t = crate::config::StoreKind::Sled)]
+    pub store: crate::config::StoreKind,
+
     /// Prefix of the DynamoDB table names (the same as `serve`'s).
     #[arg(long, env = "DYNAMODB_TABLE_PREFIX", default_value = "switchboard-")]
     pub table_prefix: String,
@@ -49,6 +56,10 @@ pub struct Report {
 
 /// `switchboard migrate`.
 pub async fn run(config: MigrateConfig) -> anyhow::Result<()> {
+    if config.store == crate::config::StoreKind::Sled {
+        println!("nothing to do: STORE=sled keeps its data in DATA_DIR and needs no migration");
+        return Ok(());
+    }
     check_prefix(&config.table_prefix)?;
     let conf = switchboard_cloud::aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&conf);

@@ -247,7 +247,7 @@ impl AgentUi {
         }
     }
 
-    async fn browser(&self, cookie: &str) -> Browser {
+    pub(crate) async fn browser(&self, cookie: &str) -> Browser {
         self.open_ws(Some(cookie)).await.expect("/ws opens")
     }
 }
@@ -296,7 +296,7 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// A browser tab's socket: records every JSON frame it receives.
-struct Browser {
+pub(crate) struct Browser {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     frames: Vec<Value>,
     /// The close code, once the server closed the socket.
@@ -1205,6 +1205,7 @@ async fn sessions_expire_after_inactivity() {
     assert_eq!(response.status(), 303, "expired: back to the sign-in page");
     assert_eq!(response.headers()["location"], "/login");
     assert_eq!(ui.open_ws(Some(&cookie)).await.err(), Some(401));
+    assert!(why_signed_out(&ui, &cookie).await.contains("expired"));
     // Signing in again works.
     let cookie = ui.sign_in("alice").await;
     assert_eq!(ui.get("/", Some(&cookie)).await.status(), 200);
@@ -1338,4 +1339,109 @@ async fn agents_sign_in_with_argon2_hashed_passwords() {
     let ui = AgentUi::start(&sb.ws_url()).await;
     let response = ui.post_login("alice", "a long passphrase").await;
     assert_eq!(response.status(), 303, "log:\n{}", ui.log());
+}
+
+/// The sign-in page's explanation for a cookie that no longer signs in.
+async fn why_signed_out(ui: &AgentUi, cookie: &str) -> String {
+    let response = ui.get("/login", Some(cookie)).await;
+    assert_eq!(response.status(), 200, "the form, with the reason");
+    let removed = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("sb_session=;") || v.starts_with("sb_session=\"\""));
+    assert!(removed, "the dead cookie is removed");
+    let html = response.text().await.expect("login page");
+    html.split_once("login-error")
+        .map(|(_, rest)| rest.chars().take(200).collect())
+        .unwrap_or_else(|| panic!("no reason on the page: {html}"))
+}
+
+#[tokio::test]
+async fn a_signed_out_agent_is_told_why_on_the_sign_in_page() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("SESSION_SECRET", &"s".repeat(40))]).await;
+
+    // Signed out: a copy of the cookie opens nothing, and says so.
+    let cookie = ui.sign_in("carol").await;
+    assert_eq!(ui.sign_out(&cookie).await.status(), 303);
+    assert_eq!(ui.get("/", Some(&cookie)).await.status(), 303);
+    assert!(why_signed_out(&ui, &cookie)
+        .await
+        .contains("you signed out"));
+
+    // Signed in elsewhere while the console was open: the tab is closed
+    // (4001) and the sign-in page says why.
+    let (cookie, mut tab) = ready_agent(&ui, "alice").await;
+    let _terminal = sb.agent("alice").await;
+    tab.until("superseded", |f| {
+        f["type"] == "error" && f["code"] == "superseded"
+    })
+    .await;
+    assert_eq!(tab.expect_close().await, 4001);
+    assert_eq!(ui.get("/", Some(&cookie)).await.status(), 303);
+    assert!(why_signed_out(&ui, &cookie)
+        .await
+        .contains("signed in elsewhere"));
+
+    // A cookie from an agent UI with another secret (or none).
+    let other = AgentUi::start(&sb.ws_url()).await;
+    let foreign = other.sign_in("bob").await;
+    assert!(why_signed_out(&ui, &foreign)
+        .await
+        .contains("SESSION_SECRET changed"));
+    assert!(why_signed_out(&other, &ui.sign_in("bob").await)
+        .await
+        .contains("restarted without SESSION_SECRET"));
+}
+
+#[tokio::test]
+async fn sessions_work_on_any_instance_with_the_same_secret() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let secret = [("SESSION_SECRET", "0123456789abcdef0123456789abcdef")];
+    let one = AgentUi::start_with(&sb.ws_url(), &secret).await;
+    let two = AgentUi::start_with(&sb.ws_url(), &secret).await;
+    let cookie = one.sign_in("dave").await;
+    let page = two.get("/", Some(&cookie)).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("console").contains("dave"));
+    // The tab on #2 gets dave's live session: #2 connected upstream for him.
+    let mut tab = two.browser(&cookie).await;
+    tab.until_type("state").await;
+    tab.until_connected().await;
+    // Sign-out on #2 ends the session there.
+    assert_eq!(two.sign_out(&cookie).await.status(), 303);
+    assert_eq!(tab.expect_close().await, 4001);
+    assert_eq!(two.get("/", Some(&cookie)).await.status(), 303);
+}
+
+#[tokio::test]
+async fn an_active_session_is_renewed_in_its_cookie_so_any_instance_honours_it() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let settings = [
+        ("SESSION_SECRET", "renewal-test-secret-0123456789abcdef"),
+        ("SESSION_IDLE_SECS", "2"),
+    ];
+    let one = AgentUi::start_with(&sb.ws_url(), &settings).await;
+    let two = AgentUi::start_with(&sb.ws_url(), &settings).await;
+    let first = one.sign_in("alice").await;
+    // Time has to pass for a cookie to age (1-second resolution); nothing races.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A request with an ageing cookie gets it back renewed.
+    let response = one.get("/", Some(&first)).await;
+    assert_eq!(response.status(), 200);
+    let renewed = session_cookie(&response)
+        .expect("the cookie is renewed")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_string();
+    assert_ne!(renewed, first);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Instance #2 never saw this session: only the cookies' own times count.
+    // The first cookie is now idle for 3 s, past SESSION_IDLE_SECS; the
+    // renewed one for 1.5 s.
+    assert_eq!(two.get("/", Some(&first)).await.status(), 303);
+    assert_eq!(two.get("/", Some(&renewed)).await.status(), 200);
 }

@@ -211,6 +211,7 @@ async fn migrate_creates_the_tables_once_and_serve_refuses_to_start_without_them
         .await
         .expect("create a conflicting table");
     let mut other_env = moto.env();
+    other_env.push(("STORE".into(), "dynamodb".into()));
     other_env.push(("DYNAMODB_TABLE_PREFIX".into(), other.clone()));
     let out = run(&["migrate"], &other_env);
     assert!(!out.status.success());

@@ -601,6 +601,26 @@ impl AgentUi {
             .to_string()
     }
 
+    /// Opens the console's socket, as the page does after sign-in: the agent's
+    /// session (and its upstream) is started when a tab attaches.
+    async fn open_console(
+        &self,
+        cookie: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+    {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://127.0.0.1:{}/ws", self.port)
+            .into_client_request()
+            .expect("ws request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("cookie header"));
+        tokio_tungstenite::connect_async(request)
+            .await
+            .expect("open the console's socket")
+            .0
+    }
+
     async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
         let mut request = http().get(self.url(path));
         if let Some(cookie) = cookie {
@@ -665,6 +685,7 @@ async fn agent_ui_serves_files_to_signed_in_agents_and_static_from_s3() {
         .await;
     assert_eq!(response.status(), 401);
     let cookie = ui.sign_in().await;
+    let _console = ui.open_console(&cookie).await;
     // Not before alice holds the conversation…
     let response = ui
         .get("/files/media/+15550001111/pic.png", Some(&cookie))

@@ -54,3 +54,8 @@ mod terminal_agent;
 
 // /metrics and the JSON logs of both services.
 mod observability;
+
+// The deploy files: the Procfile as a PaaS runs it, nginx from
+// deploy/nginx.conf in front of the services.
+mod nginx_front;
+mod paas_boot;

@@ -94,8 +94,10 @@ async fn one_message_shows_in_metrics_and_in_both_services_json_logs() {
         ],
     )
     .await;
-    // alice signs in: the agent UI opens her session upstream.
-    ui.sign_in("alice").await;
+    // alice signs in and her console opens: the agent UI opens her session
+    // upstream.
+    let cookie = ui.sign_in("alice").await;
+    let _console = ui.browser(&cookie).await;
     let customer = number(7101);
     let sid = new_sid();
     let params = inbound_params(&sid, &customer, "where is my parcel?");

@@ -85,6 +85,16 @@ impl AgentHandle {
         *self.connected.borrow()
     }
 
+    /// Waits, at most `bound`, until the upstream session is live (its welcome
+    /// applied); whether it is.
+    pub async fn wait_connected(&self, bound: Duration) -> bool {
+        let mut connected = self.connected.clone();
+        let live = tokio::time::timeout(bound, connected.wait_for(|live| *live))
+            .await
+            .is_ok_and(|answer| answer.is_ok());
+        live
+    }
+
     /// Whether the agent holds `conversation` now (false if the session ended).
     pub async fn holds(&self, conversation: &str) -> bool {
         let (tx, rx) = oneshot::channel();

@@ -20,6 +20,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::session::CurrentSession;
 use super::AppState;
+use crate::agent_session::AgentHandle;
 use crate::browser::{self, BrowserErrorCode, BrowserFrame, Parsed};
 use crate::sessions::SignedIn;
 
@@ -32,6 +33,11 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code telling the page its session is over: go to the sign-in page.
 const CLOSE_SIGNED_OUT: u16 = 4001;
+/// Longest wait of a tab that started its agent's session for the upstream's
+/// welcome before its first snapshot.
+const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(5);
+/// Longest wait, after the agent session ended, for the registry to record why.
+const SESSION_END_RECORDED: Duration = Duration::from_secs(5);
 /// Close code for a server shutdown: reconnect shortly.
 const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -47,10 +53,24 @@ pub async fn upgrade(
     let shutdown = state.registry.shutdown_token();
     let tracked = state.registry.track();
     let registry = state.registry.clone();
+    // The agent's upstream on this instance: the one its other tabs here use,
+    // or a new one (a session signed in on another instance, or before a restart).
+    let (handle, started) = state.registry.agent_session(&session);
     ws.max_message_size(MAX_BROWSER_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::telemetry::count_browser_socket(serve(socket, session, shutdown, registry))
-                .await;
+            let tab = registry.open_tab(&session.session_id);
+            if started {
+                // The console opens showing the agent's real state (availability,
+                // upstream live), not a blank "connecting" one, when the
+                // switchboard answers quickly; otherwise the page shows the
+                // upstream banner until it does.
+                handle.wait_connected(FIRST_CONNECT_WAIT).await;
+            }
+            crate::telemetry::count_browser_socket(serve(
+                socket, session, handle, shutdown, registry,
+            ))
+            .await;
+            drop(tab);
             drop(tracked);
         })
 }
@@ -60,11 +80,12 @@ type Sink = SplitSink<WebSocket, Message>;
 async fn serve(
     socket: WebSocket,
     session: SignedIn,
+    handle: AgentHandle,
     shutdown: tokio_util::sync::CancellationToken,
     registry: std::sync::Arc<crate::sessions::Registry>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let Some(mut attached) = session.handle.attach().await else {
+    let Some(mut attached) = handle.attach().await else {
         close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
         return;
     };
@@ -88,7 +109,7 @@ async fn serve(
                     Ok(text) => send(&mut sink, text).await,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(agent = %session.agent, missed, "browser fell behind; sending a fresh state");
-                        match session.handle.attach().await {
+                        match handle.attach().await {
                             Some(fresh) => {
                                 attached = fresh;
                                 send(&mut sink, attached.snapshot.clone()).await
@@ -98,7 +119,10 @@ async fn serve(
                     }
                     Err(RecvError::Closed) => {
                         // The agent session ended (e.g. signed in elsewhere); its last
-                        // frame, already sent, said why.
+                        // frame, already sent, said why. The registry records that
+                        // for the sign-in page just after; wait for it (bounded) so
+                        // the page's next request already learns why.
+                        let _ = tokio::time::timeout(SESSION_END_RECORDED, session.ended.cancelled()).await;
                         close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
                         return;
                     }
@@ -109,7 +133,7 @@ async fn serve(
             }
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(answer) = handle_text(&session, text.as_str()).await {
+                    if let Some(answer) = handle_text(&handle, text.as_str()).await {
                         if send(&mut sink, Utf8Bytes::from(answer.to_json())).await.is_err() {
                             return;
                         }
@@ -150,12 +174,12 @@ async fn serve(
 
 /// Validates and forwards one browser frame; returns the answer for this tab alone,
 /// if there is one.
-async fn handle_text(session: &SignedIn, text: &str) -> Option<BrowserFrame> {
+async fn handle_text(handle: &AgentHandle, text: &str) -> Option<BrowserFrame> {
     let frame = match browser::parse_command(text) {
         Ok(Parsed::Upstream(frame)) => frame,
         // Kept by this server alone: works while the switchboard is down too.
         Ok(Parsed::Read { conversation, seq }) => {
-            if !session.handle.read(conversation, seq).await {
+            if !handle.read(conversation, seq).await {
                 return Some(BrowserFrame::error(
                     BrowserErrorCode::Unavailable,
                     "this session has ended; sign in again",
@@ -165,7 +189,7 @@ async fn handle_text(session: &SignedIn, text: &str) -> Option<BrowserFrame> {
         }
         Err(refusal) => return Some(refusal.into()),
     };
-    if !session.handle.is_connected() {
+    if !handle.is_connected() {
         let (client_id, conversation) = match &frame {
             ClientFrame::Reply {
                 client_id,
@@ -184,7 +208,7 @@ async fn handle_text(session: &SignedIn, text: &str) -> Option<BrowserFrame> {
             conversation,
         });
     }
-    if !session.handle.forward(frame).await {
+    if !handle.forward(frame).await {
         return Some(BrowserFrame::error(
             BrowserErrorCode::Unavailable,
             "this session has ended; sign in again",

@@ -14,6 +14,6 @@ pub async fn page(session: Result<CurrentSession, NotSignedIn>) -> Response {
                 agent: session.agent,
             },
         ),
-        Err(NotSignedIn) => Redirect::to("/login").into_response(),
+        Err(NotSignedIn(_)) => Redirect::to("/login").into_response(),
     }
 }

@@ -37,7 +37,12 @@ pub async fn serve(
     // An invalid key is refused by `serve` below, with its reason.
     if let Ok(parsed) = FileKey::parse(&key) {
         let allowed = match reader_conversation(&parsed) {
-            Some(conversation) => session.handle.holds(conversation).await,
+            Some(conversation) => match &session.handle {
+                // The conversations on the agent's console here; with no agent
+                // session on this instance, none.
+                Some(handle) => handle.holds(conversation).await,
+                None => false,
+            },
             None => false,
         };
         if !allowed {

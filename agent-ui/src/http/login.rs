@@ -1,4 +1,4 @@
-//! Sign-in and sign-out.
+//! Sign-in and sign-out, and the sign-in page that says why a session ended.
 //!
 //! Credentials are checked by the switchboard itself: sign-in opens the agent's
 //! upstream WebSocket with them (401 there means a wrong password), and that socket
@@ -25,8 +25,9 @@ use subtle::ConstantTimeEq;
 
 use super::browser_ws::same_origin;
 use super::session::{CurrentSession, NotSignedIn};
-use super::{AppState, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use super::{AppState, AGENT_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::pages::{self, LoginPage};
+use crate::session_cookie::Opened;
 use switchboard_cloud::guard::Refused;
 use switchboard_protocol::client::{self, ConnectError, Credentials};
 
@@ -47,12 +48,17 @@ pub struct LoginForm {
     csrf: String,
 }
 
-/// `GET /login`.
+/// `GET /login`: the form; with a cookie that no longer signs in, why (and the
+/// cookie is removed).
 pub async fn form(jar: CookieJar, session: Result<CurrentSession, NotSignedIn>) -> Response {
-    if session.is_ok() {
-        return Redirect::to("/").into_response();
+    match session {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(NotSignedIn(None)) => page(jar, StatusCode::OK, None, ""),
+        Err(NotSignedIn(Some(why))) => {
+            let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+            page(jar, StatusCode::OK, Some(why.explain()), "")
+        }
     }
-    page(jar, StatusCode::OK, None, "")
 }
 
 /// `POST /login`.
@@ -136,31 +142,47 @@ pub async fn submit(
         }
     };
     // A browser signing in again leaves its previous session behind.
-    if let Some(old) = jar.get(SESSION_COOKIE) {
-        state.registry.sign_out(old.value()).await;
+    if let Opened::Claims(old) = state.cookie_key.open(&headers) {
+        state.registry.sign_out(&old.sid).await;
     }
-    let session_id = state.registry.sign_in(name, &form.password, probe);
-    let cookie = Cookie::build((SESSION_COOKIE, session_id))
+    let claims = state.registry.sign_in(name, &form.password, probe);
+    let session = state.cookie_key.seal(&claims, client.https);
+    // The agent's name in clear, for the proxy's instance affinity only.
+    let affinity = Cookie::build((AGENT_COOKIE, cookie_safe(&claims.agent)))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
-        // Behind a TLS-terminating proxy (a `TRUSTED_PROXIES` one saying
-        // `X-Forwarded-Proto: https`) the cookie must not travel over plain
-        // HTTP; on a plain-HTTP local run it must be allowed to.
         .secure(client.https);
     let jar = jar
         .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login"))
-        .add(cookie);
-    (jar, Redirect::to("/")).into_response()
+        .add(affinity);
+    (jar, session, Redirect::to("/")).into_response()
 }
 
 /// `POST /logout`.
-pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response {
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        state.registry.sign_out(cookie.value()).await;
+pub async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    if let Opened::Claims(claims) = state.cookie_key.open(&headers) {
+        state.registry.sign_out(&claims.sid).await;
     }
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    let jar = jar
+        .remove(Cookie::build(SESSION_COOKIE).path("/"))
+        .remove(Cookie::build(AGENT_COOKIE).path("/"));
     (jar, Redirect::to("/login")).into_response()
+}
+
+/// `name` with every byte outside `[A-Za-z0-9._-]` percent-encoded, so any
+/// agent name is a valid cookie value (the proxy only hashes it).
+fn cookie_safe(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Whether the form's token is the one in the browser's `sb_login` cookie.
@@ -210,4 +232,15 @@ fn new_token() -> String {
     // ThreadRng is a CSPRNG seeded from the OS.
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_safe;
+
+    #[test]
+    fn affinity_cookie_values_are_always_valid() {
+        assert_eq!(cookie_safe("alice"), "alice");
+        assert_eq!(cookie_safe("a b;c,d\"é"), "a%20b%3Bc%2Cd%22%C3%A9");
+    }
 }

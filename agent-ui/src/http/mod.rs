@@ -22,8 +22,7 @@ use crate::sessions::Registry;
 
 pub use assets::StaticSource;
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "sb_session";
+pub use crate::session_cookie::{AGENT_COOKIE, SESSION_COOKIE};
 /// Name of the sign-in form's CSRF cookie (double-submit: its value is also
 /// a hidden field of the form).
 pub const LOGIN_CSRF_COOKIE: &str = "sb_login";
@@ -43,6 +42,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// Seals and opens session cookies (`SESSION_SECRET`).
+    pub cookie_key: crate::session_cookie::CookieKey,
     /// The switchboard's stored files (S3 and/or `FILES_DIR`), under `/files/`.
     pub files: switchboard_cloud::files::FileStore,
     /// Guards `GET /metrics` (`METRICS_TOKEN`); `None` turns it off.
@@ -69,6 +70,10 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
         .route("/metrics", get(metrics))
         .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::refresh,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             headers,
             switchboard_cloud::guard::headers::apply,

@@ -271,6 +271,23 @@ impl Switchboard {
         }
     }
 
+    /// A switchboard this helper did not start (a process a test runs in its
+    /// own way, or one behind a proxy) reached on `port` of loopback: webhooks
+    /// are posted and signed for `http://127.0.0.1:{port}` (its `PUBLIC_URL`
+    /// must say so), agents connect to its `/v1/agent`. Dropping it stops
+    /// nothing.
+    pub fn reached_at(port: u16) -> Switchboard {
+        Switchboard {
+            port,
+            data_dir: PathBuf::new(),
+            env: Vec::new(),
+            child: None,
+            in_process: None,
+            _tmp: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub async fn start(options: Options) -> Switchboard {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("data");

@@ -1,0 +1,630 @@
+//! nginx from `deploy/nginx.conf` (the file users deploy, filled in as its
+//! header says) in front of one switchboard and two agent-UI processes that
+//! share a `SESSION_SECRET`, all on loopback.
+//!
+//! * A signed webhook posted to nginx reaches an agent's console whose
+//!   browser socket and whose agent UI's upstream socket both go through
+//!   nginx (WebSocket upgrades on `/ws` and `/v1/agent`).
+//! * A session cookie from agent UI #1 works on #2 (pages and the browser
+//!   socket, which opens the agent's upstream there), and a restarted agent
+//!   UI keeps the agent signed in: the tab reconnects with the same cookie.
+//!
+//! nginx comes from Debian; the test command installs it and sets
+//! `NGINX_BIN` (scripts/lib/nginx.sh). Without `NGINX_BIN` these tests say
+//! so and skip: only a run outside the test command can lack it.
+
+use crate::common::{self, binary, free_port, number, Options, Switchboard};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Generous bound for each awaited event.
+const STEP: Duration = Duration::from_secs(20);
+/// The agent UIs' shared `SESSION_SECRET`.
+const SECRET: &str = "nginx-front-test-secret-0123456789abcdef";
+
+/// nginx's binary, from the test command; `None` (and a note) outside it.
+fn nginx_bin() -> Option<PathBuf> {
+    match std::env::var_os("NGINX_BIN") {
+        Some(bin) => Some(PathBuf::from(bin)),
+        None => {
+            eprintln!(
+                "skipped: NGINX_BIN is not set (the test command, scripts/test.sh, installs nginx and sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// A process killed when dropped.
+struct Proc {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit; returns whether it was 0.
+    fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One agent-UI process on a fixed port (nginx's config names it).
+struct AgentUiProc {
+    port: u16,
+    env: Vec<(String, String)>,
+    proc: Proc,
+}
+
+impl AgentUiProc {
+    async fn start(port: u16, dir: &Path, switchboard_ws_url: &str) -> AgentUiProc {
+        let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        let env = [
+            ("PORT", port.to_string()),
+            ("BIND_ADDR", "127.0.0.1".to_string()),
+            ("SWITCHBOARD_WS_URL", switchboard_ws_url.to_string()),
+            ("STATIC_DIR", static_dir.display().to_string()),
+            ("SESSION_SECRET", SECRET.to_string()),
+            ("UPSTREAM_PING_SECS", "2".to_string()),
+            ("TRUSTED_PROXIES", "127.0.0.1".to_string()),
+            ("RUST_LOG", "info,tower_http=warn".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .to_vec();
+        let mut ui = AgentUiProc {
+            port,
+            env,
+            proc: Proc {
+                child: None,
+                log: dir.join(format!("agent-ui-{port}.log")),
+            },
+        };
+        ui.spawn().await;
+        ui
+    }
+
+    /// Starts (or restarts) the process and waits for `/healthz`.
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.proc.log)
+            .expect("log file");
+        let child = Command::new(binary("agent-ui"))
+            .arg("serve")
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start agent-ui");
+        self.proc.child = Some(child);
+        until_ok(&self.url("/healthz"), &mut self.proc).await;
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws", self.port)
+    }
+}
+
+/// Waits until `url` answers 2xx; panics with `proc`'s log when it exits or
+/// the bound passes.
+async fn until_ok(url: &str, proc: &mut Proc) {
+    let http = client();
+    let deadline = Instant::now() + STEP;
+    loop {
+        if let Ok(r) = http.get(url).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        if let Some(Ok(Some(status))) = proc.child.as_mut().map(|c| c.try_wait()) {
+            panic!("exited early ({status}); log:\n{}", proc.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} not ready; log:\n{}",
+            proc.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// `deploy/nginx.conf` with every `${NAME}` of its header filled in.
+fn nginx_conf(prefix: &Path, listen: u16, switchboard: u16, uis: [u16; 2]) -> String {
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"))
+            .expect("read deploy/nginx.conf");
+    let filled = template
+        .replace("${LISTEN}", &format!("127.0.0.1:{listen}"))
+        .replace("${PREFIX}", &prefix.display().to_string())
+        .replace("${SWITCHBOARD_1}", &format!("127.0.0.1:{switchboard}"))
+        .replace("${AGENT_UI_1}", &format!("127.0.0.1:{}", uis[0]))
+        .replace("${AGENT_UI_2}", &format!("127.0.0.1:{}", uis[1]));
+    // Every placeholder the header documents is one the test fills in.
+    let config_lines: String = filled
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !config_lines.contains("${"),
+        "a placeholder of deploy/nginx.conf is not documented/filled: {config_lines}"
+    );
+    filled
+}
+
+/// The whole system: nginx in front of a switchboard and two agent UIs.
+struct Stack {
+    nginx_port: u16,
+    /// The switchboard as Twilio and agents reach it: through nginx.
+    public: Switchboard,
+    uis: [AgentUiProc; 2],
+    nginx: Proc,
+    _switchboard: Switchboard,
+    _tmp: tempfile::TempDir,
+}
+
+impl Stack {
+    async fn start(nginx: &Path) -> Stack {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        // nginx's workers run as an unprivileged user when the master is root.
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let nginx_port = free_port();
+        let public_url = format!("http://127.0.0.1:{nginx_port}");
+        let switchboard = Switchboard::start(Options {
+            extra_env: vec![
+                // Twilio signs the URL it posts to: nginx's.
+                ("PUBLIC_URL".into(), public_url.clone()),
+                ("TRUSTED_PROXIES".into(), "127.0.0.1".into()),
+            ],
+            ..Options::default()
+        })
+        .await;
+        // The agent UIs reach the switchboard through nginx too.
+        let upstream = format!("ws://127.0.0.1:{nginx_port}/v1/agent");
+        let ui1 = AgentUiProc::start(free_port(), tmp.path(), &upstream).await;
+        let ui2 = AgentUiProc::start(free_port(), tmp.path(), &upstream).await;
+
+        let conf = nginx_conf(
+            tmp.path(),
+            nginx_port,
+            switchboard.port,
+            [ui1.port, ui2.port],
+        );
+        std::fs::write(tmp.path().join("nginx.conf"), conf).expect("write nginx.conf");
+        let log = tmp.path().join("nginx.out");
+        let out = std::fs::File::create(&log).expect("nginx log");
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(tmp.path())
+            .arg("-c")
+            .arg("nginx.conf")
+            .arg("-e")
+            .arg(tmp.path().join("error.log"))
+            .arg("-g")
+            .arg("daemon off;")
+            .stdout(Stdio::from(out.try_clone().expect("log")))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("start nginx");
+        let mut nginx = Proc {
+            child: Some(child),
+            log,
+        };
+        until_ok(&format!("{public_url}/healthz"), &mut nginx).await;
+        Stack {
+            nginx_port,
+            public: Switchboard::reached_at(nginx_port),
+            uis: [ui1, ui2],
+            nginx,
+            _switchboard: switchboard,
+            _tmp: tmp,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.nginx_port)
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "nginx:\n{}\nerror.log:\n{}\nagent UI 1:\n{}\nagent UI 2:\n{}",
+            self.nginx.log(),
+            std::fs::read_to_string(self._tmp.path().join("error.log")).unwrap_or_default(),
+            self.uis[0].proc.log(),
+            self.uis[1].proc.log()
+        )
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SIGTERM (not SIGQUIT): nginx does not wait for open WebSockets.
+        self.nginx.terminate();
+    }
+}
+
+/// Signs in at `base` (nginx or one agent UI); returns the `Cookie` header
+/// value holding every cookie the sign-in set.
+async fn sign_in(base: &str, name: &str) -> String {
+    let response = common::login::post(&client(), base, name, &format!("{name}-pw")).await;
+    assert_eq!(response.status(), 303, "sign-in of {name} at {base}");
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("sb_session=") || v.starts_with("sb_agent="))
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        cookies.len(),
+        2,
+        "session and affinity cookies: {cookies:?}"
+    );
+    cookies.join("; ")
+}
+
+/// A browser tab's socket.
+struct Tab {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    frames: Vec<Value>,
+    closed: Option<u16>,
+}
+
+impl Tab {
+    async fn open(ws_url: &str, cookie: &str) -> Tab {
+        let mut request = ws_url.into_client_request().expect("ws request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("cookie header"));
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .unwrap_or_else(|e| panic!("open {ws_url}: {e}"));
+        Tab {
+            socket,
+            frames: Vec::new(),
+            closed: None,
+        }
+    }
+
+    /// Opens the tab the way the page reconnects: again and again (the page
+    /// backs off; here a short pause) until the upgrade succeeds and the
+    /// `state` frame arrives, within `STEP`.
+    async fn reconnect(ws_url: &str, cookie: &str) -> Tab {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let mut request = ws_url.into_client_request().expect("ws request");
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().expect("cookie header"));
+            if let Ok((socket, _)) = tokio_tungstenite::connect_async(request).await {
+                let mut tab = Tab {
+                    socket,
+                    frames: Vec::new(),
+                    closed: None,
+                };
+                let first = tokio::time::timeout(STEP, tab.socket.next()).await;
+                if let Ok(Some(Ok(WsMessage::Text(text)))) = first {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    if frame["type"] == "state" {
+                        tab.frames.push(frame);
+                        return tab;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{ws_url} did not take the tab back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Reads frames until one satisfies `pred`; panics after `STEP` or on close.
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(frame) = self.frames.iter().find(|f| pred(f)) {
+            return frame.clone();
+        }
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero() && self.closed.is_none(),
+                "waiting for {what} (closed: {:?}); got {:#?}",
+                self.closed,
+                self.frames
+            );
+            match tokio::time::timeout(left, self.socket.next()).await {
+                Ok(Some(Ok(WsMessage::Text(text)))) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    self.frames.push(frame.clone());
+                    if pred(&frame) {
+                        return frame;
+                    }
+                }
+                Ok(Some(Ok(WsMessage::Close(frame)))) => {
+                    self.closed = Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_))) | Ok(None) => {
+                    self.closed.get_or_insert(1006);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the agent's upstream session to be live.
+    async fn until_connected(&mut self) {
+        self.until("upstream connected", |f| {
+            (f["type"] == "state" && f["upstream"] == "connected")
+                || (f["type"] == "upstream" && f["status"] == "connected")
+        })
+        .await;
+    }
+
+    async fn available(&mut self) {
+        self.socket
+            .send(WsMessage::Text(
+                json!({"type": "availability", "available": true, "capacity": 5})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .expect("send availability");
+        self.until("availability echo", |f| {
+            f["type"] == "availability" && f["available"] == true
+        })
+        .await;
+    }
+
+    /// Waits until the console shows a message of `customer` with `body`.
+    async fn until_message(&mut self, customer: &str, body: &str) {
+        let shown = |f: &Value| {
+            let in_message = f["type"] == "message"
+                && f["message"]["conversation"] == customer
+                && f["message"]["body"] == body;
+            let in_view = |view: &Value| {
+                view["id"] == customer
+                    && view["messages"]
+                        .as_array()
+                        .is_some_and(|m| m.iter().any(|m| m["body"] == body))
+            };
+            let in_assigned = f["type"] == "assigned" && in_view(&f["conversation"]);
+            let in_state = f["type"] == "state"
+                && f["conversations"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(in_view));
+            in_message || in_assigned || in_state
+        };
+        self.until(&format!("{body:?} from {customer}"), shown)
+            .await;
+    }
+
+    /// Waits for the server to close the socket; returns the close code.
+    async fn until_closed(&mut self) -> u16 {
+        let deadline = Instant::now() + STEP;
+        while self.closed.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the tab was not closed");
+            match tokio::time::timeout(left, self.socket.next()).await {
+                Ok(Some(Ok(WsMessage::Close(frame)))) => {
+                    self.closed = Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+                }
+                Ok(Some(Ok(WsMessage::Text(text)))) => {
+                    if let Ok(frame) = serde_json::from_str(text.as_str()) {
+                        self.frames.push(frame);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_))) | Ok(None) => {
+                    self.closed = Some(1006);
+                }
+                Err(_) => {}
+            }
+        }
+        self.closed.unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_through_nginx_reaches_a_console_connected_through_nginx() {
+    let Some(nginx) = nginx_bin() else { return };
+    let stack = Stack::start(&nginx).await;
+
+    // The agent signs in and opens the console through nginx; the agent UI
+    // behind it reaches the switchboard through nginx as well.
+    let cookie = sign_in(&stack.url(""), "alice").await;
+    let console = client()
+        .get(stack.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!(console.status(), 200, "{}", stack.logs());
+    let mut tab = Tab::open(&format!("ws://127.0.0.1:{}/ws", stack.nginx_port), &cookie).await;
+    tab.until("state", |f| f["type"] == "state" && f["agent"] == "alice")
+        .await;
+    tab.until_connected().await;
+    tab.available().await;
+
+    // Twilio posts to nginx, signed for nginx's URL (the switchboard's PUBLIC_URL).
+    let customer = number(1);
+    let (status, answer) = stack.public.text(&customer, "hello through nginx").await;
+    assert_eq!(status, 200, "{answer}; {}", stack.logs());
+    tab.until_message(&customer, "hello through nginx").await;
+
+    // The same webhook again (nginx's or Twilio's retry) is accepted and not
+    // shown twice: the barrier text arrives after anything it could cause.
+    let sid = common::new_sid();
+    let params = common::inbound_params(&sid, &customer, "sent once");
+    assert_eq!(
+        stack.public.post_signed("/twilio/sms", &params).await.0,
+        200
+    );
+    assert_eq!(
+        stack.public.post_signed("/twilio/sms", &params).await.0,
+        200
+    );
+    let (status, _) = stack.public.text(&customer, "after the retry").await;
+    assert_eq!(status, 200);
+    tab.until_message(&customer, "after the retry").await;
+    let shown = tab
+        .frames
+        .iter()
+        .filter(|f| f["type"] == "message" && f["message"]["body"] == "sent once")
+        .count();
+    assert_eq!(shown, 1, "{:#?}", tab.frames);
+}
+
+#[tokio::test]
+async fn a_session_works_on_either_agent_ui_and_survives_a_restart() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut stack = Stack::start(&nginx).await;
+
+    // Signed in on agent UI #1 ...
+    let cookie = sign_in(&stack.uis[0].url(""), "bob").await;
+    // ... the cookie opens the console on #2, which never saw this sign-in,
+    let page = client()
+        .get(stack.uis[1].url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET / on #2");
+    assert_eq!(page.status(), 200, "{}", stack.logs());
+    assert!(page.text().await.expect("console").contains("bob"));
+    // and a tab on #2 gets bob's live session (#2 opened bob's upstream).
+    let mut tab = Tab::open(&stack.uis[1].ws_url(), &cookie).await;
+    tab.until("state", |f| f["type"] == "state" && f["agent"] == "bob")
+        .await;
+    tab.until_connected().await;
+    tab.available().await;
+    let customer = number(2);
+    assert_eq!(
+        stack.public.text(&customer, "before the restart").await.0,
+        200
+    );
+    tab.until_message(&customer, "before the restart").await;
+
+    // Agent UI #2 restarts (a deploy): its tab is told to reconnect (1001),
+    // and with the same cookie it is signed in on the new process.
+    assert!(stack.uis[1].proc.terminate(), "{}", stack.logs());
+    assert_eq!(tab.until_closed().await, 1001);
+    stack.uis[1].spawn().await;
+    let page = client()
+        .get(stack.uis[1].url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET / after the restart");
+    assert_eq!(
+        page.status(),
+        200,
+        "signed in after a restart; {}",
+        stack.logs()
+    );
+    let mut tab = Tab::open(&stack.uis[1].ws_url(), &cookie).await;
+    tab.until("state", |f| f["type"] == "state" && f["agent"] == "bob")
+        .await;
+    tab.until_connected().await;
+    // bob still holds his conversation and gets what comes next.
+    tab.until_message(&customer, "before the restart").await;
+    assert_eq!(
+        stack.public.text(&customer, "after the restart").await.0,
+        200
+    );
+    tab.until_message(&customer, "after the restart").await;
+
+    // A cookie sealed under another secret opens nothing, and the sign-in
+    // page says why.
+    let forged = cookie.replace("sb_session=", "sb_session=x");
+    let page = client()
+        .get(stack.uis[0].url("/login"))
+        .header("cookie", &forged)
+        .send()
+        .await
+        .expect("GET /login");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("login page");
+    assert!(html.contains("SESSION_SECRET changed"), "{html}");
+}
+
+#[tokio::test]
+async fn a_rolling_restart_of_the_agent_uis_keeps_the_agent_signed_in_through_nginx() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut stack = Stack::start(&nginx).await;
+    let ws = format!("ws://127.0.0.1:{}/ws", stack.nginx_port);
+    let cookie = sign_in(&stack.url(""), "carol").await;
+    let mut tab = Tab::reconnect(&ws, &cookie).await;
+    tab.until_connected().await;
+    tab.available().await;
+    let customer = number(3);
+
+    // Each agent UI in turn is stopped (SIGTERM, as a deploy does) and
+    // started again. Whichever one carol's tab was on, the tab comes back
+    // through nginx — on the other instance while that one is down — with
+    // the same cookie, signed in, and gets the next message.
+    for i in 0..2 {
+        assert!(stack.uis[i].proc.terminate(), "{}", stack.logs());
+        let text = format!("while agent UI {} restarts", i + 1);
+        let (status, _) = stack.public.text(&customer, &text).await;
+        assert_eq!(status, 200);
+        tab = Tab::reconnect(&ws, &cookie).await;
+        assert_eq!(tab.frames[0]["agent"], "carol", "{}", stack.logs());
+        tab.until_connected().await;
+        tab.until_message(&customer, &text).await;
+        stack.uis[i].spawn().await;
+    }
+}
