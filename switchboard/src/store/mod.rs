@@ -7,7 +7,7 @@
 //! * [`RoutingState`] (`routing.rs`): routes and agents' settings, written
 //!   by the router alone;
 //! * [`PendingReplies`] (`outbox.rs`): the replies the outbox worker still
-//!   has to send;
+//!   has to send, and its send intents;
 //! * [`Lifecycle`] (`lifecycle.rs`): readiness and close.
 //!
 //! A backend implements all of them — the embedded sled store
@@ -38,7 +38,7 @@ pub use log::{
     Accepted, Appended, ConversationRecord, InboundMessage, MessageLog, Reply, ReplyOutcome,
     StatusOutcome, StatusTarget, StatusUpdate,
 };
-pub use outbox::PendingReplies;
+pub use outbox::{PendingReplies, PendingReply, SendIntent};
 pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use std::sync::Arc;
 

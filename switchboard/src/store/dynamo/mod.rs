@@ -20,7 +20,7 @@
 //! |---|---|---|---|
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
-//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error` | — |
+//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
 //! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms` | — |
 //!
@@ -50,8 +50,8 @@ mod view;
 
 use super::{
     Appended as StoreAppended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage,
-    Lifecycle, MessageLog, PendingReplies, Reply, ReplyOutcome, Result, StatusOutcome,
-    StatusUpdate, StoreError,
+    Lifecycle, MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome, Result, SendIntent,
+    StatusOutcome, StatusUpdate, StoreError,
 };
 use append::{Appended, Draft};
 use async_trait::async_trait;
@@ -346,7 +346,7 @@ impl MessageLog for DynamoStore {
 
 #[async_trait]
 impl PendingReplies for DynamoStore {
-    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>> {
         let table = &self.tables.messages;
         // The index is sorted by `at_ms`: oldest first.
         let mut pages = self
@@ -360,17 +360,76 @@ impl PendingReplies for DynamoStore {
             .into_paginator()
             .items()
             .send();
-        let mut pending = Vec::new();
+        let mut positions = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| error::dynamo("Query", table, &e))?;
             if let (Some(conversation), Some(seq)) = (
                 items::get_s(&item, attr::CONVERSATION),
                 items::get_n(&item, attr::SEQ),
             ) {
-                pending.push((conversation.to_string(), seq));
+                positions.push((conversation.to_string(), seq));
             }
         }
+        // One read per reply left unsettled, at start-up only.
+        let mut pending = Vec::with_capacity(positions.len());
+        for (conversation, seq) in positions {
+            let intent = self.intent(&conversation, seq).await?;
+            pending.push(PendingReply {
+                conversation,
+                seq,
+                intent,
+            });
+        }
         Ok(pending)
+    }
+
+    /// A conditional put: the first intent stays. Not checked against the
+    /// outbox: an intent of a settled reply is never read.
+    async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()> {
+        self.check_open()?;
+        let table = &self.tables.lookups;
+        let put = self
+            .client
+            .put_item()
+            .table_name(table)
+            .item(attr::ID, s(items::intent_id(conversation, seq)))
+            .item(attr::FROM, s(&intent.from))
+            .item(attr::AT_MS, items::n(intent.at_ms))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if error::condition_failed(&e) => Ok(()),
+            Err(e) => Err(error::dynamo("PutItem", table, &e)),
+        }
+    }
+
+    async fn sid_recorded(&self, sid: &str) -> Result<bool> {
+        Ok(self.lookup(&items::sid_id(sid)).await?.is_some())
+    }
+}
+
+impl DynamoStore {
+    /// The send intent recorded for a reply, if any.
+    async fn intent(&self, conversation: &str, seq: Seq) -> Result<Option<SendIntent>> {
+        let table = &self.tables.lookups;
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(attr::ID, s(items::intent_id(conversation, seq)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| error::dynamo("GetItem", table, &e))?;
+        Ok(out.item.and_then(|item| {
+            Some(SendIntent {
+                from: items::get_s(&item, attr::FROM)?.to_string(),
+                at_ms: items::get_n(&item, attr::AT_MS)?,
+            })
+        }))
     }
 }
 

@@ -208,6 +208,11 @@ impl MemoryLog {
         pending.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// Whether a Twilio SID is recorded for a message.
+    pub fn sid_recorded(&self, sid: &str) -> bool {
+        self.sids.contains_key(sid)
+    }
+
     /// Up to `limit` changes after `after`, in id order.
     pub fn changes_after(&self, after: ChangeId, limit: usize) -> Vec<(ChangeId, Change)> {
         self.changes
