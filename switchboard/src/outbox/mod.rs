@@ -139,24 +139,12 @@ impl Outbox {
                 return;
             }
         };
-        // The customer may have texted STOP after the agent hit send (and
-        // if an earlier run's POST did reach Twilio, Twilio refused it too).
-        if let Ok(Some(record)) = self.store.conversation(conversation).await {
-            if record.opted_out {
-                let reason = describe_error(Some(OPTED_OUT_ERROR));
-                self.finish(
-                    conversation,
-                    seq,
-                    DeliveryStatus::Failed,
-                    None,
-                    Some((reason, Some(OPTED_OUT_ERROR))),
-                )
-                .await;
-                return;
-            }
-        }
-        // An earlier run recorded an intent: its POST may have reached Twilio.
+        // An earlier run recorded an intent: its POST may have reached Twilio
+        // (then what Twilio did with it counts, whatever the customer texted since).
         let mut unsure = intent.is_some();
+        if !unsure && self.refused_as_opted_out(conversation, seq).await {
+            return;
+        }
         let intent = match intent {
             Some(intent) => intent,
             None => {
@@ -203,6 +191,9 @@ impl Outbox {
                     }
                     Ok(Decision::NotSent) => {
                         tracing::info!(conversation, seq, "the reply is not at Twilio; sending it");
+                        if self.refused_as_opted_out(conversation, seq).await {
+                            return;
+                        }
                         unsure = false;
                         continue;
                     }
@@ -288,6 +279,26 @@ impl Outbox {
             tracing::warn!(conversation, seq, error = %failure, ?delay, "Twilio send failed; retrying");
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// The customer may have texted STOP after the agent hit send: then the
+    /// reply is failed with Twilio's opt-out error instead of sent.
+    async fn refused_as_opted_out(&self, conversation: &str, seq: Seq) -> bool {
+        let Ok(Some(record)) = self.store.conversation(conversation).await else {
+            return false;
+        };
+        if record.opted_out {
+            let reason = describe_error(Some(OPTED_OUT_ERROR));
+            self.finish(
+                conversation,
+                seq,
+                DeliveryStatus::Failed,
+                None,
+                Some((reason, Some(OPTED_OUT_ERROR))),
+            )
+            .await;
+        }
+        record.opted_out
     }
 
     /// Looks for the reply in Twilio's Messages list.
