@@ -370,17 +370,15 @@ impl PendingReplies for DynamoStore {
                 positions.push((conversation.to_string(), seq));
             }
         }
-        // One read per reply left unsettled, at start-up only.
-        let mut pending = Vec::with_capacity(positions.len());
-        for (conversation, seq) in positions {
-            let intent = self.intent(&conversation, seq).await?;
-            pending.push(PendingReply {
+        let mut intents = self.intents(&positions).await?;
+        Ok(positions
+            .into_iter()
+            .map(|(conversation, seq)| PendingReply {
+                intent: intents.remove(&items::intent_id(&conversation, seq)),
                 conversation,
                 seq,
-                intent,
-            });
-        }
-        Ok(pending)
+            })
+            .collect())
     }
 
     /// A conditional put: the first intent stays. Not checked against the
@@ -411,25 +409,74 @@ impl PendingReplies for DynamoStore {
     }
 }
 
+/// Keys per BatchGetItem call (DynamoDB's limit).
+const BATCH_GET_KEYS: usize = 100;
+/// Rounds of retrying the keys DynamoDB left unprocessed (throttling).
+const BATCH_GET_ROUNDS: usize = 10;
+
 impl DynamoStore {
-    /// The send intent recorded for a reply, if any.
-    async fn intent(&self, conversation: &str, seq: Seq) -> Result<Option<SendIntent>> {
+    /// The send intents recorded for these replies, by lookup id: a few
+    /// BatchGetItem calls, so a long outbox does not hold up the start.
+    async fn intents(&self, positions: &[(String, Seq)]) -> Result<HashMap<String, SendIntent>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
         let table = &self.tables.lookups;
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(attr::ID, s(items::intent_id(conversation, seq)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| error::dynamo("GetItem", table, &e))?;
-        Ok(out.item.and_then(|item| {
-            Some(SendIntent {
-                from: items::get_s(&item, attr::FROM)?.to_string(),
-                at_ms: items::get_n(&item, attr::AT_MS)?,
-            })
-        }))
+        let mut found = HashMap::new();
+        for chunk in positions.chunks(BATCH_GET_KEYS) {
+            let keys = chunk
+                .iter()
+                .map(|(conversation, seq)| {
+                    HashMap::from([(
+                        attr::ID.to_string(),
+                        s(items::intent_id(conversation, *seq)),
+                    )])
+                })
+                .collect();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Storage(format!("BatchGetItem on {table}: {e}")))?;
+            for round in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table.clone(), request)
+                    .send()
+                    .await
+                    .map_err(|e| error::dynamo("BatchGetItem", table, &e))?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(table)
+                    .unwrap_or_default()
+                {
+                    if let (Some(id), Some(from), Some(at_ms)) = (
+                        items::get_s(&item, attr::ID),
+                        items::get_s(&item, attr::FROM),
+                        items::get_n(&item, attr::AT_MS),
+                    ) {
+                        let intent = SendIntent {
+                            from: from.to_string(),
+                            at_ms,
+                        };
+                        found.insert(id.to_string(), intent);
+                    }
+                }
+                match out.unprocessed_keys.unwrap_or_default().remove(table) {
+                    Some(left) if !left.keys().is_empty() => {
+                        if round + 1 >= BATCH_GET_ROUNDS {
+                            return Err(StoreError::Storage(format!(
+                                "BatchGetItem on {table}: keys still unprocessed after {BATCH_GET_ROUNDS} rounds"
+                            )));
+                        }
+                        tokio::time::sleep(Duration::from_millis(50 << round.min(5))).await;
+                        request = left;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
     }
 }
 
