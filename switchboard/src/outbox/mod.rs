@@ -26,7 +26,7 @@ use crate::store::{
 use crate::twilio::client::{ListQuery, OutboundSms, SendError, TwilioClient};
 use crate::twilio::{describe_error, OPTED_OUT_ERROR};
 use backon::BackoffBuilder;
-use reconcile::{Decision, Sought, UNVERIFIED};
+use reconcile::{Claims, Decision, Sought, UNVERIFIED};
 use std::collections::HashSet;
 use std::sync::Arc;
 use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Direction, Seq};
@@ -170,7 +170,7 @@ impl Outbox {
         let mut delays = TWILIO_SEND.builder().with_max_times(MAX_RETRIES).build();
         loop {
             let failure = if unsure {
-                match self.reconcile(&sms, &intent).await {
+                match self.reconcile(&sms, seq, &intent).await {
                     Ok(Decision::AlreadySent {
                         sid,
                         status,
@@ -302,7 +302,12 @@ impl Outbox {
     }
 
     /// Looks for the reply in Twilio's Messages list.
-    async fn reconcile(&self, sms: &OutboundSms, intent: &SendIntent) -> Result<Decision, Failure> {
+    async fn reconcile(
+        &self,
+        sms: &OutboundSms,
+        seq: Seq,
+        intent: &SendIntent,
+    ) -> Result<Decision, Failure> {
         let sought = Sought {
             to: &sms.to,
             from: &intent.from,
@@ -333,18 +338,24 @@ impl Outbox {
                 listed.push(message);
             }
         }
-        let mut recorded = HashSet::new();
+        let mut claims = Claims::default();
         for candidate in listed.iter().filter(|m| sought.matches(m)) {
-            if self
+            let owner = self
                 .pending
-                .sid_recorded(&candidate.sid)
+                .sid_owner(&candidate.sid)
                 .await
-                .map_err(Failure::Store)?
-            {
-                recorded.insert(candidate.sid.as_str());
+                .map_err(Failure::Store)?;
+            match owner {
+                Some((c, s)) if c == sms.to && s == seq => {
+                    claims.mine.insert(candidate.sid.as_str());
+                }
+                Some(_) => {
+                    claims.others.insert(candidate.sid.as_str());
+                }
+                None => {}
             }
         }
-        Ok(reconcile::decide(&sought, &listed, &recorded))
+        Ok(reconcile::decide(&sought, &listed, &claims))
     }
 
     async fn rejected(

@@ -15,6 +15,9 @@
 //!   (`outbound-api`), from our number, to the customer, with exactly the
 //!   reply's body, no earlier than the intent (less [`CLOCK_SKEW_MS`]),
 //!   and its SID is not already recorded for another of our messages;
+//! * a listed SID already recorded for this very reply is this reply's,
+//!   first of all (DynamoDB records a SID's lookup before the reply itself,
+//!   so a crash in between leaves the reply pending with its SID known);
 //! * several such messages (the agent sent "OK" twice in the window) are
 //!   counted, not merged: each reply claims one SID, the earliest left, and
 //!   a claimed SID is recorded before the next reply is checked, so two
@@ -89,13 +92,28 @@ pub enum Decision {
     NotSent,
 }
 
-/// Decides from Twilio's list and the SIDs among it that are already
-/// recorded for other messages of ours (see the module docs).
-pub fn decide(sought: &Sought<'_>, listed: &[ListedMessage], recorded: &HashSet<&str>) -> Decision {
-    let found = listed
-        .iter()
-        .filter(|m| sought.matches(m) && !recorded.contains(m.sid.as_str()))
-        .min_by(|a, b| (a.created_ms(), &a.sid).cmp(&(b.created_ms(), &b.sid)));
+/// What our store says about the listed SIDs (only those that match).
+#[derive(Debug, Clone, Default)]
+pub struct Claims<'a> {
+    /// Recorded for other messages of ours.
+    pub others: HashSet<&'a str>,
+    /// Recorded for this very reply.
+    pub mine: HashSet<&'a str>,
+}
+
+/// Decides from Twilio's list and which of its SIDs our store already
+/// holds (see the module docs).
+pub fn decide(sought: &Sought<'_>, listed: &[ListedMessage], claims: &Claims<'_>) -> Decision {
+    let candidates = || {
+        listed
+            .iter()
+            .filter(|m| sought.matches(m) && !claims.others.contains(m.sid.as_str()))
+    };
+    let found = candidates()
+        .find(|m| claims.mine.contains(m.sid.as_str()))
+        .or_else(|| {
+            candidates().min_by(|a, b| (a.created_ms(), &a.sid).cmp(&(b.created_ms(), &b.sid)))
+        });
     match found {
         Some(m) => Decision::AlreadySent {
             sid: m.sid.clone(),
@@ -142,8 +160,15 @@ mod tests {
         }
     }
 
-    fn none() -> HashSet<&'static str> {
-        HashSet::new()
+    fn none() -> Claims<'static> {
+        Claims::default()
+    }
+
+    fn others(sids: &[&'static str]) -> Claims<'static> {
+        Claims {
+            others: sids.iter().copied().collect(),
+            mine: HashSet::new(),
+        }
     }
 
     #[test]
@@ -246,8 +271,10 @@ mod tests {
             }
         );
         // The first claimed SMb (recorded): the second was not sent.
-        let claimed: HashSet<&str> = ["SMb"].into();
-        assert_eq!(decide(&sought("OK"), &list, &claimed), Decision::NotSent);
+        assert_eq!(
+            decide(&sought("OK"), &list, &others(&["SMb"])),
+            Decision::NotSent
+        );
 
         // Twilio has two: the earliest goes to the first, the other to the second.
         let list = [listed("SMlate", "OK", 9), listed("SMearly", "OK", 2)];
@@ -255,8 +282,8 @@ mod tests {
             panic!("two copies listed");
         };
         assert_eq!(sid, "SMearly");
-        let claimed: HashSet<&str> = ["SMearly"].into();
-        let Decision::AlreadySent { sid, .. } = decide(&sought("OK"), &list, &claimed) else {
+        let Decision::AlreadySent { sid, .. } = decide(&sought("OK"), &list, &others(&["SMearly"]))
+        else {
             panic!("one copy left");
         };
         assert_eq!(sid, "SMlate");
@@ -264,11 +291,29 @@ mod tests {
 
     #[test]
     fn a_copy_already_recorded_for_an_earlier_reply_is_not_this_one() {
-        let claimed: HashSet<&str> = ["SM1"].into();
         assert_eq!(
-            decide(&sought("see you"), &[listed("SM1", "see you", 3)], &claimed),
+            decide(
+                &sought("see you"),
+                &[listed("SM1", "see you", 3)],
+                &others(&["SM1"])
+            ),
             Decision::NotSent
         );
+    }
+
+    #[test]
+    fn a_sid_already_recorded_for_this_reply_is_taken_first() {
+        // Two identical copies listed; the later one's SID is already this
+        // reply's (its lookup landed before a crash): that one, not the earliest.
+        let list = [listed("SMfirst", "OK", 1), listed("SMmine", "OK", 5)];
+        let claims = Claims {
+            others: HashSet::new(),
+            mine: ["SMmine"].into(),
+        };
+        let Decision::AlreadySent { sid, .. } = decide(&sought("OK"), &list, &claims) else {
+            panic!("its own SID is listed");
+        };
+        assert_eq!(sid, "SMmine");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! worker durably records a [`SendIntent`]. A reply listed with an intent
 //! may have reached Twilio before a crash; the worker then looks for it in
 //! Twilio's Messages list before sending (`outbox/reconcile.rs`), and
-//! [`PendingReplies::sid_recorded`] tells it which listed messages are
-//! already some other reply's.
+//! [`PendingReplies::sid_owner`] tells it which listed messages are
+//! already some other reply's (or this one's).
 
 use super::Result;
 use async_trait::async_trait;
@@ -54,6 +54,8 @@ pub trait PendingReplies: Send + Sync + 'static {
     /// is left alone.
     async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()>;
 
-    /// Whether a Twilio SID is already recorded for one of our messages.
-    async fn sid_recorded(&self, sid: &str) -> Result<bool>;
+    /// The message a Twilio SID is recorded for, if any. (With DynamoDB
+    /// the SID's lookup is written before the reply's own record, so a crash
+    /// in between leaves a pending reply whose SID is already known.)
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>>;
 }

@@ -271,10 +271,15 @@ impl PendingReplies for SledStore {
     }
 
     /// The `sids` index: inbound MessageSids and our replies' SIDs.
-    async fn sid_recorded(&self, sid: &str) -> Result<bool> {
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
         let sid = sid.as_bytes().to_vec();
-        self.blocking(move |trees| Ok(trees.sids.contains_key(sid)?))
-            .await
+        self.blocking(move |trees| match trees.sids.get(sid)? {
+            Some(key) => keys::parse_message(&key)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt("sid index entry".into())),
+            None => Ok(None),
+        })
+        .await
     }
 }
 

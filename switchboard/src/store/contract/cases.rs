@@ -492,7 +492,7 @@ pub async fn a_send_intent_is_listed_with_its_reply_and_the_first_one_kept(store
         [(first, Some(intent(1_000))), (second, None)]
     );
     // Settled with Twilio's SID: gone from the outbox, and the SID is known.
-    assert!(!store.sid_recorded("SMi-out").await.expect("sid"));
+    assert_eq!(store.sid_owner("SMi-out").await.expect("sid"), None);
     let mut done = status(
         StatusTarget::Position(ALICE.into(), first),
         DeliveryStatus::Sending,
@@ -500,8 +500,11 @@ pub async fn a_send_intent_is_listed_with_its_reply_and_the_first_one_kept(store
     );
     done.outbox_done = true;
     store.update_status(done).await.expect("status");
-    assert!(store.sid_recorded("SMi-out").await.expect("sid"));
-    assert!(!store.sid_recorded("SMi-other").await.expect("sid"));
+    assert_eq!(
+        store.sid_owner("SMi-out").await.expect("sid"),
+        Some((ALICE.to_string(), first))
+    );
+    assert_eq!(store.sid_owner("SMi-other").await.expect("sid"), None);
     assert_eq!(
         intents(store.pending_replies().await.expect("outbox")),
         [(second, None)]

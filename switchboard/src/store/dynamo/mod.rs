@@ -404,8 +404,8 @@ impl PendingReplies for DynamoStore {
         }
     }
 
-    async fn sid_recorded(&self, sid: &str) -> Result<bool> {
-        Ok(self.lookup(&items::sid_id(sid)).await?.is_some())
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
+        self.lookup(&items::sid_id(sid)).await
     }
 }
 

@@ -208,9 +208,9 @@ impl MemoryLog {
         pending.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Whether a Twilio SID is recorded for a message.
-    pub fn sid_recorded(&self, sid: &str) -> bool {
-        self.sids.contains_key(sid)
+    /// The message a Twilio SID is recorded for.
+    pub fn sid_owner(&self, sid: &str) -> Option<Position> {
+        self.sids.get(sid).cloned()
     }
 
     /// Up to `limit` changes after `after`, in id order.

@@ -147,8 +147,8 @@ impl PendingReplies for MemoryStore {
         Ok(())
     }
 
-    async fn sid_recorded(&self, sid: &str) -> Result<bool> {
-        Ok(self.state()?.log.sid_recorded(sid))
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
+        Ok(self.state()?.log.sid_owner(sid))
     }
 }
 
