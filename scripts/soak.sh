@@ -3,8 +3,8 @@
 # agents answering every message, the switchboard killed with SIGKILL and
 # restarted 20 times at random moments, then a full audit — every
 # acknowledged message stored once and delivered once in order, every
-# acknowledged reply sent to the Twilio stand-in once (twice at most across a
-# crash after Twilio accepted it). The load, agents and audit are the bench
+# acknowledged reply sent to the Twilio stand-in exactly once, crashes
+# included. The load, agents and audit are the bench
 # crate's `soak` binary (bench/src/soak/).
 #
 #   scripts/soak.sh [sled|dynamodb|both] [extra soak flags…]    (default: both)

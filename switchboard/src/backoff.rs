@@ -4,7 +4,7 @@
 //! longest, with or without jitter. The loops that retry use one of the
 //! named policies below through [`Policy::delays`] (a loop that keeps its
 //! own state), [`Policy::after`] (the job queue, whose failure count is
-//! persisted) or [`Policy::builder`] (backon's `Retryable`, the outbox).
+//! persisted) or [`Policy::builder`] (backon's `Retryable`; the outbox walks its delays).
 //! With jitter a wait is between the nominal delay and twice it, so jobs or
 //! loops that failed together (an outage) do not all retry in one instant.
 //!
@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | [`SPOOL_FORWARD`] | 250 ms doubling to 10 s | the inbound spool's forwarder |
 //! | [`JOB_RETRY`] | 0.5 s doubling to 60 s, each between half and all of that | the job worker (next attempt persisted) |
-//! | [`TWILIO_SEND`] | 0.5 s doubling to 60 s, plus up to 100 % jitter | the outbox (14 retries, then failed) |
+//! | [`TWILIO_SEND`] | 0.5 s doubling to 60 s, plus up to 100 % jitter | the outbox: sends and checks of Twilio's Messages list alike (14 retries, then failed) |
 //! | [`TABLE_WAIT`] | 100 ms doubling to 5 s, until the caller's deadline | `migrate` waiting for a table or stream |
 //! | [`STREAM_ERROR`] | 1 s doubling to 2 s, plus jitter | the DynamoDB Streams reader after a failed round |
 //! | [`FEED_ERROR`] | 200 ms doubling to 5 s | the router after a change-feed read failed, and before retrying a failed claim |

@@ -100,7 +100,7 @@ pub fn init() {
     );
     describe_counter!(
         "switchboard_twilio_sends_total",
-        "Replies sent to Twilio by outcome (sent, rejected, abandoned) and Twilio error code."
+        "Replies settled with Twilio by outcome (sent, found, rejected, abandoned, unverified) and Twilio error code."
     );
     describe_counter!(
         "switchboard_twilio_send_retries_total",
@@ -194,8 +194,10 @@ pub fn outbox_pending(change: f64) {
     gauge!("switchboard_outbox_pending").increment(change);
 }
 
-/// A reply settled with Twilio: `outcome` is `sent`, `rejected` or
-/// `abandoned`; `code` Twilio's error code (empty when none).
+/// A reply settled with Twilio: `outcome` is `sent`, `found` (already at
+/// Twilio after a crash or a lost answer: not sent again), `rejected`,
+/// `abandoned` or `unverified` (Twilio's list could not be checked, so not
+/// sent again); `code` Twilio's error code (empty when none).
 pub fn twilio_send(outcome: &'static str, code: Option<u32>) {
     let code = code.map(|c| c.to_string()).unwrap_or_default();
     counter!("switchboard_twilio_sends_total", "outcome" => outcome, "code" => code).increment(1);

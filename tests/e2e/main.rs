@@ -29,6 +29,7 @@ mod common;
 // (`SWITCHBOARD_TEST_STORE=dynamodb`).
 mod durability;
 mod lifecycle;
+mod once_only;
 mod outbound;
 mod routing;
 mod webhook_ingress;

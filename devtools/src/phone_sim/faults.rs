@@ -3,7 +3,8 @@
 //!
 //! A fault is either an HTTP error in Twilio's format (rate limiting, a
 //! refused recipient, an outage) or an accepted message whose delivery ends
-//! badly, which is only visible later through the status callbacks.
+//! badly, which is only visible later through the status callbacks, or
+//! whose answer never comes (`hold_response`).
 
 use super::errors::{SimError, TwilioError};
 use super::state::AppState;
@@ -42,6 +43,9 @@ pub enum Fault {
     Accept {
         final_status: FinalStatus,
         error_code: Option<u32>,
+        /// Never answer the request (the message exists all the same): what
+        /// a client sees when the answer is lost or it dies waiting for it.
+        hold_response: bool,
     },
 }
 
@@ -81,6 +85,9 @@ pub struct FaultSpec {
     /// For `undelivered` / `failed`: the `ErrorCode` of the callbacks
     /// (default 30003 "Unreachable destination handset" / 30008 "Unknown error").
     pub error_code: Option<u32>,
+    /// For accepted messages: accept, then never send the answer.
+    #[serde(default)]
+    pub hold_response: bool,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -107,14 +114,15 @@ impl TryFrom<FaultSpec> for Fault {
             return Ok(Fault::Accept {
                 final_status,
                 error_code,
+                hold_response: spec.hold_response,
             });
         }
         if !(status.is_client_error() || status.is_server_error()) {
             return Err(format!("status {status} is neither a success nor an error"));
         }
-        if spec.final_status.is_some() || spec.error_code.is_some() {
+        if spec.final_status.is_some() || spec.error_code.is_some() || spec.hold_response {
             return Err(format!(
-                "status {status}: final_status and error_code belong to accepted (2xx) messages"
+                "status {status}: final_status, error_code and hold_response belong to accepted (2xx) messages"
             ));
         }
         Ok(Fault::Reject(TwilioErrorSpec {
@@ -196,21 +204,32 @@ mod tests {
             spec(r#"{"status":201,"final_status":"undelivered","error_code":30003}"#),
             Ok(Fault::Accept {
                 final_status: FinalStatus::Undelivered,
-                error_code: Some(30003)
+                error_code: Some(30003),
+                hold_response: false,
             })
         );
         assert_eq!(
             spec(r#"{"status":201}"#),
             Ok(Fault::Accept {
                 final_status: FinalStatus::Delivered,
-                error_code: None
+                error_code: None,
+                hold_response: false,
+            })
+        );
+        assert_eq!(
+            spec(r#"{"status":201,"hold_response":true}"#),
+            Ok(Fault::Accept {
+                final_status: FinalStatus::Delivered,
+                error_code: None,
+                hold_response: true,
             })
         );
         assert_eq!(
             spec(r#"{"status":201,"final_status":"failed"}"#),
             Ok(Fault::Accept {
                 final_status: FinalStatus::Failed,
-                error_code: Some(30008)
+                error_code: Some(30008),
+                hold_response: false,
             })
         );
     }
@@ -220,6 +239,7 @@ mod tests {
         assert!(spec(r#"{"status":302}"#).is_err());
         assert!(spec(r#"{"status":99}"#).is_err());
         assert!(spec(r#"{"status":500,"final_status":"failed"}"#).is_err());
+        assert!(spec(r#"{"status":503,"hold_response":true}"#).is_err());
         assert!(spec(r#"{"status":201,"code":21610}"#).is_err());
         assert!(spec(r#"{"status":201,"error_code":30003}"#).is_err());
         assert!(spec(r#"{"status":201,"colour":"red"}"#).is_err());

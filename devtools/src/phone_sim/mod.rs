@@ -3,7 +3,7 @@
 //!
 //! - **the customer's phone** — a page at `/` (and `POST /sim/send`) whose
 //!   messages reach the switchboard as properly signed inbound webhooks;
-//! - **Twilio's REST API** — `Messages.json` and `IncomingPhoneNumbers`
+//! - **Twilio's REST API** — `Messages.json` (create, fetch, list) and `IncomingPhoneNumbers`
 //!   under `/2010-04-01/…`, with Basic auth, Twilio's error format and signed
 //!   delivery-status callbacks.
 //!
@@ -16,6 +16,7 @@ mod customer;
 mod errors;
 mod faults;
 mod inspect;
+mod message_list;
 mod page;
 mod segments;
 mod state;
@@ -41,7 +42,7 @@ pub fn app(config: SimConfig) -> Router {
         .route("/", get(page::index))
         .route(
             &format!("{accounts}/Messages.json"),
-            post(twilio_api::create_message),
+            post(twilio_api::create_message).get(message_list::list_messages),
         )
         // matchit cannot capture `{sid}.json`, so the handlers strip `.json`.
         .route(

@@ -1,6 +1,7 @@
 //! The simulated part of Twilio's 2010-04-01 REST API: sending a message
 //! (`Messages.json`), fetching it back, and pointing the phone number's SMS
-//! webhook somewhere (`IncomingPhoneNumbers/{Sid}.json`).
+//! webhook somewhere (`IncomingPhoneNumbers/{Sid}.json`). Listing messages
+//! is `message_list.rs`.
 //!
 //! Requests are checked the way Twilio checks them — credentials, account,
 //! required fields — and refused with Twilio's error codes, so the
@@ -42,7 +43,7 @@ pub async fn create_message(
 
     // Faults apply to requests Twilio would otherwise accept, so a test's
     // fault is never used up by a request that was invalid anyway.
-    let (final_status, error_code) = match state.take_fault() {
+    let (final_status, error_code, hold_response) = match state.take_fault() {
         Some(Fault::Reject(spec)) => {
             tracing::info!(to = %request.to, code = spec.code, "phone simulator: injected error");
             return Err(spec.into());
@@ -50,8 +51,9 @@ pub async fn create_message(
         Some(Fault::Accept {
             final_status,
             error_code,
-        }) => (final_status, error_code),
-        None => (FinalStatus::Delivered, None),
+            hold_response,
+        }) => (final_status, error_code, hold_response),
+        None => (FinalStatus::Delivered, None, false),
     };
 
     let now = now_ms();
@@ -86,6 +88,12 @@ pub async fn create_message(
             error_code,
         },
     );
+    if hold_response {
+        // Accepted, but the answer never comes: the client sees a timeout
+        // (or is killed meanwhile) and cannot know the message exists.
+        tracing::info!(sid = %message.sid, "phone simulator: holding the answer (injected fault)");
+        std::future::pending::<()>().await;
+    }
     Ok((
         StatusCode::CREATED,
         Json(message_resource(&message, &account_sid)),
@@ -248,7 +256,11 @@ fn field<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
-fn ensure_account(state: &AppState, account_sid: &str, uri: &Uri) -> Result<(), TwilioError> {
+pub(super) fn ensure_account(
+    state: &AppState,
+    account_sid: &str,
+    uri: &Uri,
+) -> Result<(), TwilioError> {
     if account_sid == state.config().twilio_account_sid {
         Ok(())
     } else {
@@ -266,13 +278,17 @@ fn form_error(rejection: FormRejection) -> TwilioError {
 }
 
 /// A message as Twilio's API returns it.
-fn message_resource(message: &SimMessage, account_sid: &str) -> Value {
+pub(super) fn message_resource(message: &SimMessage, account_sid: &str) -> Value {
     let base = format!(
         "/{API_VERSION}/Accounts/{account_sid}/Messages/{}",
         message.sid
     );
-    let created = message.received_at.unwrap_or(message.updated_at);
-    let date_sent = (message.status != "queued").then(|| rfc2822(message.updated_at));
+    let created = super::message_list::date_created_ms(message);
+    let date_sent = super::message_list::date_sent_ms(message).map(rfc2822);
+    let direction = match message.direction {
+        SimDirection::Inbound => "inbound",
+        SimDirection::Outbound => "outbound-api",
+    };
     json!({
         "account_sid": account_sid,
         "api_version": API_VERSION,
@@ -280,7 +296,7 @@ fn message_resource(message: &SimMessage, account_sid: &str) -> Value {
         "date_created": rfc2822(created),
         "date_sent": date_sent,
         "date_updated": rfc2822(message.updated_at),
-        "direction": "outbound-api",
+        "direction": direction,
         "error_code": message.error_code,
         "error_message": null,
         "from": message.from,

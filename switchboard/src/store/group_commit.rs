@@ -1,6 +1,6 @@
 //! The single writer of the sled store: group commit.
 //!
-//! Every write (inbound message, reply, status, opt-out) is sent to one
+//! Every write (inbound message, reply, status, opt-out, send intent) is sent to one
 //! thread. It takes everything that is pending and applies it all in one sled
 //! transaction. A second thread, the flusher, makes applied batches durable:
 //! one sled flush (plus `fdatasync` when configured) covers every batch
@@ -16,7 +16,7 @@
 use super::change_log::{ChangeLog, Staged, Staging};
 use super::keys;
 use super::{
-    Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result,
+    Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result, SendIntent,
     StatusOutcome, StatusTarget, StatusUpdate, StoreError,
 };
 use crate::conversation::status::{self as status_rule, StatusReport};
@@ -65,6 +65,8 @@ pub(super) enum Write {
     Reply(Reply, oneshot::Sender<Result<ReplyOutcome>>),
     Status(StatusUpdate, oneshot::Sender<Result<StatusOutcome>>),
     OptOut(ConversationId, bool, oneshot::Sender<Result<()>>),
+    /// The outbox is about to POST this reply (kept in its outbox entry).
+    Intent(ConversationId, Seq, SendIntent, oneshot::Sender<Result<()>>),
     /// Finish what is queued, then stop.
     Close(oneshot::Sender<Result<()>>),
 }
@@ -74,6 +76,7 @@ enum Outcome {
     Reply(ReplyOutcome, Option<(ConversationId, Seq)>),
     Status(StatusOutcome),
     OptOut,
+    Intent,
 }
 
 /// The trees the writer touches, in transaction order.
@@ -310,6 +313,7 @@ fn respond(
         }
         (Write::Status(_, tx), Ok(Outcome::Status(s))) => drop(tx.send(Ok(s))),
         (Write::OptOut(_, _, tx), Ok(Outcome::OptOut)) => drop(tx.send(Ok(()))),
+        (Write::Intent(_, _, _, tx), Ok(Outcome::Intent)) => drop(tx.send(Ok(()))),
         (write, Err(e)) => fail(write, &e),
         (write, Ok(_)) => fail(write, &StoreError::Storage("mismatched outcome".into())),
     }
@@ -321,6 +325,7 @@ fn fail(write: Write, e: &StoreError) {
         Write::Reply(_, tx) => drop(tx.send(Err(e.clone()))),
         Write::Status(_, tx) => drop(tx.send(Err(e.clone()))),
         Write::OptOut(_, _, tx) => drop(tx.send(Err(e.clone()))),
+        Write::Intent(_, _, _, tx) => drop(tx.send(Err(e.clone()))),
         Write::Close(tx) => drop(tx.send(Ok(()))),
     }
 }
@@ -366,6 +371,17 @@ impl Tx<'_> {
                     })?;
                 }
                 Ok(Ok(Outcome::OptOut))
+            }
+            Write::Intent(conversation, seq, intent, _) => {
+                // Only an entry still in the outbox and without an intent:
+                // the first intent's time opens the window to search.
+                let key = keys::message(conversation, *seq);
+                if let Some(entry) = self.outbox.get(key.as_slice())? {
+                    if entry.is_empty() {
+                        self.outbox.insert(key.as_slice(), encode(intent)?)?;
+                    }
+                }
+                Ok(Ok(Outcome::Intent))
             }
             Write::Close(_) => Ok(Ok(Outcome::OptOut)),
         }

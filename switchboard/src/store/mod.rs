@@ -7,7 +7,7 @@
 //! * [`RoutingState`] (`routing.rs`): routes and agents' settings, written
 //!   by the router alone;
 //! * [`PendingReplies`] (`outbox.rs`): the replies the outbox worker still
-//!   has to send;
+//!   has to send, and its send intents;
 //! * [`Lifecycle`] (`lifecycle.rs`): readiness and close.
 //!
 //! [`recent::RecentInbound`] decorates any message log with the inbound
@@ -43,7 +43,7 @@ pub use log::{
     Accepted, Appended, ConversationRecord, InboundMessage, MessageLog, Reply, ReplyOutcome,
     StatusOutcome, StatusTarget, StatusUpdate,
 };
-pub use outbox::PendingReplies;
+pub use outbox::{PendingReplies, PendingReply, SendIntent};
 pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use std::sync::Arc;
 

@@ -16,8 +16,8 @@ use super::keys;
 use super::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
-    MessageLog, PendingReplies, Reply, ReplyOutcome, Result, StatusOutcome, StatusUpdate,
-    StoreError,
+    MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome, Result, SendIntent,
+    StatusOutcome, StatusUpdate, StoreError,
 };
 use crate::durability::Durability;
 use async_trait::async_trait;
@@ -180,24 +180,36 @@ fn history(trees: &Trees, conversation: &str, after: Seq, upto: Seq) -> Result<V
         .collect()
 }
 
-fn outbox(trees: &Trees) -> Result<Vec<(ConversationId, Seq)>> {
-    let mut pending = Vec::new();
-    for key in trees.outbox.iter().keys() {
-        let key = key?;
-        let position =
+/// The outbox entries, oldest reply first. An entry's value is empty until
+/// the outbox records its send intent there.
+fn outbox(trees: &Trees) -> Result<Vec<PendingReply>> {
+    let mut with_time = Vec::new();
+    for entry in trees.outbox.iter() {
+        let (key, value) = entry?;
+        let (conversation, seq) =
             keys::parse_message(&key).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
-        pending.push(position);
+        let intent = if value.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_slice::<SendIntent>(&value)
+                    .map_err(|e| StoreError::Corrupt(format!("send intent: {e}")))?,
+            )
+        };
+        let at = stored(trees, &key)?.map(|s| s.message.at_ms).unwrap_or(0);
+        with_time.push((
+            at,
+            PendingReply {
+                conversation,
+                seq,
+                intent,
+            },
+        ));
     }
     // Oldest first across conversations.
-    let mut with_time = Vec::with_capacity(pending.len());
-    for (conversation, seq) in pending {
-        let at = stored(trees, &keys::message(&conversation, seq))?
-            .map(|s| s.message.at_ms)
-            .unwrap_or(0);
-        with_time.push((at, conversation, seq));
-    }
-    with_time.sort();
-    Ok(with_time.into_iter().map(|(_, c, s)| (c, s)).collect())
+    with_time
+        .sort_by(|a, b| (a.0, &a.1.conversation, a.1.seq).cmp(&(b.0, &b.1.conversation, b.1.seq)));
+    Ok(with_time.into_iter().map(|(_, pending)| pending).collect())
 }
 
 #[async_trait]
@@ -248,8 +260,26 @@ impl MessageLog for SledStore {
 
 #[async_trait]
 impl PendingReplies for SledStore {
-    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>> {
         self.blocking(outbox).await
+    }
+
+    async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()> {
+        let (conversation, intent) = (conversation.to_string(), intent.clone());
+        self.write(|tx| Write::Intent(conversation, seq, intent, tx))
+            .await
+    }
+
+    /// The `sids` index: inbound MessageSids and our replies' SIDs.
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
+        let sid = sid.as_bytes().to_vec();
+        self.blocking(move |trees| match trees.sids.get(sid)? {
+            Some(key) => keys::parse_message(&key)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt("sid index entry".into())),
+            None => Ok(None),
+        })
+        .await
     }
 }
 

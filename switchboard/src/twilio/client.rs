@@ -1,5 +1,6 @@
-//! Client for Twilio's 2010-04-01 REST API: sends SMS replies and points a
-//! phone number's SMS webhook at this service.
+//! Client for Twilio's 2010-04-01 REST API: sends SMS replies, lists the
+//! messages sent to a number (the outbox's check for a reply a crash left
+//! unconfirmed) and points a phone number's SMS webhook at this service.
 //!
 //! Failures are sorted into the two kinds the outbox acts on: [`SendError::Transient`]
 //! (try again later, honouring `Retry-After`) and [`SendError::Rejected`] (Twilio
@@ -65,6 +66,61 @@ pub struct SentMessage {
     pub status: String,
 }
 
+/// One message of Twilio's Messages list, as far as reconciliation reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListedMessage {
+    /// `SM…`.
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    /// `outbound-api` for what this API created; `inbound`, `outbound-reply`…
+    pub direction: String,
+    /// Twilio's status (`queued`, `sent`, `delivered`, `failed`…).
+    pub status: String,
+    /// When Twilio created it, RFC 2822 (`Fri, 24 May 2019 17:44:46 +0000`).
+    pub date_created: Option<String>,
+    /// Twilio's error code when the delivery failed.
+    #[serde(default)]
+    pub error_code: Option<u32>,
+}
+
+impl ListedMessage {
+    /// `date_created` in milliseconds since the epoch, when it parses.
+    pub fn created_ms(&self) -> Option<u64> {
+        let date = chrono::DateTime::parse_from_rfc2822(self.date_created.as_deref()?).ok()?;
+        u64::try_from(date.timestamp_millis()).ok()
+    }
+}
+
+/// The messages sent from one number to another (since a day), as
+/// [`TwilioClient::list_messages`] asks for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub to: String,
+    pub from: String,
+    /// Only messages Twilio sent on or after the UTC day of this instant
+    /// (Twilio's `DateSent>` filter has day granularity; callers narrow
+    /// the window themselves with [`ListedMessage::created_ms`]). `None`:
+    /// no date filter, which also lists messages not sent yet (queued).
+    pub sent_on_or_after_ms: Option<u64>,
+}
+
+/// One page of Twilio's Messages list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MessagesPage {
+    #[serde(default)]
+    pub messages: Vec<ListedMessage>,
+    /// The next page as a path on the API's host, `None` on the last page.
+    pub next_page_uri: Option<String>,
+}
+
+/// Messages asked for per page (Twilio's maximum is 1000).
+const LIST_PAGE_SIZE: &str = "1000";
+/// Pages followed at most: a customer number's messages from one or two days
+/// fit in far fewer; a runaway `next_page_uri` chain must not loop forever.
+const MAX_LIST_PAGES: usize = 100;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// Worth retrying: network error, timeout, HTTP 408, 429, 5xx.
@@ -74,6 +130,11 @@ pub enum SendError {
         /// From the response's `Retry-After` header, when it gave seconds.
         retry_after: Option<Duration>,
     },
+    /// The request may have reached Twilio, but no answer came back (a
+    /// timeout, a connection reset mid-request). Worth retrying, but a send
+    /// must first check whether Twilio created the message after all.
+    #[error("no answer from Twilio; the request may have reached it: {reason}")]
+    Unconfirmed { reason: String },
     /// Twilio refused it; retrying won't help.
     #[error("Twilio refused the request (HTTP {http_status}{}): {message}", code_suffix(*.code))]
     Rejected {
@@ -93,14 +154,17 @@ fn code_suffix(code: Option<u32>) -> String {
 
 impl SendError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, SendError::Transient { .. })
+        matches!(
+            self,
+            SendError::Transient { .. } | SendError::Unconfirmed { .. }
+        )
     }
 
     /// The server's requested back-off, if it named one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             SendError::Transient { retry_after, .. } => *retry_after,
-            SendError::Rejected { .. } => None,
+            SendError::Unconfirmed { .. } | SendError::Rejected { .. } => None,
         }
     }
 }
@@ -152,6 +216,94 @@ impl TwilioClient {
         Ok(sent)
     }
 
+    /// GETs `Accounts/{sid}/Messages.json?To=&From=&DateSent>=`, following
+    /// `next_page_uri` to the last page. Errors are sorted like a send's.
+    pub async fn list_messages(&self, query: &ListQuery) -> Result<Vec<ListedMessage>, SendError> {
+        let mut page = self.list_first_page(query).await?;
+        let mut messages = Vec::new();
+        for _ in 0..MAX_LIST_PAGES {
+            messages.append(&mut page.messages);
+            let Some(next) = page.next_page_uri.take() else {
+                return Ok(messages);
+            };
+            page = self.list_next_page(&next).await?;
+        }
+        Err(SendError::Rejected {
+            http_status: 0,
+            code: None,
+            message: format!("Twilio's Messages list went on for more than {MAX_LIST_PAGES} pages"),
+        })
+    }
+
+    /// The first page of [`TwilioClient::list_messages`].
+    pub async fn list_first_page(&self, query: &ListQuery) -> Result<MessagesPage, SendError> {
+        let request = self.list_request(query).map_err(request_error)?;
+        self.list_page(request).await
+    }
+
+    /// The page a `next_page_uri` names (a path on the API's host).
+    pub async fn list_next_page(&self, next_page_uri: &str) -> Result<MessagesPage, SendError> {
+        let request =
+            self.next_page_request(next_page_uri)
+                .map_err(|reason| SendError::Rejected {
+                    http_status: 0,
+                    code: None,
+                    message: reason,
+                })?;
+        self.list_page(request).await
+    }
+
+    async fn list_page(&self, request: reqwest::Request) -> Result<MessagesPage, SendError> {
+        let response = self.http.execute(request).await.map_err(request_error)?;
+        if !response.status().is_success() {
+            return Err(error_from_response(response).await);
+        }
+        let body = response.bytes().await.map_err(request_error)?;
+        let mut page: MessagesPage =
+            serde_json::from_slice(&body).map_err(|e| SendError::Transient {
+                reason: format!("unreadable Messages list: {e}: {}", quote(&body)),
+                retry_after: None,
+            })?;
+        page.next_page_uri = page.next_page_uri.filter(|next| !next.is_empty());
+        Ok(page)
+    }
+
+    fn list_request(&self, query: &ListQuery) -> reqwest::Result<reqwest::Request> {
+        let mut params = vec![("To", query.to.clone()), ("From", query.from.clone())];
+        if let Some(since) = query.sent_on_or_after_ms {
+            let since = i64::try_from(since)
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .unwrap_or_default();
+            // `DateSent>` is "on or after that day"; the spec types it as a
+            // date-time, and Twilio's own libraries send midnight UTC.
+            params.push(("DateSent>", since.format("%Y-%m-%dT00:00:00Z").to_string()));
+        }
+        params.push(("PageSize", LIST_PAGE_SIZE.to_string()));
+        self.get(&["Messages.json"]).query(&params).build()
+    }
+
+    /// The request for a `next_page_uri`: a path on the API's host, kept
+    /// under the base's own path. Anything else is refused, so the
+    /// credentials never go to another host.
+    fn next_page_request(&self, next: &str) -> Result<reqwest::Request, String> {
+        if !next.starts_with('/') || next.starts_with("//") {
+            return Err(format!("next_page_uri {next:?} is not a path"));
+        }
+        let base = self.account.api_base.as_str().trim_end_matches('/');
+        let url = Url::parse(&format!("{base}{next}"))
+            .map_err(|e| format!("next_page_uri {next:?}: {e}"))?;
+        if url.origin() != self.account.api_base.origin() {
+            return Err(format!("next_page_uri {next:?} leaves the API's host"));
+        }
+        self.http
+            .get(url)
+            .basic_auth(&self.account.sid, Some(&self.account.auth_token))
+            .header(ACCEPT, "application/json")
+            .build()
+            .map_err(|e| error_chain(&e))
+    }
+
     /// Points the phone number's incoming-SMS webhook at `sms_url` (POST).
     pub async fn register_sms_webhook(
         &self,
@@ -198,6 +350,13 @@ impl TwilioClient {
             .build()
     }
 
+    fn get(&self, resource: &[&str]) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.account_url(resource))
+            .basic_auth(&self.account.sid, Some(&self.account.auth_token))
+            .header(ACCEPT, "application/json")
+    }
+
     fn post(&self, resource: &[&str]) -> reqwest::RequestBuilder {
         self.http
             .post(self.account_url(resource))
@@ -228,12 +387,16 @@ fn request_error(error: reqwest::Error) -> SendError {
             code: None,
             message: error_chain(&error),
         }
-    } else {
-        // Connect failures, timeouts, resets: the request may or may not have
-        // arrived, and Twilio may well answer next time.
+    } else if error.is_connect() {
+        // No connection, so nothing reached Twilio; it may well answer next time.
         SendError::Transient {
             reason: error_chain(&error),
             retry_after: None,
+        }
+    } else {
+        // Timeouts, resets: the request may or may not have arrived.
+        SendError::Unconfirmed {
+            reason: error_chain(&error),
         }
     }
 }
@@ -429,6 +592,77 @@ mod tests {
             form_body(&request),
             "SmsUrl=https%3A%2F%2Fsb.example%2Ftwilio%2Fsms&SmsMethod=POST"
         );
+    }
+
+    #[test]
+    fn list_asks_for_one_conversation_since_the_day_of_the_window() {
+        let query = ListQuery {
+            to: "+15551234567".into(),
+            from: "+15557654321".into(),
+            // 2026-12-07 23:59:59.500 UTC
+            sent_on_or_after_ms: Some(1_796_687_999_500),
+        };
+        let request = client("http://127.0.0.1:9/mock/")
+            .list_request(&query)
+            .expect("request");
+        assert_eq!(request.method(), reqwest::Method::GET);
+        assert_eq!(
+            request.url().as_str(),
+            format!(
+                "http://127.0.0.1:9/mock/2010-04-01/Accounts/{SID}/Messages.json\
+                 ?To=%2B15551234567&From=%2B15557654321&DateSent%3E=2026-12-07T00%3A00%3A00Z&PageSize=1000"
+            )
+        );
+        let undated = ListQuery {
+            sent_on_or_after_ms: None,
+            ..query
+        };
+        let request = client("http://127.0.0.1:9/")
+            .list_request(&undated)
+            .expect("request");
+        assert_eq!(
+            request.url().query(),
+            Some("To=%2B15551234567&From=%2B15557654321&PageSize=1000")
+        );
+    }
+
+    #[test]
+    fn next_pages_stay_on_the_api_host_under_its_base_path() {
+        let client = client("http://127.0.0.1:9/mock/");
+        let next = format!("/2010-04-01/Accounts/{SID}/Messages.json?Page=1&PageToken=PA1");
+        let request = client.next_page_request(&next).expect("a path is followed");
+        assert_eq!(
+            request.url().as_str(),
+            format!("http://127.0.0.1:9/mock{next}")
+        );
+        for bad in [
+            "https://evil.example/x",
+            "//evil.example/x",
+            "@evil.example/x",
+            "",
+        ] {
+            assert!(client.next_page_request(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listed_dates_parse_as_twilio_writes_them() {
+        let listed = ListedMessage {
+            sid: "SM1".into(),
+            to: "+1".into(),
+            from: "+2".into(),
+            body: "b".into(),
+            direction: "outbound-api".into(),
+            status: "sent".into(),
+            date_created: Some("Fri, 24 May 2019 17:44:46 +0000".into()),
+            error_code: None,
+        };
+        assert_eq!(listed.created_ms(), Some(1_558_719_886_000));
+        let unparsable = ListedMessage {
+            date_created: Some("yesterday".into()),
+            ..listed
+        };
+        assert_eq!(unparsable.created_ms(), None);
     }
 
     #[test]

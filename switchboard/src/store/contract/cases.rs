@@ -1,8 +1,8 @@
 //! The cases every store must pass. Each gets a fresh, empty store.
 
 use crate::store::{
-    Appended, Change, ChangeId, InboundMessage, Reply, ReplyOutcome, StatusOutcome, StatusTarget,
-    StatusUpdate, Store,
+    Appended, Change, ChangeId, InboundMessage, Reply, ReplyOutcome, SendIntent, StatusOutcome,
+    StatusTarget, StatusUpdate, Store,
 };
 use std::time::Duration;
 use switchboard_protocol::{DeliveryError, DeliveryStatus, Direction};
@@ -405,7 +405,7 @@ pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &
     let alice = accepted(store, reply(ALICE, "q2", 200)).await;
     let alice2 = accepted(store, reply(ALICE, "q3", 300)).await;
     assert_eq!(
-        store.pending_replies().await.expect("outbox"),
+        positions(store).await,
         [
             (BOB.to_string(), bob),
             (ALICE.to_string(), alice),
@@ -430,7 +430,7 @@ pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &
     done.outbox_done = true;
     store.update_status(done.clone()).await.expect("status");
     assert_eq!(
-        store.pending_replies().await.expect("outbox"),
+        positions(store).await,
         [(BOB.to_string(), bob), (ALICE.to_string(), alice2)]
     );
     let mut stale = status(
@@ -443,9 +443,71 @@ pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &
         store.update_status(stale).await.expect("status"),
         StatusOutcome::Stale
     );
+    assert_eq!(positions(store).await, [(ALICE.to_string(), alice2)]);
+}
+
+/// The outbox's positions, oldest first.
+async fn positions(store: &dyn Store) -> Vec<(String, u64)> {
+    store
+        .pending_replies()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|p| (p.conversation, p.seq))
+        .collect()
+}
+
+pub async fn a_send_intent_is_listed_with_its_reply_and_the_first_one_kept(store: &dyn Store) {
+    store
+        .append_inbound(inbound(ALICE, "SMi1", "hi", 1))
+        .await
+        .expect("append");
+    let first = accepted(store, reply(ALICE, "i1", 100)).await;
+    let second = accepted(store, reply(ALICE, "i2", 200)).await;
+    let intent = |at_ms| SendIntent {
+        from: "+15550000000".into(),
+        at_ms,
+    };
+    let intents = |pending: Vec<crate::store::PendingReply>| {
+        pending
+            .into_iter()
+            .map(|p| (p.seq, p.intent))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        store.pending_replies().await.expect("outbox"),
-        [(ALICE.to_string(), alice2)]
+        intents(store.pending_replies().await.expect("outbox")),
+        [(first, None), (second, None)]
+    );
+    store
+        .record_intent(ALICE, first, &intent(1_000))
+        .await
+        .expect("intent");
+    // A later attempt does not move the window's start.
+    store
+        .record_intent(ALICE, first, &intent(9_000))
+        .await
+        .expect("intent");
+    assert_eq!(
+        intents(store.pending_replies().await.expect("outbox")),
+        [(first, Some(intent(1_000))), (second, None)]
+    );
+    // Settled with Twilio's SID: gone from the outbox, and the SID is known.
+    assert_eq!(store.sid_owner("SMi-out").await.expect("sid"), None);
+    let mut done = status(
+        StatusTarget::Position(ALICE.into(), first),
+        DeliveryStatus::Sending,
+        Some("SMi-out"),
+    );
+    done.outbox_done = true;
+    store.update_status(done).await.expect("status");
+    assert_eq!(
+        store.sid_owner("SMi-out").await.expect("sid"),
+        Some((ALICE.to_string(), first))
+    );
+    assert_eq!(store.sid_owner("SMi-other").await.expect("sid"), None);
+    assert_eq!(
+        intents(store.pending_replies().await.expect("outbox")),
+        [(second, None)]
     );
 }
 

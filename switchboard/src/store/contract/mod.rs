@@ -130,6 +130,7 @@ every_backend!(
     a_status_for_a_missing_message_is_an_error,
     history_returns_exactly_the_range_asked_for,
     the_outbox_lists_unsent_replies_oldest_first_until_settled,
+    a_send_intent_is_listed_with_its_reply_and_the_first_one_kept,
     the_change_feed_reports_each_change_once_in_order,
     wait_for_changes_resolves_when_a_change_arrives,
     a_working_store_reports_ready_and_a_closed_one_refuses_writes,

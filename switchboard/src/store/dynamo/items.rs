@@ -38,6 +38,7 @@ pub(super) mod attr {
     pub const ID: &str = "id";
     pub const ROUTE: &str = "route";
     pub const OWNER: &str = "owner";
+    pub const FROM: &str = "from";
 }
 
 /// Value of the sparse `outbox` attribute while a reply is unsettled.
@@ -110,6 +111,12 @@ pub(super) fn reply_id(agent: &str, client_id: &str) -> String {
 
 pub(super) fn early_id(sid: &str) -> String {
     format!("early:{sid}")
+}
+
+/// The send intent of the reply at `conversation`/`seq` (conversation ids
+/// are E.164 numbers, so the `/` cannot collide).
+pub(super) fn intent_id(conversation: &str, seq: u64) -> String {
+    format!("intent:{conversation}/{seq}")
 }
 
 /// What the store needs to know about a message item beyond the message:

@@ -20,7 +20,7 @@
 //! |---|---|---|---|
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
-//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error` | — |
+//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
 //! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms` | — |
 //!
@@ -50,8 +50,8 @@ mod view;
 
 use super::{
     Appended as StoreAppended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage,
-    Lifecycle, MessageLog, PendingReplies, Reply, ReplyOutcome, Result, StatusOutcome,
-    StatusUpdate, StoreError,
+    Lifecycle, MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome, Result, SendIntent,
+    StatusOutcome, StatusUpdate, StoreError,
 };
 use append::{Appended, Draft};
 use async_trait::async_trait;
@@ -346,7 +346,7 @@ impl MessageLog for DynamoStore {
 
 #[async_trait]
 impl PendingReplies for DynamoStore {
-    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>> {
         let table = &self.tables.messages;
         // The index is sorted by `at_ms`: oldest first.
         let mut pages = self
@@ -360,17 +360,123 @@ impl PendingReplies for DynamoStore {
             .into_paginator()
             .items()
             .send();
-        let mut pending = Vec::new();
+        let mut positions = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| error::dynamo("Query", table, &e))?;
             if let (Some(conversation), Some(seq)) = (
                 items::get_s(&item, attr::CONVERSATION),
                 items::get_n(&item, attr::SEQ),
             ) {
-                pending.push((conversation.to_string(), seq));
+                positions.push((conversation.to_string(), seq));
             }
         }
-        Ok(pending)
+        let mut intents = self.intents(&positions).await?;
+        Ok(positions
+            .into_iter()
+            .map(|(conversation, seq)| PendingReply {
+                intent: intents.remove(&items::intent_id(&conversation, seq)),
+                conversation,
+                seq,
+            })
+            .collect())
+    }
+
+    /// A conditional put: the first intent stays. Not checked against the
+    /// outbox: an intent of a settled reply is never read.
+    async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()> {
+        self.check_open()?;
+        let table = &self.tables.lookups;
+        let put = self
+            .client
+            .put_item()
+            .table_name(table)
+            .item(attr::ID, s(items::intent_id(conversation, seq)))
+            .item(attr::FROM, s(&intent.from))
+            .item(attr::AT_MS, items::n(intent.at_ms))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if error::condition_failed(&e) => Ok(()),
+            Err(e) => Err(error::dynamo("PutItem", table, &e)),
+        }
+    }
+
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
+        self.lookup(&items::sid_id(sid)).await
+    }
+}
+
+/// Keys per BatchGetItem call (DynamoDB's limit).
+const BATCH_GET_KEYS: usize = 100;
+/// Rounds of retrying the keys DynamoDB left unprocessed (throttling).
+const BATCH_GET_ROUNDS: usize = 10;
+
+impl DynamoStore {
+    /// The send intents recorded for these replies, by lookup id: a few
+    /// BatchGetItem calls, so a long outbox does not hold up the start.
+    async fn intents(&self, positions: &[(String, Seq)]) -> Result<HashMap<String, SendIntent>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let table = &self.tables.lookups;
+        let mut found = HashMap::new();
+        for chunk in positions.chunks(BATCH_GET_KEYS) {
+            let keys = chunk
+                .iter()
+                .map(|(conversation, seq)| {
+                    HashMap::from([(
+                        attr::ID.to_string(),
+                        s(items::intent_id(conversation, *seq)),
+                    )])
+                })
+                .collect();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Storage(format!("BatchGetItem on {table}: {e}")))?;
+            for round in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table.clone(), request)
+                    .send()
+                    .await
+                    .map_err(|e| error::dynamo("BatchGetItem", table, &e))?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(table)
+                    .unwrap_or_default()
+                {
+                    if let (Some(id), Some(from), Some(at_ms)) = (
+                        items::get_s(&item, attr::ID),
+                        items::get_s(&item, attr::FROM),
+                        items::get_n(&item, attr::AT_MS),
+                    ) {
+                        let intent = SendIntent {
+                            from: from.to_string(),
+                            at_ms,
+                        };
+                        found.insert(id.to_string(), intent);
+                    }
+                }
+                match out.unprocessed_keys.unwrap_or_default().remove(table) {
+                    Some(left) if !left.keys().is_empty() => {
+                        if round + 1 >= BATCH_GET_ROUNDS {
+                            return Err(StoreError::Storage(format!(
+                                "BatchGetItem on {table}: keys still unprocessed after {BATCH_GET_ROUNDS} rounds"
+                            )));
+                        }
+                        tokio::time::sleep(Duration::from_millis(50 << round.min(5))).await;
+                        request = left;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

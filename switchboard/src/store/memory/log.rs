@@ -208,6 +208,11 @@ impl MemoryLog {
         pending.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// The message a Twilio SID is recorded for.
+    pub fn sid_owner(&self, sid: &str) -> Option<Position> {
+        self.sids.get(sid).cloned()
+    }
+
     /// Up to `limit` changes after `after`, in id order.
     pub fn changes_after(&self, after: ChangeId, limit: usize) -> Vec<(ChangeId, Change)> {
         self.changes

@@ -8,11 +8,12 @@ pub use log::MemoryLog;
 
 use super::{
     AgentSettings, Appended, Change, ChangeFeed, ChangeId, Claim, ConversationRecord,
-    InboundMessage, Lifecycle, MessageLog, PendingReplies, Reply, ReplyOutcome, Result,
-    RouteRecord, RouteWrite, RoutingState, StatusOutcome, StatusUpdate, StoreError,
+    InboundMessage, Lifecycle, MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome,
+    Result, RouteRecord, RouteWrite, RoutingState, SendIntent, StatusOutcome, StatusUpdate,
+    StoreError,
 };
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use switchboard_protocol::{ConversationId, Message, Seq};
 use tokio::sync::{mpsc, watch};
@@ -34,6 +35,8 @@ struct State {
     routes: BTreeMap<ConversationId, RouteRecord>,
     /// What each agent last declared.
     agents: BTreeMap<String, AgentSettings>,
+    /// Send intents of replies; only those still in the log's outbox count.
+    intents: HashMap<(ConversationId, Seq), SendIntent>,
     closed: bool,
 }
 
@@ -114,8 +117,38 @@ impl MessageLog for MemoryStore {
 
 #[async_trait]
 impl PendingReplies for MemoryStore {
-    async fn pending_replies(&self) -> Result<Vec<(ConversationId, Seq)>> {
-        Ok(self.state()?.log.outbox())
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>> {
+        let state = self.state()?;
+        Ok(state
+            .log
+            .outbox()
+            .into_iter()
+            .map(|(conversation, seq)| PendingReply {
+                intent: state.intents.get(&(conversation.clone(), seq)).cloned(),
+                conversation,
+                seq,
+            })
+            .collect())
+    }
+
+    async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()> {
+        let mut state = self.state()?;
+        let position = (conversation.to_string(), seq);
+        let queued = state.log.outbox().contains(&position);
+        if queued {
+            state
+                .intents
+                .entry(position)
+                .or_insert_with(|| intent.clone());
+        } else {
+            // Settled: nothing to recover any more.
+            state.intents.remove(&position);
+        }
+        Ok(())
+    }
+
+    async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
+        Ok(self.state()?.log.sid_owner(sid))
     }
 }
 
