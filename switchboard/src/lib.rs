@@ -18,4 +18,6 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 pub mod twilio;

@@ -405,24 +405,9 @@ fn key_string(key: &[u8]) -> Result<String, QueueError> {
 }
 
 #[cfg(test)]
-/// Opens the queue again in this process. sled's own threads (its
-/// flusher, `flush_async`'s helper) may hold the database, and so its
-/// file lock, for a moment after the last handle is dropped: wait for
-/// the lock (a real restart is a new process, where it is free).
+/// Opens the queue again in this process (see [`crate::test_support::reopen`]).
 pub(crate) async fn reopen_in_tests(path: &std::path::Path) -> (JobQueue, Arrivals) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        match JobQueue::open(path, Durability::Flush) {
-            Ok(opened) => return opened,
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("reopen: {e}"),
-        }
-    }
+    crate::test_support::reopen(|| JobQueue::open(path, Durability::Flush)).await
 }
 
 #[cfg(test)]

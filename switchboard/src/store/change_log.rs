@@ -332,24 +332,6 @@ mod tests {
         staged
     }
 
-    /// Opens the database again in this process: sled's own threads may
-    /// hold its file lock for a moment after the last handle is dropped.
-    async fn reopen(path: &std::path::Path) -> sled::Db {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            match sled::open(path) {
-                Ok(db) => return db,
-                Err(e)
-                    if e.to_string().contains("could not acquire lock")
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("reopen: {e}"),
-            }
-        }
-    }
-
     #[tokio::test]
     async fn the_tail_in_memory_reads_what_sled_holds() {
         let dir = tempfile::tempdir().unwrap();
@@ -409,7 +391,7 @@ mod tests {
             log.save_cursor(1).await.unwrap();
             db.flush().unwrap();
         }
-        let db = reopen(dir.path()).await;
+        let db = crate::test_support::reopen(|| sled::open(dir.path())).await;
         let log = ChangeLog::open(&db).unwrap();
         assert_eq!(log.load_cursor().await.unwrap(), 1);
         // What was flushed before the restart is durable, hence readable.

@@ -232,7 +232,7 @@ mod tests {
             assert_eq!(feed.changes_after(0, 10).await.unwrap().len(), 2);
             feed.save_cursor(1).await.unwrap();
         }
-        let log = LocalView::open(dir.path(), 8).unwrap();
+        let log = crate::test_support::reopen(|| LocalView::open(dir.path(), 8)).await;
         assert_eq!(
             log.checkpoint(key).unwrap().sequence.as_deref(),
             Some("200")
