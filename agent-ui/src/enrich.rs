@@ -84,6 +84,7 @@ mod tests {
             client_id: None,
             status: None,
             error: None,
+            sid: None,
         }
     }
 

@@ -49,7 +49,7 @@ pub fn received(frame: &ServerFrame) {
         _ => &[],
     };
     for message in messages {
-        tracing::debug!(conversation = %message.conversation, seq = message.seq, "message received from the switchboard");
+        tracing::debug!(message_sid = message.sid.as_deref().unwrap_or(""), conversation = %message.conversation, seq = message.seq, "message received from the switchboard");
     }
 }
 

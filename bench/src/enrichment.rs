@@ -158,6 +158,7 @@ fn message(i: usize, body: &str, now_ms: u64) -> Message {
         client_id: None,
         status: None,
         error: None,
+        sid: None,
     }
 }
 

@@ -126,6 +126,11 @@ pub struct Message {
     /// Outbound only, when failed or undelivered.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<DeliveryError>,
+    /// Inbound only: Twilio's `MessageSid`, so one message can be followed
+    /// in both services' logs from its webhook to the agent's screen.
+    /// Absent in messages stored before it existed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
 }
 
 /// What an agent learns about a conversation when it is assigned.

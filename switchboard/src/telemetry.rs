@@ -151,7 +151,7 @@ pub async fn measure_webhook(request: Request, next: Next) -> Response {
 /// span): logged at debug with its conversation and seq, and for a
 /// customer's message the time since the webhook received it.
 pub fn sent_to_agent(message: &Message) {
-    tracing::debug!(conversation = %message.conversation, seq = message.seq, "message sent to agent");
+    tracing::debug!(message_sid = message.sid.as_deref().unwrap_or(""), conversation = %message.conversation, seq = message.seq, "message sent to agent");
     if message.direction == Direction::Inbound {
         let age = crate::clock::now_ms().saturating_sub(message.at_ms) as f64 / 1000.0;
         histogram!("switchboard_webhook_to_agent_seconds").record(age);

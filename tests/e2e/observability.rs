@@ -1,7 +1,7 @@
 //! `/metrics` and the JSON logs, end to end: one signed webhook through the
 //! real `switchboard` and `agent-ui` binaries, then what an operator sees —
 //! its counters and histograms on both services' `/metrics`, and its path
-//! (MessageSid → conversation and seq → agent) in both services' JSON logs,
+//! (its MessageSid, conversation, seq and agent) in both services' JSON logs,
 //! with a request id on the HTTP lines. And the guard: `/metrics` refuses a
 //! scrape without the token, is off without one, and a bad token stops the
 //! start-up.
@@ -139,6 +139,10 @@ async fn one_message_shows_in_metrics_and_in_both_services_json_logs() {
     assert!(
         span_has(&ui_line, "agent", "alice"),
         "the agent UI's line names the agent on its span: {ui_line}"
+    );
+    assert_eq!(
+        ui_line["fields"]["message_sid"], sid,
+        "the agent UI's line names the message's MessageSid: {ui_line}"
     );
 
     // The switchboard's log follows the same message: stored under its

@@ -500,6 +500,7 @@ mod tests {
             client_id: None,
             status: (direction == Direction::Outbound).then_some(DeliveryStatus::Queued),
             error: None,
+            sid: None,
         }
     }
 

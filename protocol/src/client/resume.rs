@@ -65,6 +65,7 @@ mod tests {
             client_id: None,
             status: None,
             error: None,
+            sid: None,
         }
     }
 

@@ -54,6 +54,7 @@ impl InboundMessage {
             client_id: None,
             status: None,
             error: None,
+            sid: Some(self.message_sid.clone()),
         }
     }
 }
@@ -101,6 +102,7 @@ impl Reply {
             client_id: Some(self.client_id.clone()),
             status: Some(DeliveryStatus::Queued),
             error: None,
+            sid: None,
         }
     }
 }

@@ -213,6 +213,13 @@ pub(super) fn message_from_item(item: &Item) -> Result<Message> {
         None => None,
     };
     let direction: Direction = parse_enum(required_s(item, attr::DIRECTION)?)?;
+    // An inbound message's dedupe id is its MessageSid (`sid_id`).
+    let sid = match direction {
+        Direction::Inbound => get_s(item, attr::DEDUPE)
+            .and_then(|id| id.strip_prefix("sid:"))
+            .map(str::to_string),
+        Direction::Outbound => None,
+    };
     Ok(Message {
         conversation: required_s(item, attr::CONVERSATION)?.to_string(),
         seq: required_n(item, attr::SEQ)?,
@@ -224,6 +231,7 @@ pub(super) fn message_from_item(item: &Item) -> Result<Message> {
         client_id: get_s(item, attr::CLIENT_ID).map(str::to_string),
         status,
         error,
+        sid,
     })
 }
 
@@ -294,6 +302,7 @@ mod tests {
                 code: Some(21610),
                 message: "unsubscribed".into(),
             }),
+            sid: None,
         };
         let item = message_item(&message, &slot(), true).unwrap();
         assert!(
@@ -306,5 +315,26 @@ mod tests {
         let back = Slot::from_item(&item).unwrap();
         assert_eq!(back.dedupe, "reply:alice/c1");
         assert_eq!(back.seq, 7);
+    }
+
+    #[test]
+    fn an_inbound_message_gets_its_message_sid_back_from_its_dedupe_id() {
+        let inbound = crate::store::InboundMessage {
+            message_sid: "SM0123456789abcdef0123456789abcdef".into(),
+            from: "+15550001".into(),
+            to: "+15559999".into(),
+            body: "hello".into(),
+            country: None,
+            media: Vec::new(),
+            at_ms: 1234,
+        };
+        let message = inbound.to_message(7);
+        let slot = Slot {
+            dedupe: sid_id(&inbound.message_sid),
+            ..slot()
+        };
+        let item = message_item(&message, &slot, false).unwrap();
+        assert_eq!(message_from_item(&item).unwrap(), message);
+        assert_eq!(message.sid.as_deref(), Some(inbound.message_sid.as_str()));
     }
 }

@@ -198,6 +198,7 @@ mod tests {
             client_id: None,
             status: None,
             error: None,
+            sid: None,
         }
     }
 
