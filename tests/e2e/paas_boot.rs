@@ -70,6 +70,16 @@ impl Dyno {
         for file in ["Procfile", "deploy/entrypoint.sh"] {
             std::fs::copy(Path::new(REPO).join(file), app.join(file)).expect("copy the slug");
         }
+        // The binaries go into the slug, as in the image: the build directory
+        // may be where `nobody` cannot reach (under root's home in CI).
+        let bin = app.join("bin");
+        std::fs::create_dir_all(&bin).expect("bin dir");
+        for name in ["switchboard", "agent-ui"] {
+            let (from, to) = (binary(name), bin.join(name));
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).expect("copy a binary into the slug");
+            }
+        }
         let user = dyno_user();
         if let Some((uid, gid)) = user {
             for path in [tmp.path(), &app, &app.join("deploy"), &data] {
@@ -102,12 +112,8 @@ impl Dyno {
         };
         // The dyno's processes: one group, signalled together.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        // The workspace's binaries on PATH, as they are in the image.
-        let bin_dir = binary("switchboard")
-            .parent()
-            .expect("target dir")
-            .display()
-            .to_string();
+        // The slug's binaries on PATH, as they are in the image.
+        let bin_dir = self.app.join("bin").display().to_string();
         cmd.arg("-c")
             .arg(command)
             .current_dir(&self.app)
