@@ -146,27 +146,10 @@ impl AgentUiProc {
     }
 }
 
-/// Waits until `url` answers 2xx; panics with `proc`'s log when it exits or
-/// the bound passes.
+/// Waits until `url` answers 2xx (see [`common::until_ready`]).
 async fn until_ok(url: &str, proc: &mut Proc) {
-    let http = client();
-    let deadline = Instant::now() + STEP;
-    loop {
-        if let Ok(r) = http.get(url).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        if let Some(Ok(Some(status))) = proc.child.as_mut().map(|c| c.try_wait()) {
-            panic!("exited early ({status}); log:\n{}", proc.log());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} not ready; log:\n{}",
-            proc.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let log = proc.log.clone();
+    common::until_ready(&client(), url, &mut proc.child, &log, STEP).await;
 }
 
 fn client() -> reqwest::Client {

@@ -333,23 +333,15 @@ impl Switchboard {
             .spawn()
             .expect("start switchboard");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("switchboard exited early ({status}); log:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "switchboard not ready in 20 s; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (url, log) = (self.url("/readyz"), self.data_dir.with_extension("log"));
+        until_ready(
+            &self.http,
+            &url,
+            &mut self.child,
+            &log,
+            Duration::from_secs(20),
+        )
+        .await;
     }
 
     pub fn log(&self) -> String {
@@ -845,5 +837,38 @@ impl Drop for PhoneSim {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Polls `url` until it answers 2xx. Panics, with the process's log at
+/// `log`, if `child` exits first or `bound` passes (a generous bound: a
+/// working process is ready far sooner).
+pub async fn until_ready(
+    http: &reqwest::Client,
+    url: &str,
+    child: &mut Option<Child>,
+    log: &Path,
+    bound: Duration,
+) {
+    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Ok(r) = http.get(url).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        if let Some(Ok(Some(status))) = child.as_mut().map(|c| c.try_wait()) {
+            panic!(
+                "exited early ({status}) instead of answering {url}; log:\n{}",
+                read_log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} not ready within {bound:?}; log:\n{}",
+            read_log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
