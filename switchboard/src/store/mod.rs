@@ -27,6 +27,7 @@ pub mod change_log;
 mod contract;
 pub mod dynamo;
 pub mod feed;
+pub mod fence;
 mod group_commit;
 pub mod keys;
 pub mod lifecycle;
@@ -56,6 +57,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shutting down")]
     Closed,
+    /// A fenced write (`fence.rs`) was refused: the router lease has moved
+    /// to another instance, so this one must stop routing and sending.
+    #[error("refused: this instance no longer holds the router lease")]
+    Fenced,
 }
 
 impl From<sled::Error> for StoreError {
