@@ -11,6 +11,8 @@ import { moodName, recentMood } from "./mood.js";
 import { compareForList, previewAuthor, waitingSince } from "./conversations.js";
 import { DraftStore } from "./drafts.js";
 import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STATUS_TEXT, UNASSIGN_TEXT } from "./format.js";
+import { announcement, desktopState, parsePreferences } from "./notify.js";
+import { commandFor, neighbour, SHORTCUTS } from "./shortcuts.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -264,7 +266,11 @@ function handleFrame(f) {
       const conv = conversationFrom(info, old);
       model.conversations.set(conv.id, conv);
       if (isWatching(conv.id)) markRead(conv);
-      if (!old) toast(`New conversation with ${conv.id}`);
+      if (!old) {
+        toast(`New conversation with ${conv.id}`);
+        const first = conv.messages.find((m) => m.direction === "inbound");
+        announce({ kind: "assigned", conversation: conv.id, preview: first?.body ?? "" });
+      }
       flushPending(conv);
       return renderAll();
     }
@@ -350,6 +356,8 @@ function onState(f) {
   }
   for (const conv of next.values()) flushPending(conv);
   model.haveState = true;
+  // The controls now show the agent's real state (tests wait for this).
+  document.body.dataset.state = "loaded";
   socket.attempt = 0;
   renderAll();
 }
@@ -380,7 +388,9 @@ function onMessage(m, frame) {
     conv = conversationFrom({ id: m.conversation, opted_out: false }, null);
     model.conversations.set(conv.id, conv);
   }
+  const known = conv.messages.some((x) => x.seq === m.seq);
   insertMessage(conv, m);
+  if (!known) announce({ kind: "message", ...m });
   conv.waiting = frame.waiting ?? null;
   conv.unread = Number(frame.unread ?? conv.unread) || 0;
   if (isWatching(conv.id)) markRead(conv);
@@ -965,9 +975,162 @@ function toast(text, kind = "info") {
   setTimeout(() => node.remove(), kind === "error" ? 8000 : 5000);
 }
 
+// ---------------------------------------------------------------- alerts
+
+/** Desktop notifications and sound, as the agent chose them (notify.js has the rules). */
+const alerts = {
+  prefs: parsePreferences(browserStorage()?.getItem("sb.alerts")),
+  /** Created on the agent's click (browsers only let a page play sound after one). */
+  audio: null,
+};
+
+const notificationPermission = () => ("Notification" in window ? Notification.permission : null);
+
+function saveAlertPrefs() {
+  try {
+    browserStorage()?.setItem("sb.alerts", JSON.stringify(alerts.prefs));
+  } catch { /* storage full or refused: the choice lasts as long as the page */ }
+}
+
+function renderAlertControls() {
+  const state = desktopState(notificationPermission(), alerts.prefs.desktop);
+  const desktop = $("notify-desktop");
+  desktop.checked = state.checked;
+  desktop.disabled = state.disabled;
+  desktop.closest("label").title = state.note || "Show a desktop notification for new conversations and messages you are not looking at";
+  $("notify-sound").checked = alerts.prefs.sound;
+}
+
+async function toggleDesktopAlerts() {
+  const want = $("notify-desktop").checked;
+  alerts.prefs.desktop = want;
+  saveAlertPrefs();
+  if (want && notificationPermission() === "default") {
+    try {
+      await Notification.requestPermission();
+    } catch { /* an old browser without the promise form: treated as not granted */ }
+  }
+  const state = desktopState(notificationPermission(), alerts.prefs.desktop);
+  if (want && !state.checked) toast(state.note || "Notifications were not allowed.", "error");
+  renderAlertControls();
+}
+
+function toggleSound() {
+  alerts.prefs.sound = $("notify-sound").checked;
+  saveAlertPrefs();
+  if (alerts.prefs.sound) beep();
+}
+
+/** A short two-tone chime, synthesized: no audio file to ship or cache. */
+function beep() {
+  try {
+    alerts.audio ??= new AudioContext();
+    const ctx = alerts.audio;
+    const gain = ctx.createGain();
+    gain.connect(ctx.destination);
+    gain.gain.setValueAtTime(0.0001, ctx.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.2, ctx.currentTime + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + 0.35);
+    for (const [freq, at] of [[880, 0], [1320, 0.12]]) {
+      const osc = ctx.createOscillator();
+      osc.frequency.value = freq;
+      osc.connect(gain);
+      osc.start(ctx.currentTime + at);
+      osc.stop(ctx.currentTime + at + 0.2);
+    }
+  } catch { /* no audio here: the notification (if any) still shows */ }
+}
+
+/** Announces an event the way the agent chose, if notify.js says it deserves it. */
+function announce(event) {
+  const watching = document.visibilityState === "visible" ? model.selected : null;
+  const a = announcement(event, watching);
+  if (!a) return;
+  if (alerts.prefs.sound) beep();
+  if (!alerts.prefs.desktop || notificationPermission() !== "granted") return;
+  try {
+    const n = new Notification(a.title, { body: a.body, tag: a.tag });
+    n.addEventListener("click", () => {
+      window.focus();
+      selectConversation(String(event.conversation));
+      n.close();
+    });
+  } catch { /* Android Chrome only allows them from a service worker: the toast and badge remain */ }
+}
+
+// ---------------------------------------------------------------- keyboard
+
+function renderShortcutHelp() {
+  const rows = SHORTCUTS.map((s) =>
+    h("tr", {},
+      h("td", {}, ...s.keys.flatMap((k, i) => (i ? [" or ", h("kbd", { text: k })] : [h("kbd", { text: k })]))),
+      h("td", { text: s.text })));
+  $("shortcuts-table").replaceChildren(h("tbody", {}, ...rows));
+}
+
+function toggleShortcutHelp() {
+  const dialog = $("shortcuts-help");
+  if (dialog.open) dialog.close();
+  else dialog.showModal();
+}
+
+/** Carries out a shortcut's command; false when it does not apply now (the key is the browser's). */
+function runCommand(command, { inReply }) {
+  switch (command) {
+    case "next":
+    case "previous": {
+      const ids = [...$("conversations").querySelectorAll("li[data-conversation]")].map((li) => li.dataset.conversation);
+      const id = neighbour(ids, model.selected, command);
+      if (!id) return false;
+      if (id !== model.selected) selectConversation(id, { focusComposer: inReply });
+      if (!inReply) listItems.get(id)?._parts.button.focus();
+      return true;
+    }
+    case "reply":
+      if (!selectedConv() || $("composer-input").disabled) return false;
+      $("composer-input").focus();
+      return true;
+    case "leave":
+      $("composer-input").blur();
+      $("timeline").focus();
+      return true;
+    case "resolve":
+      if ($("resolve").disabled) return false;
+      $("resolve").click();
+      return true;
+    case "transfer":
+      if ($("transfer-to").disabled) return false;
+      $("transfer-to").focus();
+      return true;
+    case "help":
+      toggleShortcutHelp();
+      return true;
+    default:
+      return false;
+  }
+}
+
+function onShortcutKey(ev) {
+  if (ev.defaultPrevented) return;
+  const t = ev.target;
+  const typing = t instanceof HTMLElement
+    && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
+  const inReply = t instanceof HTMLElement && t.id === "composer-input";
+  // Inside the help overlay only `?` (close) counts; Escape is the dialog's own.
+  if ($("shortcuts-help").open && ev.key !== "?") return;
+  const command = commandFor(ev, { typing, inReply });
+  if (command && runCommand(command, { inReply })) ev.preventDefault();
+}
+
 // ---------------------------------------------------------------- wiring
 
 function wire() {
+  $("notify-desktop").addEventListener("change", toggleDesktopAlerts);
+  $("notify-sound").addEventListener("change", toggleSound);
+  $("shortcuts-button").addEventListener("click", toggleShortcutHelp);
+  document.addEventListener("keydown", onShortcutKey);
+  renderShortcutHelp();
+  renderAlertControls();
   $("availability").addEventListener("change", sendAvailability);
   $("capacity").addEventListener("change", sendAvailability);
   $("capacity").addEventListener("keydown", (ev) => {

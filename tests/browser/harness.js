@@ -375,9 +375,11 @@ async function signIn(page, uiUrl, name = 'alice', password = AGENTS[name]) {
 
 /** Makes sure the agent takes conversations (the `#availability` checkbox). */
 async function ensureAvailable(page) {
+  // Until the agent's state arrives the switch shows a default, not the truth.
+  await page.locator('body[data-state="loaded"]').waitFor();
   const box = page.locator('#availability');
-  await box.waitFor();
-  if (!(await box.isChecked())) await box.check();
+  if (!(await box.isChecked())) await page.locator('label.switch').click();
+  await eventually('#availability checked', () => box.isChecked());
 }
 
 /** CSS selector of a conversation's list entry. */
