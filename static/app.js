@@ -13,6 +13,8 @@ import { DraftStore } from "./drafts.js";
 import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STATUS_TEXT, UNASSIGN_TEXT } from "./format.js";
 import { announcement, desktopState, parsePreferences } from "./notify.js";
 import { commandFor, neighbour, SHORTCUTS } from "./shortcuts.js";
+import { conversationFromHash, hashFor } from "./place.js";
+import { HeldCommands, UNDO_MS } from "./undo.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -298,11 +300,14 @@ function handleFrame(f) {
       if (!model.conversations.delete(id)) return;
       for (const p of pendingFor(id)) model.pending.delete(p.client_id);
       drafts.forget(id);
+      heldCommands.cancel(id);
       if (model.selected === id) {
         model.selected = null;
         $("composer-input").value = "";
+        syncLocation({ push: false });
       }
       toast(`${id} ${UNASSIGN_TEXT[f.reason] ?? "left your console"}.`);
+      renderHeld();
       return renderAll();
     }
     case "queue":
@@ -340,7 +345,15 @@ function onState(f) {
     next.set(conv.id, conv);
   }
   model.conversations = next;
+  let restored = null;
+  if (!model.haveState) {
+    // First state of this page: open the conversation the address names.
+    const wanted = conversationFromHash(location.hash);
+    if (wanted && next.has(wanted)) model.selected = restored = wanted;
+    else if (wanted) toast(`${wanted} is no longer on your console.`);
+  }
   if (model.selected && !next.has(model.selected)) model.selected = null;
+  syncLocation({ push: false });
   const sel = selectedConv();
   if (sel && isWatching(sel.id)) markRead(sel);
   // Pending replies survive a reconnect and a reload: drop those whose
@@ -356,6 +369,7 @@ function onState(f) {
   }
   for (const conv of next.values()) flushPending(conv);
   model.haveState = true;
+  if (restored) loadDraft(restored);
   // The controls now show the agent's real state (tests wait for this).
   document.body.dataset.state = "loaded";
   socket.attempt = 0;
@@ -506,18 +520,23 @@ function sendAvailability() {
   renderControls();
 }
 
-function selectConversation(id, { focusComposer = false } = {}) {
+function selectConversation(id, { focusComposer = false, fromHistory = false } = {}) {
   if (!model.conversations.has(id)) return;
   saveDraft();
   model.selected = id;
+  syncLocation({ push: !fromHistory });
   const conv = selectedConv();
   markRead(conv);
   renderAll();
-  const ta = $("composer-input");
-  ta.value = drafts.draft(id);
+  loadDraft(id);
+  if (focusComposer) $("composer-input").focus();
+}
+
+/** Puts conversation `id`'s draft in the reply box (where saveDraft takes it from). */
+function loadDraft(id) {
+  $("composer-input").value = drafts.draft(id);
   renderMeter();
   autoGrow();
-  if (focusComposer) ta.focus();
 }
 
 function saveDraft() {
@@ -526,10 +545,11 @@ function saveDraft() {
 }
 
 /** Back to the list (on a phone the list and the conversation take turns). */
-function backToList() {
+function backToList({ fromHistory = false } = {}) {
   const id = model.selected;
   saveDraft();
   model.selected = null;
+  syncLocation({ push: !fromHistory });
   $("composer-input").value = "";
   renderAll();
   renderMeter();
@@ -975,6 +995,80 @@ function toast(text, kind = "info") {
   setTimeout(() => node.remove(), kind === "error" ? 8000 : 5000);
 }
 
+// ---------------------------------------------------------------- place
+
+/**
+ * Puts the open conversation in the address (place.js): a new history entry
+ * when the agent moved (`push`), else the current entry corrected.
+ */
+function syncLocation({ push }) {
+  const want = hashFor(model.selected);
+  if (location.hash === want || (want === "" && (location.hash === "" || location.hash === "#"))) return;
+  const url = `${location.pathname}${location.search}${want}`;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+/** Back / Forward: open what the address names now. */
+function onPopState() {
+  const id = conversationFromHash(location.hash);
+  if (id === null) {
+    if (model.selected !== null) backToList({ fromHistory: true });
+    return;
+  }
+  if (model.conversations.has(id)) {
+    if (id !== model.selected) selectConversation(id, { fromHistory: true });
+    return;
+  }
+  toast(`${id} is no longer on your console.`);
+  if (model.selected !== null) backToList({ fromHistory: true });
+  else syncLocation({ push: false });
+}
+
+// ---------------------------------------------------------------- undo
+
+/** Resolve and Transfer wait UNDO_MS before they go out (undo.js). */
+const heldCommands = new HeldCommands(
+  (frame) => {
+    if (!send(frame)) toast("Not connected — the conversation was not changed; try again.", "error");
+    renderHeld();
+  },
+  { set: (fn, ms) => setTimeout(fn, ms), clear: (handle) => clearTimeout(handle) },
+);
+
+function heldText(frame) {
+  if (frame.type === "resolve") return `Resolving ${frame.conversation}`;
+  if (frame.to) return `Transferring ${frame.conversation} to ${frame.to}`;
+  return `Returning ${frame.conversation} to the queue`;
+}
+
+function holdCommand(frame) {
+  heldCommands.hold(frame);
+  renderHeld();
+}
+
+function undoCommand(id) {
+  if (heldCommands.cancel(id)) toast(`Undone: ${id} stays with you.`);
+  renderHeld();
+}
+
+/** One row per held command, each with its Undo. */
+function renderHeld() {
+  const box = $("held-commands");
+  const rows = [...heldCommands.held.values()].map(({ frame }) =>
+    h("div", { className: "held", dataset: { conversation: frame.conversation } },
+      h("span", { className: "held-text", text: `${heldText(frame)}…` }),
+      h("button", {
+        type: "button",
+        className: "btn btn-small undo",
+        text: "Undo",
+        attrs: { "aria-keyshortcuts": "z" },
+        onclick: () => undoCommand(frame.conversation),
+      })));
+  box.replaceChildren(...rows);
+  box.hidden = rows.length === 0;
+}
+
 // ---------------------------------------------------------------- alerts
 
 /** Desktop notifications and sound, as the agent chose them (notify.js has the rules). */
@@ -1105,6 +1199,12 @@ function runCommand(command, { inReply }) {
     case "help":
       toggleShortcutHelp();
       return true;
+    case "undo": {
+      const id = model.selected && heldCommands.heldFor(model.selected) ? model.selected : [...heldCommands.held.keys()].pop();
+      if (!id) return false;
+      undoCommand(id);
+      return true;
+    }
     default:
       return false;
   }
@@ -1129,6 +1229,10 @@ function wire() {
   $("notify-sound").addEventListener("change", toggleSound);
   $("shortcuts-button").addEventListener("click", toggleShortcutHelp);
   document.addEventListener("keydown", onShortcutKey);
+  window.addEventListener("popstate", onPopState);
+  // Leaving is not undoing: what is held goes out now.
+  window.addEventListener("pagehide", () => heldCommands.releaseAll());
+  $("undo-seconds").textContent = String(Math.round(UNDO_MS / 1000));
   renderShortcutHelp();
   renderAlertControls();
   $("availability").addEventListener("change", sendAvailability);
@@ -1159,7 +1263,7 @@ function wire() {
   $("resolve").addEventListener("click", () => {
     const conv = selectedConv();
     if (!conv) return;
-    if (!send({ type: "resolve", conversation: conv.id })) toast("Not connected — try again in a moment.", "error");
+    holdCommand({ type: "resolve", conversation: conv.id });
   });
   $("transfer").addEventListener("click", () => {
     const conv = selectedConv();
@@ -1167,7 +1271,7 @@ function wire() {
     const opt = $("transfer-to").selectedOptions[0];
     if (!opt) return;
     const to = opt.dataset.queue ? null : opt.value;
-    if (!send({ type: "transfer", conversation: conv.id, to })) toast("Not connected — try again in a moment.", "error");
+    holdCommand({ type: "transfer", conversation: conv.id, to });
   });
 
   const form = $("composer");

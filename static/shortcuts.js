@@ -15,11 +15,12 @@ export const SHORTCUTS = Object.freeze([
   { command: "leave", keys: ["Esc"], text: "Leave the reply box (then the single keys work)" },
   { command: "resolve", keys: ["e"], text: "Resolve the open conversation" },
   { command: "transfer", keys: ["t"], text: "Transfer: choose who takes the open conversation" },
+  { command: "undo", keys: ["z"], text: "Undo a Resolve or Transfer (for a few seconds after)" },
   { command: "help", keys: ["?"], text: "Show or hide this list" },
 ]);
 
 /** Single keys (no Ctrl/Alt/Meta) → command, while not typing. */
-const SINGLE = Object.freeze({ j: "next", k: "previous", r: "reply", e: "resolve", t: "transfer", "?": "help" });
+const SINGLE = Object.freeze({ j: "next", k: "previous", r: "reply", e: "resolve", t: "transfer", z: "undo", "?": "help" });
 
 /**
  * The command a key press means, or null (the browser handles it).

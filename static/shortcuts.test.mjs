@@ -11,8 +11,9 @@ test("single keys act only while the agent is not typing", () => {
   assert.equal(commandFor(press("e")), "resolve");
   assert.equal(commandFor(press("t")), "transfer");
   assert.equal(commandFor(press("r")), "reply");
+  assert.equal(commandFor(press("z")), "undo");
   assert.equal(commandFor(press("?", { shiftKey: true })), "help");
-  for (const k of ["j", "k", "e", "t", "r", "?"]) {
+  for (const k of ["j", "k", "e", "t", "r", "z", "?"]) {
     assert.equal(commandFor(press(k), { typing: true, inReply: true }), null, `${k} is a letter in the reply box`);
     assert.equal(commandFor(press(k), { typing: true }), null, `${k} is a letter in any field`);
   }
@@ -56,6 +57,6 @@ test("next and previous follow the list and stop at its ends", () => {
 
 test("the help overlay lists every command a key can produce", () => {
   const listed = new Set(SHORTCUTS.map((s) => s.command));
-  for (const k of ["j", "k", "e", "t", "r", "?"]) assert.ok(listed.has(commandFor(press(k))), k);
+  for (const k of ["j", "k", "e", "t", "r", "z", "?"]) assert.ok(listed.has(commandFor(press(k))), k);
   assert.ok(listed.has("leave"));
 });
