@@ -5,6 +5,9 @@
 //! a PaaS; `switchboard serve --help` lists them all. Values are checked here,
 //! once, so a bad deployment fails at start-up with the variable's name.
 
+use crate::conversation::notice::{
+    AfterHours, BusinessHours, HoursError, NoticeSettings, QueueNotice,
+};
 use crate::credentials::parse_agents;
 pub use crate::credentials::AgentCredentials;
 use crate::twilio::sid::parse_account_sid;
@@ -139,6 +142,87 @@ pub struct Config {
 
     #[command(flatten)]
     pub aws: AwsConfig,
+
+    #[command(flatten)]
+    pub notices: NoticeConfig,
+}
+
+/// Automatic texts to a customer who waits (`conversation/notice.rs`).
+/// Both are off unless set; both are stored in the conversation and shown
+/// to agents, and never sent to a customer who texted STOP.
+#[derive(Debug, Clone, Args)]
+pub struct NoticeConfig {
+    /// Text a customer their place in the queue when no agent can take
+    /// their new conversation.
+    #[arg(
+        long,
+        env = "QUEUE_SMS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub queue_sms: bool,
+
+    /// The queue text; `{position}` becomes the place (1 = next).
+    #[arg(
+        long,
+        env = "QUEUE_SMS_TEXT",
+        default_value = "Thanks for your message! All our agents are busy right now. You are number {position} in line; we will answer as soon as we can."
+    )]
+    pub queue_sms_text: String,
+
+    /// Send one update when the customer still waits this long after the
+    /// queue text, in seconds (0: no update).
+    #[arg(long, env = "QUEUE_SMS_UPDATE_SECS", default_value_t = 600.0, value_parser = parse_secs)]
+    pub queue_sms_update_secs: f64,
+
+    /// The update text; `{position}` becomes the place now.
+    #[arg(
+        long,
+        env = "QUEUE_SMS_UPDATE_TEXT",
+        default_value = "Sorry for the wait, we have not forgotten you. You are now number {position} in line."
+    )]
+    pub queue_sms_update_text: String,
+
+    /// Opening hours, e.g. `Mon-Fri 09:00-17:00, Sat 10:00-14:00`. Set, a
+    /// customer who writes outside them and is not picked up gets one text
+    /// saying when the team is back. Unset: always open.
+    #[arg(long, env = "BUSINESS_HOURS")]
+    pub business_hours: Option<String>,
+
+    /// The time zone of `BUSINESS_HOURS` (IANA name, e.g. `Europe/Berlin`).
+    #[arg(long, env = "BUSINESS_TZ", default_value = "UTC")]
+    pub business_tz: String,
+
+    /// The after-hours text; `{back}` becomes when the team is back (e.g.
+    /// "tomorrow 09:00 (Europe/Berlin)").
+    #[arg(
+        long,
+        env = "AFTER_HOURS_SMS_TEXT",
+        default_value = "Thanks for your message! We are closed right now and back {back}. We will answer then."
+    )]
+    pub after_hours_text: String,
+}
+
+impl NoticeConfig {
+    /// The router's settings, or why `BUSINESS_HOURS` / `BUSINESS_TZ` cannot
+    /// be used.
+    pub fn settings(&self) -> Result<NoticeSettings, HoursError> {
+        let after_hours = match self.business_hours.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(spec) => Some(AfterHours {
+                hours: BusinessHours::parse(spec, &self.business_tz)?,
+                text: self.after_hours_text.clone(),
+            }),
+        };
+        let queue = self.queue_sms.then(|| QueueNotice {
+            text: self.queue_sms_text.clone(),
+            update_after: (self.queue_sms_update_secs > 0.0)
+                .then(|| Duration::from_secs_f64(self.queue_sms_update_secs)),
+            update_text: self.queue_sms_update_text.clone(),
+        });
+        Ok(NoticeSettings { queue, after_hours })
+    }
 }
 
 /// The AWS side (issue 4). Region, credentials and `AWS_ENDPOINT_URL` come

@@ -142,6 +142,11 @@ pub fn parse_agents(text: &str) -> Result<AgentCredentials, String> {
                 "agent name `{name}` may only use letters, digits, `-`, `_` and `.`"
             ));
         }
+        if name.eq_ignore_ascii_case(crate::conversation::notice::AUTHOR) {
+            return Err(format!(
+                "agent name `{name}` is reserved: automatic texts to customers are stored under it"
+            ));
+        }
         let secret = if is_argon2(password) {
             PasswordHash::new(password).map_err(|e| {
                 format!("agent `{name}`: `$argon2…` is not a valid Argon2 PHC hash ({e})")
@@ -167,6 +172,12 @@ fn is_argon2(secret: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_automatic_texts_author_is_no_agent() {
+        let err = parse_agents("alice:pw, Switchboard:pw").expect_err("reserved");
+        assert!(err.contains("reserved"), "{err}");
+    }
 
     #[test]
     fn plain_passwords_parse_and_check() {

@@ -103,6 +103,10 @@ pub async fn serve(
         );
     }
     warn_about_plain_passwords(&config);
+    let notices = config
+        .notices
+        .settings()
+        .context("BUSINESS_HOURS / BUSINESS_TZ")?;
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
@@ -122,6 +126,7 @@ pub async fn serve(
             agent_names: config.agents.names().map(str::to_string).collect(),
             grace: config.agent_grace(),
             jobs: Some(RouterJobs::new(job_queue.clone(), hook_settings(&config))),
+            notices,
         },
         stop_rx.clone(),
     )

@@ -78,6 +78,16 @@ fn missing_or_malformed_settings_name_the_variable_and_exit_non_zero() {
     );
 
     let mut bad = good.to_vec();
+    bad.push(("BUSINESS_HOURS", "Mon-Fri 09:00-17:00"));
+    bad.push(("BUSINESS_TZ", "Mars/Olympus"));
+    let (ok, err) = run(&bad);
+    assert!(!ok);
+    assert!(
+        err.contains("BUSINESS_TZ") && err.contains("Mars/Olympus"),
+        "{err}"
+    );
+
+    let mut bad = good.to_vec();
     bad.push(("PORT", "eighty"));
     let (ok, err) = run(&bad);
     assert!(!ok);

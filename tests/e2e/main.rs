@@ -27,6 +27,7 @@ mod common;
 
 // The core suite: also run against the DynamoDB store by the test command
 // (`SWITCHBOARD_TEST_STORE=dynamodb`).
+mod customer_texts;
 mod durability;
 mod lifecycle;
 mod once_only;

@@ -6,7 +6,9 @@
 //!   (dedupe, next seq, opt-out change);
 //! * [`reply`] — when an agent's reply is refused, else its seq;
 //! * [`status`] — delivery statuses only move forward; a status that
-//!   arrived before its Twilio SID was known is merged when it is.
+//!   arrived before its Twilio SID was known is merged when it is;
+//! * [`notice`] — the automatic texts to a waiting customer (place in the
+//!   queue, after hours), decided for the router.
 //!
 //! The sled store's writer, the DynamoDB store and the in-memory store
 //! ([`crate::store::memory`], whose log the property tests drive) all decide
@@ -14,6 +16,7 @@
 
 pub mod inbound;
 pub mod keyword;
+pub mod notice;
 pub mod reply;
 pub mod status;
 

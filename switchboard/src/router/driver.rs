@@ -24,6 +24,7 @@ use super::machine::{Core, Recovered};
 use super::{Command, RouterConfig, RouterHandle};
 use crate::backoff::{Delays, FEED_ERROR, ROUTE_WRITE};
 use crate::clock::now_ms;
+use crate::conversation::notice::NoticeSettings;
 use crate::jobs::{RouterJobs, Transcripts};
 use crate::store::{
     AgentSettings, Change, ChangeFeed, ChangeId, Claim, MessageLog, Reply, ReplyOutcome,
@@ -82,6 +83,8 @@ struct Driver {
     drain_retry: Delays,
     /// A [`Command::RetryDrain`] is on its way: one at a time.
     drain_retry_pending: bool,
+    /// How often the notice timer ticks; `None`: no update texts.
+    notice_every: Option<Duration>,
 }
 
 /// Loads routing state from the store and starts the router task. It runs
@@ -114,7 +117,9 @@ pub async fn spawn(
     let cursor = ports.feed.load_cursor().await?;
     // Unbounded, but holds at most one event per write in flight.
     let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
-    let (core, effects) = Core::recover(&config.agent_names, &settings, routes, now_ms());
+    let (mut core, effects) = Core::recover(&config.agent_names, &settings, routes, now_ms());
+    let notice_every = notice_tick_every(&config.notices);
+    core.set_notices(config.notices);
     tracing::info!(
         cursor,
         live = core.live.len(),
@@ -136,6 +141,7 @@ pub async fn spawn(
         outcomes,
         drain_retry: FEED_ERROR.delays(),
         drain_retry_pending: false,
+        notice_every,
     };
     driver.perform(effects).await;
     let task = tokio::spawn(async move { driver.run(rx, outcomes_rx, shutdown).await });
@@ -154,6 +160,10 @@ impl Driver {
         let mut alert_tick =
             tokio::time::interval(alert_every.unwrap_or(Duration::from_secs(3600)));
         alert_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The waiting customers' update texts, likewise.
+        let mut notice_tick =
+            tokio::time::interval(self.notice_every.unwrap_or(Duration::from_secs(3600)));
+        notice_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // After a failed feed read the feed rests a while (FEED_ERROR);
         // commands keep being served meanwhile.
         let mut feed_retry = FEED_ERROR.delays();
@@ -164,6 +174,7 @@ impl Driver {
                 biased;
                 _ = shutdown.changed() => break,
                 _ = alert_tick.tick(), if alert_every.is_some() => self.check_waits(),
+                _ = notice_tick.tick(), if self.notice_every.is_some() => self.apply(Event::NoticeTick).await,
                 Some(event) = outcomes.recv() => self.apply(event).await,
                 Some(command) = commands.recv() => self.command(command).await,
                 _ = tokio::time::sleep_until(feed_resumes.unwrap_or_else(Instant::now)),
@@ -460,6 +471,12 @@ impl Driver {
                         .await;
                 });
             }
+            Effect::Notice { reply } => {
+                let log = self.ports.log.clone();
+                // In the conversation's reply lane: after any reply before it.
+                self.replies
+                    .run(reply.conversation.clone(), store_notice(log, reply));
+            }
             Effect::RetryDrain => {
                 if !self.drain_retry_pending {
                     self.drain_retry_pending = true;
@@ -480,6 +497,31 @@ impl Driver {
         };
         let waiting = self.core.waiting();
         jobs.check_waits(waiting.iter().map(|(c, since)| (c, *since)));
+    }
+}
+
+/// How often to look for waiting customers due their update text: a tenth
+/// of the threshold, between 1 s and 30 s; `None` when updates are off.
+fn notice_tick_every(settings: &NoticeSettings) -> Option<Duration> {
+    let after = settings.queue.as_ref()?.update_after?;
+    Some((after / 10).clamp(Duration::from_secs(1), Duration::from_secs(30)))
+}
+
+/// Stores an automatic text to a waiting customer; nobody waits for the
+/// outcome, so it is logged.
+async fn store_notice(log: Arc<dyn MessageLog>, reply: Reply) {
+    let conversation = reply.conversation.clone();
+    match log.append_reply(reply).await {
+        Ok(ReplyOutcome::Accepted { seq, duplicate }) => {
+            tracing::debug!(conversation, seq, duplicate, "automatic text stored")
+        }
+        Ok(ReplyOutcome::OptedOut) => {
+            tracing::info!(conversation, "customer opted out; no automatic text")
+        }
+        Ok(ReplyOutcome::UnknownConversation) => {
+            tracing::warn!(conversation, "automatic text for an unknown conversation")
+        }
+        Err(e) => tracing::warn!(conversation, error = %e, "could not store the automatic text"),
     }
 }
 

@@ -82,6 +82,8 @@ pub enum Event {
     },
     /// The wait asked for by [`Effect::RetryDrain`] is over.
     RetryDrain,
+    /// Time to check whether a waiting customer is due their update text.
+    NoticeTick,
 }
 
 /// What came of a claim.
@@ -135,4 +137,8 @@ pub enum Effect {
     /// Fire [`Event::RetryDrain`] after a backoff wait (a claim failed;
     /// retrying at once would busy-loop through an outage).
     RetryDrain,
+    /// Store an automatic text to a waiting customer (`notices.rs`) as a
+    /// reply in [`crate::conversation::notice::AUTHOR`]'s name; nobody is
+    /// answered, the outcome is logged.
+    Notice { reply: Reply },
 }

@@ -47,8 +47,9 @@ impl Core {
                 },
             },
         );
-        self.enqueue(conversation, released_by, false);
+        self.enqueue(conversation.clone(), released_by, false);
         self.drain();
+        self.notice_if_queued(&conversation, since_ms);
     }
 
     /// A status is shown only to the holder, and only for a message its

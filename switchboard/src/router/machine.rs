@@ -25,6 +25,7 @@
 
 use super::agents::Agent;
 use super::event::{Effect, Event};
+use crate::conversation::notice::NoticeSettings;
 use crate::store::{AgentSettings, RouteRecord};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use switchboard_protocol::{AgentPresence, ConversationId, Seq};
@@ -70,6 +71,11 @@ pub struct Core {
     pub(super) announced_queue: usize,
     /// The presence list agents were last told.
     pub(super) announced_presence: Vec<AgentPresence>,
+    /// Which automatic texts to waiting customers are on (`notices.rs`).
+    pub(super) notices: NoticeSettings,
+    /// Queued conversations that got their place by text and no update
+    /// yet, with the waiting period (`since_ms`) it was for.
+    pub(super) noticed: HashMap<ConversationId, u64>,
     /// Time of the event being handled.
     pub(super) now_ms: u64,
     /// Effects of the event being handled, in order.
@@ -111,6 +117,8 @@ impl Core {
             assignments: 0,
             announced_queue: 0,
             announced_presence: Vec::new(),
+            notices: NoticeSettings::default(),
+            noticed: HashMap::new(),
             now_ms,
             effects: Vec::new(),
         };
@@ -224,6 +232,7 @@ impl Core {
                 self.unsaved_resolves.insert(conversation, agent);
             }
             Event::RetryDrain => self.drain(),
+            Event::NoticeTick => self.notice_tick(),
             Event::HeldElsewhere { conversation } => {
                 tracing::info!(conversation, "conversation held elsewhere; leaving it");
                 self.forget(&conversation);

@@ -21,6 +21,7 @@ mod event;
 mod feed;
 mod lanes;
 mod machine;
+mod notices;
 mod presence;
 mod queue;
 mod stats;
@@ -32,6 +33,7 @@ pub use driver::{spawn, RouterPorts};
 pub use event::{ClaimOutcome, Effect, Event};
 pub use stats::RouterStats;
 
+use crate::conversation::notice::NoticeSettings;
 use crate::jobs::RouterJobs;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -100,4 +102,6 @@ pub struct RouterConfig {
     pub grace: Duration,
     /// Transcripts on resolve and waiting alerts; `None` queues nothing.
     pub jobs: Option<RouterJobs>,
+    /// Automatic texts to waiting customers (off by default).
+    pub notices: NoticeSettings,
 }

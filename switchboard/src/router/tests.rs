@@ -1110,3 +1110,103 @@ fn a_claim_answered_after_the_agent_lost_the_conversation_shows_nothing() {
     assert!(sent_to(&effects, "alice").is_empty());
     assert!(h.core.claiming.is_empty());
 }
+
+/// The automatic texts stored by `effects`, as (conversation, body).
+fn notices(effects: &[Effect]) -> Vec<(String, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Notice { reply } => {
+                assert_eq!(reply.agent, crate::conversation::notice::AUTHOR);
+                Some((reply.conversation.clone(), reply.body.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn queue_texts(update_after_ms: u64) -> crate::conversation::notice::NoticeSettings {
+    use crate::conversation::notice::{NoticeSettings, QueueNotice};
+    NoticeSettings {
+        queue: Some(QueueNotice {
+            text: "number {position}".into(),
+            update_after: Some(std::time::Duration::from_millis(update_after_ms)),
+            update_text: "still number {position}".into(),
+        }),
+        after_hours: None,
+    }
+}
+
+#[test]
+fn a_customer_left_in_the_queue_is_told_their_place_once() {
+    let mut h = Harness::new(&["alice"]);
+    h.core.set_notices(queue_texts(60_000));
+    h.connect("alice", 1);
+    // alice takes the first: no text.
+    assert!(notices(&h.inbound(&c(1), 1)).is_empty());
+    assert_eq!(
+        notices(&h.inbound(&c(2), 1)),
+        vec![(c(2), "number 1".into())]
+    );
+    assert_eq!(
+        notices(&h.inbound(&c(3), 1)),
+        vec![(c(3), "number 2".into())]
+    );
+    // A further message of a queued customer is no new conversation.
+    assert!(notices(&h.inbound(&c(3), 2)).is_empty());
+    // Nobody online at all: still told.
+    let mut nobody = Harness::new(&["alice"]);
+    nobody.core.set_notices(queue_texts(60_000));
+    assert_eq!(
+        notices(&nobody.inbound(&c(1), 1)),
+        vec![(c(1), "number 1".into())]
+    );
+}
+
+#[test]
+fn the_update_comes_once_after_the_threshold_and_not_after_assignment() {
+    let mut h = Harness::new(&["alice"]);
+    h.core.set_notices(queue_texts(60_000));
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    h.inbound(&c(2), 1); // queued, told "number 1"
+    h.inbound(&c(3), 1); // queued, told "number 2"
+    assert!(notices(&h.run(Event::NoticeTick)).is_empty(), "too early");
+    // c(2) is taken before its update is due; c(3) moves up.
+    h.resolve("alice", &c(1));
+    h.now += 60_000;
+    assert_eq!(
+        notices(&h.run(Event::NoticeTick)),
+        vec![(c(3), "still number 1".into())]
+    );
+    h.now += 600_000;
+    assert!(
+        notices(&h.run(Event::NoticeTick)).is_empty(),
+        "only one update"
+    );
+}
+
+#[test]
+fn after_hours_the_customer_hears_when_the_team_is_back() {
+    use crate::conversation::notice::{AfterHours, BusinessHours, NoticeSettings};
+    let mut h = Harness::new(&["alice"]);
+    // Open one minute a week, on Sundays: the harness's clock (1970-01-01,
+    // a Thursday) is after hours.
+    h.core.set_notices(NoticeSettings {
+        queue: queue_texts(60_000).queue,
+        after_hours: Some(AfterHours {
+            hours: BusinessHours::parse("Sun 09:00-09:01", "UTC").expect("valid"),
+            text: "closed, back {back}".into(),
+        }),
+    });
+    assert_eq!(
+        notices(&h.inbound(&c(1), 1)),
+        vec![(c(1), "closed, back Sunday 09:00 (UTC)".into())]
+    );
+    // Not a queue text, so no queue update either.
+    h.now += 10_000_000;
+    assert!(notices(&h.run(Event::NoticeTick)).is_empty());
+    // An agent working after hours takes the next one: nothing is sent.
+    h.connect("alice", 2);
+    assert!(notices(&h.inbound(&c(2), 1)).is_empty());
+}
