@@ -1361,7 +1361,14 @@ async fn why_signed_out(ui: &AgentUi, cookie: &str) -> String {
 #[tokio::test]
 async fn a_signed_out_agent_is_told_why_on_the_sign_in_page() {
     let sb = Switchboard::start_in_process(Options::default()).await;
-    let ui = AgentUi::start_with(&sb.ws_url(), &[("SESSION_SECRET", &"s".repeat(40))]).await;
+    let ui = AgentUi::start_with(
+        &sb.ws_url(),
+        &[
+            ("SESSION_SECRET", &"s".repeat(40)),
+            ("INSTANCE_ID", "ui-told-why"),
+        ],
+    )
+    .await;
 
     // Signed out: a copy of the cookie opens nothing, and says so.
     let cookie = ui.sign_in("carol").await;
@@ -1372,9 +1379,12 @@ async fn a_signed_out_agent_is_told_why_on_the_sign_in_page() {
         .contains("you signed out"));
 
     // Signed in elsewhere while the console was open: the tab is closed
-    // (4001) and the sign-in page says why.
+    // (4001) and the sign-in page says why. Only a connection from the
+    // same client does that (another instance's, or a terminal agent's,
+    // stands beside it: `one_agent_on_two_instances_…`); here a process that
+    // was given this instance's INSTANCE_ID.
     let (cookie, mut tab) = ready_agent(&ui, "alice").await;
-    let _terminal = sb.agent("alice").await;
+    let _impostor = common::Agent::connect_as_client(&sb, "alice", "ui-told-why").await;
     tab.until("superseded", |f| {
         f["type"] == "error" && f["code"] == "superseded"
     })

@@ -196,6 +196,7 @@ impl Driver {
             Command::Connect {
                 agent,
                 conn,
+                client,
                 resume,
                 available,
                 capacity,
@@ -205,6 +206,7 @@ impl Driver {
                 Event::Connected {
                     agent,
                     conn: id,
+                    client,
                     resume,
                     available,
                     capacity,
@@ -219,37 +221,45 @@ impl Driver {
             }
             Command::Availability {
                 agent,
+                conn_id,
                 available,
                 capacity,
             } => Event::Availability {
                 agent,
+                conn: conn_id,
                 available,
                 capacity,
             },
             Command::Reply {
                 agent,
+                conn_id,
                 conversation,
                 client_id,
                 body,
             } => Event::Reply {
                 agent,
+                conn: conn_id,
                 conversation,
                 client_id,
                 body,
             },
             Command::Resolve {
                 agent,
+                conn_id,
                 conversation,
             } => Event::Resolve {
                 agent,
+                conn: conn_id,
                 conversation,
             },
             Command::Transfer {
                 agent,
+                conn_id,
                 conversation,
                 to,
             } => Event::Transfer {
                 agent,
+                conn: conn_id,
                 conversation,
                 to,
             },
