@@ -80,6 +80,7 @@ impl Core {
         };
         // Cancels a grace period running since the last session left.
         agent.generation += 1;
+        let client_id = client.clone();
         agent.sessions.insert(
             conn,
             Session {
@@ -116,7 +117,13 @@ impl Core {
                 },
             );
         }
-        tracing::info!(agent = name, held = held.len(), sessions, "agent connected");
+        tracing::info!(
+            agent = name,
+            client = client_id,
+            held = held.len(),
+            sessions,
+            "agent connected"
+        );
         self.announce_presence();
         self.drain();
     }
