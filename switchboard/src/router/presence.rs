@@ -63,10 +63,8 @@ impl Core {
                 available: declared.available,
                 capacity: declared.capacity,
             });
-        }
-        // The agent's other sessions show the new settings too; this one
-        // learns them from its `welcome`.
-        if changed {
+            // The agent's other sessions show the new settings too; this
+            // one learns them from its `welcome`.
             self.frame(
                 name,
                 ServerFrame::Availability {

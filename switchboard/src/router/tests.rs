@@ -8,6 +8,8 @@ use crate::store::{AgentSettings, Claim, RouteRecord};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
 
+mod sessions_property;
+
 /// The state machine plus a stand-in for the driver that performs effects
 /// the way it does, with every claim won unless told otherwise.
 struct Harness {
