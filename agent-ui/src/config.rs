@@ -63,6 +63,16 @@ pub struct Config {
     #[arg(long, env = "IDLE_DISCONNECT_SECS", default_value_t = 120)]
     pub idle_disconnect_secs: u64,
 
+    /// This instance's name towards the switchboard (`hello.client`, 1–128
+    /// characters). Every agent-UI instance of a deployment needs its own:
+    /// the switchboard keeps one connection per agent *and* instance, so the
+    /// same agent signed in through two instances has two that coexist, and a
+    /// reconnect from the same instance replaces its old one. Unset: a random
+    /// one per process (a restarted instance is then a new client; its old
+    /// connection is gone with the old process anyway).
+    #[arg(long, env = "INSTANCE_ID", value_parser = parse_instance_id)]
+    pub instance_id: Option<String>,
+
     /// A signed-in session with no request and no open tab for this many
     /// seconds expires (its cookie stops working).
     #[arg(
@@ -125,6 +135,7 @@ impl Config {
             upstream_ping_secs: 20,
             idle_disconnect_secs: 120,
             session_idle_secs: 3600,
+            instance_id: None,
             session_secret: None,
             sign_in: switchboard_cloud::guard::SignInSettings::default(),
             log_format: LogFormat::Text,
@@ -169,6 +180,17 @@ impl Config {
             );
             self.static_dir.clone()
         }
+    }
+}
+
+fn parse_instance_id(text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if (1..=128).contains(&chars) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "INSTANCE_ID must be 1 to 128 characters, not {chars}"
+        ))
     }
 }
 

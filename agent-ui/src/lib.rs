@@ -1,7 +1,7 @@
 //! Agent UI: the agents' browser console for Switchboard.
 //!
 //! `agent-ui serve` ([`server::serve`]) signs agents in against the switchboard, holds
-//! one upstream WebSocket per agent ([`agent_session`]) shared by all of the agent's
+//! one upstream WebSocket per agent on this instance ([`agent_session`]) shared by all of the agent's
 //! browser tabs, and enriches every message before a browser sees it ([`enrich`]):
 //! [`sentiment`] (score, mood icon, the words behind it) and [`humanize`]
 //! (moment.js-style relative times, kept current as time passes). The browser

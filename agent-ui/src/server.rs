@@ -30,6 +30,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     crate::telemetry::init();
+    // Which client this instance is to the switchboard: its connections
+    // coexist with other instances' connections of the same agent.
+    let instance = config
+        .instance_id
+        .clone()
+        .unwrap_or_else(crate::sessions::new_instance_id);
     let registry = Registry::new(
         config.switchboard_ws_url.clone(),
         LinkSettings {
@@ -37,6 +43,7 @@ pub async fn serve(
             idle_after: config.idle_disconnect(),
         },
         config.session_idle(),
+        instance.clone(),
     );
     let static_dir = config.resolved_static_dir();
     let (files, statics) = file_stores(&config, static_dir.clone()).await;
@@ -54,6 +61,7 @@ pub async fn serve(
     tracing::info!(
         addr = %listener.local_addr()?,
         switchboard = %config.switchboard_ws_url,
+        instance = %instance,
         static_dir = %static_dir.display(),
         s3_bucket = config.s3_bucket.as_deref().unwrap_or("-"),
         "agent UI listening"

@@ -29,7 +29,8 @@ pub const SESSION_COOKIE: &str = "sb_session";
 /// Name of the cookie that names the signed-in agent, in clear, for a proxy's
 /// instance affinity (`hash $cookie_sb_agent` in `deploy/nginx.conf`): every
 /// browser of one agent lands on the same agent-UI instance, so one agent has
-/// one upstream socket. It grants nothing.
+/// one upstream socket and one instance's read marks (two instances serving
+/// one agent also work: each has its own connection). It grants nothing.
 pub const AGENT_COOKIE: &str = "sb_agent";
 /// Fewest bytes a `SESSION_SECRET` may have (the key derivation's minimum).
 pub const MIN_SECRET_BYTES: usize = 32;

@@ -5,10 +5,12 @@
 //! out. What this registry keeps is per instance and may be lost at any time:
 //!
 //! * the agent sessions: every session of one agent shares that agent's single
-//!   [`AgentHandle`] (the switchboard allows one live connection per agent, so two
-//!   tabs must not open two). One is started when the agent's first tab attaches
-//!   here ([`Registry::agent_session`]), not at sign-in or on a page load, so
-//!   visiting another instance does not take the agent's upstream over;
+//!   [`AgentHandle`] here (the switchboard keeps one connection per agent and
+//!   client, and this instance is one client: its `INSTANCE_ID`, or a random id
+//!   per process). Another instance's upstream of the same agent coexists with
+//!   this one, and both are sent everything. One is started when the agent's
+//!   first tab attaches here ([`Registry::agent_session`]), not at sign-in or on
+//!   a page load, so a visit does not open an upstream for nothing;
 //! * each session's last activity seen here and its open tabs (an open tab keeps a
 //!   session alive: see [`Registry::touch`]);
 //! * sessions ended early, with the reason the sign-in page gives: signed out,
@@ -46,7 +48,9 @@ pub enum SignedOutWhy {
     Expired,
     /// The agent signed out (a copy of the cookie is refused here).
     SignedOut,
-    /// Another client took this agent's switchboard connection while a tab was open.
+    /// Another connection from this instance's client id took this agent's
+    /// switchboard connection while a tab was open (two instances sharing one
+    /// `INSTANCE_ID`, or an older client without ids).
     Elsewhere,
     /// The switchboard refused the password the session was signed in with.
     PasswordRejected,
@@ -122,6 +126,8 @@ pub struct Registry {
     settings: LinkSettings,
     /// Inactivity after which a session expires.
     idle_expiry: Duration,
+    /// This instance's client id towards the switchboard (`hello.client`).
+    instance: String,
     /// Parent of every session's token: cancelled at shutdown.
     shutdown: CancellationToken,
     /// The agent session tasks, awaited at shutdown.
@@ -134,12 +140,14 @@ impl Registry {
         switchboard_url: String,
         settings: LinkSettings,
         idle_expiry: Duration,
+        instance: String,
     ) -> Arc<Registry> {
         Arc::new_cyclic(|me| Registry {
             maps: Mutex::new(Maps::default()),
             switchboard_url,
             settings,
             idle_expiry,
+            instance,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             me: me.clone(),
@@ -265,7 +273,8 @@ impl Registry {
             name: session.agent.clone(),
             password: session.password.clone(),
         };
-        let (handle, join) = agent_session::spawn(credentials, self.settings, None);
+        let (handle, join) =
+            agent_session::spawn(credentials, self.instance.clone(), self.settings, None);
         maps.agents.insert(
             session.agent.clone(),
             Agent {
@@ -417,6 +426,14 @@ impl Drop for TabGuard {
     }
 }
 
+/// A random client id for this process (`INSTANCE_ID` unset).
+pub fn new_instance_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("agent-ui-{hex}")
+}
+
 fn new_session_id() -> String {
     let mut bytes = [0u8; SESSION_ID_BYTES];
     // ThreadRng is a CSPRNG seeded from the OS.
@@ -445,6 +462,7 @@ mod tests {
                 idle_after: None,
             },
             Duration::from_secs(idle_secs),
+            "test-instance".into(),
         )
     }
 

@@ -174,6 +174,7 @@ async fn run_session(
         resume: BTreeMap::new(),
         available: Some(true),
         capacity: Some(config.capacity),
+        client: None,
     };
     client::send(&mut ws, &hello).await?;
 

@@ -60,7 +60,9 @@ commands (a line without a leading / is texted to the current conversation):
 enum End {
     /// `/quit` or end of input.
     Quit,
-    /// Another client signed in as this agent: reconnecting would only fight it.
+    /// A connection with this process's client id replaced ours (it cannot
+    /// be another terminal agent, whose id differs): reconnecting would only
+    /// fight it.
     Superseded,
     /// The link broke; reconnect and resume.
     Lost(String),
@@ -76,6 +78,10 @@ struct Agent {
     /// Capacity in force: `--capacity`, then whatever the switchboard's
     /// `welcome` says (sent back with `/away` and `/back`).
     capacity: Option<u32>,
+    /// This process's client id (`hello.client`, random): the same agent
+    /// signed in through the agent UI too keeps both connections, and this
+    /// process's own reconnects replace its earlier connection.
+    client: String,
     /// Counter of this process's reply ids.
     next_id: u64,
     /// Replies not yet acknowledged (or refused): sent again after a
@@ -99,6 +105,7 @@ pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
         config,
         current: None,
         resume: ResumePoints::default(),
+        client: format!("terminal-{:016x}", rand::random::<u64>()),
         next_id: 0,
         pending: Vec::new(),
     };
@@ -122,6 +129,7 @@ pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
             resume: agent.resume.to_hello(),
             available: first.then_some(true),
             capacity: first.then_some(agent.config.capacity).flatten(),
+            client: Some(agent.client.clone()),
         };
         first = false;
         let end = match client::send(&mut socket, &hello).await {
@@ -208,7 +216,9 @@ impl Agent {
 
     fn on_frame(&mut self, frame: &ServerFrame) -> Option<End> {
         self.resume.observe(frame);
-        if let ServerFrame::Welcome { capacity, .. } = frame {
+        if let ServerFrame::Welcome { capacity, .. } | ServerFrame::Availability { capacity, .. } =
+            frame
+        {
             self.capacity = Some(*capacity);
         }
         show(frame, &mut self.current);
@@ -423,6 +433,13 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
             reason,
         } => println!("* {conversation} left you: {reason:?}"),
         ServerFrame::Queue { length } => println!("* {length} waiting"),
+        ServerFrame::Availability {
+            available,
+            capacity,
+        } => println!(
+            "* now {} (capacity {capacity}), set on another of your connections",
+            if *available { "available" } else { "away" }
+        ),
         ServerFrame::Error { message, .. } => println!("! {message}"),
         ServerFrame::Presence { .. } | ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
     }

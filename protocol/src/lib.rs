@@ -183,6 +183,14 @@ pub enum ClientFrame {
         available: Option<bool>,
         #[serde(default)]
         capacity: Option<u32>,
+        /// Which client program this connection belongs to (1–128 chars: the
+        /// agent-UI instance's id, or a terminal agent's own random id). One
+        /// agent may have a connection per client at once; a new connection
+        /// from the same client replaces that client's old one (a reconnect).
+        /// Omitted: the one shared default client, so a second connection
+        /// without it replaces the first, as before clients had ids.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
     },
     /// Declare availability and how many conversations at once.
     Availability { available: bool, capacity: u32 },
@@ -260,6 +268,11 @@ pub enum ServerFrame {
     },
     /// Current number of conversations waiting for an agent.
     Queue { length: usize },
+    /// What this agent declared changed on another of its connections (an
+    /// `availability` frame, or a `hello` with other settings): every
+    /// connection of the agent shows the same. The connection that declared
+    /// it is not sent this (it knows; the `welcome` confirms a `hello`'s).
+    Availability { available: bool, capacity: u32 },
     /// Answer to `ping`.
     Pong {
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -382,6 +395,34 @@ pub fn decode<F: for<'de> Deserialize<'de>>(text: &str) -> Result<F, DecodeError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hello_names_its_client_or_is_the_default_one() {
+        let f: ClientFrame = decode(r#"{"v":1,"type":"hello"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Hello { client: None, .. }));
+        let hello = ClientFrame::Hello {
+            resume: BTreeMap::new(),
+            available: None,
+            capacity: None,
+            client: Some("agent-ui-1".into()),
+        };
+        let text = encode(&hello);
+        assert!(text.contains(r#""client":"agent-ui-1""#), "{text}");
+        assert_eq!(decode::<ClientFrame>(&text).unwrap(), hello);
+        // Without a client, the field is left out.
+        let plain = ClientFrame::Hello {
+            resume: BTreeMap::new(),
+            available: None,
+            capacity: None,
+            client: None,
+        };
+        assert!(!encode(&plain).contains("client"));
+        let told = encode(&ServerFrame::Availability {
+            available: false,
+            capacity: 2,
+        });
+        assert!(told.contains(r#""type":"availability""#), "{told}");
+    }
 
     #[test]
     fn frames_carry_type_and_version() {

@@ -1361,7 +1361,14 @@ async fn why_signed_out(ui: &AgentUi, cookie: &str) -> String {
 #[tokio::test]
 async fn a_signed_out_agent_is_told_why_on_the_sign_in_page() {
     let sb = Switchboard::start_in_process(Options::default()).await;
-    let ui = AgentUi::start_with(&sb.ws_url(), &[("SESSION_SECRET", &"s".repeat(40))]).await;
+    let ui = AgentUi::start_with(
+        &sb.ws_url(),
+        &[
+            ("SESSION_SECRET", &"s".repeat(40)),
+            ("INSTANCE_ID", "ui-told-why"),
+        ],
+    )
+    .await;
 
     // Signed out: a copy of the cookie opens nothing, and says so.
     let cookie = ui.sign_in("carol").await;
@@ -1372,9 +1379,12 @@ async fn a_signed_out_agent_is_told_why_on_the_sign_in_page() {
         .contains("you signed out"));
 
     // Signed in elsewhere while the console was open: the tab is closed
-    // (4001) and the sign-in page says why.
+    // (4001) and the sign-in page says why. Only a connection from the
+    // same client does that (another instance's, or a terminal agent's,
+    // stands beside it: `one_agent_on_two_instances_…`); here a process that
+    // was given this instance's INSTANCE_ID.
     let (cookie, mut tab) = ready_agent(&ui, "alice").await;
-    let _terminal = sb.agent("alice").await;
+    let _impostor = common::Agent::connect_as_client(&sb, "alice", "ui-told-why").await;
     tab.until("superseded", |f| {
         f["type"] == "error" && f["code"] == "superseded"
     })
@@ -1444,4 +1454,132 @@ async fn an_active_session_is_renewed_in_its_cookie_so_any_instance_honours_it()
     // renewed one for 1.5 s.
     assert_eq!(two.get("/", Some(&first)).await.status(), 303);
     assert_eq!(two.get("/", Some(&renewed)).await.status(), 200);
+}
+
+/// True for a frame that would mean the two instances fought over the agent.
+fn supersede_or_reconnect(f: &Value) -> bool {
+    f["code"] == "superseded" || (f["type"] == "upstream" && f["status"] != "connected")
+}
+
+#[tokio::test]
+async fn one_agent_on_two_instances_gets_every_frame_on_both_and_neither_is_superseded() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    // Two agent UIs of one deployment: the same secret, each its own
+    // instance id (random per process when INSTANCE_ID is unset, as here for
+    // #1; set for #2, which is restarted below).
+    let secret = ("SESSION_SECRET", "two-instances-secret-0123456789abcdef");
+    let one = AgentUi::start_with(&sb.ws_url(), &[secret]).await;
+    let two_env = [secret, ("INSTANCE_ID", "ui-two")];
+    let two = AgentUi::start_with(&sb.ws_url(), &two_env).await;
+    let customer = number(41);
+
+    // alice's browsers land on both (no affinity): each instance opens its
+    // own upstream for her, and both stay connected.
+    let (cookie, mut tab_a) = ready_agent(&one, "alice").await;
+    let mut tab_b = two.browser(&cookie).await;
+    let state = tab_b.until_type("state").await;
+    assert_eq!(state["agent"], "alice");
+    tab_b.until_connected().await;
+
+    // A customer writes: both consoles get the conversation.
+    assert_eq!(sb.text(&customer, "hello?").await.0, 200);
+    for tab in [&mut tab_a, &mut tab_b] {
+        tab.seen_or_until("the conversation", |f| {
+            f["type"] == "assigned" && f["conversation"]["id"] == customer.as_str()
+        })
+        .await;
+    }
+
+    // A reply through #2's console: acked there, and #1's console shows it
+    // too (it never saw it sent), once.
+    tab_b
+        .send(json!({"type": "reply", "conversation": customer, "client_id": "from-two", "body": "Hi, alice here (via #2)"}))
+        .await;
+    let ack = tab_b.seen_or_until("ack", |f| f["type"] == "ack").await;
+    assert_eq!(ack["seq"], 2);
+    let outbound = |f: &Value| {
+        f["type"] == "message"
+            && f["message"]["seq"] == 2
+            && f["message"]["client_id"] == "from-two"
+            && f["message"]["direction"] == "outbound"
+    };
+    tab_a.seen_or_until("the reply sent on #2", outbound).await;
+    tab_b.seen_or_until("its own reply", outbound).await;
+    assert!(tab_a.frames.iter().all(|f| f["type"] != "ack"));
+
+    // Availability set on #1 is shown on #2 as well.
+    tab_a
+        .send(json!({"type": "availability", "available": true, "capacity": 4}))
+        .await;
+    tab_b
+        .until("availability from #1", |f| {
+            f["type"] == "availability" && f["capacity"] == 4
+        })
+        .await;
+
+    // A terminal agent signed in as alice too: a third client, beside them.
+    let mut terminal = common::Agent::connect_as_client(&sb, "alice", "terminal-1").await;
+    terminal
+        .until_frame(STEP, "the conversation", |f| {
+            matches!(f, switchboard_protocol::ServerFrame::Assigned { .. })
+        })
+        .await;
+
+    // Barrier: a later message reaches every console and the terminal; by
+    // then any `superseded`, lost upstream or second copy would have come.
+    sb.barrier(&mut terminal, &customer).await;
+    for tab in [&mut tab_a, &mut tab_b] {
+        tab.seen_or_until("the barrier", |f| {
+            f["type"] == "message" && f["message"]["seq"] == 3
+        })
+        .await;
+        assert_eq!(tab.seqs(&customer), [1, 2, 3]);
+        assert!(
+            !tab.frames.iter().any(supersede_or_reconnect),
+            "{:#?}",
+            tab.frames
+        );
+        assert!(tab.closed.is_none());
+    }
+    assert!(terminal.errors().is_empty(), "{:?}", terminal.errors());
+    assert_eq!(
+        terminal
+            .messages
+            .get(&customer)
+            .map(|m| m.iter().map(|m| m.seq).collect::<Vec<_>>()),
+        Some(vec![1, 2, 3])
+    );
+
+    // Agent UI #2 restarts (a deploy). Its tab closes; #1's console and the
+    // terminal carry on: alice stays online, nothing is requeued.
+    drop(two);
+    assert_eq!(tab_b.expect_close().await, 1001);
+    assert_eq!(sb.text(&customer, "while #2 restarts").await.0, 200);
+    tab_a
+        .until("the message sent while #2 was down", |f| {
+            f["type"] == "message" && f["message"]["seq"] == 4
+        })
+        .await;
+    let two = AgentUi::start_with(&sb.ws_url(), &two_env).await;
+    // The same cookie signs the browser in on the restarted instance, with
+    // the whole conversation.
+    let mut tab_b = two.browser(&cookie).await;
+    tab_b.until_type("state").await;
+    tab_b.until_connected().await;
+    assert_eq!(tab_b.seqs(&customer), [1, 2, 3, 4]);
+    sb.barrier(&mut terminal, &customer).await;
+    for tab in [&mut tab_a, &mut tab_b] {
+        tab.seen_or_until("the barrier after the restart", |f| {
+            f["type"] == "message" && f["message"]["seq"] == 5
+        })
+        .await;
+        assert_eq!(tab.seqs(&customer), [1, 2, 3, 4, 5]);
+        assert!(
+            !tab.frames
+                .iter()
+                .any(|f| supersede_or_reconnect(f) || f["type"] == "unassigned"),
+            "{:#?}",
+            tab.frames
+        );
+    }
 }

@@ -285,6 +285,7 @@ async fn frames_that_break_the_websocket_rules_get_a_reason_and_the_right_close_
             resume: Default::default(),
             available: None,
             capacity: None,
+            client: None,
         };
         socket
             .send(WsMessage::Text(encode(&hello).into()))

@@ -8,6 +8,10 @@
 //! * A session cookie from agent UI #1 works on #2 (pages and the browser
 //!   socket, which opens the agent's upstream there), and a restarted agent
 //!   UI keeps the agent signed in: the tab reconnects with the same cookie.
+//! * One agent signed in through both agent UIs at once (a tab on each, two
+//!   upstreams through nginx): both tabs get every frame, a reply sent on one
+//!   shows on the other, nobody is superseded, and restarting one agent UI
+//!   keeps its tab signed in while the other carries on.
 //!
 //! nginx comes from Debian; the test command installs it and sets
 //! `NGINX_BIN` (scripts/lib/nginx.sh). Without `NGINX_BIN` these tests say
@@ -100,6 +104,8 @@ impl AgentUiProc {
             ("SWITCHBOARD_WS_URL", switchboard_ws_url.to_string()),
             ("STATIC_DIR", static_dir.display().to_string()),
             ("SESSION_SECRET", SECRET.to_string()),
+            // Each instance its own, kept across its restarts, as deployed.
+            ("INSTANCE_ID", format!("agent-ui-{port}")),
             ("UPSTREAM_PING_SECS", "2".to_string()),
             ("TRUSTED_PROXIES", "127.0.0.1".to_string()),
             ("RUST_LOG", "info,tower_http=warn".to_string()),
@@ -609,5 +615,85 @@ async fn a_rolling_restart_of_the_agent_uis_keeps_the_agent_signed_in_through_ng
         tab.until_connected().await;
         tab.until_message(&customer, &text).await;
         stack.uis[i].spawn().await;
+    }
+}
+
+#[tokio::test]
+async fn one_agent_on_both_agent_uis_behind_nginx_gets_every_frame_on_both() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut stack = Stack::start(&nginx).await;
+    let cookie = sign_in(&stack.url(""), "dave").await;
+    // A tab on each agent UI (as without affinity, or with a console opened
+    // on each directly); each opens dave's upstream through nginx.
+    let mut tabs = [
+        Tab::reconnect(&stack.uis[0].ws_url(), &cookie).await,
+        Tab::reconnect(&stack.uis[1].ws_url(), &cookie).await,
+    ];
+    for tab in tabs.iter_mut() {
+        tab.until_connected().await;
+    }
+    tabs[0].available().await;
+    let customer = number(4);
+    assert_eq!(stack.public.text(&customer, "anyone there?").await.0, 200);
+    for tab in tabs.iter_mut() {
+        tab.until_message(&customer, "anyone there?").await;
+    }
+    // A reply from the tab on #2 is shown on #1's too.
+    tabs[1]
+        .socket
+        .send(WsMessage::Text(
+            json!({"type": "reply", "conversation": customer, "client_id": "nginx-two", "body": "dave here, via #2"})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .expect("send reply");
+    for tab in tabs.iter_mut() {
+        tab.until_message(&customer, "dave here, via #2").await;
+    }
+    // Barrier: a later customer message on both; by then a supersede loop
+    // would have shown (a `superseded` error, an upstream reconnecting).
+    assert_eq!(stack.public.text(&customer, "great, thanks").await.0, 200);
+    for tab in tabs.iter_mut() {
+        tab.until_message(&customer, "great, thanks").await;
+        let fought = tab.frames.iter().any(|f| {
+            f["code"] == "superseded" || (f["type"] == "upstream" && f["status"] != "connected")
+        });
+        assert!(!fought, "{:#?}\n{}", tab.frames, stack.logs());
+        let replies = tab
+            .frames
+            .iter()
+            .filter(|f| f["type"] == "message" && f["message"]["client_id"] == "nginx-two")
+            .count();
+        assert_eq!(replies, 1, "{:#?}", tab.frames);
+    }
+
+    // Agent UI #1 restarts (SIGTERM, as a deploy does): #2's tab carries on
+    // and gets what is sent meanwhile; #1's tab comes back signed in, with it.
+    assert!(stack.uis[0].proc.terminate(), "{}", stack.logs());
+    assert_eq!(tabs[0].until_closed().await, 1001);
+    assert_eq!(
+        stack.public.text(&customer, "while #1 restarts").await.0,
+        200
+    );
+    tabs[1].until_message(&customer, "while #1 restarts").await;
+    stack.uis[0].spawn().await;
+    tabs[0] = Tab::reconnect(&stack.uis[0].ws_url(), &cookie).await;
+    assert_eq!(tabs[0].frames[0]["agent"], "dave", "{}", stack.logs());
+    tabs[0].until_connected().await;
+    tabs[0].until_message(&customer, "while #1 restarts").await;
+    assert_eq!(
+        stack.public.text(&customer, "after #1 is back").await.0,
+        200
+    );
+    for tab in tabs.iter_mut() {
+        tab.until_message(&customer, "after #1 is back").await;
+        assert!(
+            !tab.frames
+                .iter()
+                .any(|f| f["code"] == "superseded" || f["type"] == "unassigned"),
+            "{:#?}",
+            tab.frames
+        );
     }
 }

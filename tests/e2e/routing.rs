@@ -449,3 +449,119 @@ async fn reconnecting_within_grace_resumes_with_exactly_the_gap() {
         .count();
     assert_eq!(assigned_frames, 0, "the resumed session got deltas only");
 }
+
+#[tokio::test]
+async fn one_agent_from_two_clients_gets_everything_on_both_and_only_its_own_client_replaces_it() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let customer = number(61);
+    let mut one = Agent::connect_as_client(&sb, "carol", "ui-1").await;
+    let mut two = Agent::connect_as_client(&sb, "carol", "ui-2").await;
+    sb.text(&customer, "hi").await;
+    for a in [&mut one, &mut two] {
+        a.until(WAIT, "the conversation", |a| a.assigned.contains(&customer))
+            .await;
+    }
+    // A reply from one client: acked there, and a message on both.
+    two.send(&ClientFrame::Reply {
+        conversation: customer.clone(),
+        client_id: "r-two".into(),
+        body: "hello from two".into(),
+    })
+    .await;
+    two.until_frame(
+        WAIT,
+        "the ack",
+        |f| matches!(f, ServerFrame::Ack { client_id, seq: 2, .. } if client_id == "r-two"),
+    )
+    .await;
+    for a in [&mut one, &mut two] {
+        a.until(WAIT, "the reply", |a| a.bodies(&customer).len() == 2)
+            .await;
+    }
+    // Client ui-1 connects again (its old socket not closed): the old one is
+    // superseded, ui-2's is not; the new one gets the conversation.
+    let mut one_again = Agent::connect_as_client(&sb, "carol", "ui-1").await;
+    one.until_frame(WAIT, "superseded", |f| {
+        matches!(
+            f,
+            ServerFrame::Error {
+                code: ErrorCode::Superseded,
+                fatal: true,
+                ..
+            }
+        )
+    })
+    .await;
+    one_again
+        .until(WAIT, "the conversation", |a| a.bodies(&customer).len() == 2)
+        .await;
+    sb.barrier(&mut two, &customer).await;
+    one_again
+        .until(WAIT, "the barrier", |a| a.bodies(&customer).len() == 3)
+        .await;
+    assert!(two.errors().is_empty(), "{:?}", two.errors());
+    assert!(!one
+        .frames
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Ack { .. })));
+    for a in [&two, &one_again] {
+        let seqs: Vec<u64> = a.messages[&customer].iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2, 3], "{}", a.name);
+    }
+
+    // A `hello.client` that is empty (or over 128 characters) is refused,
+    // and the socket waits for a valid hello.
+    let mut socket = open_socket(&sb, "carol").await.expect("agent connects");
+    for client in ["".to_string(), "x".repeat(129)] {
+        let hello = ClientFrame::Hello {
+            resume: BTreeMap::new(),
+            available: None,
+            capacity: None,
+            client: Some(client),
+        };
+        switchboard_protocol::client::send(&mut socket, &hello)
+            .await
+            .expect("hello");
+        let answer = next_server_frame(&mut socket).await;
+        assert!(
+            matches!(
+                &answer,
+                ServerFrame::Error {
+                    code: ErrorCode::BadFrame,
+                    fatal: false,
+                    message,
+                    ..
+                } if message.contains("hello.client")
+            ),
+            "{answer:?}"
+        );
+    }
+    let hello = ClientFrame::Hello {
+        resume: BTreeMap::new(),
+        available: None,
+        capacity: None,
+        client: Some("ui-3".into()),
+    };
+    switchboard_protocol::client::send(&mut socket, &hello)
+        .await
+        .expect("hello");
+    let answer = next_server_frame(&mut socket).await;
+    assert!(matches!(answer, ServerFrame::Welcome { .. }), "{answer:?}");
+}
+
+/// The next protocol frame on a raw agent socket (panics after `WAIT`).
+async fn next_server_frame(socket: &mut switchboard_protocol::client::Socket) -> ServerFrame {
+    use futures_util::StreamExt;
+    use switchboard_protocol::client::Incoming;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("socket open")
+            .expect("readable");
+        if let Incoming::Frame(frame) = switchboard_protocol::client::read(&next) {
+            return frame;
+        }
+    }
+}

@@ -1,5 +1,9 @@
 //! One signed-in agent's live session: a single upstream WebSocket to the switchboard,
-//! shared by every browser tab the agent has open.
+//! shared by every browser tab the agent has open on this instance. It says which
+//! client it is (`hello.client`: this instance's id), so the same agent's upstream
+//! from another agent-UI instance coexists with it; both are sent every frame, and
+//! what one instance's browsers change (a reply, a resolve, availability) reaches
+//! the other's through the switchboard.
 //!
 //! A tokio task ([`task`]) owns the upstream socket and the agent's [`model`]; the rest
 //! of the server talks to it through an [`AgentHandle`]. Browsers subscribe to a
@@ -42,7 +46,8 @@ pub struct LinkSettings {
 pub enum Ended {
     /// Signed out or shut down.
     Closed,
-    /// Another client signed in as this agent.
+    /// Another connection of this agent with the same client id (this instance's)
+    /// replaced this one.
     Superseded,
     /// The switchboard no longer accepts the password.
     CredentialsRejected,
@@ -139,8 +144,10 @@ impl AgentHandle {
 
 /// Starts an agent's session. `initial` is an already authenticated socket (the one
 /// the sign-in opened), used instead of connecting again.
+/// `client` is this instance's id, sent as `hello.client`.
 pub fn spawn(
     credentials: Credentials,
+    client: String,
     settings: LinkSettings,
     initial: Option<Upstream>,
 ) -> (AgentHandle, JoinHandle<Ended>) {
@@ -149,7 +156,14 @@ pub fn spawn(
     let (frames, _) = broadcast::channel(BROWSER_BUFFER_FRAMES);
     // Every line of the session's task names the agent.
     let span = tracing::info_span!("agent_session", agent = %credentials.name);
-    let task = task::Task::new(credentials, settings, commands_rx, connected_tx, frames);
+    let task = task::Task::new(
+        credentials,
+        client,
+        settings,
+        commands_rx,
+        connected_tx,
+        frames,
+    );
     let join = tokio::spawn(tracing::Instrument::instrument(task.run(initial), span));
     (
         AgentHandle {

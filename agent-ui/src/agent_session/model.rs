@@ -366,6 +366,12 @@ impl AgentModel {
                 self.queue_length = length;
                 vec![BrowserFrame::Queue { length }]
             }
+            // Declared through the agent's other connection (another instance's
+            // browser): every tab here shows it too.
+            ServerFrame::Availability {
+                available,
+                capacity,
+            } => vec![self.set_availability(available, capacity)],
             ServerFrame::Pong { .. } => Vec::new(),
             ServerFrame::Error {
                 code,
@@ -528,6 +534,57 @@ mod tests {
     fn unread_of(model: &mut AgentModel) -> u32 {
         match model.snapshot(NOW) {
             BrowserFrame::State(s) => s.conversations[0].unread,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_reply_sent_through_another_instance_is_shown_once_and_answers_the_customer() {
+        // The agent replied in a browser on the other agent-UI instance: this
+        // one never saw the reply go out nor its `ack`, only the message
+        // itself, from the switchboard's feed.
+        let mut model = AgentModel::new("alice");
+        assigned(&mut model, vec![msg(1, Direction::Inbound, "hi", NOW)]);
+        assert_eq!(unread_of(&mut model), 1);
+        let mut reply = msg(2, Direction::Outbound, "hello from the other console", NOW);
+        reply.agent = Some("alice".into());
+        reply.client_id = Some("sent-elsewhere".into());
+        let shown = model.apply(
+            ServerFrame::Message {
+                message: reply.clone(),
+            },
+            NOW,
+        );
+        assert!(
+            matches!(&shown[..], [BrowserFrame::Message { message, unread: 0, waiting: None }]
+                if message.message.client_id.as_deref() == Some("sent-elsewhere")),
+            "{shown:?}"
+        );
+        // Sent again on a resume: not shown twice.
+        assert!(model
+            .apply(ServerFrame::Message { message: reply }, NOW)
+            .is_empty());
+        match model.snapshot(NOW) {
+            BrowserFrame::State(s) => assert_eq!(s.conversations[0].messages.len(), 2),
+            _ => unreachable!(),
+        }
+        // Availability set on the other instance reaches every tab here.
+        let told = model.apply(
+            ServerFrame::Availability {
+                available: false,
+                capacity: 3,
+            },
+            NOW,
+        );
+        assert!(matches!(
+            &told[..],
+            [BrowserFrame::Availability {
+                available: false,
+                capacity: 3
+            }]
+        ));
+        match model.snapshot(NOW) {
+            BrowserFrame::State(s) => assert!(!s.available && s.capacity == 3),
             _ => unreachable!(),
         }
     }

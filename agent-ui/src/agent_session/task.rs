@@ -82,6 +82,8 @@ impl Link {
 
 pub(super) struct Task {
     credentials: Credentials,
+    /// This instance's client id (`hello.client`).
+    client: String,
     settings: LinkSettings,
     commands: mpsc::Receiver<Command>,
     connected: watch::Sender<bool>,
@@ -102,6 +104,7 @@ pub(super) struct Task {
 impl Task {
     pub(super) fn new(
         credentials: Credentials,
+        client: String,
         settings: LinkSettings,
         commands: mpsc::Receiver<Command>,
         connected: watch::Sender<bool>,
@@ -110,6 +113,7 @@ impl Task {
         let model = AgentModel::new(&credentials.name);
         Task {
             credentials,
+            client,
             settings,
             commands,
             connected,
@@ -205,6 +209,7 @@ impl Task {
             resume: self.model.resume(),
             available: None,
             capacity: None,
+            client: Some(self.client.clone()),
         };
         match client::send(&mut socket, &hello).await {
             Ok(()) => {

@@ -68,6 +68,7 @@ pub async fn run(
             resume: resume.to_hello(),
             available: Some(true),
             capacity: Some(100),
+            client: None,
         };
         if client::send(&mut socket, &hello).await.is_err() {
             continue;

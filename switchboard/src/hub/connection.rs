@@ -7,7 +7,7 @@
 //! or shutdown ends it.
 
 use crate::http::AppState;
-use crate::router::{Command, Conn, Outgoing, RESUME_STATUS_WINDOW};
+use crate::router::{Command, Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
 use crate::store::{MessageLog, StoreError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -26,6 +26,8 @@ use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 const PING_AT_MOST_EVERY: Duration = Duration::from_secs(20);
 /// How long a new connection may take to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest `hello.client` (an agent-UI instance id, a terminal agent's id).
+const MAX_CLIENT_CHARS: usize = 128;
 /// How long the peer may take to answer our Close (it may first have to
 /// read a backlog of frames).
 const CLOSE_HANDSHAKE_LIMIT: Duration = Duration::from_secs(4);
@@ -49,6 +51,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         resume,
         available,
         capacity,
+        client,
     } = hello
     else {
         return;
@@ -63,6 +66,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         .send(Command::Connect {
             agent: agent.clone(),
             conn,
+            client: client.unwrap_or_default(),
             resume,
             available,
             capacity,
@@ -192,7 +196,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                 };
                 last_heard = Instant::now();
                 match message {
-                    Message::Text(text) => handle_frame(&state, &agent, &frames_tx, text.as_str()).await,
+                    Message::Text(text) => handle_frame(&state, &agent, conn_id, &frames_tx, text.as_str()).await,
                     Message::Binary(_) => reply_error(&frames_tx, ErrorCode::BadFrame, "frames are JSON text, not binary".into()),
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -449,6 +453,12 @@ async fn first_hello(
             _ => continue,
         };
         let error = match decode::<ClientFrame>(text.as_str()) {
+            Ok(ClientFrame::Hello {
+                client: Some(client),
+                ..
+            }) if client.is_empty() || client.chars().count() > MAX_CLIENT_CHARS => {
+                format!("hello.client must be 1 to {MAX_CLIENT_CHARS} characters")
+            }
             Ok(hello @ ClientFrame::Hello { .. }) => return Some(hello),
             Ok(_) => "send `hello` first".to_string(),
             Err(e) => e.to_string(),
@@ -465,7 +475,13 @@ async fn first_hello(
     None
 }
 
-async fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, text: &str) {
+async fn handle_frame(
+    state: &AppState,
+    agent: &str,
+    conn_id: ConnId,
+    frames: &mpsc::Sender<Outgoing>,
+    text: &str,
+) {
     let frame = match decode::<ClientFrame>(text) {
         Ok(frame) => frame,
         Err(e @ (DecodeError::Malformed(_) | DecodeError::Version(_))) => {
@@ -490,6 +506,7 @@ async fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgo
             capacity,
         } => Command::Availability {
             agent,
+            conn_id,
             available,
             capacity,
         },
@@ -523,6 +540,7 @@ async fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgo
             }
             Command::Reply {
                 agent,
+                conn_id,
                 conversation,
                 client_id,
                 body,
@@ -530,10 +548,12 @@ async fn handle_frame(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgo
         }
         ClientFrame::Resolve { conversation } => Command::Resolve {
             agent,
+            conn_id,
             conversation,
         },
         ClientFrame::Transfer { conversation, to } => Command::Transfer {
             agent,
+            conn_id,
             conversation,
             to,
         },

@@ -1,5 +1,11 @@
 //! The router's view of agents: who is online, available, how loaded, what
 //! each live session has already been sent — and whom to pick next.
+//!
+//! An agent may have several sessions at once, one per *client* (each
+//! agent-UI instance, a terminal agent): they share the agent's
+//! conversations, capacity and settings, and each has its own delivery
+//! cursors, so every session is shown everything of the agent's
+//! conversations once, in order.
 
 use super::conn::ConnId;
 use crate::store::AgentSettings;
@@ -13,10 +19,11 @@ pub struct Agent {
     pub settings: AgentSettings,
     /// Conversations assigned to this agent, online or not (during grace).
     pub conversations: BTreeSet<ConversationId>,
-    /// The live connection, if any.
-    pub session: Option<Session>,
-    /// Bumped on every connect and disconnect, so a stale grace timer does
-    /// nothing.
+    /// The live connections, at most one per client. The agent is online
+    /// while there is any.
+    pub sessions: BTreeMap<ConnId, Session>,
+    /// Bumped on every connect and on the disconnect of the last session,
+    /// so a stale grace timer does nothing.
     pub generation: u64,
     /// When this agent last got a conversation (round-robin among equals).
     pub last_assigned: u64,
@@ -25,7 +32,9 @@ pub struct Agent {
 /// One connected session of an agent.
 #[derive(Debug)]
 pub struct Session {
-    pub conn: ConnId,
+    /// The client program it belongs to (`hello.client`; empty: the shared
+    /// default client). A new session of the same client replaces it.
+    pub client: String,
     /// Highest seq sent on this session, per conversation it holds.
     pub delivered: HashMap<ConversationId, Seq>,
     /// Has not been sent the presence list yet.
@@ -37,7 +46,7 @@ impl Agent {
         Agent {
             settings,
             conversations: BTreeSet::new(),
-            session: None,
+            sessions: BTreeMap::new(),
             generation: 0,
             last_assigned: 0,
         }
@@ -47,11 +56,14 @@ impl Agent {
         self.conversations.len()
     }
 
+    /// Has at least one live session.
+    pub fn online(&self) -> bool {
+        !self.sessions.is_empty()
+    }
+
     /// Online, available and below capacity.
     pub fn can_take_more(&self) -> bool {
-        self.session.is_some()
-            && self.settings.available
-            && self.load() < self.settings.capacity as usize
+        self.online() && self.settings.available && self.load() < self.settings.capacity as usize
     }
 }
 
@@ -75,7 +87,7 @@ pub fn presence(agents: &BTreeMap<String, Agent>) -> Vec<AgentPresence> {
         .iter()
         .map(|(name, agent)| AgentPresence {
             name: name.clone(),
-            online: agent.session.is_some(),
+            online: agent.online(),
             available: agent.settings.available,
         })
         .collect()

@@ -1,13 +1,25 @@
 //! What agents ask for: availability, reply, resolve, transfer. Only the
-//! holder of a conversation may act on it.
+//! holder of a conversation may act on it — from any of its sessions: the
+//! conversations, capacity and settings are the agent's. An answer meant
+//! for the asker (`ack`, a refusal) goes to the session that asked; what
+//! changes the agent's state (`unassigned`, new settings) to every session.
 
+use super::conn::ConnId;
 use super::event::Effect;
 use super::machine::Core;
 use crate::store::{AgentSettings, Reply};
 use switchboard_protocol::{ConversationId, ErrorCode, ServerFrame, UnassignReason};
 
 impl Core {
-    pub(super) fn availability(&mut self, agent: &str, available: bool, capacity: u32) {
+    /// `availability` from session `conn`. The agent's other sessions are
+    /// told (the one that declared it knows).
+    pub(super) fn availability(
+        &mut self,
+        agent: &str,
+        conn: ConnId,
+        available: bool,
+        capacity: u32,
+    ) {
         let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
@@ -22,28 +34,43 @@ impl Core {
                 available,
                 capacity,
             });
+            let others: Vec<ConnId> = a.sessions.keys().filter(|c| **c != conn).copied().collect();
+            for other in others {
+                self.frame_to(
+                    agent,
+                    other,
+                    ServerFrame::Availability {
+                        available,
+                        capacity,
+                    },
+                );
+            }
         }
         self.drain();
     }
 
+    /// `reply` from session `conn`: stored in the agent's name and acked to
+    /// that session; every session of the agent then sees it in the
+    /// conversation (from the change feed, like any message).
     pub(super) fn reply(
         &mut self,
         agent: &str,
+        conn: ConnId,
         conversation: ConversationId,
         client_id: String,
         body: String,
     ) {
-        let Some(conn) = self
+        let connected = self
             .agents
             .get(agent)
-            .and_then(|a| a.session.as_ref())
-            .map(|s| s.conn)
-        else {
+            .is_some_and(|a| a.sessions.contains_key(&conn));
+        if !connected {
             return;
-        };
+        }
         if self.holder(&conversation) != Some(agent) {
-            self.frame(
+            self.frame_to(
                 agent,
+                conn,
                 ServerFrame::Error {
                     code: ErrorCode::NotAssigned,
                     message: format!("conversation {conversation} is not assigned to you"),
@@ -66,8 +93,8 @@ impl Core {
         });
     }
 
-    pub(super) fn resolve(&mut self, agent: &str, conversation: &str) {
-        if !self.check_assigned(agent, conversation) {
+    pub(super) fn resolve(&mut self, agent: &str, conn: ConnId, conversation: &str) {
+        if !self.check_assigned(agent, conn, conversation) {
             return;
         }
         self.release(agent, conversation, UnassignReason::Resolved);
@@ -85,15 +112,22 @@ impl Core {
         self.drain();
     }
 
-    pub(super) fn transfer(&mut self, agent: &str, conversation: &str, to: Option<String>) {
-        if !self.check_assigned(agent, conversation) {
+    pub(super) fn transfer(
+        &mut self,
+        agent: &str,
+        conn: ConnId,
+        conversation: &str,
+        to: Option<String>,
+    ) {
+        if !self.check_assigned(agent, conn, conversation) {
             return;
         }
         match to {
             Some(target) => {
                 if let Some(message) = self.refuse_transfer(agent, conversation, &target) {
-                    self.frame(
+                    self.frame_to(
                         agent,
+                        conn,
                         ServerFrame::Error {
                             code: ErrorCode::TransferRejected,
                             message,
@@ -131,7 +165,7 @@ impl Core {
         match self.agents.get(target) {
             _ if target == agent => Some(format!("{conversation} is already yours")),
             None => Some(format!("there is no agent named {target}")),
-            Some(t) if t.session.is_none() => Some(format!("{target} is offline")),
+            Some(t) if !t.online() => Some(format!("{target} is offline")),
             Some(t) if !t.settings.available => Some(format!("{target} is not available")),
             Some(t) if t.load() >= t.settings.capacity as usize => Some(format!(
                 "{target} is at capacity ({}/{})",
@@ -142,12 +176,14 @@ impl Core {
         }
     }
 
-    /// True when `agent` holds `conversation`; otherwise tells it so.
-    fn check_assigned(&mut self, agent: &str, conversation: &str) -> bool {
+    /// True when `agent` holds `conversation`; otherwise tells the asking
+    /// session so.
+    fn check_assigned(&mut self, agent: &str, conn: ConnId, conversation: &str) -> bool {
         let assigned = self.holder(conversation) == Some(agent);
         if !assigned {
-            self.frame(
+            self.frame_to(
                 agent,
+                conn,
                 ServerFrame::Error {
                     code: ErrorCode::NotAssigned,
                     message: format!("conversation {conversation} is not assigned to you"),
@@ -160,8 +196,8 @@ impl Core {
         assigned
     }
 
-    /// Takes a conversation away from its agent and tells the agent why
-    /// (the route itself is the caller's to change).
+    /// Takes a conversation away from its agent and tells every session of
+    /// the agent why (the route itself is the caller's to change).
     pub(super) fn release(&mut self, agent: &str, conversation: &str, reason: UnassignReason) {
         self.drop_holding(agent, conversation);
         self.frame(

@@ -1,50 +1,88 @@
-//! What each session is sent of its conversations: every seq once, in
-//! order, with no gap — inside `assigned.history` or as `message` frames.
+//! What each session is sent of its agent's conversations: every seq once,
+//! in order, with no gap — inside `assigned.history` or as `message` frames.
+//!
+//! An agent may have several sessions (one per client); each keeps its own
+//! cursor per conversation, so each is shown everything exactly once,
+//! whichever session joined when.
 
-use super::conn::Outgoing;
+use super::conn::{ConnId, Outgoing};
 use super::event::Effect;
 use super::machine::Core;
 use crate::store::RouteRecord;
 use switchboard_protocol::{Seq, ServerFrame};
 
 impl Core {
-    /// Queues work for an agent's session, if it is online.
-    pub(super) fn send(&mut self, agent: &str, out: Outgoing) {
-        if let Some(session) = self.agents.get(agent).and_then(|a| a.session.as_ref()) {
+    /// The connections of an agent's sessions (none when offline).
+    pub(super) fn conns_of(&self, agent: &str) -> Vec<ConnId> {
+        self.agents
+            .get(agent)
+            .map(|a| a.sessions.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Queues work for one session of an agent, if it is still connected.
+    pub(super) fn send_to(&mut self, agent: &str, conn: ConnId, out: Outgoing) {
+        let live = self
+            .agents
+            .get(agent)
+            .is_some_and(|a| a.sessions.contains_key(&conn));
+        if live {
             self.effects.push(Effect::Send {
                 agent: agent.to_string(),
-                conn: session.conn,
+                conn,
                 out,
             });
         }
     }
 
-    /// Sends a frame to an agent's session, if it is online.
+    /// Queues the same work for every session of an agent.
+    pub(super) fn send(&mut self, agent: &str, out: Outgoing) {
+        for conn in self.conns_of(agent) {
+            self.send_to(agent, conn, out.clone());
+        }
+    }
+
+    /// Sends a frame to every session of an agent.
     pub(super) fn frame(&mut self, agent: &str, frame: ServerFrame) {
         self.send(agent, Outgoing::Frame(frame));
     }
 
-    /// Sends an agent whatever of the conversation its session has not
-    /// seen, up to the head: `assigned` if it never saw it, else `message`
-    /// frames.
+    /// Sends a frame to one session of an agent (an answer to what it sent).
+    pub(super) fn frame_to(&mut self, agent: &str, conn: ConnId, frame: ServerFrame) {
+        self.send_to(agent, conn, Outgoing::Frame(frame));
+    }
+
+    /// Sends each session of an agent whatever of the conversation it has
+    /// not seen, up to the head.
     pub(super) fn deliver(&mut self, agent: &str, conversation: &str) {
+        for conn in self.conns_of(agent) {
+            self.deliver_to(agent, conn, conversation);
+        }
+    }
+
+    /// Sends one session whatever of the conversation it has not seen, up to
+    /// the head: `assigned` if it never saw it, else `message` frames.
+    pub(super) fn deliver_to(&mut self, agent: &str, conn: ConnId, conversation: &str) {
         if self.claiming.contains(conversation) {
             return;
         }
         let head = self.head(conversation);
-        let Some(session) = self.agents.get_mut(agent).and_then(|a| a.session.as_mut()) else {
+        let Some(session) = self
+            .agents
+            .get_mut(agent)
+            .and_then(|a| a.sessions.get_mut(&conn))
+        else {
             return;
         };
         match session.delivered.get(conversation).copied() {
-            None => self.send_assigned(agent, conversation, 0),
+            None => self.send_assigned(agent, conn, conversation),
             Some(after) if head > after => {
                 session.delivered.insert(conversation.to_string(), head);
-                let (conn, conversation) = (session.conn, conversation.to_string());
                 self.effects.push(Effect::Send {
                     agent: agent.to_string(),
                     conn,
                     out: Outgoing::Range {
-                        conversation,
+                        conversation: conversation.to_string(),
                         after,
                         upto: head,
                     },
@@ -54,8 +92,8 @@ impl Core {
         }
     }
 
-    /// Sends `assigned` with the history after `after`, up to the head.
-    pub(super) fn send_assigned(&mut self, agent: &str, conversation: &str, after: Seq) {
+    /// Sends one session `assigned` with the whole history, up to the head.
+    pub(super) fn send_assigned(&mut self, agent: &str, conn: ConnId, conversation: &str) {
         if self.claiming.contains(conversation) {
             return;
         }
@@ -72,42 +110,50 @@ impl Core {
             }),
             _ => None,
         };
-        let Some(session) = self.agents.get_mut(agent).and_then(|a| a.session.as_mut()) else {
+        let Some(session) = self
+            .agents
+            .get_mut(agent)
+            .and_then(|a| a.sessions.get_mut(&conn))
+        else {
             return;
         };
         session.delivered.insert(conversation.to_string(), head);
-        let conn = session.conn;
         self.effects.push(Effect::Send {
             agent: agent.to_string(),
             conn,
             out: Outgoing::Assigned {
                 conversation: conversation.to_string(),
-                after,
+                after: 0,
                 upto: head,
                 waiting_since_ms,
             },
         });
     }
 
-    /// What a reconnecting agent missed of a conversation it still holds:
-    /// the current status and opt-out state (idempotent to apply), then the
-    /// messages after `seen`.
-    pub(super) fn resume(&mut self, agent: &str, conversation: &str, seen: Seq) {
+    /// What a reconnecting session missed of a conversation its agent still
+    /// holds: the current status and opt-out state (idempotent to apply),
+    /// then the messages after `seen`.
+    pub(super) fn resume(&mut self, agent: &str, conn: ConnId, conversation: &str, seen: Seq) {
         if self.claiming.contains(conversation) {
             return;
         }
         let seen = seen.min(self.head(conversation));
-        let Some(session) = self.agents.get_mut(agent).and_then(|a| a.session.as_mut()) else {
+        let Some(session) = self
+            .agents
+            .get_mut(agent)
+            .and_then(|a| a.sessions.get_mut(&conn))
+        else {
             return;
         };
         session.delivered.insert(conversation.to_string(), seen);
-        self.send(
+        self.send_to(
             agent,
+            conn,
             Outgoing::Resume {
                 conversation: conversation.to_string(),
                 seen,
             },
         );
-        self.deliver(agent, conversation);
+        self.deliver_to(agent, conn, conversation);
     }
 }

@@ -207,6 +207,7 @@ impl Driver {
             Command::Connect {
                 agent,
                 conn,
+                client,
                 resume,
                 available,
                 capacity,
@@ -216,6 +217,7 @@ impl Driver {
                 Event::Connected {
                     agent,
                     conn: id,
+                    client,
                     resume,
                     available,
                     capacity,
@@ -230,37 +232,45 @@ impl Driver {
             }
             Command::Availability {
                 agent,
+                conn_id,
                 available,
                 capacity,
             } => Event::Availability {
                 agent,
+                conn: conn_id,
                 available,
                 capacity,
             },
             Command::Reply {
                 agent,
+                conn_id,
                 conversation,
                 client_id,
                 body,
             } => Event::Reply {
                 agent,
+                conn: conn_id,
                 conversation,
                 client_id,
                 body,
             },
             Command::Resolve {
                 agent,
+                conn_id,
                 conversation,
             } => Event::Resolve {
                 agent,
+                conn: conn_id,
                 conversation,
             },
             Command::Transfer {
                 agent,
+                conn_id,
                 conversation,
                 to,
             } => Event::Transfer {
                 agent,
+                conn: conn_id,
                 conversation,
                 to,
             },

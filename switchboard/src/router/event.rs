@@ -17,6 +17,8 @@ pub enum Event {
     Connected {
         agent: String,
         conn: ConnId,
+        /// The client program (`hello.client`; empty: the default client).
+        client: String,
         /// Conversation → last seq the client saw.
         resume: BTreeMap<ConversationId, Seq>,
         available: Option<bool>,
@@ -24,27 +26,31 @@ pub enum Event {
     },
     /// A connection ended (socket closed, or its buffer overflowed).
     Disconnected { agent: String, conn: ConnId },
-    /// `availability` frame.
+    /// `availability` frame, from session `conn`.
     Availability {
         agent: String,
+        conn: ConnId,
         available: bool,
         capacity: u32,
     },
-    /// `reply` frame (already validated by the connection).
+    /// `reply` frame (already validated by the connection), from session `conn`.
     Reply {
         agent: String,
+        conn: ConnId,
         conversation: ConversationId,
         client_id: String,
         body: String,
     },
-    /// `resolve` frame.
+    /// `resolve` frame, from session `conn`.
     Resolve {
         agent: String,
+        conn: ConnId,
         conversation: ConversationId,
     },
-    /// `transfer` frame.
+    /// `transfer` frame, from session `conn`.
     Transfer {
         agent: String,
+        conn: ConnId,
         conversation: ConversationId,
         to: Option<String>,
     },

@@ -2,7 +2,7 @@
 //! conversation, showing the rest to whoever holds it), delivery statuses
 //! and opt-out changes.
 
-use super::conn::Outgoing;
+use super::conn::{ConnId, Outgoing};
 use super::machine::{Core, Live};
 use crate::store::RouteRecord;
 use switchboard_protocol::{ConversationId, Direction, Seq};
@@ -52,20 +52,27 @@ impl Core {
         self.notice_if_queued(&conversation, since_ms);
     }
 
-    /// A status is shown only to the holder, and only for a message its
-    /// session was already sent (later ones carry their status).
+    /// A status is shown only to the holder's sessions, and to each only for
+    /// a message it was already sent (later ones carry their status).
     pub(super) fn on_status(&mut self, conversation: &str, seq: Seq) {
         let Some(agent) = self.holder(conversation).map(str::to_string) else {
             return;
         };
-        let delivered = self
+        let told: Vec<ConnId> = self
             .agents
             .get(&agent)
-            .and_then(|a| a.session.as_ref())
-            .and_then(|s| s.delivered.get(conversation).copied());
-        if delivered.is_some_and(|d| d >= seq) {
-            self.send(
+            .map(|a| {
+                a.sessions
+                    .iter()
+                    .filter(|(_, s)| s.delivered.get(conversation).is_some_and(|&d| d >= seq))
+                    .map(|(conn, _)| *conn)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for conn in told {
+            self.send_to(
                 &agent,
+                conn,
                 Outgoing::Status {
                     conversation: conversation.to_string(),
                     seq,
@@ -74,7 +81,7 @@ impl Core {
         }
     }
 
-    /// An opt-out change is shown only to the holder.
+    /// An opt-out change is shown only to the holder (every session).
     pub(super) fn on_opt_out(&mut self, conversation: &str) {
         if let Some(agent) = self.holder(conversation).map(str::to_string) {
             self.send(

@@ -13,9 +13,11 @@
 //! * a conversation is in `queue` (once) iff its live route is `Queued`;
 //! * a conversation is in an agent's `conversations` iff its live route is
 //!   `Assigned` to that agent;
-//! * a session has delivery state only for conversations its agent holds;
-//! * a conversation is in `claiming` only while assigned, and its holder's
-//!   session has no delivery state for it (nobody is told before the claim
+//! * a session has delivery state only for conversations its agent holds, and
+//!   never past a conversation's head;
+//! * an agent has at most one session per client;
+//! * a conversation is in `claiming` only while assigned, and none of its
+//!   holder's sessions has delivery state for it (nobody is told before the claim
 //!   is durable).
 //!
 //! Route writes that fail are not silently forgotten: a conversation whose
@@ -186,31 +188,36 @@ impl Core {
             Event::Connected {
                 agent,
                 conn,
+                client,
                 resume,
                 available,
                 capacity,
-            } => self.connect(&agent, conn, resume, available, capacity),
+            } => self.connect(&agent, conn, client, resume, available, capacity),
             Event::Disconnected { agent, conn } => self.disconnect(&agent, conn),
             Event::Availability {
                 agent,
+                conn,
                 available,
                 capacity,
-            } => self.availability(&agent, available, capacity),
+            } => self.availability(&agent, conn, available, capacity),
             Event::Reply {
                 agent,
+                conn,
                 conversation,
                 client_id,
                 body,
-            } => self.reply(&agent, conversation, client_id, body),
+            } => self.reply(&agent, conn, conversation, client_id, body),
             Event::Resolve {
                 agent,
+                conn,
                 conversation,
-            } => self.resolve(&agent, &conversation),
+            } => self.resolve(&agent, conn, &conversation),
             Event::Transfer {
                 agent,
+                conn,
                 conversation,
                 to,
-            } => self.transfer(&agent, &conversation, to),
+            } => self.transfer(&agent, conn, &conversation, to),
             Event::GraceExpired { agent, generation } => self.grace_expired(&agent, generation),
             Event::Message {
                 conversation,
@@ -297,20 +304,33 @@ impl Core {
         for c in &self.claiming {
             let holder = self.holder(c);
             assert!(holder.is_some(), "{c} is being claimed but not assigned");
-            let told = holder
-                .and_then(|h| self.agents[h].session.as_ref())
-                .is_some_and(|s| s.delivered.contains_key(c));
+            let told = holder.is_some_and(|h| {
+                self.agents[h]
+                    .sessions
+                    .values()
+                    .any(|s| s.delivered.contains_key(c))
+            });
             assert!(!told, "{c} was shown before its claim was confirmed");
         }
         for (name, a) in &self.agents {
             for c in &a.conversations {
                 assert_eq!(self.holder(c), Some(name.as_str()), "{c} in {name}'s set");
             }
-            if let Some(s) = &a.session {
-                for c in s.delivered.keys() {
+            let clients: BTreeSet<&String> = a.sessions.values().map(|s| &s.client).collect();
+            assert_eq!(
+                clients.len(),
+                a.sessions.len(),
+                "{name} has two sessions of one client"
+            );
+            for (conn, s) in &a.sessions {
+                for (c, &seq) in &s.delivered {
                     assert!(
                         a.conversations.contains(c),
-                        "{name} has delivery state for {c}"
+                        "{name}'s session {conn} has delivery state for {c}"
+                    );
+                    assert!(
+                        seq <= self.head(c),
+                        "{name}'s session {conn} was sent {c} past its head"
                     );
                 }
             }

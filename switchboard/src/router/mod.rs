@@ -4,7 +4,9 @@
 //! agents about new messages, assigns new conversations to the least-loaded
 //! available agent (sticky afterwards), keeps a FIFO queue when nobody is
 //! free, holds a disconnected agent's conversations for a grace period, and
-//! handles resolve and transfer.
+//! handles resolve and transfer. An agent may be connected several times at
+//! once, once per client (each agent-UI instance): every session is shown
+//! everything of the agent's conversations.
 //!
 //! It is a synchronous state machine ([`machine::Core`]: one [`Event`] in, a
 //! list of [`Effect`]s out, no I/O, unit-tested in `tests`) run by a thin
@@ -45,6 +47,8 @@ pub enum Command {
     Connect {
         agent: String,
         conn: Conn,
+        /// `hello.client`; empty: the default client.
+        client: String,
         resume: BTreeMap<ConversationId, Seq>,
         available: Option<bool>,
         capacity: Option<u32>,
@@ -55,21 +59,29 @@ pub enum Command {
     },
     Availability {
         agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
         available: bool,
         capacity: u32,
     },
     Reply {
         agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
         conversation: ConversationId,
         client_id: String,
         body: String,
     },
     Resolve {
         agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
         conversation: ConversationId,
     },
     Transfer {
         agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
         conversation: ConversationId,
         to: Option<String>,
     },

@@ -1,10 +1,12 @@
-//! Sessions coming and going: `hello` (welcome, resume), disconnects and the
-//! grace period that keeps a disconnected agent's conversations for a
-//! while, and the `presence` and `queue` announcements — sent only when
-//! what they say changed (and `presence` once to each new session).
+//! Sessions coming and going: `hello` (welcome, resume; a new session
+//! replaces only its own client's old one), disconnects and the grace period
+//! that keeps a disconnected agent's conversations for a while after its
+//! last session left, and the `presence` and `queue` announcements — sent
+//! to every session, only when what they say changed (and `presence` once
+//! to each new session).
 
 use super::agents::{self, Session};
-use super::conn::{ConnId, Outgoing};
+use super::conn::ConnId;
 use super::event::Effect;
 use super::machine::Core;
 use crate::store::AgentSettings;
@@ -12,10 +14,14 @@ use std::collections::{BTreeMap, HashMap};
 use switchboard_protocol::{ConversationId, ErrorCode, Seq, ServerFrame, UnassignReason};
 
 impl Core {
+    /// A session said `hello`. It replaces the agent's session of the same
+    /// client (a reconnect: the old one is told `superseded`); sessions of
+    /// other clients carry on beside it.
     pub(super) fn connect(
         &mut self,
         name: &str,
         conn: ConnId,
+        client: String,
         resume: BTreeMap<ConversationId, Seq>,
         available: Option<bool>,
         capacity: Option<u32>,
@@ -24,12 +30,20 @@ impl Core {
         let Some(agent) = self.agents.get_mut(name) else {
             return;
         };
-        if let Some(old) = agent.session.take() {
+        let replaced: Vec<ConnId> = agent
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.client == client)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for old in replaced {
+            agent.sessions.remove(&old);
             self.effects.push(Effect::Close {
-                conn: old.conn,
+                conn: old,
                 frame: ServerFrame::Error {
                     code: ErrorCode::Superseded,
-                    message: "this agent signed in on another connection".into(),
+                    message: "this agent signed in on another connection from the same client"
+                        .into(),
                     client_id: None,
                     conversation: None,
                     fatal: true,
@@ -41,23 +55,43 @@ impl Core {
             available: available.unwrap_or(agent.settings.available),
             capacity: capacity.unwrap_or(agent.settings.capacity),
         };
-        if declared != agent.settings {
+        let changed = declared != agent.settings;
+        if changed {
             agent.settings = declared;
             self.effects.push(Effect::SaveAgent {
                 agent: name.to_string(),
                 available: declared.available,
                 capacity: declared.capacity,
             });
+            // The agent's other sessions show the new settings too; this
+            // one learns them from its `welcome`.
+            self.frame(
+                name,
+                ServerFrame::Availability {
+                    available: declared.available,
+                    capacity: declared.capacity,
+                },
+            );
         }
+        let Some(agent) = self.agents.get_mut(name) else {
+            return;
+        };
+        // Cancels a grace period running since the last session left.
         agent.generation += 1;
-        agent.session = Some(Session {
+        let client_id = client.clone();
+        agent.sessions.insert(
             conn,
-            delivered: HashMap::new(),
-            needs_presence: true,
-        });
+            Session {
+                client,
+                delivered: HashMap::new(),
+                needs_presence: true,
+            },
+        );
+        let sessions = agent.sessions.len();
         let held: Vec<ConversationId> = agent.conversations.iter().cloned().collect();
-        self.frame(
+        self.frame_to(
             name,
+            conn,
             ServerFrame::Welcome {
                 agent: name.to_string(),
                 available: declared.available,
@@ -67,35 +101,48 @@ impl Core {
         );
         for conversation in &held {
             match resume.get(conversation) {
-                Some(&seen) => self.resume(name, conversation, seen),
-                None => self.send_assigned(name, conversation, 0),
+                Some(&seen) => self.resume(name, conn, conversation, seen),
+                None => self.send_assigned(name, conn, conversation),
             }
         }
         for conversation in resume.keys().filter(|c| !held.contains(c)) {
-            self.frame(
+            self.frame_to(
                 name,
+                conn,
                 ServerFrame::Unassigned {
                     conversation: conversation.clone(),
                     reason: UnassignReason::Requeued,
                 },
             );
         }
-        tracing::info!(agent = name, held = held.len(), "agent connected");
+        tracing::info!(
+            agent = name,
+            client = client_id,
+            held = held.len(),
+            sessions,
+            "agent connected"
+        );
         self.announce_presence();
         self.drain();
     }
 
-    /// A connection ended; only the agent's current one counts.
+    /// A connection ended. The agent stays online while another of its
+    /// sessions is connected; the grace period starts when the last leaves.
     pub(super) fn disconnect(&mut self, name: &str, conn: ConnId) {
         let Some(agent) = self.agents.get_mut(name) else {
             return;
         };
-        if agent.session.as_ref().map(|s| s.conn) != Some(conn) {
+        if agent.sessions.remove(&conn).is_none() {
+            // Already replaced (superseded) or never connected.
             return;
         }
-        agent.session = None;
-        agent.generation += 1;
         let held = agent.conversations.len();
+        if agent.online() {
+            let sessions = agent.sessions.len();
+            tracing::info!(agent = name, sessions, "one of the agent's sessions ended");
+            return;
+        }
+        agent.generation += 1;
         tracing::info!(agent = name, held, "agent disconnected");
         if held > 0 {
             self.effects.push(Effect::StartGrace {
@@ -113,7 +160,7 @@ impl Core {
         let Some(agent) = self.agents.get_mut(name) else {
             return;
         };
-        if agent.session.is_some() || agent.generation != generation {
+        if agent.online() || agent.generation != generation {
             return;
         }
         let held: Vec<ConversationId> = std::mem::take(&mut agent.conversations)
@@ -137,19 +184,20 @@ impl Core {
         let changed = list != self.announced_presence;
         let mut to = Vec::new();
         for (name, agent) in self.agents.iter_mut() {
-            if let Some(session) = agent.session.as_mut() {
+            for (conn, session) in agent.sessions.iter_mut() {
                 if changed || session.needs_presence {
                     session.needs_presence = false;
-                    to.push(name.clone());
+                    to.push((name.clone(), *conn));
                 }
             }
         }
-        for name in to {
-            self.send(
+        for (name, conn) in to {
+            self.frame_to(
                 &name,
-                Outgoing::Frame(ServerFrame::Presence {
+                conn,
+                ServerFrame::Presence {
                     agents: list.clone(),
-                }),
+                },
             );
         }
         self.announced_presence = list;
@@ -165,7 +213,7 @@ impl Core {
         let online: Vec<String> = self
             .agents
             .iter()
-            .filter(|(_, a)| a.session.is_some())
+            .filter(|(_, a)| a.online())
             .map(|(name, _)| name.clone())
             .collect();
         for name in online {

@@ -146,7 +146,9 @@ impl Core {
         match outcome {
             ClaimOutcome::Won => {
                 tracing::debug!(agent, conversation, "conversation assigned");
-                self.send_assigned(agent, conversation, 0);
+                for conn in self.conns_of(agent) {
+                    self.send_assigned(agent, conn, conversation);
+                }
             }
             ClaimOutcome::HeldElsewhere => {
                 tracing::info!(agent, conversation, "conversation claimed elsewhere");
@@ -199,12 +201,12 @@ impl Core {
         self.hand_back.remove(conversation);
     }
 
-    /// Takes a conversation out of an agent's set and its session's state.
+    /// Takes a conversation out of an agent's set and its sessions' state.
     pub(super) fn drop_holding(&mut self, agent: &str, conversation: &str) {
         self.claiming.remove(conversation);
         if let Some(a) = self.agents.get_mut(agent) {
             a.conversations.remove(conversation);
-            if let Some(session) = a.session.as_mut() {
+            for session in a.sessions.values_mut() {
                 session.delivered.remove(conversation);
             }
         }

@@ -13,7 +13,7 @@ pub struct RouterStats {
     /// How long the head of the queue has waited, in milliseconds (0 when
     /// the queue is empty).
     pub longest_wait_ms: u64,
-    /// Agents with a live socket.
+    /// Agents with at least one live socket.
     pub online: usize,
     /// Agents online, available and below capacity.
     pub available: usize,
@@ -35,7 +35,7 @@ impl Core {
         RouterStats {
             queued: self.queue.len(),
             longest_wait_ms: head_since.map_or(0, |since| now_ms.saturating_sub(since)),
-            online: self.agents.values().filter(|a| a.session.is_some()).count(),
+            online: self.agents.values().filter(|a| a.online()).count(),
             available: self.agents.values().filter(|a| a.can_take_more()).count(),
             load: self
                 .agents

@@ -8,6 +8,8 @@ use crate::store::{AgentSettings, Claim, RouteRecord};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
 
+mod sessions_property;
+
 /// The state machine plus a stand-in for the driver that performs effects
 /// the way it does, with every claim won unless told otherwise.
 struct Harness {
@@ -179,6 +181,7 @@ impl Harness {
         self.run(Event::Connected {
             agent: agent.into(),
             conn: conn_of(agent),
+            client: String::new(),
             resume,
             available: Some(true),
             capacity: Some(capacity),
@@ -196,6 +199,7 @@ impl Harness {
     fn resolve(&mut self, agent: &str, conversation: &str) -> Vec<Effect> {
         self.run(Event::Resolve {
             agent: agent.into(),
+            conn: conn_of(agent),
             conversation: conversation.into(),
         })
     }
@@ -203,6 +207,7 @@ impl Harness {
     fn transfer(&mut self, agent: &str, conversation: &str, to: Option<&str>) -> Vec<Effect> {
         self.run(Event::Transfer {
             agent: agent.into(),
+            conn: conn_of(agent),
             conversation: conversation.into(),
             to: to.map(str::to_string),
         })
@@ -511,6 +516,7 @@ fn transfer_to_a_named_agent_and_every_refusal() {
     h.connect("carol", 1);
     h.run(Event::Availability {
         agent: "carol".into(),
+        conn: conn_of("carol"),
         available: false,
         capacity: 1,
     });
@@ -538,6 +544,7 @@ fn transfer_to_a_named_agent_and_every_refusal() {
     );
     h.run(Event::Availability {
         agent: "carol".into(),
+        conn: conn_of("carol"),
         available: true,
         capacity: 1,
     });
@@ -600,6 +607,7 @@ fn replies_only_from_the_holder() {
     h.inbound(&c(1), 1);
     let reply = |agent: &str| Event::Reply {
         agent: agent.into(),
+        conn: conn_of(agent),
         conversation: c(1),
         client_id: "r1".into(),
         body: "hi".into(),
@@ -629,12 +637,14 @@ fn presence_only_when_it_changed_and_settings_are_saved() {
     assert_eq!(frames_to(&effects, "alice").len(), 1);
     let same = Event::Availability {
         agent: "alice".into(),
+        conn: conn_of("alice"),
         available: true,
         capacity: 1,
     };
     assert!(h.run(same).is_empty());
     let away = Event::Availability {
         agent: "alice".into(),
+        conn: conn_of("alice"),
         available: false,
         capacity: 1,
     };
@@ -662,6 +672,7 @@ fn declared_availability_survives_a_restart() {
     let effects = h.run(Event::Connected {
         agent: "alice".into(),
         conn: 1,
+        client: String::new(),
         resume: BTreeMap::new(),
         available: None,
         capacity: None,
@@ -847,6 +858,7 @@ fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
     h.connect("carol", 1);
     h.run(Event::Availability {
         agent: "carol".into(),
+        conn: conn_of("carol"),
         available: false,
         capacity: 1,
     });
@@ -899,6 +911,7 @@ fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
     // She can still act on it: reply, and resolve.
     let effects = h.run(Event::Reply {
         agent: "alice".into(),
+        conn: conn_of("alice"),
         conversation: c(1),
         client_id: "r1".into(),
         body: "still here".into(),
@@ -975,6 +988,7 @@ fn a_failed_transfer_claim_goes_to_its_target_when_the_sender_is_away() {
     // Alice steps away before the retry; that drains the queue at once.
     let effects = h.run(Event::Availability {
         agent: "alice".into(),
+        conn: conn_of("alice"),
         available: false,
         capacity: 1,
     });
@@ -1109,6 +1123,412 @@ fn a_claim_answered_after_the_agent_lost_the_conversation_shows_nothing() {
     assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
     assert!(sent_to(&effects, "alice").is_empty());
     assert!(h.core.claiming.is_empty());
+}
+
+// ---- Several sessions of one agent (one per client: each agent-UI instance) ----
+
+/// Connection ids of alice's sessions through two agent-UI instances, and a
+/// reconnect of the first.
+const UI_A: ConnId = 101;
+const UI_B: ConnId = 102;
+const UI_A_AGAIN: ConnId = 103;
+
+impl Harness {
+    /// `agent` says hello on connection `conn` as client `client`.
+    fn connect_client(
+        &mut self,
+        agent: &str,
+        conn: ConnId,
+        client: &str,
+        resume: BTreeMap<String, u64>,
+    ) -> Vec<Effect> {
+        self.run(Event::Connected {
+            agent: agent.into(),
+            conn,
+            client: client.into(),
+            resume,
+            available: None,
+            capacity: None,
+        })
+    }
+}
+
+/// What connection `conn` was sent.
+fn sent_on(effects: &[Effect], on: ConnId) -> Vec<Outgoing> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { conn, out, .. } if *conn == on => Some(out.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn frames_on(effects: &[Effect], on: ConnId) -> Vec<ServerFrame> {
+    sent_on(effects, on)
+        .into_iter()
+        .filter_map(|o| match o {
+            Outgoing::Frame(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The connections told to close as superseded.
+fn superseded(effects: &[Effect]) -> Vec<ConnId> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Close {
+                conn,
+                frame:
+                    ServerFrame::Error {
+                        code: ErrorCode::Superseded,
+                        ..
+                    },
+            } => Some(*conn),
+            _ => None,
+        })
+        .collect()
+}
+
+fn is_welcome(f: &ServerFrame) -> bool {
+    matches!(f, ServerFrame::Welcome { .. })
+}
+
+/// Alice with capacity 2, signed in through two agent-UI instances.
+fn alice_on_two_instances(others: &[&str]) -> Harness {
+    let mut agents = vec!["alice"];
+    agents.extend_from_slice(others);
+    let mut h = Harness::new(&agents);
+    h.connect_client("alice", UI_A, "ui-a", BTreeMap::new());
+    h.run(Event::Availability {
+        agent: "alice".into(),
+        conn: UI_A,
+        available: true,
+        capacity: 2,
+    });
+    h.connect_client("alice", UI_B, "ui-b", BTreeMap::new());
+    h
+}
+
+#[test]
+fn sessions_of_two_clients_coexist_and_each_is_sent_everything_once() {
+    let mut h = Harness::new(&["alice"]);
+    let effects = h.connect_client("alice", UI_A, "ui-a", BTreeMap::new());
+    assert!(frames_on(&effects, UI_A).iter().any(is_welcome));
+    h.run(Event::Availability {
+        agent: "alice".into(),
+        conn: UI_A,
+        available: true,
+        capacity: 2,
+    });
+    h.inbound(&c(1), 1);
+    h.inbound(&c(1), 2);
+    // The second instance's session: nobody is superseded, and it is sent
+    // what the agent holds (the whole history), on its own connection only.
+    let effects = h.connect_client("alice", UI_B, "ui-b", BTreeMap::new());
+    assert!(superseded(&effects).is_empty(), "{effects:?}");
+    assert!(frames_on(&effects, UI_B).iter().any(is_welcome));
+    assert!(sent_on(&effects, UI_A).is_empty(), "{effects:?}");
+    assert!(
+        sent_on(&effects, UI_B).iter().any(|o| matches!(
+            o,
+            Outgoing::Assigned { conversation, after: 0, upto: 2, .. } if *conversation == c(1)
+        )),
+        "{effects:?}"
+    );
+    // A new message goes to both, each from its own cursor.
+    let effects = h.inbound(&c(1), 3);
+    for conn in [UI_A, UI_B] {
+        assert_eq!(
+            sent_on(&effects, conn),
+            vec![Outgoing::Range {
+                conversation: c(1),
+                after: 2,
+                upto: 3
+            }]
+        );
+    }
+    // A new conversation too: `assigned` on both.
+    let effects = h.inbound(&c(2), 1);
+    assert_eq!(
+        assigned(&effects),
+        vec![pair("alice", &c(2)), pair("alice", &c(2))]
+    );
+    for conn in [UI_A, UI_B] {
+        assert!(sent_on(&effects, conn).iter().any(
+            |o| matches!(o, Outgoing::Assigned { conversation, .. } if *conversation == c(2))
+        ));
+    }
+    assert_eq!(h.core.stats(h.now).online, 1);
+}
+
+#[test]
+fn a_new_connection_of_the_same_client_replaces_only_that_clients_session() {
+    let mut h = alice_on_two_instances(&[]);
+    h.inbound(&c(1), 1);
+    h.inbound(&c(1), 2);
+    // Instance A reconnects (its old socket not yet noticed as dead).
+    let effects = h.connect_client("alice", UI_A_AGAIN, "ui-a", BTreeMap::from([(c(1), 1)]));
+    assert_eq!(superseded(&effects), vec![UI_A]);
+    assert!(sent_on(&effects, UI_A).is_empty());
+    assert!(sent_on(&effects, UI_B).is_empty(), "{effects:?}");
+    assert!(sent_on(&effects, UI_A_AGAIN).contains(&Outgoing::Range {
+        conversation: c(1),
+        after: 1,
+        upto: 2
+    }));
+    // The replaced socket's end changes nothing: no grace, nobody offline.
+    let effects = h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: UI_A,
+    });
+    assert!(effects.is_empty(), "{effects:?}");
+    let effects = h.inbound(&c(1), 3);
+    assert_eq!(sent_on(&effects, UI_A).len(), 0);
+    assert_eq!(sent_on(&effects, UI_B).len(), 1);
+    assert_eq!(sent_on(&effects, UI_A_AGAIN).len(), 1);
+    // A client without an id is the one default client: beside the others,
+    // and replaced by the next connection without an id.
+    let effects = h.connect_client("alice", 7, "", BTreeMap::new());
+    assert!(superseded(&effects).is_empty());
+    let effects = h.connect_client("alice", 8, "", BTreeMap::new());
+    assert_eq!(superseded(&effects), vec![7]);
+    assert_eq!(h.core.agents["alice"].sessions.len(), 3);
+}
+
+#[test]
+fn grace_starts_only_when_the_last_session_leaves() {
+    let mut h = alice_on_two_instances(&["bob"]);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1); // alice (least recently assigned, by name)
+    assert_eq!(h.core.holder(&c(1)), Some("alice"));
+    // One instance goes away: alice is still online, nobody is told.
+    let effects = h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: UI_A,
+    });
+    assert!(effects.is_empty(), "{effects:?}");
+    // She still holds hers, shown on the session she has left, and can
+    // take more.
+    let effects = h.inbound(&c(1), 2);
+    assert_eq!(sent_on(&effects, UI_A), vec![]);
+    assert_eq!(sent_on(&effects, UI_B).len(), 1);
+    assert!(h.core.agents["alice"].can_take_more());
+    // The last one goes: now the grace period starts, and bob sees her leave.
+    let effects = h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: UI_B,
+    });
+    let generation = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::StartGrace { agent, generation } if agent == "alice" => Some(*generation),
+            _ => None,
+        })
+        .expect("a grace timer once the last session left");
+    assert!(frames_to(&effects, "bob")
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Presence { agents } if !agents[0].online)));
+    // A session coming back within the grace period keeps everything.
+    h.connect_client("alice", UI_A_AGAIN, "ui-a", BTreeMap::from([(c(1), 1)]));
+    let effects = h.run(Event::GraceExpired {
+        agent: "alice".into(),
+        generation,
+    });
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(h.core.holder(&c(1)), Some("alice"));
+    // Gone again, for good this time: requeued to bob's side of the queue.
+    let effects = h.run(Event::Disconnected {
+        agent: "alice".into(),
+        conn: UI_A_AGAIN,
+    });
+    let Some(Effect::StartGrace { generation, .. }) = effects
+        .iter()
+        .find(|e| matches!(e, Effect::StartGrace { .. }))
+        .cloned()
+    else {
+        panic!("no grace timer: {effects:?}");
+    };
+    h.run(Event::GraceExpired {
+        agent: "alice".into(),
+        generation,
+    });
+    assert!(h.core.agents["alice"].conversations.is_empty());
+}
+
+#[test]
+fn a_reply_from_one_session_is_acked_there_and_shown_on_every_session() {
+    let mut h = alice_on_two_instances(&[]);
+    h.inbound(&c(1), 1);
+    let effects = h.run(Event::Reply {
+        agent: "alice".into(),
+        conn: UI_B,
+        conversation: c(1),
+        client_id: "r1".into(),
+        body: "hello from B".into(),
+    });
+    // Stored in alice's name; the `ack` goes to the session that sent it.
+    assert!(
+        matches!(&effects[..], [Effect::StoreReply { conn: UI_B, reply }] if reply.agent == "alice"),
+        "{effects:?}"
+    );
+    // The stored reply comes back through the feed: both sessions get it.
+    let effects = h.run(Event::Message {
+        conversation: c(1),
+        seq: 2,
+        direction: Direction::Outbound,
+    });
+    for conn in [UI_A, UI_B] {
+        assert_eq!(
+            sent_on(&effects, conn),
+            vec![Outgoing::Range {
+                conversation: c(1),
+                after: 1,
+                upto: 2
+            }]
+        );
+    }
+    // And so do its statuses.
+    let effects = h.run(Event::Status {
+        conversation: c(1),
+        seq: 2,
+    });
+    assert_eq!(sent_on(&effects, UI_A).len(), 1);
+    assert_eq!(sent_on(&effects, UI_B).len(), 1);
+    // A refusal is an answer: only the asking session hears it.
+    let effects = h.run(Event::Reply {
+        agent: "alice".into(),
+        conn: UI_A,
+        conversation: c(9),
+        client_id: "r2".into(),
+        body: "wrong one".into(),
+    });
+    assert_eq!(
+        error_code(&frames_on(&effects, UI_A)).map(|e| e.0),
+        Some(ErrorCode::NotAssigned)
+    );
+    assert!(sent_on(&effects, UI_B).is_empty());
+}
+
+#[test]
+fn resolve_or_transfer_from_either_session_is_seen_on_both() {
+    let mut h = alice_on_two_instances(&["bob"]);
+    h.connect("bob", 2);
+    h.inbound(&c(1), 1); // alice
+    h.inbound(&c(2), 1); // bob
+    h.inbound(&c(3), 1); // alice
+    let effects = h.run(Event::Resolve {
+        agent: "alice".into(),
+        conn: UI_A,
+        conversation: c(1),
+    });
+    let resolved = Outgoing::Frame(ServerFrame::Unassigned {
+        conversation: c(1),
+        reason: UnassignReason::Resolved,
+    });
+    for conn in [UI_A, UI_B] {
+        assert!(sent_on(&effects, conn).contains(&resolved), "{effects:?}");
+    }
+    let effects = h.run(Event::Transfer {
+        agent: "alice".into(),
+        conn: UI_B,
+        conversation: c(3),
+        to: Some("bob".into()),
+    });
+    let transferred = Outgoing::Frame(ServerFrame::Unassigned {
+        conversation: c(3),
+        reason: UnassignReason::Transferred,
+    });
+    for conn in [UI_A, UI_B] {
+        assert!(
+            sent_on(&effects, conn).contains(&transferred),
+            "{effects:?}"
+        );
+    }
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(3))]);
+    // A refused transfer is told to the session that asked only.
+    let effects = h.run(Event::Transfer {
+        agent: "bob".into(),
+        conn: conn_of("bob"),
+        conversation: c(2),
+        to: Some("nobody".into()),
+    });
+    assert_eq!(
+        error_code(&frames_to(&effects, "bob")).map(|e| e.0),
+        Some(ErrorCode::TransferRejected)
+    );
+    assert!(frames_to(&effects, "alice").is_empty());
+}
+
+#[test]
+fn capacity_and_availability_are_the_agents_not_each_sessions() {
+    let mut h = alice_on_two_instances(&[]);
+    // Capacity 2 for alice, however many sessions she has.
+    h.inbound(&c(1), 1);
+    h.inbound(&c(2), 1);
+    let effects = h.inbound(&c(3), 1);
+    assert!(assigned(&effects).is_empty());
+    assert_eq!(h.core.queue.len(), 1);
+    for conn in [UI_A, UI_B] {
+        assert!(frames_on(&effects, conn).contains(&ServerFrame::Queue { length: 1 }));
+    }
+    // Away from session B: saved once, and session A is told (B knows).
+    let effects = h.run(Event::Availability {
+        agent: "alice".into(),
+        conn: UI_B,
+        available: false,
+        capacity: 3,
+    });
+    assert!(effects.contains(&Effect::SaveAgent {
+        agent: "alice".into(),
+        available: false,
+        capacity: 3
+    }));
+    let told = ServerFrame::Availability {
+        available: false,
+        capacity: 3,
+    };
+    assert!(frames_on(&effects, UI_A).contains(&told), "{effects:?}");
+    assert!(!frames_on(&effects, UI_B).contains(&told));
+    // Back from session A with room for three: the queue drains, to both.
+    let effects = h.run(Event::Availability {
+        agent: "alice".into(),
+        conn: UI_A,
+        available: true,
+        capacity: 3,
+    });
+    assert_eq!(
+        assigned(&effects),
+        vec![pair("alice", &c(3)), pair("alice", &c(3))]
+    );
+    assert!(
+        frames_on(&effects, UI_B).contains(&ServerFrame::Availability {
+            available: true,
+            capacity: 3
+        })
+    );
+    // A hello that declares other settings is news for the other sessions too.
+    let effects = h.run(Event::Connected {
+        agent: "alice".into(),
+        conn: 9,
+        client: "terminal".into(),
+        resume: BTreeMap::new(),
+        available: Some(true),
+        capacity: Some(4),
+    });
+    for conn in [UI_A, UI_B] {
+        assert!(
+            frames_on(&effects, conn).contains(&ServerFrame::Availability {
+                available: true,
+                capacity: 4
+            })
+        );
+    }
+    assert!(!frames_on(&effects, 9)
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Availability { .. })));
 }
 
 /// The automatic texts stored by `effects`, as (conversation, body).

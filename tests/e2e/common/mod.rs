@@ -553,7 +553,23 @@ impl Agent {
         capacity: Option<u32>,
     ) -> Agent {
         let socket = open_socket(sb, name).await.expect("agent connects");
-        Agent::greet(socket, name, resume, available, capacity).await
+        Agent::greet(socket, name, resume, available, capacity, None).await
+    }
+
+    /// Connects as `name` from client `client` (`hello.client`): it stands
+    /// beside the agent's connections from other clients and replaces only
+    /// one from the same client.
+    pub async fn connect_as_client(sb: &Switchboard, name: &str, client: &str) -> Agent {
+        let socket = open_socket(sb, name).await.expect("agent connects");
+        Agent::greet(
+            socket,
+            name,
+            BTreeMap::new(),
+            None,
+            None,
+            Some(client.into()),
+        )
+        .await
     }
 
     /// Says hello on an open socket and waits for the welcome.
@@ -563,6 +579,7 @@ impl Agent {
         resume: BTreeMap<String, Seq>,
         available: Option<bool>,
         capacity: Option<u32>,
+        client: Option<String>,
     ) -> Agent {
         let mut agent = Agent {
             name: name.to_string(),
@@ -576,6 +593,7 @@ impl Agent {
             resume,
             available,
             capacity,
+            client,
         };
         agent.send(&hello).await;
         let welcome = agent
@@ -750,7 +768,15 @@ impl Agent {
         let socket = client::connect_over(MaybeTlsStream::Plain(stream), &credentials(sb, name))
             .await
             .expect("handshake");
-        Agent::greet(socket, name, BTreeMap::new(), Some(true), Some(capacity)).await
+        Agent::greet(
+            socket,
+            name,
+            BTreeMap::new(),
+            Some(true),
+            Some(capacity),
+            None,
+        )
+        .await
     }
 }
 
