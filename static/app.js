@@ -7,7 +7,7 @@
 // createTextNode — never parsed as HTML.
 
 import { measure, describe } from "./segments.js";
-import { moodName, recentMood } from "./mood.js";
+import { isAutomatic, moodName, recentMood } from "./mood.js";
 import { compareForList, previewAuthor, waitingSince } from "./conversations.js";
 import { DraftStore } from "./drafts.js";
 import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STATUS_TEXT, UNASSIGN_TEXT } from "./format.js";
@@ -923,7 +923,7 @@ function buildMessage(m) {
   const bubble = h("div", { className: "bubble" }, bodyText ? h("p", { className: "body", text: bodyText }) : h("p", { className: "body empty" }), buildMedia(m.media));
   const meta = h("div", { className: "meta" });
   if (inbound && m.sentiment?.label) meta.append(buildSentiment(m.sentiment, `tip-${++tipCounter}`));
-  if (!inbound && m.agent) meta.append(h("span", { className: "author", text: m.agent }));
+  if (!inbound && m.agent) meta.append(h("span", { className: "author", text: isAutomatic(m) ? "Automatic text" : m.agent }));
   const exact = m.time?.exact ?? exactTime(m.at_ms);
   meta.append(
     h("time", {
@@ -942,7 +942,7 @@ function buildMessage(m) {
       failure.querySelector(".retry").replaceWith(h("span", { className: "retried", text: "Sent again below" }));
     }
   }
-  return h("li", { className: `msg ${inbound ? "inbound" : "outbound"}`, dataset: { seq: m.seq } }, bubble, meta, failure);
+  return h("li", { className: `msg ${inbound ? "inbound" : "outbound"}${isAutomatic(m) ? " automatic" : ""}`, dataset: { seq: m.seq } }, bubble, meta, failure);
 }
 
 function buildPending(p) {

@@ -1,6 +1,8 @@
 // Rules of the conversation list that do not need a page: who waits, in what
 // order conversations are listed, and who the preview says wrote last.
 
+import { isAutomatic } from "./mood.js";
+
 /**
  * Since when the customer has waited for an answer (epoch ms), or null. The
  * agent UI server decides (its `waiting` field: null when the agent spoke
@@ -40,6 +42,7 @@ export function compareForList(a, b) {
  */
 export function previewAuthor(last, me) {
   if (!last || last.direction !== "outbound") return "";
+  if (isAutomatic(last)) return "Automatic: ";
   if (!last.agent || last.agent === me) return "You: ";
   return `${last.agent}: `;
 }

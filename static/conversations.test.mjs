@@ -38,3 +38,8 @@ test("the preview names who really sent the last reply", () => {
   assert.equal(previewAuthor(msg("inbound", 1), "bob"), "");
   assert.equal(previewAuthor(undefined, "bob"), "");
 });
+
+test("an automatic text says so in the preview", () => {
+  assert.equal(previewAuthor(msg("outbound", 1, "switchboard"), "alice"), "Automatic: ");
+  assert.equal(previewAuthor(msg("outbound", 1, "bob"), "alice"), "bob: ");
+});

@@ -15,6 +15,14 @@ export const MOOD_NAMES = Object.freeze({
   wink: "delighted",
 });
 
+/** The `agent` of the switchboard's own automatic texts (the protocol's AUTOMATIC_AUTHOR). */
+export const AUTOMATIC_AUTHOR = "switchboard";
+
+/** An automatic text to a waiting customer, not an agent's reply. */
+export function isAutomatic(m) {
+  return m?.direction === "outbound" && m.agent === AUTOMATIC_AUTHOR;
+}
+
 /** Worst first. */
 const ORDER = ["devil", "unhappy", "neutral", "happy", "wink"];
 
@@ -42,7 +50,8 @@ export function recentMood(messages) {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
     if (m.direction !== "inbound") {
-      answered = true;
+      // The switchboard's automatic texts are no one's answer.
+      if (!isAutomatic(m)) answered = true;
       continue;
     }
     const label = m.sentiment?.label;

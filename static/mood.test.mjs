@@ -1,7 +1,7 @@
 // Run with: node --test static/
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { compareMoods, moodName, recentMood } from "./mood.js";
+import { compareMoods, isAutomatic, moodName, recentMood } from "./mood.js";
 
 const inbound = (label) => ({ direction: "inbound", sentiment: label ? { label } : undefined });
 const outbound = () => ({ direction: "outbound" });
@@ -32,4 +32,12 @@ test("no labelled customer message: no mood", () => {
   assert.equal(recentMood([]), null);
   assert.equal(recentMood([outbound()]), null);
   assert.equal(recentMood([inbound(null)]), null);
+});
+
+test("the switchboard's automatic texts are no answer: the mood still covers what came before", () => {
+  const automatic = { direction: "outbound", agent: "switchboard" };
+  assert.ok(isAutomatic(automatic));
+  assert.ok(!isAutomatic({ direction: "outbound", agent: "alice" }));
+  assert.ok(!isAutomatic({ direction: "inbound", agent: "switchboard" }));
+  assert.equal(recentMood([inbound("devil"), automatic, inbound("neutral")]), "devil");
 });

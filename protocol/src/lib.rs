@@ -20,6 +20,18 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Path of the agent WebSocket endpoint on the switchboard.
 pub const AGENT_WS_PATH: &str = "/v1/agent";
 
+/// The `agent` of an outbound message the switchboard wrote itself (an
+/// automatic text to a waiting customer: their place in the queue, when the
+/// team is back). It is no agent's answer: the customer still waits.
+pub const AUTOMATIC_AUTHOR: &str = "switchboard";
+
+impl Message {
+    /// An automatic text, not an agent's reply.
+    pub fn is_automatic(&self) -> bool {
+        self.direction == Direction::Outbound && self.agent.as_deref() == Some(AUTOMATIC_AUTHOR)
+    }
+}
+
 /// A conversation is identified by the customer's E.164 phone number.
 pub type ConversationId = String;
 

@@ -38,7 +38,9 @@ struct Conversation {
     /// When each message's time label may next change (epoch ms), parallel to
     /// `messages`: relabelling compares numbers and formats only what is due.
     due: Vec<u64>,
-    /// Index of the last outbound message, if any (kept so unread is O(1)).
+    /// Index of the last reply by an agent, if any (kept so unread is
+    /// O(1)); the switchboard's automatic texts do not count: the customer
+    /// still waits for a person.
     last_outbound: Option<usize>,
     /// Current waiting label (kept to know when it changes).
     waiting_label: Option<String>,
@@ -73,7 +75,12 @@ impl Conversation {
         // Seqs ascend, so the unseen ones are a suffix of the unanswered ones.
         let unanswered = &self.messages[self.first_unanswered().min(self.messages.len())..];
         let seen = unanswered.partition_point(|m| m.message.seq <= self.read_seq);
-        u32::try_from(unanswered.len() - seen).unwrap_or(u32::MAX)
+        // The customer's texts only: an automatic text among them is ours.
+        let unseen = unanswered[seen..]
+            .iter()
+            .filter(|m| m.message.direction == Direction::Inbound)
+            .count();
+        u32::try_from(unseen).unwrap_or(u32::MAX)
     }
 
     fn waiting_since(&self) -> Option<u64> {
@@ -113,7 +120,7 @@ impl Conversation {
             }
             let due = now_ms + enrich::next_change_in(message.at_ms, now_ms);
             earliest = Some(earliest.map_or(due, |e| e.min(due)));
-            if message.direction == Direction::Outbound {
+            if message.direction == Direction::Outbound && !message.is_automatic() {
                 self.last_outbound = Some(self.messages.len());
             }
             self.messages.push(enrich::enrich(message, now_ms));
@@ -653,6 +660,33 @@ mod tests {
             NOW,
         );
         assert_eq!(unread_of(&mut model), 0);
+    }
+
+    #[test]
+    fn an_automatic_text_is_no_answer_the_customer_still_waits() {
+        let mut model = AgentModel::new("alice");
+        let mut automatic = msg(2, Direction::Outbound, "You are number 1 in line.", NOW);
+        automatic.agent = Some(switchboard_protocol::AUTOMATIC_AUTHOR.into());
+        assigned(
+            &mut model,
+            vec![msg(1, Direction::Inbound, "a", NOW - 60_000), automatic],
+        );
+        assert_eq!(
+            unread_of(&mut model),
+            1,
+            "the customer's text is still unanswered"
+        );
+        let view = model
+            .conversations
+            .iter_mut()
+            .find(|c| c.info.id == C)
+            .map(|c| c.view(NOW))
+            .expect("held");
+        assert_eq!(
+            view.waiting.map(|w| w.since_ms),
+            Some(NOW - 60_000),
+            "waiting since the customer's text, not the automatic one"
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::time::Duration;
 use switchboard_protocol::ConversationId;
 
 /// The name automatic texts are stored under (never an agent's: `AGENTS`
-/// refuses it).
-pub const AUTHOR: &str = "switchboard";
+/// refuses it); the protocol's, so agents' clients can tell them apart.
+pub const AUTHOR: &str = switchboard_protocol::AUTOMATIC_AUTHOR;
 
 /// Which automatic texts are on, and their wording.
 #[derive(Debug, Clone, Default)]
