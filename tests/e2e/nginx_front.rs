@@ -167,7 +167,10 @@ fn nginx_conf(prefix: &Path, listen: u16, switchboard: u16, uis: [u16; 2]) -> St
     let filled = template
         .replace("${LISTEN}", &format!("127.0.0.1:{listen}"))
         .replace("${PREFIX}", &prefix.display().to_string())
+        // One switchboard (sled): it fills every switchboard slot.
         .replace("${SWITCHBOARD_1}", &format!("127.0.0.1:{switchboard}"))
+        .replace("${SWITCHBOARD_2}", &format!("127.0.0.1:{switchboard}"))
+        .replace("${SWITCHBOARD_3}", &format!("127.0.0.1:{switchboard}"))
         .replace("${AGENT_UI_1}", &format!("127.0.0.1:{}", uis[0]))
         .replace("${AGENT_UI_2}", &format!("127.0.0.1:{}", uis[1]));
     // Every placeholder the header documents is one the test fills in.

@@ -38,6 +38,7 @@ const CONCURRENCY: usize = 16;
 /// sends and checks of Twilio's list count alike.
 const MAX_RETRIES: usize = 14;
 
+#[derive(Clone)]
 pub struct Outbox {
     /// Reads the replies to send and records what became of them.
     pub store: Arc<dyn MessageLog>,

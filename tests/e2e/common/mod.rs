@@ -58,6 +58,11 @@ pub fn dynamodb_env(moto: &aws::Moto) -> Vec<(String, String)> {
         moto.endpoint.clone(),
     ));
     env.push(("STORE".into(), "dynamodb".into()));
+    // One router at a time holds a lease; a restarted instance waits it
+    // out before routing (agents' connects retry meanwhile: see
+    // `Agent::connect`). Short, so restarts stay quick; long enough that a
+    // busy emulator does not make a live leader miss its renewals.
+    env.push(("LEASE_SECS".into(), "5".into()));
     env.push((
         "DYNAMODB_TABLE_PREFIX".into(),
         format!("{}-", aws::unique_name("sbt")),
@@ -348,6 +353,36 @@ impl Switchboard {
         std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
     }
 
+    /// The process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, …) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().expect("a running process");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Its role as `/healthz` reports it (`leader` or `follower`); `None`
+    /// when it does not answer.
+    pub async fn role(&self) -> Option<String> {
+        let response = self
+            .http
+            .get(self.url("/healthz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        let health: serde_json::Value = response.json().await.ok()?;
+        health["role"].as_str().map(str::to_string)
+    }
+
     /// `kill -9`: no shutdown code runs.
     pub fn kill9(&mut self) {
         assert!(
@@ -552,8 +587,66 @@ impl Agent {
         available: Option<bool>,
         capacity: Option<u32>,
     ) -> Agent {
-        let socket = open_socket(sb, name).await.expect("agent connects");
+        // With several switchboards (or a restart) on DynamoDB only the
+        // router lease's holder accepts agents; the others, and a restarted
+        // one until it holds the lease, answer 503: retry, as any client does.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let socket = loop {
+            match open_socket(sb, name).await {
+                Ok(socket) => break socket,
+                Err(ConnectError::Refused(503)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("agent {name} could not connect: {e}"),
+            }
+        };
         Agent::greet(socket, name, resume, available, capacity).await
+    }
+
+    /// Connects to whichever of `members` accepts agents (the leader), as a
+    /// proxy in front of them would; retries until one does. Returns the
+    /// agent and the index of the member it reached.
+    pub async fn connect_to_leader(
+        members: &[&Switchboard],
+        name: &str,
+        resume: BTreeMap<String, Seq>,
+        available: Option<bool>,
+        capacity: Option<u32>,
+    ) -> (Agent, usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            for (i, sb) in members.iter().enumerate() {
+                match open_socket(sb, name).await {
+                    Ok(socket) => {
+                        let agent = Agent::greet(socket, name, resume, available, capacity).await;
+                        return (agent, i);
+                    }
+                    Err(e) if e.is_transient() => {}
+                    Err(e) => panic!("agent {name} could not connect: {e}"),
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no switchboard accepted agent {name} within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Reconnects to whichever of `members` leads, resuming from what this
+    /// client has seen (see [`Agent::connect_to_leader`]).
+    pub async fn reconnect_to_leader(self, members: &[&Switchboard]) -> (Agent, usize) {
+        let resume = self.last_seen();
+        let (name, messages, assigned) = (self.name, self.messages, self.assigned);
+        let (points, frames) = (self.resume, self.frames);
+        drop(self.socket);
+        let (mut agent, at) = Agent::connect_to_leader(members, &name, resume, None, None).await;
+        agent.messages = messages;
+        agent.assigned = assigned;
+        agent.resume = points;
+        let new_frames = std::mem::replace(&mut agent.frames, frames);
+        agent.frames.extend(new_frames);
+        (agent, at)
     }
 
     /// Says hello on an open socket and waits for the welcome.
