@@ -43,7 +43,7 @@ async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard
 
 /// Waits until exactly one of `members` says it leads and every other says
 /// it follows; returns the leader's index in `members`.
-async fn one_leader(members: &[&Switchboard]) -> usize {
+pub(crate) async fn one_leader(members: &[&Switchboard]) -> usize {
     let deadline = Instant::now() + WAIT;
     loop {
         let mut roles = Vec::new();

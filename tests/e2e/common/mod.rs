@@ -594,7 +594,7 @@ impl Agent {
         let socket = loop {
             match open_socket(sb, name).await {
                 Ok(socket) => break socket,
-                Err(ConnectError::Refused(503)) if Instant::now() < deadline => {
+                Err(e) if e.is_transient() && Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("agent {name} could not connect: {e}"),
