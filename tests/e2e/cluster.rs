@@ -33,6 +33,7 @@ async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard
             Switchboard::start(Options {
                 extra_env: extra,
                 grace_secs,
+                await_leadership: false,
                 ..Options::default()
             })
             .await,

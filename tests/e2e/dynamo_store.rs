@@ -241,7 +241,12 @@ async fn two_instances_racing_on_one_conversation_store_each_message_once_in_ord
         ..Options::default()
     };
     let a = Switchboard::start(options()).await;
-    let b = Switchboard::start(options()).await;
+    // The second one follows: it does not get the router lease.
+    let b = Switchboard::start(Options {
+        await_leadership: false,
+        ..options()
+    })
+    .await;
     // Both take webhooks; the agent is on whichever holds the router lease.
     let (mut alice, _) =
         Agent::connect_to_leader(&[&a, &b], "alice", BTreeMap::new(), Some(true), Some(10)).await;

@@ -660,6 +660,7 @@ async fn three_switchboards_behind_nginx_agents_land_on_the_leader_and_webhooks_
             Switchboard::start(Options {
                 extra_env: extra,
                 grace_secs: 120.0,
+                await_leadership: false,
                 ..Options::default()
             })
             .await,

@@ -162,6 +162,10 @@ pub struct Switchboard {
     pub data_dir: PathBuf,
     pub env: Vec<(String, String)>,
     child: Option<Child>,
+    /// With `STORE=dynamodb`: (re)starting waits until this instance holds
+    /// the router lease (a lone instance, as most tests run), not only
+    /// until it is ready (a follower is ready too).
+    pub await_leadership: bool,
     /// Set when started by [`Switchboard::start_in_process`].
     in_process: Option<switchboard::server::Running>,
     _tmp: Option<tempfile::TempDir>,
@@ -172,6 +176,9 @@ pub struct Options {
     pub grace_secs: f64,
     pub twilio_api_base: String,
     pub extra_env: Vec<(String, String)>,
+    /// With `STORE=dynamodb`, wait at start until it leads (see
+    /// [`Switchboard::await_leadership`]); false for several instances.
+    pub await_leadership: bool,
 }
 
 impl Default for Options {
@@ -181,6 +188,7 @@ impl Default for Options {
             // Nothing listens here: replies stay queued unless a test sets a real base.
             twilio_api_base: "http://127.0.0.1:9".into(),
             extra_env: Vec::new(),
+            await_leadership: true,
         }
     }
 }
@@ -248,6 +256,7 @@ impl Switchboard {
             data_dir,
             env,
             child: None,
+            await_leadership: true,
             in_process: Some(running),
             _tmp: Some(tmp),
             http: reqwest::Client::new(),
@@ -287,6 +296,7 @@ impl Switchboard {
             data_dir: PathBuf::new(),
             env: Vec::new(),
             child: None,
+            await_leadership: false,
             in_process: None,
             _tmp: None,
             http: reqwest::Client::new(),
@@ -310,6 +320,7 @@ impl Switchboard {
             data_dir,
             env,
             child: None,
+            await_leadership: options.await_leadership,
             in_process: None,
             _tmp: Some(tmp),
             http: reqwest::Client::new(),
@@ -347,6 +358,18 @@ impl Switchboard {
             Duration::from_secs(20),
         )
         .await;
+        if self.await_leadership && env_value(&self.env, "STORE") == Some("dynamodb") {
+            // A restarted instance waits out its predecessor's lease.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while self.role().await.as_deref() != Some("leader") {
+                assert!(
+                    Instant::now() < deadline,
+                    "the switchboard did not take the router lease in 60 s; log:\n{}",
+                    self.log()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     pub fn log(&self) -> String {
