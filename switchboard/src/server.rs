@@ -173,7 +173,7 @@ pub async fn serve(
             duties: Box::new(duties),
         },
         StoreKind::Dynamodb => {
-            let me = crate::cluster::instance_id(config.aws.instance_id.as_deref());
+            let me = crate::cluster::instance_id(config.aws.instance_id.as_deref()).await;
             let timeout = config.lease_timeout();
             let io =
                 DynamoLease::connect(&config.aws.dynamodb_table_prefix, me.clone(), timeout).await;

@@ -20,6 +20,8 @@ use switchboard_protocol::{ErrorCode, ServerFrame};
 const WAIT: Duration = Duration::from_secs(60);
 /// The lease timeout of most tests, in seconds.
 const SHORT_LEASE: &str = "2";
+/// `METRICS_TOKEN` of every member.
+const METRICS: &str = "cluster-test-metrics-token";
 
 /// `n` switchboards on one fresh table set.
 async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard> {
@@ -29,6 +31,7 @@ async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard
         let mut extra = env.clone();
         extra.push(("LEASE_SECS".into(), lease_secs.into()));
         extra.push(("INSTANCE_ID".into(), format!("member-{i}")));
+        extra.push(("METRICS_TOKEN".into(), METRICS.into()));
         started.push(
             Switchboard::start(Options {
                 extra_env: extra,
@@ -92,6 +95,23 @@ async fn lease_holder(sb: &Switchboard) -> Option<String> {
     item.get("holder")?.as_s().ok().cloned()
 }
 
+/// The value of an unlabelled metric on `/metrics`, if it is there.
+async fn metric(sb: &Switchboard, name: &str) -> Option<f64> {
+    let text = sb
+        .http
+        .get(sb.url("/metrics"))
+        .bearer_auth(METRICS)
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("the metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// The agent-socket handshake, by hand, to see the raw answer.
 async fn handshake(sb: &Switchboard) -> reqwest::Response {
     sb.http
@@ -135,6 +155,28 @@ async fn one_leader_takes_agents_and_a_webhook_to_any_instance_reaches_the_agent
     }
     // On the leader the same handshake upgrades.
     assert_eq!(handshake(&sbs[leader]).await.status().as_u16(), 101);
+
+    // Only the leader reads the streams. A reader sets the stream-lag gauge
+    // as soon as it has read every shard to its end (its first idle round,
+    // a fraction of a second); once the leader's has, the followers, up for
+    // seconds by then, have not.
+    wait_for("the leader's stream reader", WAIT, async || {
+        metric(&sbs[leader], "switchboard_dynamodb_stream_lag_seconds").await
+    })
+    .await;
+    assert_eq!(metric(&sbs[leader], "switchboard_leader").await, Some(1.0));
+    for (i, sb) in sbs.iter().enumerate().filter(|(i, _)| *i != leader) {
+        assert_eq!(
+            metric(sb, "switchboard_leader").await,
+            Some(0.0),
+            "member {i}"
+        );
+        assert_eq!(
+            metric(sb, "switchboard_dynamodb_stream_lag_seconds").await,
+            None,
+            "member {i} reads the streams"
+        );
+    }
 
     let (mut alice, at) =
         Agent::connect_to_leader(&all, "alice", BTreeMap::new(), Some(true), Some(10)).await;

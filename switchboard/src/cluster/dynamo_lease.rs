@@ -36,14 +36,16 @@ pub enum Answer {
 
 impl DynamoLease {
     /// Connects through the standard AWS chain, with attempts bounded by a
-    /// fraction of `timeout`.
+    /// fraction of `timeout` (and at most a few seconds: a long lease must
+    /// not make a dead DynamoDB hold up a contender or a shutdown).
     pub async fn connect(table_prefix: &str, me: String, timeout: Duration) -> Self {
         let conf = switchboard_cloud::aws::sdk_config().await;
-        let attempt = (timeout / 4).max(Duration::from_millis(200));
+        let attempt = (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+        let call = (timeout / 2).clamp(attempt, Duration::from_secs(12));
         let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
             .connect_timeout(switchboard_cloud::aws::CONNECT_TIMEOUT.min(attempt))
             .operation_attempt_timeout(attempt)
-            .operation_timeout(timeout / 2)
+            .operation_timeout(call)
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&conf)

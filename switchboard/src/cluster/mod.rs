@@ -26,13 +26,17 @@ use tokio::sync::watch;
 
 /// This instance's id in the lease: `INSTANCE_ID`, or the host name plus a
 /// random suffix (two processes on one host never share an id).
-pub fn instance_id(configured: Option<&str>) -> String {
+pub async fn instance_id(configured: Option<&str>) -> String {
     if let Some(id) = configured {
         return id.to_string();
     }
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+    let host = match std::env::var("HOSTNAME") {
+        Ok(host) => Some(host),
+        Err(_) => tokio::fs::read_to_string("/proc/sys/kernel/hostname")
+            .await
+            .ok(),
+    };
+    let host = host
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "switchboard".into());
@@ -54,8 +58,10 @@ pub async fn run(
     let mut refusals = fence.refusals();
     refusals.mark_unchanged();
     tracing::info!(instance = lease.me(), "contending for the router lease");
+    crate::telemetry::leader(false);
     loop {
-        if *shutdown.borrow() {
+        // Shutdown, or its sender gone (nothing would ever stop us then).
+        if *shutdown.borrow() || shutdown.has_changed().is_err() {
             break;
         }
         let (change, next) = lease.poll(Instant::now());
@@ -76,6 +82,9 @@ pub async fn run(
                 let answer = tokio::select! {
                     answer = io.perform(&call) => Some(answer),
                     _ = tokio::time::sleep_until(deadline.into()) => None,
+                    // Shutdown does not wait for a slow call (the loop ends
+                    // at its top).
+                    _ = shutdown.changed() => None,
                     Ok(()) = refusals.changed() => {
                         act(lease.refused(Instant::now()), &fence, &wanted);
                         None
@@ -123,7 +132,8 @@ pub async fn run(
     }
 }
 
-/// How long a contender's call may take (it has no lease to outlast).
+/// How long a contender's call may take (it has no lease to outlast; the
+/// client's own timeouts end it sooner).
 fn lease_cap() -> std::time::Duration {
     std::time::Duration::from_secs(30)
 }
