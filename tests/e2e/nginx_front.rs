@@ -630,71 +630,102 @@ async fn a_rolling_restart_of_the_agent_uis_keeps_the_agent_signed_in_through_ng
     }
 }
 
-/// Three switchboards on one DynamoDB table set behind nginx (no agent UI
-/// here: agents connect through nginx directly). Webhooks go to any
-/// switchboard; an agent's handshake, wherever nginx sends it first, lands
-/// on the leader (the others answer 503 and nginx tries the next); after a
-/// `kill -9` of the leader the agent reconnects through nginx to the new one.
+/// nginx in front of three switchboards on one DynamoDB table set (no
+/// agent UI: agents connect through nginx directly).
+struct Cluster {
+    /// The switchboards, as processes.
+    members: Vec<Switchboard>,
+    /// nginx, as Twilio and agents reach it.
+    public: Switchboard,
+    proxy: Proc,
+    tmp: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start(nginx: &Path) -> Cluster {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let nginx_port = free_port();
+        let public_url = format!("http://127.0.0.1:{nginx_port}");
+        let env = common::dynamodb_env(&common::aws::Moto::shared());
+        let mut members = Vec::new();
+        for i in 0..3 {
+            let mut extra = env.clone();
+            extra.extend([
+                ("PUBLIC_URL".to_string(), public_url.clone()),
+                ("TRUSTED_PROXIES".into(), "127.0.0.1".into()),
+                ("LEASE_SECS".into(), "2".into()),
+                ("INSTANCE_ID".into(), format!("behind-nginx-{i}")),
+            ]);
+            members.push(
+                Switchboard::start(Options {
+                    extra_env: extra,
+                    grace_secs: 120.0,
+                    await_leadership: false,
+                    ..Options::default()
+                })
+                .await,
+            );
+        }
+        // The agent-UI slots name a port nobody listens on.
+        let nobody = free_port();
+        let conf = nginx_conf(
+            tmp.path(),
+            nginx_port,
+            [members[0].port, members[1].port, members[2].port],
+            [nobody, nobody],
+        );
+        let proxy = start_nginx(nginx, tmp.path(), &conf);
+        let public = Switchboard::reached_at(nginx_port);
+        let deadline = Instant::now() + STEP;
+        // nginx is up once it answers (a GET of the webhook is refused: 405).
+        while client()
+            .get(public.url("/twilio/sms"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not answer:\n{}",
+                proxy.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Cluster {
+            members,
+            public,
+            proxy,
+            tmp,
+        }
+    }
+
+    /// The index of the one member that leads (waits for there to be one).
+    async fn leader(&self) -> usize {
+        let all: Vec<&Switchboard> = self.members.iter().collect();
+        crate::cluster::one_leader(&all).await
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+/// Three switchboards on one DynamoDB table set behind nginx. Webhooks go
+/// to any switchboard; an agent's handshake, wherever nginx sends it first,
+/// lands on the leader (the others answer 503 and nginx tries the next);
+/// after a `kill -9` of the leader the agent reconnects through nginx to
+/// the new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_switchboards_behind_nginx_agents_land_on_the_leader_and_webhooks_on_any() {
     let Some(nginx) = nginx_bin() else { return };
-    let tmp = tempfile::tempdir().expect("temp dir");
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
-    let nginx_port = free_port();
-    let public_url = format!("http://127.0.0.1:{nginx_port}");
-    let env = common::dynamodb_env(&common::aws::Moto::shared());
-    let mut sbs = Vec::new();
-    for i in 0..3 {
-        let mut extra = env.clone();
-        extra.extend([
-            ("PUBLIC_URL".to_string(), public_url.clone()),
-            ("TRUSTED_PROXIES".into(), "127.0.0.1".into()),
-            ("LEASE_SECS".into(), "2".into()),
-            ("INSTANCE_ID".into(), format!("behind-nginx-{i}")),
-        ]);
-        sbs.push(
-            Switchboard::start(Options {
-                extra_env: extra,
-                grace_secs: 120.0,
-                await_leadership: false,
-                ..Options::default()
-            })
-            .await,
-        );
-    }
-    // The agent-UI slots name a port nobody listens on.
-    let nobody = free_port();
-    let conf = nginx_conf(
-        tmp.path(),
-        nginx_port,
-        [sbs[0].port, sbs[1].port, sbs[2].port],
-        [nobody, nobody],
-    );
-    let mut proxy = start_nginx(&nginx, tmp.path(), &conf);
-    let leader = {
-        let all: Vec<&Switchboard> = sbs.iter().collect();
-        crate::cluster::one_leader(&all).await
-    };
-    let public = Switchboard::reached_at(nginx_port);
-    let deadline = Instant::now() + STEP;
-    // nginx is up once it answers (a GET of the webhook is refused: 405).
-    while client()
-        .get(public.url("/twilio/sms"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not answer:\n{}",
-            proxy.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut cluster = Cluster::start(&nginx).await;
+    let leader = cluster.leader().await;
+    let public = Switchboard::reached_at(cluster.public.port);
 
     // Whichever switchboard nginx tries first (it takes turns), the
     // handshake succeeds: on the leader.
@@ -705,7 +736,7 @@ async fn three_switchboards_behind_nginx_agents_land_on_the_leader_and_webhooks_
             }
             Err(e) => panic!(
                 "handshake {attempt} through nginx failed: {e}; error.log:\n{}",
-                std::fs::read_to_string(tmp.path().join("error.log")).unwrap_or_default()
+                cluster.error_log()
             ),
         }
     }
@@ -724,7 +755,7 @@ async fn three_switchboards_behind_nginx_agents_land_on_the_leader_and_webhooks_
         .await;
 
     // The leader dies: the agent reconnects through nginx and gets new texts.
-    sbs[leader].kill9();
+    cluster.members[leader].kill9();
     let killed = Instant::now();
     let mut alice = alice.reconnect(&public).await;
     println!(
@@ -741,5 +772,92 @@ async fn three_switchboards_behind_nginx_agents_land_on_the_leader_and_webhooks_
                 .all(|c| a.bodies(c) == vec!["through nginx", "after the failover"])
         })
         .await;
-    proxy.terminate();
+    cluster.proxy.terminate();
+}
+
+/// A rolling restart of the three switchboards (SIGTERM each in turn, then
+/// start it again) under steady webhook load through nginx: no webhook gets
+/// a 5xx, and the agent, reconnecting through nginx whenever its leader
+/// stops, gets every text exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_restart_of_the_switchboards_behind_nginx_loses_and_repeats_nothing() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut cluster = Cluster::start(&nginx).await;
+    cluster.leader().await;
+    let port = cluster.public.port;
+    let public = Switchboard::reached_at(port);
+    let mut alice =
+        common::Agent::connect(&public, "alice", Default::default(), Some(true), Some(10)).await;
+    let customer = number(600);
+
+    // Steady load: a text every 100 ms until told to stop.
+    let (stop_load, mut stopped) = tokio::sync::watch::channel(false);
+    let load = {
+        let customer = customer.clone();
+        tokio::spawn(async move {
+            let public = Switchboard::reached_at(port);
+            let mut sent = Vec::new();
+            let mut failures = Vec::new();
+            let mut i = 0;
+            while !*stopped.borrow() {
+                let body = format!("rolling {i}");
+                let (status, answer) = public.text(&customer, &body).await;
+                if status == 200 {
+                    sent.push(body);
+                } else {
+                    failures.push((status, answer));
+                }
+                i += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+            (sent, failures)
+        })
+    };
+    alice
+        .until(STEP, "the first texts", |a| a.bodies(&customer).len() >= 5)
+        .await;
+
+    for i in 0..3 {
+        let seen = alice.bodies(&customer).len();
+        assert!(
+            cluster.members[i].terminate(),
+            "member {i} did not stop cleanly:\n{}",
+            cluster.members[i].log()
+        );
+        cluster.members[i].spawn().await;
+        // Whether or not it led, texts keep reaching the agent, who
+        // reconnects through nginx (which finds the leader) and resumes;
+        // again whenever the socket closes.
+        alice = alice.reconnect(&public).await;
+        let deadline = Instant::now() + STEP;
+        while alice.bodies(&customer).len() <= seen {
+            assert!(
+                Instant::now() < deadline,
+                "no text reached the agent after restarting member {i}"
+            );
+            if alice.next_frame(Duration::from_secs(1)).await.is_none() {
+                alice = alice.reconnect(&public).await;
+            }
+        }
+    }
+    stop_load.send(true).expect("the load task listens");
+    let (sent, failures) = load.await.expect("the load task");
+    assert!(
+        failures.is_empty(),
+        "webhooks not accepted during the rolling restart: {failures:?}; error.log:\n{}",
+        cluster.error_log()
+    );
+    // Anything sent twice or late would arrive before the barrier text.
+    cluster.leader().await;
+    public.barrier(&mut alice, &customer).await;
+    let got: Vec<String> = alice
+        .bodies(&customer)
+        .into_iter()
+        .filter(|b| !common::is_barrier(b))
+        .collect();
+    assert_eq!(got, sent, "every accepted text exactly once, in order");
+    cluster.proxy.terminate();
 }
