@@ -369,24 +369,24 @@ async fn sigterm_releases_the_lease_and_another_instance_takes_over_without_wait
         .await;
 
     let stopping = Instant::now();
+    sbs[leader].signal("TERM");
+    wait_for("the other instance to lead", WAIT, async || {
+        (sbs[other].role().await.as_deref() == Some("leader")).then_some(())
+    })
+    .await;
+    println!(
+        "took over {:?} after SIGTERM of the leader (LEASE_SECS=120)",
+        stopping.elapsed()
+    );
     assert!(
         sbs[leader].terminate(),
-        "the leader did not exit cleanly:\n{}",
+        "the old leader did not exit cleanly:\n{}",
         sbs[leader].log()
     );
     assert!(
         sbs[leader].log().contains("router lease released"),
         "{}",
         sbs[leader].log()
-    );
-    let exited = stopping.elapsed();
-    wait_for("the other instance to lead", WAIT, async || {
-        (sbs[other].role().await.as_deref() == Some("leader")).then_some(())
-    })
-    .await;
-    println!(
-        "took over {:?} after SIGTERM of the leader, which exited after {exited:?} (LEASE_SECS=120)",
-        stopping.elapsed()
     );
     let (mut alice, _) = alice.reconnect_to_leader(&[&sbs[other]]).await;
     assert_eq!(sbs[other].text(&customer, "after").await.0, 200);
