@@ -1,8 +1,8 @@
 //! Several switchboards on one DynamoDB table set (in the emulator), as real
 //! processes with a short router lease: exactly one routes, agents reach
 //! only it (the others answer 503 + `Retry-After`), webhooks go to any, and
-//! leadership moves on `kill -9`, SIGSTOP past the lease, and SIGTERM —
-//! with agents resuming with no gap and no duplicate.
+//! leadership moves on `kill -9`, SIGSTOP past the lease, SIGTERM and a
+//! DynamoDB outage — with agents resuming with no gap and no duplicate.
 //!
 //! Each member gets its own `INSTANCE_ID` (`member-<i>`), so the lease
 //! item can be checked against what `/healthz` says.
@@ -25,7 +25,12 @@ const METRICS: &str = "cluster-test-metrics-token";
 
 /// `n` switchboards on one fresh table set.
 async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard> {
-    let env = dynamodb_env(&Moto::shared());
+    members_on(&Moto::shared(), n, lease_secs, grace_secs).await
+}
+
+/// `n` switchboards on one fresh table set in `moto`.
+async fn members_on(moto: &Moto, n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard> {
+    let env = dynamodb_env(moto);
     let mut started = Vec::new();
     for i in 0..n {
         let mut extra = env.clone();
@@ -75,7 +80,7 @@ pub(crate) async fn one_leader(members: &[&Switchboard]) -> usize {
     }
 }
 
-/// The lease item's holder, read from DynamoDB.
+/// The lease item's holder, read from DynamoDB (the shared emulator).
 async fn lease_holder(sb: &Switchboard) -> Option<String> {
     let prefix = env_value(&sb.env, "DYNAMODB_TABLE_PREFIX").expect("a table prefix");
     let item = Moto::shared()
@@ -395,4 +400,78 @@ async fn sigterm_releases_the_lease_and_another_instance_takes_over_without_wait
             a.bodies(&customer) == vec!["before".to_string(), "after".to_string()]
         })
         .await;
+}
+
+/// DynamoDB unreachable for longer than the lease: the leader steps down
+/// (it cannot renew), nobody can take over, webhooks are spooled on each
+/// instance; when DynamoDB is back exactly one instance leads and every
+/// acknowledged text reaches the agent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_paused_past_the_lease_ends_with_one_leader_and_every_webhook_stored_once() {
+    if common::aws::skip_on_localstack("pauses its emulator: one private moto per test") {
+        return;
+    }
+    // A private emulator: this test pauses it.
+    let moto = Moto::spawn().await;
+    let sbs = members_on(&moto, 2, SHORT_LEASE, 120.0).await;
+    let all: Vec<&Switchboard> = sbs.iter().collect();
+    one_leader(&all).await;
+    let (mut alice, _) =
+        Agent::connect_to_leader(&all, "alice", BTreeMap::new(), Some(true), Some(10)).await;
+    let customer = number(700);
+    assert_eq!(sbs[0].text(&customer, "before").await.0, 200);
+    alice
+        .until(WAIT, "the first text", |a| a.bodies(&customer).len() == 1)
+        .await;
+
+    // DynamoDB goes away for longer than the lease. Texts keep coming, to
+    // both instances, and each is acknowledged (spooled on its instance).
+    moto.pause();
+    let mut sent = vec!["before".to_string()];
+    for i in 0..6 {
+        let body = format!("while paused {i}");
+        let (status, answer) = sbs[i % 2].text(&customer, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        sent.push(body);
+    }
+    // Nobody can renew or take the lease meanwhile: the leader steps down.
+    wait_for("no leader while DynamoDB is away", WAIT, async || {
+        let mut roles = Vec::new();
+        for sb in &sbs {
+            roles.push(sb.role().await);
+        }
+        roles
+            .iter()
+            .all(|r| r.as_deref() == Some("follower"))
+            .then_some(())
+    })
+    .await;
+    moto.resume();
+    let leader = one_leader(&all).await;
+
+    // The agent comes back to the leader and gets every text once. The two
+    // instances' spools drain side by side, so only each one's order holds.
+    let (mut alice, _) = alice.reconnect_to_leader(&all).await;
+    alice
+        .until(WAIT, "every text", |a| {
+            a.bodies(&customer).len() >= sent.len()
+        })
+        .await;
+    sbs[leader].barrier(&mut alice, &customer).await;
+    let mut got: Vec<String> = alice
+        .bodies(&customer)
+        .into_iter()
+        .filter(|b| !is_barrier(b))
+        .collect();
+    got.sort();
+    sent.sort();
+    assert_eq!(got, sent, "every acknowledged text exactly once");
+    assert_eq!(one_leader(&all).await, leader, "still exactly one leader");
+    for (i, sb) in sbs.iter().enumerate() {
+        assert!(
+            sb.log().contains("spooling"),
+            "member {i}'s webhooks did not go through its spool:\n{}",
+            sb.log()
+        );
+    }
 }
