@@ -335,4 +335,13 @@ mod tests {
         assert!(parse_secs("1e20").is_err());
         assert!(parse_secs("soon").is_err());
     }
+
+    #[test]
+    fn a_lease_is_between_half_a_second_and_a_day() {
+        assert_eq!(parse_lease_secs("2"), Ok(2.0));
+        assert_eq!(parse_lease_secs("0.5"), Ok(0.5));
+        assert!(parse_lease_secs("0.1").is_err());
+        assert!(parse_lease_secs("0").is_err());
+        assert!(parse_lease_secs("86401").is_err());
+    }
 }

@@ -6,9 +6,6 @@
 //! at once with 503 and `Retry-After`, which the proxy answers by trying
 //! the next instance and a client by reconnecting.
 
-/// Seconds a client is told to wait before retrying a follower.
-const RETRY_AFTER_SECS: &str = "1";
-
 use super::{agent_auth, AppState};
 use crate::hub;
 use axum::extract::ws::WebSocketUpgrade;
@@ -17,6 +14,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use tracing::Instrument;
+
+/// Seconds a client is told to wait before retrying a follower.
+const RETRY_AFTER_SECS: &str = "1";
 
 pub async fn upgrade(
     State(state): State<AppState>,
