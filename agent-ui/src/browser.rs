@@ -138,9 +138,10 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::Superseded => Self::Superseded,
             // Fatal connection-level codes become a reconnect; if one is ever shown,
             // "try again" is what it means to the agent.
-            ErrorCode::SlowConsumer | ErrorCode::ShuttingDown | ErrorCode::Unavailable => {
-                Self::Unavailable
-            }
+            ErrorCode::SlowConsumer
+            | ErrorCode::ShuttingDown
+            | ErrorCode::Unavailable
+            | ErrorCode::NotLeader => Self::Unavailable,
         }
     }
 }

@@ -327,6 +327,9 @@ pub enum ErrorCode {
     ShuttingDown,
     /// The switchboard could not store the request; retry it.
     Unavailable,
+    /// This switchboard stopped routing (another instance leads now);
+    /// reconnect — through the proxy — and resume.
+    NotLeader,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.

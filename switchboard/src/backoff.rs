@@ -19,7 +19,11 @@
 //! | [`ROUTE_WRITE`] | 100 ms doubling to 1.6 s, 5 tries in place | the router writing a route (queued, resolved) |
 //!
 //! The agent clients' reconnect policy lives with the protocol client
-//! (`switchboard_protocol::client::backoff`).
+//! (`switchboard_protocol::client::backoff`). The router lease's waits
+//! (`cluster/lease.rs`, `Timing`) are not backoffs: they are fixed
+//! fractions of `LEASE_SECS` (renew every third, retry a failed renewal
+//! after a tenth, read every fifth, at most every second), because every
+//! retry of a renewal must fit inside the lease it keeps.
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use std::time::Duration;

@@ -242,6 +242,17 @@ pub struct AwsConfig {
     #[arg(long, env = "STREAM_POLL_MS", default_value_t = 100)]
     pub stream_poll_ms: u64,
 
+    /// With `STORE=dynamodb`, one instance routes at a time: the holder of
+    /// the router lease. A leader that has not renewed it for this long is
+    /// replaced, in seconds; it renews every third of it.
+    #[arg(long, env = "LEASE_SECS", default_value_t = 10.0, value_parser = parse_lease_secs)]
+    pub lease_secs: f64,
+
+    /// This instance's name in the router lease (default: the host name
+    /// plus a random suffix).
+    #[arg(long, env = "INSTANCE_ID", value_parser = parse_non_empty)]
+    pub instance_id: Option<String>,
+
     /// S3 bucket for MMS media and transcripts; unset keeps files in `FILES_DIR` only.
     #[arg(long, env = "S3_BUCKET")]
     pub s3_bucket: Option<String>,
@@ -324,6 +335,11 @@ impl Config {
         )
     }
 
+    /// `LEASE_SECS`.
+    pub fn lease_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.aws.lease_secs)
+    }
+
     pub fn agent_grace(&self) -> Duration {
         Duration::from_secs_f64(self.agent_grace_secs.max(0.0))
     }
@@ -336,6 +352,15 @@ fn parse_positive_secs(text: &str) -> Result<f64, String> {
     match parse_secs(text)? {
         secs if secs > 0.0 => Ok(secs),
         _ => Err(format!("`{text}` must be more than 0 seconds")),
+    }
+}
+
+/// A lease timeout: at least half a second (renewals go out every third of
+/// it, and each DynamoDB call needs a few milliseconds), at most a day.
+fn parse_lease_secs(text: &str) -> Result<f64, String> {
+    match parse_secs(text)? {
+        secs if (0.5..=86_400.0).contains(&secs) => Ok(secs),
+        _ => Err(format!("`{text}` must be between 0.5 and 86400 seconds")),
     }
 }
 
@@ -393,5 +418,14 @@ mod tests {
         assert!(parse_secs("-1").is_err());
         assert!(parse_secs("1e20").is_err());
         assert!(parse_secs("soon").is_err());
+    }
+
+    #[test]
+    fn a_lease_is_between_half_a_second_and_a_day() {
+        assert_eq!(parse_lease_secs("2"), Ok(2.0));
+        assert_eq!(parse_lease_secs("0.5"), Ok(0.5));
+        assert!(parse_lease_secs("0.1").is_err());
+        assert!(parse_lease_secs("0").is_err());
+        assert!(parse_lease_secs("86401").is_err());
     }
 }

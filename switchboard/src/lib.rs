@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod conversation;
 pub mod credentials;

@@ -1,19 +1,28 @@
 //! Start-up and shutdown of the whole service.
 //!
+//! With `STORE=sled` this instance always leads: the leader's duties (router,
+//! outbox; `cluster/duties.rs`) start before it listens. With
+//! `STORE=dynamodb` they start and stop with the router lease
+//! (`cluster/`), while webhooks are taken whether it leads or not.
+//!
 //! Order matters on the way down: stop accepting HTTP and let in-flight
 //! webhooks finish (each one waits for its own durable write), close agent
-//! sockets with a `shutting_down` frame, stop the router, the outbox and the
-//! job worker, and last close the store, which flushes whatever is still
-//! pending.
+//! sockets with a `shutting_down` frame, stop the router and the outbox
+//! (then, with DynamoDB, release the lease), the job worker, and last close
+//! the store, which flushes whatever is still pending.
 
+use crate::cluster::duties::{ChangeSource, Duties, ReplyRelay, Role, Running as Term};
+use crate::cluster::dynamo_lease::DynamoLease;
+use crate::cluster::lease::{Lease, Timing};
 use crate::config::Config;
 use crate::config::StoreKind;
 use crate::http::{self, AppState, INBOUND_PATH, STATUS_PATH};
 use crate::jobs::inbound_spool::{self, Spooled};
-use crate::jobs::{self, HookSettings, JobContext, JobQueue, RouterJobs};
+use crate::jobs::{self, HookSettings, JobContext, JobQueue};
 use crate::outbox::Outbox;
-use crate::router::{self, RouterConfig};
+use crate::router;
 use crate::store::dynamo::{DynamoOptions, DynamoStore};
+use crate::store::fence::FenceCell;
 use crate::store::recent::{self, RecentInbound};
 use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::Ports;
@@ -110,28 +119,13 @@ pub async fn serve(
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
-    let (mut ports, accepted_replies) = open_store(&config, &job_queue).await?;
+    let fence = FenceCell::new();
+    let (mut ports, accepted_replies, changes) =
+        open_store(&config, &job_queue, fence.clone()).await?;
     // Agents' connections read the messages just stored from memory.
     ports.log = Arc::new(RecentInbound::new(ports.log, recent::DEFAULT_CAPACITY));
     let (stop_tx, stop_rx) = watch::channel(false);
     let files = build_file_store(&config).await;
-
-    let (router, router_task) = router::spawn(
-        router::RouterPorts {
-            log: ports.log.clone(),
-            feed: ports.feed.clone(),
-            routing: ports.routing.clone(),
-        },
-        RouterConfig {
-            agent_names: config.agents.names().map(str::to_string).collect(),
-            grace: config.agent_grace(),
-            jobs: Some(RouterJobs::new(job_queue.clone(), hook_settings(&config))),
-            notices,
-        },
-        stop_rx.clone(),
-    )
-    .await
-    .context("recovering routing state")?;
 
     let client = TwilioClient::new(
         config.twilio_api_base.clone(),
@@ -158,7 +152,46 @@ pub async fn serve(
         from: config.twilio_from.clone(),
         status_callback: config.public_url_of(STATUS_PATH),
     };
-    let outbox_task = tokio::spawn(outbox.run(accepted_replies, stop_rx.clone()));
+    let replies = ReplyRelay::default();
+    let relay_task = replies.spawn(accepted_replies);
+    let (role_tx, role) = Role::channel();
+    let duties = Duties {
+        router_ports: router::RouterPorts {
+            log: ports.log.clone(),
+            feed: ports.feed.clone(),
+            routing: ports.routing.clone(),
+        },
+        agent_names: config.agents.names().map(str::to_string).collect(),
+        grace: config.agent_grace(),
+        jobs: job_queue.clone(),
+        hooks: hook_settings(&config),
+        notices,
+        outbox,
+        replies,
+        changes,
+        role: role_tx,
+    };
+    let leadership = match config.aws.store {
+        // One instance: it leads from the start, as before there was a lease.
+        StoreKind::Sled => Leadership::Always {
+            term: duties.start().await.context("recovering routing state")?,
+            duties: Box::new(duties),
+        },
+        StoreKind::Dynamodb => {
+            let me = crate::cluster::instance_id(config.aws.instance_id.as_deref()).await;
+            let timeout = config.lease_timeout();
+            let io =
+                DynamoLease::connect(&config.aws.dynamodb_table_prefix, me.clone(), timeout).await;
+            let lease = Lease::new(me, Timing::from_timeout(timeout), std::time::Instant::now());
+            Leadership::Lease(tokio::spawn(crate::cluster::run(
+                lease,
+                io,
+                duties,
+                fence,
+                stop_rx.clone(),
+            )))
+        }
+    };
     let job_context = JobContext {
         store: ports.log.clone(),
         files: files.clone(),
@@ -187,7 +220,7 @@ pub async fn serve(
         store: ports.log.clone(),
         routing: ports.routing.clone(),
         readiness: ports.lifecycle.clone(),
-        router,
+        role,
         shutdown: stop_rx.clone(),
         next_conn_id: Arc::new(AtomicU64::new(1)),
         agent_sockets: agent_sockets.clone(),
@@ -225,13 +258,15 @@ pub async fn serve(
     {
         tracing::warn!("agent sockets still open after 5 s; closing anyway");
     }
-    let _ = router_task.await;
-    if tokio::time::timeout(Duration::from_secs(20), outbox_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!("outbox sends still running after 20 s; they resume at the next start");
+    // The router and the outbox (in-flight sends finish, bounded); with
+    // DynamoDB then the lease is released.
+    match leadership {
+        Leadership::Always { duties, term } => duties.stop(term).await,
+        Leadership::Lease(lease) => {
+            let _ = lease.await;
+        }
     }
+    relay_task.abort();
     // The worker bounds its own wait for running jobs; they rerun at the next start.
     if tokio::time::timeout(Duration::from_secs(20), jobs_task)
         .await
@@ -274,8 +309,17 @@ fn hook_settings(config: &Config) -> HookSettings {
     }
 }
 
+/// Who runs the leader's duties here.
+enum Leadership {
+    /// `STORE=sled`: this instance, from start to shutdown.
+    Always { duties: Box<Duties>, term: Term },
+    /// `STORE=dynamodb`: whoever holds the lease; this task keeps it or
+    /// contends for it, and stops the duties and releases it at shutdown.
+    Lease(JoinHandle<()>),
+}
+
 /// Replies a store accepted, for the outbox worker.
-type AcceptedReplies = tokio::sync::mpsc::UnboundedReceiver<(
+pub(crate) type AcceptedReplies = tokio::sync::mpsc::UnboundedReceiver<(
     switchboard_protocol::ConversationId,
     switchboard_protocol::Seq,
 )>;
@@ -283,8 +327,13 @@ type AcceptedReplies = tokio::sync::mpsc::UnboundedReceiver<(
 /// The ports of the store `STORE` names, and the receiver of its accepted
 /// replies. DynamoDB's message log (and lifecycle, to drain at close) comes
 /// wrapped in the inbound spool (in `jobs`' database), so an outage does not
-/// turn webhooks into 5xx; sled is used as it is.
-async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, AcceptedReplies)> {
+/// turn webhooks into 5xx; sled is used as it is. DynamoDB's Streams reader
+/// comes back too, for the leader to start.
+async fn open_store(
+    config: &Config,
+    jobs: &JobQueue,
+    fence: FenceCell,
+) -> anyhow::Result<(Ports, AcceptedReplies, Option<Arc<dyn ChangeSource>>)> {
     match config.aws.store {
         StoreKind::Sled => {
             match inbound_spool::leftovers(jobs) {
@@ -301,7 +350,7 @@ async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, 
                 durability: config.durability,
             })
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-            Ok((Ports::of(Arc::new(store)), accepted))
+            Ok((Ports::of(Arc::new(store)), accepted, None))
         }
         StoreKind::Dynamodb => {
             let (store, accepted) = DynamoStore::open(DynamoOptions {
@@ -309,6 +358,7 @@ async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, 
                 table_prefix: &config.aws.dynamodb_table_prefix,
                 stream_poll: Duration::from_millis(config.aws.stream_poll_ms.max(1)),
                 cache_mb: config.sled_cache_mb,
+                fence,
             })
             .await
             .context("opening the DynamoDB store")?;
@@ -322,9 +372,9 @@ async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, 
             let ports = Ports {
                 log: spooled.clone(),
                 lifecycle: spooled,
-                ..Ports::of(store)
+                ..Ports::of(store.clone())
             };
-            Ok((ports, accepted))
+            Ok((ports, accepted, Some(store)))
         }
     }
 }

@@ -120,6 +120,10 @@ pub fn init() {
         "Age of the newest DynamoDB Streams record the reader copied, when it was read."
     );
     describe_gauge!("switchboard_agent_sockets", "Open agent WebSockets.");
+    describe_gauge!(
+        "switchboard_leader",
+        "1 while this instance holds the router lease and routes (always with STORE=sled), else 0."
+    );
 }
 
 /// One webhook answered, and how long it took.
@@ -211,6 +215,11 @@ pub fn twilio_retry() {
 /// Age of the newest stream record copied (DynamoDB store).
 pub fn stream_lag(age: Duration) {
     gauge!("switchboard_dynamodb_stream_lag_seconds").set(age.as_secs_f64());
+}
+
+/// This instance started (true) or stopped (false) leading.
+pub fn leader(leading: bool) {
+    gauge!("switchboard_leader").set(if leading { 1.0 } else { 0.0 });
 }
 
 /// An agent socket opened (+1) or closed (-1).

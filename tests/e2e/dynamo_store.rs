@@ -241,8 +241,15 @@ async fn two_instances_racing_on_one_conversation_store_each_message_once_in_ord
         ..Options::default()
     };
     let a = Switchboard::start(options()).await;
-    let b = Switchboard::start(options()).await;
-    let mut alice = a.agent("alice").await;
+    // The second one follows: it does not get the router lease.
+    let b = Switchboard::start(Options {
+        await_leadership: false,
+        ..options()
+    })
+    .await;
+    // Both take webhooks; the agent is on whichever holds the router lease.
+    let (mut alice, _) =
+        Agent::connect_to_leader(&[&a, &b], "alice", BTreeMap::new(), Some(true), Some(10)).await;
     let customer = number(7);
 
     // Every message reaches both instances at the same moment, as a Twilio
@@ -330,13 +337,16 @@ async fn a_restart_resumes_the_stream_from_its_checkpoint() {
     drop(alice);
 
     // While it is down, another instance takes a message.
-    let b = Switchboard::start(Options {
+    let mut b = Switchboard::start(Options {
         extra_env: env.clone(),
         grace_secs: 600.0,
         ..Options::default()
     })
     .await;
     assert_eq!(b.text(&later, "sent while you were away").await.0, 200);
+    // It stops (releasing the router lease if it took it), so the restarted
+    // instance routes.
+    assert!(b.terminate(), "b did not stop cleanly:\n{}", b.log());
 
     a.spawn().await;
     let resume: BTreeMap<String, u64> = [(open.clone(), 1)].into();

@@ -39,6 +39,7 @@ mod webhook_ingress;
 mod aws_media;
 mod aws_outage;
 mod aws_transcript_alert;
+mod cluster;
 mod dynamo_store;
 mod files_s3;
 

@@ -166,14 +166,25 @@ fn client() -> reqwest::Client {
 }
 
 /// `deploy/nginx.conf` with every `${NAME}` of its header filled in.
-fn nginx_conf(prefix: &Path, listen: u16, switchboard: u16, uis: [u16; 2]) -> String {
+fn nginx_conf(prefix: &Path, listen: u16, switchboards: [u16; 3], uis: [u16; 2]) -> String {
     let template =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"))
             .expect("read deploy/nginx.conf");
     let filled = template
         .replace("${LISTEN}", &format!("127.0.0.1:{listen}"))
         .replace("${PREFIX}", &prefix.display().to_string())
-        .replace("${SWITCHBOARD_1}", &format!("127.0.0.1:{switchboard}"))
+        .replace(
+            "${SWITCHBOARD_1}",
+            &format!("127.0.0.1:{}", switchboards[0]),
+        )
+        .replace(
+            "${SWITCHBOARD_2}",
+            &format!("127.0.0.1:{}", switchboards[1]),
+        )
+        .replace(
+            "${SWITCHBOARD_3}",
+            &format!("127.0.0.1:{}", switchboards[2]),
+        )
         .replace("${AGENT_UI_1}", &format!("127.0.0.1:{}", uis[0]))
         .replace("${AGENT_UI_2}", &format!("127.0.0.1:{}", uis[1]));
     // Every placeholder the header documents is one the test fills in.
@@ -186,6 +197,31 @@ fn nginx_conf(prefix: &Path, listen: u16, switchboard: u16, uis: [u16; 2]) -> St
         "a placeholder of deploy/nginx.conf is not documented/filled: {config_lines}"
     );
     filled
+}
+
+/// nginx in the foreground with `conf` (written to `dir/nginx.conf`), its
+/// output in `dir/nginx.out` and its error log in `dir/error.log`.
+fn start_nginx(nginx: &Path, dir: &Path, conf: &str) -> Proc {
+    std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
+    let log = dir.join("nginx.out");
+    let out = std::fs::File::create(&log).expect("nginx log");
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg("nginx.conf")
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-g")
+        .arg("daemon off;")
+        .stdout(Stdio::from(out.try_clone().expect("log")))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("start nginx");
+    Proc {
+        child: Some(child),
+        log,
+    }
 }
 
 /// The whole system: nginx in front of a switchboard and two agent UIs.
@@ -224,32 +260,14 @@ impl Stack {
         let ui1 = AgentUiProc::start(free_port(), tmp.path(), &upstream).await;
         let ui2 = AgentUiProc::start(free_port(), tmp.path(), &upstream).await;
 
+        // One switchboard (sled): it fills every switchboard slot.
         let conf = nginx_conf(
             tmp.path(),
             nginx_port,
-            switchboard.port,
+            [switchboard.port; 3],
             [ui1.port, ui2.port],
         );
-        std::fs::write(tmp.path().join("nginx.conf"), conf).expect("write nginx.conf");
-        let log = tmp.path().join("nginx.out");
-        let out = std::fs::File::create(&log).expect("nginx log");
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(tmp.path())
-            .arg("-c")
-            .arg("nginx.conf")
-            .arg("-e")
-            .arg(tmp.path().join("error.log"))
-            .arg("-g")
-            .arg("daemon off;")
-            .stdout(Stdio::from(out.try_clone().expect("log")))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("start nginx");
-        let mut nginx = Proc {
-            child: Some(child),
-            log,
-        };
+        let mut nginx = start_nginx(nginx, tmp.path(), &conf);
         until_ok(&format!("{public_url}/healthz"), &mut nginx).await;
         Stack {
             nginx_port,
@@ -696,4 +714,236 @@ async fn one_agent_on_both_agent_uis_behind_nginx_gets_every_frame_on_both() {
             tab.frames
         );
     }
+}
+
+/// nginx in front of three switchboards on one DynamoDB table set (no
+/// agent UI: agents connect through nginx directly).
+struct Cluster {
+    /// The switchboards, as processes.
+    members: Vec<Switchboard>,
+    /// nginx, as Twilio and agents reach it.
+    public: Switchboard,
+    proxy: Proc,
+    tmp: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start(nginx: &Path) -> Cluster {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let nginx_port = free_port();
+        let public_url = format!("http://127.0.0.1:{nginx_port}");
+        let env = common::dynamodb_env(&common::aws::Moto::shared());
+        let mut members = Vec::new();
+        for i in 0..3 {
+            let mut extra = env.clone();
+            extra.extend([
+                ("PUBLIC_URL".to_string(), public_url.clone()),
+                ("TRUSTED_PROXIES".into(), "127.0.0.1".into()),
+                ("LEASE_SECS".into(), "2".into()),
+                ("INSTANCE_ID".into(), format!("behind-nginx-{i}")),
+            ]);
+            members.push(
+                Switchboard::start(Options {
+                    extra_env: extra,
+                    grace_secs: 120.0,
+                    await_leadership: false,
+                    ..Options::default()
+                })
+                .await,
+            );
+        }
+        // The agent-UI slots name a port nobody listens on.
+        let nobody = free_port();
+        let conf = nginx_conf(
+            tmp.path(),
+            nginx_port,
+            [members[0].port, members[1].port, members[2].port],
+            [nobody, nobody],
+        );
+        let proxy = start_nginx(nginx, tmp.path(), &conf);
+        let public = Switchboard::reached_at(nginx_port);
+        let deadline = Instant::now() + STEP;
+        // nginx is up once it answers (a GET of the webhook is refused: 405).
+        while client()
+            .get(public.url("/twilio/sms"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not answer:\n{}",
+                proxy.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Cluster {
+            members,
+            public,
+            proxy,
+            tmp,
+        }
+    }
+
+    /// The index of the one member that leads (waits for there to be one).
+    async fn leader(&self) -> usize {
+        let all: Vec<&Switchboard> = self.members.iter().collect();
+        crate::cluster::one_leader(&all).await
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+/// Three switchboards on one DynamoDB table set behind nginx. Webhooks go
+/// to any switchboard; an agent's handshake, wherever nginx sends it first,
+/// lands on the leader (the others answer 503 and nginx tries the next);
+/// after a `kill -9` of the leader the agent reconnects through nginx to
+/// the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_switchboards_behind_nginx_agents_land_on_the_leader_and_webhooks_on_any() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut cluster = Cluster::start(&nginx).await;
+    let leader = cluster.leader().await;
+    let public = Switchboard::reached_at(cluster.public.port);
+
+    // Whichever switchboard nginx tries first (it takes turns), the
+    // handshake succeeds: on the leader.
+    for attempt in 0..4 {
+        match common::open_socket(&public, "alice").await {
+            Ok(mut socket) => {
+                let _ = socket.close(None).await;
+            }
+            Err(e) => panic!(
+                "handshake {attempt} through nginx failed: {e}; error.log:\n{}",
+                cluster.error_log()
+            ),
+        }
+    }
+    let mut alice =
+        common::Agent::connect(&public, "alice", Default::default(), Some(true), Some(10)).await;
+    // Webhooks through nginx land on any switchboard and reach her.
+    let customers: Vec<String> = (0..3).map(|i| number(500 + i)).collect();
+    for customer in &customers {
+        let (status, answer) = public.text(customer, "through nginx").await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    alice
+        .until(STEP, "every customer's text", |a| {
+            customers.iter().all(|c| a.bodies(c).len() == 1)
+        })
+        .await;
+
+    // The leader dies: the agent reconnects through nginx and gets new texts.
+    cluster.members[leader].kill9();
+    let killed = Instant::now();
+    let mut alice = alice.reconnect(&public).await;
+    println!(
+        "through nginx: the agent was back {:?} after kill -9 of the leader",
+        killed.elapsed()
+    );
+    for customer in &customers {
+        assert_eq!(public.text(customer, "after the failover").await.0, 200);
+    }
+    alice
+        .until(STEP, "the texts after the failover", |a| {
+            customers
+                .iter()
+                .all(|c| a.bodies(c) == vec!["through nginx", "after the failover"])
+        })
+        .await;
+    cluster.proxy.terminate();
+}
+
+/// A rolling restart of the three switchboards (SIGTERM each in turn, then
+/// start it again) under steady webhook load through nginx: no webhook gets
+/// a 5xx, and the agent, reconnecting through nginx whenever its leader
+/// stops, gets every text exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_restart_of_the_switchboards_behind_nginx_loses_and_repeats_nothing() {
+    let Some(nginx) = nginx_bin() else { return };
+    let mut cluster = Cluster::start(&nginx).await;
+    cluster.leader().await;
+    let port = cluster.public.port;
+    let public = Switchboard::reached_at(port);
+    let mut alice =
+        common::Agent::connect(&public, "alice", Default::default(), Some(true), Some(10)).await;
+    let customer = number(600);
+
+    // Steady load: a text every 100 ms until told to stop.
+    let (stop_load, mut stopped) = tokio::sync::watch::channel(false);
+    let load = {
+        let customer = customer.clone();
+        tokio::spawn(async move {
+            let public = Switchboard::reached_at(port);
+            let mut sent = Vec::new();
+            let mut failures = Vec::new();
+            let mut i = 0;
+            while !*stopped.borrow() {
+                let body = format!("rolling {i}");
+                let (status, answer) = public.text(&customer, &body).await;
+                if status == 200 {
+                    sent.push(body);
+                } else {
+                    failures.push((status, answer));
+                }
+                i += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+            (sent, failures)
+        })
+    };
+    alice
+        .until(STEP, "the first texts", |a| a.bodies(&customer).len() >= 5)
+        .await;
+
+    for i in 0..3 {
+        let seen = alice.bodies(&customer).len();
+        assert!(
+            cluster.members[i].terminate(),
+            "member {i} did not stop cleanly:\n{}",
+            cluster.members[i].log()
+        );
+        cluster.members[i].spawn().await;
+        // Whether or not it led, texts keep reaching the agent, who
+        // reconnects through nginx (which finds the leader) and resumes;
+        // again whenever the socket closes.
+        alice = alice.reconnect(&public).await;
+        let deadline = Instant::now() + STEP;
+        while alice.bodies(&customer).len() <= seen {
+            assert!(
+                Instant::now() < deadline,
+                "no text reached the agent after restarting member {i}"
+            );
+            if alice.next_frame(Duration::from_secs(1)).await.is_none() {
+                alice = alice.reconnect(&public).await;
+            }
+        }
+    }
+    stop_load.send(true).expect("the load task listens");
+    let (sent, failures) = load.await.expect("the load task");
+    assert!(
+        failures.is_empty(),
+        "webhooks not accepted during the rolling restart: {failures:?}; error.log:\n{}",
+        cluster.error_log()
+    );
+    // Anything sent twice or late would arrive before the barrier text.
+    cluster.leader().await;
+    public.barrier(&mut alice, &customer).await;
+    let got: Vec<String> = alice
+        .bodies(&customer)
+        .into_iter()
+        .filter(|b| !common::is_barrier(b))
+        .collect();
+    assert_eq!(got, sent, "every accepted text exactly once, in order");
+    cluster.proxy.terminate();
 }

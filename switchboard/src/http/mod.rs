@@ -9,8 +9,8 @@ mod inbound;
 mod status_callback;
 mod twilio_form;
 
+use crate::cluster::duties::Role;
 use crate::config::Config;
-use crate::router::RouterHandle;
 use crate::store::{Lifecycle, MessageLog, RoutingState};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
@@ -33,7 +33,9 @@ pub struct AppState {
     pub routing: Arc<dyn RoutingState>,
     /// Asked by `/readyz`.
     pub readiness: Arc<dyn Lifecycle>,
-    pub router: RouterHandle,
+    /// Whether this instance leads, and its router while it does: agent
+    /// sockets are accepted only then.
+    pub role: Role,
     /// Turns true when the service starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     /// Source of agent connection ids.

@@ -6,8 +6,9 @@
 //! goes on; a silent peer, a full buffer, a newer session of the same agent
 //! or shutdown ends it.
 
+use crate::cluster::duties::Term;
 use crate::http::AppState;
-use crate::router::{Command, Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
+use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
 use crate::store::{MessageLog, StoreError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -32,7 +33,9 @@ const MAX_CLIENT_CHARS: usize = 128;
 /// read a backlog of frames).
 const CLOSE_HANDSHAKE_LIMIT: Duration = Duration::from_secs(4);
 
-pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
+/// Serves one agent socket within `term`, the leadership term it was
+/// accepted in: it ends with `not_leader` when the term does.
+pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term) {
     let (mut sink, mut stream) = socket.split();
     let conn_id = state.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let (frames_tx, mut frames_rx) = mpsc::channel::<Outgoing>(state.config.agent_buffer_frames);
@@ -61,17 +64,18 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
         frames: frames_tx.clone(),
         close: Some(close_tx),
     };
-    if !state
-        .router
-        .send(Command::Connect {
-            agent: agent.clone(),
-            conn,
-            client: client.unwrap_or_default(),
-            resume,
-            available,
-            capacity,
-        })
-        .await
+    let router = term.router.clone();
+    if term.ended.is_cancelled()
+        || !router
+            .send(Command::Connect {
+                agent: agent.clone(),
+                conn,
+                client: client.unwrap_or_default(),
+                resume,
+                available,
+                capacity,
+            })
+            .await
     {
         return;
     }
@@ -83,6 +87,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
     // Writer: router frames, pings, and the final close.
     let store = state.store.clone();
     let writer_agent = agent.clone();
+    let ended = term.ended.clone();
     let mut writer = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut ping = interval(ping_every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -130,6 +135,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                     break Some(violation_frame(&violation));
                 }
                 _ = shutdown.changed() => break None,
+                _ = ended.cancelled() => break None,
             }
         };
         // The reader reports a violation just before the router drops this
@@ -148,6 +154,15 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             None if *shutdown.borrow() => Some(ServerFrame::Error {
                 code: ErrorCode::ShuttingDown,
                 message: "the switchboard is restarting; reconnect and resume".into(),
+                client_id: None,
+                conversation: None,
+                fatal: true,
+            }),
+            // Likewise when this instance stopped leading: the client
+            // reconnects and the proxy finds it the new leader.
+            None if ended.is_cancelled() => Some(ServerFrame::Error {
+                code: ErrorCode::NotLeader,
+                message: "this switchboard no longer routes; reconnect and resume".into(),
                 client_id: None,
                 conversation: None,
                 fatal: true,
@@ -196,7 +211,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
                 };
                 last_heard = Instant::now();
                 match message {
-                    Message::Text(text) => handle_frame(&state, &agent, conn_id, &frames_tx, text.as_str()).await,
+                    Message::Text(text) => handle_frame(&state, &router, &agent, conn_id, &frames_tx, text.as_str()).await,
                     Message::Binary(_) => reply_error(&frames_tx, ErrorCode::BadFrame, "frames are JSON text, not binary".into()),
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -212,8 +227,7 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState) {
             }
         }
     }
-    state
-        .router
+    router
         .send(Command::Disconnect {
             agent: agent.clone(),
             conn_id,
@@ -477,6 +491,7 @@ async fn first_hello(
 
 async fn handle_frame(
     state: &AppState,
+    router: &RouterHandle,
     agent: &str,
     conn_id: ConnId,
     frames: &mpsc::Sender<Outgoing>,
@@ -558,7 +573,7 @@ async fn handle_frame(
             to,
         },
     };
-    state.router.send(command).await;
+    router.send(command).await;
 }
 
 fn reply_error(frames: &mpsc::Sender<Outgoing>, code: ErrorCode, message: String) {

@@ -38,6 +38,7 @@ const CONCURRENCY: usize = 16;
 /// sends and checks of Twilio's list count alike.
 const MAX_RETRIES: usize = 14;
 
+#[derive(Clone)]
 pub struct Outbox {
     /// Reads the replies to send and records what became of them.
     pub store: Arc<dyn MessageLog>,
@@ -50,8 +51,11 @@ pub struct Outbox {
 
 impl Outbox {
     /// Sends what the store still holds, then whatever `accepted` announces,
-    /// until shutdown. In-flight sends are left to finish; unsent ones stay in
-    /// the outbox for the next start.
+    /// until shutdown (or, with several switchboards, until this instance
+    /// stops leading). A POST in flight is left to finish; a send waiting to
+    /// retry stops, and it and unsent ones stay in the outbox for the next
+    /// start or leader, which looks in Twilio's list first for any reply
+    /// with an intent.
     pub async fn run(
         self,
         mut accepted: mpsc::UnboundedReceiver<(ConversationId, Seq)>,
@@ -74,7 +78,7 @@ impl Outbox {
                 let (unsure, never_tried): (Vec<_>, Vec<_>) =
                     pending.into_iter().partition(|p| p.intent.is_some());
                 for p in never_tried {
-                    spawn_send(&this, &slots, (p.conversation, p.seq)).await;
+                    spawn_send(&this, &slots, (p.conversation, p.seq), &shutdown).await;
                 }
                 if !unsure.is_empty() {
                     tracing::info!(
@@ -83,13 +87,18 @@ impl Outbox {
                     );
                     // One at a time, oldest first (see the module docs).
                     let (this, slots) = (this.clone(), slots.clone());
+                    let stop = shutdown.clone();
                     tokio::spawn(async move {
                         for p in unsure {
                             let Ok(_permit) = slots.acquire().await else {
                                 return;
                             };
+                            if *stop.borrow() {
+                                return;
+                            }
                             crate::telemetry::outbox_pending(1.0);
-                            this.send(&p.conversation, p.seq, p.intent).await;
+                            this.send(&p.conversation, p.seq, p.intent, stop.clone())
+                                .await;
                             crate::telemetry::outbox_pending(-1.0);
                         }
                     });
@@ -104,7 +113,7 @@ impl Outbox {
                     Some(position) if listed.contains(&position) => {
                         tracing::debug!(conversation = position.0, seq = position.1, "already being sent from the outbox listing");
                     }
-                    Some(position) => spawn_send(&this, &slots, position).await,
+                    Some(position) => spawn_send(&this, &slots, position, &shutdown).await,
                     None => break,
                 },
             }
@@ -115,7 +124,16 @@ impl Outbox {
 
     /// Sends one reply, or settles it without sending when it turns out
     /// Twilio already has it. `intent` is what an earlier run recorded.
-    async fn send(&self, conversation: &str, seq: Seq, intent: Option<SendIntent>) {
+    /// `stop` ends its retries: the reply stays in the outbox with its
+    /// intent, and the next run (or, with several switchboards, the next
+    /// leader) looks for it in Twilio's list before sending it again.
+    async fn send(
+        &self,
+        conversation: &str,
+        seq: Seq,
+        intent: Option<SendIntent>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let message = match self.store.message(conversation, seq).await {
             Ok(Some(m)) if m.direction == Direction::Outbound => m,
             Ok(_) => {
@@ -277,7 +295,14 @@ impl Outbox {
             }
             crate::telemetry::twilio_retry();
             tracing::warn!(conversation, seq, error = %failure, ?delay, "Twilio send failed; retrying");
-            tokio::time::sleep(delay).await;
+            if crate::backoff::sleep_or_stop(&mut stop, delay).await {
+                tracing::info!(
+                    conversation,
+                    seq,
+                    "stopping: the reply stays in the outbox for the next run"
+                );
+                return;
+            }
         }
     }
 
@@ -417,14 +442,15 @@ async fn spawn_send(
     this: &Arc<Outbox>,
     slots: &Arc<Semaphore>,
     (conversation, seq): (ConversationId, Seq),
+    stop: &watch::Receiver<bool>,
 ) {
     let Ok(permit) = slots.clone().acquire_owned().await else {
         return;
     };
-    let this = this.clone();
+    let (this, stop) = (this.clone(), stop.clone());
     crate::telemetry::outbox_pending(1.0);
     tokio::spawn(async move {
-        this.send(&conversation, seq, None).await;
+        this.send(&conversation, seq, None, stop).await;
         crate::telemetry::outbox_pending(-1.0);
         drop(permit);
     });

@@ -58,6 +58,11 @@ pub fn dynamodb_env(moto: &aws::Moto) -> Vec<(String, String)> {
         moto.endpoint.clone(),
     ));
     env.push(("STORE".into(), "dynamodb".into()));
+    // One router at a time holds a lease; a restarted instance waits it
+    // out before routing (agents' connects retry meanwhile: see
+    // `Agent::connect`). Short, so restarts stay quick; long enough that a
+    // busy emulator does not make a live leader miss its renewals.
+    env.push(("LEASE_SECS".into(), "5".into()));
     env.push((
         "DYNAMODB_TABLE_PREFIX".into(),
         format!("{}-", aws::unique_name("sbt")),
@@ -157,6 +162,10 @@ pub struct Switchboard {
     pub data_dir: PathBuf,
     pub env: Vec<(String, String)>,
     child: Option<Child>,
+    /// With `STORE=dynamodb`: (re)starting waits until this instance holds
+    /// the router lease (a lone instance, as most tests run), not only
+    /// until it is ready (a follower is ready too).
+    pub await_leadership: bool,
     /// Set when started by [`Switchboard::start_in_process`].
     in_process: Option<switchboard::server::Running>,
     _tmp: Option<tempfile::TempDir>,
@@ -167,6 +176,9 @@ pub struct Options {
     pub grace_secs: f64,
     pub twilio_api_base: String,
     pub extra_env: Vec<(String, String)>,
+    /// With `STORE=dynamodb`, wait at start until it leads (see
+    /// [`Switchboard::await_leadership`]); false for several instances.
+    pub await_leadership: bool,
 }
 
 impl Default for Options {
@@ -176,6 +188,7 @@ impl Default for Options {
             // Nothing listens here: replies stay queued unless a test sets a real base.
             twilio_api_base: "http://127.0.0.1:9".into(),
             extra_env: Vec::new(),
+            await_leadership: true,
         }
     }
 }
@@ -243,6 +256,7 @@ impl Switchboard {
             data_dir,
             env,
             child: None,
+            await_leadership: true,
             in_process: Some(running),
             _tmp: Some(tmp),
             http: reqwest::Client::new(),
@@ -282,6 +296,7 @@ impl Switchboard {
             data_dir: PathBuf::new(),
             env: Vec::new(),
             child: None,
+            await_leadership: false,
             in_process: None,
             _tmp: None,
             http: reqwest::Client::new(),
@@ -305,6 +320,7 @@ impl Switchboard {
             data_dir,
             env,
             child: None,
+            await_leadership: options.await_leadership,
             in_process: None,
             _tmp: Some(tmp),
             http: reqwest::Client::new(),
@@ -342,10 +358,52 @@ impl Switchboard {
             Duration::from_secs(20),
         )
         .await;
+        if self.await_leadership && env_value(&self.env, "STORE") == Some("dynamodb") {
+            // A restarted instance waits out its predecessor's lease.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while self.role().await.as_deref() != Some("leader") {
+                assert!(
+                    Instant::now() < deadline,
+                    "the switchboard did not take the router lease in 60 s; log:\n{}",
+                    self.log()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+
+    /// The process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, …) to the process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().expect("a running process");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Its role as `/healthz` reports it (`leader` or `follower`); `None`
+    /// when it does not answer.
+    pub async fn role(&self) -> Option<String> {
+        let response = self
+            .http
+            .get(self.url("/healthz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        let health: serde_json::Value = response.json().await.ok()?;
+        health["role"].as_str().map(str::to_string)
     }
 
     /// `kill -9`: no shutdown code runs.
@@ -552,7 +610,7 @@ impl Agent {
         available: Option<bool>,
         capacity: Option<u32>,
     ) -> Agent {
-        let socket = open_socket(sb, name).await.expect("agent connects");
+        let socket = open_socket_retrying(sb, name).await;
         Agent::greet(socket, name, resume, available, capacity, None).await
     }
 
@@ -560,7 +618,7 @@ impl Agent {
     /// beside the agent's connections from other clients and replaces only
     /// one from the same client.
     pub async fn connect_as_client(sb: &Switchboard, name: &str, client: &str) -> Agent {
-        let socket = open_socket(sb, name).await.expect("agent connects");
+        let socket = open_socket_retrying(sb, name).await;
         Agent::greet(
             socket,
             name,
@@ -570,6 +628,53 @@ impl Agent {
             Some(client.into()),
         )
         .await
+    }
+
+    /// Connects to whichever of `members` accepts agents (the leader), as a
+    /// proxy in front of them would; retries until one does. Returns the
+    /// agent and the index of the member it reached.
+    pub async fn connect_to_leader(
+        members: &[&Switchboard],
+        name: &str,
+        resume: BTreeMap<String, Seq>,
+        available: Option<bool>,
+        capacity: Option<u32>,
+    ) -> (Agent, usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            for (i, sb) in members.iter().enumerate() {
+                match open_socket(sb, name).await {
+                    Ok(socket) => {
+                        let agent =
+                            Agent::greet(socket, name, resume, available, capacity, None).await;
+                        return (agent, i);
+                    }
+                    Err(e) if e.is_transient() => {}
+                    Err(e) => panic!("agent {name} could not connect: {e}"),
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no switchboard accepted agent {name} within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Reconnects to whichever of `members` leads, resuming from what this
+    /// client has seen (see [`Agent::connect_to_leader`]).
+    pub async fn reconnect_to_leader(self, members: &[&Switchboard]) -> (Agent, usize) {
+        let resume = self.last_seen();
+        let (name, messages, assigned) = (self.name, self.messages, self.assigned);
+        let (points, frames) = (self.resume, self.frames);
+        drop(self.socket);
+        let (mut agent, at) = Agent::connect_to_leader(members, &name, resume, None, None).await;
+        agent.messages = messages;
+        agent.assigned = assigned;
+        agent.resume = points;
+        let new_frames = std::mem::replace(&mut agent.frames, frames);
+        agent.frames.extend(new_frames);
+        (agent, at)
     }
 
     /// Says hello on an open socket and waits for the welcome.
@@ -743,6 +848,23 @@ impl Agent {
 /// Opens an authenticated agent socket without saying hello.
 pub async fn open_socket(sb: &Switchboard, name: &str) -> Result<Socket, ConnectError> {
     client::connect(&credentials(sb, name)).await
+}
+
+/// [`open_socket`], retried while the refusal is transient: with several
+/// switchboards (or a restart) on DynamoDB only the router lease's holder
+/// accepts agents; the others, and a restarted one until it holds the
+/// lease, answer 503. Any client retries then; so does this one.
+async fn open_socket_retrying(sb: &Switchboard, name: &str) -> Socket {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match open_socket(sb, name).await {
+            Ok(socket) => return socket,
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("agent {name} could not connect: {e}"),
+        }
+    }
 }
 
 /// A test agent's credentials: every agent's password is `<name>-pw`.

@@ -86,9 +86,12 @@ async fn dynamodb() -> Harness {
         table_prefix: &prefix,
         stream_poll: Duration::from_millis(50),
         cache_mb: 16,
+        fence: crate::store::fence::FenceCell::new(),
     })
     .await
     .expect("open the DynamoDB store");
+    // One instance, no lease: it follows the streams itself.
+    store.start_stream_reader();
     Harness {
         store: Box::new(store),
         _dir: Some(dir),

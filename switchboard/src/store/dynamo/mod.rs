@@ -48,6 +48,7 @@ mod status;
 mod stream_reader;
 mod view;
 
+use super::fence::FenceCell;
 use super::{
     Appended as StoreAppended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage,
     Lifecycle, MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome, Result, SendIntent,
@@ -84,6 +85,8 @@ pub struct DynamoOptions<'a> {
     /// Pause between polls of an idle stream.
     pub stream_poll: Duration,
     pub cache_mb: u64,
+    /// The leader's fence, shared with the router lease (`cluster/`).
+    pub fence: FenceCell,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,8 +113,12 @@ pub struct DynamoStore {
     /// The last seq this process completed per conversation.
     last_seqs: Mutex<HashMap<ConversationId, Seq>>,
     outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
-    stop_reader: watch::Sender<bool>,
-    reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// What the Streams reader is built from, each time it starts.
+    streams: aws_sdk_dynamodbstreams::Client,
+    stream_poll: Duration,
+    /// The running Streams reader and its stop signal: only the leader runs
+    /// one (`start_stream_reader`, `stop_stream_reader`).
+    reader: Mutex<Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>>,
     closed: AtomicBool,
 }
 
@@ -120,9 +127,11 @@ const READY_PROBE: &str = "#readyz";
 
 impl DynamoStore {
     /// Connects through the standard AWS chain, checks the tables (refusing
-    /// to start when `switchboard migrate` has not run), opens the local
-    /// view in `data_dir` and starts the stream reader. The receiver yields
-    /// each accepted reply once it is stored, for the outbox worker.
+    /// to start when `switchboard migrate` has not run) and opens the local
+    /// view in `data_dir`. The Streams reader that fills the view's change
+    /// feed runs only on the leader: [`DynamoStore::start_stream_reader`].
+    /// The receiver yields each accepted reply once it is stored, for the
+    /// outbox worker.
     pub async fn open(
         options: DynamoOptions<'_>,
     ) -> std::result::Result<(Self, mpsc::UnboundedReceiver<(ConversationId, Seq)>), OpenError>
@@ -149,18 +158,6 @@ impl DynamoStore {
         };
         // Its own directory: the sled store's files may share DATA_DIR.
         let view = LocalView::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
-        let (stop_reader, stop) = watch::channel(false);
-        let reader = StreamReader {
-            dynamo: client.clone(),
-            streams,
-            view: view.clone(),
-            poll: options.stream_poll,
-            tables: vec![
-                (Source::Messages, tables.messages.clone()),
-                (Source::Conversations, tables.conversations.clone()),
-            ],
-        };
-        let reader = tokio::spawn(reader.run(stop));
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         Ok((
             DynamoStore {
@@ -172,12 +169,48 @@ impl DynamoStore {
                     .collect(),
                 last_seqs: Mutex::new(HashMap::new()),
                 outbox_tx,
-                stop_reader,
-                reader: Mutex::new(Some(reader)),
+                streams,
+                stream_poll: options.stream_poll,
+                reader: Mutex::new(None),
                 closed: AtomicBool::new(false),
             },
             outbox_rx,
         ))
+    }
+
+    /// Starts the Streams reader (the leader's duty): it copies both tables'
+    /// stream records into the local change feed from the checkpoints on.
+    /// Does nothing while one runs.
+    pub fn start_stream_reader(&self) {
+        let Ok(mut running) = self.reader.lock() else {
+            return;
+        };
+        if running.is_some() {
+            return;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let reader = StreamReader {
+            dynamo: self.client.clone(),
+            streams: self.streams.clone(),
+            view: self.view.clone(),
+            poll: self.stream_poll,
+            tables: vec![
+                (Source::Messages, self.tables.messages.clone()),
+                (Source::Conversations, self.tables.conversations.clone()),
+            ],
+        };
+        *running = Some((stop, tokio::spawn(reader.run(stopped))));
+    }
+
+    /// Stops the Streams reader, if it runs, and waits for it (bounded).
+    pub async fn stop_stream_reader(&self) {
+        let running = self.reader.lock().ok().and_then(|mut r| r.take());
+        if let Some((stop, reader)) = running {
+            let _ = stop.send(true);
+            if tokio::time::timeout(CALL_TIMEOUT, reader).await.is_err() {
+                tracing::warn!("the stream reader did not stop in time");
+            }
+        }
     }
 
     async fn lock(&self, conversation: &str) -> tokio::sync::MutexGuard<'_, ()> {
@@ -523,13 +556,7 @@ impl Lifecycle for DynamoStore {
 
     async fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::SeqCst);
-        let _ = self.stop_reader.send(true);
-        let reader = self.reader.lock().ok().and_then(|mut r| r.take());
-        if let Some(reader) = reader {
-            if tokio::time::timeout(CALL_TIMEOUT, reader).await.is_err() {
-                tracing::warn!("the stream reader did not stop in time");
-            }
-        }
+        self.stop_stream_reader().await;
         self.view.flush().await
     }
 }
