@@ -14,6 +14,7 @@ use crate::jobs::{self, HookSettings, JobContext, JobQueue, RouterJobs};
 use crate::outbox::Outbox;
 use crate::router::{self, RouterConfig};
 use crate::store::dynamo::{DynamoOptions, DynamoStore};
+use crate::store::fence::FenceCell;
 use crate::store::recent::{self, RecentInbound};
 use crate::store::sled_store::{SledOptions, SledStore};
 use crate::store::Ports;
@@ -299,14 +300,21 @@ async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, 
             Ok((Ports::of(Arc::new(store)), accepted))
         }
         StoreKind::Dynamodb => {
+            let fence = FenceCell::new();
             let (store, accepted) = DynamoStore::open(DynamoOptions {
                 data_dir: &config.data_dir,
                 table_prefix: &config.aws.dynamodb_table_prefix,
                 stream_poll: Duration::from_millis(config.aws.stream_poll_ms.max(1)),
                 cache_mb: config.sled_cache_mb,
+                fence: fence.clone(),
             })
             .await
             .context("opening the DynamoDB store")?;
+            // Stand-in until the router lease (cluster/) sets the fence:
+            // this instance leads alone.
+            let holder = format!("instance-{:016x}", rand::random::<u64>());
+            let taken = store.take_lease_unconditionally(&holder).await;
+            fence.set(Some(taken.context("taking the router lease")?));
             tracing::info!(
                 prefix = %config.aws.dynamodb_table_prefix,
                 "conversations are kept in DynamoDB"

@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn a_refusal_clears_the_fence_and_wakes_the_watcher() {
         let cell = FenceCell::new();
-        let mut refusals = cell.refusals();
+        let refusals = cell.refusals();
         cell.set(Some(Fence {
             holder: "a".into(),
             epoch: 3,

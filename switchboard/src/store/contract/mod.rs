@@ -10,6 +10,7 @@
 mod cases;
 
 use super::dynamo::{DynamoOptions, DynamoStore};
+use super::fence::FenceCell;
 use super::memory::MemoryStore;
 use super::sled_store::{SledOptions, SledStore};
 use super::Store;
@@ -63,7 +64,27 @@ fn emulator() -> String {
         })
 }
 
+/// A DynamoDB store in the emulator, on tables of its own, leading: it
+/// holds the router lease item, so its fenced writes go through.
+pub(crate) struct DynamoHarness {
+    pub store: DynamoStore,
+    /// The tables' name prefix, for tests that write items directly.
+    pub prefix: String,
+    /// The store's fence (set: this store leads).
+    pub fence: FenceCell,
+    pub dir: tempfile::TempDir,
+}
+
 async fn dynamodb() -> Harness {
+    let harness = open_dynamodb().await;
+    Harness {
+        store: Box::new(harness.store),
+        _dir: Some(harness.dir),
+    }
+}
+
+/// Opens a DynamoDB store on new tables and takes the router lease for it.
+pub(crate) async fn open_dynamodb() -> DynamoHarness {
     static ENV: std::sync::Once = std::sync::Once::new();
     let endpoint = emulator();
     ENV.call_once(|| {
@@ -81,17 +102,23 @@ async fn dynamodb() -> Harness {
         .await
         .expect("create the tables");
     let dir = tempfile::tempdir().expect("temporary directory");
+    let fence = FenceCell::new();
     let (store, _outbox) = DynamoStore::open(DynamoOptions {
         data_dir: dir.path(),
         table_prefix: &prefix,
         stream_poll: Duration::from_millis(50),
         cache_mb: 16,
+        fence: fence.clone(),
     })
     .await
     .expect("open the DynamoDB store");
-    Harness {
-        store: Box::new(store),
-        _dir: Some(dir),
+    let taken = store.take_lease_unconditionally("contract").await;
+    fence.set(Some(taken.expect("take the router lease")));
+    DynamoHarness {
+        store,
+        prefix,
+        fence,
+        dir,
     }
 }
 

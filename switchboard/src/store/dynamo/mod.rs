@@ -41,6 +41,7 @@
 
 mod append;
 mod error;
+mod fenced;
 mod items;
 mod routes;
 pub mod schema;
@@ -48,6 +49,7 @@ mod status;
 mod stream_reader;
 mod view;
 
+use super::fence::FenceCell;
 use super::{
     Appended as StoreAppended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage,
     Lifecycle, MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome, Result, SendIntent,
@@ -84,6 +86,10 @@ pub struct DynamoOptions<'a> {
     /// Pause between polls of an idle stream.
     pub stream_poll: Duration,
     pub cache_mb: u64,
+    /// The router lease's fence, which every routing and outbox write is
+    /// conditioned on (`fenced.rs`); set by the lease while this instance
+    /// leads.
+    pub fence: FenceCell,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +105,8 @@ struct Tables {
     conversations: String,
     lookups: String,
     routes: String,
+    /// Holds the router lease item the fenced writes check.
+    meta: String,
 }
 
 pub struct DynamoStore {
@@ -113,6 +121,9 @@ pub struct DynamoStore {
     stop_reader: watch::Sender<bool>,
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The leader's fence (`fenced.rs`); `None` while this instance does
+    /// not lead.
+    fence: FenceCell,
 }
 
 /// The key `/readyz` reads: never a conversation (not a phone number).
@@ -146,6 +157,7 @@ impl DynamoStore {
             conversations: schema::table_name(prefix, schema::CONVERSATIONS),
             lookups: schema::table_name(prefix, schema::LOOKUPS),
             routes: schema::table_name(prefix, schema::ROUTES),
+            meta: schema::table_name(prefix, schema::META),
         };
         // Its own directory: the sled store's files may share DATA_DIR.
         let view = LocalView::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
@@ -175,6 +187,7 @@ impl DynamoStore {
                 stop_reader,
                 reader: Mutex::new(Some(reader)),
                 closed: AtomicBool::new(false),
+                fence: options.fence,
             },
             outbox_rx,
         ))
@@ -382,26 +395,26 @@ impl PendingReplies for DynamoStore {
     }
 
     /// A conditional put: the first intent stays. Not checked against the
-    /// outbox: an intent of a settled reply is never read.
+    /// outbox: an intent of a settled reply is never read. Fenced by the
+    /// router lease (`fenced.rs`): an instance that lost leadership gets
+    /// [`StoreError::Fenced`], so it does not go on to POST.
     async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         self.check_open()?;
         let table = &self.tables.lookups;
-        let put = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(table)
             .item(attr::ID, s(items::intent_id(conversation, seq)))
             .item(attr::FROM, s(&intent.from))
             .item(attr::AT_MS, items::n(intent.at_ms))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", attr::ID)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if error::condition_failed(&e) => Ok(()),
-            Err(e) => Err(error::dynamo("PutItem", table, &e)),
-        }
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a send intent: {e}")))?;
+        let put = TransactWriteItem::builder().put(put).build();
+        // The write's own condition failing means an intent is there already.
+        self.fenced("TransactWriteItems", table, put).await?;
+        Ok(())
     }
 
     async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {

@@ -7,7 +7,11 @@
 //! callbacks arrive. An early status is kept the same way
 //! (`status::replaces_early`) and merged with `status::merge_early`.
 //! The outbox's own update (Twilio accepted the message: here is its SID)
-//! also takes the message out of the sparse outbox index in the same write.
+//! also takes the message out of the sparse outbox index in the same write;
+//! that update (`outbox_done`) is fenced by the router lease (`fenced.rs`),
+//! since only the leader sends replies, and once it landed the reply's send
+//! intent is deleted. A status callback is not fenced: every instance
+//! takes them.
 //!
 //! A callback can beat Twilio's answer to our POST, i.e. arrive for a SID
 //! we have not recorded yet. It is kept as `early:<sid>` in `lookups`. Both
@@ -18,11 +22,12 @@
 //! second).
 
 use super::error::{self, condition_failed};
+use super::fenced::Written;
 use super::items::{self, attr, n, s};
 use super::DynamoStore;
 use crate::conversation::status::{merge_early, StatusReport};
 use crate::store::{Result, StatusOutcome, StatusTarget, StatusUpdate, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use switchboard_protocol::{DeliveryError, DeliveryStatus, Seq};
 
 impl DynamoStore {
@@ -76,9 +81,7 @@ impl DynamoStore {
         update: &StatusUpdate,
     ) -> Result<StatusOutcome> {
         let table = &self.tables.messages;
-        let mut request = self
-            .client
-            .update_item()
+        let mut request = Update::builder()
             .table_name(table)
             .key(attr::CONVERSATION, s(conversation))
             .key(attr::SEQ, n(seq))
@@ -116,14 +119,25 @@ impl DynamoStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        match request.update_expression(expression).send().await {
-            Ok(_) => Ok(StatusOutcome::Applied),
-            Err(e) if condition_failed(&e) => {
+        let request = request
+            .update_expression(expression)
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a status write: {e}")))?;
+        match self
+            .update_maybe_fenced(request, update.outbox_done)
+            .await?
+        {
+            Written::Written => {
+                if update.outbox_done {
+                    self.delete_intent(conversation, seq).await;
+                }
+                Ok(StatusOutcome::Applied)
+            }
+            Written::ConditionFailed => {
                 // Stale (or missing): still record the SID and settle the outbox.
                 self.settle(conversation, seq, update).await?;
                 Ok(StatusOutcome::Stale)
             }
-            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
         }
     }
 
@@ -131,9 +145,7 @@ impl DynamoStore {
     /// touching its status; fails when the message does not exist.
     async fn settle(&self, conversation: &str, seq: Seq, update: &StatusUpdate) -> Result<()> {
         let table = &self.tables.messages;
-        let mut request = self
-            .client
-            .update_item()
+        let mut request = Update::builder()
             .table_name(table)
             .key(attr::CONVERSATION, s(conversation))
             .key(attr::SEQ, n(seq))
@@ -157,10 +169,38 @@ impl DynamoStore {
                 None => Err(missing(conversation, seq)),
             };
         }
-        match request.update_expression(expression.trim()).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(missing(conversation, seq)),
-            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
+        let request = request
+            .update_expression(expression.trim())
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a settle write: {e}")))?;
+        match self
+            .update_maybe_fenced(request, update.outbox_done)
+            .await?
+        {
+            Written::Written => {
+                if update.outbox_done {
+                    self.delete_intent(conversation, seq).await;
+                }
+                Ok(())
+            }
+            Written::ConditionFailed => Err(missing(conversation, seq)),
+        }
+    }
+
+    /// Best effort, once a reply left the outbox: its send intent is read
+    /// only while the reply is pending, so it would only take up space.
+    /// (One left behind by a crash just before this is harmless.)
+    async fn delete_intent(&self, conversation: &str, seq: Seq) {
+        let table = &self.tables.lookups;
+        if let Err(e) = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .key(attr::ID, s(items::intent_id(conversation, seq)))
+            .send()
+            .await
+        {
+            error::dynamo("DeleteItem", table, &e);
         }
     }
 
