@@ -85,6 +85,14 @@ async fn dynamodb() -> Harness {
 
 /// Opens a DynamoDB store on new tables and takes the router lease for it.
 pub(crate) async fn open_dynamodb() -> DynamoHarness {
+    let prefix = format!("contract-{:016x}-", rand::random::<u64>());
+    open_dynamodb_at(&prefix, true).await
+}
+
+/// Opens a DynamoDB store on the tables named by `prefix` (creating them
+/// first when `create`), with an empty `DATA_DIR` of its own, and takes the
+/// router lease for it.
+pub(crate) async fn open_dynamodb_at(prefix: &str, create: bool) -> DynamoHarness {
     static ENV: std::sync::Once = std::sync::Once::new();
     let endpoint = emulator();
     ENV.call_once(|| {
@@ -94,18 +102,19 @@ pub(crate) async fn open_dynamodb() -> DynamoHarness {
         std::env::set_var("AWS_ACCESS_KEY_ID", "test");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
     });
-    let prefix = format!("contract-{:016x}-", rand::random::<u64>());
-    let conf = switchboard_cloud::aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
-    let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
-    crate::migrate::apply(&dynamo, &streams, &prefix, Duration::from_secs(60))
-        .await
-        .expect("create the tables");
+    if create {
+        let conf = switchboard_cloud::aws::sdk_config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+        let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
+        crate::migrate::apply(&dynamo, &streams, prefix, Duration::from_secs(60))
+            .await
+            .expect("create the tables");
+    }
     let dir = tempfile::tempdir().expect("temporary directory");
     let fence = FenceCell::new();
     let (store, _outbox) = DynamoStore::open(DynamoOptions {
         data_dir: dir.path(),
-        table_prefix: &prefix,
+        table_prefix: prefix,
         stream_poll: Duration::from_millis(50),
         cache_mb: 16,
         fence: fence.clone(),
@@ -116,7 +125,7 @@ pub(crate) async fn open_dynamodb() -> DynamoHarness {
     fence.set(Some(taken.expect("take the router lease")));
     DynamoHarness {
         store,
-        prefix,
+        prefix: prefix.to_string(),
         fence,
         dir,
     }

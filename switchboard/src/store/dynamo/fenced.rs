@@ -1,10 +1,13 @@
 //! Fenced writes: routing and outbox writes that DynamoDB itself refuses
 //! once this instance no longer holds the router lease.
 //!
-//! Each fenced write is a two-item `TransactWriteItems`: a `ConditionCheck`
-//! that the lease item ([`LEASE_ID`] in `meta`) still names this instance's
-//! holder and epoch ([`Fence`]), and the write itself with its own
-//! condition. DynamoDB applies both or neither, so a leader that stalled
+//! Each fenced write is a `TransactWriteItems`: a `ConditionCheck` that the
+//! lease item ([`LEASE_ID`] in `meta`) still names this instance's holder
+//! and epoch ([`Fence`]), and the write itself with its own condition —
+//! routes and agents' settings (`routes.rs`), send intents (`mod.rs`),
+//! stream checkpoints (`checkpoints.rs`). The outbox's recorded result is
+//! the one exception, written right after a fenced guard rather than inside
+//! it (`status.rs` says why). DynamoDB applies both or neither, so a leader that stalled
 //! past its lease (a GC pause, SIGSTOP) and wakes up still believing it
 //! leads cannot write: the new leader bumped the epoch. The two conditions
 //! are told apart by the transaction's cancellation reasons (one per item,
@@ -17,17 +20,23 @@
 //! lead) nothing is sent and the write is `Fenced` too: a follower never
 //! writes routing or outbox state.
 //!
+//! On moto 5.2 a cancelled transaction is undone by restoring a snapshot
+//! of each table in it (`append.rs`), which can drop a concurrent writer's
+//! item on that table. None of the tables written here has a stream, and a
+//! cancellation is rare with one leader (a claim refused as held elsewhere,
+//! an intent already recorded, a lease that moved).
+//!
 //! [`LEASE_ID`]: crate::store::fence::LEASE_ID
 //! [`FenceCell::report_refused`]: crate::store::fence::FenceCell::report_refused
 
 use super::error;
 use super::items::{attr, n, s};
 use super::DynamoStore;
-use crate::store::fence::{Fence, ATTR_BEAT, ATTR_EPOCH, ATTR_HOLDER, LEASE_ID};
+use crate::store::fence::{Fence, FenceCell, ATTR_BEAT, ATTR_EPOCH, ATTR_HOLDER, LEASE_ID};
 use crate::store::{Result, StoreError};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, TransactWriteItem};
 
 /// What a fenced write did (when the lease check held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,25 +50,36 @@ pub(super) enum Written {
 /// DynamoDB's cancellation reason for a condition that did not hold.
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 
-impl DynamoStore {
-    /// Writes `write` (a `Put`, `Update` or `Delete` carrying its own
-    /// condition) only if this instance still holds the router lease at the
-    /// epoch of its fence. `operation` and `table` name the write in logs.
-    pub(super) async fn fenced(
+/// What a fenced write needs: the client, the table holding the lease item,
+/// and the fence. Cheap to clone (the stream checkpointer has its own).
+#[derive(Clone)]
+pub(super) struct Fencing {
+    pub client: aws_sdk_dynamodb::Client,
+    /// The `meta` table, where the lease item is.
+    pub meta: String,
+    pub cell: FenceCell,
+}
+
+impl Fencing {
+    /// Writes `writes` (each a `Put`, `Update` or `Delete` carrying its own
+    /// condition; at most 99) all or none, only if this instance still
+    /// holds the router lease at the epoch of its fence. `operation` and
+    /// `table` name the write in logs.
+    pub async fn write_all(
         &self,
         operation: &'static str,
         table: &str,
-        write: TransactWriteItem,
+        writes: Vec<TransactWriteItem>,
     ) -> Result<Written> {
-        let Some(fence) = self.fence.get() else {
+        let Some(fence) = self.cell.get() else {
             return Err(StoreError::Fenced);
         };
-        let check = self.lease_check(&fence)?;
+        let mut items = vec![self.lease_check(&fence)?];
+        items.extend(writes);
         let sent = self
             .client
             .transact_write_items()
-            .transact_items(check)
-            .transact_items(write)
+            .set_transact_items(Some(items))
             .send()
             .await;
         match sent {
@@ -73,10 +93,16 @@ impl DynamoStore {
                         epoch = fence.epoch,
                         "write refused: the router lease moved to another instance"
                     );
-                    self.fence.report_refused();
+                    self.cell.report_refused();
                     Err(StoreError::Fenced)
                 }
-                [_, Some(own), ..] if own == CONDITION_FAILED => Ok(Written::ConditionFailed),
+                [_, own @ ..]
+                    if own
+                        .iter()
+                        .any(|code| code.as_deref() == Some(CONDITION_FAILED)) =>
+                {
+                    Ok(Written::ConditionFailed)
+                }
                 // A conflicting transaction or throttling: a storage
                 // failure like any other, retried by the caller.
                 _ => Err(error::dynamo(operation, table, &e)),
@@ -84,38 +110,11 @@ impl DynamoStore {
         }
     }
 
-    /// An update that is fenced when `fence` says so (the outbox's own
-    /// status writes), and a plain conditional `UpdateItem` otherwise (a
-    /// status callback, which every instance takes).
-    pub(super) async fn update_maybe_fenced(&self, update: Update, fence: bool) -> Result<Written> {
-        let table = update.table_name().to_string();
-        if fence {
-            let write = TransactWriteItem::builder().update(update).build();
-            return self.fenced("TransactWriteItems", &table, write).await;
-        }
-        let sent = self
-            .client
-            .update_item()
-            .table_name(&table)
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_condition_expression(update.condition_expression().map(str::to_string))
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(Written::Written),
-            Err(e) if error::condition_failed(&e) => Ok(Written::ConditionFailed),
-            Err(e) => Err(error::dynamo("UpdateItem", &table, &e)),
-        }
-    }
-
     /// The transaction item that holds only while the lease item still
     /// names `fence`'s holder at its epoch.
     fn lease_check(&self, fence: &Fence) -> Result<TransactWriteItem> {
         let check = ConditionCheck::builder()
-            .table_name(&self.tables.meta)
+            .table_name(&self.meta)
             .key(attr::ID, s(LEASE_ID))
             .condition_expression("#holder = :holder AND #epoch = :epoch")
             .expression_attribute_names("#holder", ATTR_HOLDER)
@@ -125,6 +124,18 @@ impl DynamoStore {
             .build()
             .map_err(|e| StoreError::Storage(format!("building the lease check: {e}")))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+impl DynamoStore {
+    /// One fenced write (see [`Fencing::write_all`]).
+    pub(super) async fn fenced(
+        &self,
+        operation: &'static str,
+        table: &str,
+        write: TransactWriteItem,
+    ) -> Result<Written> {
+        self.fencing.write_all(operation, table, vec![write]).await
     }
 
     /// Takes the lease item for `holder` whoever holds it, with the next

@@ -20,9 +20,9 @@
 //! |---|---|---|---|
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
-//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox) | — |
+//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
-//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms` | — |
+//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`) | — |
 //!
 //! # Change feed
 //!
@@ -32,14 +32,28 @@
 //! (`view.rs`) in one flushed transaction. That log is the same
 //! [`ChangeLog`](crate::store::change_log::ChangeLog) the sled store
 //! writes, and the router reads it the same way; message reads are served from the mirror
-//! when it has them and from DynamoDB otherwise. An instance with an empty
-//! `DATA_DIR` (a new instance, an ephemeral disk) starts at the oldest
-//! record the streams keep (24 hours), so nothing written while no instance
-//! ran is skipped; the router ignores what it replays of conversations
-//! resolved since ([`RouteRecord::Resolved`](crate::store::RouteRecord::Resolved)'s
-//! `upto_seq`).
+//! when it has them and from DynamoDB otherwise. Once the router's saved
+//! cursor is past a page's changes, that shard's checkpoint is also stored
+//! in `meta` (`checkpoints.rs`, fenced), and the reader starts from it when
+//! it is further on than the local one: an instance with an empty
+//! `DATA_DIR` (a new leader, an ephemeral disk) reads only what the router
+//! had not processed, and whatever lies between is replayed and absorbed
+//! (the router treats seen as seen; agents resume from their own points;
+//! resolved conversations stay closed by
+//! [`RouteRecord::Resolved`](crate::store::RouteRecord::Resolved)'s
+//! `upto_seq`). A shard with no checkpoint anywhere starts at the oldest
+//! record the streams keep (24 hours), so nothing written while no
+//! instance ran is skipped.
+//!
+//! # Fencing
+//!
+//! Every routing write (`routes.rs`), the outbox's send intent and the
+//! guard before its recorded result (`status.rs`), and the checkpoints are
+//! fenced by the router lease (`fenced.rs`): refused with
+//! [`StoreError::Fenced`] unless this instance holds the lease at its epoch.
 
 mod append;
+mod checkpoints;
 mod error;
 mod fenced;
 mod items;
@@ -120,10 +134,13 @@ pub struct DynamoStore {
     outbox_tx: mpsc::UnboundedSender<(ConversationId, Seq)>,
     stop_reader: watch::Sender<bool>,
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The router's saved cursor, for the checkpointer (`checkpoints.rs`).
+    saved_cursor: watch::Sender<ChangeId>,
+    stop_checkpointer: watch::Sender<bool>,
+    checkpointer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closed: AtomicBool,
-    /// The leader's fence (`fenced.rs`); `None` while this instance does
-    /// not lead.
-    fence: FenceCell,
+    /// The leader's fence and what checking it takes (`fenced.rs`).
+    fencing: fenced::Fencing,
 }
 
 /// The key `/readyz` reads: never a conversation (not a phone number).
@@ -161,6 +178,19 @@ impl DynamoStore {
         };
         // Its own directory: the sled store's files may share DATA_DIR.
         let view = LocalView::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
+        let fencing = fenced::Fencing {
+            client: client.clone(),
+            meta: tables.meta.clone(),
+            cell: options.fence,
+        };
+        let cursor = view.changes().load_cursor().await?;
+        let (saved_cursor, cursor) = watch::channel(cursor);
+        let (stop_checkpointer, stop) = watch::channel(false);
+        let checkpointer = checkpoints::Checkpointer {
+            fencing: fencing.clone(),
+            view: view.clone(),
+        };
+        let checkpointer = tokio::spawn(checkpointer.run(cursor, stop));
         let (stop_reader, stop) = watch::channel(false);
         let reader = StreamReader {
             dynamo: client.clone(),
@@ -171,6 +201,7 @@ impl DynamoStore {
                 (Source::Messages, tables.messages.clone()),
                 (Source::Conversations, tables.conversations.clone()),
             ],
+            meta: tables.meta.clone(),
         };
         let reader = tokio::spawn(reader.run(stop));
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
@@ -187,7 +218,10 @@ impl DynamoStore {
                 stop_reader,
                 reader: Mutex::new(Some(reader)),
                 closed: AtomicBool::new(false),
-                fence: options.fence,
+                fencing,
+                saved_cursor,
+                stop_checkpointer,
+                checkpointer: Mutex::new(Some(checkpointer)),
             },
             outbox_rx,
         ))
@@ -512,8 +546,12 @@ impl ChangeFeed for DynamoStore {
         self.view.changes().load_cursor().await
     }
 
+    /// Saved in the local view; the checkpointer then stores in DynamoDB
+    /// the stream checkpoints the router is now past (`checkpoints.rs`).
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        self.view.changes().save_cursor(cursor).await
+        self.view.changes().save_cursor(cursor).await?;
+        self.saved_cursor.send_replace(cursor);
+        Ok(())
     }
 }
 
@@ -541,6 +579,17 @@ impl Lifecycle for DynamoStore {
         if let Some(reader) = reader {
             if tokio::time::timeout(CALL_TIMEOUT, reader).await.is_err() {
                 tracing::warn!("the stream reader did not stop in time");
+            }
+        }
+        // Its last write stores what the router processed before it stopped.
+        let _ = self.stop_checkpointer.send(true);
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some(checkpointer) = checkpointer {
+            if tokio::time::timeout(CALL_TIMEOUT, checkpointer)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the last stream checkpoints were not stored in time");
             }
         }
         self.view.flush().await
