@@ -169,6 +169,7 @@ pub async fn serve(
             .unwrap_or_default()
             .to_string(),
         public_base: config.public_url_of(""),
+        claims: ports.job_claims.clone(),
     };
     let jobs_task = tokio::spawn(jobs::worker::run(
         job_queue.clone(),
@@ -325,6 +326,7 @@ async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, 
             let ports = Ports {
                 log: spooled.clone(),
                 lifecycle: spooled,
+                job_claims: Some(store.clone()),
                 ..Ports::of(store)
             };
             Ok((ports, accepted))

@@ -11,6 +11,7 @@ use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
 use super::{alert, media, transcript, Job};
 use crate::backoff;
 use crate::clock::now_ms;
+use crate::store::job_claims::{JobClaim, JobClaims};
 use crate::store::MessageLog;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -28,6 +29,8 @@ pub const CONCURRENCY: usize = 8;
 const AFTER_PANIC: Duration = Duration::from_secs(60);
 /// Upper bound for one attempt, whatever the clients' own timeouts say.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
+/// A job's claim across instances outlasts its attempt by this much.
+const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 /// How long shutdown waits for jobs in flight before leaving them for the
 /// next start.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -52,6 +55,10 @@ pub struct JobContext {
     pub twilio_api_host: String,
     /// Base of links in transcripts and mail (`PUBLIC_URL`, no trailing `/`).
     pub public_base: String,
+    /// With a store several instances share (DynamoDB): each job is claimed
+    /// there before it runs, so it runs on one instance and once finished
+    /// runs nowhere again (`store/job_claims.rs`).
+    pub claims: Option<Arc<dyn JobClaims>>,
 }
 
 /// Why an attempt failed, in the terms the logs need.
@@ -236,6 +243,12 @@ pub async fn run(
                     continue;
                 }
             };
+            if let Some(wait_until) = claim(&ctx, &queue, &key).await {
+                if let Some(at) = wait_until {
+                    schedule.insert((at, key));
+                }
+                continue;
+            }
             let ctx = ctx.clone();
             let task_key = key.clone();
             let handle = in_flight.spawn(async move {
@@ -259,7 +272,7 @@ pub async fn run(
                 match joined {
                     Ok((id, (key, record, result))) => {
                         flying.remove(&id);
-                        if let Some(retry_at) = settle(&queue, &key, record, result).await {
+                        if let Some(retry_at) = settle(&queue, ctx.claims.as_ref(), &key, record, result).await {
                             schedule.insert((retry_at, key));
                         }
                     }
@@ -291,7 +304,7 @@ pub async fn run(
         while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, in_flight.join_next()).await
         {
             if let Ok((key, record, result)) = joined {
-                settle(&queue, &key, record, result).await;
+                settle(&queue, ctx.claims.as_ref(), &key, record, result).await;
             }
         }
         if !in_flight.is_empty() {
@@ -311,9 +324,48 @@ pub async fn run(
     }
 }
 
+/// Claims `key` across instances before it runs (`JobContext::claims`).
+/// `None`: run it now. `Some(None)`: finished elsewhere, nothing to run.
+/// `Some(Some(at))`: try again at `at` (another instance holds it, or the
+/// claim could not be made).
+async fn claim(ctx: &JobContext, queue: &JobQueue, key: &str) -> Option<Option<u64>> {
+    let claims = ctx.claims.as_ref()?;
+    let until = now_ms() + (ATTEMPT_LIMIT + CLAIM_MARGIN).as_millis() as u64;
+    match claims.claim(key, until).await {
+        Ok(JobClaim::Mine) => None,
+        Ok(JobClaim::Finished) => {
+            tracing::info!(job = key, "job already done by another instance");
+            if let Err(e) = queue.complete(key).await {
+                tracing::error!(job = key, error = %e, "could not record a finished job");
+            }
+            Some(None)
+        }
+        Ok(JobClaim::HeldUntil(at)) => {
+            tracing::debug!(job = key, "job running on another instance");
+            Some(Some(at.max(now_ms()) + 1))
+        }
+        Err(e) => {
+            let retry = retry_delay(1);
+            tracing::warn!(job = key, error = %e, retry_in = ?retry, "could not claim a job; will retry");
+            Some(Some(now_ms() + retry.as_millis() as u64))
+        }
+    }
+}
+
+/// Tells the other instances a job is finished (done or given up on).
+async fn finish_claim(claims: Option<&Arc<dyn JobClaims>>, key: &str) {
+    if let Some(claims) = claims {
+        if let Err(e) = claims.finish(key).await {
+            // Its claim expires; another instance may then run it again.
+            tracing::warn!(job = key, error = %e, "could not record a finished job's claim");
+        }
+    }
+}
+
 /// Records an attempt's outcome; returns when to try again, if ever.
 async fn settle(
     queue: &JobQueue,
+    claims: Option<&Arc<dyn JobClaims>>,
     key: &str,
     mut record: Pending,
     result: Result<(), Failure>,
@@ -327,6 +379,7 @@ async fn settle(
                 // which is harmless for keyed writes (see the module docs).
                 tracing::error!(job = key, error = %e, "could not record a finished job");
             }
+            finish_claim(claims, key).await;
             None
         }
         Err(failure) => {
@@ -347,6 +400,7 @@ async fn settle(
                 if let Err(e) = queue.abandon(key, &record).await {
                     tracing::error!(job = key, error = %e, "could not record a failed job");
                 }
+                finish_claim(claims, key).await;
                 return None;
             }
             let delay = retry_delay(record.attempts);

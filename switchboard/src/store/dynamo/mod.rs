@@ -20,7 +20,7 @@
 //! |---|---|---|---|
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
-//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
+//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `job:<job key>` → `state`, `holder`, `until_ms` (which instance runs a job, `job_claims.rs`); `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
 //! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`) | — |
 //!
@@ -57,6 +57,7 @@ mod checkpoints;
 mod error;
 mod fenced;
 mod items;
+mod job_claims;
 mod routes;
 pub mod schema;
 mod status;
@@ -141,6 +142,8 @@ pub struct DynamoStore {
     closed: AtomicBool,
     /// The leader's fence and what checking it takes (`fenced.rs`).
     fencing: fenced::Fencing,
+    /// This process, as the holder of job claims (`job_claims.rs`).
+    instance: String,
 }
 
 /// The key `/readyz` reads: never a conversation (not a phone number).
@@ -219,6 +222,7 @@ impl DynamoStore {
                 reader: Mutex::new(Some(reader)),
                 closed: AtomicBool::new(false),
                 fencing,
+                instance: format!("{:016x}", rand::random::<u64>()),
                 saved_cursor,
                 stop_checkpointer,
                 checkpointer: Mutex::new(Some(checkpointer)),
