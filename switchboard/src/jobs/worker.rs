@@ -341,7 +341,10 @@ async fn claim(ctx: &JobContext, queue: &JobQueue, key: &str) -> Option<Option<u
             Some(None)
         }
         Ok(JobClaim::HeldUntil(at)) => {
-            tracing::debug!(job = key, "job running on another instance");
+            tracing::info!(
+                job = key,
+                "job claimed by another instance; waiting for its claim"
+            );
             Some(Some(at.max(now_ms()) + 1))
         }
         Err(e) => {
