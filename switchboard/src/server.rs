@@ -323,6 +323,7 @@ async fn open_store(config: &Config, jobs: &JobQueue) -> anyhow::Result<(Ports, 
             let store = Arc::new(store);
             let spooled =
                 Arc::new(Spooled::open(store.clone(), jobs).context("opening the inbound spool")?);
+            jobs.share_with(store.clone());
             let ports = Ports {
                 log: spooled.clone(),
                 lifecycle: spooled,

@@ -29,6 +29,8 @@ pub const CONCURRENCY: usize = 8;
 const AFTER_PANIC: Duration = Duration::from_secs(60);
 /// Upper bound for one attempt, whatever the clients' own timeouts say.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
+/// How often the worker looks for jobs other instances published.
+const ADOPT_EVERY: Duration = Duration::from_secs(10);
 /// A job's claim across instances outlasts its attempt by this much.
 const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 /// How long shutdown waits for jobs in flight before leaving them for the
@@ -223,6 +225,10 @@ pub async fn run(
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
     let mut flying: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut prune = tokio::time::interval(PRUNE_EVERY);
+    // Jobs other instances published, looked for now and then (only with a
+    // shared store).
+    let mut adopt = tokio::time::interval(ADOPT_EVERY);
+    adopt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = now_ms();
         while in_flight.len() < CONCURRENCY {
@@ -289,6 +295,9 @@ pub async fn run(
                 schedule.insert((at, key));
             }
             _ = tokio::time::sleep(next_due.unwrap_or(Duration::ZERO)), if next_due.is_some() => {}
+            _ = adopt.tick(), if ctx.claims.is_some() => {
+                adopt_published(&ctx, &queue).await;
+            }
             _ = prune.tick() => {
                 match queue.prune(DONE_RETENTION).await {
                     Ok(0) => {}
@@ -355,6 +364,45 @@ async fn claim(ctx: &JobContext, queue: &JobQueue, key: &str) -> Option<Option<u
     }
 }
 
+/// Queues here the jobs other instances published and did not finish (a
+/// dyno that died with jobs queued): the claim before each runs keeps a job
+/// that its instance is still running from running twice.
+async fn adopt_published(ctx: &JobContext, queue: &JobQueue) {
+    let Some(claims) = ctx.claims.as_ref() else {
+        return;
+    };
+    let published = match claims.published().await {
+        Ok(published) => published,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the jobs other instances published");
+            return;
+        }
+    };
+    for (key, json) in published {
+        match queue.pending(&key).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(job = key, error = %e, "could not read a queued job");
+                continue;
+            }
+        }
+        let job: Job = match serde_json::from_str(&json) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(job = key, error = %e, "a published job cannot be read; left alone");
+                continue;
+            }
+        };
+        match queue.enqueue(&key, job).await {
+            Ok(true) => tracing::info!(job = key, "queued a job another instance published"),
+            // Done here already (its finish did not reach DynamoDB): say so.
+            Ok(false) => finish_claim(Some(claims), &key).await,
+            Err(e) => tracing::warn!(job = key, error = %e, "could not queue a published job"),
+        }
+    }
+}
+
 /// Tells the other instances a job is finished (done or given up on).
 async fn finish_claim(claims: Option<&Arc<dyn JobClaims>>, key: &str) {
     if let Some(claims) = claims {
@@ -416,6 +464,12 @@ async fn settle(
             );
             if let Err(e) = queue.reschedule(key, &record).await {
                 tracing::error!(job = key, error = %e, "could not record a job's next attempt");
+            }
+            if let Some(claims) = claims {
+                if let Err(e) = claims.release(key).await {
+                    // It expires; until then only this instance retries it.
+                    tracing::warn!(job = key, error = %e, "could not release a job's claim");
+                }
             }
             Some(record.next_at_ms)
         }

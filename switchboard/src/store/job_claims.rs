@@ -13,6 +13,12 @@
 //! A crash between a job's effect (a mail sent) and [`JobClaims::finish`]
 //! leaves the claim to expire, and the job runs again: at least once, as
 //! on one instance.
+//!
+//! Each job is also *published* here when it is queued
+//! ([`JobClaims::publish`]), until it is finished: the local queue lives on
+//! a dyno's disk, so when a dyno dies with jobs queued, another instance's
+//! worker finds them in [`JobClaims::published`], queues them itself, and
+//! runs them once the dead dyno's claim (if any) has expired.
 
 use super::Result;
 use async_trait::async_trait;
@@ -36,6 +42,19 @@ pub trait JobClaims: Send + Sync + 'static {
     /// finished or another instance's unexpired claim holds it.
     async fn claim(&self, key: &str, until_ms: u64) -> Result<JobClaim>;
 
-    /// Records that `key` is finished: no instance runs it again.
+    /// Records that `key` is finished: no instance runs it again (and it is
+    /// no longer published).
     async fn finish(&self, key: &str) -> Result<()>;
+
+    /// Lets go of this instance's claim on `key` after a failed attempt,
+    /// so whichever instance tries next may run it (the one that queued it
+    /// may be gone by then).
+    async fn release(&self, key: &str) -> Result<()>;
+
+    /// Makes a queued job (`job`: its JSON) visible to every instance until
+    /// it is finished. Publishing a key again changes nothing.
+    async fn publish(&self, key: &str, job: &str) -> Result<()>;
+
+    /// Every published job not finished yet: (key, JSON).
+    async fn published(&self) -> Result<Vec<(String, String)>>;
 }

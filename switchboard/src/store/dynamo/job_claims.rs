@@ -1,6 +1,9 @@
 //! Job claims ([`JobClaims`]) in DynamoDB: one `lookups` item per job key,
 //! `job:<key>` → `state` (`running` or `finished`), `holder` (the instance),
-//! `until_ms` (when a running claim expires). Claiming is one conditional
+//! `until_ms` (when a running claim expires). A published job is a `meta`
+//! item `job#<key>` → `job` (JSON), deleted when it is finished: `meta`
+//! holds only a handful of items besides them, so listing them is one
+//! scan. Claiming is one conditional
 //! write: no item yet, or a running claim that is this instance's own or
 //! has expired (wall clocks: instances' clocks are assumed within seconds of
 //! each other, far below a claim's length). Not fenced: every instance
@@ -19,8 +22,17 @@ const UNTIL_MS: &str = "until_ms";
 const RUNNING: &str = "running";
 const FINISHED: &str = "finished";
 
+/// The attribute of a published job holding its JSON.
+const JOB: &str = "job";
+/// Prefix of a published job's id in `meta`.
+const PUBLISHED_PREFIX: &str = "job#";
+
 fn claim_id(key: &str) -> String {
     format!("job:{key}")
+}
+
+fn published_id(key: &str) -> String {
+    format!("{PUBLISHED_PREFIX}{key}")
 }
 
 #[async_trait]
@@ -82,7 +94,85 @@ impl JobClaims for DynamoStore {
             .send()
             .await
             .map_err(|e| error::dynamo("UpdateItem", table, &e))?;
+        let meta = &self.tables.meta;
+        self.client
+            .delete_item()
+            .table_name(meta)
+            .key(attr::ID, s(published_id(key)))
+            .send()
+            .await
+            .map_err(|e| error::dynamo("DeleteItem", meta, &e))?;
         Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<()> {
+        let table = &self.tables.lookups;
+        let released = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key(attr::ID, s(claim_id(key)))
+            .update_expression("SET #until = :zero")
+            .condition_expression("#state = :running AND #holder = :me")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#holder", HOLDER)
+            .expression_attribute_names("#until", UNTIL_MS)
+            .expression_attribute_values(":running", s(RUNNING))
+            .expression_attribute_values(":me", s(&self.instance))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match released {
+            // Not ours (any more): nothing to let go of.
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
+        }
+    }
+
+    async fn publish(&self, key: &str, job: &str) -> Result<()> {
+        let meta = &self.tables.meta;
+        let put = self
+            .client
+            .put_item()
+            .table_name(meta)
+            .item(attr::ID, s(published_id(key)))
+            .item(JOB, s(job))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(error::dynamo("PutItem", meta, &e)),
+        }
+    }
+
+    async fn published(&self) -> Result<Vec<(String, String)>> {
+        let meta = &self.tables.meta;
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(meta)
+            .consistent_read(true)
+            .filter_expression("begins_with(#id, :prefix)")
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_values(":prefix", s(PUBLISHED_PREFIX))
+            .into_paginator()
+            .items()
+            .send();
+        let mut jobs = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| error::dynamo("Scan", meta, &e))?;
+            let (Some(id), Some(job)) = (get_s(&item, attr::ID), get_s(&item, JOB)) else {
+                continue;
+            };
+            if let Some(key) = id.strip_prefix(PUBLISHED_PREFIX) {
+                jobs.push((key.to_string(), job.to_string()));
+            }
+        }
+        Ok(jobs)
     }
 }
 
@@ -119,6 +209,14 @@ mod tests {
             JobClaim::Finished
         );
 
+        // Published until finished, then gone.
+        a.store.publish(transcript, r#"{"t":1}"#).await.unwrap();
+        a.store.publish(transcript, r#"{"t":2}"#).await.unwrap();
+        assert_eq!(
+            b.store.published().await.unwrap(),
+            vec![(transcript.to_string(), r#"{"t":1}"#.to_string())]
+        );
+
         // An instance that died while running a job: once its claim has
         // expired, another takes the job.
         let expired = now.saturating_sub(1);
@@ -134,6 +232,20 @@ mod tests {
             a.store.claim(transcript, long).await.unwrap(),
             JobClaim::HeldUntil(long)
         );
+        // A failed attempt lets go: the next to try may run it.
+        a.store.release(transcript).await.unwrap();
+        assert_eq!(
+            a.store.claim(transcript, long).await.unwrap(),
+            JobClaim::HeldUntil(long),
+            "only its holder lets go"
+        );
+        b.store.release(transcript).await.unwrap();
+        assert_eq!(
+            a.store.claim(transcript, long).await.unwrap(),
+            JobClaim::Mine
+        );
+        b.store.finish(transcript).await.unwrap();
+        assert_eq!(b.store.published().await.unwrap(), vec![]);
         a.store.close().await.unwrap();
         b.store.close().await.unwrap();
     }
