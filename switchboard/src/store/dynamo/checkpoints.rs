@@ -201,16 +201,26 @@ pub(super) async fn seed(
     view: &LocalView,
 ) -> Result<()> {
     let stored = stored(client, meta).await?;
-    let (mut taken, mut local) = (0, 0);
-    for (shard, checkpoint) in &stored {
-        if ahead(checkpoint, &view.checkpoint(shard)?) {
-            view.set_checkpoint(shard, checkpoint)?;
-            taken += 1;
-        } else {
-            local += 1;
+    let count = stored.len();
+    // sled reads and writes: off the runtime's threads.
+    let view = view.clone();
+    let (taken, local) = tokio::task::spawn_blocking(move || {
+        let (mut taken, mut local) = (0, 0);
+        for (shard, checkpoint) in &stored {
+            if ahead(checkpoint, &view.checkpoint(shard)?) {
+                view.set_checkpoint(shard, checkpoint)?;
+                // Marks of an earlier term as leader would store it backwards.
+                view.forget_shard_marks(shard)?;
+                taken += 1;
+            } else {
+                local += 1;
+            }
         }
-    }
-    if stored.is_empty() {
+        Ok::<_, StoreError>((taken, local))
+    })
+    .await
+    .map_err(|e| StoreError::Storage(format!("seeding the checkpoints panicked: {e}")))??;
+    if count == 0 {
         tracing::info!("stream reader: no checkpoint stored in DynamoDB; shards without a local one start at their oldest record");
     } else {
         tracing::info!(

@@ -218,6 +218,20 @@ impl LocalView {
         Ok(())
     }
 
+    /// Drops every mark of `shard`: its checkpoint was replaced by one
+    /// further on (another leader's), so they would move it back.
+    pub fn forget_shard_marks(&self, shard: &str) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for key in self.inner.marks.iter().keys() {
+            let key = key?;
+            if key.get(8..) == Some(shard.as_bytes()) {
+                batch.remove(key);
+            }
+        }
+        self.inner.marks.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Wakes after each applied page.
     pub fn marked(&self) -> watch::Receiver<u64> {
         self.inner.marked.subscribe()
@@ -280,6 +294,56 @@ mod tests {
             error: None,
             sid: None,
         }
+    }
+
+    fn at(sequence: &str) -> Checkpoint {
+        Checkpoint {
+            sequence: Some(sequence.into()),
+            events: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn one_message(seq: Seq) -> Page {
+        Page {
+            changes: vec![Change::Message {
+                c: "+15550001".into(),
+                s: seq,
+                d: None,
+            }],
+            mirror: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_processed_once_the_cursor_passes_its_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = LocalView::open(dir.path(), 8).unwrap();
+        // Messages: changes 1 and 2; conversations: a page with no change
+        // after change 1 (processed as soon as change 1 is).
+        view.apply(one_message(1), "msgs", &at("10")).await.unwrap();
+        view.apply(Page::default(), "convs", &at("50"))
+            .await
+            .unwrap();
+        view.apply(one_message(2), "msgs", &at("11")).await.unwrap();
+
+        assert!(view.processed(0).unwrap().checkpoints.is_empty());
+        let first = view.processed(1).unwrap();
+        assert_eq!(
+            first.checkpoints,
+            BTreeMap::from([("convs".into(), at("50")), ("msgs".into(), at("10"))])
+        );
+        view.forget_marks(first.marks).unwrap();
+        let second = view.processed(2).unwrap();
+        assert_eq!(
+            second.checkpoints,
+            BTreeMap::from([("msgs".into(), at("11"))])
+        );
+
+        // Replaced by another leader's checkpoint: its marks are dropped.
+        view.apply(one_message(3), "msgs", &at("12")).await.unwrap();
+        view.forget_shard_marks("msgs").unwrap();
+        assert!(view.processed(3).unwrap().checkpoints.is_empty());
     }
 
     #[tokio::test]
