@@ -67,11 +67,13 @@ fn emulator() -> String {
 /// A DynamoDB store in the emulator, on tables of its own, leading: it
 /// holds the router lease item, so its fenced writes go through.
 pub(crate) struct DynamoHarness {
+    /// The store under test.
     pub store: DynamoStore,
     /// The tables' name prefix, for tests that write items directly.
     pub prefix: String,
     /// The store's fence (set: this store leads).
     pub fence: FenceCell,
+    /// Its `DATA_DIR`, removed when dropped.
     pub dir: tempfile::TempDir,
 }
 

@@ -41,7 +41,9 @@ const PER_TRANSACTION: usize = 99;
 
 /// Stores the processed checkpoints in DynamoDB as the router moves on.
 pub(super) struct Checkpointer {
+    /// Writes the checkpoints, fenced by the router lease.
     pub fencing: Fencing,
+    /// Where the marks of processed pages are.
     pub view: LocalView,
 }
 

@@ -54,9 +54,11 @@ const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 /// and the fence. Cheap to clone (the stream checkpointer has its own).
 #[derive(Clone)]
 pub(super) struct Fencing {
+    /// The store's DynamoDB client.
     pub client: aws_sdk_dynamodb::Client,
     /// The `meta` table, where the lease item is.
     pub meta: String,
+    /// The fence the lease sets while this instance leads.
     pub cell: FenceCell,
 }
 

@@ -137,7 +137,9 @@ pub struct DynamoStore {
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The router's saved cursor, for the checkpointer (`checkpoints.rs`).
     saved_cursor: watch::Sender<ChangeId>,
+    /// Stops the checkpointer (after its last write) at close.
     stop_checkpointer: watch::Sender<bool>,
+    /// The checkpointer's task, awaited (bounded) at close.
     checkpointer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closed: AtomicBool,
     /// The leader's fence and what checking it takes (`fenced.rs`).
