@@ -206,6 +206,7 @@ pub async fn serve(
             .unwrap_or_default()
             .to_string(),
         public_base: config.public_url_of(""),
+        claims: ports.job_claims.clone(),
     };
     let jobs_task = tokio::spawn(jobs::worker::run(
         job_queue.clone(),
@@ -369,9 +370,11 @@ async fn open_store(
             let store = Arc::new(store);
             let spooled =
                 Arc::new(Spooled::open(store.clone(), jobs).context("opening the inbound spool")?);
+            jobs.share_with(store.clone());
             let ports = Ports {
                 log: spooled.clone(),
                 lifecycle: spooled,
+                job_claims: Some(store.clone()),
                 ..Ports::of(store.clone())
             };
             Ok((ports, accepted, Some(store)))

@@ -449,3 +449,131 @@ async fn no_alert_while_an_agent_can_take_the_customer() {
         "an alert about a customer an agent had taken"
     );
 }
+
+/// With `STORE=dynamodb`, a dyno replaced by one with an empty disk while a
+/// customer waits: the new router queues the alert of the window the old
+/// one already sent (same key: the wait's start is in DynamoDB's routes),
+/// and the job's claim in DynamoDB keeps it from being sent twice.
+#[tokio::test]
+async fn after_a_dyno_is_replaced_each_alert_window_is_still_sent_once() {
+    if common::aws::skip_on_localstack("kills its switchboard and counts SES mail") {
+        return;
+    }
+    let moto = Moto::spawn().await;
+    if !moto.mail_supported().await {
+        return;
+    }
+    let alert_to = format!("{}@example.com", unique_name("ops"));
+    let sender = format!("{}@example.com", unique_name("switchboard"));
+    moto.verify_sender(&sender).await;
+    let mut env = dynamodb_env(&moto);
+    // Long enough that the replacement starts within the first window.
+    const WINDOW_SECS: u64 = 8;
+    env.extend([
+        ("MAIL_FROM".to_string(), sender),
+        ("ALERT_TO".into(), alert_to.clone()),
+        ("ALERT_WAIT_SECS".into(), WINDOW_SECS.to_string()),
+    ]);
+    let mut sb = Switchboard::start(Options {
+        extra_env: env,
+        ..Default::default()
+    })
+    .await;
+    let customer = number(24);
+    assert_eq!(sb.text(&customer, "anyone there?").await.0, 200);
+    let window = Duration::from_secs(WINDOW_SECS);
+    wait_for("the first window's alert", window * 3, async || {
+        let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
+        waits.contains(&WINDOW_SECS).then_some(())
+    })
+    .await;
+    sb.kill9();
+    std::fs::remove_dir_all(&sb.data_dir).expect("wipe DATA_DIR");
+    sb.spawn().await;
+    // Barrier: the second window's alert comes after the new router's
+    // checks of the first window.
+    wait_for("the second window's alert", window * 4, async || {
+        let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
+        waits.contains(&(2 * WINDOW_SECS)).then_some(())
+    })
+    .await;
+    let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
+    let first = waits.iter().filter(|w| **w == WINDOW_SECS).count();
+    assert_eq!(
+        first, 1,
+        "the first window alerted {first} times: {waits:?}"
+    );
+    // The new dyno did queue the first window again, and its claim stopped
+    // it (done, or still claimed by the dead dyno when the mail had just gone).
+    let log = sb.log();
+    assert!(
+        log.contains("job already done by another instance")
+            || log.contains("job claimed by another instance"),
+        "the new dyno did not meet the first window's alert: {log}"
+    );
+}
+
+/// With `STORE=dynamodb`, a job queued on a dyno that dies is not lost with
+/// its disk: it is published in DynamoDB, and the replacement (empty
+/// `DATA_DIR`) runs it.
+#[tokio::test]
+async fn a_job_left_on_a_dyno_that_died_is_run_by_its_replacement() {
+    if common::aws::skip_on_localstack("kills its switchboard and counts SES mail") {
+        return;
+    }
+    let moto = Moto::spawn().await;
+    if !moto.mail_supported().await {
+        return;
+    }
+    // The sender is not verified yet: SES refuses the transcript mail, and
+    // the job waits on the first dyno's disk for its next attempt.
+    let sender = format!("{}@example.com", unique_name("switchboard"));
+    let transcript_to = format!("{}@example.com", unique_name("log"));
+    let mut env = dynamodb_env(&moto);
+    env.extend([
+        ("MAIL_FROM".to_string(), sender.clone()),
+        ("TRANSCRIPT_TO".into(), transcript_to.clone()),
+    ]);
+    let mut sb = Switchboard::start(Options {
+        extra_env: env,
+        ..Default::default()
+    })
+    .await;
+    let mut agent = sb.agent("alice").await;
+    let from = converse_and_resolve(&sb, &mut agent, 2).await;
+    wait_for(
+        "the transcript mail's first refusal",
+        Duration::from_secs(30),
+        async || {
+            sb.log()
+                .lines()
+                .any(|l| l.contains("job failed; will retry") && l.contains("transcript-mail/"))
+                .then_some(())
+        },
+    )
+    .await;
+    sb.kill9();
+    drop(agent);
+    std::fs::remove_dir_all(&sb.data_dir).expect("wipe DATA_DIR");
+    moto.verify_sender(&sender).await;
+    let logged_before = sb.log().len();
+    sb.spawn().await;
+
+    let mail = wait_for(
+        "the transcript mail, from the new dyno",
+        Duration::from_secs(60),
+        async || {
+            let all = moto.sent_mail().await;
+            let mine: Vec<SentMail> = mail_to(&all, &transcript_to).into_iter().cloned().collect();
+            (!mine.is_empty()).then_some(mine)
+        },
+    )
+    .await;
+    assert_eq!(mail.len(), 1);
+    check_transcript_mail(&mail[0].raw, &from);
+    let log = sb.log();
+    assert!(
+        log[logged_before..].contains("queued a job another instance published"),
+        "{log}"
+    );
+}

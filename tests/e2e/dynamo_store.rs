@@ -1,6 +1,7 @@
 //! The DynamoDB store against the AWS emulator: `switchboard migrate` as a
 //! deploy runs it, two instances racing on one conversation, a restart
-//! resuming the change feed from its checkpoint, and webhooks taken while
+//! resuming the change feed from its checkpoint (and, with an empty
+//! `DATA_DIR`, from the checkpoints stored in DynamoDB), and webhooks taken while
 //! DynamoDB is down (the inbound spool). (The whole core suite also
 //! runs on DynamoDB with `SWITCHBOARD_TEST_STORE=dynamodb`.)
 
@@ -368,6 +369,102 @@ async fn a_restart_resumes_the_stream_from_its_checkpoint() {
     );
     assert!(!alice.messages.contains_key(&open), "{:?}", alice.messages);
     assert_eq!(alice.assigned, [later.clone()].into_iter().collect());
+}
+
+/// The stream checkpoints stored in DynamoDB's `meta` table (item ids).
+async fn stored_checkpoints(moto: &Moto, prefix: &str) -> Vec<String> {
+    let client = moto.dynamodb().await;
+    let out = client
+        .scan()
+        .table_name(format!("{prefix}meta"))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("scan meta");
+    out.items()
+        .iter()
+        .filter_map(|item| item.get("id")?.as_s().ok().cloned())
+        .filter(|id| id.starts_with("checkpoint#"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restart_with_an_empty_data_dir_resumes_from_the_checkpoints_in_dynamodb() {
+    let moto = Moto::shared();
+    let env = dynamodb_env(&moto);
+    let prefix = prefix_of(&env);
+    let mut a = Switchboard::start(Options {
+        extra_env: env.clone(),
+        grace_secs: 600.0,
+        ..Options::default()
+    })
+    .await;
+    let mut alice = a.agent("alice").await;
+    let customer = number(4);
+    for body in ["one", "two"] {
+        assert_eq!(a.text(&customer, body).await.0, 200);
+    }
+    alice
+        .until(WAIT, "the first two messages", |a| {
+            a.bodies(&customer).len() == 2
+        })
+        .await;
+    // The router processed them: both streams' checkpoints are stored.
+    wait_for("both streams' checkpoints in DynamoDB", WAIT, async || {
+        let stored = stored_checkpoints(&moto, &prefix).await;
+        let both = stored.iter().any(|id| id.contains("messages"))
+            && stored.iter().any(|id| id.contains("conversations"));
+        both.then_some(())
+    })
+    .await;
+    // Acknowledged, then the dyno dies at once: routed or not, it must
+    // reach alice after the restart.
+    assert_eq!(a.text(&customer, "three").await.0, 200);
+    a.kill9();
+    let before: Vec<(u64, String)> = alice.messages[&customer]
+        .iter()
+        .map(|m| (m.seq, m.body.clone()))
+        .collect();
+    let resume: BTreeMap<String, u64> =
+        [(customer.clone(), before.last().map_or(0, |(seq, _)| *seq))].into();
+    drop(alice);
+
+    // The PaaS gives the new dyno an empty disk.
+    std::fs::remove_dir_all(&a.data_dir).expect("wipe DATA_DIR");
+    let logged_before = a.log().len();
+    a.spawn().await;
+    let mut alice = Agent::connect(&a, "alice", resume, Some(true), Some(10)).await;
+    assert_eq!(a.text(&customer, "four").await.0, 200);
+    alice
+        .until(WAIT, "the messages after the restart", |a| {
+            a.bodies(&customer).contains(&"four".to_string())
+        })
+        .await;
+    // Anything replayed twice would arrive before the barrier text.
+    a.barrier(&mut alice, &customer).await;
+    let mut seen = before;
+    seen.extend(
+        alice.messages[&customer]
+            .iter()
+            .filter(|m| !is_barrier(&m.body))
+            .map(|m| (m.seq, m.body.clone())),
+    );
+    let want: Vec<(u64, String)> = (1..)
+        .zip(["one", "two", "three", "four"].map(String::from))
+        .collect();
+    assert_eq!(seen, want, "each message once, in order, none lost");
+
+    // It started from the stored checkpoints, not the streams' start.
+    let log = a.log();
+    let restarted = &log[logged_before..];
+    assert!(
+        restarted.contains("resuming from the checkpoints stored in DynamoDB"),
+        "{restarted}"
+    );
+    assert!(
+        !restarted.contains("read from its oldest record"),
+        "a shard was read from the stream's start: {restarted}"
+    );
 }
 
 /// Waits until DynamoDB holds `bodies` for each customer, then checks it

@@ -16,10 +16,16 @@
 //! on tokio's blocking pool, off the runtime's threads; the one exception is
 //! [`JobQueue::enqueue_unflushed`], a single insert for the router's timer
 //! that must not wait (sled buffers it in memory and writes it out itself).
+//!
+//! With a store several instances share (DynamoDB), each new job is also
+//! published there ([`JobQueue::share_with`], `store/job_claims.rs`), so a
+//! job survives the dyno whose disk held it: another instance's worker
+//! queues it and runs it once its claim is free.
 
 use super::Job;
 use crate::clock::now_ms;
 use crate::durability::Durability;
+use crate::store::job_claims::JobClaims;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -83,6 +89,10 @@ struct Inner {
     /// New keys for the worker, with their first attempt time.
     arrivals: mpsc::UnboundedSender<(String, u64)>,
     flush: Flush,
+    /// With a store several instances share (DynamoDB): where each new job
+    /// is also published, so another instance runs it if this dyno dies
+    /// with it queued (`store/job_claims.rs`).
+    shared: std::sync::OnceLock<Arc<dyn JobClaims>>,
 }
 
 /// The worker's end of the arrivals channel.
@@ -120,6 +130,7 @@ impl JobQueue {
             failed: db.open_tree("failed")?,
             db,
             arrivals,
+            shared: std::sync::OnceLock::new(),
             flush: Flush {
                 written: AtomicU64::new(0),
                 durable: Mutex::new(0),
@@ -132,6 +143,25 @@ impl JobQueue {
             },
             Arrivals(rx),
         ))
+    }
+
+    /// Publishes every job queued from now on to `shared` as well (called
+    /// once, when the shared store is open).
+    pub fn share_with(&self, shared: Arc<dyn JobClaims>) {
+        let _ = self.inner.shared.set(shared);
+    }
+
+    /// Publishes a new job when the queue is shared; a failure is logged
+    /// (the job still runs here, it is only not visible to the others).
+    async fn publish(shared: Option<Arc<dyn JobClaims>>, key: String, job: Job) {
+        let Some(shared) = shared else { return };
+        let published = match serde_json::to_string(&job) {
+            Ok(json) => shared.publish(&key, &json).await,
+            Err(e) => Err(crate::store::StoreError::Corrupt(e.to_string())),
+        };
+        if let Err(e) = published {
+            tracing::warn!(job = key, error = %e, "could not publish a job to the other instances");
+        }
     }
 
     /// Adds `job` under `key` unless that key is pending or was done within
@@ -155,14 +185,17 @@ impl JobQueue {
                 let mut added = Vec::new();
                 for (key, job) in jobs {
                     if queue.insert(&key, &job, now)? {
-                        added.push(key);
+                        added.push((key, job));
                     }
                 }
                 Ok(added)
             })
             .await?;
         self.make_durable().await?;
-        for key in &added {
+        for (key, job) in &added {
+            Self::publish(self.inner.shared.get().cloned(), key.clone(), job.clone()).await;
+        }
+        for (key, _) in &added {
             // The worker only stops at shutdown; the job then runs at the next start.
             let _ = self.inner.arrivals.send((key.to_string(), now));
         }
@@ -178,6 +211,12 @@ impl JobQueue {
         let added = self.insert(key, &job, now)?;
         if added {
             let _ = self.inner.arrivals.send((key.to_string(), now));
+            if let (Some(shared), Ok(runtime)) = (
+                self.inner.shared.get().cloned(),
+                tokio::runtime::Handle::try_current(),
+            ) {
+                runtime.spawn(Self::publish(Some(shared), key.to_string(), job));
+            }
         }
         Ok(added)
     }

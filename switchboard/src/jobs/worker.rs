@@ -11,6 +11,7 @@ use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
 use super::{alert, media, transcript, Job};
 use crate::backoff;
 use crate::clock::now_ms;
+use crate::store::job_claims::{JobClaim, JobClaims};
 use crate::store::MessageLog;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -28,6 +29,10 @@ pub const CONCURRENCY: usize = 8;
 const AFTER_PANIC: Duration = Duration::from_secs(60);
 /// Upper bound for one attempt, whatever the clients' own timeouts say.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
+/// How often the worker looks for jobs other instances published.
+const ADOPT_EVERY: Duration = Duration::from_secs(10);
+/// A job's claim across instances outlasts its attempt by this much.
+const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 /// How long shutdown waits for jobs in flight before leaving them for the
 /// next start.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -52,6 +57,10 @@ pub struct JobContext {
     pub twilio_api_host: String,
     /// Base of links in transcripts and mail (`PUBLIC_URL`, no trailing `/`).
     pub public_base: String,
+    /// With a store several instances share (DynamoDB): each job is claimed
+    /// there before it runs, so it runs on one instance and once finished
+    /// runs nowhere again (`store/job_claims.rs`).
+    pub claims: Option<Arc<dyn JobClaims>>,
 }
 
 /// Why an attempt failed, in the terms the logs need.
@@ -216,6 +225,10 @@ pub async fn run(
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
     let mut flying: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut prune = tokio::time::interval(PRUNE_EVERY);
+    // Jobs other instances published, looked for now and then (only with a
+    // shared store).
+    let mut adopt = tokio::time::interval(ADOPT_EVERY);
+    adopt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = now_ms();
         while in_flight.len() < CONCURRENCY {
@@ -236,6 +249,12 @@ pub async fn run(
                     continue;
                 }
             };
+            if let Some(wait_until) = claim(&ctx, &queue, &key).await {
+                if let Some(at) = wait_until {
+                    schedule.insert((at, key));
+                }
+                continue;
+            }
             let ctx = ctx.clone();
             let task_key = key.clone();
             let handle = in_flight.spawn(async move {
@@ -259,7 +278,7 @@ pub async fn run(
                 match joined {
                     Ok((id, (key, record, result))) => {
                         flying.remove(&id);
-                        if let Some(retry_at) = settle(&queue, &key, record, result).await {
+                        if let Some(retry_at) = settle(&queue, ctx.claims.as_ref(), &key, record, result).await {
                             schedule.insert((retry_at, key));
                         }
                     }
@@ -276,6 +295,9 @@ pub async fn run(
                 schedule.insert((at, key));
             }
             _ = tokio::time::sleep(next_due.unwrap_or(Duration::ZERO)), if next_due.is_some() => {}
+            _ = adopt.tick(), if ctx.claims.is_some() => {
+                adopt_published(&ctx, &queue).await;
+            }
             _ = prune.tick() => {
                 match queue.prune(DONE_RETENTION).await {
                     Ok(0) => {}
@@ -291,7 +313,7 @@ pub async fn run(
         while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, in_flight.join_next()).await
         {
             if let Ok((key, record, result)) = joined {
-                settle(&queue, &key, record, result).await;
+                settle(&queue, ctx.claims.as_ref(), &key, record, result).await;
             }
         }
         if !in_flight.is_empty() {
@@ -311,9 +333,90 @@ pub async fn run(
     }
 }
 
+/// Claims `key` across instances before it runs (`JobContext::claims`).
+/// `None`: run it now. `Some(None)`: finished elsewhere, nothing to run.
+/// `Some(Some(at))`: try again at `at` (another instance holds it, or the
+/// claim could not be made).
+async fn claim(ctx: &JobContext, queue: &JobQueue, key: &str) -> Option<Option<u64>> {
+    let claims = ctx.claims.as_ref()?;
+    let until = now_ms() + (ATTEMPT_LIMIT + CLAIM_MARGIN).as_millis() as u64;
+    match claims.claim(key, until).await {
+        Ok(JobClaim::Mine) => None,
+        Ok(JobClaim::Finished) => {
+            tracing::info!(job = key, "job already done by another instance");
+            if let Err(e) = queue.complete(key).await {
+                tracing::error!(job = key, error = %e, "could not record a finished job");
+            }
+            Some(None)
+        }
+        Ok(JobClaim::HeldUntil(at)) => {
+            tracing::info!(
+                job = key,
+                "job claimed by another instance; waiting for its claim"
+            );
+            Some(Some(at.max(now_ms()) + 1))
+        }
+        Err(e) => {
+            let retry = retry_delay(1);
+            tracing::warn!(job = key, error = %e, retry_in = ?retry, "could not claim a job; will retry");
+            Some(Some(now_ms() + retry.as_millis() as u64))
+        }
+    }
+}
+
+/// Queues here the jobs other instances published and did not finish (a
+/// dyno that died with jobs queued): the claim before each runs keeps a job
+/// that its instance is still running from running twice.
+async fn adopt_published(ctx: &JobContext, queue: &JobQueue) {
+    let Some(claims) = ctx.claims.as_ref() else {
+        return;
+    };
+    let published = match claims.published().await {
+        Ok(published) => published,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the jobs other instances published");
+            return;
+        }
+    };
+    for (key, json) in published {
+        match queue.pending(&key).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(job = key, error = %e, "could not read a queued job");
+                continue;
+            }
+        }
+        let job: Job = match serde_json::from_str(&json) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(job = key, error = %e, "a published job cannot be read; left alone");
+                continue;
+            }
+        };
+        match queue.enqueue(&key, job).await {
+            Ok(true) => tracing::info!(job = key, "queued a job another instance published"),
+            // Done here already (its finish did not reach DynamoDB): say so.
+            Ok(false) => finish_claim(Some(claims), &key).await,
+            Err(e) => tracing::warn!(job = key, error = %e, "could not queue a published job"),
+        }
+    }
+}
+
+/// Tells the other instances a job is finished (done or given up on).
+async fn finish_claim(claims: Option<&Arc<dyn JobClaims>>, key: &str) {
+    if let Some(claims) = claims {
+        if let Err(e) = claims.finish(key).await {
+            // Its claim expires; another instance may then run it again.
+            tracing::warn!(job = key, error = %e, "could not record a finished job's claim");
+        }
+    }
+}
+
 /// Records an attempt's outcome; returns when to try again, if ever.
 async fn settle(
     queue: &JobQueue,
+    claims: Option<&Arc<dyn JobClaims>>,
     key: &str,
     mut record: Pending,
     result: Result<(), Failure>,
@@ -327,6 +430,7 @@ async fn settle(
                 // which is harmless for keyed writes (see the module docs).
                 tracing::error!(job = key, error = %e, "could not record a finished job");
             }
+            finish_claim(claims, key).await;
             None
         }
         Err(failure) => {
@@ -347,6 +451,7 @@ async fn settle(
                 if let Err(e) = queue.abandon(key, &record).await {
                     tracing::error!(job = key, error = %e, "could not record a failed job");
                 }
+                finish_claim(claims, key).await;
                 return None;
             }
             let delay = retry_delay(record.attempts);
@@ -359,6 +464,12 @@ async fn settle(
             );
             if let Err(e) = queue.reschedule(key, &record).await {
                 tracing::error!(job = key, error = %e, "could not record a job's next attempt");
+            }
+            if let Some(claims) = claims {
+                if let Err(e) = claims.release(key).await {
+                    // It expires; until then only this instance retries it.
+                    tracing::warn!(job = key, error = %e, "could not release a job's claim");
+                }
             }
             Some(record.next_at_ms)
         }

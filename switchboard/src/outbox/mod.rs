@@ -171,6 +171,15 @@ impl Outbox {
                     at_ms: crate::clock::now_ms(),
                 };
                 if let Err(e) = self.pending.record_intent(conversation, seq, &intent).await {
+                    if matches!(e, StoreError::Fenced) {
+                        // Another instance leads and sends it; this one stops.
+                        tracing::info!(
+                            conversation,
+                            seq,
+                            "not sending: this instance no longer leads"
+                        );
+                        return;
+                    }
                     // Without it a crash after the POST would send it twice.
                     tracing::error!(conversation, seq, error = %e, "could not record the intent to send; will retry at next start");
                     crate::telemetry::store_error("record_intent");
@@ -431,6 +440,16 @@ impl Outbox {
             outbox_done: true,
         };
         if let Err(e) = self.store.update_status(update).await {
+            if matches!(e, StoreError::Fenced) {
+                // The new leader finds it in the outbox with its intent and
+                // looks for it in Twilio's list before sending.
+                tracing::info!(
+                    conversation,
+                    seq,
+                    "send result not recorded: this instance no longer leads"
+                );
+                return;
+            }
             // Left in the outbox: sent again at the next start.
             tracing::error!(conversation, seq, error = %e, "could not record a send result");
             crate::telemetry::store_error("update_status");

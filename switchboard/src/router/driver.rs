@@ -424,6 +424,10 @@ impl Driver {
                         Ok(RouteWrite::HeldElsewhere) => {
                             let _ = outcomes.send(Event::HeldElsewhere { conversation });
                         }
+                        // Logged where it was refused; the lease stops this router.
+                        Err(StoreError::Fenced) => {
+                            tracing::debug!(conversation, "route not saved: not the leader")
+                        }
                         Err(e) => {
                             tracing::error!(conversation, error = %e, "could not save the route")
                         }
@@ -468,6 +472,10 @@ impl Driver {
                 let routing = self.ports.routing.clone();
                 self.settings.run(agent.clone(), async move {
                     if let Err(e) = routing.save_agent(&agent, settings).await {
+                        if matches!(e, StoreError::Fenced) {
+                            // Logged where it was refused; the lease stops this router.
+                            return;
+                        }
                         tracing::error!(agent, error = %e, "could not save the agent's availability");
                     }
                 });
@@ -577,6 +585,9 @@ async fn claimed(routing: &dyn RoutingState, claim: Claim) -> Event {
     let outcome = match routing.claim(&claim).await {
         Ok(RouteWrite::Written) => ClaimOutcome::Won,
         Ok(RouteWrite::HeldElsewhere) => ClaimOutcome::HeldElsewhere,
+        // This instance lost the router lease: the conversation is the new
+        // leader's, so let it go as if another router held it (no retry).
+        Err(StoreError::Fenced) => ClaimOutcome::HeldElsewhere,
         Err(e) => {
             tracing::error!(conversation = claim.conversation, error = %e, "could not claim; requeued");
             ClaimOutcome::Failed
@@ -602,6 +613,8 @@ async fn save_route(
     let mut attempt = 1;
     loop {
         match routing.save_route(conversation, route).await {
+            // Not the leader any more: retrying cannot help.
+            Err(StoreError::Fenced) => return Err(StoreError::Fenced),
             Err(e) if attempt < ROUTE_WRITE_ATTEMPTS => {
                 crate::telemetry::store_error("save_route");
                 let wait = waits.next_delay();

@@ -8,7 +8,9 @@
 //!   by the router alone;
 //! * [`PendingReplies`] (`outbox.rs`): the replies the outbox worker still
 //!   has to send, and its send intents;
-//! * [`Lifecycle`] (`lifecycle.rs`): readiness and close.
+//! * [`Lifecycle`] (`lifecycle.rs`): readiness and close;
+//! * [`job_claims::JobClaims`] (`job_claims.rs`): which instance runs a
+//!   job, with a store several instances share (DynamoDB only).
 //!
 //! [`recent::RecentInbound`] decorates any message log with the inbound
 //! messages just stored, so delivering them to agents does not read them
@@ -29,6 +31,7 @@ pub mod dynamo;
 pub mod feed;
 pub mod fence;
 mod group_commit;
+pub mod job_claims;
 pub mod keys;
 pub mod lifecycle;
 pub mod log;
@@ -93,6 +96,9 @@ pub struct Ports {
     pub outbox: Arc<dyn PendingReplies>,
     /// `/readyz`, and the server at shutdown.
     pub lifecycle: Arc<dyn Lifecycle>,
+    /// The job worker, with a store several instances share (DynamoDB);
+    /// `None` with one instance (sled).
+    pub job_claims: Option<Arc<dyn job_claims::JobClaims>>,
 }
 
 impl Ports {
@@ -104,6 +110,7 @@ impl Ports {
             routing: store.clone(),
             outbox: store.clone(),
             lifecycle: store,
+            job_claims: None,
         }
     }
 }

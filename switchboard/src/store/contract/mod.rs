@@ -10,6 +10,7 @@
 mod cases;
 
 use super::dynamo::{DynamoOptions, DynamoStore};
+use super::fence::FenceCell;
 use super::memory::MemoryStore;
 use super::sled_store::{SledOptions, SledStore};
 use super::Store;
@@ -63,7 +64,37 @@ fn emulator() -> String {
         })
 }
 
+/// A DynamoDB store in the emulator, on tables of its own, leading: it
+/// holds the router lease item, so its fenced writes go through.
+pub(crate) struct DynamoHarness {
+    /// The store under test.
+    pub store: DynamoStore,
+    /// The tables' name prefix, for tests that write items directly.
+    pub prefix: String,
+    /// The store's fence (set: this store leads).
+    pub fence: FenceCell,
+    /// Its `DATA_DIR`, removed when dropped.
+    pub dir: tempfile::TempDir,
+}
+
 async fn dynamodb() -> Harness {
+    let harness = open_dynamodb().await;
+    Harness {
+        store: Box::new(harness.store),
+        _dir: Some(harness.dir),
+    }
+}
+
+/// Opens a DynamoDB store on new tables and takes the router lease for it.
+pub(crate) async fn open_dynamodb() -> DynamoHarness {
+    let prefix = format!("contract-{:016x}-", rand::random::<u64>());
+    open_dynamodb_at(&prefix, true).await
+}
+
+/// Opens a DynamoDB store on the tables named by `prefix` (creating them
+/// first when `create`), with an empty `DATA_DIR` of its own, and takes the
+/// router lease for it.
+pub(crate) async fn open_dynamodb_at(prefix: &str, create: bool) -> DynamoHarness {
     static ENV: std::sync::Once = std::sync::Once::new();
     let endpoint = emulator();
     ENV.call_once(|| {
@@ -73,28 +104,34 @@ async fn dynamodb() -> Harness {
         std::env::set_var("AWS_ACCESS_KEY_ID", "test");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
     });
-    let prefix = format!("contract-{:016x}-", rand::random::<u64>());
-    let conf = switchboard_cloud::aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
-    let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
-    crate::migrate::apply(&dynamo, &streams, &prefix, Duration::from_secs(60))
-        .await
-        .expect("create the tables");
+    if create {
+        let conf = switchboard_cloud::aws::sdk_config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+        let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
+        crate::migrate::apply(&dynamo, &streams, prefix, Duration::from_secs(60))
+            .await
+            .expect("create the tables");
+    }
     let dir = tempfile::tempdir().expect("temporary directory");
+    let fence = FenceCell::new();
     let (store, _outbox) = DynamoStore::open(DynamoOptions {
         data_dir: dir.path(),
-        table_prefix: &prefix,
+        table_prefix: prefix,
         stream_poll: Duration::from_millis(50),
         cache_mb: 16,
-        fence: crate::store::fence::FenceCell::new(),
+        fence: fence.clone(),
     })
     .await
     .expect("open the DynamoDB store");
-    // One instance, no lease: it follows the streams itself.
+    let taken = store.take_lease_unconditionally("contract").await;
+    fence.set(Some(taken.expect("take the router lease")));
+    // It leads: it follows the streams itself.
     store.start_stream_reader();
-    Harness {
-        store: Box::new(store),
-        _dir: Some(dir),
+    DynamoHarness {
+        store,
+        prefix: prefix.to_string(),
+        fence,
+        dir,
     }
 }
 

@@ -20,9 +20,9 @@
 //! |---|---|---|---|
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
-//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox) | — |
+//! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `job:<job key>` → `state`, `holder`, `until_ms` (which instance runs a job, `job_claims.rs`); `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
-//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms` | — |
+//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`) | — |
 //!
 //! # Change feed
 //!
@@ -32,16 +32,32 @@
 //! (`view.rs`) in one flushed transaction. That log is the same
 //! [`ChangeLog`](crate::store::change_log::ChangeLog) the sled store
 //! writes, and the router reads it the same way; message reads are served from the mirror
-//! when it has them and from DynamoDB otherwise. An instance with an empty
-//! `DATA_DIR` (a new instance, an ephemeral disk) starts at the oldest
-//! record the streams keep (24 hours), so nothing written while no instance
-//! ran is skipped; the router ignores what it replays of conversations
-//! resolved since ([`RouteRecord::Resolved`](crate::store::RouteRecord::Resolved)'s
-//! `upto_seq`).
+//! when it has them and from DynamoDB otherwise. Once the router's saved
+//! cursor is past a page's changes, that shard's checkpoint is also stored
+//! in `meta` (`checkpoints.rs`, fenced), and the reader starts from it when
+//! it is further on than the local one: an instance with an empty
+//! `DATA_DIR` (a new leader, an ephemeral disk) reads only what the router
+//! had not processed, and whatever lies between is replayed and absorbed
+//! (the router treats seen as seen; agents resume from their own points;
+//! resolved conversations stay closed by
+//! [`RouteRecord::Resolved`](crate::store::RouteRecord::Resolved)'s
+//! `upto_seq`). A shard with no checkpoint anywhere starts at the oldest
+//! record the streams keep (24 hours), so nothing written while no
+//! instance ran is skipped.
+//!
+//! # Fencing
+//!
+//! Every routing write (`routes.rs`), the outbox's send intent and the
+//! guard before its recorded result (`status.rs`), and the checkpoints are
+//! fenced by the router lease (`fenced.rs`): refused with
+//! [`StoreError::Fenced`] unless this instance holds the lease at its epoch.
 
 mod append;
+mod checkpoints;
 mod error;
+mod fenced;
 mod items;
+mod job_claims;
 mod routes;
 pub mod schema;
 mod status;
@@ -85,7 +101,9 @@ pub struct DynamoOptions<'a> {
     /// Pause between polls of an idle stream.
     pub stream_poll: Duration,
     pub cache_mb: u64,
-    /// The leader's fence, shared with the router lease (`cluster/`).
+    /// The router lease's fence, which every routing and outbox write is
+    /// conditioned on (`fenced.rs`); set by the lease while this instance
+    /// leads.
     pub fence: FenceCell,
 }
 
@@ -102,6 +120,8 @@ struct Tables {
     conversations: String,
     lookups: String,
     routes: String,
+    /// Holds the router lease item the fenced writes check.
+    meta: String,
 }
 
 pub struct DynamoStore {
@@ -119,7 +139,17 @@ pub struct DynamoStore {
     /// The running Streams reader and its stop signal: only the leader runs
     /// one (`start_stream_reader`, `stop_stream_reader`).
     reader: Mutex<Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>>,
+    /// The router's saved cursor, for the checkpointer (`checkpoints.rs`).
+    saved_cursor: watch::Sender<ChangeId>,
+    /// Stops the checkpointer (after its last write) at close.
+    stop_checkpointer: watch::Sender<bool>,
+    /// The checkpointer's task, awaited (bounded) at close.
+    checkpointer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The leader's fence and what checking it takes (`fenced.rs`).
+    fencing: fenced::Fencing,
+    /// This process, as the holder of job claims (`job_claims.rs`).
+    instance: String,
 }
 
 /// The key `/readyz` reads: never a conversation (not a phone number).
@@ -155,9 +185,23 @@ impl DynamoStore {
             conversations: schema::table_name(prefix, schema::CONVERSATIONS),
             lookups: schema::table_name(prefix, schema::LOOKUPS),
             routes: schema::table_name(prefix, schema::ROUTES),
+            meta: schema::table_name(prefix, schema::META),
         };
         // Its own directory: the sled store's files may share DATA_DIR.
         let view = LocalView::open(&options.data_dir.join("dynamodb-view"), options.cache_mb)?;
+        let fencing = fenced::Fencing {
+            client: client.clone(),
+            meta: tables.meta.clone(),
+            cell: options.fence,
+        };
+        let cursor = view.changes().load_cursor().await?;
+        let (saved_cursor, cursor) = watch::channel(cursor);
+        let (stop_checkpointer, stop) = watch::channel(false);
+        let checkpointer = checkpoints::Checkpointer {
+            fencing: fencing.clone(),
+            view: view.clone(),
+        };
+        let checkpointer = tokio::spawn(checkpointer.run(cursor, stop));
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         Ok((
             DynamoStore {
@@ -173,6 +217,11 @@ impl DynamoStore {
                 stream_poll: options.stream_poll,
                 reader: Mutex::new(None),
                 closed: AtomicBool::new(false),
+                fencing,
+                instance: format!("{:016x}", rand::random::<u64>()),
+                saved_cursor,
+                stop_checkpointer,
+                checkpointer: Mutex::new(Some(checkpointer)),
             },
             outbox_rx,
         ))
@@ -198,6 +247,7 @@ impl DynamoStore {
                 (Source::Messages, self.tables.messages.clone()),
                 (Source::Conversations, self.tables.conversations.clone()),
             ],
+            meta: self.tables.meta.clone(),
         };
         *running = Some((stop, tokio::spawn(reader.run(stopped))));
     }
@@ -415,26 +465,26 @@ impl PendingReplies for DynamoStore {
     }
 
     /// A conditional put: the first intent stays. Not checked against the
-    /// outbox: an intent of a settled reply is never read.
+    /// outbox: an intent of a settled reply is never read. Fenced by the
+    /// router lease (`fenced.rs`): an instance that lost leadership gets
+    /// [`StoreError::Fenced`], so it does not go on to POST.
     async fn record_intent(&self, conversation: &str, seq: Seq, intent: &SendIntent) -> Result<()> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         self.check_open()?;
         let table = &self.tables.lookups;
-        let put = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(table)
             .item(attr::ID, s(items::intent_id(conversation, seq)))
             .item(attr::FROM, s(&intent.from))
             .item(attr::AT_MS, items::n(intent.at_ms))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", attr::ID)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if error::condition_failed(&e) => Ok(()),
-            Err(e) => Err(error::dynamo("PutItem", table, &e)),
-        }
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a send intent: {e}")))?;
+        let put = TransactWriteItem::builder().put(put).build();
+        // The write's own condition failing means an intent is there already.
+        self.fenced("TransactWriteItems", table, put).await?;
+        Ok(())
     }
 
     async fn sid_owner(&self, sid: &str) -> Result<Option<(ConversationId, Seq)>> {
@@ -532,8 +582,12 @@ impl ChangeFeed for DynamoStore {
         self.view.changes().load_cursor().await
     }
 
+    /// Saved in the local view; the checkpointer then stores in DynamoDB
+    /// the stream checkpoints the router is now past (`checkpoints.rs`).
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
-        self.view.changes().save_cursor(cursor).await
+        self.view.changes().save_cursor(cursor).await?;
+        self.saved_cursor.send_replace(cursor);
+        Ok(())
     }
 }
 
@@ -557,6 +611,17 @@ impl Lifecycle for DynamoStore {
     async fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::SeqCst);
         self.stop_stream_reader().await;
+        // Its last write stores what the router processed before it stopped.
+        let _ = self.stop_checkpointer.send(true);
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some(checkpointer) = checkpointer {
+            if tokio::time::timeout(CALL_TIMEOUT, checkpointer)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the last stream checkpoints were not stored in time");
+            }
+        }
         self.view.flush().await
     }
 }

@@ -9,19 +9,26 @@
 //! a conversation claimed elsewhere stays with its claimant. A refused
 //! write is reported as [`RouteWrite::HeldElsewhere`], never as success.
 //!
+//! Every write here — claims, route records, agents' settings — is fenced
+//! by the router lease (`fenced.rs`): one `TransactWriteItems` with the
+//! lease check, so an instance that lost leadership gets
+//! [`StoreError::Fenced`] and writes nothing.
+//!
 //! Agents' declared availability shares the table under keys
 //! `agent#<name>` (phone numbers never start with a letter), in the
 //! `agent_settings` attribute; a route scan skips those rows since they have
 //! no `route`.
 
-use super::error::{self, condition_failed};
+use super::error;
+use super::fenced::Written;
 use super::items::{attr, s};
 use super::DynamoStore;
 use crate::store::{
     AgentSettings, Claim, Result, RouteRecord, RouteWrite, RoutingState, StoreError,
 };
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use switchboard_protocol::ConversationId;
 
 /// The attribute holding an agent's [`AgentSettings`] (JSON).
@@ -33,15 +40,30 @@ fn encode(route: &RouteRecord) -> Result<String> {
     serde_json::to_string(route).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+impl DynamoStore {
+    /// A route write, fenced by the router lease (`fenced.rs`); its own
+    /// condition failing means another claimant holds the conversation.
+    async fn fenced_route_write(&self, table: &str, update: UpdateBuilder) -> Result<RouteWrite> {
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a route write: {e}")))?;
+        let write = TransactWriteItem::builder().update(update).build();
+        Ok(
+            match self.fenced("TransactWriteItems", table, write).await? {
+                Written::Written => RouteWrite::Written,
+                Written::ConditionFailed => RouteWrite::HeldElsewhere,
+            },
+        )
+    }
+}
+
 #[async_trait]
 impl RoutingState for DynamoStore {
     async fn claim(&self, claim: &Claim) -> Result<RouteWrite> {
         let (conversation, agent) = (claim.conversation.as_str(), claim.agent.as_str());
         let route = claim.route();
         let table = &self.tables.routes;
-        let mut request = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(table)
             .key(attr::CONVERSATION, s(conversation))
             .update_expression("SET #route = :route, #owner = :agent")
@@ -49,56 +71,46 @@ impl RoutingState for DynamoStore {
             .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_values(":route", s(encode(&route)?))
             .expression_attribute_values(":agent", s(agent));
-        request = match claim.previous.as_deref() {
-            Some(previous) => request
+        update = match claim.previous.as_deref() {
+            Some(previous) => update
                 .condition_expression(
                     "attribute_not_exists(#owner) OR #owner = :agent OR #owner = :previous",
                 )
                 .expression_attribute_values(":previous", s(previous)),
-            None => request.condition_expression("attribute_not_exists(#owner) OR #owner = :agent"),
+            None => update.condition_expression("attribute_not_exists(#owner) OR #owner = :agent"),
         };
-        match request.send().await {
-            Ok(_) => Ok(RouteWrite::Written),
-            Err(e) if condition_failed(&e) => Ok(RouteWrite::HeldElsewhere),
-            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
-        }
+        self.fenced_route_write(table, update).await
     }
 
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
         let table = &self.tables.routes;
-        let request = self
-            .client
-            .update_item()
+        let update = Update::builder()
             .table_name(table)
             .key(attr::CONVERSATION, s(conversation))
             .expression_attribute_names("#route", attr::ROUTE)
             .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_values(":route", s(encode(route)?));
-        let request = match route {
-            RouteRecord::Assigned { agent, .. } => request
+        let update = match route {
+            RouteRecord::Assigned { agent, .. } => update
                 .update_expression("SET #route = :route, #owner = :agent")
                 .expression_attribute_values(":agent", s(agent)),
             // Handed back by its owner: only that owner may release it.
             RouteRecord::Queued {
                 released_by: Some(agent),
                 ..
-            } => request
+            } => update
                 .update_expression("SET #route = :route REMOVE #owner")
                 .condition_expression("attribute_not_exists(#owner) OR #owner = :agent")
                 .expression_attribute_values(":agent", s(agent)),
             // A new message queues it only if nobody holds it.
-            RouteRecord::Queued { .. } => request
+            RouteRecord::Queued { .. } => update
                 .update_expression("SET #route = :route")
                 .condition_expression("attribute_not_exists(#owner)"),
             RouteRecord::Resolved { .. } => {
-                request.update_expression("SET #route = :route REMOVE #owner")
+                update.update_expression("SET #route = :route REMOVE #owner")
             }
         };
-        match request.send().await {
-            Ok(_) => Ok(RouteWrite::Written),
-            Err(e) if condition_failed(&e) => Ok(RouteWrite::HeldElsewhere),
-            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
-        }
+        self.fenced_route_write(table, update).await
     }
 
     async fn routes(&self) -> Result<Vec<(ConversationId, RouteRecord)>> {
@@ -130,14 +142,15 @@ impl RoutingState for DynamoStore {
         let table = &self.tables.routes;
         let json =
             serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.client
-            .put_item()
+        let put = Put::builder()
             .table_name(table)
             .item(attr::CONVERSATION, s(format!("{AGENT_KEY_PREFIX}{agent}")))
             .item(AGENT_SETTINGS, s(json))
-            .send()
-            .await
-            .map_err(|e| error::dynamo("PutItem", table, &e))?;
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building an agent's settings write: {e}")))?;
+        let put = TransactWriteItem::builder().put(put).build();
+        // No condition of its own: only the lease's.
+        self.fenced("TransactWriteItems", table, put).await?;
         Ok(())
     }
 

@@ -7,7 +7,12 @@
 //! callbacks arrive. An early status is kept the same way
 //! (`status::replaces_early`) and merged with `status::merge_early`.
 //! The outbox's own update (Twilio accepted the message: here is its SID)
-//! also takes the message out of the sparse outbox index in the same write.
+//! also takes the message out of the sparse outbox index in the same write;
+//! only the leader sends replies, so that update (`outbox_done`) is
+//! preceded by a fenced guard (`outbox_guard`: the router lease's check,
+//! with the SID's lookup entry) and is refused with `Fenced` when the lease
+//! moved; once it landed the reply's send intent is deleted. A status
+//! callback is not fenced: every instance takes them.
 //!
 //! A callback can beat Twilio's answer to our POST, i.e. arrive for a SID
 //! we have not recorded yet. It is kept as `early:<sid>` in `lookups`. Both
@@ -18,11 +23,12 @@
 //! second).
 
 use super::error::{self, condition_failed};
+use super::fenced::Written;
 use super::items::{self, attr, n, s};
 use super::DynamoStore;
 use crate::conversation::status::{merge_early, StatusReport};
 use crate::store::{Result, StatusOutcome, StatusTarget, StatusUpdate, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use switchboard_protocol::{DeliveryError, DeliveryStatus, Seq};
 
 impl DynamoStore {
@@ -46,9 +52,17 @@ impl DynamoStore {
             },
         };
         let mut early_seen = None;
-        if let Some(sid) = &update.twilio_sid {
-            self.put_lookup(&items::sid_id(sid), &conversation, seq)
+        if update.outbox_done {
+            // Only the leader records what became of a reply: refused
+            // (`Fenced`) before anything is written when the lease moved.
+            self.outbox_guard(&conversation, seq, update.twilio_sid.as_deref())
                 .await?;
+        }
+        if let Some(sid) = &update.twilio_sid {
+            if !update.outbox_done {
+                self.put_lookup(&items::sid_id(sid), &conversation, seq)
+                    .await?;
+            }
             if let Some(early) = self.early(sid).await? {
                 report = merge_early(report, Some(early));
                 early_seen = Some(sid.clone());
@@ -76,9 +90,7 @@ impl DynamoStore {
         update: &StatusUpdate,
     ) -> Result<StatusOutcome> {
         let table = &self.tables.messages;
-        let mut request = self
-            .client
-            .update_item()
+        let mut request = Update::builder()
             .table_name(table)
             .key(attr::CONVERSATION, s(conversation))
             .key(attr::SEQ, n(seq))
@@ -116,14 +128,22 @@ impl DynamoStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        match request.update_expression(expression).send().await {
-            Ok(_) => Ok(StatusOutcome::Applied),
-            Err(e) if condition_failed(&e) => {
+        let request = request
+            .update_expression(expression)
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a status write: {e}")))?;
+        match self.conditional_update(request).await? {
+            Written::Written => {
+                if update.outbox_done {
+                    self.delete_intent(conversation, seq).await;
+                }
+                Ok(StatusOutcome::Applied)
+            }
+            Written::ConditionFailed => {
                 // Stale (or missing): still record the SID and settle the outbox.
                 self.settle(conversation, seq, update).await?;
                 Ok(StatusOutcome::Stale)
             }
-            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
         }
     }
 
@@ -131,9 +151,7 @@ impl DynamoStore {
     /// touching its status; fails when the message does not exist.
     async fn settle(&self, conversation: &str, seq: Seq, update: &StatusUpdate) -> Result<()> {
         let table = &self.tables.messages;
-        let mut request = self
-            .client
-            .update_item()
+        let mut request = Update::builder()
             .table_name(table)
             .key(attr::CONVERSATION, s(conversation))
             .key(attr::SEQ, n(seq))
@@ -157,10 +175,89 @@ impl DynamoStore {
                 None => Err(missing(conversation, seq)),
             };
         }
-        match request.update_expression(expression.trim()).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(missing(conversation, seq)),
-            Err(e) => Err(error::dynamo("UpdateItem", table, &e)),
+        let request = request
+            .update_expression(expression.trim())
+            .build()
+            .map_err(|e| StoreError::Storage(format!("building a settle write: {e}")))?;
+        match self.conditional_update(request).await? {
+            Written::Written => {
+                if update.outbox_done {
+                    self.delete_intent(conversation, seq).await;
+                }
+                Ok(())
+            }
+            Written::ConditionFailed => Err(missing(conversation, seq)),
+        }
+    }
+
+    /// The fenced step of recording a reply's result (`fenced.rs`): one
+    /// transaction of the lease check and, when Twilio gave us one, the
+    /// SID's lookup entry (which the result needs first anyway, see the
+    /// module docs). The message's own update follows as a plain
+    /// conditional write, not inside the transaction: moto 5.2 undoes a
+    /// cancelled transaction by restoring a snapshot of each table in it,
+    /// which on the messages table also orphans its stream (see
+    /// `append.rs`), and a status write is refused as stale often (a
+    /// callback beat the POST's answer). So the result lands right after
+    /// the check, not atomically with it: a leader that stalls exactly in
+    /// between still writes it — Twilio's own answer, true whoever records it.
+    async fn outbox_guard(&self, conversation: &str, seq: Seq, sid: Option<&str>) -> Result<()> {
+        let table = &self.tables.lookups;
+        let writes = match sid {
+            Some(sid) => {
+                let put = Put::builder()
+                    .table_name(table)
+                    .item(attr::ID, s(items::sid_id(sid)))
+                    .item(attr::CONVERSATION, s(conversation))
+                    .item(attr::SEQ, n(seq))
+                    .build()
+                    .map_err(|e| StoreError::Storage(format!("building a SID lookup: {e}")))?;
+                vec![TransactWriteItem::builder().put(put).build()]
+            }
+            None => Vec::new(),
+        };
+        self.fencing
+            .write_all("TransactWriteItems", table, writes)
+            .await?;
+        Ok(())
+    }
+
+    /// A conditional `UpdateItem`; its condition failing is
+    /// [`Written::ConditionFailed`].
+    async fn conditional_update(&self, update: Update) -> Result<Written> {
+        let table = update.table_name().to_string();
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&table)
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_string))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Written::Written),
+            Err(e) if condition_failed(&e) => Ok(Written::ConditionFailed),
+            Err(e) => Err(error::dynamo("UpdateItem", &table, &e)),
+        }
+    }
+
+    /// Best effort, once a reply left the outbox: its send intent is read
+    /// only while the reply is pending, so it would only take up space.
+    /// (One left behind by a crash just before this is harmless.)
+    async fn delete_intent(&self, conversation: &str, seq: Seq) {
+        let table = &self.tables.lookups;
+        if let Err(e) = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .key(attr::ID, s(items::intent_id(conversation, seq)))
+            .send()
+            .await
+        {
+            error::dynamo("DeleteItem", table, &e);
         }
     }
 

@@ -22,6 +22,7 @@
 //!   sleeps `STREAM_POLL_MS`.
 
 use super::super::{Change, Result, StoreError};
+use super::checkpoints;
 use super::error;
 use super::items::{self, attr, Item};
 use super::view::{Checkpoint, LocalView, Page};
@@ -48,6 +49,9 @@ pub(super) struct StreamReader {
     pub view: LocalView,
     pub poll: Duration,
     pub tables: Vec<(Source, String)>,
+    /// The `meta` table, where the checkpoints the router processed are
+    /// stored (`checkpoints.rs`).
+    pub meta: String,
 }
 
 struct Stream {
@@ -79,6 +83,14 @@ impl StreamReader {
             })
             .collect();
         let mut errors = STREAM_ERROR.delays();
+        // Start where the router left off, whichever instance it ran on.
+        while let Err(e) = checkpoints::seed(&self.dynamo, &self.meta, &self.view).await {
+            tracing::warn!(error = %e, "stream reader: could not read the stored checkpoints; will retry");
+            if sleep_or_stop(&mut stop, errors.next_delay()).await {
+                return;
+            }
+        }
+        errors.reset();
         loop {
             if *stop.borrow() {
                 break;
@@ -345,7 +357,14 @@ impl StreamReader {
             Some(sequence) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .sequence_number(sequence),
-            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            None => {
+                tracing::info!(
+                    table,
+                    shard = id,
+                    "stream reader: a shard without a checkpoint is read from its oldest record"
+                );
+                request.shard_iterator_type(ShardIteratorType::TrimHorizon)
+            }
         };
         match request.send().await {
             Ok(out) => out.shard_iterator.ok_or_else(|| {
@@ -390,7 +409,7 @@ fn checkpoint_key(arn: &str, shard: &str) -> String {
 }
 
 /// Sequence numbers are decimal strings of varying length.
-fn sequence_after(a: &str, b: &str) -> bool {
+pub(super) fn sequence_after(a: &str, b: &str) -> bool {
     (a.len(), a) > (b.len(), b)
 }
 

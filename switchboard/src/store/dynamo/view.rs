@@ -8,15 +8,24 @@
 //! mirrored messages and the shard's new checkpoint together — and flushes
 //! before publishing the changes. A restart therefore resumes exactly after
 //! the last applied record: nothing skipped, nothing applied twice.
+//!
+//! With each page it also keeps a *mark*: the shard's new checkpoint under
+//! the newest change id the page left in the log. Once the router's saved
+//! cursor reaches that id, every record up to the checkpoint has been
+//! routed, and the checkpoint may go to DynamoDB for the next leader
+//! (`checkpoints.rs`): [`LocalView::processed`] hands those out,
+//! [`LocalView::forget_marks`] drops them once stored.
 
 use super::super::change_log::ChangeLog;
-use super::super::{keys, Change, Result, StoreError};
+use super::super::{keys, Change, ChangeId, Result, StoreError};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use switchboard_protocol::{Message, Seq};
+use tokio::sync::watch;
 
 /// Where the reader stands in one shard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +48,21 @@ pub(super) struct Page {
     pub mirror: Vec<Message>,
 }
 
+/// Checkpoints the router has caught up with; see [`LocalView::processed`].
+#[derive(Debug, Default)]
+pub(super) struct Processed {
+    /// Shard key → its newest processed checkpoint.
+    pub checkpoints: BTreeMap<String, Checkpoint>,
+    /// The marks they came from.
+    pub marks: Vec<sled::IVec>,
+}
+
+fn mark_key(id: ChangeId, shard: &str) -> Vec<u8> {
+    let mut key = keys::change(id).to_vec();
+    key.extend_from_slice(shard.as_bytes());
+    key
+}
+
 /// The local view; cheap to clone (one shared state).
 #[derive(Clone)]
 pub(super) struct LocalView {
@@ -53,6 +77,11 @@ struct Inner {
     checkpoints: sled::Tree,
     /// Message key ([`keys::message`]) → [`Message`] (JSON).
     mirror: sled::Tree,
+    /// Change id (8 bytes, big-endian) + shard key → [`Checkpoint`] (JSON):
+    /// where the shard stands once the router is past that id.
+    marks: sled::Tree,
+    /// Bumped after each applied page, so the checkpointer looks again.
+    marked: watch::Sender<u64>,
 }
 
 fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -76,6 +105,8 @@ impl LocalView {
                 changes: ChangeLog::open(&db)?,
                 checkpoints: db.open_tree("stream_checkpoints")?,
                 mirror: db.open_tree("messages")?,
+                marks: db.open_tree("checkpoint_marks")?,
+                marked: watch::Sender::new(0),
                 db,
             }),
         })
@@ -114,8 +145,8 @@ impl LocalView {
         let checkpoint_key = checkpoint_key.to_string();
         let staged = tokio::task::spawn_blocking(move || {
             let log = &inner.changes;
-            (log.tree(), &inner.checkpoints, &inner.mirror)
-                .transaction(|(tx_changes, tx_checkpoints, tx_mirror)| {
+            (log.tree(), &inner.checkpoints, &inner.mirror, &inner.marks)
+                .transaction(|(tx_changes, tx_checkpoints, tx_mirror, tx_marks)| {
                     let mut staging = log.stage(tx_changes);
                     for change in &page.changes {
                         staging.push(change)?;
@@ -125,7 +156,12 @@ impl LocalView {
                     }
                     tx_checkpoints
                         .insert(checkpoint_key.as_bytes(), checkpoint_bytes.as_slice())?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(staging.staged())
+                    let staged = staging.staged();
+                    tx_marks.insert(
+                        mark_key(staged.last(), &checkpoint_key),
+                        checkpoint_bytes.as_slice(),
+                    )?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(staged)
                 })
                 .map_err(|e: TransactionError<StoreError>| match e {
                     TransactionError::Abort(e) => e,
@@ -140,7 +176,65 @@ impl LocalView {
         let last = staged.last();
         self.inner.changes.committed(staged);
         self.inner.changes.published(last);
+        self.inner.marked.send_modify(|n| *n += 1);
         Ok(())
+    }
+
+    /// Sets a shard's checkpoint outside a page: the reader starting from
+    /// a checkpoint another instance stored in DynamoDB.
+    pub fn set_checkpoint(&self, key: &str, checkpoint: &Checkpoint) -> Result<()> {
+        let bytes = serde_json::to_vec(checkpoint).map_err(corrupt)?;
+        self.inner.checkpoints.insert(key.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// Every shard's newest checkpoint whose records the router has
+    /// processed (marked at or below `cursor`), and the marks they came
+    /// from, to [`forget`](Self::forget_marks) once stored.
+    pub fn processed(&self, cursor: ChangeId) -> Result<Processed> {
+        let mut processed = Processed::default();
+        let upto = keys::change(cursor.saturating_add(1));
+        for entry in self.inner.marks.range(..upto.as_slice()) {
+            let (key, value) = entry?;
+            let shard = key
+                .get(8..)
+                .and_then(|k| std::str::from_utf8(k).ok())
+                .ok_or_else(|| corrupt("a checkpoint mark's key"))?;
+            let checkpoint: Checkpoint = serde_json::from_slice(&value).map_err(corrupt)?;
+            // In id order: a later mark of the shard replaces an earlier one.
+            processed.checkpoints.insert(shard.to_string(), checkpoint);
+            processed.marks.push(key);
+        }
+        Ok(processed)
+    }
+
+    /// Drops marks whose checkpoints are stored.
+    pub fn forget_marks(&self, marks: Vec<sled::IVec>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for key in marks {
+            batch.remove(key);
+        }
+        self.inner.marks.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Drops every mark of `shard`: its checkpoint was replaced by one
+    /// further on (another leader's), so they would move it back.
+    pub fn forget_shard_marks(&self, shard: &str) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for key in self.inner.marks.iter().keys() {
+            let key = key?;
+            if key.get(8..) == Some(shard.as_bytes()) {
+                batch.remove(key);
+            }
+        }
+        self.inner.marks.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Wakes after each applied page.
+    pub fn marked(&self) -> watch::Receiver<u64> {
+        self.inner.marked.subscribe()
     }
 
     /// A message as the stream last showed it, if it did.
@@ -200,6 +294,56 @@ mod tests {
             error: None,
             sid: None,
         }
+    }
+
+    fn at(sequence: &str) -> Checkpoint {
+        Checkpoint {
+            sequence: Some(sequence.into()),
+            events: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn one_message(seq: Seq) -> Page {
+        Page {
+            changes: vec![Change::Message {
+                c: "+15550001".into(),
+                s: seq,
+                d: None,
+            }],
+            mirror: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_processed_once_the_cursor_passes_its_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = LocalView::open(dir.path(), 8).unwrap();
+        // Messages: changes 1 and 2; conversations: a page with no change
+        // after change 1 (processed as soon as change 1 is).
+        view.apply(one_message(1), "msgs", &at("10")).await.unwrap();
+        view.apply(Page::default(), "convs", &at("50"))
+            .await
+            .unwrap();
+        view.apply(one_message(2), "msgs", &at("11")).await.unwrap();
+
+        assert!(view.processed(0).unwrap().checkpoints.is_empty());
+        let first = view.processed(1).unwrap();
+        assert_eq!(
+            first.checkpoints,
+            BTreeMap::from([("convs".into(), at("50")), ("msgs".into(), at("10"))])
+        );
+        view.forget_marks(first.marks).unwrap();
+        let second = view.processed(2).unwrap();
+        assert_eq!(
+            second.checkpoints,
+            BTreeMap::from([("msgs".into(), at("11"))])
+        );
+
+        // Replaced by another leader's checkpoint: its marks are dropped.
+        view.apply(one_message(3), "msgs", &at("12")).await.unwrap();
+        view.forget_shard_marks("msgs").unwrap();
+        assert!(view.processed(3).unwrap().checkpoints.is_empty());
     }
 
     #[tokio::test]
