@@ -17,7 +17,7 @@
 //! `NGINX_BIN` (scripts/lib/nginx.sh). Without `NGINX_BIN` these tests say
 //! so and skip: only a run outside the test command can lack it.
 
-use crate::common::{self, binary, free_port, number, Options, Switchboard};
+use crate::common::{self, binary, free_port, number, Options, PhoneSim, Switchboard};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -725,6 +725,8 @@ struct Cluster {
     public: Switchboard,
     proxy: Proc,
     tmp: tempfile::TempDir,
+    /// Twilio's stand-in, which every member sends replies to.
+    sim: PhoneSim,
 }
 
 impl Cluster {
@@ -738,6 +740,7 @@ impl Cluster {
         let nginx_port = free_port();
         let public_url = format!("http://127.0.0.1:{nginx_port}");
         let env = common::dynamodb_env(&common::aws::Moto::shared());
+        let sim = PhoneSim::start("http://127.0.0.1:9/twilio/sms", 0).await;
         let mut members = Vec::new();
         for i in 0..3 {
             let mut extra = env.clone();
@@ -752,7 +755,7 @@ impl Cluster {
                     extra_env: extra,
                     grace_secs: 120.0,
                     await_leadership: false,
-                    ..Options::default()
+                    twilio_api_base: sim.base.clone(),
                 })
                 .await,
             );
@@ -787,6 +790,7 @@ impl Cluster {
             public,
             proxy,
             tmp,
+            sim,
         }
     }
 
@@ -906,7 +910,11 @@ async fn a_rolling_restart_of_the_switchboards_behind_nginx_loses_and_repeats_no
         .until(STEP, "the first texts", |a| a.bodies(&customer).len() >= 5)
         .await;
 
+    // A reply before each restart: whichever member leads then sends it, or
+    // the next leader does after reconciling its send intent.
+    let mut replies = Vec::new();
     for i in 0..3 {
+        replies.push(reply_and_ack(&mut alice, &customer, i).await);
         let seen = alice.bodies(&customer).len();
         assert!(
             cluster.members[i].terminate(),
@@ -939,11 +947,63 @@ async fn a_rolling_restart_of_the_switchboards_behind_nginx_loses_and_repeats_no
     // Anything sent twice or late would arrive before the barrier text.
     cluster.leader().await;
     public.barrier(&mut alice, &customer).await;
-    let got: Vec<String> = alice
-        .bodies(&customer)
-        .into_iter()
+    let got: Vec<String> = alice.messages[&customer]
+        .iter()
+        .filter(|m| m.direction == switchboard_protocol::Direction::Inbound)
+        .map(|m| m.body.clone())
         .filter(|b| !common::is_barrier(b))
         .collect();
     assert_eq!(got, sent, "every accepted text exactly once, in order");
+    replies.push(reply_and_ack(&mut alice, &customer, 3).await);
+
+    // Every acknowledged reply reached Twilio's stand-in exactly once.
+    let to_customer = || async {
+        cluster
+            .sim
+            .sent()
+            .await
+            .into_iter()
+            .filter(|m| m["to"] == customer.as_str())
+            .filter_map(|m| m["body"].as_str().map(str::to_string))
+            .collect::<Vec<String>>()
+    };
+    common::wait_for("every reply at Twilio", STEP, || async {
+        let sent = to_customer().await;
+        replies.iter().all(|r| sent.contains(r)).then_some(())
+    })
+    .await;
+    // Barrier: a copy of an earlier reply could only come from a leader's
+    // start-up reconciliation of its send intents, which the outbox finishes
+    // before it sends a reply accepted later; so once this one is at Twilio,
+    // any copy is too.
+    let last = reply_and_ack(&mut alice, &customer, 4).await;
+    common::wait_for("the barrier reply at Twilio", STEP, || async {
+        to_customer().await.contains(&last).then_some(())
+    })
+    .await;
+    let at_twilio = to_customer().await;
+    for reply in &replies {
+        let copies = at_twilio.iter().filter(|b| *b == reply).count();
+        assert_eq!(copies, 1, "{reply:?} sent {copies} times: {at_twilio:#?}");
+    }
     cluster.proxy.terminate();
+}
+
+/// Sends reply number `n` to `customer` and waits for its `ack`; returns its body.
+async fn reply_and_ack(agent: &mut common::Agent, customer: &str, n: usize) -> String {
+    let body = format!("reply {n} during the rolling restart");
+    let client_id = format!("rolling-{n}");
+    agent
+        .send(&switchboard_protocol::ClientFrame::Reply {
+            conversation: customer.to_string(),
+            client_id: client_id.clone(),
+            body: body.clone(),
+        })
+        .await;
+    agent
+        .until_frame(STEP, "the reply's ack", |f| {
+            matches!(f, switchboard_protocol::ServerFrame::Ack { client_id: c, .. } if *c == client_id)
+        })
+        .await;
+    body
 }
