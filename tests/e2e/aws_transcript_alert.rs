@@ -577,3 +577,62 @@ async fn a_job_left_on_a_dyno_that_died_is_run_by_its_replacement() {
         "{log}"
     );
 }
+
+/// Three switchboards on one table set, a customer waiting with nobody
+/// available: only the holder of the router lease checks waits, so each
+/// alert window is mailed once in all, not once per instance.
+#[tokio::test]
+async fn three_instances_alert_each_window_once() {
+    if common::aws::skip_on_localstack("runs three switchboards and counts SES mail") {
+        return;
+    }
+    let moto = Moto::spawn().await;
+    if !moto.mail_supported().await {
+        return;
+    }
+    let alert_to = format!("{}@example.com", unique_name("ops"));
+    let sender = format!("{}@example.com", unique_name("switchboard"));
+    moto.verify_sender(&sender).await;
+    let mut env = dynamodb_env(&moto);
+    env.extend([
+        ("MAIL_FROM".to_string(), sender),
+        ("ALERT_TO".into(), alert_to.clone()),
+        ("ALERT_WAIT_SECS".into(), "1".into()),
+        ("LEASE_SECS".into(), "2".into()),
+    ]);
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let mut extra = env.clone();
+        extra.push(("INSTANCE_ID".into(), format!("alerting-{i}")));
+        members.push(
+            Switchboard::start(Options {
+                extra_env: extra,
+                await_leadership: false,
+                ..Default::default()
+            })
+            .await,
+        );
+    }
+    let all: Vec<&Switchboard> = members.iter().collect();
+    crate::cluster::one_leader(&all).await;
+    let customer = number(25);
+    // Posted to each instance in turn: any of them takes webhooks.
+    for (i, sb) in members.iter().enumerate() {
+        assert_eq!(sb.text(&customer, &format!("hello? ({i})")).await.0, 200);
+    }
+    let waits = wait_for(
+        "the fourth window's alert",
+        Duration::from_secs(60),
+        async || {
+            let waits = alert_waits(&moto.sent_mail().await, &alert_to, &customer);
+            waits.contains(&4).then_some(waits)
+        },
+    )
+    .await;
+    let distinct: BTreeSet<u64> = waits.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        waits.len(),
+        "a window was alerted more than once: {waits:?}"
+    );
+}
