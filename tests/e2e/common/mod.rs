@@ -130,18 +130,24 @@ pub fn new_sid() -> String {
 }
 
 /// Polls `probe` until it yields a value; fails the test after `wait`.
+/// Polls soon at first, then less often (up to once a second): some probes
+/// are expensive for the service they ask (moto's `data.json`, which SES
+/// mail is read from, dumps every table and stream it holds), and polling
+/// them ten times a second starves the switchboard's own calls.
 pub async fn wait_for<T>(
     what: &str,
     wait: Duration,
     mut probe: impl AsyncFnMut() -> Option<T>,
 ) -> T {
     let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(50);
     loop {
         if let Some(found) = probe().await {
             return found;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
 
