@@ -349,6 +349,35 @@ async fn alerting_switchboard(moto: &Moto, alert_to: &str) -> Switchboard {
     .await
 }
 
+/// A private emulator that can count SES mail, for a test that needs its
+/// own (it kills switchboards or runs several); `None` where that cannot run
+/// (LocalStack on the host, or an emulator without SES), after saying why.
+async fn own_moto_with_mail(why: &str) -> Option<Moto> {
+    if common::aws::skip_on_localstack(why) {
+        return None;
+    }
+    let moto = Moto::spawn().await;
+    moto.mail_supported().await.then_some(moto)
+}
+
+/// Settings of a switchboard on DynamoDB in `moto` that mails an alert to
+/// `alert_to` every `window_secs` a customer waits (from a verified sender).
+async fn dynamo_alerting_env(
+    moto: &Moto,
+    alert_to: &str,
+    window_secs: u64,
+) -> Vec<(String, String)> {
+    let sender = format!("{}@example.com", unique_name("switchboard"));
+    moto.verify_sender(&sender).await;
+    let mut env = dynamodb_env(moto);
+    env.extend([
+        ("MAIL_FROM".to_string(), sender),
+        ("ALERT_TO".into(), alert_to.to_string()),
+        ("ALERT_WAIT_SECS".into(), window_secs.to_string()),
+    ]);
+    env
+}
+
 #[tokio::test]
 async fn a_waiting_customer_gets_one_alert_per_window_until_an_agent_takes_them() {
     let moto = Moto::spawn().await;
@@ -456,24 +485,13 @@ async fn no_alert_while_an_agent_can_take_the_customer() {
 /// and the job's claim in DynamoDB keeps it from being sent twice.
 #[tokio::test]
 async fn after_a_dyno_is_replaced_each_alert_window_is_still_sent_once() {
-    if common::aws::skip_on_localstack("kills its switchboard and counts SES mail") {
+    let Some(moto) = own_moto_with_mail("kills its switchboard and counts SES mail").await else {
         return;
-    }
-    let moto = Moto::spawn().await;
-    if !moto.mail_supported().await {
-        return;
-    }
+    };
     let alert_to = format!("{}@example.com", unique_name("ops"));
-    let sender = format!("{}@example.com", unique_name("switchboard"));
-    moto.verify_sender(&sender).await;
-    let mut env = dynamodb_env(&moto);
     // Long enough that the replacement starts within the first window.
     const WINDOW_SECS: u64 = 8;
-    env.extend([
-        ("MAIL_FROM".to_string(), sender),
-        ("ALERT_TO".into(), alert_to.clone()),
-        ("ALERT_WAIT_SECS".into(), WINDOW_SECS.to_string()),
-    ]);
+    let env = dynamo_alerting_env(&moto, &alert_to, WINDOW_SECS).await;
     let mut sb = Switchboard::start(Options {
         extra_env: env,
         ..Default::default()
@@ -518,13 +536,9 @@ async fn after_a_dyno_is_replaced_each_alert_window_is_still_sent_once() {
 /// `DATA_DIR`) runs it.
 #[tokio::test]
 async fn a_job_left_on_a_dyno_that_died_is_run_by_its_replacement() {
-    if common::aws::skip_on_localstack("kills its switchboard and counts SES mail") {
+    let Some(moto) = own_moto_with_mail("kills its switchboard and counts SES mail").await else {
         return;
-    }
-    let moto = Moto::spawn().await;
-    if !moto.mail_supported().await {
-        return;
-    }
+    };
     // The sender is not verified yet: SES refuses the transcript mail, and
     // the job waits on the first dyno's disk for its next attempt.
     let sender = format!("{}@example.com", unique_name("switchboard"));
@@ -583,23 +597,12 @@ async fn a_job_left_on_a_dyno_that_died_is_run_by_its_replacement() {
 /// alert window is mailed once in all, not once per instance.
 #[tokio::test]
 async fn three_instances_alert_each_window_once() {
-    if common::aws::skip_on_localstack("runs three switchboards and counts SES mail") {
+    let Some(moto) = own_moto_with_mail("runs three switchboards and counts SES mail").await else {
         return;
-    }
-    let moto = Moto::spawn().await;
-    if !moto.mail_supported().await {
-        return;
-    }
+    };
     let alert_to = format!("{}@example.com", unique_name("ops"));
-    let sender = format!("{}@example.com", unique_name("switchboard"));
-    moto.verify_sender(&sender).await;
-    let mut env = dynamodb_env(&moto);
-    env.extend([
-        ("MAIL_FROM".to_string(), sender),
-        ("ALERT_TO".into(), alert_to.clone()),
-        ("ALERT_WAIT_SECS".into(), "1".into()),
-        ("LEASE_SECS".into(), "2".into()),
-    ]);
+    let mut env = dynamo_alerting_env(&moto, &alert_to, 1).await;
+    env.push(("LEASE_SECS".into(), "2".into()));
     let mut members = Vec::new();
     for i in 0..3 {
         let mut extra = env.clone();
