@@ -17,6 +17,7 @@
 //! | [`STREAM_ERROR`] | 1 s doubling to 2 s, plus jitter | the DynamoDB Streams reader after a failed round |
 //! | [`FEED_ERROR`] | 200 ms doubling to 5 s | the router after a change-feed read failed, and before retrying a failed claim |
 //! | [`ROUTE_WRITE`] | 100 ms doubling to 1.6 s, 5 tries in place | the router writing a route (queued, resolved) |
+//! | [`OUTBOX_WRITE`] | 200 ms doubling to 5 s, plus jitter, 8 tries | the outbox recording a send intent or a result (then left for the next start) |
 //!
 //! The agent clients' reconnect policy lives with the protocol client
 //! (`switchboard_protocol::client::backoff`). The router lease's waits
@@ -85,6 +86,15 @@ pub const ROUTE_WRITE: Policy = Policy {
     first: Duration::from_millis(100),
     max: Duration::from_millis(1600),
     jitter: false,
+};
+
+/// The outbox recording a send intent or a send's result that failed (a
+/// DynamoDB transaction that was cancelled or timed out): retried in place
+/// a few times before the reply is left for the next start.
+pub const OUTBOX_WRITE: Policy = Policy {
+    first: Duration::from_millis(200),
+    max: Duration::from_secs(5),
+    jitter: true,
 };
 
 /// The router after reading the change feed failed, and between retries

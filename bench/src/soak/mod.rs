@@ -262,6 +262,9 @@ fn environment(
                 env.push((name, value));
             }
             env.push(("STORE", "dynamodb".to_string()));
+            // One name across the restarts, as a dyno has: each restart
+            // takes the lease its killed predecessor held at once.
+            env.push(("INSTANCE_ID", "soak".to_string()));
             env.push((
                 "DYNAMODB_TABLE_PREFIX",
                 format!("soak-{:08x}-", rand::random::<u32>()),

@@ -26,6 +26,12 @@
 //!   So a successful take happens at least `timeout` after the leader's
 //!   last renewal started, when the leader has stopped believing it leads
 //!   `margin` earlier (the margin absorbs clock-rate differences).
+//! * **Restart.** An instance that starts and finds the lease held under its
+//!   own id (a restart of the same dyno, `INSTANCE_ID` or Heroku's `DYNO`
+//!   being stable) takes it at once, with epoch + 1, instead of waiting out
+//!   its dead incarnation's timeout: the epoch fences that incarnation's
+//!   writes should it still be alive. Only on its first reads — a leader
+//!   that stepped down waits like anyone.
 //! * **Release.** On SIGTERM the leader releases at once (removes the
 //!   holder, conditioned on holder and epoch), so a contender takes over
 //!   without waiting for the timeout. A leader that stepped down because
@@ -174,6 +180,9 @@ pub struct Lease {
     me: String,
     timing: Timing,
     state: State,
+    /// Not led yet in this process: a lease found under our own id was our
+    /// previous incarnation's (see the module docs, "Restart").
+    fresh: bool,
 }
 
 impl Lease {
@@ -187,6 +196,7 @@ impl Lease {
                 next_read: now,
                 release: None,
             },
+            fresh: true,
         }
     }
 
@@ -245,7 +255,10 @@ impl Lease {
                 if let Some(seen) = seen {
                     let free = match &seen.item {
                         None => true,
-                        Some(item) => item.holder.is_none(),
+                        Some(item) => {
+                            item.holder.is_none()
+                                || (self.fresh && item.holder.as_deref() == Some(&self.me))
+                        }
                     };
                     let stale_at = seen.since + self.timing.timeout;
                     if free || now >= stale_at {
@@ -311,6 +324,7 @@ impl Lease {
         };
         match outcome {
             Outcome::Done => {
+                self.fresh = false;
                 let observed = seen.as_ref().and_then(|s| s.item.clone());
                 let epoch = observed.as_ref().map_or(0, |i| i.epoch) + 1;
                 let beat = observed.as_ref().map_or(0, |i| i.beat) + 1;
@@ -406,6 +420,7 @@ impl Lease {
     }
 
     fn step_down(&mut self, now: Instant, why: LostBecause, release: Option<u64>) -> Change {
+        self.fresh = false;
         self.state = State::Contender {
             seen: None,
             next_read: now,
@@ -458,6 +473,40 @@ mod tests {
             }))
         );
         l
+    }
+
+    #[test]
+    fn a_restarted_instance_takes_the_lease_its_dead_incarnation_held_at_once() {
+        let t0 = Instant::now();
+        let mut l = lease("web.1", t0);
+        l.poll(t0);
+        l.read(t0, Ok(held("web.1", 4, 17)));
+        assert_eq!(
+            l.poll(t0).1,
+            Next::Call(Call::Take {
+                seen: held("web.1", 4, 17),
+                epoch: 5
+            }),
+            "no timeout to wait out: the holder was this instance before it restarted"
+        );
+        // Another instance's lease is waited out as ever.
+        let mut other = lease("web.2", t0);
+        other.poll(t0);
+        other.read(t0, Ok(held("web.1", 4, 17)));
+        assert!(matches!(other.poll(t0 + ms(10)).1, Next::Wait(_)));
+    }
+
+    #[test]
+    fn a_leader_that_stepped_down_does_not_retake_its_own_lease_at_once() {
+        let t0 = Instant::now();
+        let mut l = leader("web.1", t0);
+        assert!(l.refused(t0 + ms(100)).is_some());
+        l.poll(t0 + ms(100));
+        l.read(t0 + ms(110), Ok(held("web.1", 1, 1)));
+        assert!(
+            matches!(l.poll(t0 + ms(120)).1, Next::Wait(_)),
+            "it waits for the timeout like any contender"
+        );
     }
 
     #[test]
@@ -645,16 +694,22 @@ mod tests {
     }
 
     #[test]
-    fn a_take_that_fails_without_answer_reads_again_later() {
+    fn a_take_that_fails_without_answer_reads_again_later_and_retakes_its_own() {
         let t0 = Instant::now();
         let mut l = lease("b", t0);
         l.read(t0, Ok(None));
         assert_eq!(l.took(t0, t0 + ms(30), Outcome::Failed), None);
         assert_eq!(l.poll(t0 + ms(30)).1, Next::Wait(t0 + ms(630)));
-        // If the take landed, the item names us, and that is waited out
-        // like anyone's lease.
+        // If the take landed, the item names us: ours, so taken again at
+        // once (epoch + 1) rather than waited out.
         l.read(t0 + ms(630), Ok(held("b", 1, 1)));
-        assert_eq!(l.poll(t0 + ms(1000)).1, Next::Wait(t0 + ms(1230)));
+        assert_eq!(
+            l.poll(t0 + ms(1000)).1,
+            Next::Call(Call::Take {
+                seen: held("b", 1, 1),
+                epoch: 2
+            })
+        );
         assert_eq!(l.fence(), None);
     }
 

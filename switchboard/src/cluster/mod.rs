@@ -24,11 +24,17 @@ use lease::{Call, Change, Lease, Next, Outcome};
 use std::time::Instant;
 use tokio::sync::watch;
 
-/// This instance's id in the lease: `INSTANCE_ID`, or the host name plus a
-/// random suffix (two processes on one host never share an id).
+/// This instance's id in the lease: `INSTANCE_ID`, else Heroku's `DYNO`
+/// (stable across a dyno's restarts), else the host name plus a random
+/// suffix (two processes on one host never share an id).
 pub async fn instance_id(configured: Option<&str>) -> String {
     if let Some(id) = configured {
         return id.to_string();
+    }
+    // Heroku names each dyno (`web.1`) and keeps the name across restarts:
+    // a restarted dyno then takes its own lease at once (lease.rs, "Restart").
+    if let Some(dyno) = std::env::var("DYNO").ok().filter(|d| !d.trim().is_empty()) {
+        return dyno.trim().to_string();
     }
     let host = match std::env::var("HOSTNAME") {
         Ok(host) => Some(host),

@@ -170,7 +170,11 @@ impl Outbox {
                     from: self.from.clone(),
                     at_ms: crate::clock::now_ms(),
                 };
-                if let Err(e) = self.pending.record_intent(conversation, seq, &intent).await {
+                let recorded = store_retrying("record_intent", conversation, seq, || {
+                    self.pending.record_intent(conversation, seq, &intent)
+                })
+                .await;
+                if let Err(e) = recorded {
                     if matches!(e, StoreError::Fenced) {
                         // Another instance leads and sends it; this one stops.
                         tracing::info!(
@@ -439,7 +443,11 @@ impl Outbox {
             twilio_sid,
             outbox_done: true,
         };
-        if let Err(e) = self.store.update_status(update).await {
+        let recorded = store_retrying("update_status", conversation, seq, || {
+            self.store.update_status(update.clone())
+        })
+        .await;
+        if let Err(e) = recorded {
             if matches!(e, StoreError::Fenced) {
                 // The new leader finds it in the outbox with its intent and
                 // looks for it in Twilio's list before sending.
@@ -453,6 +461,40 @@ impl Outbox {
             // Left in the outbox: sent again at the next start.
             tracing::error!(conversation, seq, error = %e, "could not record a send result");
             crate::telemetry::store_error("update_status");
+        }
+    }
+}
+
+/// Tries of an outbox store write before the reply is left for the next
+/// start (waits of [`crate::backoff::OUTBOX_WRITE`]).
+const OUTBOX_WRITE_ATTEMPTS: u32 = 8;
+
+/// Runs a store write of the outbox, retrying a failing store a few times
+/// in place (a cancelled or timed-out DynamoDB transaction is common under
+/// load); `Fenced` and `Closed` are final: retrying cannot help.
+async fn store_retrying<T, F, Fut>(
+    what: &'static str,
+    conversation: &str,
+    seq: Seq,
+    mut write: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut waits = crate::backoff::OUTBOX_WRITE.delays();
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(e @ (StoreError::Fenced | StoreError::Closed)) => return Err(e),
+            Err(e) if attempt < OUTBOX_WRITE_ATTEMPTS => {
+                crate::telemetry::store_error(what);
+                let wait = waits.next_delay();
+                tracing::warn!(conversation, seq, error = %e, retry_in = ?wait, "outbox write failed; retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => return result,
         }
     }
 }
