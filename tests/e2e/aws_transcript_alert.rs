@@ -314,6 +314,39 @@ fn visible_files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The `retry_in` a job-failure log line reports (tracing's `Debug` of a
+/// `Duration`: `750ms`, `2.5s`…), its colours stripped.
+fn retry_in(line: &str) -> Option<Duration> {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An ANSI colour sequence: ESC [ … m.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let value = plain.split("retry_in=").nth(1)?.split_whitespace().next()?;
+    let number_end = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(number_end);
+    let number: f64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => number,
+        "ms" => number / 1e3,
+        "µs" | "us" => number / 1e6,
+        "ns" => number / 1e9,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
 /// The waits (in seconds) the alerts about `customer` reported, in order sent.
 fn alert_waits(mail: &[SentMail], alert_to: &str, customer: &str) -> Vec<u64> {
     mail_to(mail, alert_to)
@@ -555,17 +588,28 @@ async fn a_job_left_on_a_dyno_that_died_is_run_by_its_replacement() {
     .await;
     let mut agent = sb.agent("alice").await;
     let from = converse_and_resolve(&sb, &mut agent, 2).await;
-    wait_for(
-        "the transcript mail's first refusal",
-        Duration::from_secs(30),
-        async || {
-            sb.log()
-                .lines()
-                .any(|l| l.contains("job failed; will retry") && l.contains("transcript-mail/"))
-                .then_some(())
-        },
-    )
-    .await;
+    // Killed between two attempts, not during one: a running attempt's
+    // claim would hold the job for the attempt limit. The claim is released
+    // before a failure is logged, so after a failure whose next attempt is
+    // seconds away the job is free; polled tightly, the kill lands long
+    // before that attempt.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let log = sb.log();
+        let far_enough = log
+            .lines()
+            .rfind(|l| l.contains("job failed; will retry") && l.contains("transcript-mail/"))
+            .and_then(retry_in)
+            .is_some_and(|wait| wait >= Duration::from_secs(2));
+        if far_enough {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed attempt with a later retry: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sb.kill9();
     drop(agent);
     std::fs::remove_dir_all(&sb.data_dir).expect("wipe DATA_DIR");

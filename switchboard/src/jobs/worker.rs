@@ -456,21 +456,24 @@ async fn settle(
             }
             let delay = retry_delay(record.attempts);
             record.next_at_ms = now_ms() + delay.as_millis() as u64;
-            tracing::warn!(
-                job = key, kind, attempts = record.attempts,
-                service = failure.service, operation = failure.operation, code,
-                error = %failure.message, retry_in = ?delay,
-                "job failed; will retry"
-            );
             if let Err(e) = queue.reschedule(key, &record).await {
                 tracing::error!(job = key, error = %e, "could not record a job's next attempt");
             }
+            // Released before the failure is logged: another instance that
+            // takes over between two attempts (this one died) finds the job
+            // free at once, not after the claim's expiry.
             if let Some(claims) = claims {
                 if let Err(e) = claims.release(key).await {
                     // It expires; until then only this instance retries it.
                     tracing::warn!(job = key, error = %e, "could not release a job's claim");
                 }
             }
+            tracing::warn!(
+                job = key, kind, attempts = record.attempts,
+                service = failure.service, operation = failure.operation, code,
+                error = %failure.message, retry_in = ?delay,
+                "job failed; will retry"
+            );
             Some(record.next_at_ms)
         }
     }

@@ -317,6 +317,15 @@ impl Switchboard {
         if dynamodb_selected() {
             env.extend(dynamodb_env(&aws::Moto::shared()));
         }
+        // On DynamoDB, a switchboard started here keeps one name across its
+        // restarts (as a dyno does), so a restart takes its lease back at
+        // once; and a long lease, so an emulator slowed down by a busy
+        // machine cannot make it miss renewals and step down mid-test.
+        // Tests about the lease set their own (later entries win).
+        env.extend([
+            ("INSTANCE_ID".to_string(), format!("test-{port}")),
+            ("LEASE_SECS".to_string(), "60".to_string()),
+        ]);
         env.extend(options.extra_env);
         if env_value(&env, "STORE") == Some("dynamodb") {
             migrate(&env);
