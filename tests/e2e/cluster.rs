@@ -198,65 +198,117 @@ async fn one_leader_takes_agents_and_a_webhook_to_any_instance_reaches_the_agent
     assert_eq!(one_leader(&all).await, leader, "leadership stayed put");
 }
 
+/// How many leader kills [`kill_9_the_leader_under_load_another_takes_over_and_the_agent_misses_nothing`]
+/// makes: `FAILOVER_KILLS` (the cluster benchmark asks for 10), default 1.
+fn failover_kills() -> usize {
+    std::env::var("FAILOVER_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Min, median and max of `times` (not empty).
+fn distribution(mut times: Vec<Duration>) -> (Duration, Duration, Duration) {
+    times.sort();
+    let n = times.len();
+    let median = if n.is_multiple_of(2) {
+        (times[n / 2 - 1] + times[n / 2]) / 2
+    } else {
+        times[n / 2]
+    };
+    (times[0], median, times[n - 1])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_the_leader_under_load_another_takes_over_and_the_agent_misses_nothing() {
     let mut sbs = members(3, SHORT_LEASE, 120.0).await;
-    let leader = {
-        let all: Vec<&Switchboard> = sbs.iter().collect();
-        one_leader(&all).await
-    };
     let (mut alice, _) = {
         let all: Vec<&Switchboard> = sbs.iter().collect();
+        one_leader(&all).await;
         Agent::connect_to_leader(&all, "alice", BTreeMap::new(), Some(true), Some(10)).await
     };
     let customer = number(200);
-    let followers: Vec<u16> = (0..3)
-        .filter(|&i| i != leader)
-        .map(|i| sbs[i].port)
-        .collect();
+    let kills = failover_kills();
+    let mut acked = Vec::new();
+    let mut routed_again = Vec::new();
+    let mut reconnected = Vec::new();
+    // Each round kills the leader; the next one restarts it first (as a
+    // follower now), so every kill is of one of three members.
+    for round in 0..kills {
+        let leader = {
+            let all: Vec<&Switchboard> = sbs.iter().collect();
+            one_leader(&all).await
+        };
+        let followers: Vec<u16> = (0..3)
+            .filter(|&i| i != leader)
+            .map(|i| sbs[i].port)
+            .collect();
 
-    // Steady load: one text every 100 ms, to the followers in turn (both
-    // outlive the kill); each must be acknowledged.
-    const TEXTS: usize = 80;
-    let load = {
-        let customer = customer.clone();
-        tokio::spawn(async move {
-            let mut acked = Vec::new();
-            for i in 0..TEXTS {
-                let sb = Switchboard::reached_at(followers[i % followers.len()]);
-                let body = format!("load {i}");
-                let (status, answer) = sb.text(&customer, &body).await;
-                assert_eq!(status, 200, "text {i}: {answer}");
-                acked.push(body);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            acked
-        })
-    };
-    alice
-        .until(WAIT, "the first texts", |a| a.bodies(&customer).len() >= 10)
-        .await;
+        // Steady load: one text every 100 ms, to the followers in turn
+        // (both outlive the kill); each must be acknowledged.
+        const TEXTS: usize = 80;
+        let load = {
+            let customer = customer.clone();
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for i in 0..TEXTS {
+                    let sb = Switchboard::reached_at(followers[i % followers.len()]);
+                    let body = format!("load {round}.{i}");
+                    let (status, answer) = sb.text(&customer, &body).await;
+                    assert_eq!(status, 200, "text {round}.{i}: {answer}");
+                    acked.push(body);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                acked
+            })
+        };
+        let before_round = alice.bodies(&customer).len();
+        alice
+            .until(WAIT, "the first texts", |a| {
+                a.bodies(&customer).len() >= before_round + 10
+            })
+            .await;
 
-    sbs[leader].kill9();
-    let killed = Instant::now();
-    let survivors: Vec<&Switchboard> = (0..3).filter(|&i| i != leader).map(|i| &sbs[i]).collect();
-    let seen_before = alice.bodies(&customer).len();
-    let (mut alice, _) = alice.reconnect_to_leader(&survivors).await;
-    let reconnected = killed.elapsed();
-    alice
-        .until(WAIT, "texts routed by the new leader", |a| {
-            a.bodies(&customer).len() > seen_before
-        })
-        .await;
-    println!(
-        "failover: agent reconnected {reconnected:?} and routed again {:?} after kill -9 of the leader (LEASE_SECS={SHORT_LEASE})",
-        killed.elapsed()
-    );
-    let new_leader = one_leader(&survivors).await;
+        sbs[leader].kill9();
+        let killed = Instant::now();
+        let survivors: Vec<&Switchboard> =
+            (0..3).filter(|&i| i != leader).map(|i| &sbs[i]).collect();
+        let seen_before = alice.bodies(&customer).len();
+        let (reconnected_alice, _) = alice.reconnect_to_leader(&survivors).await;
+        alice = reconnected_alice;
+        reconnected.push(killed.elapsed());
+        alice
+            .until(WAIT, "texts routed by the new leader", |a| {
+                a.bodies(&customer).len() > seen_before
+            })
+            .await;
+        routed_again.push(killed.elapsed());
+        println!(
+            "failover: agent reconnected {:?} and routed again {:?} after kill -9 of the leader (LEASE_SECS={SHORT_LEASE})",
+            reconnected[round],
+            routed_again[round]
+        );
+        one_leader(&survivors).await;
+        acked.extend(load.await.expect("the load task"));
+        if round + 1 < kills {
+            sbs[leader].spawn().await;
+        }
+    }
+    if kills > 1 {
+        let (min, median, max) = distribution(routed_again);
+        let (rmin, rmedian, rmax) = distribution(reconnected);
+        println!(
+            "failover distribution: kills={kills} lease_secs={SHORT_LEASE} \
+             routed_again_min={min:.2?} routed_again_median={median:.2?} routed_again_max={max:.2?} \
+             reconnected_min={rmin:.2?} reconnected_median={rmedian:.2?} reconnected_max={rmax:.2?}"
+        );
+    }
 
-    let acked = load.await.expect("the load task");
+    let all: Vec<&Switchboard> = sbs.iter().filter(|sb| sb.pid().is_some()).collect();
+    let new_leader = one_leader(&all).await;
     // Anything sent twice or late would arrive before the barrier text.
-    survivors[new_leader].barrier(&mut alice, &customer).await;
+    all[new_leader].barrier(&mut alice, &customer).await;
     let got: Vec<String> = alice
         .bodies(&customer)
         .into_iter()

@@ -8,6 +8,7 @@ use crate::store::{AgentSettings, Claim, RouteRecord};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
 
+mod decisions_rate;
 mod sessions_property;
 
 /// The state machine plus a stand-in for the driver that performs effects
