@@ -31,6 +31,9 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 /// A tab that cannot take a frame for this long is disconnected (it reconnects and
 /// gets a snapshot).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a socket closed for a protocol violation stays open for the
+/// page's Close (see [`linger`]).
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Close code telling the page its session is over: go to the sign-in page.
 const CLOSE_SIGNED_OUT: u16 = 4001;
 /// Longest wait of a tab that started its agent's session for the upstream's
@@ -76,6 +79,7 @@ pub async fn upgrade(
 }
 
 type Sink = SplitSink<WebSocket, Message>;
+type Stream = futures_util::stream::SplitStream<WebSocket>;
 
 async fn serve(
     socket: WebSocket,
@@ -152,6 +156,7 @@ async fn serve(
                             let refusal = BrowserFrame::error(BrowserErrorCode::BadFrame, reason.clone());
                             let _ = send(&mut sink, Utf8Bytes::from(refusal.to_json())).await;
                             close_with(&mut sink, code, reason).await;
+                            linger(&mut stream).await;
                         }
                         None => tracing::debug!(agent = %session.agent, error = %e, "browser socket failed"),
                     }
@@ -221,6 +226,28 @@ async fn send(sink: &mut Sink, text: Utf8Bytes) -> Result<(), ()> {
     match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
+    }
+}
+
+/// Keeps a socket this side closed open, bounded, until the page's Close.
+/// Dropped at once, the bytes the page is still sending (the rest of an
+/// oversized message) meet a closed socket, the kernel answers with a reset,
+/// and the page loses the Close frame that says why (it sees 1006). After a
+/// violation the stream often cannot be read any more: then the socket
+/// stays open for the whole bound anyway.
+async fn linger(stream: &mut Stream) {
+    let bound = tokio::time::sleep(CLOSE_LINGER);
+    let closed = tokio::time::timeout(CLOSE_LINGER, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if !matches!(closed, Ok(true)) {
+        bound.await;
     }
 }
 
