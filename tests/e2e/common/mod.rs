@@ -545,7 +545,7 @@ impl Switchboard {
         let (status, answer) = self.text(customer, &body).await;
         assert_eq!(status, 200, "barrier text refused: {answer}");
         agent
-            .until(Duration::from_secs(30), "the barrier text", |a| {
+            .until(Duration::from_secs(120), "the barrier text", |a| {
                 a.bodies(customer).contains(&body)
             })
             .await;
