@@ -504,11 +504,19 @@ async fn dynamodb_paused_past_the_lease_ends_with_one_leader_and_every_webhook_s
     // The agent comes back to the leader and gets every text once. The two
     // instances' spools drain side by side, so only each one's order holds.
     let (mut alice, _) = alice.reconnect_to_leader(&all).await;
-    alice
-        .until(WAIT, "every text", |a| {
-            a.bodies(&customer).len() >= sent.len()
-        })
-        .await;
+    if !alice
+        .try_until(WAIT, |a| a.bodies(&customer).len() >= sent.len())
+        .await
+    {
+        let frames: Vec<String> = alice.frames.iter().map(|f| format!("{f:?}")).collect();
+        let logs: Vec<String> = sbs.iter().map(|sb| sb.log()).collect();
+        panic!(
+            "alice did not get every text: got {:?} of {sent:?}; her frames:\n{}\nlogs:\n{}",
+            alice.bodies(&customer),
+            frames.join("\n"),
+            logs.join("\n-----\n")
+        );
+    }
     sbs[leader].barrier(&mut alice, &customer).await;
     let mut got: Vec<String> = alice
         .bodies(&customer)

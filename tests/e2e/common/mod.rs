@@ -809,16 +809,32 @@ impl Agent {
 
     /// Reads frames until `done` holds for this agent, or panics after `wait`.
     pub async fn until(&mut self, wait: Duration, what: &str, done: impl Fn(&Agent) -> bool) {
+        assert!(
+            self.try_until(wait, done).await,
+            "{}: timed out waiting for {what}",
+            self.name
+        );
+    }
+
+    /// Reads frames until `done` holds for this agent (`true`), or `wait`
+    /// passes (`false`), for a caller that explains a timeout itself.
+    pub async fn try_until(&mut self, wait: Duration, done: impl Fn(&Agent) -> bool) -> bool {
         let deadline = Instant::now() + wait;
         while !done(self) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "{}: timed out waiting for {what}",
-                self.name
-            );
-            self.next_frame(left.min(Duration::from_millis(500))).await;
+            if left.is_zero() {
+                return false;
+            }
+            if self
+                .next_frame(left.min(Duration::from_millis(500)))
+                .await
+                .is_none()
+            {
+                // A closed socket answers at once: do not spin on it.
+                tokio::time::sleep(Duration::from_millis(50).min(left)).await;
+            }
         }
+        true
     }
 
     /// Reads frames until one matching `wanted` has arrived (now or earlier).
