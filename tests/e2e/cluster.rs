@@ -499,25 +499,22 @@ async fn dynamodb_paused_past_the_lease_ends_with_one_leader_and_every_webhook_s
     })
     .await;
     moto.resume();
-    let leader = one_leader(&all).await;
+    one_leader(&all).await;
 
     // The agent comes back to the leader and gets every text once. The two
     // instances' spools drain side by side, so only each one's order holds.
-    let (mut alice, _) = alice.reconnect_to_leader(&all).await;
-    if !alice
-        .try_until(WAIT, |a| a.bodies(&customer).len() >= sent.len())
-        .await
-    {
-        let frames: Vec<String> = alice.frames.iter().map(|f| format!("{f:?}")).collect();
-        let logs: Vec<String> = sbs.iter().map(|sb| sb.log()).collect();
-        panic!(
-            "alice did not get every text: got {:?} of {sent:?}; her frames:\n{}\nlogs:\n{}",
-            alice.bodies(&customer),
-            frames.join("\n"),
-            logs.join("\n-----\n")
-        );
-    }
-    sbs[leader].barrier(&mut alice, &customer).await;
+    // On a busy machine the emulator's backlog after the pause may cost the
+    // new leader a renewal, and leadership move again: the agent follows it,
+    // as it would behind the proxy.
+    let (alice, _) = alice.reconnect_to_leader(&all).await;
+    let alice = alice
+        .until_following_leader(&all, WAIT, "every text", |a| {
+            a.bodies(&customer).len() >= sent.len()
+        })
+        .await;
+    let alice = sbs[0]
+        .barrier_following_leader(alice, &all, &customer)
+        .await;
     let mut got: Vec<String> = alice
         .bodies(&customer)
         .into_iter()
@@ -526,7 +523,7 @@ async fn dynamodb_paused_past_the_lease_ends_with_one_leader_and_every_webhook_s
     got.sort();
     sent.sort();
     assert_eq!(got, sent, "every acknowledged text exactly once");
-    assert_eq!(one_leader(&all).await, leader, "still exactly one leader");
+    one_leader(&all).await;
     for (i, sb) in sbs.iter().enumerate() {
         assert!(
             sb.log().contains("spooling"),

@@ -551,6 +551,28 @@ impl Switchboard {
             .await;
     }
 
+    /// [`Switchboard::barrier`] for an agent that follows the leader of
+    /// `members` ([`Agent::until_following_leader`]); the text goes to this
+    /// member, whichever leads.
+    pub async fn barrier_following_leader(
+        &self,
+        agent: Agent,
+        members: &[&Switchboard],
+        customer: &str,
+    ) -> Agent {
+        let body = format!(
+            "{BARRIER} {}",
+            BARRIER_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let (status, answer) = self.text(customer, &body).await;
+        assert_eq!(status, 200, "barrier text refused: {answer}");
+        agent
+            .until_following_leader(members, Duration::from_secs(120), "the barrier text", |a| {
+                a.bodies(customer).contains(&body)
+            })
+            .await
+    }
+
     pub async fn agent(&self, name: &str) -> Agent {
         Agent::connect(self, name, BTreeMap::new(), Some(true), Some(10)).await
     }
@@ -615,6 +637,8 @@ pub struct Agent {
     pub frames: Vec<ServerFrame>,
     /// Conversations currently assigned to this agent.
     pub assigned: std::collections::BTreeSet<String>,
+    /// The switchboard closed the socket (or it broke): nothing more comes.
+    pub closed: bool,
 }
 
 impl Agent {
@@ -660,9 +684,20 @@ impl Agent {
             for (i, sb) in members.iter().enumerate() {
                 match open_socket(sb, name).await {
                     Ok(socket) => {
-                        let agent =
-                            Agent::greet(socket, name, resume, available, capacity, None).await;
-                        return (agent, i);
+                        // The member may stop leading between the upgrade and
+                        // the welcome (it closes with `not_leader`): try again.
+                        let greeting = Agent::try_greet(
+                            socket,
+                            name,
+                            resume.clone(),
+                            available,
+                            capacity,
+                            None,
+                        );
+                        match greeting.await {
+                            Ok(agent) => return (agent, i),
+                            Err(e) => eprintln!("{name}: no welcome from member {i}: {e}"),
+                        }
                     }
                     Err(e) if e.is_transient() => {}
                     Err(e) => panic!("agent {name} could not connect: {e}"),
@@ -701,6 +736,22 @@ impl Agent {
         capacity: Option<u32>,
         client: Option<String>,
     ) -> Agent {
+        match Agent::try_greet(socket, name, resume, available, capacity, client).await {
+            Ok(agent) => agent,
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+
+    /// Says hello on an open socket and waits (generously: a busy machine
+    /// may be slow to answer) for the welcome; says what came instead.
+    async fn try_greet(
+        socket: Socket,
+        name: &str,
+        resume: BTreeMap<String, Seq>,
+        available: Option<bool>,
+        capacity: Option<u32>,
+        client: Option<String>,
+    ) -> Result<Agent, String> {
         let mut agent = Agent {
             name: name.to_string(),
             socket,
@@ -708,6 +759,7 @@ impl Agent {
             messages: HashMap::new(),
             frames: Vec::new(),
             assigned: Default::default(),
+            closed: false,
         };
         let hello = ClientFrame::Hello {
             resume,
@@ -716,15 +768,12 @@ impl Agent {
             client,
         };
         agent.send(&hello).await;
-        let welcome = agent
-            .next_frame(Duration::from_secs(5))
-            .await
-            .expect("welcome frame");
-        assert!(
-            matches!(welcome, ServerFrame::Welcome { .. }),
-            "expected welcome, got {welcome:?}"
-        );
-        agent
+        match agent.next_frame(Duration::from_secs(60)).await {
+            Some(ServerFrame::Welcome { .. }) => Ok(agent),
+            Some(other) => Err(format!("expected welcome, got {other:?}")),
+            None if agent.closed => Err("closed before the welcome".into()),
+            None => Err("no welcome frame within 60 s".into()),
+        }
     }
 
     /// Reconnects as the same agent, resuming from what this client has seen.
@@ -761,16 +810,23 @@ impl Agent {
     /// Next server frame (recorded), or None on timeout / close.
     pub async fn next_frame(&mut self, wait: Duration) -> Option<ServerFrame> {
         loop {
-            let msg = tokio::time::timeout(wait, self.socket.next())
-                .await
-                .ok()??
-                .ok()?;
+            let msg = match tokio::time::timeout(wait, self.socket.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(msg))) => msg,
+                Ok(None | Some(Err(_))) => {
+                    self.closed = true;
+                    return None;
+                }
+            };
             match client::read(&msg) {
                 Incoming::Frame(frame) => {
                     self.record(&frame);
                     return Some(frame);
                 }
-                Incoming::Closed(_) => return None,
+                Incoming::Closed(_) => {
+                    self.closed = true;
+                    return None;
+                }
                 Incoming::Unreadable(e) => {
                     panic!("{}: server frame does not decode: {e}", self.name)
                 }
@@ -817,24 +873,58 @@ impl Agent {
     }
 
     /// Reads frames until `done` holds for this agent (`true`), or `wait`
-    /// passes (`false`), for a caller that explains a timeout itself.
+    /// passes or the socket closes (`false`, see [`Agent::closed`]), for a
+    /// caller that explains a timeout itself.
     pub async fn try_until(&mut self, wait: Duration, done: impl Fn(&Agent) -> bool) -> bool {
         let deadline = Instant::now() + wait;
         while !done(self) {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() || self.closed {
                 return false;
             }
-            if self
-                .next_frame(left.min(Duration::from_millis(500)))
-                .await
-                .is_none()
-            {
-                // A closed socket answers at once: do not spin on it.
-                tokio::time::sleep(Duration::from_millis(50).min(left)).await;
-            }
+            self.next_frame(left.min(Duration::from_millis(500))).await;
         }
         true
+    }
+
+    /// Reads frames until `done` holds, as an agent behind a proxy in front
+    /// of `members` would: when the member it is on stops leading (it
+    /// closes the socket with `not_leader`), it reconnects to whichever
+    /// leads now, resuming from what it has seen. Panics after `wait`, with
+    /// the members' roles and logs.
+    pub async fn until_following_leader(
+        mut self,
+        members: &[&Switchboard],
+        wait: Duration,
+        what: &str,
+        done: impl Fn(&Agent) -> bool,
+    ) -> Agent {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.try_until(left, &done).await {
+                return self;
+            }
+            if !self.closed {
+                let mut roles = Vec::new();
+                for sb in members {
+                    roles.push(sb.role().await);
+                }
+                let logs: Vec<String> = members.iter().map(|sb| sb.log()).collect();
+                panic!(
+                    "{}: timed out waiting for {what}; roles {roles:?}; last frames {:?}; logs:\n{}",
+                    self.name,
+                    self.frames.iter().rev().take(5).collect::<Vec<_>>(),
+                    logs.join("\n-----\n")
+                );
+            }
+            eprintln!(
+                "{}: socket closed while waiting for {what} (last frame {:?}); reconnecting to the leader",
+                self.name,
+                self.frames.last()
+            );
+            self = self.reconnect_to_leader(members).await.0;
+        }
     }
 
     /// Reads frames until one matching `wanted` has arrived (now or earlier).
