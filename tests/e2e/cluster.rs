@@ -264,11 +264,14 @@ async fn kill_9_the_leader_under_load_another_takes_over_and_the_agent_misses_no
             })
         };
         let before_round = alice.bodies(&customer).len();
-        alice
-            .until(WAIT, "the first texts", |a| {
-                a.bodies(&customer).len() >= before_round + 10
-            })
-            .await;
+        alice = {
+            let all: Vec<&Switchboard> = sbs.iter().collect();
+            alice
+                .until_following_leader(&all, WAIT, "the first texts", |a| {
+                    a.bodies(&customer).len() >= before_round + 10
+                })
+                .await
+        };
 
         sbs[leader].kill9();
         let killed = Instant::now();
@@ -276,10 +279,11 @@ async fn kill_9_the_leader_under_load_another_takes_over_and_the_agent_misses_no
             (0..3).filter(|&i| i != leader).map(|i| &sbs[i]).collect();
         let seen_before = alice.bodies(&customer).len();
         let (reconnected_alice, _) = alice.reconnect_to_leader(&survivors).await;
-        alice = reconnected_alice;
         reconnected.push(killed.elapsed());
-        alice
-            .until(WAIT, "texts routed by the new leader", |a| {
+        // On a busy machine leadership may move once more among the
+        // survivors (a missed renewal): the agent follows, as behind nginx.
+        alice = reconnected_alice
+            .until_following_leader(&survivors, WAIT, "texts routed by the new leader", |a| {
                 a.bodies(&customer).len() > seen_before
             })
             .await;
@@ -308,7 +312,9 @@ async fn kill_9_the_leader_under_load_another_takes_over_and_the_agent_misses_no
     let all: Vec<&Switchboard> = sbs.iter().filter(|sb| sb.pid().is_some()).collect();
     let new_leader = one_leader(&all).await;
     // Anything sent twice or late would arrive before the barrier text.
-    all[new_leader].barrier(&mut alice, &customer).await;
+    let alice = all[new_leader]
+        .barrier_following_leader(alice, &all, &customer)
+        .await;
     let got: Vec<String> = alice
         .bodies(&customer)
         .into_iter()
