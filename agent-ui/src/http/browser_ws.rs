@@ -106,6 +106,10 @@ async fn serve(
                 } else {
                     close(&mut sink, CLOSE_SIGNED_OUT, "signed out").await;
                 }
+                // Dropped at once, a page's ping or frame in flight meets a
+                // closed socket and the reset loses our Close (seen: 1006
+                // instead of 1001 during a restart on a busy machine).
+                linger(&mut stream).await;
                 return;
             }
             frame = attached.frames.recv() => {
@@ -128,6 +132,7 @@ async fn serve(
                         // the page's next request already learns why.
                         let _ = tokio::time::timeout(SESSION_END_RECORDED, session.ended.cancelled()).await;
                         close(&mut sink, CLOSE_SIGNED_OUT, "session ended").await;
+                        linger(&mut stream).await;
                         return;
                     }
                 };
@@ -231,7 +236,7 @@ async fn send(sink: &mut Sink, text: Utf8Bytes) -> Result<(), ()> {
 
 /// Keeps a socket this side closed open, bounded, until the page's Close.
 /// Dropped at once, the bytes the page is still sending (the rest of an
-/// oversized message) meet a closed socket, the kernel answers with a reset,
+/// oversized message, a ping) meet a closed socket, the kernel answers with a reset,
 /// and the page loses the Close frame that says why (it sees 1006). After a
 /// violation the stream often cannot be read any more: then the socket
 /// stays open for the whole bound anyway.
