@@ -146,7 +146,7 @@ if [[ "$LOCALSTACK" == 1 ]]; then
 
         step "AWS suites on LocalStack"
         "${on_localstack[@]}" cargo test --workspace --no-fail-fast --test e2e -- \
-            dynamo_store:: files_s3:: aws_media:: aws_transcript_alert:: aws_outage:: \
+            dynamo_store:: dynamo_cost:: files_s3:: aws_media:: aws_transcript_alert:: aws_outage:: \
             || failed+=("AWS suites on LocalStack")
 
         step "core end-to-end suite on the DynamoDB store in LocalStack"

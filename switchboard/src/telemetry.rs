@@ -77,6 +77,14 @@ pub fn init() {
         "switchboard_store_errors_total",
         "Failed store operations, by operation."
     );
+    describe_counter!(
+        "switchboard_dynamodb_requests_total",
+        "DynamoDB and DynamoDB Streams requests (every attempt), by client (store, lease, streams) and operation."
+    );
+    describe_counter!(
+        "switchboard_dynamodb_capacity_centiunits_total",
+        "Capacity units DynamoDB reported as consumed, in hundredths, by client and operation."
+    );
     describe_gauge!(
         "switchboard_router_queue_length",
         "Conversations waiting for an agent."
@@ -174,6 +182,20 @@ pub async fn count_agent_socket(socket: impl std::future::Future<Output = ()>) {
 pub fn store_batch(writes: usize, flush: Duration) {
     histogram!("switchboard_store_batch_size").record(writes as f64);
     histogram!("switchboard_store_flush_duration_seconds").record(flush.as_secs_f64());
+}
+
+/// One attempt of a DynamoDB call (`store/dynamo/usage.rs`).
+pub fn dynamodb_request(client: &'static str, operation: String) {
+    counter!("switchboard_dynamodb_requests_total", "client" => client, "operation" => operation)
+        .increment(1);
+}
+
+/// The capacity units a DynamoDB call consumed, as DynamoDB reported them.
+pub fn dynamodb_units(client: &'static str, operation: String, units: f64) {
+    // Units come in halves (an eventually consistent read of up to 4 KB is
+    // 0.5): counted in hundredths so the counter stays an integer.
+    counter!("switchboard_dynamodb_capacity_centiunits_total", "client" => client, "operation" => operation)
+        .increment((units * 100.0).round() as u64);
 }
 
 /// A store operation failed.

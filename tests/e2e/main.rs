@@ -40,6 +40,7 @@ mod aws_media;
 mod aws_outage;
 mod aws_transcript_alert;
 mod cluster;
+mod dynamo_cost;
 mod dynamo_store;
 mod files_s3;
 

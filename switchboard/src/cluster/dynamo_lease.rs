@@ -50,6 +50,7 @@ impl DynamoLease {
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&conf)
                 .timeout_config(timeouts)
+                .interceptor(crate::store::dynamo::usage::Usage { client: "lease" })
                 .build(),
         );
         DynamoLease {

@@ -62,6 +62,7 @@ mod routes;
 pub mod schema;
 mod status;
 mod stream_reader;
+pub mod usage;
 mod view;
 
 use super::fence::FenceCell;
@@ -175,9 +176,14 @@ impl DynamoStore {
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&conf)
                 .timeout_config(timeouts)
+                .interceptor(usage::Usage { client: "store" })
                 .build(),
         );
-        let streams = aws_sdk_dynamodbstreams::Client::new(&conf);
+        let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&conf)
+                .interceptor(usage::Usage { client: "streams" })
+                .build(),
+        );
         let prefix = options.table_prefix;
         schema::verify(&client, prefix).await?;
         let tables = Tables {
