@@ -95,6 +95,12 @@ pub struct Config {
     #[arg(long, env = "AGENTS", hide_env_values = true, value_parser = parse_agents)]
     pub agents: AgentCredentials,
 
+    /// Agents (names from `AGENTS`, separated by commas) who may see every
+    /// open conversation and every agent's load: the console's All view and
+    /// live panel. Empty: nobody.
+    #[arg(long, env = "SUPERVISORS", value_delimiter = ',', default_value = "")]
+    pub supervisors: Vec<String>,
+
     #[command(flatten)]
     pub sign_in: switchboard_cloud::guard::SignInSettings,
 
@@ -338,6 +344,23 @@ impl Config {
     /// `LEASE_SECS`.
     pub fn lease_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.aws.lease_secs)
+    }
+
+    /// `SUPERVISORS`, trimmed; an error names one that `AGENTS` lacks (a
+    /// typo would otherwise leave the supervisor silently without a view).
+    pub fn supervisor_names(&self) -> Result<Vec<String>, String> {
+        let known: Vec<&str> = self.agents.names().collect();
+        let mut names = Vec::new();
+        for name in self.supervisors.iter().map(|s| s.trim()) {
+            if name.is_empty() {
+                continue;
+            }
+            if !known.contains(&name) {
+                return Err(format!("SUPERVISORS names {name}, who is not in AGENTS"));
+            }
+            names.push(name.to_string());
+        }
+        Ok(names)
     }
 
     pub fn agent_grace(&self) -> Duration {

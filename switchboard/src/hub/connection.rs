@@ -8,7 +8,7 @@
 
 use crate::cluster::duties::Term;
 use crate::http::AppState;
-use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
+use crate::router::{Command, Conn, ConnId, Outgoing, Queued, RouterHandle, RESUME_STATUS_WINDOW};
 use crate::store::{MessageLog, StoreError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_protocol::violation::{self, Violation, MAX_CLOSE_REASON};
 use switchboard_protocol::{
-    decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, ServerFrame,
+    decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, QueueEntry,
+    ServerFrame, QUEUE_RECENT_MESSAGES,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -370,7 +371,58 @@ async fn feed_item(
             feed(sink, &frame).await
         }
         Outgoing::OptOut { conversation } => feed_opt_out(sink, store, conversation).await,
+        Outgoing::Queue { length, entries } => {
+            let mut listed = Vec::with_capacity(entries.len());
+            for queued in entries {
+                listed.push(queue_entry(store, queued).await?);
+            }
+            let frame = ServerFrame::Queue {
+                length,
+                entries: listed,
+            };
+            feed(sink, &frame).await
+        }
     }
+}
+
+/// How far back a queue entry's first unanswered message is looked for:
+/// a customer who wrote more than this since the last answer is shown from
+/// the oldest of these.
+const QUEUE_LOOKBACK: u64 = 20;
+
+/// A queued conversation as the `queue` frame lists it: its customer's
+/// unanswered messages (those after the last answer by an agent) read from
+/// the store.
+async fn queue_entry(store: &Arc<dyn MessageLog>, queued: Queued) -> Result<QueueEntry, FeedError> {
+    let Queued {
+        conversation,
+        head,
+        since_ms,
+    } = queued;
+    let opted_out = store
+        .conversation(&conversation)
+        .await?
+        .is_some_and(|r| r.opted_out);
+    let recent = store
+        .history(&conversation, head.saturating_sub(QUEUE_LOOKBACK), head)
+        .await?;
+    let answered = recent
+        .iter()
+        .rposition(|m| m.direction == Direction::Outbound && !m.is_automatic())
+        .map_or(0, |i| i + 1);
+    let unanswered: Vec<&switchboard_protocol::Message> = recent[answered..]
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .collect();
+    let first = unanswered.first();
+    let skip = unanswered.len().saturating_sub(QUEUE_RECENT_MESSAGES);
+    Ok(QueueEntry {
+        waiting_since_ms: first.map_or(since_ms, |m| m.at_ms),
+        preview: first.map(|m| m.body.clone()).unwrap_or_default(),
+        recent: unanswered[skip..].iter().map(|m| m.body.clone()).collect(),
+        conversation,
+        opted_out,
+    })
 }
 
 /// Queues the conversation's current `opt_out` state.
@@ -572,6 +624,12 @@ async fn handle_frame(
             conversation,
             to,
         },
+        ClientFrame::Take { conversation } => Command::Take {
+            agent,
+            conn_id,
+            conversation,
+        },
+        ClientFrame::Supervise => Command::Supervise { agent, conn_id },
     };
     router.send(command).await;
 }
