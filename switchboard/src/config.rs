@@ -444,6 +444,36 @@ mod tests {
     }
 
     #[test]
+    fn supervisors_must_be_agents() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let parse = |supervisors: &str| {
+            <Cli as clap::Parser>::try_parse_from([
+                "switchboard",
+                "--twilio-account-sid=AC00000000000000000000000000000000",
+                "--twilio-auth-token=token",
+                "--twilio-from=+15550000000",
+                "--agents=alice:a,bob:b",
+                &format!("--supervisors={supervisors}"),
+            ])
+            .map(|cli| cli.config.supervisor_names())
+        };
+        assert_eq!(parse("").ok(), Some(Ok(Vec::new())));
+        assert_eq!(
+            parse("bob, alice").ok(),
+            Some(Ok(vec!["bob".to_string(), "alice".to_string()]))
+        );
+        let typo = parse("carol")
+            .ok()
+            .and_then(Result::err)
+            .unwrap_or_default();
+        assert!(typo.contains("carol"), "{typo}");
+    }
+
+    #[test]
     fn a_lease_is_between_half_a_second_and_a_day() {
         assert_eq!(parse_lease_secs("2"), Ok(2.0));
         assert_eq!(parse_lease_secs("0.5"), Ok(0.5));

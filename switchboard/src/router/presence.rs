@@ -240,13 +240,32 @@ impl Core {
         }
     }
 
+    /// Whether the queue is still what agents were last told: checked
+    /// in place, since it runs after every event (no allocation; nothing
+    /// at all to compare while nobody waits).
+    fn queue_as_announced(&self) -> bool {
+        let Outgoing::Queue { length, entries } = &self.announced_queue else {
+            return false;
+        };
+        let listed = self.queue.iter().take(QUEUE_LIST_LIMIT);
+        *length == self.queue.len()
+            && entries.len() == listed.len()
+            && listed.zip(entries).all(|(c, told)| {
+                *c == told.conversation
+                    && self.live.get(c).is_some_and(|l| {
+                        l.head == told.head
+                            && matches!(l.route, RouteRecord::Queued { since_ms, .. } if since_ms == told.since_ms)
+                    })
+            })
+    }
+
     /// Sends `queue` to every session when the queue's length or one of
     /// its listed entries (which, and how far each has got) changed.
     pub(super) fn announce_queue(&mut self) {
-        let out = self.queue_list();
-        if out == self.announced_queue {
+        if self.queue_as_announced() {
             return;
         }
+        let out = self.queue_list();
         self.announced_queue = out.clone();
         let online: Vec<String> = self
             .agents
