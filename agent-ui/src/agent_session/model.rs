@@ -549,6 +549,62 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_queue_and_a_supervisors_overview_reach_the_snapshot() {
+        let mut model = AgentModel::new("bob");
+        model.apply(
+            ServerFrame::Welcome {
+                agent: "bob".into(),
+                available: false,
+                capacity: 1,
+                queue_length: 1,
+                supervisor: true,
+            },
+            NOW,
+        );
+        assert!(model.is_supervisor());
+        let out = model.apply(
+            ServerFrame::Queue {
+                length: 1,
+                entries: vec![switchboard_protocol::QueueEntry {
+                    conversation: C.into(),
+                    waiting_since_ms: NOW - 120_000,
+                    preview: "Where is my order?".into(),
+                    recent: vec!["Where is my order?".into()],
+                    opted_out: false,
+                }],
+            },
+            NOW,
+        );
+        assert!(
+            matches!(&out[..], [BrowserFrame::Queue { length: 1, entries }] if entries[0].waiting.label == "2 minutes ago")
+        );
+        model.apply(
+            ServerFrame::Overview {
+                conversations: vec![switchboard_protocol::OpenConversation {
+                    conversation: C.into(),
+                    agent: None,
+                    since_ms: NOW - 120_000,
+                }],
+                agents: Vec::new(),
+            },
+            NOW,
+        );
+        let BrowserFrame::State(snapshot) = model.snapshot(NOW) else {
+            panic!("not a state frame");
+        };
+        assert!(snapshot.supervisor);
+        assert_eq!(snapshot.queue_length, 1);
+        assert_eq!(snapshot.queue[0].preview, "Where is my order?");
+        assert_eq!(snapshot.overview.map(|o| o.queue_length), Some(1));
+        // The labels move on with time: the queue is sent again, relabelled.
+        let later = model.relabel_all(NOW + 60_000);
+        assert!(
+            later.iter().any(|f| matches!(f, BrowserFrame::Queue { entries, .. } if entries[0].waiting.label == "3 minutes ago")),
+            "{later:?}"
+        );
+    }
+
     fn info() -> ConversationInfo {
         ConversationInfo {
             id: C.into(),

@@ -197,6 +197,7 @@ impl Core {
     /// Handles one event at time `now_ms`; returns what to do, in order.
     pub fn step(&mut self, event: Event, now_ms: u64) -> Vec<Effect> {
         self.now_ms = now_ms;
+        let overview_may_change = super::overview::may_change(self, &event);
         match event {
             Event::Connected {
                 agent,
@@ -266,7 +267,9 @@ impl Core {
         }
         self.announce_presence();
         self.announce_queue();
-        self.announce_overview();
+        if overview_may_change {
+            self.announce_overview();
+        }
         std::mem::take(&mut self.effects)
     }
 

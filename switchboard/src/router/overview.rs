@@ -4,10 +4,13 @@
 //!
 //! Who is a supervisor is configuration (`SUPERVISORS`); anyone else asking
 //! is refused with `not_supervisor`. The overview is built from the
-//! router's memory only (no store read), and only while someone watches.
+//! router's memory only (no store read), only while someone watches, and
+//! only after an event that can change it ([`may_change`]): the hot path —
+//! messages in open conversations, replies, statuses — never builds it.
 
 use super::agents;
 use super::conn::ConnId;
+use super::event::Event;
 use super::machine::Core;
 use crate::store::RouteRecord;
 use switchboard_protocol::{ErrorCode, OpenConversation, ServerFrame};
@@ -104,5 +107,21 @@ impl Core {
             self.frame_to(&name, conn, overview.clone());
         }
         self.announced_overview = Some(overview);
+    }
+}
+
+/// Whether handling `event` can change the overview (what is open, who
+/// holds it, agents' sessions, settings and loads), asked before it is
+/// handled. A message in a conversation already open only moves its head;
+/// replies, statuses, opt-outs and the notice timer change no route.
+pub(super) fn may_change(core: &Core, event: &Event) -> bool {
+    match event {
+        Event::Message { conversation, .. } => !core.live.contains_key(conversation),
+        Event::Reply { .. }
+        | Event::Status { .. }
+        | Event::OptOut { .. }
+        | Event::ResolveUnsaved { .. }
+        | Event::NoticeTick => false,
+        _ => true,
     }
 }

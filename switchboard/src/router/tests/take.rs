@@ -227,4 +227,23 @@ fn only_supervisors_get_the_overview_and_only_when_it_changed() {
     assert!(!frames_to(&effects, "carol")
         .iter()
         .any(|f| matches!(f, ServerFrame::Overview { .. })));
+    // A new customer opens a conversation: the overview lists it.
+    let effects = h.inbound(&c(4), 1);
+    let listed = frames_to(&effects, "carol").into_iter().any(|f| {
+        matches!(f, ServerFrame::Overview { conversations, .. }
+            if conversations.iter().any(|o| o.conversation == c(4) && o.agent.is_none()))
+    });
+    assert!(listed, "the new conversation is in the overview");
+    // A supervisor's other session that has not asked gets nothing.
+    let effects = h.run(Event::Connected {
+        agent: "carol".into(),
+        conn: 999,
+        client: "other".into(),
+        resume: BTreeMap::new(),
+        available: None,
+        capacity: None,
+    });
+    assert!(!frames_on(&effects, 999)
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Overview { .. })));
 }
