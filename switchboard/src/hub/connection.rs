@@ -6,9 +6,10 @@
 //! goes on; a silent peer, a full buffer, a newer session of the same agent
 //! or shutdown ends it.
 
+use super::queue_list::QueueList;
 use crate::cluster::duties::Term;
 use crate::http::AppState;
-use crate::router::{Command, Conn, ConnId, Outgoing, Queued, RouterHandle, RESUME_STATUS_WINDOW};
+use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
 use crate::store::{MessageLog, StoreError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -17,8 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_protocol::violation::{self, Violation, MAX_CLOSE_REASON};
 use switchboard_protocol::{
-    decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, QueueEntry,
-    ServerFrame, QUEUE_RECENT_MESSAGES,
+    decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, ServerFrame,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -94,13 +94,14 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
         let mut close_code = 1000;
+        let mut queue_list = QueueList::default();
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
                 next = frames_rx.recv() => match next {
                     Some(item) => {
                         // Queue frames without flushing while more are
                         // waiting: one socket write for a burst, not one each.
-                        let written = feed_item(&mut sink, &store, item).await;
+                        let written = feed_item(&mut sink, &store, &mut queue_list, item).await;
                         let flushed = match written {
                             Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(FeedError::from),
                             other => other,
@@ -300,6 +301,7 @@ impl From<StoreError> for FeedError {
 async fn feed_item(
     sink: &mut Sink,
     store: &Arc<dyn MessageLog>,
+    queue_list: &mut QueueList,
     item: Outgoing,
 ) -> Result<(), FeedError> {
     match item {
@@ -372,57 +374,11 @@ async fn feed_item(
         }
         Outgoing::OptOut { conversation } => feed_opt_out(sink, store, conversation).await,
         Outgoing::Queue { length, entries } => {
-            let mut listed = Vec::with_capacity(entries.len());
-            for queued in entries {
-                listed.push(queue_entry(store, queued).await?);
-            }
-            let frame = ServerFrame::Queue {
-                length,
-                entries: listed,
-            };
+            let entries = queue_list.entries(store, entries).await?;
+            let frame = ServerFrame::Queue { length, entries };
             feed(sink, &frame).await
         }
     }
-}
-
-/// How far back a queue entry's first unanswered message is looked for:
-/// a customer who wrote more than this since the last answer is shown from
-/// the oldest of these.
-const QUEUE_LOOKBACK: u64 = 20;
-
-/// A queued conversation as the `queue` frame lists it: its customer's
-/// unanswered messages (those after the last answer by an agent) read from
-/// the store.
-async fn queue_entry(store: &Arc<dyn MessageLog>, queued: Queued) -> Result<QueueEntry, FeedError> {
-    let Queued {
-        conversation,
-        head,
-        since_ms,
-    } = queued;
-    let opted_out = store
-        .conversation(&conversation)
-        .await?
-        .is_some_and(|r| r.opted_out);
-    let recent = store
-        .history(&conversation, head.saturating_sub(QUEUE_LOOKBACK), head)
-        .await?;
-    let answered = recent
-        .iter()
-        .rposition(|m| m.direction == Direction::Outbound && !m.is_automatic())
-        .map_or(0, |i| i + 1);
-    let unanswered: Vec<&switchboard_protocol::Message> = recent[answered..]
-        .iter()
-        .filter(|m| m.direction == Direction::Inbound)
-        .collect();
-    let first = unanswered.first();
-    let skip = unanswered.len().saturating_sub(QUEUE_RECENT_MESSAGES);
-    Ok(QueueEntry {
-        waiting_since_ms: first.map_or(since_ms, |m| m.at_ms),
-        preview: first.map(|m| m.body.clone()).unwrap_or_default(),
-        recent: unanswered[skip..].iter().map(|m| m.body.clone()).collect(),
-        conversation,
-        opted_out,
-    })
 }
 
 /// Queues the conversation's current `opt_out` state.
