@@ -484,7 +484,9 @@ function onError(f) {
     if (p.conversation === model.selected) renderConversation();
     return;
   }
-  if (f.code === "not_queued" && f.conversation === model.taking) {
+  if (model.taking !== null && f.conversation === model.taking) {
+    // Refused (someone was faster) or not sent (the switchboard is
+    // unreachable): the Take button is offered again.
     model.taking = null;
     renderQueue();
   }
@@ -1474,6 +1476,15 @@ function wire() {
   $("queue-list").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-take]");
     if (button) takeConversation(button.dataset.take);
+  });
+  // ↑ / ↓ move between the Take buttons, as between conversations in Mine.
+  $("queue-list").addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    const buttons = [...$("queue-list").querySelectorAll("button[data-take]")];
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    ev.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, i + (ev.key === "ArrowDown" ? 1 : -1)))].focus();
   });
 
   const ul = $("conversations");

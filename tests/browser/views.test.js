@@ -101,8 +101,11 @@ describe('views: Mine, Queue with Take, All for a supervisor', { timeout: 300000
       await h.eventually('still the Queue view', async () => (await shownView(page)).join() === 'queue');
       await h.eventually('listed again', async () => (await queued(page)).length === 2);
 
-      // Alice takes the second in line, though away.
-      await page.locator(`#queue-list button[data-take="${CALM}"]`).click();
+      // Alice takes the second in line, though away, by keyboard: ↓ from the first Take, Enter.
+      await page.locator(`#queue-list button[data-take="${UPSET}"]`).focus();
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.take), CALM);
+      await page.keyboard.press('Enter');
       await page.locator(h.conversationSel(CALM)).waitFor();
       await h.eventually('it opens in Mine', async () =>
         (await shownView(page)).join() === 'mine'
@@ -120,6 +123,13 @@ describe('views: Mine, Queue with Take, All for a supervisor', { timeout: 300000
       await h.eventually('Forward: the conversation', async () =>
         (await page.locator('#conversation-title').textContent()).trim() === CALM);
 
+      // Mine, with nothing open: the list of what alice holds.
+      await page.evaluate(() => { location.hash = ''; });
+      await h.eventually('the Mine list, nothing open', async () =>
+        (await page.locator('#conversations li.selected').count()) === 0
+        && (await shownView(page)).join() === 'mine');
+      await shootAtEachWidth(page, 'mine-list');
+
       // Bob's Queue lost it too.
       const bobPage = bob.page;
       await bobPage.locator('#view-tab-queue').click();
@@ -132,11 +142,9 @@ describe('views: Mine, Queue with Take, All for a supervisor', { timeout: 300000
   test('a conversation someone else took first is refused with a message', async () => {
     const page = bob.page;
     await h.withArtifacts('views-take-refused', page, stack, async () => {
-      // Bob's page still lists UPSET; alice takes it first, from the keyboard.
+      // Bob's page still lists UPSET; alice takes it first.
       await alice.page.locator('#view-tab-queue').click();
-      const take = alice.page.locator(`#queue-list button[data-take="${UPSET}"]`);
-      await take.focus();
-      await alice.page.keyboard.press('Enter');
+      await alice.page.locator(`#queue-list button[data-take="${UPSET}"]`).click();
       await alice.page.locator(h.conversationSel(UPSET)).waitFor();
       // Bob's list is updated; a stale Take (sent by hand, as a slow page would) is refused.
       await h.eventually("bob's queue is empty", async () => (await queued(page)).length === 0);
