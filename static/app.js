@@ -335,8 +335,12 @@ function handleFrame(f) {
       renderControls();
       return renderQueue();
     case "overview":
+      // Only supervisors are sent one (also when the `state` came before the
+      // switchboard's `welcome` said so, e.g. after an agent-UI restart).
       model.overview = f;
+      model.supervisor = true;
       model.allRefused = null;
+      renderViews();
       return renderAllView();
     case "presence":
       model.agents = Array.isArray(f.agents) ? f.agents : [];
@@ -489,6 +493,7 @@ function onError(f) {
     // unreachable): the Take button is offered again.
     model.taking = null;
     renderQueue();
+    renderAllView();
   }
   if (f.code === "not_supervisor") {
     model.allRefused = f.message || "Only supervisors see every conversation.";
@@ -1182,6 +1187,7 @@ function takeConversation(id) {
   model.taking = id;
   send({ type: "take", conversation: id });
   renderQueue();
+  renderAllView();
 }
 
 /** All view (supervisors): the live panel and every open conversation. */
@@ -1240,6 +1246,16 @@ function renderAllView() {
             ),
             h("span", { className: "conv-bottom" }, h("span", { className: c.agent ? "holder" : "holder holder-none", text: c.agent ? `with ${c.agent}` : "waiting for an agent" })),
           ),
+          c.agent
+            ? null
+            : h("button", {
+                type: "button",
+                className: "btn btn-small btn-primary take",
+                text: model.taking === c.conversation ? "Taking…" : "Take",
+                disabled: model.taking === c.conversation,
+                dataset: { take: c.conversation },
+                attrs: { "aria-label": `Take ${c.conversation}` },
+              }),
         ),
       ),
     ),
@@ -1473,10 +1489,12 @@ function wire() {
       showView(tab.dataset.view);
     });
   }
-  $("queue-list").addEventListener("click", (ev) => {
-    const button = ev.target.closest("button[data-take]");
-    if (button) takeConversation(button.dataset.take);
-  });
+  for (const list of [$("queue-list"), $("all-list")]) {
+    list.addEventListener("click", (ev) => {
+      const button = ev.target.closest("button[data-take]");
+      if (button) takeConversation(button.dataset.take);
+    });
+  }
   // ↑ / ↓ move between the Take buttons, as between conversations in Mine.
   $("queue-list").addEventListener("keydown", (ev) => {
     if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;

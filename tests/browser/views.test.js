@@ -200,6 +200,13 @@ describe('views: Mine, Queue with Take, All for a supervisor', { timeout: 300000
       await page.locator('body[data-state="loaded"]').waitFor();
       await h.eventually('All after a reload', async () => (await shownView(page)).join() === 'all');
       await page.locator('#live-panel').waitFor();
+
+      // A supervisor takes the waiting customer from All: it opens in Mine.
+      await page.locator(`#all-list button[data-take="${THIRD}"]`).click();
+      await page.locator(h.conversationSel(THIRD)).waitFor();
+      await h.eventually('it opens in Mine', async () =>
+        (await shownView(page)).join() === 'mine'
+        && (await page.locator('#conversation-title').textContent()).trim() === THIRD);
       assert.deepEqual(bob.errors, [], 'no JavaScript errors on the page');
     });
   });

@@ -66,6 +66,12 @@ impl Lists {
         self.queue_frame()
     }
 
+    /// This agent is not (or no longer) a supervisor: no overview to show.
+    pub fn clear_overview(&mut self) {
+        self.overview = None;
+        self.overview_view = None;
+    }
+
     /// An `overview` frame from the switchboard.
     pub fn set_overview(
         &mut self,

@@ -238,6 +238,9 @@ impl AgentModel {
                 self.available = available;
                 self.capacity = capacity;
                 self.supervisor = supervisor;
+                if !supervisor {
+                    self.lists.clear_overview();
+                }
                 // Cheap and idempotent: after a reconnect the browsers learn what is in
                 // force even if it changed meanwhile.
                 vec![
