@@ -19,8 +19,10 @@ use crate::sentiment::{self, Label};
 pub struct Lists {
     /// Conversations waiting (all of them, not only the listed ones).
     queue_length: usize,
-    /// The listed queue entries as the switchboard sent them.
-    queue: Vec<QueueEntry>,
+    /// The listed queue entries as the switchboard sent them, each with its
+    /// customer's mood (read once per entry: the sentiment analysis is not
+    /// rerun when only time passes).
+    queue: Vec<(QueueEntry, Label)>,
     /// The listed queue entries as the browsers were last sent them.
     queue_views: Vec<QueueEntryView>,
     /// The last overview as the switchboard sent it (supervisors only).
@@ -34,8 +36,16 @@ impl Lists {
         self.queue_length
     }
 
-    pub fn queue_views(&self) -> Vec<QueueEntryView> {
+    pub fn queue_entries(&self) -> Vec<QueueEntryView> {
         self.queue_views.clone()
+    }
+
+    /// The listed entries as the browsers show them at `now_ms`.
+    fn queue_views(&self, now_ms: u64) -> Vec<QueueEntryView> {
+        self.queue
+            .iter()
+            .map(|(entry, mood)| queue_view(entry, *mood, now_ms))
+            .collect()
     }
 
     pub fn overview_view(&self) -> Option<OverviewView> {
@@ -49,7 +59,7 @@ impl Lists {
             self.queue.clear();
         }
         self.queue_length = length;
-        self.queue_views = self.queue.iter().map(|e| queue_view(e, now_ms)).collect();
+        self.queue_views = self.queue_views(now_ms);
         self.queue_frame()
     }
 
@@ -60,9 +70,19 @@ impl Lists {
         entries: Vec<QueueEntry>,
         now_ms: u64,
     ) -> BrowserFrame {
+        let before = std::mem::take(&mut self.queue);
+        self.queue = entries
+            .into_iter()
+            .map(|entry| {
+                let known = before.iter().find(|(old, _)| {
+                    old.conversation == entry.conversation && old.recent == entry.recent
+                });
+                let mood = known.map_or_else(|| mood(&entry.recent), |(_, mood)| *mood);
+                (entry, mood)
+            })
+            .collect();
         self.queue_length = length;
-        self.queue = entries;
-        self.queue_views = self.queue.iter().map(|e| queue_view(e, now_ms)).collect();
+        self.queue_views = self.queue_views(now_ms);
         self.queue_frame()
     }
 
@@ -95,7 +115,7 @@ impl Lists {
     /// Recomputes the time labels; returns the frames whose labels changed.
     pub fn relabel(&mut self, now_ms: u64) -> Vec<BrowserFrame> {
         let mut frames = Vec::new();
-        let queue: Vec<QueueEntryView> = self.queue.iter().map(|e| queue_view(e, now_ms)).collect();
+        let queue = self.queue_views(now_ms);
         if queue != self.queue_views {
             self.queue_views = queue;
             frames.push(self.queue_frame());
@@ -112,7 +132,7 @@ impl Lists {
 
     /// When a time label shown here may next change.
     pub fn next_due(&self, now_ms: u64) -> Option<u64> {
-        let queued = self.queue.iter().map(|e| e.waiting_since_ms);
+        let queued = self.queue.iter().map(|(e, _)| e.waiting_since_ms);
         let open = self
             .overview
             .iter()
@@ -131,15 +151,18 @@ fn waiting(since_ms: u64, now_ms: u64) -> Waiting {
     }
 }
 
-/// A queue entry as the Queue view shows it. The mood is the worst among
-/// the customer's newest unanswered messages (as the conversation list's).
-fn queue_view(entry: &QueueEntry, now_ms: u64) -> QueueEntryView {
-    let mood = entry
-        .recent
+/// The mood the Queue view shows: the worst among the customer's newest
+/// unanswered messages (as the conversation list's).
+fn mood(recent: &[String]) -> Label {
+    recent
         .iter()
         .map(|text| sentiment::analyze(text).label)
         .min_by_key(|label| worse_first(*label))
-        .unwrap_or(Label::Neutral);
+        .unwrap_or(Label::Neutral)
+}
+
+/// A queue entry as the Queue view shows it.
+fn queue_view(entry: &QueueEntry, mood: Label, now_ms: u64) -> QueueEntryView {
     QueueEntryView {
         conversation: entry.conversation.clone(),
         waiting: waiting(entry.waiting_since_ms, now_ms),

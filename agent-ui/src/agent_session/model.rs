@@ -214,7 +214,7 @@ impl AgentModel {
                 .iter_mut()
                 .map(|c| c.view(now_ms))
                 .collect(),
-            queue: self.lists.queue_views(),
+            queue: self.lists.queue_entries(),
             supervisor: self.supervisor,
             overview: self.lists.overview_view(),
         })
