@@ -13,7 +13,8 @@ import { DraftStore } from "./drafts.js";
 import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STATUS_TEXT, UNASSIGN_TEXT } from "./format.js";
 import { announcement, desktopState, parsePreferences } from "./notify.js";
 import { commandFor, neighbour, SHORTCUTS } from "./shortcuts.js";
-import { conversationFromHash, hashFor } from "./place.js";
+import { hashForPlace, placeFromHash } from "./place.js";
+import { liveSummary, sortQueue, waitedFor } from "./queue.js";
 import { HeldCommands, UNDO_MS } from "./undo.js";
 
 // ---------------------------------------------------------------- helpers
@@ -58,6 +59,18 @@ const model = {
   available: false,
   capacity: 1,
   queueLength: 0,
+  /** The Queue view's entries, as the server sent them (the longest waiting). */
+  queue: [],
+  /** The sidebar's view: "mine", "queue" or "all" (place.js keeps it in the URL). */
+  view: "mine",
+  /** This agent may see All and the live panel (the switchboard's SUPERVISORS). */
+  supervisor: false,
+  /** The supervisor's `overview` (open conversations, agents' load), or null. */
+  overview: null,
+  /** Why All was refused (not a supervisor), once asked. */
+  allRefused: null,
+  /** The conversation this agent asked to take, until it is theirs or refused. */
+  taking: null,
   upstream: { status: "connected", detail: "" },
   agents: [],
   /**
@@ -267,6 +280,12 @@ function handleFrame(f) {
       const old = model.conversations.get(String(info.id));
       const conv = conversationFrom(info, old);
       model.conversations.set(conv.id, conv);
+      if (model.taking === conv.id) {
+        // Taken from the Queue view: it is in Mine now, open.
+        model.taking = null;
+        flushPending(conv);
+        return selectConversation(conv.id, { focusComposer: true });
+      }
       if (isWatching(conv.id)) markRead(conv);
       if (!old) {
         toast(`New conversation with ${conv.id}`);
@@ -312,7 +331,17 @@ function handleFrame(f) {
     }
     case "queue":
       model.queueLength = Number(f.length) || 0;
-      return renderControls();
+      model.queue = Array.isArray(f.entries) ? f.entries : [];
+      renderControls();
+      return renderQueue();
+    case "overview":
+      // Only supervisors are sent one (also when the `state` came before the
+      // switchboard's `welcome` said so, e.g. after an agent-UI restart).
+      model.overview = f;
+      model.supervisor = true;
+      model.allRefused = null;
+      renderViews();
+      return renderAllView();
     case "presence":
       model.agents = Array.isArray(f.agents) ? f.agents : [];
       renderPresence();
@@ -337,6 +366,9 @@ function onState(f) {
   model.available = Boolean(f.available);
   model.capacity = Number(f.capacity) || 1;
   model.queueLength = Number(f.queue_length) || 0;
+  model.queue = Array.isArray(f.queue) ? f.queue : [];
+  model.supervisor = Boolean(f.supervisor);
+  model.overview = f.overview ?? null;
   model.upstream = { status: f.upstream ?? "connected", detail: f.upstream_detail ?? f.detail ?? "" };
   model.agents = Array.isArray(f.agents) ? f.agents : [];
   const next = new Map();
@@ -347,8 +379,11 @@ function onState(f) {
   model.conversations = next;
   let restored = null;
   if (!model.haveState) {
-    // First state of this page: open the conversation the address names.
-    const wanted = conversationFromHash(location.hash);
+    // First state of this page: the view and conversation the address names.
+    const place = placeFromHash(location.hash);
+    model.view = place.view;
+    if (model.view === "all") askForAll();
+    const wanted = place.conversation;
     if (wanted && next.has(wanted)) model.selected = restored = wanted;
     else if (wanted) toast(`${wanted} is no longer on your console.`);
   }
@@ -453,6 +488,17 @@ function onError(f) {
     if (p.conversation === model.selected) renderConversation();
     return;
   }
+  if (model.taking !== null && f.conversation === model.taking) {
+    // Refused (someone was faster) or not sent (the switchboard is
+    // unreachable): the Take button is offered again.
+    model.taking = null;
+    renderQueue();
+    renderAllView();
+  }
+  if (f.code === "not_supervisor") {
+    model.allRefused = f.message || "Only supervisors see every conversation.";
+    return renderAllView();
+  }
   toast(f.message || `Error: ${f.code}`, "error");
 }
 
@@ -524,6 +570,8 @@ function selectConversation(id, { focusComposer = false, fromHistory = false } =
   if (!model.conversations.has(id)) return;
   saveDraft();
   model.selected = id;
+  // One's own conversations are in Mine.
+  model.view = "mine";
   syncLocation({ push: !fromHistory });
   const conv = selectedConv();
   markRead(conv);
@@ -562,7 +610,10 @@ function renderAll() {
   renderControls();
   renderBanner();
   renderPresence();
+  renderViews();
   renderList();
+  renderQueue();
+  renderAllView();
   renderConversation();
 }
 
@@ -577,6 +628,8 @@ function renderControls() {
   const cap = $("capacity");
   if (document.activeElement !== cap) cap.value = String(model.capacity);
   $("queue-length").textContent = String(model.queueLength);
+  $("queue-count").textContent = model.queueLength ? String(model.queueLength) : "";
+  $("queue-heading-count").textContent = model.queueLength ? String(model.queueLength) : "";
   document.querySelector(".queue")?.classList.toggle("has-queue", model.queueLength > 0);
 }
 
@@ -730,6 +783,7 @@ function renderList() {
   }
   $("no-conversations").hidden = convs.length > 0;
   $("conversation-count").textContent = convs.length ? String(convs.length) : "";
+  $("mine-count").textContent = convs.length ? String(convs.length) : "";
   const base = `Switchboard · ${model.agent}`;
   document.title = totalUnread ? `(${totalUnread}) ${base}` : base;
 }
@@ -1002,7 +1056,7 @@ function toast(text, kind = "info") {
  * when the agent moved (`push`), else the current entry corrected.
  */
 function syncLocation({ push }) {
-  const want = hashFor(model.selected);
+  const want = hashForPlace({ view: model.view, conversation: model.selected });
   if (location.hash === want || (want === "" && (location.hash === "" || location.hash === "#"))) return;
   const url = `${location.pathname}${location.search}${want}`;
   if (push) history.pushState(null, "", url);
@@ -1011,7 +1065,13 @@ function syncLocation({ push }) {
 
 /** Back / Forward: open what the address names now. */
 function onPopState() {
-  const id = conversationFromHash(location.hash);
+  const place = placeFromHash(location.hash);
+  if (place.view !== model.view) {
+    model.view = place.view;
+    if (model.view === "all") askForAll();
+    renderViews();
+  }
+  const id = place.conversation;
   if (id === null) {
     if (model.selected !== null) backToList({ fromHistory: true });
     return;
@@ -1023,6 +1083,184 @@ function onPopState() {
   toast(`${id} is no longer on your console.`);
   if (model.selected !== null) backToList({ fromHistory: true });
   else syncLocation({ push: false });
+}
+
+// ---------------------------------------------------------------- views
+
+/** Shows view `view` in the sidebar (a new history entry: Back returns). */
+function showView(view) {
+  if (view === model.view) return;
+  model.view = view;
+  if (view === "all") askForAll();
+  syncLocation({ push: true });
+  renderViews();
+}
+
+/** All is a supervisor's: others ask, so the switchboard can say no. */
+function askForAll() {
+  if (!model.supervisor || !model.overview) send({ type: "supervise" });
+}
+
+function renderViews() {
+  $("view-tab-all").hidden = !model.supervisor && model.view !== "all";
+  for (const tab of document.querySelectorAll(".view-tab")) {
+    if (tab.dataset.view === model.view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  for (const section of document.querySelectorAll(".sidebar .view")) {
+    section.hidden = section.dataset.view !== model.view;
+  }
+  document.body.dataset.view = model.view;
+}
+
+/** Sets a list's mood icon from a sentiment label (or none). */
+function setMood(node, label, what) {
+  if (label) {
+    node.dataset.label = label;
+    node.setAttribute("aria-label", `Mood: ${moodName(label)}`);
+    node.title = `${what}: ${moodName(label)}`;
+  } else {
+    delete node.dataset.label;
+    node.setAttribute("aria-label", "No mood yet");
+    node.title = "";
+  }
+}
+
+/** Queue view: who waits, how long, their mood and first message, and Take. */
+function renderQueue() {
+  const ul = $("queue-list");
+  const entries = sortQueue(model.queue);
+  const focused = document.activeElement?.dataset?.take ?? null;
+  ul.replaceChildren(
+    ...entries.map((e) => {
+      const id = String(e.conversation);
+      const waited = waitedFor(e.waiting?.label);
+      const mood = h("span", { className: "mood", attrs: { role: "img" } });
+      setMood(mood, e.mood, "Mood of the unanswered messages (the worst)");
+      const taking = model.taking === id;
+      const take = h("button", {
+        type: "button",
+        className: "btn btn-small btn-primary take",
+        text: taking ? "Taking…" : "Take",
+        disabled: taking,
+        dataset: { take: id },
+        attrs: { "aria-label": `Take ${id}, waiting ${waited}` },
+      });
+      const preview = e.preview || "[attachment]";
+      return h(
+        "li",
+        { dataset: { queued: id }, className: e.opted_out ? "opted-out" : "" },
+        h(
+          "div",
+          { className: "conv queued" },
+          mood,
+          h(
+            "span",
+            { className: "conv-main" },
+            h(
+              "span",
+              { className: "conv-top" },
+              h("span", { className: "conv-id", text: id }),
+              h("span", { className: "waiting", text: waited, title: e.waiting ? `Waiting since ${exactTime(e.waiting.since_ms)}` : "" }),
+            ),
+            h(
+              "span",
+              { className: "conv-bottom" },
+              e.opted_out ? h("span", { className: "flag", text: "opted out" }) : null,
+              h("span", { className: "preview", text: preview, title: preview }),
+            ),
+          ),
+          take,
+        ),
+      );
+    }),
+  );
+  if (focused) ul.querySelector(`button[data-take="${CSS.escape(focused)}"]`)?.focus();
+  $("queue-empty").hidden = entries.length > 0;
+  const more = model.queueLength - entries.length;
+  $("queue-more").hidden = more <= 0;
+  $("queue-more").textContent = more > 0 ? `…and ${more} more waiting.` : "";
+}
+
+function takeConversation(id) {
+  if (!id || model.taking === id) return;
+  model.taking = id;
+  send({ type: "take", conversation: id });
+  renderQueue();
+  renderAllView();
+}
+
+/** All view (supervisors): the live panel and every open conversation. */
+function renderAllView() {
+  const note = $("all-note");
+  const panel = $("live-panel");
+  const ul = $("all-list");
+  const overview = model.supervisor ? model.overview : null;
+  if (!overview) {
+    panel.hidden = true;
+    ul.replaceChildren();
+    $("all-count").textContent = "";
+    note.textContent = model.allRefused
+      ? `${model.allRefused}. Only supervisors see every conversation.`
+      : model.supervisor
+        ? "Loading…"
+        : "Only supervisors see every conversation.";
+    return;
+  }
+  const live = liveSummary(overview);
+  $("live-queue").textContent = String(live.queueLength);
+  $("live-longest").textContent = live.longestWait ?? "–";
+  $("live-online").textContent = String(live.online);
+  $("live-available").textContent = String(live.available);
+  $("live-load").textContent = `${live.load} / ${live.capacity}`;
+  $("live-agents").replaceChildren(
+    ...(overview.agents ?? []).map((a) =>
+      h(
+        "tr",
+        { dataset: { agent: a.name } },
+        h("th", { scope: "row", text: a.name }),
+        h("td", { className: a.online ? (a.available ? "state-available" : "state-away") : "state-offline", text: a.online ? (a.available ? "available" : "away") : "offline" }),
+        h("td", { text: `${a.load} / ${a.capacity}` }),
+      ),
+    ),
+  );
+  panel.hidden = false;
+  const open = overview.conversations ?? [];
+  $("all-count").textContent = open.length ? String(open.length) : "";
+  ul.replaceChildren(
+    ...open.map((c) =>
+      h(
+        "li",
+        { dataset: { open: c.conversation, holder: c.agent ?? "" } },
+        h(
+          "div",
+          { className: "conv open" },
+          h(
+            "span",
+            { className: "conv-main" },
+            h(
+              "span",
+              { className: "conv-top" },
+              h("span", { className: "conv-id", text: c.conversation }),
+              h("span", { className: c.agent ? "held-for" : "waiting", text: c.agent ? `for ${waitedFor(c.since?.label)}` : waitedFor(c.since?.label), title: c.since ? `Since ${exactTime(c.since.since_ms)}` : "" }),
+            ),
+            h("span", { className: "conv-bottom" }, h("span", { className: c.agent ? "holder" : "holder holder-none", text: c.agent ? `with ${c.agent}` : "waiting for an agent" })),
+          ),
+          c.agent
+            ? null
+            : h("button", {
+                type: "button",
+                className: "btn btn-small btn-primary take",
+                text: model.taking === c.conversation ? "Taking…" : "Take",
+                disabled: model.taking === c.conversation,
+                dataset: { take: c.conversation },
+                attrs: { "aria-label": `Take ${c.conversation}` },
+              }),
+        ),
+      ),
+    ),
+  );
+  note.textContent = open.length ? "" : "No open conversations.";
 }
 
 // ---------------------------------------------------------------- undo
@@ -1244,6 +1482,28 @@ function wire() {
     }
   });
   $("reconnect-now").addEventListener("click", reconnectNow);
+
+  for (const tab of document.querySelectorAll(".view-tab")) {
+    tab.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      showView(tab.dataset.view);
+    });
+  }
+  for (const list of [$("queue-list"), $("all-list")]) {
+    list.addEventListener("click", (ev) => {
+      const button = ev.target.closest("button[data-take]");
+      if (button) takeConversation(button.dataset.take);
+    });
+  }
+  // ↑ / ↓ move between the Take buttons, as between conversations in Mine.
+  $("queue-list").addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    const buttons = [...$("queue-list").querySelectorAll("button[data-take]")];
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    ev.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, i + (ev.key === "ArrowDown" ? 1 : -1)))].focus();
+  });
 
   const ul = $("conversations");
   ul.addEventListener("click", (ev) => {

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
-    AgentPresence, ClientFrame, ConversationId, ConversationInfo, DeliveryError, DeliveryStatus,
-    ErrorCode, Message, Seq, UnassignReason,
+    AgentLoad, AgentPresence, ClientFrame, ConversationId, ConversationInfo, DeliveryError,
+    DeliveryStatus, ErrorCode, Message, Seq, UnassignReason,
 };
 
 use crate::sentiment::{Label, WordScore};
@@ -81,6 +81,43 @@ pub struct ConversationView {
     pub messages: Vec<EnrichedMessage>,
 }
 
+/// One conversation waiting for an agent, as the Queue view lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueEntryView {
+    pub conversation: ConversationId,
+    /// Since the customer's first unanswered message.
+    pub waiting: Waiting,
+    /// That first unanswered message.
+    pub preview: String,
+    /// The worst mood among the customer's newest unanswered messages.
+    pub mood: Label,
+    pub opted_out: bool,
+}
+
+/// One open conversation, as a supervisor's All view lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenConversationView {
+    pub conversation: ConversationId,
+    /// Who holds it; `null` while it waits in the queue.
+    pub agent: Option<String>,
+    /// Queued: since when it waits; assigned: since when its holder has it.
+    pub since: Waiting,
+}
+
+/// The supervisor's live panel and All view (`overview`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverviewView {
+    /// Every open conversation, the longest waiting first, then the others
+    /// by how long their holder has had them.
+    pub conversations: Vec<OpenConversationView>,
+    /// Every agent: online, available, load and capacity.
+    pub agents: Vec<AgentLoad>,
+    /// Conversations waiting for an agent.
+    pub queue_length: usize,
+    /// Since when the longest-waiting customer waits; `null` when nobody does.
+    pub longest_wait: Option<Waiting>,
+}
+
 /// The full picture a browser starts from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
@@ -92,6 +129,12 @@ pub struct Snapshot {
     pub upstream_detail: String,
     pub agents: Vec<AgentPresence>,
     pub conversations: Vec<ConversationView>,
+    /// The Queue view's list (the longest waiting, in queue order).
+    pub queue: Vec<QueueEntryView>,
+    /// This agent may see the All view and the live panel (`SUPERVISORS`).
+    pub supervisor: bool,
+    /// The supervisor's overview; `null` for others (and until it arrives).
+    pub overview: Option<OverviewView>,
 }
 
 /// A humanized message time that changed.
@@ -119,6 +162,10 @@ pub enum BrowserErrorCode {
     OptedOut,
     InvalidReply,
     TransferRejected,
+    /// `take`: the conversation no longer waits in the queue.
+    NotQueued,
+    /// `supervise` (the All view) from an agent who is not a supervisor.
+    NotSupervisor,
     /// The switchboard is unreachable (or could not store it): retry.
     Unavailable,
     /// Another client signed in as this agent; this console is signed out.
@@ -136,6 +183,8 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::InvalidReply => Self::InvalidReply,
             ErrorCode::TransferRejected => Self::TransferRejected,
             ErrorCode::Superseded => Self::Superseded,
+            ErrorCode::NotQueued => Self::NotQueued,
+            ErrorCode::NotSupervisor => Self::NotSupervisor,
             // Fatal connection-level codes become a reconnect; if one is ever shown,
             // "try again" is what it means to the agent.
             ErrorCode::SlowConsumer
@@ -190,7 +239,9 @@ pub enum BrowserFrame {
     },
     Queue {
         length: usize,
+        entries: Vec<QueueEntryView>,
     },
+    Overview(OverviewView),
     Presence {
         agents: Vec<AgentPresence>,
     },
@@ -259,6 +310,12 @@ pub enum BrowserCommand {
         #[serde(default)]
         to: Option<String>,
     },
+    /// Take a conversation from the queue (the Queue view's Take).
+    Take {
+        conversation: ConversationId,
+    },
+    /// Open the All view: supervisors get the overview, others a refusal.
+    Supervise {},
     /// The agent has seen `conversation` up to `seq` in some tab.
     Read {
         conversation: ConversationId,
@@ -383,6 +440,11 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
             check_conversation(&conversation)?;
             ClientFrame::Resolve { conversation }
         }
+        BrowserCommand::Take { conversation } => {
+            check_conversation(&conversation)?;
+            ClientFrame::Take { conversation }
+        }
+        BrowserCommand::Supervise {} => ClientFrame::Supervise,
         BrowserCommand::Transfer { conversation, to } => {
             check_conversation(&conversation)?;
             // The page's "queue" choice may arrive as an empty name.
@@ -411,6 +473,16 @@ mod tests {
                 conversation: "+15550001".into(),
                 to: None
             }))
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"take","conversation":"+15550001"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Take {
+                conversation: "+15550001".into()
+            }))
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"supervise"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Supervise))
         );
         assert!(matches!(
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"hi"}"#),
@@ -448,6 +520,8 @@ mod tests {
             r#"{"type":"resolve","conversation":"+1","extra":1}"#,
             r#"{"type":"read","conversation":"+1"}"#,
             r#"{"type":"read","conversation":"","seq":1}"#,
+            r#"{"type":"take","conversation":""}"#,
+            r#"{"type":"supervise","agent":"alice"}"#,
         ] {
             assert_eq!(
                 parse_command(text).unwrap_err().code,

@@ -432,7 +432,7 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
             conversation,
             reason,
         } => println!("* {conversation} left you: {reason:?}"),
-        ServerFrame::Queue { length } => println!("* {length} waiting"),
+        ServerFrame::Queue { length, .. } => println!("* {length} waiting"),
         ServerFrame::Availability {
             available,
             capacity,
@@ -441,7 +441,10 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
             if *available { "available" } else { "away" }
         ),
         ServerFrame::Error { message, .. } => println!("! {message}"),
-        ServerFrame::Presence { .. } | ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
+        ServerFrame::Presence { .. }
+        | ServerFrame::Ack { .. }
+        | ServerFrame::Pong { .. }
+        | ServerFrame::Overview { .. } => {}
     }
 }
 

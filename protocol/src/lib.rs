@@ -169,6 +169,53 @@ pub struct AgentPresence {
     pub available: bool,
 }
 
+/// At most this many queue entries are listed in a `queue` frame (the
+/// longest waiting); `length` always counts them all.
+pub const QUEUE_LIST_LIMIT: usize = 50;
+
+/// At most this many of a waiting customer's messages are listed in
+/// [`QueueEntry::recent`].
+pub const QUEUE_RECENT_MESSAGES: usize = 5;
+
+/// One conversation waiting for an agent, as a `queue` frame lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub conversation: ConversationId,
+    /// When the customer's first unanswered message was stored (epoch ms).
+    pub waiting_since_ms: u64,
+    /// That first unanswered message (empty for a picture without text).
+    pub preview: String,
+    /// The customer's newest unanswered messages, oldest first (at most
+    /// [`QUEUE_RECENT_MESSAGES`]): what the agent UI reads the mood from.
+    #[serde(default)]
+    pub recent: Vec<String>,
+    /// The customer texted STOP: nothing may be sent to them.
+    #[serde(default)]
+    pub opted_out: bool,
+}
+
+/// One open conversation, as an `overview` frame lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenConversation {
+    pub conversation: ConversationId,
+    /// Who holds it; absent while it waits in the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Queued: since when it waits. Assigned: since when its holder has it.
+    pub since_ms: u64,
+}
+
+/// One agent's state and load, as an `overview` frame lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLoad {
+    pub name: String,
+    pub online: bool,
+    pub available: bool,
+    /// Conversations held now.
+    pub load: usize,
+    pub capacity: u32,
+}
+
 /// Why a conversation left an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +269,18 @@ pub enum ClientFrame {
         #[serde(default)]
         to: Option<String>,
     },
+    /// Take a conversation waiting in the queue: it becomes this agent's
+    /// (an `assigned` frame follows once the claim is stored). Refused with
+    /// `not_queued` when it is no longer waiting (another agent took it, it
+    /// was resolved, it never was queued). An explicit choice: taking works
+    /// while away or at capacity (the agent then gets nothing automatically
+    /// until their load is below capacity again).
+    Take { conversation: ConversationId },
+    /// Ask for `overview` frames (every open conversation and every agent's
+    /// load): one now and one whenever it changes, for as long as this
+    /// connection lives. Supervisors only (`welcome.supervisor`); anyone
+    /// else gets `not_supervisor`.
+    Supervise,
     /// Application-level liveness check; answered with `pong`.
     Ping {
         #[serde(default)]
@@ -239,6 +298,10 @@ pub enum ServerFrame {
         available: bool,
         capacity: u32,
         queue_length: usize,
+        /// This agent may `supervise` (the switchboard's `SUPERVISORS`).
+        /// Omitted when false.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        supervisor: bool,
     },
     /// Who else is signed in (transfer targets). Sent after `welcome` and
     /// whenever an agent connects, disconnects or changes availability.
@@ -278,8 +341,25 @@ pub enum ServerFrame {
         conversation: ConversationId,
         seq: Seq,
     },
-    /// Current number of conversations waiting for an agent.
-    Queue { length: usize },
+    /// The conversations waiting for an agent. Sent after `welcome` when
+    /// the queue is not empty, and whenever its length or one of the listed
+    /// entries changed.
+    Queue {
+        /// How many conversations wait.
+        length: usize,
+        /// The [`QUEUE_LIST_LIMIT`] that waited longest, in queue order
+        /// (the order they will be handed out). Absent from frames of
+        /// switchboards before this field existed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        entries: Vec<QueueEntry>,
+    },
+    /// Answer to `supervise`, and again whenever what it says changed.
+    Overview {
+        /// Every open (queued or assigned) conversation, sorted by number.
+        conversations: Vec<OpenConversation>,
+        /// Every configured agent, sorted by name.
+        agents: Vec<AgentLoad>,
+    },
     /// What this agent declared changed on another of its connections (an
     /// `availability` frame, or a `hello` with other settings): every
     /// connection of the agent shows the same. The connection that declared
@@ -330,6 +410,10 @@ pub enum ErrorCode {
     /// This switchboard stopped routing (another instance leads now);
     /// reconnect — through the proxy — and resume.
     NotLeader,
+    /// `take`: the conversation is not waiting in the queue (any more).
+    NotQueued,
+    /// `supervise` from an agent who is not a supervisor.
+    NotSupervisor,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.
@@ -441,10 +525,61 @@ mod tests {
 
     #[test]
     fn frames_carry_type_and_version() {
-        let text = encode(&ServerFrame::Queue { length: 3 });
+        let queue = ServerFrame::Queue {
+            length: 3,
+            entries: Vec::new(),
+        };
+        let text = encode(&queue);
         assert_eq!(text, r#"{"v":1,"type":"queue","length":3}"#);
         let back: ServerFrame = decode(&text).unwrap();
-        assert_eq!(back, ServerFrame::Queue { length: 3 });
+        assert_eq!(back, queue);
+    }
+
+    #[test]
+    fn queue_entries_and_supervisor_are_optional_on_the_wire() {
+        // A frame from a switchboard before entries existed still reads.
+        let old: ServerFrame = decode(r#"{"type":"queue","length":2}"#).unwrap();
+        assert!(matches!(old, ServerFrame::Queue { length: 2, entries } if entries.is_empty()));
+        let welcome: ServerFrame = decode(
+            r#"{"type":"welcome","agent":"a","available":true,"capacity":1,"queue_length":0}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            welcome,
+            ServerFrame::Welcome {
+                supervisor: false,
+                ..
+            }
+        ));
+        let entry = QueueEntry {
+            conversation: "+15550001".into(),
+            waiting_since_ms: 5,
+            preview: "hi".into(),
+            recent: vec!["hi".into()],
+            opted_out: false,
+        };
+        let text = encode(&ServerFrame::Queue {
+            length: 1,
+            entries: vec![entry.clone()],
+        });
+        assert!(text.contains(r#""preview":"hi""#), "{text}");
+        let f: ClientFrame = decode(r#"{"type":"take","conversation":"+15550001"}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Take {
+                conversation: "+15550001".into()
+            }
+        );
+        let f: ClientFrame = decode(r#"{"type":"supervise"}"#).unwrap();
+        assert_eq!(f, ClientFrame::Supervise);
+        let refused = encode(&ServerFrame::Error {
+            code: ErrorCode::NotQueued,
+            message: String::new(),
+            client_id: None,
+            conversation: None,
+            fatal: false,
+        });
+        assert!(refused.contains(r#""code":"not_queued""#), "{refused}");
     }
 
     #[test]

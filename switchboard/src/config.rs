@@ -95,6 +95,12 @@ pub struct Config {
     #[arg(long, env = "AGENTS", hide_env_values = true, value_parser = parse_agents)]
     pub agents: AgentCredentials,
 
+    /// Agents (names from `AGENTS`, separated by commas) who may see every
+    /// open conversation and every agent's load: the console's All view and
+    /// live panel. Empty: nobody.
+    #[arg(long, env = "SUPERVISORS", value_delimiter = ',', default_value = "")]
+    pub supervisors: Vec<String>,
+
     #[command(flatten)]
     pub sign_in: switchboard_cloud::guard::SignInSettings,
 
@@ -340,6 +346,23 @@ impl Config {
         Duration::from_secs_f64(self.aws.lease_secs)
     }
 
+    /// `SUPERVISORS`, trimmed; an error names one that `AGENTS` lacks (a
+    /// typo would otherwise leave the supervisor silently without a view).
+    pub fn supervisor_names(&self) -> Result<Vec<String>, String> {
+        let known: Vec<&str> = self.agents.names().collect();
+        let mut names = Vec::new();
+        for name in self.supervisors.iter().map(|s| s.trim()) {
+            if name.is_empty() {
+                continue;
+            }
+            if !known.contains(&name) {
+                return Err(format!("SUPERVISORS names {name}, who is not in AGENTS"));
+            }
+            names.push(name.to_string());
+        }
+        Ok(names)
+    }
+
     pub fn agent_grace(&self) -> Duration {
         Duration::from_secs_f64(self.agent_grace_secs.max(0.0))
     }
@@ -418,6 +441,36 @@ mod tests {
         assert!(parse_secs("-1").is_err());
         assert!(parse_secs("1e20").is_err());
         assert!(parse_secs("soon").is_err());
+    }
+
+    #[test]
+    fn supervisors_must_be_agents() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let parse = |supervisors: &str| {
+            <Cli as clap::Parser>::try_parse_from([
+                "switchboard",
+                "--twilio-account-sid=AC00000000000000000000000000000000",
+                "--twilio-auth-token=token",
+                "--twilio-from=+15550000000",
+                "--agents=alice:a,bob:b",
+                &format!("--supervisors={supervisors}"),
+            ])
+            .map(|cli| cli.config.supervisor_names())
+        };
+        assert_eq!(parse("").ok(), Some(Ok(Vec::new())));
+        assert_eq!(
+            parse("bob, alice").ok(),
+            Some(Ok(vec!["bob".to_string(), "alice".to_string()]))
+        );
+        let typo = parse("carol")
+            .ok()
+            .and_then(Result::err)
+            .unwrap_or_default();
+        assert!(typo.contains("carol"), "{typo}");
     }
 
     #[test]

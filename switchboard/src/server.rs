@@ -116,6 +116,7 @@ pub async fn serve(
         .notices
         .settings()
         .context("BUSINESS_HOURS / BUSINESS_TZ")?;
+    let supervisors = config.supervisor_names().map_err(anyhow::Error::msg)?;
     let jobs_dir = config.data_dir.join("jobs");
     let (job_queue, job_arrivals) = JobQueue::open(&jobs_dir, config.durability)
         .with_context(|| format!("opening the job queue in {}", jobs_dir.display()))?;
@@ -162,6 +163,7 @@ pub async fn serve(
             routing: ports.routing.clone(),
         },
         agent_names: config.agents.names().map(str::to_string).collect(),
+        supervisors,
         grace: config.agent_grace(),
         jobs: job_queue.clone(),
         hooks: hook_settings(&config),

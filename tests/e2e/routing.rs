@@ -108,7 +108,7 @@ async fn capacity_is_respected_and_the_queue_drains_in_order_when_room_frees() {
         .until(WAIT, "queue length 3", |a| {
             a.frames
                 .iter()
-                .any(|f| matches!(f, ServerFrame::Queue { length: 3 }))
+                .any(|f| matches!(f, ServerFrame::Queue { length: 3, .. }))
         })
         .await;
     sb.barrier(&mut alice, &number(30)).await;
@@ -151,7 +151,7 @@ async fn unavailable_agents_get_nothing_until_they_are_available() {
     // would have caused.
     alice
         .until_frame(WAIT, "queue length 1", |f| {
-            matches!(f, ServerFrame::Queue { length: 1 })
+            matches!(f, ServerFrame::Queue { length: 1, .. })
         })
         .await;
     assert!(alice.assigned.is_empty());
@@ -564,4 +564,173 @@ async fn next_server_frame(socket: &mut switchboard_protocol::client::Socket) ->
             return frame;
         }
     }
+}
+
+/// Bound for the take tests' waits (generous: they run on DynamoDB too).
+const TAKE_WAIT: Duration = Duration::from_secs(30);
+
+/// The latest `queue` frame's (length, [(conversation, preview)]).
+fn latest_queue(agent: &Agent) -> Option<(usize, Vec<(String, String)>)> {
+    agent.frames.iter().rev().find_map(|f| match f {
+        ServerFrame::Queue { length, entries } => Some((
+            *length,
+            entries
+                .iter()
+                .map(|e| (e.conversation.clone(), e.preview.clone()))
+                .collect(),
+        )),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn an_agent_takes_a_waiting_customer_and_every_queue_view_loses_it() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    // Both away: nobody gets anything automatically.
+    let mut alice = Agent::connect(&sb, "alice", BTreeMap::new(), Some(false), Some(1)).await;
+    let mut bob = Agent::connect(&sb, "bob", BTreeMap::new(), Some(false), Some(1)).await;
+    sb.text(&number(60), "first in line").await;
+    sb.text(&number(61), "Where is my order??").await;
+    sb.text(&number(61), "still nothing").await;
+    let both = |a: &Agent| {
+        latest_queue(a).is_some_and(|(length, entries)| {
+            length == 2
+                && entries
+                    == [
+                        (number(60), "first in line".to_string()),
+                        (number(61), "Where is my order??".to_string()),
+                    ]
+        })
+    };
+    bob.until(
+        TAKE_WAIT,
+        "both customers listed with their first message",
+        |a| {
+            both(a)
+                && matches!(a.frames.iter().rev().find_map(|f| match f {
+            ServerFrame::Queue { entries, .. } => entries.get(1).cloned(),
+            _ => None,
+        }), Some(e) if e.recent == ["Where is my order??", "still nothing"])
+        },
+    )
+    .await;
+    alice.until(TAKE_WAIT, "both customers listed", both).await;
+    // Alice takes the second in line, while away: it is hers.
+    alice
+        .send(&ClientFrame::Take {
+            conversation: number(61),
+        })
+        .await;
+    alice
+        .until(TAKE_WAIT, "the taken conversation", |a| {
+            a.assigned.contains(&number(61))
+        })
+        .await;
+    assert_eq!(
+        alice.bodies(&number(61)),
+        ["Where is my order??", "still nothing"]
+    );
+    bob.until(TAKE_WAIT, "a queue without it", |a| {
+        latest_queue(a) == Some((1, vec![(number(60), "first in line".to_string())]))
+    })
+    .await;
+    // Too late for bob: refused, and it stays alice's.
+    bob.send(&ClientFrame::Take {
+        conversation: number(61),
+    })
+    .await;
+    bob.until(TAKE_WAIT, "the refusal", |a| {
+        a.frames.iter().any(|f| {
+            matches!(f, ServerFrame::Error { code: ErrorCode::NotQueued, conversation: Some(c), .. } if *c == number(61))
+        })
+    })
+    .await;
+    // The barrier: bob takes the other one, and was never given alice's.
+    bob.send(&ClientFrame::Take {
+        conversation: number(60),
+    })
+    .await;
+    bob.until(TAKE_WAIT, "the other customer", |a| {
+        a.assigned.contains(&number(60))
+    })
+    .await;
+    assert!(!bob.assigned.contains(&number(61)));
+    sb.text(&number(61), "hello?").await;
+    alice
+        .until(TAKE_WAIT, "the customer's next text", |a| {
+            a.bodies(&number(61)).len() == 3
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn only_a_supervisor_is_given_the_overview() {
+    let sb = Switchboard::start_in_process(Options {
+        extra_env: vec![("SUPERVISORS".into(), "carol".into())],
+        ..Options::default()
+    })
+    .await;
+    let mut alice = sb.agent_with("alice", 1).await;
+    let mut carol = Agent::connect(&sb, "carol", BTreeMap::new(), Some(false), Some(1)).await;
+    assert!(carol.frames.iter().any(|f| matches!(
+        f,
+        ServerFrame::Welcome {
+            supervisor: true,
+            ..
+        }
+    )));
+    assert!(alice.frames.iter().any(|f| matches!(
+        f,
+        ServerFrame::Welcome {
+            supervisor: false,
+            ..
+        }
+    )));
+    alice.send(&ClientFrame::Supervise).await;
+    alice
+        .until(TAKE_WAIT, "the refusal", |a| {
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Error {
+                        code: ErrorCode::NotSupervisor,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
+    carol.send(&ClientFrame::Supervise).await;
+    sb.text(&number(70), "hi").await;
+    sb.text(&number(71), "anyone?").await;
+    carol
+        .until(TAKE_WAIT, "alice holding one, one waiting", |a| {
+            a.frames
+                .iter()
+                .rev()
+                .find_map(|f| match f {
+                    ServerFrame::Overview {
+                        conversations,
+                        agents,
+                    } => Some((conversations.clone(), agents.clone())),
+                    _ => None,
+                })
+                .is_some_and(|(conversations, agents)| {
+                    let holders: Vec<(String, Option<String>)> = conversations
+                        .into_iter()
+                        .map(|o| (o.conversation, o.agent))
+                        .collect();
+                    holders == [(number(70), Some("alice".to_string())), (number(71), None)]
+                        && agents.iter().any(|l| {
+                            l.name == "alice" && l.online && l.load == 1 && l.capacity == 1
+                        })
+                })
+        })
+        .await;
+    // Alice, refused, never got one.
+    sb.barrier(&mut alice, &number(70)).await;
+    assert!(!alice
+        .frames
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Overview { .. })));
 }

@@ -11,6 +11,7 @@
 //! takes the snapshot and subscribes in one step, so a browser's `state` and the live
 //! frames after it have neither a gap nor an overlap.
 
+mod lists;
 mod model;
 mod task;
 

@@ -23,6 +23,7 @@ use switchboard_protocol::{
     ServerFrame,
 };
 
+use super::lists::Lists;
 use crate::browser::{
     BrowserFrame, ConversationView, EnrichedMessage, Relabel, Snapshot, UpstreamStatus, Waiting,
     WaitingRelabel,
@@ -136,7 +137,10 @@ pub struct AgentModel {
     agent: String,
     available: bool,
     capacity: u32,
-    queue_length: usize,
+    /// The Queue view's list and a supervisor's overview.
+    lists: Lists,
+    /// This agent may see the overview (`welcome.supervisor`).
+    supervisor: bool,
     upstream: UpstreamStatus,
     upstream_detail: String,
     agents: Vec<AgentPresence>,
@@ -152,7 +156,8 @@ impl AgentModel {
             agent: agent.to_string(),
             available: false,
             capacity: 1,
-            queue_length: 0,
+            lists: Lists::default(),
+            supervisor: false,
             upstream: UpstreamStatus::Reconnecting,
             upstream_detail: "connecting to the switchboard".into(),
             agents: Vec::new(),
@@ -200,7 +205,7 @@ impl AgentModel {
             agent: self.agent.clone(),
             available: self.available,
             capacity: self.capacity,
-            queue_length: self.queue_length,
+            queue_length: self.lists.queue_length(),
             upstream: self.upstream,
             upstream_detail: self.upstream_detail.clone(),
             agents: self.agents.clone(),
@@ -209,6 +214,9 @@ impl AgentModel {
                 .iter_mut()
                 .map(|c| c.view(now_ms))
                 .collect(),
+            queue: self.lists.queue_entries(),
+            supervisor: self.supervisor,
+            overview: self.lists.overview_view(),
         })
     }
 
@@ -224,11 +232,15 @@ impl AgentModel {
                 available,
                 capacity,
                 queue_length,
+                supervisor,
             } => {
                 self.agent = agent;
                 self.available = available;
                 self.capacity = capacity;
-                self.queue_length = queue_length;
+                self.supervisor = supervisor;
+                if !supervisor {
+                    self.lists.clear_overview();
+                }
                 // Cheap and idempotent: after a reconnect the browsers learn what is in
                 // force even if it changed meanwhile.
                 vec![
@@ -236,9 +248,7 @@ impl AgentModel {
                         available,
                         capacity,
                     },
-                    BrowserFrame::Queue {
-                        length: queue_length,
-                    },
+                    self.lists.set_queue_length(queue_length, now_ms),
                 ]
             }
             ServerFrame::Presence { agents } => {
@@ -369,9 +379,18 @@ impl AgentModel {
                 conversation,
                 seq,
             }],
-            ServerFrame::Queue { length } => {
-                self.queue_length = length;
-                vec![BrowserFrame::Queue { length }]
+            ServerFrame::Queue { length, entries } => {
+                let frame = self.lists.set_queue(length, entries, now_ms);
+                self.note_due(self.lists.next_due(now_ms));
+                vec![frame]
+            }
+            ServerFrame::Overview {
+                conversations,
+                agents,
+            } => {
+                let frame = self.lists.set_overview(conversations, agents, now_ms);
+                self.note_due(self.lists.next_due(now_ms));
+                vec![frame]
             }
             // Declared through the agent's other connection (another instance's
             // browser): every tab here shows it too.
@@ -421,6 +440,22 @@ impl AgentModel {
             available,
             capacity,
         }
+    }
+
+    /// Whether the switchboard said this agent is a supervisor.
+    pub fn is_supervisor(&self) -> bool {
+        self.supervisor
+    }
+
+    /// Recomputes the humanized labels that are due: a `relabel` frame with the
+    /// conversations' labels that changed, and the queue or overview again if
+    /// theirs did.
+    pub fn relabel_all(&mut self, now_ms: u64) -> Vec<BrowserFrame> {
+        let mut frames: Vec<BrowserFrame> = self.relabel(now_ms).into_iter().collect();
+        frames.extend(self.lists.relabel(now_ms));
+        let lists_due = self.lists.next_due(now_ms);
+        self.note_due(lists_due);
+        frames
     }
 
     /// Recomputes the humanized labels that are due; returns a `relabel` frame with
@@ -515,6 +550,62 @@ mod tests {
             error: None,
             sid: None,
         }
+    }
+
+    #[test]
+    fn the_queue_and_a_supervisors_overview_reach_the_snapshot() {
+        let mut model = AgentModel::new("bob");
+        model.apply(
+            ServerFrame::Welcome {
+                agent: "bob".into(),
+                available: false,
+                capacity: 1,
+                queue_length: 1,
+                supervisor: true,
+            },
+            NOW,
+        );
+        assert!(model.is_supervisor());
+        let out = model.apply(
+            ServerFrame::Queue {
+                length: 1,
+                entries: vec![switchboard_protocol::QueueEntry {
+                    conversation: C.into(),
+                    waiting_since_ms: NOW - 120_000,
+                    preview: "Where is my order?".into(),
+                    recent: vec!["Where is my order?".into()],
+                    opted_out: false,
+                }],
+            },
+            NOW,
+        );
+        assert!(
+            matches!(&out[..], [BrowserFrame::Queue { length: 1, entries }] if entries[0].waiting.label == "2 minutes ago")
+        );
+        model.apply(
+            ServerFrame::Overview {
+                conversations: vec![switchboard_protocol::OpenConversation {
+                    conversation: C.into(),
+                    agent: None,
+                    since_ms: NOW - 120_000,
+                }],
+                agents: Vec::new(),
+            },
+            NOW,
+        );
+        let BrowserFrame::State(snapshot) = model.snapshot(NOW) else {
+            panic!("not a state frame");
+        };
+        assert!(snapshot.supervisor);
+        assert_eq!(snapshot.queue_length, 1);
+        assert_eq!(snapshot.queue[0].preview, "Where is my order?");
+        assert_eq!(snapshot.overview.map(|o| o.queue_length), Some(1));
+        // The labels move on with time: the queue is sent again, relabelled.
+        let later = model.relabel_all(NOW + 60_000);
+        assert!(
+            later.iter().any(|f| matches!(f, BrowserFrame::Queue { entries, .. } if entries[0].waiting.label == "3 minutes ago")),
+            "{later:?}"
+        );
     }
 
     fn info() -> ConversationInfo {

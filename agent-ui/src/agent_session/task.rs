@@ -146,7 +146,7 @@ impl Task {
                 },
                 _ = tick.tick() => self.housekeeping().await,
                 _ = sleep_until_opt(relabel_at) => {
-                    if let Some(frame) = self.model.relabel(now_ms()) {
+                    for frame in self.model.relabel_all(now_ms()) {
                         self.broadcast(frame);
                     }
                     self.schedule_relabel();
@@ -306,6 +306,11 @@ impl Task {
             tracing::info!(agent = %self.credentials.name, "upstream session live");
             for reply in self.pending.clone() {
                 self.send_upstream(&reply).await;
+            }
+            // A supervisor's browsers show the overview in every view (the live
+            // panel); it is asked for once per upstream session.
+            if self.model.is_supervisor() {
+                self.send_upstream(&ClientFrame::Supervise).await;
             }
         }
         self.schedule_relabel();

@@ -129,6 +129,8 @@ pub struct Duties {
     pub router_ports: RouterPorts,
     /// `AGENTS`' names.
     pub agent_names: Vec<String>,
+    /// `SUPERVISORS`: who may ask for the overview.
+    pub supervisors: Vec<String>,
     /// `AGENT_GRACE_SECS`.
     pub grace: Duration,
     /// Where the router queues transcripts and alerts.
@@ -173,6 +175,7 @@ impl Duties {
                 grace: self.grace,
                 jobs: Some(RouterJobs::new(self.jobs.clone(), self.hooks.clone())),
                 notices: self.notices.clone(),
+                supervisors: self.supervisors.clone(),
             },
             stopped.clone(),
         )

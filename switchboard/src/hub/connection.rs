@@ -6,6 +6,7 @@
 //! goes on; a silent peer, a full buffer, a newer session of the same agent
 //! or shutdown ends it.
 
+use super::queue_list::QueueList;
 use crate::cluster::duties::Term;
 use crate::http::AppState;
 use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
@@ -93,13 +94,14 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
         let mut close_code = 1000;
+        let mut queue_list = QueueList::default();
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
                 next = frames_rx.recv() => match next {
                     Some(item) => {
                         // Queue frames without flushing while more are
                         // waiting: one socket write for a burst, not one each.
-                        let written = feed_item(&mut sink, &store, item).await;
+                        let written = feed_item(&mut sink, &store, &mut queue_list, item).await;
                         let flushed = match written {
                             Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(FeedError::from),
                             other => other,
@@ -299,6 +301,7 @@ impl From<StoreError> for FeedError {
 async fn feed_item(
     sink: &mut Sink,
     store: &Arc<dyn MessageLog>,
+    queue_list: &mut QueueList,
     item: Outgoing,
 ) -> Result<(), FeedError> {
     match item {
@@ -370,6 +373,11 @@ async fn feed_item(
             feed(sink, &frame).await
         }
         Outgoing::OptOut { conversation } => feed_opt_out(sink, store, conversation).await,
+        Outgoing::Queue { length, entries } => {
+            let entries = queue_list.entries(store, entries).await?;
+            let frame = ServerFrame::Queue { length, entries };
+            feed(sink, &frame).await
+        }
     }
 }
 
@@ -572,6 +580,12 @@ async fn handle_frame(
             conversation,
             to,
         },
+        ClientFrame::Take { conversation } => Command::Take {
+            agent,
+            conn_id,
+            conversation,
+        },
+        ClientFrame::Supervise => Command::Supervise { agent, conn_id },
     };
     router.send(command).await;
 }

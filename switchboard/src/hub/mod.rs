@@ -2,6 +2,7 @@
 //! router commands and router output into frames.
 
 pub mod connection;
+mod queue_list;
 
 /// Largest message an agent may send (a reply is at most a few KB); a larger
 /// one ends the session with 1009 (see `switchboard_protocol::violation`).

@@ -10,7 +10,7 @@
 use super::conn::ConnId;
 use crate::store::AgentSettings;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use switchboard_protocol::{AgentPresence, ConversationId, Seq};
+use switchboard_protocol::{AgentLoad, AgentPresence, ConversationId, Seq};
 
 /// One configured agent.
 #[derive(Debug)]
@@ -39,6 +39,10 @@ pub struct Session {
     pub delivered: HashMap<ConversationId, Seq>,
     /// Has not been sent the presence list yet.
     pub needs_presence: bool,
+    /// Asked for `overview` frames (a supervisor's `supervise`).
+    pub supervising: bool,
+    /// Is owed an `overview` now (just asked), changed or not.
+    pub needs_overview: bool,
 }
 
 impl Agent {
@@ -79,6 +83,20 @@ pub fn pick<'a>(agents: &'a BTreeMap<String, Agent>, avoid: Option<&str>) -> Opt
             .map(|(name, _)| name.as_str())
     };
     best(avoid).or_else(|| avoid.and_then(|_| best(None)))
+}
+
+/// Every agent's state and load, sorted by name (the `overview` frame's).
+pub fn loads(agents: &BTreeMap<String, Agent>) -> Vec<AgentLoad> {
+    agents
+        .iter()
+        .map(|(name, agent)| AgentLoad {
+            name: name.clone(),
+            online: agent.online(),
+            available: agent.settings.available,
+            load: agent.load(),
+            capacity: agent.settings.capacity,
+        })
+        .collect()
 }
 
 /// The `presence` list, sorted by name.

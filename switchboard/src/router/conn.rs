@@ -46,6 +46,23 @@ pub enum Outgoing {
     },
     /// The current `opt_out` state, read from the store.
     OptOut { conversation: ConversationId },
+    /// A `queue` frame: `length`, and for each listed conversation its
+    /// first unanswered message, newest messages and opt-out state, read
+    /// from the store.
+    Queue { length: usize, entries: Vec<Queued> },
+}
+
+/// A listed queue entry as the router knows it; the connection's task reads
+/// the rest from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub conversation: ConversationId,
+    /// Newest seq of the conversation: the store is read up to it.
+    pub head: Seq,
+    /// When the conversation was queued: the waiting time shown when none
+    /// of the customer's messages is unanswered (e.g. handed back after a
+    /// reply).
+    pub since_ms: u64,
 }
 
 /// On resume, the status of this many recent messages per conversation is re-sent.

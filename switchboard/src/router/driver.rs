@@ -120,6 +120,7 @@ pub async fn spawn(
     let (mut core, effects) = Core::recover(&config.agent_names, &settings, routes, now_ms());
     let notice_every = notice_tick_every(&config.notices);
     core.set_notices(config.notices);
+    core.set_supervisors(config.supervisors);
     tracing::info!(
         cursor,
         live = core.live.len(),
@@ -273,6 +274,19 @@ impl Driver {
                 conn: conn_id,
                 conversation,
                 to,
+            },
+            Command::Take {
+                agent,
+                conn_id,
+                conversation,
+            } => Event::Take {
+                agent,
+                conn: conn_id,
+                conversation,
+            },
+            Command::Supervise { agent, conn_id } => Event::Supervise {
+                agent,
+                conn: conn_id,
             },
             Command::GraceExpired { agent, generation } => {
                 Event::GraceExpired { agent, generation }

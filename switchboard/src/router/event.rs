@@ -54,6 +54,15 @@ pub enum Event {
         conversation: ConversationId,
         to: Option<String>,
     },
+    /// `take` frame, from session `conn`: the agent chose a queued
+    /// conversation.
+    Take {
+        agent: String,
+        conn: ConnId,
+        conversation: ConversationId,
+    },
+    /// `supervise` frame, from session `conn`.
+    Supervise { agent: String, conn: ConnId },
     /// The grace timer started at disconnect number `generation` fired.
     GraceExpired { agent: String, generation: u64 },
     /// A message was stored (from the change feed).

@@ -6,7 +6,9 @@
 //! statuses, opt-outs), [`super::commands`] (reply, resolve, transfer,
 //! availability), [`super::queue`] (FIFO queue, picking and claiming),
 //! [`super::delivery`] (what each session is sent), [`super::presence`]
-//! (sessions, grace periods, `presence` and `queue` announcements).
+//! (sessions, grace periods, `presence` and `queue` announcements),
+//! [`super::take`] (an agent taking a queued conversation),
+//! [`super::overview`] (the supervisors' live view).
 //!
 //! Invariants (checked by [`Core::check_invariants`] in the tests):
 //! * `live` holds exactly the queued and assigned conversations;
@@ -26,11 +28,12 @@
 //! write; a failed claim is retried after a backoff ([`Effect::RetryDrain`]).
 
 use super::agents::Agent;
+use super::conn::Outgoing;
 use super::event::{Effect, Event};
 use crate::conversation::notice::NoticeSettings;
 use crate::store::{AgentSettings, RouteRecord};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use switchboard_protocol::{AgentPresence, ConversationId, Seq};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use switchboard_protocol::{AgentPresence, ConversationId, Seq, ServerFrame};
 
 /// A conversation that is queued or assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +72,13 @@ pub struct Core {
     pub(super) hand_back: HashMap<ConversationId, String>,
     /// Assignments made so far (orders agents for round-robin ties).
     pub(super) assignments: u64,
-    /// The queue length agents were last told.
-    pub(super) announced_queue: usize,
+    /// The queue agents were last told (`queue`: length and listed entries).
+    pub(super) announced_queue: Outgoing,
+    /// Agents who may ask for the `overview` (`SUPERVISORS`).
+    pub(super) supervisors: BTreeSet<String>,
+    /// The overview supervising sessions were last told (`None`: nobody
+    /// asked yet, or nobody supervises any more).
+    pub(super) announced_overview: Option<ServerFrame>,
     /// The presence list agents were last told.
     pub(super) announced_presence: Vec<AgentPresence>,
     /// Which automatic texts to waiting customers are on (`notices.rs`).
@@ -117,7 +125,12 @@ impl Core {
             unsaved_resolves: HashMap::new(),
             hand_back: HashMap::new(),
             assignments: 0,
-            announced_queue: 0,
+            announced_queue: Outgoing::Queue {
+                length: 0,
+                entries: Vec::new(),
+            },
+            supervisors: BTreeSet::new(),
+            announced_overview: None,
             announced_presence: Vec::new(),
             notices: NoticeSettings::default(),
             noticed: HashMap::new(),
@@ -166,7 +179,7 @@ impl Core {
         }
         queued.sort();
         core.queue = queued.into_iter().map(|(_, c)| c).collect();
-        core.announced_queue = core.queue.len();
+        core.announced_queue = core.queue_list();
         core.announced_presence = super::agents::presence(&core.agents);
         let holding: Vec<(String, u64)> = core
             .agents
@@ -184,6 +197,7 @@ impl Core {
     /// Handles one event at time `now_ms`; returns what to do, in order.
     pub fn step(&mut self, event: Event, now_ms: u64) -> Vec<Effect> {
         self.now_ms = now_ms;
+        let overview_may_change = super::overview::may_change(self, &event);
         match event {
             Event::Connected {
                 agent,
@@ -218,6 +232,12 @@ impl Core {
                 conversation,
                 to,
             } => self.transfer(&agent, conn, &conversation, to),
+            Event::Take {
+                agent,
+                conn,
+                conversation,
+            } => self.take(&agent, conn, &conversation),
+            Event::Supervise { agent, conn } => self.supervise(&agent, conn),
             Event::GraceExpired { agent, generation } => self.grace_expired(&agent, generation),
             Event::Message {
                 conversation,
@@ -247,6 +267,9 @@ impl Core {
         }
         self.announce_presence();
         self.announce_queue();
+        if overview_may_change {
+            self.announce_overview();
+        }
         std::mem::take(&mut self.effects)
     }
 
@@ -281,7 +304,6 @@ impl Core {
     /// Panics when an invariant from the module docs does not hold.
     #[cfg(test)]
     pub fn check_invariants(&self) {
-        use std::collections::BTreeSet;
         let queued: BTreeSet<&ConversationId> = self
             .live
             .iter()

@@ -24,13 +24,15 @@ mod feed;
 mod lanes;
 mod machine;
 mod notices;
+mod overview;
 mod presence;
 mod queue;
 mod stats;
+mod take;
 #[cfg(test)]
 mod tests;
 
-pub use conn::{Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
+pub use conn::{Conn, ConnId, Outgoing, Queued, RESUME_STATUS_WINDOW};
 pub use driver::{spawn, RouterPorts};
 pub use event::{ClaimOutcome, Effect, Event};
 pub use stats::RouterStats;
@@ -85,6 +87,17 @@ pub enum Command {
         conversation: ConversationId,
         to: Option<String>,
     },
+    Take {
+        agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
+        conversation: ConversationId,
+    },
+    Supervise {
+        agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
+    },
     GraceExpired {
         agent: String,
         generation: u64,
@@ -116,4 +129,6 @@ pub struct RouterConfig {
     pub jobs: Option<RouterJobs>,
     /// Automatic texts to waiting customers (off by default).
     pub notices: NoticeSettings,
+    /// Agents who may ask for the supervisors' `overview` (`SUPERVISORS`).
+    pub supervisors: Vec<String>,
 }

@@ -6,12 +6,14 @@
 //! to each new session).
 
 use super::agents::{self, Session};
-use super::conn::ConnId;
+use super::conn::{ConnId, Outgoing, Queued};
 use super::event::Effect;
 use super::machine::Core;
-use crate::store::AgentSettings;
+use crate::store::{AgentSettings, RouteRecord};
 use std::collections::{BTreeMap, HashMap};
-use switchboard_protocol::{ConversationId, ErrorCode, Seq, ServerFrame, UnassignReason};
+use switchboard_protocol::{
+    ConversationId, ErrorCode, Seq, ServerFrame, UnassignReason, QUEUE_LIST_LIMIT,
+};
 
 impl Core {
     /// A session said `hello`. It replaces the agent's session of the same
@@ -85,6 +87,8 @@ impl Core {
                 client,
                 delivered: HashMap::new(),
                 needs_presence: true,
+                supervising: false,
+                needs_overview: false,
             },
         );
         let sessions = agent.sessions.len();
@@ -97,8 +101,15 @@ impl Core {
                 available: declared.available,
                 capacity: declared.capacity,
                 queue_length,
+                supervisor: self.supervisors.contains(name),
             },
         );
+        // The new session has no list of the queue yet; the others have
+        // the current one.
+        if queue_length > 0 {
+            let out = self.queue_list();
+            self.send_to(name, conn, out);
+        }
         for conversation in &held {
             match resume.get(conversation) {
                 Some(&seen) => self.resume(name, conn, conversation, seen),
@@ -203,13 +214,59 @@ impl Core {
         self.announced_presence = list;
     }
 
-    /// Sends `queue` to every session when the queue's length changed.
+    /// The `queue` work item for the current queue: its length and the
+    /// [`QUEUE_LIST_LIMIT`] longest waiting.
+    pub(super) fn queue_list(&self) -> Outgoing {
+        let entries = self
+            .queue
+            .iter()
+            .take(QUEUE_LIST_LIMIT)
+            .filter_map(|c| {
+                let live = self.live.get(c)?;
+                let since_ms = match live.route {
+                    RouteRecord::Queued { since_ms, .. } => since_ms,
+                    _ => return None,
+                };
+                Some(Queued {
+                    conversation: c.clone(),
+                    head: live.head,
+                    since_ms,
+                })
+            })
+            .collect();
+        Outgoing::Queue {
+            length: self.queue.len(),
+            entries,
+        }
+    }
+
+    /// Whether the queue is still what agents were last told: checked
+    /// in place, since it runs after every event (no allocation; nothing
+    /// at all to compare while nobody waits).
+    fn queue_as_announced(&self) -> bool {
+        let Outgoing::Queue { length, entries } = &self.announced_queue else {
+            return false;
+        };
+        let listed = self.queue.iter().take(QUEUE_LIST_LIMIT);
+        *length == self.queue.len()
+            && entries.len() == listed.len()
+            && listed.zip(entries).all(|(c, told)| {
+                *c == told.conversation
+                    && self.live.get(c).is_some_and(|l| {
+                        l.head == told.head
+                            && matches!(l.route, RouteRecord::Queued { since_ms, .. } if since_ms == told.since_ms)
+                    })
+            })
+    }
+
+    /// Sends `queue` to every session when the queue's length or one of
+    /// its listed entries (which, and how far each has got) changed.
     pub(super) fn announce_queue(&mut self) {
-        let length = self.queue.len();
-        if length == self.announced_queue {
+        if self.queue_as_announced() {
             return;
         }
-        self.announced_queue = length;
+        let out = self.queue_list();
+        self.announced_queue = out.clone();
         let online: Vec<String> = self
             .agents
             .iter()
@@ -217,7 +274,7 @@ impl Core {
             .map(|(name, _)| name.clone())
             .collect();
         for name in online {
-            self.frame(&name, ServerFrame::Queue { length });
+            self.send(&name, out.clone());
         }
     }
 }

@@ -10,6 +10,7 @@ use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
 
 mod decisions_rate;
 mod sessions_property;
+mod take;
 
 /// The state machine plus a stand-in for the driver that performs effects
 /// the way it does, with every claim won unless told otherwise.
@@ -251,6 +252,16 @@ fn frames_to(effects: &[Effect], to: &str) -> Vec<ServerFrame> {
         .collect()
 }
 
+/// The lengths of the `queue` frames among `sent`.
+fn queue_lengths(sent: &[Outgoing]) -> Vec<usize> {
+    sent.iter()
+        .filter_map(|o| match o {
+            Outgoing::Queue { length, .. } => Some(*length),
+            _ => None,
+        })
+        .collect()
+}
+
 fn pair(agent: &str, conversation: &str) -> (String, String) {
     (agent.to_string(), conversation.to_string())
 }
@@ -312,11 +323,11 @@ fn capacity_is_never_exceeded_and_the_queue_is_fifo() {
     h.inbound(&c(1), 1);
     let effects = h.inbound(&c(2), 1);
     assert!(assigned(&effects).is_empty());
-    assert!(frames_to(&effects, "alice").contains(&ServerFrame::Queue { length: 1 }));
+    assert!(queue_lengths(&sent_to(&effects, "alice")).contains(&1));
     h.inbound(&c(3), 1);
     let effects = h.resolve("alice", &c(1));
     assert_eq!(assigned(&effects), vec![pair("alice", &c(2))]);
-    assert!(frames_to(&effects, "alice").contains(&ServerFrame::Queue { length: 1 }));
+    assert!(queue_lengths(&sent_to(&effects, "alice")).contains(&1));
     assert_eq!(
         assigned(&h.resolve("alice", &c(2))),
         vec![pair("alice", &c(3))]
@@ -683,7 +694,8 @@ fn declared_availability_survives_a_restart() {
             agent: "alice".into(),
             available: false,
             capacity: 3,
-            queue_length: 0
+            queue_length: 0,
+            supervisor: false,
         })
     );
     assert!(assigned(&h.inbound(&c(1), 1)).is_empty());
@@ -1473,7 +1485,7 @@ fn capacity_and_availability_are_the_agents_not_each_sessions() {
     assert!(assigned(&effects).is_empty());
     assert_eq!(h.core.queue.len(), 1);
     for conn in [UI_A, UI_B] {
-        assert!(frames_on(&effects, conn).contains(&ServerFrame::Queue { length: 1 }));
+        assert!(queue_lengths(&sent_on(&effects, conn)).contains(&1));
     }
     // Away from session B: saved once, and session A is told (B knows).
     let effects = h.run(Event::Availability {

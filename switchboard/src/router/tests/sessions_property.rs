@@ -1,7 +1,8 @@
 //! Property test of several sessions per agent. Over random interleavings of
 //! sessions connecting (new clients, and reconnects of a client resuming from
 //! what its old connection was shown), sessions leaving, customers writing,
-//! replies, resolves, availability changes and grace periods running out:
+//! replies, resolves, takes from the queue, availability changes and grace
+//! periods running out:
 //! every live session of an agent is shown each seq of each conversation the
 //! agent holds once, in order, with no gap — whichever session it came
 //! through and whenever it joined — and nothing is sent on a connection that
@@ -41,6 +42,12 @@ enum Step {
         pick: usize,
         conv: u32,
     },
+    /// A live connection takes `conv` from the queue (refused unless it
+    /// waits there).
+    Take {
+        pick: usize,
+        conv: u32,
+    },
     Availability {
         pick: usize,
         available: bool,
@@ -59,6 +66,7 @@ fn step() -> impl Strategy<Value = Step> {
         5 => (0..4u32).prop_map(|conv| Step::Inbound { conv }),
         2 => (any::<usize>(), 0..4u32).prop_map(|(pick, conv)| Step::Reply { pick, conv }),
         1 => (any::<usize>(), 0..4u32).prop_map(|(pick, conv)| Step::Resolve { pick, conv }),
+        1 => (any::<usize>(), 0..4u32).prop_map(|(pick, conv)| Step::Take { pick, conv }),
         1 => (any::<usize>(), any::<bool>(), 1..4u32).prop_map(|(pick, available, capacity)| {
             Step::Availability { pick, available, capacity }
         }),
@@ -248,6 +256,16 @@ fn play(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     continue;
                 };
                 h.run(Event::Resolve {
+                    agent: AGENTS[agent].into(),
+                    conn,
+                    conversation: c(conv),
+                })
+            }
+            Step::Take { pick, conv } => {
+                let Some((conn, agent)) = w.pick(pick) else {
+                    continue;
+                };
+                h.run(Event::Take {
                     agent: AGENTS[agent].into(),
                     conn,
                     conversation: c(conv),
