@@ -19,8 +19,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use switchboard_protocol::{ClientFrame, DeliveryStatus, ServerFrame};
 
-/// Generous: an emulator on a busy machine.
-const WAIT: Duration = Duration::from_secs(120);
+/// Generous: an emulator on a busy machine (each reply is some twenty
+/// DynamoDB round trips): a minute plus two seconds per message.
+fn wait_for(messages: u64) -> Duration {
+    Duration::from_secs(60 + 2 * messages)
+}
 const TOKEN: &str = "dynamo-cost-metrics-token-0123456789";
 /// On-demand prices in us-east-1 (AWS's DynamoDB pricing page, after the
 /// November 2024 cut): dollars per million request units, and per million
@@ -187,7 +190,7 @@ async fn dynamodb_requests_and_capacity_per_message_are_counted() {
         }
     }
     alice
-        .until(WAIT, "every text", |a| {
+        .until(wait_for(customers * texts), "every text", |a| {
             numbers.iter().all(|c| a.bodies(c).len() == texts as usize)
         })
         .await;
@@ -208,24 +211,31 @@ async fn dynamodb_requests_and_capacity_per_message_are_counted() {
             sent += 1;
         }
     }
-    alice
-        .until(WAIT, "every reply delivered", |a| {
-            let delivered = a
-                .frames
-                .iter()
-                .filter(|f| {
-                    matches!(
-                        f,
-                        ServerFrame::Status {
-                            status: DeliveryStatus::Delivered,
-                            ..
-                        }
-                    )
-                })
-                .count();
-            delivered >= sent
-        })
-        .await;
+    let delivered = |a: &Agent| {
+        a.frames
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Status {
+                        status: DeliveryStatus::Delivered,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    if !alice
+        .try_until(wait_for(sent as u64), |a| delivered(a) >= sent)
+        .await
+    {
+        panic!(
+            "{} of {sent} replies delivered, {} sent to Twilio; log:\n{}",
+            delivered(&alice),
+            sim.sent().await.len(),
+            sb.log()
+        );
+    }
     let sent_to_twilio = sim.sent().await.len();
     assert_eq!(sent_to_twilio, sent, "each reply sent once");
     let replies_usage = Usage::of(&sb).await.since(&after_texts);
