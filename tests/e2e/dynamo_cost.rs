@@ -211,19 +211,21 @@ async fn dynamodb_requests_and_capacity_per_message_are_counted() {
             sent += 1;
         }
     }
+    // Replies delivered, each once however many frames said so.
     let delivered = |a: &Agent| {
         a.frames
             .iter()
-            .filter(|f| {
-                matches!(
-                    f,
-                    ServerFrame::Status {
-                        status: DeliveryStatus::Delivered,
-                        ..
-                    }
-                )
+            .filter_map(|f| match f {
+                ServerFrame::Status {
+                    conversation,
+                    seq,
+                    status: DeliveryStatus::Delivered,
+                    ..
+                } => Some((conversation.clone(), *seq)),
+                _ => None,
             })
-            .count()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
     };
     if !alice
         .try_until(wait_for(sent as u64), |a| delivered(a) >= sent)
