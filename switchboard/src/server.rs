@@ -151,6 +151,12 @@ pub async fn serve(
         client,
         from: config.twilio_from.clone(),
         status_callback: config.public_url_of(STATUS_PATH),
+        earlier_posts_land_within: match config.aws.store {
+            StoreKind::Sled => None,
+            StoreKind::Dynamodb => Some(crate::outbox::handover::posts_land_within(
+                crate::twilio::client::REQUEST_TIMEOUT,
+            )),
+        },
     };
     let replies = ReplyRelay::default();
     let relay_task = replies.spawn(accepted_replies);

@@ -2,10 +2,13 @@
 //!
 //! A reply is in the store's outbox from the moment it is acknowledged until
 //! Twilio accepted it or refused it for good, so a crash in between only
-//! delays it: at start-up everything still in the outbox is sent again.
-//! Network errors, 429 and 5xx are retried with exponential backoff; any
-//! other refusal marks the message failed with Twilio's code and message,
-//! which the agent sees.
+//! delays it: at start-up (or a new leader's term) everything still in the
+//! outbox is sent again, and while running the worker lists the outbox every
+//! [`RELIST_EVERY`] and picks up replies a send left there when it gave up
+//! on a store write ([`handover::stranded`]), so a customer does not wait
+//! for the next restart. Network errors, 429 and 5xx are retried with
+//! exponential backoff; any other refusal marks the message failed with
+//! Twilio's code and message, which the agent sees.
 //!
 //! No reply is sent twice, even across a crash: before the first POST of a
 //! reply the worker durably records its send intent
@@ -16,19 +19,25 @@
 //! recorded and it is not sent; not found, it is sent. The replies an
 //! earlier run left with an intent are checked one at a time, oldest first,
 //! so identical replies to one customer each claim their own message.
+//!
+//! With several switchboards, a new leader checks those only once the old
+//! leader's POSTs must have landed at Twilio ([`handover::check_after`]),
+//! and a leader whose term ends drops its POSTs in flight at once.
 
+pub mod handover;
 pub mod reconcile;
 
 use crate::backoff::TWILIO_SEND;
 use crate::store::{
-    MessageLog, PendingReplies, SendIntent, StatusTarget, StatusUpdate, StoreError,
+    MessageLog, PendingReplies, PendingReply, SendIntent, StatusTarget, StatusUpdate, StoreError,
 };
 use crate::twilio::client::{ListQuery, OutboundSms, SendError, TwilioClient};
 use crate::twilio::{describe_error, OPTED_OUT_ERROR};
 use backon::BackoffBuilder;
 use reconcile::{Claims, Decision, Sought, UNVERIFIED};
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Direction, Seq};
 use tokio::sync::{mpsc, watch, Semaphore};
 
@@ -37,6 +46,15 @@ const CONCURRENCY: usize = 16;
 /// Give up on a message after retrying this many times (about ten minutes);
 /// sends and checks of Twilio's list count alike.
 const MAX_RETRIES: usize = 14;
+/// How often the worker lists the outbox again for stranded replies (one
+/// is picked up on its second sighting: within two of these).
+pub const RELIST_EVERY: Duration = Duration::from_secs(20);
+
+/// A reply's place: its conversation and sequence number.
+type Position = (ConversationId, Seq);
+
+/// The replies this term is sending or checking now.
+type Active = Arc<Mutex<HashSet<Position>>>;
 
 #[derive(Clone)]
 pub struct Outbox {
@@ -47,12 +65,20 @@ pub struct Outbox {
     pub client: TwilioClient,
     pub from: String,
     pub status_callback: String,
+    /// With several switchboards (DynamoDB): how long after a term starts an
+    /// earlier leader's POST may still land at Twilio
+    /// ([`handover::posts_land_within`]); replies left with an intent are
+    /// checked only after it, and a POST in flight when the term ends is
+    /// dropped. `None` with one instance (sled): nobody else sends, and a
+    /// POST in flight at shutdown is left to finish.
+    pub earlier_posts_land_within: Option<Duration>,
 }
 
 impl Outbox {
     /// Sends what the store still holds, then whatever `accepted` announces,
     /// until shutdown (or, with several switchboards, until this instance
-    /// stops leading). A POST in flight is left to finish; a send waiting to
+    /// stops leading). With one instance a POST in flight is left to finish;
+    /// with several it is dropped (see [`handover`]). A send waiting to
     /// retry stops, and it and unsent ones stay in the outbox for the next
     /// start or leader, which looks in Twilio's list first for any reply
     /// with an intent.
@@ -61,8 +87,21 @@ impl Outbox {
         mut accepted: mpsc::UnboundedReceiver<(ConversationId, Seq)>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let term_started = Instant::now();
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
+        let active: Active = Arc::default();
+        // Replies with an intent, checked one at a time, oldest first (see
+        // the module docs).
+        let (unsure, unsure_rx) = mpsc::unbounded_channel();
+        let checker = tokio::spawn(check_in_order(
+            this.clone(),
+            slots.clone(),
+            active.clone(),
+            unsure_rx,
+            term_started,
+            shutdown.clone(),
+        ));
         // A reply accepted while the listing was read can be both in it and
         // announced on `accepted`: the listing's copy is the one sent.
         let mut listed = HashSet::new();
@@ -75,37 +114,22 @@ impl Outbox {
                         "resending replies left in the outbox"
                     );
                 }
-                let (unsure, never_tried): (Vec<_>, Vec<_>) =
-                    pending.into_iter().partition(|p| p.intent.is_some());
-                for p in never_tried {
-                    spawn_send(&this, &slots, (p.conversation, p.seq), &shutdown).await;
-                }
-                if !unsure.is_empty() {
+                let with_intent = pending.iter().filter(|p| p.intent.is_some()).count();
+                if with_intent > 0 {
                     tracing::info!(
-                        count = unsure.len(),
+                        count = with_intent,
                         "checking with Twilio which replies an earlier run may have sent"
                     );
-                    // One at a time, oldest first (see the module docs).
-                    let (this, slots) = (this.clone(), slots.clone());
-                    let stop = shutdown.clone();
-                    tokio::spawn(async move {
-                        for p in unsure {
-                            let Ok(_permit) = slots.acquire().await else {
-                                return;
-                            };
-                            if *stop.borrow() {
-                                return;
-                            }
-                            crate::telemetry::outbox_pending(1.0);
-                            this.send(&p.conversation, p.seq, p.intent, stop.clone())
-                                .await;
-                            crate::telemetry::outbox_pending(-1.0);
-                        }
-                    });
                 }
+                dispatch(&this, &slots, &active, &unsure, pending, &shutdown).await;
             }
             Err(e) => tracing::error!(error = %e, "could not read the outbox"),
         }
+        let mut relist =
+            tokio::time::interval_at(tokio::time::Instant::now() + RELIST_EVERY, RELIST_EVERY);
+        relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The unsettled replies of the last listing, not in hand then.
+        let mut idle_before: HashSet<Position> = HashSet::new();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -113,11 +137,48 @@ impl Outbox {
                     Some(position) if listed.contains(&position) => {
                         tracing::debug!(conversation = position.0, seq = position.1, "already being sent from the outbox listing");
                     }
-                    Some(position) => spawn_send(&this, &slots, position, &shutdown).await,
+                    Some(position) => {
+                        if take_in_hand(&active, &position) {
+                            spawn_send(&this, &slots, &active, position, &shutdown).await;
+                        }
+                    }
                     None => break,
                 },
+                _ = relist.tick() => {
+                    let pending = match this.pending.pending_replies().await {
+                        Ok(pending) => pending,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not list the outbox again");
+                            continue;
+                        }
+                    };
+                    let positions: Vec<Position> =
+                        pending.iter().map(|p| (p.conversation.clone(), p.seq)).collect();
+                    let (picked, idle_now) = {
+                        let active = lock(&active);
+                        let picked: HashSet<Position> =
+                            handover::stranded(&idle_before, &positions, &active).into_iter().collect();
+                        let idle_now = positions.into_iter().filter(|p| !active.contains(p)).collect();
+                        (picked, idle_now)
+                    };
+                    idle_before = idle_now;
+                    if picked.is_empty() {
+                        continue;
+                    }
+                    tracing::warn!(
+                        count = picked.len(),
+                        "picking up replies a send left in the outbox"
+                    );
+                    let stranded = pending
+                        .into_iter()
+                        .filter(|p| picked.contains(&(p.conversation.clone(), p.seq)))
+                        .collect();
+                    dispatch(&this, &slots, &active, &unsure, stranded, &shutdown).await;
+                }
             }
         }
+        drop(unsure);
+        let _ = checker.await;
         // Wait for the sends in flight (bounded by the client's timeouts).
         let _ = slots.acquire_many(CONCURRENCY as u32).await;
     }
@@ -153,7 +214,7 @@ impl Outbox {
                 return;
             }
             Err(e) => {
-                tracing::error!(conversation, seq, error = %e, "could not read an outbox message; will retry at next start");
+                tracing::error!(conversation, seq, error = %e, "could not read an outbox message; picked up again by a later listing");
                 return;
             }
         };
@@ -185,7 +246,7 @@ impl Outbox {
                         return;
                     }
                     // Without it a crash after the POST would send it twice.
-                    tracing::error!(conversation, seq, error = %e, "could not record the intent to send; will retry at next start");
+                    tracing::error!(conversation, seq, error = %e, "could not record the intent to send; picked up again by a later listing");
                     crate::telemetry::store_error("record_intent");
                     return;
                 }
@@ -200,6 +261,11 @@ impl Outbox {
         };
         let mut delays = TWILIO_SEND.builder().with_max_times(MAX_RETRIES).build();
         loop {
+            if *stop.borrow() {
+                // The term ended (or shutdown) before this attempt: the
+                // reply stays in the outbox with its intent.
+                return;
+            }
             let failure = if unsure {
                 match self.reconcile(&sms, seq, &intent).await {
                     Ok(Decision::AlreadySent {
@@ -252,7 +318,15 @@ impl Outbox {
                     Err(failure) => failure,
                 }
             } else {
-                match self.client.send_message(&sms).await {
+                let Some(answer) = self.post(&sms, &mut stop).await else {
+                    tracing::warn!(
+                        conversation,
+                        seq,
+                        "the term ended mid-POST: dropped; the next leader looks for it in Twilio's list once it must have landed"
+                    );
+                    return;
+                };
+                match answer {
                     Ok(sent) => {
                         tracing::debug!(conversation, seq, sid = sent.sid, "sent to Twilio");
                         crate::telemetry::twilio_send("sent", None);
@@ -316,6 +390,29 @@ impl Outbox {
                 );
                 return;
             }
+        }
+    }
+
+    /// One POST of a reply. With several switchboards it is raced against
+    /// the end of the term: `None` when the term ended first (the POST is
+    /// dropped; see [`handover`]).
+    async fn post(
+        &self,
+        sms: &OutboundSms,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Result<crate::twilio::client::SentMessage, SendError>> {
+        if self.earlier_posts_land_within.is_none() {
+            return Some(self.client.send_message(sms).await);
+        }
+        let ended = async {
+            if stop.wait_for(|stopped| *stopped).await.is_err() {
+                // No term left to end it (the sender is gone): let it finish.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            answer = self.client.send_message(sms) => Some(answer),
+            () = ended => None,
         }
     }
 
@@ -458,7 +555,8 @@ impl Outbox {
                 );
                 return;
             }
-            // Left in the outbox: sent again at the next start.
+            // Left in the outbox: a later listing picks it up (with its
+            // intent, so Twilio's list is checked first).
             tracing::error!(conversation, seq, error = %e, "could not record a send result");
             crate::telemetry::store_error("update_status");
         }
@@ -499,20 +597,100 @@ where
     }
 }
 
+/// The active set, whatever a panicking holder left in it.
+fn lock(active: &Active) -> std::sync::MutexGuard<'_, HashSet<Position>> {
+    match active.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Marks a reply as in this term's hands; `false` if it already was.
+fn take_in_hand(active: &Active, position: &Position) -> bool {
+    lock(active).insert(position.clone())
+}
+
+/// Hands listed replies to the senders: without an intent straight to a
+/// send, with one to the in-order checker. Replies already in hand are
+/// skipped.
+async fn dispatch(
+    this: &Arc<Outbox>,
+    slots: &Arc<Semaphore>,
+    active: &Active,
+    unsure: &mpsc::UnboundedSender<PendingReply>,
+    pending: Vec<PendingReply>,
+    stop: &watch::Receiver<bool>,
+) {
+    for p in pending {
+        let position = (p.conversation.clone(), p.seq);
+        if !take_in_hand(active, &position) {
+            continue;
+        }
+        if p.intent.is_some() {
+            if unsure.send(p).is_err() {
+                lock(active).remove(&position);
+            }
+        } else {
+            spawn_send(this, slots, active, position, stop).await;
+        }
+    }
+}
+
+/// Checks, then sends if need be, the replies that have an intent, one at a
+/// time in the order given; with several switchboards, not before an
+/// earlier leader's POSTs must have landed ([`handover::check_after`]).
+async fn check_in_order(
+    this: Arc<Outbox>,
+    slots: Arc<Semaphore>,
+    active: Active,
+    mut queue: mpsc::UnboundedReceiver<PendingReply>,
+    term_started: Instant,
+    mut stop: watch::Receiver<bool>,
+) {
+    while let Some(p) = queue.recv().await {
+        if let Some(within) = this.earlier_posts_land_within {
+            let wait = handover::check_after(term_started.elapsed(), within);
+            if !wait.is_zero() {
+                tracing::info!(
+                    ?wait,
+                    "waiting until an earlier leader's POSTs must have landed before checking Twilio's list"
+                );
+                if crate::backoff::sleep_or_stop(&mut stop, wait).await {
+                    return;
+                }
+            }
+        }
+        let Ok(_permit) = slots.acquire().await else {
+            return;
+        };
+        if *stop.borrow() {
+            return;
+        }
+        crate::telemetry::outbox_pending(1.0);
+        this.send(&p.conversation, p.seq, p.intent, stop.clone())
+            .await;
+        crate::telemetry::outbox_pending(-1.0);
+        lock(&active).remove(&(p.conversation, p.seq));
+    }
+}
+
 async fn spawn_send(
     this: &Arc<Outbox>,
     slots: &Arc<Semaphore>,
-    (conversation, seq): (ConversationId, Seq),
+    active: &Active,
+    (conversation, seq): Position,
     stop: &watch::Receiver<bool>,
 ) {
     let Ok(permit) = slots.clone().acquire_owned().await else {
+        lock(active).remove(&(conversation, seq));
         return;
     };
-    let (this, stop) = (this.clone(), stop.clone());
+    let (this, active, stop) = (this.clone(), active.clone(), stop.clone());
     crate::telemetry::outbox_pending(1.0);
     tokio::spawn(async move {
         this.send(&conversation, seq, None, stop).await;
         crate::telemetry::outbox_pending(-1.0);
+        lock(&active).remove(&(conversation, seq));
         drop(permit);
     });
 }
