@@ -9,7 +9,8 @@
 
 use crate::common;
 
-use common::aws::Moto;
+use common::aws::{unique_name, Moto};
+use common::twilio_media::{mms_params, TwilioMedia};
 use common::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -30,26 +31,22 @@ async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard
 
 /// `n` switchboards on one fresh table set in `moto`.
 async fn members_on(moto: &Moto, n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard> {
-    members_texting(
-        moto,
-        n,
-        lease_secs,
-        grace_secs,
-        &Options::default().twilio_api_base,
-    )
-    .await
+    let twilio = Options::default().twilio_api_base;
+    members_texting(moto, n, lease_secs, grace_secs, &twilio, &[]).await
 }
 
 /// `n` switchboards on one fresh table set in `moto`, sending replies to the
-/// Twilio API at `twilio_api_base`.
+/// Twilio API at `twilio_api_base`, with `more_env` set too.
 async fn members_texting(
     moto: &Moto,
     n: usize,
     lease_secs: &str,
     grace_secs: f64,
     twilio_api_base: &str,
+    more_env: &[(String, String)],
 ) -> Vec<Switchboard> {
-    let env = dynamodb_env(moto);
+    let mut env = dynamodb_env(moto);
+    env.extend(more_env.iter().cloned());
     let mut started = Vec::new();
     for i in 0..n {
         let mut extra = env.clone();
@@ -570,7 +567,7 @@ async fn a_reply_in_flight_when_its_leader_stalls_past_the_lease_reaches_twilio_
     // over. Checking Twilio's list at takeover would find nothing and send
     // the reply a second time.
     let sim = PhoneSim::start("http://127.0.0.1:9/twilio/sms", 50).await;
-    let sbs = members_texting(&Moto::shared(), 2, SHORT_LEASE, 30.0, &sim.base).await;
+    let sbs = members_texting(&Moto::shared(), 2, SHORT_LEASE, 30.0, &sim.base, &[]).await;
     let all: Vec<&Switchboard> = sbs.iter().collect();
     let leader = one_leader(&all).await;
     let other = 1 - leader;
@@ -662,4 +659,53 @@ async fn sent_to(sim: &PhoneSim, customer: &str) -> Vec<String> {
         .filter(|m| m["to"] == customer)
         .map(|m| m["body"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_running_on_a_dyno_that_dies_is_finished_by_another_without_waiting_out_the_attempt_limit(
+) {
+    // A media download that hangs: the job's attempt is running on the
+    // instance that took the webhook when that instance is killed.
+    let moto = Moto::shared();
+    let bucket = unique_name("media");
+    moto.create_bucket(&bucket).await;
+    let twilio = TwilioMedia::start(ACCOUNT_SID, AUTH_TOKEN).await;
+    let env = [("S3_BUCKET".to_string(), bucket.clone())];
+    let mut sbs = members_texting(&moto, 2, SHORT_LEASE, 30.0, &twilio.base, &env).await;
+    let sid = format!("MM{}", &new_sid()[2..]);
+    let url = twilio.add(&sid, "MEslow", "image/png", b"not really a png", false);
+    twilio.hold("MEslow");
+    let from = number(800);
+    let params = mms_params(&sid, &from, "a picture", &[(url, "image/png".into())]);
+    assert_eq!(sbs[0].post_signed("/twilio/sms", &params).await.0, 200);
+    wait_for(
+        "the download to start on the first instance",
+        WAIT,
+        async || (twilio.held("MEslow") > 0).then_some(()),
+    )
+    .await;
+
+    sbs[0].kill9();
+    let killed = Instant::now();
+    twilio.release("MEslow");
+    let key = format!("media/{from}/{sid}/0.png");
+    // Generous: the claim is free 40 s after the dead instance's last
+    // renewal, and the other instance looks for published jobs every 10 s.
+    // (Before heartbeats, the claim held the job for 360 s.)
+    let (body, _) = wait_for(
+        &format!("s3://{bucket}/{key}, from the other instance"),
+        Duration::from_secs(180),
+        async || moto.s3_object(&bucket, &key).await,
+    )
+    .await;
+    eprintln!(
+        "a running job of a killed instance was finished by another {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    assert_eq!(body, b"not really a png");
+    let log = sbs[1].log();
+    assert!(
+        log.contains("queued a job another instance published"),
+        "the other instance adopted the job; its log:\n{log}"
+    );
 }
