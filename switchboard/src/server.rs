@@ -157,6 +157,10 @@ pub async fn serve(
                 crate::twilio::client::REQUEST_TIMEOUT,
             )),
         },
+        lease_lost: match config.aws.store {
+            StoreKind::Sled => None,
+            StoreKind::Dynamodb => Some(fence.losses()),
+        },
     };
     let replies = ReplyRelay::default();
     let relay_task = replies.spawn(accepted_replies);

@@ -600,8 +600,8 @@ async fn a_reply_in_flight_when_its_leader_stalls_past_the_lease_reaches_twilio_
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sbs[leader].signal("STOP");
-    let (mut alice, at) = alice.reconnect_to_leader(&all).await;
-    assert_eq!(at, other, "the other member took over");
+    // (Not through the stopped member: its handshake would hang.)
+    let (mut alice, _) = alice.reconnect_to_leader(&[&sbs[other]]).await;
 
     // The held POST lands: the customer has the reply.
     let deadline = Instant::now() + WAIT;

@@ -17,7 +17,8 @@
 //!   before this term did;
 //! * each POST ends, on the old leader's side, within the Twilio client's
 //!   request timeout, and the old leader drops a POST in flight as soon as
-//!   its term ends;
+//!   it learns that it lost the lease (on shutdown it gives the lease up
+//!   instead, and lets its POSTs finish before releasing it);
 //! * Twilio may still create a message from a request whose client went
 //!   away: we allow [`LANDING_MARGIN`] for that (an assumption about
 //!   Twilio's front end, not something it documents).
@@ -30,12 +31,17 @@
 //! **A stranded reply.** A reply whose intent or result write failed (a
 //! DynamoDB hiccup, an emulator's error) is left in the outbox by the send
 //! that gave up. The worker lists the outbox again now and then, and sends
-//! what it finds unsettled and not being sent by this term — but only once
-//! it was seen so in two listings in a row ([`stranded`]): the outbox index
-//! is eventually consistent, so a reply settled a moment ago (and whose
-//! intent was deleted with it) can still be listed once.
+//! what it finds unsettled and left alone ([`Hands`]): listed, and not in
+//! this term's hands, in two listings in a row, and not taken or let go by
+//! this term since the first of them began. A listing is a snapshot that may
+//! be stale by the time it is read (the outbox index is eventually
+//! consistent, and a send may settle a reply while the listing is read), so
+//! a reply settled a moment ago can still be listed: without that rule it
+//! would be sent again. And a reply can be in the outbox before the store
+//! announces it (the append is visible before it returns): picked up from a
+//! listing, its announcement is ignored.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::time::Duration;
 
@@ -56,18 +62,71 @@ pub fn check_after(term_age: Duration, land_within: Duration) -> Duration {
     land_within.saturating_sub(term_age)
 }
 
-/// The replies to pick up: unsettled in this listing and the previous one,
-/// and not being sent by this term now (see the module docs).
-pub fn stranded<P: Eq + Hash + Clone>(
-    previous: &HashSet<P>,
-    current: &[P],
-    active: &HashSet<P>,
-) -> Vec<P> {
-    current
-        .iter()
-        .filter(|p| previous.contains(*p) && !active.contains(*p))
-        .cloned()
-        .collect()
+/// Which replies this term has in hand, and which it touched lately, to
+/// tell a stranded reply from one being (or just) sent (see the module docs).
+#[derive(Debug)]
+pub struct Hands<P> {
+    /// Being sent or checked now.
+    in_hand: HashSet<P>,
+    /// The listing generation in which each was last taken or let go.
+    touched: HashMap<P, u64>,
+    /// Listings begun so far.
+    listing: u64,
+    /// What the last listing showed that was not in hand then.
+    idle_last: HashSet<P>,
+}
+
+impl<P> Default for Hands<P> {
+    fn default() -> Self {
+        Hands {
+            in_hand: HashSet::new(),
+            touched: HashMap::new(),
+            listing: 0,
+            idle_last: HashSet::new(),
+        }
+    }
+}
+
+impl<P: Eq + Hash + Clone> Hands<P> {
+    /// Takes a reply in hand; `false` if it already was.
+    pub fn take(&mut self, p: &P) -> bool {
+        self.touched.insert(p.clone(), self.listing);
+        self.in_hand.insert(p.clone())
+    }
+
+    /// Lets go of a reply (its send returned, whatever came of it).
+    pub fn release(&mut self, p: &P) {
+        self.in_hand.remove(p);
+        self.touched.insert(p.clone(), self.listing);
+    }
+
+    /// A listing of the outbox is about to be read.
+    pub fn listing_started(&mut self) {
+        self.listing += 1;
+    }
+
+    /// The listing begun last showed `current` (unsettled replies): returns
+    /// the stranded ones, to take in hand.
+    pub fn listed(&mut self, current: &[P]) -> Vec<P> {
+        // The generation in which the previous listing began.
+        let since = self.listing.saturating_sub(1);
+        let stranded = current
+            .iter()
+            .filter(|p| {
+                self.idle_last.contains(*p)
+                    && !self.in_hand.contains(*p)
+                    && self.touched.get(*p).is_none_or(|g| *g < since)
+            })
+            .cloned()
+            .collect();
+        self.idle_last = current
+            .iter()
+            .filter(|p| !self.in_hand.contains(*p))
+            .cloned()
+            .collect();
+        self.touched.retain(|_, g| *g >= since);
+        stranded
+    }
 }
 
 #[cfg(test)]
@@ -104,18 +163,67 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_reply_is_stranded_only_when_seen_unsettled_twice_and_not_in_hand() {
-        let previous: HashSet<u32> = [1, 2, 3].into();
-        let active: HashSet<u32> = [2].into();
-        // 1: seen twice, idle — stranded. 2: being sent. 3: settled since
-        // (gone from the listing). 4: new in this listing (may be a lagging
-        // index entry of a reply settled a moment ago).
-        assert_eq!(stranded(&previous, &[1, 2, 4], &active), vec![1]);
+    /// Lists `current` as the next listing (begun and read at once).
+    fn list(hands: &mut Hands<u32>, current: &[u32]) -> Vec<u32> {
+        hands.listing_started();
+        hands.listed(current)
     }
 
     #[test]
-    fn the_first_listing_strands_nothing() {
-        assert!(stranded(&HashSet::new(), &[1, 2], &HashSet::new()).is_empty());
+    fn a_reply_left_alone_through_two_listings_is_stranded() {
+        let mut hands = Hands::default();
+        assert!(list(&mut hands, &[1]).is_empty(), "the first sighting");
+        assert_eq!(list(&mut hands, &[1]), vec![1]);
+    }
+
+    #[test]
+    fn a_reply_in_hand_is_not_stranded() {
+        let mut hands = Hands::default();
+        assert!(hands.take(&1));
+        assert!(!hands.take(&1), "already in hand");
+        assert!(list(&mut hands, &[1]).is_empty());
+        assert!(list(&mut hands, &[1]).is_empty());
+    }
+
+    #[test]
+    fn a_reply_settled_while_a_listing_was_read_is_not_sent_again() {
+        let mut hands = Hands::default();
+        // Listed before its announcement came (the store's append was
+        // visible before it returned): idle in the first listing.
+        assert!(list(&mut hands, &[1]).is_empty());
+        // Announced, sent and settled while the next listing was read; the
+        // listing still shows it.
+        hands.listing_started();
+        assert!(hands.take(&1));
+        hands.release(&1);
+        assert!(hands.listed(&[1]).is_empty());
+        // A later listing that (wrongly) still shows it, once more.
+        assert!(list(&mut hands, &[1]).is_empty());
+    }
+
+    #[test]
+    fn a_reply_its_send_gave_up_on_is_picked_up_after_two_quiet_listings() {
+        let mut hands = Hands::default();
+        assert!(hands.take(&1));
+        // Its send gave up on a store write while a listing was read.
+        hands.listing_started();
+        hands.release(&1);
+        assert!(hands.listed(&[1]).is_empty(), "first sighting");
+        assert!(
+            list(&mut hands, &[1]).is_empty(),
+            "let go since the first began"
+        );
+        assert_eq!(list(&mut hands, &[1]), vec![1]);
+    }
+
+    #[test]
+    fn a_reply_gone_from_a_listing_starts_over() {
+        let mut hands = Hands::default();
+        assert!(list(&mut hands, &[1, 2]).is_empty());
+        assert_eq!(list(&mut hands, &[2, 3]), vec![2]);
+        assert!(
+            list(&mut hands, &[1]).is_empty(),
+            "1 was not in the last one"
+        );
     }
 }

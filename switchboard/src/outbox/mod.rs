@@ -5,7 +5,7 @@
 //! delays it: at start-up (or a new leader's term) everything still in the
 //! outbox is sent again, and while running the worker lists the outbox every
 //! [`RELIST_EVERY`] and picks up replies a send left there when it gave up
-//! on a store write ([`handover::stranded`]), so a customer does not wait
+//! on a store write ([`handover::Hands`]), so a customer does not wait
 //! for the next restart. Network errors, 429 and 5xx are retried with
 //! exponential backoff; any other refusal marks the message failed with
 //! Twilio's code and message, which the agent sees.
@@ -22,7 +22,7 @@
 //!
 //! With several switchboards, a new leader checks those only once the old
 //! leader's POSTs must have landed at Twilio ([`handover::check_after`]),
-//! and a leader whose term ends drops its POSTs in flight at once.
+//! and a leader that loses the lease drops its POSTs in flight at once.
 
 pub mod handover;
 pub mod reconcile;
@@ -53,8 +53,8 @@ pub const RELIST_EVERY: Duration = Duration::from_secs(20);
 /// A reply's place: its conversation and sequence number.
 type Position = (ConversationId, Seq);
 
-/// The replies this term is sending or checking now.
-type Active = Arc<Mutex<HashSet<Position>>>;
+/// The replies this term is sending or checking now (and lately).
+type Active = Arc<Mutex<handover::Hands<Position>>>;
 
 #[derive(Clone)]
 pub struct Outbox {
@@ -68,26 +68,34 @@ pub struct Outbox {
     /// With several switchboards (DynamoDB): how long after a term starts an
     /// earlier leader's POST may still land at Twilio
     /// ([`handover::posts_land_within`]); replies left with an intent are
-    /// checked only after it, and a POST in flight when the term ends is
-    /// dropped. `None` with one instance (sled): nobody else sends, and a
-    /// POST in flight at shutdown is left to finish.
+    /// checked only after it. `None` with one instance (sled): nobody else
+    /// sends.
     pub earlier_posts_land_within: Option<Duration>,
+    /// With several switchboards: bumped when this instance loses the lease
+    /// (`FenceCell::losses`); a POST in flight then is dropped. On shutdown
+    /// the lease is given up, not lost: a POST in flight finishes before it
+    /// is released.
+    pub lease_lost: Option<watch::Receiver<u64>>,
 }
 
 impl Outbox {
     /// Sends what the store still holds, then whatever `accepted` announces,
     /// until shutdown (or, with several switchboards, until this instance
-    /// stops leading). With one instance a POST in flight is left to finish;
-    /// with several it is dropped (see [`handover`]). A send waiting to
+    /// stops leading). A POST in flight is left to finish, unless the lease
+    /// was lost (see [`handover`]). A send waiting to
     /// retry stops, and it and unsent ones stay in the outbox for the next
     /// start or leader, which looks in Twilio's list first for any reply
     /// with an intent.
     pub async fn run(
-        self,
+        mut self,
         mut accepted: mpsc::UnboundedReceiver<(ConversationId, Seq)>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let term_started = Instant::now();
+        // Only losses from now on end this term's POSTs.
+        if let Some(lost) = &mut self.lease_lost {
+            lost.mark_unchanged();
+        }
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
         let active: Active = Arc::default();
@@ -102,7 +110,7 @@ impl Outbox {
             term_started,
             shutdown.clone(),
         ));
-        // A reply accepted while the listing was read can be both in it and
+        // A reply accepted while a listing was read can be both in it and
         // announced on `accepted`: the listing's copy is the one sent.
         let mut listed = HashSet::new();
         match this.pending.pending_replies().await {
@@ -128,8 +136,6 @@ impl Outbox {
         let mut relist =
             tokio::time::interval_at(tokio::time::Instant::now() + RELIST_EVERY, RELIST_EVERY);
         relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The unsettled replies of the last listing, not in hand then.
-        let mut idle_before: HashSet<Position> = HashSet::new();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -145,6 +151,7 @@ impl Outbox {
                     None => break,
                 },
                 _ = relist.tick() => {
+                    lock(&active).listing_started();
                     let pending = match this.pending.pending_replies().await {
                         Ok(pending) => pending,
                         Err(e) => {
@@ -154,14 +161,8 @@ impl Outbox {
                     };
                     let positions: Vec<Position> =
                         pending.iter().map(|p| (p.conversation.clone(), p.seq)).collect();
-                    let (picked, idle_now) = {
-                        let active = lock(&active);
-                        let picked: HashSet<Position> =
-                            handover::stranded(&idle_before, &positions, &active).into_iter().collect();
-                        let idle_now = positions.into_iter().filter(|p| !active.contains(p)).collect();
-                        (picked, idle_now)
-                    };
-                    idle_before = idle_now;
+                    let picked: HashSet<Position> =
+                        lock(&active).listed(&positions).into_iter().collect();
                     if picked.is_empty() {
                         continue;
                     }
@@ -173,6 +174,11 @@ impl Outbox {
                         .into_iter()
                         .filter(|p| picked.contains(&(p.conversation.clone(), p.seq)))
                         .collect();
+                    // Its announcement may still come (the store's append can
+                    // be visible in the listing well before it returns): it
+                    // is then skipped like a listed one, or it would be sent
+                    // again once this send is done.
+                    listed.extend(picked);
                     dispatch(&this, &slots, &active, &unsure, stranded, &shutdown).await;
                 }
             }
@@ -318,11 +324,11 @@ impl Outbox {
                     Err(failure) => failure,
                 }
             } else {
-                let Some(answer) = self.post(&sms, &mut stop).await else {
+                let Some(answer) = self.post(&sms).await else {
                     tracing::warn!(
                         conversation,
                         seq,
-                        "the term ended mid-POST: dropped; the next leader looks for it in Twilio's list once it must have landed"
+                        "lost the lease mid-POST: dropped; the next leader looks for it in Twilio's list once it must have landed"
                     );
                     return;
                 };
@@ -394,19 +400,19 @@ impl Outbox {
     }
 
     /// One POST of a reply. With several switchboards it is raced against
-    /// the end of the term: `None` when the term ended first (the POST is
+    /// the loss of the lease: `None` when that came first (the POST is
     /// dropped; see [`handover`]).
     async fn post(
         &self,
         sms: &OutboundSms,
-        stop: &mut watch::Receiver<bool>,
     ) -> Option<Result<crate::twilio::client::SentMessage, SendError>> {
-        if self.earlier_posts_land_within.is_none() {
+        let Some(lost) = &self.lease_lost else {
             return Some(self.client.send_message(sms).await);
-        }
+        };
+        let mut lost = lost.clone();
         let ended = async {
-            if stop.wait_for(|stopped| *stopped).await.is_err() {
-                // No term left to end it (the sender is gone): let it finish.
+            if lost.changed().await.is_err() {
+                // Nothing can report a loss any more: let it finish.
                 std::future::pending::<()>().await;
             }
         };
@@ -598,7 +604,7 @@ where
 }
 
 /// The active set, whatever a panicking holder left in it.
-fn lock(active: &Active) -> std::sync::MutexGuard<'_, HashSet<Position>> {
+fn lock(active: &Active) -> std::sync::MutexGuard<'_, handover::Hands<Position>> {
     match active.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -607,7 +613,7 @@ fn lock(active: &Active) -> std::sync::MutexGuard<'_, HashSet<Position>> {
 
 /// Marks a reply as in this term's hands; `false` if it already was.
 fn take_in_hand(active: &Active, position: &Position) -> bool {
-    lock(active).insert(position.clone())
+    lock(active).take(position)
 }
 
 /// Hands listed replies to the senders: without an intent straight to a
@@ -628,7 +634,7 @@ async fn dispatch(
         }
         if p.intent.is_some() {
             if unsure.send(p).is_err() {
-                lock(active).remove(&position);
+                lock(active).release(&position);
             }
         } else {
             spawn_send(this, slots, active, position, stop).await;
@@ -670,7 +676,7 @@ async fn check_in_order(
         this.send(&p.conversation, p.seq, p.intent, stop.clone())
             .await;
         crate::telemetry::outbox_pending(-1.0);
-        lock(&active).remove(&(p.conversation, p.seq));
+        lock(&active).release(&(p.conversation, p.seq));
     }
 }
 
@@ -682,7 +688,7 @@ async fn spawn_send(
     stop: &watch::Receiver<bool>,
 ) {
     let Ok(permit) = slots.clone().acquire_owned().await else {
-        lock(active).remove(&(conversation, seq));
+        lock(active).release(&(conversation, seq));
         return;
     };
     let (this, active, stop) = (this.clone(), active.clone(), stop.clone());
@@ -690,7 +696,7 @@ async fn spawn_send(
     tokio::spawn(async move {
         this.send(&conversation, seq, None, stop).await;
         crate::telemetry::outbox_pending(-1.0);
-        lock(&active).remove(&(conversation, seq));
+        lock(&active).release(&(conversation, seq));
         drop(permit);
     });
 }
