@@ -152,6 +152,16 @@ pub async fn serve(
         client,
         from: config.twilio_from.clone(),
         status_callback: config.public_url_of(STATUS_PATH),
+        earlier_posts_land_within: match config.aws.store {
+            StoreKind::Sled => None,
+            StoreKind::Dynamodb => Some(crate::outbox::handover::posts_land_within(
+                crate::twilio::client::REQUEST_TIMEOUT,
+            )),
+        },
+        lease_lost: match config.aws.store {
+            StoreKind::Sled => None,
+            StoreKind::Dynamodb => Some(fence.losses()),
+        },
     };
     let replies = ReplyRelay::default();
     let relay_task = replies.spawn(accepted_replies);

@@ -9,12 +9,13 @@
 
 use crate::common;
 
-use common::aws::Moto;
+use common::aws::{unique_name, Moto};
+use common::twilio_media::{mms_params, TwilioMedia};
 use common::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use switchboard_protocol::client::ConnectError;
-use switchboard_protocol::{ErrorCode, ServerFrame};
+use switchboard_protocol::{ClientFrame, DeliveryStatus, ErrorCode, ServerFrame};
 
 /// Generous bound of every wait (only a broken run reaches it).
 const WAIT: Duration = Duration::from_secs(60);
@@ -30,7 +31,22 @@ async fn members(n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard
 
 /// `n` switchboards on one fresh table set in `moto`.
 async fn members_on(moto: &Moto, n: usize, lease_secs: &str, grace_secs: f64) -> Vec<Switchboard> {
-    let env = dynamodb_env(moto);
+    let twilio = Options::default().twilio_api_base;
+    members_texting(moto, n, lease_secs, grace_secs, &twilio, &[]).await
+}
+
+/// `n` switchboards on one fresh table set in `moto`, sending replies to the
+/// Twilio API at `twilio_api_base`, with `more_env` set too.
+async fn members_texting(
+    moto: &Moto,
+    n: usize,
+    lease_secs: &str,
+    grace_secs: f64,
+    twilio_api_base: &str,
+    more_env: &[(String, String)],
+) -> Vec<Switchboard> {
+    let mut env = dynamodb_env(moto);
+    env.extend(more_env.iter().cloned());
     let mut started = Vec::new();
     for i in 0..n {
         let mut extra = env.clone();
@@ -42,7 +58,7 @@ async fn members_on(moto: &Moto, n: usize, lease_secs: &str, grace_secs: f64) ->
                 extra_env: extra,
                 grace_secs,
                 await_leadership: false,
-                ..Options::default()
+                twilio_api_base: twilio_api_base.to_string(),
             })
             .await,
         );
@@ -537,4 +553,162 @@ async fn dynamodb_paused_past_the_lease_ends_with_one_leader_and_every_webhook_s
             sb.log()
         );
     }
+}
+
+/// What the agent last saw of the delivery of reply `seq`.
+fn status_of(agent: &Agent, seq: u64) -> Option<DeliveryStatus> {
+    agent.frames.iter().rev().find_map(|f| match f {
+        ServerFrame::Status { seq: s, status, .. } if *s == seq => Some(*status),
+        _ => None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reply_in_flight_when_its_leader_stalls_past_the_lease_reaches_twilio_once() {
+    // Twilio is slow with the reply: the POST reaches the stand-in, which
+    // creates the message only after the leader stalled and another took
+    // over. Checking Twilio's list at takeover would find nothing and send
+    // the reply a second time.
+    let sim = PhoneSim::start("http://127.0.0.1:9/twilio/sms", 50).await;
+    let sbs = members_texting(&Moto::shared(), 2, SHORT_LEASE, 30.0, &sim.base, &[]).await;
+    let all: Vec<&Switchboard> = sbs.iter().collect();
+    let leader = one_leader(&all).await;
+    let other = 1 - leader;
+    let (mut alice, at) =
+        Agent::connect_to_leader(&all, "alice", BTreeMap::new(), Some(true), Some(10)).await;
+    assert_eq!(at, leader);
+    let customer = number(700);
+    assert_eq!(
+        sbs[other].text(&customer, "where is my order?").await.0,
+        200
+    );
+    alice
+        .until(WAIT, "the conversation", |a| a.assigned.contains(&customer))
+        .await;
+
+    let body = "it ships today";
+    sim.faults(serde_json::json!([{ "status": 201, "accept_after_ms": 8000 }]))
+        .await;
+    alice
+        .send(&ClientFrame::Reply {
+            conversation: customer.clone(),
+            client_id: "r1".into(),
+            body: body.into(),
+        })
+        .await;
+    // The POST is at the stand-in (it took the fault) and held there.
+    let deadline = Instant::now() + WAIT;
+    while sim.pending_faults().await > 0 {
+        assert!(Instant::now() < deadline, "the reply was never POSTed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sbs[leader].signal("STOP");
+    // (Not through the stopped member: its handshake would hang.)
+    let (mut alice, _) = alice.reconnect_to_leader(&[&sbs[other]]).await;
+
+    // The held POST lands: the customer has the reply.
+    let deadline = Instant::now() + WAIT;
+    while sent_to(&sim, &customer).await.is_empty() {
+        assert!(Instant::now() < deadline, "the held POST never landed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The old leader wakes long past its lease and steps down.
+    sbs[leader].signal("CONT");
+    assert_eq!(one_leader(&all).await, other, "exactly one leader after");
+    // Until the new leader settled the reply (alice sees its status), or
+    // sent it a second time (the assertion below says so).
+    let settled = |a: &Agent| {
+        matches!(
+            status_of(a, 2),
+            Some(DeliveryStatus::Sending | DeliveryStatus::Sent | DeliveryStatus::Delivered)
+        )
+    };
+    let deadline = Instant::now() + WAIT;
+    while sent_to(&sim, &customer).await.len() < 2
+        && !alice.try_until(Duration::from_millis(200), settled).await
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the reply's status never settled; new leader's log:\n{}",
+            sbs[other].log()
+        );
+    }
+    // Barrier: a later text through the old leader reaches alice on the new
+    // one, so both have gone past the reply.
+    assert_eq!(sbs[leader].text(&customer, "thanks").await.0, 200);
+    alice
+        .until(WAIT, "the later text", |a| {
+            a.bodies(&customer).contains(&"thanks".to_string())
+        })
+        .await;
+    assert_eq!(
+        sent_to(&sim, &customer).await,
+        [body],
+        "the customer got the reply exactly once; new leader's log:\n{}",
+        sbs[other].log()
+    );
+    let log = sbs[other].log();
+    assert!(
+        log.contains("the reply was already at Twilio"),
+        "the new leader found the old leader's POST in Twilio's list; log:\n{log}"
+    );
+}
+
+/// The bodies the stand-in was asked to send to `customer`.
+async fn sent_to(sim: &PhoneSim, customer: &str) -> Vec<String> {
+    sim.sent()
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == customer)
+        .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_running_on_a_dyno_that_dies_is_finished_by_another_without_waiting_out_the_attempt_limit(
+) {
+    // A media download that hangs: the job's attempt is running on the
+    // instance that took the webhook when that instance is killed.
+    let moto = Moto::shared();
+    let bucket = unique_name("media");
+    moto.create_bucket(&bucket).await;
+    let twilio = TwilioMedia::start(ACCOUNT_SID, AUTH_TOKEN).await;
+    let env = [("S3_BUCKET".to_string(), bucket.clone())];
+    let mut sbs = members_texting(&moto, 2, SHORT_LEASE, 30.0, &twilio.base, &env).await;
+    let sid = format!("MM{}", &new_sid()[2..]);
+    let url = twilio.add(&sid, "MEslow", "image/png", b"not really a png", false);
+    twilio.hold("MEslow");
+    let from = number(800);
+    let params = mms_params(&sid, &from, "a picture", &[(url, "image/png".into())]);
+    assert_eq!(sbs[0].post_signed("/twilio/sms", &params).await.0, 200);
+    wait_for(
+        "the download to start on the first instance",
+        WAIT,
+        async || (twilio.held("MEslow") > 0).then_some(()),
+    )
+    .await;
+
+    sbs[0].kill9();
+    let killed = Instant::now();
+    twilio.release("MEslow");
+    let key = format!("media/{from}/{sid}/0.png");
+    // Generous: the claim is free 40 s after the dead instance's last
+    // renewal, and the other instance looks for published jobs every 10 s.
+    // (Before heartbeats, the claim held the job for 360 s.)
+    let (body, _) = wait_for(
+        &format!("s3://{bucket}/{key}, from the other instance"),
+        Duration::from_secs(180),
+        async || moto.s3_object(&bucket, &key).await,
+    )
+    .await;
+    eprintln!(
+        "a running job of a killed instance was finished by another {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    assert_eq!(body, b"not really a png");
+    let log = sbs[1].log();
+    assert!(
+        log.contains("queued a job another instance published"),
+        "the other instance adopted the job; its log:\n{log}"
+    );
 }

@@ -14,7 +14,9 @@ use common::*;
 use std::time::{Duration, Instant};
 use switchboard_protocol::{ClientFrame, DeliveryStatus, ServerFrame};
 
-const WAIT: Duration = Duration::from_secs(20);
+/// Generous: with several switchboards (DynamoDB) a reply left with an
+/// intent is checked only once an earlier POST must have landed (20 s).
+const WAIT: Duration = Duration::from_secs(60);
 
 fn status_of(agent: &Agent, seq: u64) -> Option<DeliveryStatus> {
     agent.frames.iter().rev().find_map(|f| match f {

@@ -4,7 +4,9 @@
 //! A fault is either an HTTP error in Twilio's format (rate limiting, a
 //! refused recipient, an outage) or an accepted message whose delivery ends
 //! badly, which is only visible later through the status callbacks, or
-//! whose answer never comes (`hold_response`).
+//! whose answer never comes (`hold_response`), or that is created only
+//! after a while (`accept_after_ms`: a slow Twilio, whose request may
+//! outlive the client that sent it).
 
 use super::errors::{SimError, TwilioError};
 use super::state::AppState;
@@ -46,6 +48,9 @@ pub enum Fault {
         /// Never answer the request (the message exists all the same): what
         /// a client sees when the answer is lost or it dies waiting for it.
         hold_response: bool,
+        /// Hold the request this long before creating the message; it is
+        /// created even if the client went away meanwhile.
+        accept_after: Option<std::time::Duration>,
     },
 }
 
@@ -88,6 +93,9 @@ pub struct FaultSpec {
     /// For accepted messages: accept, then never send the answer.
     #[serde(default)]
     pub hold_response: bool,
+    /// For accepted messages: hold the request this many milliseconds
+    /// before creating the message (created even if the client left).
+    pub accept_after_ms: Option<u64>,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -115,14 +123,19 @@ impl TryFrom<FaultSpec> for Fault {
                 final_status,
                 error_code,
                 hold_response: spec.hold_response,
+                accept_after: spec.accept_after_ms.map(std::time::Duration::from_millis),
             });
         }
         if !(status.is_client_error() || status.is_server_error()) {
             return Err(format!("status {status} is neither a success nor an error"));
         }
-        if spec.final_status.is_some() || spec.error_code.is_some() || spec.hold_response {
+        if spec.final_status.is_some()
+            || spec.error_code.is_some()
+            || spec.hold_response
+            || spec.accept_after_ms.is_some()
+        {
             return Err(format!(
-                "status {status}: final_status, error_code and hold_response belong to accepted (2xx) messages"
+                "status {status}: final_status, error_code, hold_response and accept_after_ms belong to accepted (2xx) messages"
             ));
         }
         Ok(Fault::Reject(TwilioErrorSpec {
@@ -206,6 +219,7 @@ mod tests {
                 final_status: FinalStatus::Undelivered,
                 error_code: Some(30003),
                 hold_response: false,
+                accept_after: None,
             })
         );
         assert_eq!(
@@ -214,6 +228,7 @@ mod tests {
                 final_status: FinalStatus::Delivered,
                 error_code: None,
                 hold_response: false,
+                accept_after: None,
             })
         );
         assert_eq!(
@@ -222,6 +237,7 @@ mod tests {
                 final_status: FinalStatus::Delivered,
                 error_code: None,
                 hold_response: true,
+                accept_after: None,
             })
         );
         assert_eq!(
@@ -230,6 +246,7 @@ mod tests {
                 final_status: FinalStatus::Failed,
                 error_code: Some(30008),
                 hold_response: false,
+                accept_after: None,
             })
         );
     }

@@ -43,7 +43,7 @@ pub async fn create_message(
 
     // Faults apply to requests Twilio would otherwise accept, so a test's
     // fault is never used up by a request that was invalid anyway.
-    let (final_status, error_code, hold_response) = match state.take_fault() {
+    let (final_status, error_code, hold_response, accept_after) = match state.take_fault() {
         Some(Fault::Reject(spec)) => {
             tracing::info!(to = %request.to, code = spec.code, "phone simulator: injected error");
             return Err(spec.into());
@@ -52,10 +52,48 @@ pub async fn create_message(
             final_status,
             error_code,
             hold_response,
-        }) => (final_status, error_code, hold_response),
-        None => (FinalStatus::Delivered, None, false),
+            accept_after,
+        }) => (final_status, error_code, hold_response, accept_after),
+        None => (FinalStatus::Delivered, None, false, None),
     };
 
+    let message = match accept_after {
+        None => accept(&state, request, final_status, error_code),
+        Some(delay) => {
+            // A slow Twilio: the message is created after `delay` whether or
+            // not the client is still waiting (a task of its own, which the
+            // client's going away does not cancel).
+            tracing::info!(to = %request.to, ?delay, "phone simulator: holding the request (injected fault)");
+            let state = state.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                accept(&state, request, final_status, error_code)
+            })
+            .await
+            .map_err(|e| {
+                TwilioError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, e.to_string())
+            })?
+        }
+    };
+    if hold_response {
+        // Accepted, but the answer never comes: the client sees a timeout
+        // (or is killed meanwhile) and cannot know the message exists.
+        tracing::info!(sid = %message.sid, "phone simulator: holding the answer (injected fault)");
+        std::future::pending::<()>().await;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(message_resource(&message, &account_sid)),
+    ))
+}
+
+/// Creates an outbound message and starts its status callbacks.
+fn accept(
+    state: &AppState,
+    request: OutboundRequest,
+    final_status: FinalStatus,
+    error_code: Option<u32>,
+) -> SimMessage {
     let now = now_ms();
     let message = SimMessage {
         sid: new_sid("SM"),
@@ -88,16 +126,7 @@ pub async fn create_message(
             error_code,
         },
     );
-    if hold_response {
-        // Accepted, but the answer never comes: the client sees a timeout
-        // (or is killed meanwhile) and cannot know the message exists.
-        tracing::info!(sid = %message.sid, "phone simulator: holding the answer (injected fault)");
-        std::future::pending::<()>().await;
-    }
-    Ok((
-        StatusCode::CREATED,
-        Json(message_resource(&message, &account_sid)),
-    ))
+    message
 }
 
 /// `GET /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json`

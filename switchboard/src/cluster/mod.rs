@@ -159,6 +159,10 @@ fn act(change: Option<Change>, fence: &FenceCell, wanted: &watch::Sender<Option<
         Some(Change::Lost(why)) => {
             tracing::warn!(?why, "lost the router lease; stepping down");
             fence.set(None);
+            if why != lease::LostBecause::Resigned {
+                // The outbox drops its POSTs in flight (outbox/handover.rs).
+                fence.report_lost();
+            }
             wanted.send_replace(None);
         }
         None => {}

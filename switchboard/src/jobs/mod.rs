@@ -33,6 +33,7 @@
 //! cannot take them.
 
 pub mod alert;
+pub mod claim_heartbeat;
 pub mod hooks;
 pub mod inbound_spool;
 pub mod media;

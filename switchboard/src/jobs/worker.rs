@@ -7,6 +7,7 @@
 //! the process dies simply runs again at the next start, at the attempt
 //! time recorded for it.
 
+use super::claim_heartbeat::{self, Held, Verdict};
 use super::queue::{Arrivals, JobQueue, Pending, DONE_RETENTION};
 use super::{alert, media, transcript, Job};
 use crate::backoff;
@@ -31,8 +32,6 @@ const AFTER_PANIC: Duration = Duration::from_secs(60);
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
 /// How often the worker looks for jobs other instances published.
 const ADOPT_EVERY: Duration = Duration::from_secs(10);
-/// A job's claim across instances outlasts its attempt by this much.
-const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 /// How long shutdown waits for jobs in flight before leaving them for the
 /// next start.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -249,6 +248,7 @@ pub async fn run(
                     continue;
                 }
             };
+            let claimed_at = std::time::Instant::now();
             if let Some(wait_until) = claim(&ctx, &queue, &key).await {
                 if let Some(at) = wait_until {
                     schedule.insert((at, key));
@@ -258,10 +258,23 @@ pub async fn run(
             let ctx = ctx.clone();
             let task_key = key.clone();
             let handle = in_flight.spawn(async move {
-                let attempt = execute(&ctx, &task_key, &record.job);
-                let result = match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
-                    Ok(result) => result,
-                    Err(_) => Err(Failure::new("job", record.job.kind(), "attempt timed out")),
+                let attempt =
+                    tokio::time::timeout(ATTEMPT_LIMIT, execute(&ctx, &task_key, &record.job));
+                let finished = match &ctx.claims {
+                    None => Some(attempt.await),
+                    Some(claims) => {
+                        while_claimed(claims, &task_key, Held::claimed(claimed_at), attempt).await
+                    }
+                };
+                let kind = record.job.kind();
+                let result = match finished {
+                    Some(Ok(result)) => result,
+                    Some(Err(_)) => Err(Failure::new("job", kind, "attempt timed out")),
+                    None => Err(Failure::new(
+                        "job",
+                        kind,
+                        "attempt stopped: its claim may no longer be this instance's",
+                    )),
                 };
                 (task_key, record, result)
             });
@@ -339,8 +352,10 @@ pub async fn run(
 /// claim could not be made).
 async fn claim(ctx: &JobContext, queue: &JobQueue, key: &str) -> Option<Option<u64>> {
     let claims = ctx.claims.as_ref()?;
-    let until = now_ms() + (ATTEMPT_LIMIT + CLAIM_MARGIN).as_millis() as u64;
-    match claims.claim(key, until).await {
+    match claims
+        .claim(key, claim_heartbeat::claim_until(now_ms()))
+        .await
+    {
         Ok(JobClaim::Mine) => None,
         Ok(JobClaim::Finished) => {
             tracing::info!(job = key, "job already done by another instance");
@@ -361,6 +376,46 @@ async fn claim(ctx: &JobContext, queue: &JobQueue, key: &str) -> Option<Option<u
             tracing::warn!(job = key, error = %e, retry_in = ?retry, "could not claim a job; will retry");
             Some(Some(now_ms() + retry.as_millis() as u64))
         }
+    }
+}
+
+/// Runs `attempt` while renewing the job's claim every heartbeat
+/// (`claim_heartbeat.rs`); `None` when the claim may no longer be this
+/// instance's: the attempt is dropped, and the job goes back to the queue.
+async fn while_claimed<T>(
+    claims: &Arc<dyn JobClaims>,
+    key: &str,
+    mut held: Held,
+    attempt: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let renewals = async {
+        loop {
+            tokio::time::sleep(claim_heartbeat::HEARTBEAT).await;
+            let started = std::time::Instant::now();
+            let renewal = claims.claim(key, claim_heartbeat::claim_until(now_ms()));
+            let outcome = match tokio::time::timeout(claim_heartbeat::HEARTBEAT, renewal).await {
+                Ok(Ok(claim)) => Some(claim),
+                Ok(Err(e)) => {
+                    tracing::warn!(job = key, error = %e, "could not renew a running job's claim");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(job = key, "renewing a running job's claim timed out");
+                    None
+                }
+            };
+            if held.renewal(started, outcome) == Verdict::Stop {
+                tracing::warn!(
+                    job = key,
+                    "a running job's claim may no longer be this instance's; stopping the attempt"
+                );
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        out = attempt => Some(out),
+        () = renewals => None,
     }
 }
 

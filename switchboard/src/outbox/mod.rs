@@ -2,10 +2,13 @@
 //!
 //! A reply is in the store's outbox from the moment it is acknowledged until
 //! Twilio accepted it or refused it for good, so a crash in between only
-//! delays it: at start-up everything still in the outbox is sent again.
-//! Network errors, 429 and 5xx are retried with exponential backoff; any
-//! other refusal marks the message failed with Twilio's code and message,
-//! which the agent sees.
+//! delays it: at start-up (or a new leader's term) everything still in the
+//! outbox is sent again, and while running the worker lists the outbox every
+//! [`RELIST_EVERY`] and picks up replies a send left there when it gave up
+//! on a store write ([`handover::Hands`]), so a customer does not wait
+//! for the next restart. Network errors, 429 and 5xx are retried with
+//! exponential backoff; any other refusal marks the message failed with
+//! Twilio's code and message, which the agent sees.
 //!
 //! No reply is sent twice, even across a crash: before the first POST of a
 //! reply the worker durably records its send intent
@@ -16,19 +19,25 @@
 //! recorded and it is not sent; not found, it is sent. The replies an
 //! earlier run left with an intent are checked one at a time, oldest first,
 //! so identical replies to one customer each claim their own message.
+//!
+//! With several switchboards, a new leader checks those only once the old
+//! leader's POSTs must have landed at Twilio ([`handover::check_after`]),
+//! and a leader that loses the lease drops its POSTs in flight at once.
 
+pub mod handover;
 pub mod reconcile;
 
 use crate::backoff::TWILIO_SEND;
 use crate::store::{
-    MessageLog, PendingReplies, SendIntent, StatusTarget, StatusUpdate, StoreError,
+    MessageLog, PendingReplies, PendingReply, SendIntent, StatusTarget, StatusUpdate, StoreError,
 };
 use crate::twilio::client::{ListQuery, OutboundSms, SendError, TwilioClient};
 use crate::twilio::{describe_error, OPTED_OUT_ERROR};
 use backon::BackoffBuilder;
 use reconcile::{Claims, Decision, Sought, UNVERIFIED};
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use switchboard_protocol::{ConversationId, DeliveryError, DeliveryStatus, Direction, Seq};
 use tokio::sync::{mpsc, watch, Semaphore};
 
@@ -37,6 +46,15 @@ const CONCURRENCY: usize = 16;
 /// Give up on a message after retrying this many times (about ten minutes);
 /// sends and checks of Twilio's list count alike.
 const MAX_RETRIES: usize = 14;
+/// How often the worker lists the outbox again for stranded replies (one
+/// is picked up on its second sighting: within two of these).
+pub const RELIST_EVERY: Duration = Duration::from_secs(20);
+
+/// A reply's place: its conversation and sequence number.
+type Position = (ConversationId, Seq);
+
+/// The replies this term is sending or checking now (and lately).
+type Active = Arc<Mutex<handover::Hands<Position>>>;
 
 #[derive(Clone)]
 pub struct Outbox {
@@ -47,23 +65,52 @@ pub struct Outbox {
     pub client: TwilioClient,
     pub from: String,
     pub status_callback: String,
+    /// With several switchboards (DynamoDB): how long after a term starts an
+    /// earlier leader's POST may still land at Twilio
+    /// ([`handover::posts_land_within`]); replies left with an intent are
+    /// checked only after it. `None` with one instance (sled): nobody else
+    /// sends.
+    pub earlier_posts_land_within: Option<Duration>,
+    /// With several switchboards: bumped when this instance loses the lease
+    /// (`FenceCell::losses`); a POST in flight then is dropped. On shutdown
+    /// the lease is given up, not lost: a POST in flight finishes before it
+    /// is released.
+    pub lease_lost: Option<watch::Receiver<u64>>,
 }
 
 impl Outbox {
     /// Sends what the store still holds, then whatever `accepted` announces,
     /// until shutdown (or, with several switchboards, until this instance
-    /// stops leading). A POST in flight is left to finish; a send waiting to
+    /// stops leading). A POST in flight is left to finish, unless the lease
+    /// was lost (see [`handover`]). A send waiting to
     /// retry stops, and it and unsent ones stay in the outbox for the next
     /// start or leader, which looks in Twilio's list first for any reply
     /// with an intent.
     pub async fn run(
-        self,
+        mut self,
         mut accepted: mpsc::UnboundedReceiver<(ConversationId, Seq)>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let term_started = Instant::now();
+        // Only losses from now on end this term's POSTs.
+        if let Some(lost) = &mut self.lease_lost {
+            lost.mark_unchanged();
+        }
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
-        // A reply accepted while the listing was read can be both in it and
+        let active: Active = Arc::default();
+        // Replies with an intent, checked one at a time, oldest first (see
+        // the module docs).
+        let (unsure, unsure_rx) = mpsc::unbounded_channel();
+        let checker = tokio::spawn(check_in_order(
+            this.clone(),
+            slots.clone(),
+            active.clone(),
+            unsure_rx,
+            term_started,
+            shutdown.clone(),
+        ));
+        // A reply accepted while a listing was read can be both in it and
         // announced on `accepted`: the listing's copy is the one sent.
         let mut listed = HashSet::new();
         match this.pending.pending_replies().await {
@@ -75,37 +122,20 @@ impl Outbox {
                         "resending replies left in the outbox"
                     );
                 }
-                let (unsure, never_tried): (Vec<_>, Vec<_>) =
-                    pending.into_iter().partition(|p| p.intent.is_some());
-                for p in never_tried {
-                    spawn_send(&this, &slots, (p.conversation, p.seq), &shutdown).await;
-                }
-                if !unsure.is_empty() {
+                let with_intent = pending.iter().filter(|p| p.intent.is_some()).count();
+                if with_intent > 0 {
                     tracing::info!(
-                        count = unsure.len(),
+                        count = with_intent,
                         "checking with Twilio which replies an earlier run may have sent"
                     );
-                    // One at a time, oldest first (see the module docs).
-                    let (this, slots) = (this.clone(), slots.clone());
-                    let stop = shutdown.clone();
-                    tokio::spawn(async move {
-                        for p in unsure {
-                            let Ok(_permit) = slots.acquire().await else {
-                                return;
-                            };
-                            if *stop.borrow() {
-                                return;
-                            }
-                            crate::telemetry::outbox_pending(1.0);
-                            this.send(&p.conversation, p.seq, p.intent, stop.clone())
-                                .await;
-                            crate::telemetry::outbox_pending(-1.0);
-                        }
-                    });
                 }
+                dispatch(&this, &slots, &active, &unsure, pending, &shutdown).await;
             }
             Err(e) => tracing::error!(error = %e, "could not read the outbox"),
         }
+        let mut relist =
+            tokio::time::interval_at(tokio::time::Instant::now() + RELIST_EVERY, RELIST_EVERY);
+        relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -113,11 +143,48 @@ impl Outbox {
                     Some(position) if listed.contains(&position) => {
                         tracing::debug!(conversation = position.0, seq = position.1, "already being sent from the outbox listing");
                     }
-                    Some(position) => spawn_send(&this, &slots, position, &shutdown).await,
+                    Some(position) => {
+                        if take_in_hand(&active, &position) {
+                            spawn_send(&this, &slots, &active, position, &shutdown).await;
+                        }
+                    }
                     None => break,
                 },
+                _ = relist.tick() => {
+                    lock(&active).listing_started();
+                    let pending = match this.pending.pending_replies().await {
+                        Ok(pending) => pending,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not list the outbox again");
+                            continue;
+                        }
+                    };
+                    let positions: Vec<Position> =
+                        pending.iter().map(|p| (p.conversation.clone(), p.seq)).collect();
+                    let picked: HashSet<Position> =
+                        lock(&active).listed(&positions).into_iter().collect();
+                    if picked.is_empty() {
+                        continue;
+                    }
+                    tracing::warn!(
+                        count = picked.len(),
+                        "picking up replies a send left in the outbox"
+                    );
+                    let stranded = pending
+                        .into_iter()
+                        .filter(|p| picked.contains(&(p.conversation.clone(), p.seq)))
+                        .collect();
+                    // Its announcement may still come (the store's append can
+                    // be visible in the listing well before it returns): it
+                    // is then skipped like a listed one, or it would be sent
+                    // again once this send is done.
+                    listed.extend(picked);
+                    dispatch(&this, &slots, &active, &unsure, stranded, &shutdown).await;
+                }
             }
         }
+        drop(unsure);
+        let _ = checker.await;
         // Wait for the sends in flight (bounded by the client's timeouts).
         let _ = slots.acquire_many(CONCURRENCY as u32).await;
     }
@@ -153,7 +220,7 @@ impl Outbox {
                 return;
             }
             Err(e) => {
-                tracing::error!(conversation, seq, error = %e, "could not read an outbox message; will retry at next start");
+                tracing::error!(conversation, seq, error = %e, "could not read an outbox message; picked up again by a later listing");
                 return;
             }
         };
@@ -185,7 +252,7 @@ impl Outbox {
                         return;
                     }
                     // Without it a crash after the POST would send it twice.
-                    tracing::error!(conversation, seq, error = %e, "could not record the intent to send; will retry at next start");
+                    tracing::error!(conversation, seq, error = %e, "could not record the intent to send; picked up again by a later listing");
                     crate::telemetry::store_error("record_intent");
                     return;
                 }
@@ -200,6 +267,11 @@ impl Outbox {
         };
         let mut delays = TWILIO_SEND.builder().with_max_times(MAX_RETRIES).build();
         loop {
+            if *stop.borrow() {
+                // The term ended (or shutdown) before this attempt: the
+                // reply stays in the outbox with its intent.
+                return;
+            }
             let failure = if unsure {
                 match self.reconcile(&sms, seq, &intent).await {
                     Ok(Decision::AlreadySent {
@@ -252,7 +324,15 @@ impl Outbox {
                     Err(failure) => failure,
                 }
             } else {
-                match self.client.send_message(&sms).await {
+                let Some(answer) = self.post(&sms).await else {
+                    tracing::warn!(
+                        conversation,
+                        seq,
+                        "lost the lease mid-POST: dropped; the next leader looks for it in Twilio's list once it must have landed"
+                    );
+                    return;
+                };
+                match answer {
                     Ok(sent) => {
                         tracing::debug!(conversation, seq, sid = sent.sid, "sent to Twilio");
                         crate::telemetry::twilio_send("sent", None);
@@ -316,6 +396,29 @@ impl Outbox {
                 );
                 return;
             }
+        }
+    }
+
+    /// One POST of a reply. With several switchboards it is raced against
+    /// the loss of the lease: `None` when that came first (the POST is
+    /// dropped; see [`handover`]).
+    async fn post(
+        &self,
+        sms: &OutboundSms,
+    ) -> Option<Result<crate::twilio::client::SentMessage, SendError>> {
+        let Some(lost) = &self.lease_lost else {
+            return Some(self.client.send_message(sms).await);
+        };
+        let mut lost = lost.clone();
+        let ended = async {
+            if lost.changed().await.is_err() {
+                // Nothing can report a loss any more: let it finish.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            answer = self.client.send_message(sms) => Some(answer),
+            () = ended => None,
         }
     }
 
@@ -458,7 +561,8 @@ impl Outbox {
                 );
                 return;
             }
-            // Left in the outbox: sent again at the next start.
+            // Left in the outbox: a later listing picks it up (with its
+            // intent, so Twilio's list is checked first).
             tracing::error!(conversation, seq, error = %e, "could not record a send result");
             crate::telemetry::store_error("update_status");
         }
@@ -499,20 +603,100 @@ where
     }
 }
 
+/// The active set, whatever a panicking holder left in it.
+fn lock(active: &Active) -> std::sync::MutexGuard<'_, handover::Hands<Position>> {
+    match active.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Marks a reply as in this term's hands; `false` if it already was.
+fn take_in_hand(active: &Active, position: &Position) -> bool {
+    lock(active).take(position)
+}
+
+/// Hands listed replies to the senders: without an intent straight to a
+/// send, with one to the in-order checker. Replies already in hand are
+/// skipped.
+async fn dispatch(
+    this: &Arc<Outbox>,
+    slots: &Arc<Semaphore>,
+    active: &Active,
+    unsure: &mpsc::UnboundedSender<PendingReply>,
+    pending: Vec<PendingReply>,
+    stop: &watch::Receiver<bool>,
+) {
+    for p in pending {
+        let position = (p.conversation.clone(), p.seq);
+        if !take_in_hand(active, &position) {
+            continue;
+        }
+        if p.intent.is_some() {
+            if unsure.send(p).is_err() {
+                lock(active).release(&position);
+            }
+        } else {
+            spawn_send(this, slots, active, position, stop).await;
+        }
+    }
+}
+
+/// Checks, then sends if need be, the replies that have an intent, one at a
+/// time in the order given; with several switchboards, not before an
+/// earlier leader's POSTs must have landed ([`handover::check_after`]).
+async fn check_in_order(
+    this: Arc<Outbox>,
+    slots: Arc<Semaphore>,
+    active: Active,
+    mut queue: mpsc::UnboundedReceiver<PendingReply>,
+    term_started: Instant,
+    mut stop: watch::Receiver<bool>,
+) {
+    while let Some(p) = queue.recv().await {
+        if let Some(within) = this.earlier_posts_land_within {
+            let wait = handover::check_after(term_started.elapsed(), within);
+            if !wait.is_zero() {
+                tracing::info!(
+                    ?wait,
+                    "waiting until an earlier leader's POSTs must have landed before checking Twilio's list"
+                );
+                if crate::backoff::sleep_or_stop(&mut stop, wait).await {
+                    return;
+                }
+            }
+        }
+        let Ok(_permit) = slots.acquire().await else {
+            return;
+        };
+        if *stop.borrow() {
+            return;
+        }
+        crate::telemetry::outbox_pending(1.0);
+        this.send(&p.conversation, p.seq, p.intent, stop.clone())
+            .await;
+        crate::telemetry::outbox_pending(-1.0);
+        lock(&active).release(&(p.conversation, p.seq));
+    }
+}
+
 async fn spawn_send(
     this: &Arc<Outbox>,
     slots: &Arc<Semaphore>,
-    (conversation, seq): (ConversationId, Seq),
+    active: &Active,
+    (conversation, seq): Position,
     stop: &watch::Receiver<bool>,
 ) {
     let Ok(permit) = slots.clone().acquire_owned().await else {
+        lock(active).release(&(conversation, seq));
         return;
     };
-    let (this, stop) = (this.clone(), stop.clone());
+    let (this, active, stop) = (this.clone(), active.clone(), stop.clone());
     crate::telemetry::outbox_pending(1.0);
     tokio::spawn(async move {
         this.send(&conversation, seq, None, stop).await;
         crate::telemetry::outbox_pending(-1.0);
+        lock(&active).release(&(conversation, seq));
         drop(permit);
     });
 }

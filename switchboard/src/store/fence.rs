@@ -47,6 +47,9 @@ pub struct FenceCell {
     current: Arc<RwLock<Option<Fence>>>,
     /// Bumped each time a fenced write was refused; the lease watches it.
     refused: Arc<watch::Sender<u64>>,
+    /// Bumped each time this instance lost the lease (not when it gave it
+    /// up on shutdown); the outbox drops a POST in flight then.
+    lost: Arc<watch::Sender<u64>>,
 }
 
 impl Default for FenceCell {
@@ -61,6 +64,7 @@ impl FenceCell {
         Self {
             current: Arc::new(RwLock::new(None)),
             refused: Arc::new(watch::Sender::new(0)),
+            lost: Arc::new(watch::Sender::new(0)),
         }
     }
 
@@ -92,6 +96,17 @@ impl FenceCell {
     pub fn refusals(&self) -> watch::Receiver<u64> {
         self.refused.subscribe()
     }
+
+    /// Called by the lease loop when leadership was lost (it ran out, was
+    /// taken, or a write was refused), not when it was given up.
+    pub fn report_lost(&self) {
+        self.lost.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes whenever this instance lost the lease.
+    pub fn losses(&self) -> watch::Receiver<u64> {
+        self.lost.subscribe()
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +125,14 @@ mod tests {
         cell.report_refused();
         assert_eq!(cell.get(), None);
         assert!(refusals.has_changed().unwrap_or(false));
+    }
+
+    #[test]
+    fn a_loss_wakes_the_loss_watcher_and_no_one_else() {
+        let cell = FenceCell::new();
+        let (losses, refusals) = (cell.losses(), cell.refusals());
+        cell.report_lost();
+        assert!(losses.has_changed().unwrap_or(false));
+        assert!(!refusals.has_changed().unwrap_or(true));
     }
 }

@@ -8,7 +8,9 @@
 //! new leader. Before a job runs, the worker claims its key here; a key
 //! finished anywhere is not run again, and a key another instance is
 //! running waits for that claim to expire (so a job of an instance that
-//! died is taken over). The sled store has one instance and no claims.
+//! died is taken over). A claim lasts a few heartbeats and is renewed while
+//! its attempt runs (`jobs/claim_heartbeat.rs`). The sled store has one
+//! instance and no claims.
 //!
 //! A crash between a job's effect (a mail sent) and [`JobClaims::finish`]
 //! leaves the claim to expire, and the job runs again: at least once, as

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 const API_VERSION: &str = "2010-04-01";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest one Twilio call may take, connection included (the outbox's
+/// handover wait is derived from it: `outbox/handover.rs`).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Error bodies are quoted in error messages and logs; a misbehaving proxy
 /// could answer with a whole HTML page.
 const MAX_QUOTED_BODY: usize = 300;

@@ -5,8 +5,10 @@
 //! holds only a handful of items besides them, so listing them is one
 //! scan. Claiming is one conditional
 //! write: no item yet, or a running claim that is this instance's own or
-//! has expired (wall clocks: instances' clocks are assumed within seconds of
-//! each other, far below a claim's length). Not fenced: every instance
+//! has expired (wall clocks: instances' clocks are assumed within
+//! `jobs::claim_heartbeat::CLOCK_SKEW` of each other). A running job's
+//! claim is short and renewed by the same write while its attempt runs
+//! (`jobs/claim_heartbeat.rs`). Not fenced: every instance
 //! runs the jobs its own webhooks queue.
 
 use super::error::{self, condition_failed};
