@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
     AgentPresence, ClientFrame, ConversationId, ConversationInfo, DeliveryError, DeliveryStatus,
-    ErrorCode, Message, Seq, UnassignReason,
+    ErrorCode, Message, Seq, UnassignReason, MAX_NOTE_CHARS,
 };
 
 use crate::sentiment::{Label, WordScore};
@@ -251,6 +251,12 @@ pub enum BrowserCommand {
         client_id: String,
         body: String,
     },
+    /// A private note in the conversation's timeline (never sent).
+    Note {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
     Resolve {
         conversation: ConversationId,
     },
@@ -258,6 +264,9 @@ pub enum BrowserCommand {
         conversation: ConversationId,
         #[serde(default)]
         to: Option<String>,
+        /// For the next holder; lands in the timeline with the transfer.
+        #[serde(default)]
+        note: Option<String>,
     },
     /// The agent has seen `conversation` up to `seq` in some tab.
     Read {
@@ -383,13 +392,64 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
             check_conversation(&conversation)?;
             ClientFrame::Resolve { conversation }
         }
-        BrowserCommand::Transfer { conversation, to } => {
+        BrowserCommand::Note {
+            conversation,
+            client_id,
+            body,
+        } => {
+            check_conversation(&conversation)?;
+            let id_len = client_id.chars().count();
+            if id_len == 0 || id_len > MAX_CLIENT_ID_CHARS {
+                return Err(refuse(
+                    BrowserErrorCode::BadFrame,
+                    format!("client_id must be 1–{MAX_CLIENT_ID_CHARS} characters"),
+                ));
+            }
+            if let Some(problem) = note_problem(&body) {
+                return Err(refuse(BrowserErrorCode::InvalidReply, problem));
+            }
+            ClientFrame::Note {
+                conversation,
+                client_id,
+                body,
+            }
+        }
+        BrowserCommand::Transfer {
+            conversation,
+            to,
+            note,
+        } => {
             check_conversation(&conversation)?;
             // The page's "queue" choice may arrive as an empty name.
             let to = to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-            ClientFrame::Transfer { conversation, to }
+            let note = note.filter(|n| !n.trim().is_empty());
+            if let Some(problem) = note.as_deref().and_then(note_problem) {
+                return Err(refuse(
+                    BrowserErrorCode::TransferRejected,
+                    format!("transfer note: {problem}"),
+                ));
+            }
+            ClientFrame::Transfer {
+                conversation,
+                to,
+                note,
+            }
         }
     }))
+}
+
+/// Why a note cannot be stored (the switchboard's rule, checked here first so
+/// the page hears it at once).
+fn note_problem(body: &str) -> Option<String> {
+    if body.trim().is_empty() {
+        Some("an empty note is not stored".into())
+    } else if body.chars().count() > MAX_NOTE_CHARS {
+        Some(format!(
+            "the note is longer than {MAX_NOTE_CHARS} characters"
+        ))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -409,9 +469,24 @@ mod tests {
             parse_command(r#"{"type":"transfer","conversation":"+15550001","to":""}"#),
             Ok(Parsed::Upstream(ClientFrame::Transfer {
                 conversation: "+15550001".into(),
-                to: None
+                to: None,
+                note: None,
             }))
         );
+        assert_eq!(
+            parse_command(
+                r#"{"type":"transfer","conversation":"+1","to":"bob","note":"wants a refund"}"#
+            ),
+            Ok(Parsed::Upstream(ClientFrame::Transfer {
+                conversation: "+1".into(),
+                to: Some("bob".into()),
+                note: Some("wants a refund".into()),
+            }))
+        );
+        assert!(matches!(
+            parse_command(r#"{"type":"note","conversation":"+1","client_id":"n1","body":"vip"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Note { .. }))
+        ));
         assert!(matches!(
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"hi"}"#),
             Ok(Parsed::Upstream(ClientFrame::Reply { .. }))
@@ -433,6 +508,17 @@ mod tests {
         assert_eq!(r.code, BrowserErrorCode::InvalidReply);
         assert_eq!(r.client_id.as_deref(), Some("c1"));
         assert_eq!(r.conversation.as_deref(), Some("+1"));
+
+        let r = parse_command(r#"{"type":"note","conversation":"+1","client_id":"n1","body":""}"#)
+            .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::InvalidReply);
+        assert_eq!(r.client_id.as_deref(), Some("n1"));
+        let long = "x".repeat(MAX_NOTE_CHARS + 1);
+        let r = parse_command(&format!(
+            r#"{{"type":"transfer","conversation":"+1","to":"bob","note":"{long}"}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::TransferRejected);
 
         let r =
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c2"}"#).unwrap_err();

@@ -296,6 +296,7 @@ impl Agent {
             Command::Transfer(to) => ClientFrame::Transfer {
                 conversation: self.current.clone().unwrap_or_default(),
                 to: to.map(str::to_string),
+                note: None,
             },
             Command::Text(body) => match &self.current {
                 Some(conversation) => {
@@ -446,9 +447,15 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
 }
 
 fn print_message(m: &Message) {
+    let agent = m.agent.as_deref().unwrap_or("agent");
     let who = match m.direction {
-        Direction::Inbound => m.conversation.as_str(),
-        Direction::Outbound => m.agent.as_deref().unwrap_or("agent"),
+        Direction::Inbound => m.conversation.clone(),
+        Direction::Outbound => agent.to_string(),
+        Direction::Note => format!("{agent} (private note)"),
+        Direction::Event => match &m.event {
+            Some(event) => format!("* {}", event.describe()),
+            None => "* event".to_string(),
+        },
     };
     println!("[{} #{}] {who}: {}", m.conversation, m.seq, m.body);
 }

@@ -32,6 +32,10 @@ impl Message {
     }
 }
 
+/// Longest private note (or transfer note) the switchboard stores, in
+/// characters. Notes are never sent, so the SMS limit does not apply.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
 /// A conversation is identified by the customer's E.164 phone number.
 pub type ConversationId = String;
 
@@ -46,6 +50,56 @@ pub enum Direction {
     Inbound,
     /// From an agent, sent to the customer through Twilio.
     Outbound,
+    /// A private note by an agent (`agent`): stored in the conversation for
+    /// whoever holds it later, never sent to the customer, not a reply.
+    Note,
+    /// Something that happened to the conversation (`event` says what; an
+    /// optional note in `body`), recorded in its timeline. Never sent.
+    Event,
+}
+
+impl Direction {
+    /// True for what only agents see: notes and timeline events. Such an
+    /// entry is no message between customer and team — it neither answers
+    /// the customer nor makes them wait.
+    pub fn is_internal(self) -> bool {
+        matches!(self, Direction::Note | Direction::Event)
+    }
+}
+
+/// What happened to a conversation (the `event` of a [`Direction::Event`]
+/// entry). The entry's `agent` is who did it and `at_ms` when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// Handed from agent `from` to agent `to`, or back to the queue (`to`
+    /// absent). The entry's body is the transfer note, if one was given.
+    Transferred {
+        from: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        to: Option<String>,
+    },
+    /// Closed by agent `by`.
+    Resolved { by: String },
+    /// Opened again by agent `by` after it was resolved.
+    Reopened { by: String },
+}
+
+impl TimelineEvent {
+    /// One line for people: "transferred from alice to bob", "resolved by
+    /// alice", "reopened by bob".
+    pub fn describe(&self) -> String {
+        match self {
+            TimelineEvent::Transferred { from, to: Some(to) } => {
+                format!("transferred from {from} to {to}")
+            }
+            TimelineEvent::Transferred { from, to: None } => {
+                format!("returned to the queue by {from}")
+            }
+            TimelineEvent::Resolved { by } => format!("resolved by {by}"),
+            TimelineEvent::Reopened { by } => format!("reopened by {by}"),
+        }
+    }
 }
 
 /// Delivery state of an outbound message, in the order it may advance.
@@ -143,6 +197,11 @@ pub struct Message {
     /// Absent in messages stored before it existed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sid: Option<String>,
+    /// [`Direction::Event`] only: what happened. Absent otherwise (and in
+    /// everything stored before timeline events existed). Boxed: rare, and
+    /// it would otherwise grow every message and frame.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event: Option<Box<TimelineEvent>>,
 }
 
 /// What an agent learns about a conversation when it is assigned.
@@ -213,14 +272,25 @@ pub enum ClientFrame {
         client_id: String,
         body: String,
     },
+    /// A private note in the conversation's timeline: stored like a reply
+    /// (idempotent on `client_id`, answered with `ack`) but never sent to
+    /// the customer and allowed after STOP. Only the holder may add one.
+    Note {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
     /// Close the conversation; the next customer message opens a new one.
     Resolve { conversation: ConversationId },
     /// Hand the conversation to a named agent, or back to the queue (`to`
-    /// omitted or null).
+    /// omitted or null). `note` (optional, same limits as a note) lands in
+    /// the timeline with the `transferred` event, for the next holder.
     Transfer {
         conversation: ConversationId,
         #[serde(default)]
         to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Application-level liveness check; answered with `pong`.
     Ping {

@@ -232,6 +232,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
     // Offline target: refused with a reason.
     alice
         .send(&ClientFrame::Transfer {
+            note: None,
             conversation: number(60),
             to: Some("bob".into()),
         })
@@ -243,6 +244,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
     let mut bob = sb.agent_with("bob", 5).await;
     alice
         .send(&ClientFrame::Transfer {
+            note: None,
             conversation: number(60),
             to: Some("bob".into()),
         })
@@ -267,6 +269,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
 
     // Back to the queue: someone other than bob takes it when possible.
     bob.send(&ClientFrame::Transfer {
+        note: None,
         conversation: number(60),
         to: None,
     })
@@ -304,6 +307,7 @@ async fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
     ] {
         alice
             .send(&ClientFrame::Transfer {
+                note: None,
                 conversation: number(90),
                 to: Some(to.into()),
             })

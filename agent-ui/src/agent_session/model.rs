@@ -87,8 +87,12 @@ impl Conversation {
         if self.info.opted_out {
             return None;
         }
+        // The customer's first unanswered text: notes, timeline events and
+        // automatic texts after the last reply do not start the wait.
         self.messages
-            .get(self.first_unanswered())
+            .iter()
+            .skip(self.first_unanswered())
+            .find(|m| m.message.direction == Direction::Inbound)
             .map(|m| m.message.at_ms)
     }
 
@@ -514,6 +518,7 @@ mod tests {
             status: (direction == Direction::Outbound).then_some(DeliveryStatus::Queued),
             error: None,
             sid: None,
+            event: None,
         }
     }
 
@@ -686,6 +691,63 @@ mod tests {
             view.waiting.map(|w| w.since_ms),
             Some(NOW - 60_000),
             "waiting since the customer's text, not the automatic one"
+        );
+    }
+
+    #[test]
+    fn notes_and_timeline_events_are_no_reply_and_start_no_wait() {
+        let mut model = AgentModel::new("alice");
+        let mut note = msg(3, Direction::Note, "VIP, be gentle", NOW - 30_000);
+        note.agent = Some("bob".into());
+        let mut event = msg(4, Direction::Event, "wants a refund", NOW - 20_000);
+        event.agent = Some("bob".into());
+        event.event = Some(Box::new(switchboard_protocol::TimelineEvent::Transferred {
+            from: "bob".into(),
+            to: Some("alice".into()),
+        }));
+        let mut answered = msg(2, Direction::Outbound, "on it", NOW - 50_000);
+        answered.agent = Some("bob".into());
+        // Answered, then a note and a transfer: nobody is waiting.
+        assigned(
+            &mut model,
+            vec![
+                msg(1, Direction::Inbound, "refund?", NOW - 60_000),
+                answered,
+                note.clone(),
+                event.clone(),
+            ],
+        );
+        let view = |model: &mut AgentModel| {
+            model
+                .conversations
+                .iter_mut()
+                .find(|c| c.info.id == C)
+                .map(|c| c.view(NOW))
+                .expect("held")
+        };
+        assert_eq!(unread_of(&mut model), 0);
+        assert_eq!(
+            view(&mut model).waiting,
+            None,
+            "a note does not make anyone wait"
+        );
+        // The customer writes, then an agent adds a note: still waiting
+        // since the customer's text, still unread.
+        model.apply(
+            ServerFrame::Message {
+                message: msg(5, Direction::Inbound, "hello?", NOW - 10_000),
+            },
+            NOW,
+        );
+        let mut later = note;
+        later.seq = 6;
+        later.at_ms = NOW - 5_000;
+        model.apply(ServerFrame::Message { message: later }, NOW);
+        assert_eq!(unread_of(&mut model), 1, "a note is no answer");
+        assert_eq!(
+            view(&mut model).waiting.map(|w| w.since_ms),
+            Some(NOW - 10_000),
+            "waiting since the customer's text, not the note"
         );
     }
 

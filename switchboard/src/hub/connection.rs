@@ -18,6 +18,7 @@ use std::time::Duration;
 use switchboard_protocol::violation::{self, Violation, MAX_CLOSE_REASON};
 use switchboard_protocol::{
     decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, ServerFrame,
+    MAX_NOTE_CHARS,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -559,6 +560,37 @@ async fn handle_frame(
                 conversation,
                 client_id,
                 body,
+                note: false,
+            }
+        }
+        ClientFrame::Note {
+            conversation,
+            client_id,
+            body,
+        } => {
+            let reason = if client_id.is_empty() || client_id.len() > 128 {
+                Some("client_id must be 1 to 128 characters".to_string())
+            } else {
+                note_problem(&body)
+            };
+            if let Some(message) = reason {
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::InvalidReply,
+                    message,
+                    client_id: Some(client_id),
+                    conversation: Some(conversation),
+                    fatal: false,
+                };
+                let _ = frames.try_send(Outgoing::Frame(frame));
+                return;
+            }
+            Command::Reply {
+                agent,
+                conn_id,
+                conversation,
+                client_id,
+                body,
+                note: true,
             }
         }
         ClientFrame::Resolve { conversation } => Command::Resolve {
@@ -566,14 +598,48 @@ async fn handle_frame(
             conn_id,
             conversation,
         },
-        ClientFrame::Transfer { conversation, to } => Command::Transfer {
-            agent,
-            conn_id,
+        ClientFrame::Transfer {
             conversation,
             to,
-        },
+            note,
+        } => {
+            // A blank note is no note; a too long one refuses the transfer
+            // (the agent keeps the conversation and can shorten it).
+            let note = note.filter(|n| !n.trim().is_empty());
+            if let Some(message) = note.as_deref().and_then(note_problem) {
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::TransferRejected,
+                    message: format!("transfer note: {message}"),
+                    client_id: None,
+                    conversation: Some(conversation),
+                    fatal: false,
+                };
+                let _ = frames.try_send(Outgoing::Frame(frame));
+                return;
+            }
+            Command::Transfer {
+                agent,
+                conn_id,
+                conversation,
+                to,
+                note,
+            }
+        }
     };
     router.send(command).await;
+}
+
+/// Why a private note (or transfer note) cannot be stored, if it cannot.
+fn note_problem(body: &str) -> Option<String> {
+    if body.trim().is_empty() {
+        Some("the note is empty".to_string())
+    } else if body.chars().count() > MAX_NOTE_CHARS {
+        Some(format!(
+            "the note is longer than {MAX_NOTE_CHARS} characters"
+        ))
+    } else {
+        None
+    }
 }
 
 fn reply_error(frames: &mpsc::Sender<Outgoing>, code: ErrorCode, message: String) {

@@ -206,7 +206,8 @@ impl Core {
                 conversation,
                 client_id,
                 body,
-            } => self.reply(&agent, conn, conversation, client_id, body),
+                note,
+            } => self.reply(&agent, conn, conversation, client_id, body, note),
             Event::Resolve {
                 agent,
                 conn,
@@ -217,7 +218,8 @@ impl Core {
                 conn,
                 conversation,
                 to,
-            } => self.transfer(&agent, conn, &conversation, to),
+                note,
+            } => self.transfer(&agent, conn, &conversation, to, note),
             Event::GraceExpired { agent, generation } => self.grace_expired(&agent, generation),
             Event::Message {
                 conversation,

@@ -29,6 +29,7 @@ mod queue;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 pub use conn::{Conn, ConnId, Outgoing, RESUME_STATUS_WINDOW};
 pub use driver::{spawn, RouterPorts};
@@ -71,6 +72,8 @@ pub enum Command {
         conversation: ConversationId,
         client_id: String,
         body: String,
+        /// A private note (`note` frame) rather than a text to the customer.
+        note: bool,
     },
     Resolve {
         agent: String,
@@ -84,6 +87,8 @@ pub enum Command {
         conn_id: ConnId,
         conversation: ConversationId,
         to: Option<String>,
+        /// The transfer note, recorded with the `transferred` event.
+        note: Option<String>,
     },
     GraceExpired {
         agent: String,

@@ -44,8 +44,8 @@ pub mod sled_store;
 pub use feed::{Change, ChangeFeed, ChangeId};
 pub use lifecycle::Lifecycle;
 pub use log::{
-    Accepted, Appended, ConversationRecord, InboundMessage, MessageLog, Reply, ReplyOutcome,
-    StatusOutcome, StatusTarget, StatusUpdate,
+    Accepted, Appended, ConversationRecord, EntryKind, InboundMessage, MessageLog, Reply,
+    ReplyOutcome, StatusOutcome, StatusTarget, StatusUpdate,
 };
 pub use outbox::{PendingReplies, PendingReply, SendIntent};
 pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};

@@ -18,7 +18,7 @@
 //!
 //! | table | key | attributes | stream |
 //! |---|---|---|---|
-//! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
+//! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction` (`inbound`, `outbound`, `note`, `event`), `body`, `at_ms`, `event` (JSON: a timeline event's details), `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
 //! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `job:<job key>` → `state`, `holder`, `until_ms` (which instance runs a job, `job_claims.rs`); `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
@@ -367,9 +367,12 @@ impl MessageLog for DynamoStore {
     async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome> {
         self.check_open()?;
         let conversation = reply.conversation.clone();
+        let sends = reply.sends();
         Ok(match self.append(Draft::Reply(reply)).await? {
             Appended::New(seq) => {
-                let _ = self.outbox_tx.send((conversation, seq));
+                if sends {
+                    let _ = self.outbox_tx.send((conversation, seq));
+                }
                 ReplyOutcome::Accepted {
                     seq,
                     duplicate: false,
