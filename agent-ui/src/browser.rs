@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
-    AgentPresence, ClientFrame, ConversationId, ConversationInfo, DeliveryError, DeliveryStatus,
-    ErrorCode, Message, Seq, UnassignReason, MAX_NOTE_CHARS,
+    AgentPresence, CannedReply, ClientFrame, ConversationId, ConversationInfo, DeliveryError,
+    DeliveryStatus, ErrorCode, Message, Seq, UnassignReason, MAX_NOTE_CHARS,
 };
 
 use crate::sentiment::{Label, WordScore};
@@ -19,6 +19,8 @@ use crate::sentiment::{Label, WordScore};
 const MAX_CLIENT_ID_CHARS: usize = 128;
 /// Conversation ids are E.164 numbers; anything much longer is garbage.
 const MAX_CONVERSATION_CHARS: usize = 32;
+/// The switchboard's longest canned reply (`canned::rules::MAX_BODY_CHARS`).
+const MAX_CANNED_BODY_CHARS: usize = 1600;
 /// Sanity bound on capacity, so a typo cannot ask for a million conversations.
 pub const MAX_CAPACITY: u32 = 100;
 
@@ -91,6 +93,8 @@ pub struct Snapshot {
     pub upstream: UpstreamStatus,
     pub upstream_detail: String,
     pub agents: Vec<AgentPresence>,
+    /// The team's canned replies, by keyword.
+    pub canned: Vec<CannedReply>,
     pub conversations: Vec<ConversationView>,
 }
 
@@ -121,6 +125,8 @@ pub enum BrowserErrorCode {
     TransferRejected,
     /// The switchboard is unreachable (or could not store it): retry.
     Unavailable,
+    /// A canned reply could not be saved or deleted (the message says why).
+    InvalidCanned,
     /// Another client signed in as this agent; this console is signed out.
     Superseded,
     /// The switchboard no longer accepts this agent's password; sign in again.
@@ -135,6 +141,7 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::OptedOut => Self::OptedOut,
             ErrorCode::InvalidReply => Self::InvalidReply,
             ErrorCode::TransferRejected => Self::TransferRejected,
+            ErrorCode::InvalidCanned => Self::InvalidCanned,
             ErrorCode::Superseded => Self::Superseded,
             // Fatal connection-level codes become a reconnect; if one is ever shown,
             // "try again" is what it means to the agent.
@@ -215,6 +222,10 @@ pub enum BrowserFrame {
         labels: Vec<Relabel>,
         waiting: Vec<WaitingRelabel>,
     },
+    /// The team's canned replies changed (the whole list).
+    Canned {
+        replies: Vec<CannedReply>,
+    },
 }
 
 impl BrowserFrame {
@@ -267,6 +278,17 @@ pub enum BrowserCommand {
         /// For the next holder; lands in the timeline with the transfer.
         #[serde(default)]
         note: Option<String>,
+    },
+    /// Create or edit a canned reply (`replaces`: the keyword being renamed).
+    CannedSave {
+        keyword: String,
+        body: String,
+        #[serde(default)]
+        replaces: Option<String>,
+    },
+    /// Delete a canned reply.
+    CannedDelete {
+        keyword: String,
     },
     /// The agent has seen `conversation` up to `seq` in some tab.
     Read {
@@ -387,6 +409,37 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
                 client_id,
                 body,
             }
+        }
+        // The switchboard checks the rules (`canned::rules`); here only the size,
+        // so a broken page cannot send megabytes upstream.
+        BrowserCommand::CannedSave {
+            keyword,
+            body,
+            replaces,
+        } => {
+            if keyword.len() > 64
+                || body.chars().count() > 2 * MAX_CANNED_BODY_CHARS
+                || replaces.as_ref().is_some_and(|r| r.len() > 64)
+            {
+                return Err(refuse(
+                    BrowserErrorCode::InvalidCanned,
+                    "that canned reply is far too long".into(),
+                ));
+            }
+            ClientFrame::CannedSave {
+                keyword,
+                body,
+                replaces,
+            }
+        }
+        BrowserCommand::CannedDelete { keyword } => {
+            if keyword.len() > 64 {
+                return Err(refuse(
+                    BrowserErrorCode::InvalidCanned,
+                    "that is not a keyword".into(),
+                ));
+            }
+            ClientFrame::CannedDelete { keyword }
         }
         BrowserCommand::Resolve { conversation } => {
             check_conversation(&conversation)?;

@@ -442,7 +442,10 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
             if *available { "available" } else { "away" }
         ),
         ServerFrame::Error { message, .. } => println!("! {message}"),
-        ServerFrame::Presence { .. } | ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
+        ServerFrame::Presence { .. }
+        | ServerFrame::Ack { .. }
+        | ServerFrame::Pong { .. }
+        | ServerFrame::Canned { .. } => {}
     }
 }
 

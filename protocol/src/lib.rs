@@ -204,6 +204,23 @@ pub struct Message {
     pub event: Option<Box<TimelineEvent>>,
 }
 
+/// A canned reply: a text the whole team shares, inserted into the reply
+/// box with `/keyword` or the picker. `{customer}` and `{agent}` in the body
+/// are filled in by the console when it is inserted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CannedReply {
+    /// 1–32 characters of `a-z`, `0-9`, `-`, `_` (stored lower-case); unique.
+    pub keyword: String,
+    /// The text, up to 1,600 characters.
+    pub body: String,
+    /// The agent who last saved it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub updated_by: Option<String>,
+    /// When it was last saved (ms since the epoch).
+    #[serde(default)]
+    pub updated_at_ms: u64,
+}
+
 /// What an agent learns about a conversation when it is assigned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationInfo {
@@ -292,6 +309,18 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// Creates or edits a canned reply. `replaces` names the keyword being
+    /// edited when it changes (a rename); omitted, a reply with `keyword`
+    /// is replaced or created. Every connected agent is sent the new list
+    /// (`canned`); a refusal is an `invalid_canned` error.
+    CannedSave {
+        keyword: String,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// Deletes the canned reply `keyword`.
+    CannedDelete { keyword: String },
     /// Application-level liveness check; answered with `pong`.
     Ping {
         #[serde(default)]
@@ -355,6 +384,9 @@ pub enum ServerFrame {
     /// connection of the agent shows the same. The connection that declared
     /// it is not sent this (it knows; the `welcome` confirms a `hello`'s).
     Availability { available: bool, capacity: u32 },
+    /// The team's canned replies, by keyword: sent after `welcome` (when
+    /// there are any) and to every connected agent whenever they change.
+    Canned { replies: Vec<CannedReply> },
     /// Answer to `ping`.
     Pong {
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -400,6 +432,9 @@ pub enum ErrorCode {
     /// This switchboard stopped routing (another instance leads now);
     /// reconnect — through the proxy — and resume.
     NotLeader,
+    /// A canned reply could not be saved or deleted (bad keyword, taken,
+    /// empty or too long, unknown placeholder, no such reply).
+    InvalidCanned,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.

@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 
 use switchboard_protocol::{
-    AgentPresence, ConversationId, ConversationInfo, DeliveryStatus, Direction, Message, Seq,
-    ServerFrame,
+    AgentPresence, CannedReply, ConversationId, ConversationInfo, DeliveryStatus, Direction,
+    Message, Seq, ServerFrame,
 };
 
 use crate::browser::{
@@ -146,6 +146,8 @@ pub struct AgentModel {
     agents: Vec<AgentPresence>,
     /// In the order they were assigned.
     conversations: Vec<Conversation>,
+    /// The team's canned replies, as the switchboard last sent them.
+    canned: Vec<CannedReply>,
     /// No label changes before this (epoch ms); may be early, never late.
     earliest_due: Option<u64>,
 }
@@ -161,6 +163,7 @@ impl AgentModel {
             upstream_detail: "connecting to the switchboard".into(),
             agents: Vec::new(),
             conversations: Vec::new(),
+            canned: Vec::new(),
             earliest_due: None,
         }
     }
@@ -208,6 +211,7 @@ impl AgentModel {
             upstream: self.upstream,
             upstream_detail: self.upstream_detail.clone(),
             agents: self.agents.clone(),
+            canned: self.canned.clone(),
             conversations: self
                 .conversations
                 .iter_mut()
@@ -384,6 +388,10 @@ impl AgentModel {
                 capacity,
             } => vec![self.set_availability(available, capacity)],
             ServerFrame::Pong { .. } => Vec::new(),
+            ServerFrame::Canned { replies } => {
+                self.canned = replies.clone();
+                vec![BrowserFrame::Canned { replies }]
+            }
             ServerFrame::Error {
                 code,
                 message,

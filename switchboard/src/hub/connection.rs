@@ -6,6 +6,9 @@
 //! goes on; a silent peer, a full buffer, a newer session of the same agent
 //! or shutdown ends it.
 
+use crate::canned::rules::Edit;
+use crate::canned::service::EditError;
+use crate::canned::Canned;
 use crate::cluster::duties::Term;
 use crate::http::AppState;
 use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
@@ -85,8 +88,10 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
     let silence_limit = Duration::from_secs_f64(state.config.agent_silence_secs);
     let ping_every = PING_AT_MOST_EVERY.min(silence_limit / 3);
 
-    // Writer: router frames, pings, and the final close.
+    // Writer: router frames, canned replies, pings, and the final close.
     let store = state.store.clone();
+    let canned = state.canned.clone();
+    let mut canned_rx = canned.subscribe();
     let writer_agent = agent.clone();
     let ended = term.ended.clone();
     let mut writer = tokio::spawn(tracing::Instrument::in_current_span(async move {
@@ -94,13 +99,21 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
         let mut close_code = 1000;
+        // Canned replies follow the `welcome`, never precede it.
+        let mut welcomed = false;
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
                 next = frames_rx.recv() => match next {
                     Some(item) => {
+                        let welcome = matches!(item, Outgoing::Frame(ServerFrame::Welcome { .. }));
                         // Queue frames without flushing while more are
                         // waiting: one socket write for a burst, not one each.
-                        let written = feed_item(&mut sink, &store, item).await;
+                        let mut written = feed_item(&mut sink, &store, item).await;
+                        if welcome && written.is_ok() {
+                            welcomed = true;
+                            written = feed_canned(&mut sink, &canned).await;
+                            canned_rx.borrow_and_update();
+                        }
                         let flushed = match written {
                             Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(FeedError::from),
                             other => other,
@@ -129,6 +142,11 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
                     }
                     None => break None,
                 },
+                Ok(()) = canned_rx.changed(), if welcomed => {
+                    let replies = canned_rx.borrow_and_update().to_vec();
+                    let frame = ServerFrame::Canned { replies };
+                    if sink.send(Message::Text(encode(&frame).into())).await.is_err() { return; }
+                }
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return; },
                 reason = &mut close_rx => break reason.ok(),
                 Ok(violation) = &mut violation_rx => {
@@ -395,6 +413,41 @@ async fn feed(sink: &mut Sink, frame: &ServerFrame) -> Result<(), FeedError> {
     Ok(sink.feed(Message::Text(encode(frame).into())).await?)
 }
 
+/// Queues the stored canned replies after `welcome`, when there are any. A
+/// store that cannot be read costs the agent the list until the next
+/// change, not the session.
+async fn feed_canned(sink: &mut Sink, canned: &Canned) -> Result<(), FeedError> {
+    match canned.load().await {
+        Ok(replies) if replies.is_empty() => Ok(()),
+        Ok(replies) => {
+            let frame = ServerFrame::Canned {
+                replies: replies.to_vec(),
+            };
+            feed(sink, &frame).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the canned replies");
+            Ok(())
+        }
+    }
+}
+
+/// Applies a canned-reply edit from the agent; the new list reaches every
+/// connection (this one too) through [`Canned::subscribe`], a refusal only
+/// this one.
+async fn edit_canned(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, edit: Edit) {
+    let (code, message) = match state
+        .canned
+        .edit(&edit, agent, crate::clock::now_ms())
+        .await
+    {
+        Ok(_) => return,
+        Err(EditError::Refused(refused)) => (ErrorCode::InvalidCanned, refused.to_string()),
+        Err(e @ EditError::Store(_)) => (ErrorCode::Unavailable, e.to_string()),
+    };
+    reply_error(frames, code, message);
+}
+
 /// Queues messages `(after, upto]` from the store as `message` frames
 /// (the caller flushes).
 async fn feed_range(
@@ -592,6 +645,21 @@ async fn handle_frame(
                 body,
                 note: true,
             }
+        }
+        ClientFrame::CannedSave {
+            keyword,
+            body,
+            replaces,
+        } => {
+            let edit = Edit::Save {
+                keyword,
+                body,
+                replaces,
+            };
+            return edit_canned(state, &agent, frames, edit).await;
+        }
+        ClientFrame::CannedDelete { keyword } => {
+            return edit_canned(state, &agent, frames, Edit::Delete { keyword }).await;
         }
         ClientFrame::Resolve { conversation } => Command::Resolve {
             agent,

@@ -1,11 +1,11 @@
 //! The cases every store must pass. Each gets a fresh, empty store.
 
 use crate::store::{
-    Appended, Change, ChangeId, EntryKind, InboundMessage, Reply, ReplyOutcome, SendIntent,
-    StatusOutcome, StatusTarget, StatusUpdate, Store,
+    Appended, CannedList, Change, ChangeId, EntryKind, InboundMessage, Reply, ReplyOutcome,
+    SendIntent, StatusOutcome, StatusTarget, StatusUpdate, Store,
 };
 use std::time::Duration;
-use switchboard_protocol::{DeliveryError, DeliveryStatus, Direction, TimelineEvent};
+use switchboard_protocol::{CannedReply, DeliveryError, DeliveryStatus, Direction, TimelineEvent};
 
 /// How long a change may take to show in the feed (DynamoDB's comes
 /// through the stream reader). Only a bound on waiting, never a pass mark.
@@ -751,4 +751,37 @@ pub async fn notes_and_events_are_stored_in_order_never_sent_and_allowed_after_s
     );
     assert_eq!(history[1].agent.as_deref(), Some("ada"));
     assert_eq!(history[1].body, "note n1");
+}
+
+pub async fn canned_replies_are_one_list_replaced_only_from_the_version_read(store: &dyn Store) {
+    let reply = |keyword: &str| CannedReply {
+        keyword: keyword.into(),
+        body: format!("Hi {{customer}}, {keyword}"),
+        updated_by: Some("ada".into()),
+        updated_at_ms: 7,
+    };
+    assert_eq!(store.canned().await.expect("read"), CannedList::default());
+    assert!(store
+        .replace_canned(0, &[reply("hello")])
+        .await
+        .expect("replace"));
+    // A second writer that also read version 0 loses, and writes nothing.
+    assert!(!store
+        .replace_canned(0, &[reply("other")])
+        .await
+        .expect("replace"));
+    let stored = store.canned().await.expect("read");
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.replies, [reply("hello")]);
+    assert!(store
+        .replace_canned(1, &[reply("hello"), reply("refund")])
+        .await
+        .expect("replace"));
+    assert!(!store.replace_canned(1, &[]).await.expect("replace"));
+    let stored = store.canned().await.expect("read");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.replies, [reply("hello"), reply("refund")]);
+    // Emptying the list is a replace like any other.
+    assert!(store.replace_canned(2, &[]).await.expect("replace"));
+    assert_eq!(store.canned().await.expect("read").replies, []);
 }

@@ -22,7 +22,7 @@
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
 //! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `job:<job key>` → `state`, `holder`, `until_ms` (which instance runs a job, `job_claims.rs`); `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
-//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`) | — |
+//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`); `canned` → `replies` (JSON), `version` (the team's canned replies, replaced with a version condition, `canned.rs`) | — |
 //!
 //! # Change feed
 //!
@@ -53,6 +53,7 @@
 //! [`StoreError::Fenced`] unless this instance holds the lease at its epoch.
 
 mod append;
+mod canned;
 mod checkpoints;
 mod error;
 mod fenced;
