@@ -1761,3 +1761,24 @@ fn transfer_and_resolve_are_recorded_in_the_timeline_with_who() {
     let effects = h.transfer("alice", &c(2), Some("nobody"));
     assert!(timeline(&effects).is_empty());
 }
+
+#[test]
+fn reopening_is_one_call_that_records_who_reopened_it() {
+    // The hook the history work calls when an agent reopens a resolved
+    // conversation: one `reopened` entry in that agent's name.
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    h.resolve("alice", &c(1));
+    h.core.record_reopened(&c(1), "alice");
+    let effects = std::mem::take(&mut h.core.effects);
+    assert_eq!(
+        timeline(&effects),
+        vec![(
+            c(1),
+            "alice".to_string(),
+            TimelineEvent::Reopened { by: "alice".into() },
+            String::new()
+        )]
+    );
+}
