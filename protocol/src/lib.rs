@@ -562,6 +562,47 @@ mod tests {
     }
 
     #[test]
+    fn notes_events_and_canned_frames_have_their_documented_shapes() {
+        // A message from before timeline events decodes without `event`.
+        let old = r#"{"conversation":"+1","seq":1,"direction":"outbound","body":"hi","at_ms":5}"#;
+        let m: Message = serde_json::from_str(old).unwrap();
+        assert_eq!(m.event, None);
+        assert!(!m.direction.is_internal());
+        // An event serialises its kind and names.
+        let event = Message {
+            direction: Direction::Event,
+            event: Some(Box::new(TimelineEvent::Transferred {
+                from: "alice".into(),
+                to: None,
+            })),
+            ..m
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(
+            text.contains(r#""direction":"event""#)
+                && text.contains(r#""event":{"kind":"transferred","from":"alice"}"#),
+            "{text}"
+        );
+        assert!(Direction::Note.is_internal() && Direction::Event.is_internal());
+        assert_eq!(
+            TimelineEvent::Resolved { by: "bob".into() }.describe(),
+            "resolved by bob"
+        );
+        let f: ClientFrame =
+            decode(r#"{"type":"transfer","conversation":"+1","to":"bob","note":"refund"}"#)
+                .unwrap();
+        assert!(matches!(f, ClientFrame::Transfer { note: Some(n), .. } if n == "refund"));
+        let f: ClientFrame =
+            decode(r#"{"type":"note","conversation":"+1","client_id":"n1","body":"vip"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Note { .. }));
+        let f: ClientFrame =
+            decode(r#"{"type":"canned_save","keyword":"hi","body":"Hi!"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::CannedSave { replaces: None, .. }));
+        let canned = encode(&ServerFrame::Canned { replies: vec![] });
+        assert_eq!(canned, r#"{"v":1,"type":"canned","replies":[]}"#);
+    }
+
+    #[test]
     fn wrong_version_and_garbage_are_rejected() {
         assert!(matches!(
             decode::<ClientFrame>(r#"{"v":2,"type":"ping"}"#),
