@@ -16,6 +16,8 @@ import { commandFor, neighbour, SHORTCUTS } from "./shortcuts.js";
 import { hashForPlace, placeFromHash } from "./place.js";
 import { liveSummary, sortQueue, waitedFor } from "./queue.js";
 import { HeldCommands, UNDO_MS } from "./undo.js";
+import { eventText, isNote, MAX_NOTE_CHARS, previewOf } from "./timeline.js";
+import { CannedUi } from "./canned-ui.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -84,6 +86,8 @@ const model = {
   pending: new Map(),
   /** `${conversation}#${seq}` of failed messages the agent already sent again */
   retried: new Set(),
+  /** The reply box writes a private note (never sent to the customer). */
+  noteMode: false,
   /** `${conversation}#${seq}` → status frame that arrived before its message */
   haveState: false,
 };
@@ -107,6 +111,7 @@ for (const r of drafts.unacknowledged()) {
     client_id: r.client_id,
     conversation: r.conversation,
     body: r.body,
+    kind: r.kind === "note" ? "note" : "reply",
     status: r.failed ? "failed" : "sending",
     error: r.failed ? r.error ?? { message: "The reply could not be sent" } : null,
     seq: null,
@@ -356,6 +361,8 @@ function handleFrame(f) {
       return onError(f);
     case "relabel":
       return onRelabel(f.labels ?? [], f.waiting ?? []);
+    case "canned":
+      return canned.setReplies(f.replies);
     default:
       return undefined;
   }
@@ -371,6 +378,7 @@ function onState(f) {
   model.overview = f.overview ?? null;
   model.upstream = { status: f.upstream ?? "connected", detail: f.upstream_detail ?? f.detail ?? "" };
   model.agents = Array.isArray(f.agents) ? f.agents : [];
+  canned.setReplies(f.canned ?? []);
   const next = new Map();
   for (const info of f.conversations ?? []) {
     const conv = conversationFrom(info, model.conversations.get(String(info.id)));
@@ -425,7 +433,7 @@ function flushPending(conv) {
     } else if (canSend && p.status !== "failed" && p.sentOn !== socket.generation) {
       p.seq = null;
       p.status = "sending";
-      if (send({ type: "reply", conversation: p.conversation, client_id: p.client_id, body: p.body })) p.sentOn = socket.generation;
+      if (send({ type: p.kind === "note" ? "note" : "reply", conversation: p.conversation, client_id: p.client_id, body: p.body })) p.sentOn = socket.generation;
     }
   }
 }
@@ -476,6 +484,7 @@ function onAck(f) {
 }
 
 function onError(f) {
+  if (f.code === "invalid_canned") return canned.showError(f.message);
   const p = f.client_id ? model.pending.get(f.client_id) : null;
   if (p) {
     p.status = "failed";
@@ -523,11 +532,13 @@ function onRelabel(labels, waiting) {
 
 // ---------------------------------------------------------------- actions
 
-function sendReply(conversation, body) {
+/** Sends a reply, or with `kind` "note" a private note; pending until acked. */
+function sendReply(conversation, body, kind = "reply") {
   const p = {
     client_id: newClientId(),
     conversation,
     body,
+    kind,
     status: "sending",
     error: null,
     seq: null,
@@ -537,7 +548,7 @@ function sendReply(conversation, body) {
   model.pending.set(p.client_id, p);
   drafts.sent(p);
   // If the socket is down the reply waits; it goes out with the next `state`.
-  if (send({ type: "reply", conversation, client_id: p.client_id, body })) p.sentOn = socket.generation;
+  if (send({ type: kind === "note" ? "note" : "reply", conversation, client_id: p.client_id, body })) p.sentOn = socket.generation;
   renderTimeline(true);
 }
 
@@ -547,7 +558,7 @@ function retry(item) {
     drafts.acknowledged(item.client_id);
   }
   if (item.seq) model.retried.add(`${item.conversation}#${item.seq}`);
-  sendReply(item.conversation, item.body);
+  sendReply(item.conversation, item.body, item.kind ?? "reply");
 }
 
 function sendAvailability() {
@@ -753,7 +764,7 @@ function renderList() {
       parts.waiting.hidden = true;
     }
 
-    const last = conv.messages[conv.messages.length - 1];
+    const last = previewOf(conv.messages);
     parts.who.textContent = previewAuthor(last, model.agent);
     let previewText = last ? last.body : "";
     if (last && !previewText && last.media.length) previewText = `[${last.media.length === 1 ? "attachment" : `${last.media.length} attachments`}]`;
@@ -797,6 +808,8 @@ function renderConversation() {
   $("resolve").disabled = !has;
   $("transfer").disabled = !has;
   $("transfer-to").disabled = !has;
+  $("transfer-note").disabled = !has;
+  $("note-mode").disabled = !has;
   ta.disabled = !has;
   document.body.dataset.pane = has ? "conversation" : "list";
   renderSendState();
@@ -815,7 +828,8 @@ function renderConversation() {
   if (conv.to) bits.push(`texting ${conv.to}`);
   meta.textContent = bits.join(" · ");
   $("opted-out").hidden = !conv.opted_out;
-  ta.placeholder = conv.opted_out ? "This customer opted out — replies will be refused" : `Reply to ${conv.id}`;
+  if (model.noteMode) ta.placeholder = `Private note on ${conv.id} — only agents see it`;
+  else ta.placeholder = conv.opted_out ? "This customer opted out — replies will be refused" : `Reply to ${conv.id}`;
   renderTimeline();
 }
 
@@ -971,7 +985,37 @@ function buildStatus(status, error, onRetry) {
 
 let tipCounter = 0;
 
+/** A timeline event: one centred line (who did what, when), with its note. */
+function buildEvent(m) {
+  const exact = m.time?.exact ?? exactTime(m.at_ms);
+  const line = h(
+    "p",
+    { className: "event-text" },
+    h("span", { text: eventText(m.event) }),
+    " · ",
+    h("time", { className: "humanized", title: exact, attrs: { datetime: Number.isFinite(m.at_ms) ? new Date(m.at_ms).toISOString() : null }, text: m.time?.label ?? "" }),
+  );
+  const note = m.body ? h("p", { className: "event-note", text: m.body }) : null;
+  return h("li", { className: "msg event", dataset: { seq: m.seq, event: m.event?.kind ?? "" } }, line, note);
+}
+
+/** A private note: an agent's bubble of its own colour, never sent. */
+function buildNote(m) {
+  const bubble = h("div", { className: "bubble" }, h("p", { className: "body", text: String(m.body ?? "") }));
+  const exact = m.time?.exact ?? exactTime(m.at_ms);
+  const meta = h(
+    "div",
+    { className: "meta" },
+    h("span", { className: "note-label", text: "Private note" }),
+    h("span", { className: "author", text: m.agent ?? "" }),
+    h("time", { className: "humanized", title: exact, attrs: { datetime: Number.isFinite(m.at_ms) ? new Date(m.at_ms).toISOString() : null }, text: m.time?.label ?? "" }),
+  );
+  return h("li", { className: "msg note", dataset: { seq: m.seq } }, bubble, meta);
+}
+
 function buildMessage(m) {
+  if (m.direction === "event") return buildEvent(m);
+  if (isNote(m)) return buildNote(m);
   const inbound = m.direction === "inbound";
   const bodyText = String(m.body ?? "");
   const bubble = h("div", { className: "bubble" }, bodyText ? h("p", { className: "body", text: bodyText }) : h("p", { className: "body empty" }), buildMedia(m.media));
@@ -1004,8 +1048,13 @@ function buildPending(p) {
   const meta = h("div", { className: "meta" }, h("span", { className: "author", text: model.agent }));
   const st = buildStatus(p.status, p.error, () => retry(p));
   if (p.status === "sending") st.chip.textContent = "sending…";
+  if (p.kind === "note") {
+    meta.prepend(h("span", { className: "note-label", text: "Private note" }));
+    if (p.status === "queued") st.chip.textContent = "saved";
+  }
   meta.append(st.chip);
-  return h("li", { className: "msg outbound pending", dataset: { clientId: p.client_id } }, bubble, meta, st.failure);
+  const kind = p.kind === "note" ? "note" : "outbound";
+  return h("li", { className: `msg ${kind} pending`, dataset: { clientId: p.client_id } }, bubble, meta, st.failure);
 }
 
 function autoGrow() {
@@ -1016,8 +1065,10 @@ function autoGrow() {
 
 /** Send works with a conversation selected and a reply the switchboard accepts. */
 function renderSendState() {
-  const m = measure($("composer-input").value);
-  $("send").disabled = !selectedConv() || m.tooLong;
+  const text = $("composer-input").value;
+  const m = measure(text);
+  const tooLong = model.noteMode ? [...text].length > MAX_NOTE_CHARS : m.tooLong;
+  $("send").disabled = !selectedConv() || tooLong;
   return m;
 }
 
@@ -1025,6 +1076,18 @@ function renderMeter() {
   const ta = $("composer-input");
   const m = renderSendState();
   const meter = $("segment-meter");
+  if (model.noteMode) {
+    // A note is never an SMS: no segments, only the note limit.
+    const left = MAX_NOTE_CHARS - [...ta.value].length;
+    meter.textContent = left >= 0 ? `Private note · ${left} left` : `Private note · ${-left} too many`;
+    meter.classList.toggle("over", left < 0);
+    meter.classList.remove("multi", "ucs2");
+    meter.dataset.over = String(left < 0);
+    meter.title = "Only agents see notes; the customer never does";
+    if (left < 0) ta.setAttribute("aria-invalid", "true");
+    else ta.removeAttribute("aria-invalid");
+    return;
+  }
   meter.dataset.encoding = m.encoding;
   meter.dataset.segments = String(m.segments);
   meter.dataset.over = String(m.tooLong);
@@ -1276,8 +1339,9 @@ const heldCommands = new HeldCommands(
 
 function heldText(frame) {
   if (frame.type === "resolve") return `Resolving ${frame.conversation}`;
-  if (frame.to) return `Transferring ${frame.conversation} to ${frame.to}`;
-  return `Returning ${frame.conversation} to the queue`;
+  const note = frame.note ? " with a note" : "";
+  if (frame.to) return `Transferring ${frame.conversation} to ${frame.to}${note}`;
+  return `Returning ${frame.conversation} to the queue${note}`;
 }
 
 function holdCommand(frame) {
@@ -1437,6 +1501,14 @@ function runCommand(command, { inReply }) {
     case "help":
       toggleShortcutHelp();
       return true;
+    case "canned":
+      canned.openPicker();
+      return true;
+    case "note":
+      if (!selectedConv() || $("composer-input").disabled) return false;
+      setNoteMode(true);
+      $("composer-input").focus();
+      return true;
     case "undo": {
       const id = model.selected && heldCommands.heldFor(model.selected) ? model.selected : [...heldCommands.held.keys()].pop();
       if (!id) return false;
@@ -1461,6 +1533,18 @@ function onShortcutKey(ev) {
 }
 
 // ---------------------------------------------------------------- wiring
+
+/** Switches the reply box between replies and private notes. */
+function setNoteMode(on) {
+  model.noteMode = on;
+  const button = $("note-mode");
+  button.setAttribute("aria-pressed", String(on));
+  $("composer").classList.toggle("note-mode", on);
+  $("composer-label").textContent = on ? "Private note" : "Reply";
+  $("send").textContent = on ? "Add note" : "Send";
+  renderConversation();
+  renderMeter();
+}
 
 function wire() {
   $("notify-desktop").addEventListener("change", toggleDesktopAlerts);
@@ -1531,8 +1615,17 @@ function wire() {
     const opt = $("transfer-to").selectedOptions[0];
     if (!opt) return;
     const to = opt.dataset.queue ? null : opt.value;
-    holdCommand({ type: "transfer", conversation: conv.id, to });
+    const note = $("transfer-note").value.trim();
+    const frame = { type: "transfer", conversation: conv.id, to };
+    if (note) {
+      if ([...note].length > MAX_NOTE_CHARS) return toast(`The transfer note is longer than ${MAX_NOTE_CHARS} characters.`, "error");
+      frame.note = note;
+    }
+    $("transfer-note").value = "";
+    holdCommand(frame);
   });
+
+  $("note-mode").addEventListener("click", () => setNoteMode(!model.noteMode));
 
   const form = $("composer");
   const ta = $("composer-input");
@@ -1541,10 +1634,15 @@ function wire() {
     const conv = selectedConv();
     const body = ta.value.trim();
     if (!conv || body === "") return;
-    // Refused before sending: the switchboard would reject it anyway, and the
-    // text stays in the box to be shortened.
-    if (measure(body).tooLong) return;
-    sendReply(conv.id, body);
+    if (model.noteMode) {
+      if ([...body].length > MAX_NOTE_CHARS) return;
+      sendReply(conv.id, body, "note");
+    } else {
+      // Refused before sending: the switchboard would reject it anyway, and the
+      // text stays in the box to be shortened.
+      if (measure(body).tooLong) return;
+      sendReply(conv.id, body);
+    }
     ta.value = "";
     drafts.setDraft(conv.id, "");
     renderMeter();
@@ -1581,6 +1679,12 @@ function wire() {
     renderList();
   });
 }
+
+const canned = new CannedUi({
+  context: () => ({ customer: selectedConv()?.id ?? null, agent: model.agent }),
+  send,
+  changed: () => $("composer-input").dispatchEvent(new Event("input")),
+});
 
 wire();
 renderAll();

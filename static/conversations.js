@@ -41,6 +41,7 @@ export function compareForList(a, b) {
  * the customer's. A reply without an author is this agent's own pending one.
  */
 export function previewAuthor(last, me) {
+  if (last?.direction === "note") return !last.agent || last.agent === me ? "Your note: " : `Note by ${last.agent}: `;
   if (!last || last.direction !== "outbound") return "";
   if (isAutomatic(last)) return "Automatic: ";
   if (!last.agent || last.agent === me) return "You: ";

@@ -43,3 +43,8 @@ test("an automatic text says so in the preview", () => {
   assert.equal(previewAuthor(msg("outbound", 1, "switchboard"), "alice"), "Automatic: ");
   assert.equal(previewAuthor(msg("outbound", 1, "bob"), "alice"), "bob: ");
 });
+
+test("a private note says whose it is in the preview", () => {
+  assert.equal(previewAuthor(msg("note", 1, "alice"), "alice"), "Your note: ");
+  assert.equal(previewAuthor(msg("note", 1, "alice"), "bob"), "Note by alice: ");
+});

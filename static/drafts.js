@@ -66,10 +66,10 @@ export class DraftStore {
     return this.outbox.filter((r) => r && typeof r.client_id === "string" && typeof r.body === "string");
   }
 
-  /** Records a reply that was just sent. */
-  sent({ client_id, conversation, body, created }) {
+  /** Records a reply (or, with `kind` "note", a private note) that was just sent. */
+  sent({ client_id, conversation, body, created, kind }) {
     this.outbox = this.outbox.filter((r) => r.client_id !== client_id);
-    this.outbox.push({ client_id, conversation, body, created });
+    this.outbox.push(kind === "note" ? { client_id, conversation, body, created, kind } : { client_id, conversation, body, created });
     this.#write(this.outboxKey, this.outbox);
   }
 

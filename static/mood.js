@@ -49,6 +49,8 @@ export function recentMood(messages) {
   let answered = false;
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
+    // Notes and timeline events are the team's own: no answer, no mood.
+    if (m.direction === "note" || m.direction === "event") continue;
     if (m.direction !== "inbound") {
       // The switchboard's automatic texts are no one's answer.
       if (!isAutomatic(m)) answered = true;

@@ -41,3 +41,9 @@ test("the switchboard's automatic texts are no answer: the mood still covers wha
   assert.ok(!isAutomatic({ direction: "inbound", agent: "switchboard" }));
   assert.equal(recentMood([inbound("devil"), automatic, inbound("neutral")]), "devil");
 });
+
+test("a note or timeline event is no answer: the worst unanswered mood stays", () => {
+  const note = { direction: "note", agent: "alice" };
+  const event = { direction: "event", event: { kind: "transferred", from: "alice", to: "bob" } };
+  assert.equal(recentMood([inbound("devil"), note, inbound("happy"), event]), "devil");
+});

@@ -15,12 +15,14 @@ export const SHORTCUTS = Object.freeze([
   { command: "leave", keys: ["Esc"], text: "Leave the reply box (then the single keys work)" },
   { command: "resolve", keys: ["e"], text: "Resolve the open conversation" },
   { command: "transfer", keys: ["t"], text: "Transfer: choose who takes the open conversation" },
+  { command: "note", keys: ["n"], text: "Write a private note (only agents see it)" },
+  { command: "canned", keys: ["c", "/"], text: "Canned replies: c opens the picker, / and a keyword in the reply box suggests" },
   { command: "undo", keys: ["z"], text: "Undo a Resolve or Transfer (for a few seconds after)" },
   { command: "help", keys: ["?"], text: "Show or hide this list" },
 ]);
 
 /** Single keys (no Ctrl/Alt/Meta) → command, while not typing. */
-const SINGLE = Object.freeze({ j: "next", k: "previous", r: "reply", e: "resolve", t: "transfer", z: "undo", "?": "help" });
+const SINGLE = Object.freeze({ j: "next", k: "previous", r: "reply", e: "resolve", t: "transfer", n: "note", c: "canned", z: "undo", "?": "help" });
 
 /**
  * The command a key press means, or null (the browser handles it).

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
-    AgentLoad, AgentPresence, ClientFrame, ConversationId, ConversationInfo, DeliveryError,
-    DeliveryStatus, ErrorCode, Message, Seq, UnassignReason,
+    AgentLoad, AgentPresence, CannedReply, ClientFrame, ConversationId, ConversationInfo,
+    DeliveryError, DeliveryStatus, ErrorCode, Message, Seq, UnassignReason, MAX_NOTE_CHARS,
 };
 
 use crate::sentiment::{Label, WordScore};
@@ -19,6 +19,8 @@ use crate::sentiment::{Label, WordScore};
 const MAX_CLIENT_ID_CHARS: usize = 128;
 /// Conversation ids are E.164 numbers; anything much longer is garbage.
 const MAX_CONVERSATION_CHARS: usize = 32;
+/// The switchboard's longest canned reply (`canned::rules::MAX_BODY_CHARS`).
+const MAX_CANNED_BODY_CHARS: usize = 1600;
 /// Sanity bound on capacity, so a typo cannot ask for a million conversations.
 pub const MAX_CAPACITY: u32 = 100;
 
@@ -128,6 +130,8 @@ pub struct Snapshot {
     pub upstream: UpstreamStatus,
     pub upstream_detail: String,
     pub agents: Vec<AgentPresence>,
+    /// The team's canned replies, by keyword.
+    pub canned: Vec<CannedReply>,
     pub conversations: Vec<ConversationView>,
     /// The Queue view's list (the longest waiting, in queue order).
     pub queue: Vec<QueueEntryView>,
@@ -168,6 +172,8 @@ pub enum BrowserErrorCode {
     NotSupervisor,
     /// The switchboard is unreachable (or could not store it): retry.
     Unavailable,
+    /// A canned reply could not be saved or deleted (the message says why).
+    InvalidCanned,
     /// Another client signed in as this agent; this console is signed out.
     Superseded,
     /// The switchboard no longer accepts this agent's password; sign in again.
@@ -182,6 +188,7 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::OptedOut => Self::OptedOut,
             ErrorCode::InvalidReply => Self::InvalidReply,
             ErrorCode::TransferRejected => Self::TransferRejected,
+            ErrorCode::InvalidCanned => Self::InvalidCanned,
             ErrorCode::Superseded => Self::Superseded,
             ErrorCode::NotQueued => Self::NotQueued,
             ErrorCode::NotSupervisor => Self::NotSupervisor,
@@ -266,6 +273,10 @@ pub enum BrowserFrame {
         labels: Vec<Relabel>,
         waiting: Vec<WaitingRelabel>,
     },
+    /// The team's canned replies changed (the whole list).
+    Canned {
+        replies: Vec<CannedReply>,
+    },
 }
 
 impl BrowserFrame {
@@ -302,6 +313,12 @@ pub enum BrowserCommand {
         client_id: String,
         body: String,
     },
+    /// A private note in the conversation's timeline (never sent).
+    Note {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
     Resolve {
         conversation: ConversationId,
     },
@@ -309,6 +326,20 @@ pub enum BrowserCommand {
         conversation: ConversationId,
         #[serde(default)]
         to: Option<String>,
+        /// For the next holder; lands in the timeline with the transfer.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Create or edit a canned reply (`replaces`: the keyword being renamed).
+    CannedSave {
+        keyword: String,
+        body: String,
+        #[serde(default)]
+        replaces: Option<String>,
+    },
+    /// Delete a canned reply.
+    CannedDelete {
+        keyword: String,
     },
     /// Take a conversation from the queue (the Queue view's Take).
     Take {
@@ -436,6 +467,37 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
                 body,
             }
         }
+        // The switchboard checks the rules (`canned::rules`); here only the size,
+        // so a broken page cannot send megabytes upstream.
+        BrowserCommand::CannedSave {
+            keyword,
+            body,
+            replaces,
+        } => {
+            if keyword.len() > 64
+                || body.chars().count() > 2 * MAX_CANNED_BODY_CHARS
+                || replaces.as_ref().is_some_and(|r| r.len() > 64)
+            {
+                return Err(refuse(
+                    BrowserErrorCode::InvalidCanned,
+                    "that canned reply is far too long".into(),
+                ));
+            }
+            ClientFrame::CannedSave {
+                keyword,
+                body,
+                replaces,
+            }
+        }
+        BrowserCommand::CannedDelete { keyword } => {
+            if keyword.len() > 64 {
+                return Err(refuse(
+                    BrowserErrorCode::InvalidCanned,
+                    "that is not a keyword".into(),
+                ));
+            }
+            ClientFrame::CannedDelete { keyword }
+        }
         BrowserCommand::Resolve { conversation } => {
             check_conversation(&conversation)?;
             ClientFrame::Resolve { conversation }
@@ -445,13 +507,64 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
             ClientFrame::Take { conversation }
         }
         BrowserCommand::Supervise {} => ClientFrame::Supervise,
-        BrowserCommand::Transfer { conversation, to } => {
+        BrowserCommand::Note {
+            conversation,
+            client_id,
+            body,
+        } => {
+            check_conversation(&conversation)?;
+            let id_len = client_id.chars().count();
+            if id_len == 0 || id_len > MAX_CLIENT_ID_CHARS {
+                return Err(refuse(
+                    BrowserErrorCode::BadFrame,
+                    format!("client_id must be 1–{MAX_CLIENT_ID_CHARS} characters"),
+                ));
+            }
+            if let Some(problem) = note_problem(&body) {
+                return Err(refuse(BrowserErrorCode::InvalidReply, problem));
+            }
+            ClientFrame::Note {
+                conversation,
+                client_id,
+                body,
+            }
+        }
+        BrowserCommand::Transfer {
+            conversation,
+            to,
+            note,
+        } => {
             check_conversation(&conversation)?;
             // The page's "queue" choice may arrive as an empty name.
             let to = to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-            ClientFrame::Transfer { conversation, to }
+            let note = note.filter(|n| !n.trim().is_empty());
+            if let Some(problem) = note.as_deref().and_then(note_problem) {
+                return Err(refuse(
+                    BrowserErrorCode::TransferRejected,
+                    format!("transfer note: {problem}"),
+                ));
+            }
+            ClientFrame::Transfer {
+                conversation,
+                to,
+                note,
+            }
         }
     }))
+}
+
+/// Why a note cannot be stored (the switchboard's rule, checked here first so
+/// the page hears it at once).
+fn note_problem(body: &str) -> Option<String> {
+    if body.trim().is_empty() {
+        Some("an empty note is not stored".into())
+    } else if body.chars().count() > MAX_NOTE_CHARS {
+        Some(format!(
+            "the note is longer than {MAX_NOTE_CHARS} characters"
+        ))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -471,7 +584,8 @@ mod tests {
             parse_command(r#"{"type":"transfer","conversation":"+15550001","to":""}"#),
             Ok(Parsed::Upstream(ClientFrame::Transfer {
                 conversation: "+15550001".into(),
-                to: None
+                to: None,
+                note: None,
             }))
         );
         assert_eq!(
@@ -484,6 +598,20 @@ mod tests {
             parse_command(r#"{"type":"supervise"}"#),
             Ok(Parsed::Upstream(ClientFrame::Supervise))
         );
+        assert_eq!(
+            parse_command(
+                r#"{"type":"transfer","conversation":"+1","to":"bob","note":"wants a refund"}"#
+            ),
+            Ok(Parsed::Upstream(ClientFrame::Transfer {
+                conversation: "+1".into(),
+                to: Some("bob".into()),
+                note: Some("wants a refund".into()),
+            }))
+        );
+        assert!(matches!(
+            parse_command(r#"{"type":"note","conversation":"+1","client_id":"n1","body":"vip"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Note { .. }))
+        ));
         assert!(matches!(
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"hi"}"#),
             Ok(Parsed::Upstream(ClientFrame::Reply { .. }))
@@ -505,6 +633,17 @@ mod tests {
         assert_eq!(r.code, BrowserErrorCode::InvalidReply);
         assert_eq!(r.client_id.as_deref(), Some("c1"));
         assert_eq!(r.conversation.as_deref(), Some("+1"));
+
+        let r = parse_command(r#"{"type":"note","conversation":"+1","client_id":"n1","body":""}"#)
+            .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::InvalidReply);
+        assert_eq!(r.client_id.as_deref(), Some("n1"));
+        let long = "x".repeat(MAX_NOTE_CHARS + 1);
+        let r = parse_command(&format!(
+            r#"{{"type":"transfer","conversation":"+1","to":"bob","note":"{long}"}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::TransferRejected);
 
         let r =
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c2"}"#).unwrap_err();

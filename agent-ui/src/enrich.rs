@@ -85,6 +85,7 @@ mod tests {
             status: None,
             error: None,
             sid: None,
+            event: None,
         }
     }
 

@@ -159,6 +159,7 @@ fn message(i: usize, body: &str, now_ms: u64) -> Message {
         status: None,
         error: None,
         sid: None,
+        event: None,
     }
 }
 

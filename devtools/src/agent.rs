@@ -50,6 +50,7 @@ commands (a line without a leading / is texted to the current conversation):
   /to NUMBER          reply to NUMBER from now on
   /resolve            resolve the current conversation
   /transfer [AGENT]   hand it to AGENT, or back to the queue
+  /note TEXT          a private note in the current conversation (never texted)
   /away               take no new conversations
   /back               take conversations again
   /help               this list
@@ -228,9 +229,10 @@ impl Agent {
             ..
         } = frame
         {
-            self.pending.retain(
-                |f| !matches!(f, ClientFrame::Reply { client_id: c, .. } if c == client_id),
-            );
+            self.pending.retain(|f| {
+                !matches!(f, ClientFrame::Reply { client_id: c, .. }
+                    | ClientFrame::Note { client_id: c, .. } if c == client_id)
+            });
         }
         match frame {
             ServerFrame::Error {
@@ -286,7 +288,9 @@ impl Agent {
                     capacity,
                 }
             }
-            Command::Resolve | Command::Transfer(_) if self.current.is_none() => {
+            Command::Resolve | Command::Transfer(_) | Command::Note(_)
+                if self.current.is_none() =>
+            {
                 println!("! no current conversation");
                 return Typed::Nothing;
             }
@@ -296,7 +300,16 @@ impl Agent {
             Command::Transfer(to) => ClientFrame::Transfer {
                 conversation: self.current.clone().unwrap_or_default(),
                 to: to.map(str::to_string),
+                note: None,
             },
+            Command::Note(body) => {
+                self.next_id += 1;
+                ClientFrame::Note {
+                    conversation: self.current.clone().unwrap_or_default(),
+                    client_id: format!("cli-{}-{}", std::process::id(), self.next_id),
+                    body: body.to_string(),
+                }
+            }
             Command::Text(body) => match &self.current {
                 Some(conversation) => {
                     self.next_id += 1;
@@ -312,7 +325,7 @@ impl Agent {
                 }
             },
         };
-        if let ClientFrame::Reply { .. } = frame {
+        if let ClientFrame::Reply { .. } | ClientFrame::Note { .. } = frame {
             self.pending.push(frame.clone());
         }
         Typed::Send(frame)
@@ -336,6 +349,8 @@ enum Command<'a> {
     Resolve,
     /// `/transfer [AGENT]` (none: back to the queue).
     Transfer(Option<&'a str>),
+    /// `/note TEXT`: a private note, never texted to the customer.
+    Note(&'a str),
     /// A `/word` that is no command: never texted to the customer.
     Unknown(&'a str),
     /// A command without its argument; the text says what is missing.
@@ -367,6 +382,8 @@ impl<'a> Command<'a> {
             "/back" => Command::Availability(true),
             "/resolve" => Command::Resolve,
             "/transfer" => Command::Transfer(Some(rest).filter(|r| !r.is_empty())),
+            "/note" if rest.is_empty() => Command::Missing("usage: /note TEXT"),
+            "/note" => Command::Note(rest),
             _ => Command::Unknown(name),
         }
     }
@@ -444,14 +461,21 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
         ServerFrame::Presence { .. }
         | ServerFrame::Ack { .. }
         | ServerFrame::Pong { .. }
-        | ServerFrame::Overview { .. } => {}
+        | ServerFrame::Overview { .. }
+        | ServerFrame::Canned { .. } => {}
     }
 }
 
 fn print_message(m: &Message) {
+    let agent = m.agent.as_deref().unwrap_or("agent");
     let who = match m.direction {
-        Direction::Inbound => m.conversation.as_str(),
-        Direction::Outbound => m.agent.as_deref().unwrap_or("agent"),
+        Direction::Inbound => m.conversation.clone(),
+        Direction::Outbound => agent.to_string(),
+        Direction::Note => format!("{agent} (private note)"),
+        Direction::Event => match &m.event {
+            Some(event) => format!("* {}", event.describe()),
+            None => "* event".to_string(),
+        },
     };
     println!("[{} #{}] {who}: {}", m.conversation, m.seq, m.body);
 }
@@ -486,6 +510,14 @@ mod tests {
         assert_eq!(Command::parse("/back"), Command::Availability(true));
         assert_eq!(Command::parse("/resolve"), Command::Resolve);
         assert_eq!(Command::parse("/transfer"), Command::Transfer(None));
+        assert_eq!(
+            Command::parse("/note  call her back "),
+            Command::Note("call her back")
+        );
+        assert_eq!(
+            Command::parse("/note"),
+            Command::Missing("usage: /note TEXT")
+        );
         assert_eq!(
             Command::parse("/transfer  bob "),
             Command::Transfer(Some("bob"))

@@ -32,6 +32,10 @@ impl Message {
     }
 }
 
+/// Longest private note (or transfer note) the switchboard stores, in
+/// characters. Notes are never sent, so the SMS limit does not apply.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
 /// A conversation is identified by the customer's E.164 phone number.
 pub type ConversationId = String;
 
@@ -46,6 +50,56 @@ pub enum Direction {
     Inbound,
     /// From an agent, sent to the customer through Twilio.
     Outbound,
+    /// A private note by an agent (`agent`): stored in the conversation for
+    /// whoever holds it later, never sent to the customer, not a reply.
+    Note,
+    /// Something that happened to the conversation (`event` says what; an
+    /// optional note in `body`), recorded in its timeline. Never sent.
+    Event,
+}
+
+impl Direction {
+    /// True for what only agents see: notes and timeline events. Such an
+    /// entry is no message between customer and team — it neither answers
+    /// the customer nor makes them wait.
+    pub fn is_internal(self) -> bool {
+        matches!(self, Direction::Note | Direction::Event)
+    }
+}
+
+/// What happened to a conversation (the `event` of a [`Direction::Event`]
+/// entry). The entry's `agent` is who did it and `at_ms` when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// Handed from agent `from` to agent `to`, or back to the queue (`to`
+    /// absent). The entry's body is the transfer note, if one was given.
+    Transferred {
+        from: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        to: Option<String>,
+    },
+    /// Closed by agent `by`.
+    Resolved { by: String },
+    /// Opened again by agent `by` after it was resolved.
+    Reopened { by: String },
+}
+
+impl TimelineEvent {
+    /// One line for people: "transferred from alice to bob", "resolved by
+    /// alice", "reopened by bob".
+    pub fn describe(&self) -> String {
+        match self {
+            TimelineEvent::Transferred { from, to: Some(to) } => {
+                format!("transferred from {from} to {to}")
+            }
+            TimelineEvent::Transferred { from, to: None } => {
+                format!("returned to the queue by {from}")
+            }
+            TimelineEvent::Resolved { by } => format!("resolved by {by}"),
+            TimelineEvent::Reopened { by } => format!("reopened by {by}"),
+        }
+    }
 }
 
 /// Delivery state of an outbound message, in the order it may advance.
@@ -143,6 +197,28 @@ pub struct Message {
     /// Absent in messages stored before it existed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sid: Option<String>,
+    /// [`Direction::Event`] only: what happened. Absent otherwise (and in
+    /// everything stored before timeline events existed). Boxed: rare, and
+    /// it would otherwise grow every message and frame.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event: Option<Box<TimelineEvent>>,
+}
+
+/// A canned reply: a text the whole team shares, inserted into the reply
+/// box with `/keyword` or the picker. `{customer}` and `{agent}` in the body
+/// are filled in by the console when it is inserted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CannedReply {
+    /// 1–32 characters of `a-z`, `0-9`, `-`, `_` (stored lower-case); unique.
+    pub keyword: String,
+    /// The text, up to 1,600 characters.
+    pub body: String,
+    /// The agent who last saved it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub updated_by: Option<String>,
+    /// When it was last saved (ms since the epoch).
+    #[serde(default)]
+    pub updated_at_ms: u64,
 }
 
 /// What an agent learns about a conversation when it is assigned.
@@ -260,14 +336,25 @@ pub enum ClientFrame {
         client_id: String,
         body: String,
     },
+    /// A private note in the conversation's timeline: stored like a reply
+    /// (idempotent on `client_id`, answered with `ack`) but never sent to
+    /// the customer and allowed after STOP. Only the holder may add one.
+    Note {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
     /// Close the conversation; the next customer message opens a new one.
     Resolve { conversation: ConversationId },
     /// Hand the conversation to a named agent, or back to the queue (`to`
-    /// omitted or null).
+    /// omitted or null). `note` (optional, same limits as a note) lands in
+    /// the timeline with the `transferred` event, for the next holder.
     Transfer {
         conversation: ConversationId,
         #[serde(default)]
         to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Take a conversation waiting in the queue: it becomes this agent's
     /// (an `assigned` frame follows once the claim is stored). Refused with
@@ -281,6 +368,18 @@ pub enum ClientFrame {
     /// connection lives. Supervisors only (`welcome.supervisor`); anyone
     /// else gets `not_supervisor`.
     Supervise,
+    /// Creates or edits a canned reply. `replaces` names the keyword being
+    /// edited when it changes (a rename); omitted, a reply with `keyword`
+    /// is replaced or created. Every connected agent is sent the new list
+    /// (`canned`); a refusal is an `invalid_canned` error.
+    CannedSave {
+        keyword: String,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// Deletes the canned reply `keyword`.
+    CannedDelete { keyword: String },
     /// Application-level liveness check; answered with `pong`.
     Ping {
         #[serde(default)]
@@ -365,6 +464,9 @@ pub enum ServerFrame {
     /// connection of the agent shows the same. The connection that declared
     /// it is not sent this (it knows; the `welcome` confirms a `hello`'s).
     Availability { available: bool, capacity: u32 },
+    /// The team's canned replies, by keyword: sent after `welcome` (when
+    /// there are any) and to every connected agent whenever they change.
+    Canned { replies: Vec<CannedReply> },
     /// Answer to `ping`.
     Pong {
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -414,6 +516,9 @@ pub enum ErrorCode {
     NotQueued,
     /// `supervise` from an agent who is not a supervisor.
     NotSupervisor,
+    /// A canned reply could not be saved or deleted (bad keyword, taken,
+    /// empty or too long, unknown placeholder, no such reply).
+    InvalidCanned,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.
@@ -589,6 +694,47 @@ mod tests {
         let f: ClientFrame =
             decode(r#"{"v":1,"type":"transfer","conversation":"+15550001"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Transfer { to: None, .. }));
+    }
+
+    #[test]
+    fn notes_events_and_canned_frames_have_their_documented_shapes() {
+        // A message from before timeline events decodes without `event`.
+        let old = r#"{"conversation":"+1","seq":1,"direction":"outbound","body":"hi","at_ms":5}"#;
+        let m: Message = serde_json::from_str(old).unwrap();
+        assert_eq!(m.event, None);
+        assert!(!m.direction.is_internal());
+        // An event serialises its kind and names.
+        let event = Message {
+            direction: Direction::Event,
+            event: Some(Box::new(TimelineEvent::Transferred {
+                from: "alice".into(),
+                to: None,
+            })),
+            ..m
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(
+            text.contains(r#""direction":"event""#)
+                && text.contains(r#""event":{"kind":"transferred","from":"alice"}"#),
+            "{text}"
+        );
+        assert!(Direction::Note.is_internal() && Direction::Event.is_internal());
+        assert_eq!(
+            TimelineEvent::Resolved { by: "bob".into() }.describe(),
+            "resolved by bob"
+        );
+        let f: ClientFrame =
+            decode(r#"{"type":"transfer","conversation":"+1","to":"bob","note":"refund"}"#)
+                .unwrap();
+        assert!(matches!(f, ClientFrame::Transfer { note: Some(n), .. } if n == "refund"));
+        let f: ClientFrame =
+            decode(r#"{"type":"note","conversation":"+1","client_id":"n1","body":"vip"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Note { .. }));
+        let f: ClientFrame =
+            decode(r#"{"type":"canned_save","keyword":"hi","body":"Hi!"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::CannedSave { replaces: None, .. }));
+        let canned = encode(&ServerFrame::Canned { replies: vec![] });
+        assert_eq!(canned, r#"{"v":1,"type":"canned","replies":[]}"#);
     }
 
     #[test]

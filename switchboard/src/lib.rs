@@ -3,6 +3,7 @@
 //! Twilio. See ARCHITECTURE.md for the map.
 
 pub mod backoff;
+pub mod canned;
 pub mod clock;
 pub mod cluster;
 pub mod config;

@@ -240,6 +240,7 @@ pub async fn serve(
         jobs: job_queue,
         files,
         guard: http::agent_auth::Guard::from_config(&config),
+        canned: crate::canned::Canned::new(ports.canned.clone()),
     };
     tracing::info!(
         addr = %listener.local_addr()?,

@@ -30,6 +30,7 @@ mod common;
 mod customer_texts;
 mod durability;
 mod lifecycle;
+mod notes_canned;
 mod once_only;
 mod outbound;
 mod routing;

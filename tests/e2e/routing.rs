@@ -214,10 +214,24 @@ async fn a_resolved_conversation_reopens_as_new_on_the_next_message() {
         .until(WAIT, "reassignment", |a| a.assigned.contains(&number(50)))
         .await;
     let last = alice.frames.iter().rev().find_map(|f| match f {
-        ServerFrame::Assigned { history, .. } => Some(history.len()),
+        ServerFrame::Assigned { history, .. } => Some(
+            history
+                .iter()
+                .map(common::timeline_line)
+                .collect::<Vec<_>>(),
+        ),
         _ => None,
     });
-    assert_eq!(last, Some(2), "full history on (re)assignment");
+    let first_body = alice.bodies(&number(50))[0].clone();
+    assert_eq!(
+        last,
+        Some(vec![
+            first_body,
+            "[resolved by alice]".to_string(),
+            "another problem".to_string()
+        ]),
+        "full history on (re)assignment, with who resolved it"
+    );
 }
 
 #[tokio::test]
@@ -232,6 +246,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
     // Offline target: refused with a reason.
     alice
         .send(&ClientFrame::Transfer {
+            note: None,
             conversation: number(60),
             to: Some("bob".into()),
         })
@@ -243,6 +258,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
     let mut bob = sb.agent_with("bob", 5).await;
     alice
         .send(&ClientFrame::Transfer {
+            note: None,
             conversation: number(60),
             to: Some("bob".into()),
         })
@@ -267,6 +283,7 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
 
     // Back to the queue: someone other than bob takes it when possible.
     bob.send(&ClientFrame::Transfer {
+        note: Some("asked twice already".into()),
         conversation: number(60),
         to: None,
     })
@@ -280,6 +297,28 @@ async fn transfer_to_a_named_agent_or_back_to_the_queue() {
         alice.bodies(&number(60)).len(),
         1 + 2,
         "earlier copy plus full history"
+    );
+    // The timeline says who handed it on, to whom, with the note.
+    alice
+        .until(WAIT, "both transfers in the timeline", |a| {
+            a.timeline(&number(60))
+                .iter()
+                .filter(|l| l.starts_with('['))
+                .count()
+                == 2
+        })
+        .await;
+    let events: Vec<String> = alice
+        .timeline(&number(60))
+        .into_iter()
+        .filter(|l| l.starts_with('['))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "[transferred from alice to bob]",
+            "[returned to the queue by bob] asked twice already"
+        ]
     );
 }
 
@@ -304,6 +343,7 @@ async fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
     ] {
         alice
             .send(&ClientFrame::Transfer {
+                note: None,
                 conversation: number(90),
                 to: Some(to.into()),
             })

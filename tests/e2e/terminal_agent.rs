@@ -139,6 +139,12 @@ async fn commands_are_never_texted_to_the_customer() {
         .shows("* available again (up to 1 conversation at once)")
         .await;
 
+    // A private note is stored and shown, never texted.
+    terminal.type_line("/note regular customer").await;
+    terminal
+        .shows("alice (private note): regular customer")
+        .await;
+
     // The switchboard sends a conversation's replies in order: once this one
     // reached Twilio, anything typed before it would have too.
     terminal.type_line("Yes! How can I help?").await;

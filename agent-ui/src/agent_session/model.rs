@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 
 use switchboard_protocol::{
-    AgentPresence, ConversationId, ConversationInfo, DeliveryStatus, Direction, Message, Seq,
-    ServerFrame,
+    AgentPresence, CannedReply, ConversationId, ConversationInfo, DeliveryStatus, Direction,
+    Message, Seq, ServerFrame,
 };
 
 use super::lists::Lists;
@@ -88,8 +88,12 @@ impl Conversation {
         if self.info.opted_out {
             return None;
         }
+        // The customer's first unanswered text: notes, timeline events and
+        // automatic texts after the last reply do not start the wait.
         self.messages
-            .get(self.first_unanswered())
+            .iter()
+            .skip(self.first_unanswered())
+            .find(|m| m.message.direction == Direction::Inbound)
             .map(|m| m.message.at_ms)
     }
 
@@ -146,6 +150,8 @@ pub struct AgentModel {
     agents: Vec<AgentPresence>,
     /// In the order they were assigned.
     conversations: Vec<Conversation>,
+    /// The team's canned replies, as the switchboard last sent them.
+    canned: Vec<CannedReply>,
     /// No label changes before this (epoch ms); may be early, never late.
     earliest_due: Option<u64>,
 }
@@ -162,6 +168,7 @@ impl AgentModel {
             upstream_detail: "connecting to the switchboard".into(),
             agents: Vec::new(),
             conversations: Vec::new(),
+            canned: Vec::new(),
             earliest_due: None,
         }
     }
@@ -209,6 +216,7 @@ impl AgentModel {
             upstream: self.upstream,
             upstream_detail: self.upstream_detail.clone(),
             agents: self.agents.clone(),
+            canned: self.canned.clone(),
             conversations: self
                 .conversations
                 .iter_mut()
@@ -399,6 +407,10 @@ impl AgentModel {
                 capacity,
             } => vec![self.set_availability(available, capacity)],
             ServerFrame::Pong { .. } => Vec::new(),
+            ServerFrame::Canned { replies } => {
+                self.canned = replies.clone();
+                vec![BrowserFrame::Canned { replies }]
+            }
             ServerFrame::Error {
                 code,
                 message,
@@ -549,6 +561,7 @@ mod tests {
             status: (direction == Direction::Outbound).then_some(DeliveryStatus::Queued),
             error: None,
             sid: None,
+            event: None,
         }
     }
 
@@ -777,6 +790,63 @@ mod tests {
             view.waiting.map(|w| w.since_ms),
             Some(NOW - 60_000),
             "waiting since the customer's text, not the automatic one"
+        );
+    }
+
+    #[test]
+    fn notes_and_timeline_events_are_no_reply_and_start_no_wait() {
+        let mut model = AgentModel::new("alice");
+        let mut note = msg(3, Direction::Note, "VIP, be gentle", NOW - 30_000);
+        note.agent = Some("bob".into());
+        let mut event = msg(4, Direction::Event, "wants a refund", NOW - 20_000);
+        event.agent = Some("bob".into());
+        event.event = Some(Box::new(switchboard_protocol::TimelineEvent::Transferred {
+            from: "bob".into(),
+            to: Some("alice".into()),
+        }));
+        let mut answered = msg(2, Direction::Outbound, "on it", NOW - 50_000);
+        answered.agent = Some("bob".into());
+        // Answered, then a note and a transfer: nobody is waiting.
+        assigned(
+            &mut model,
+            vec![
+                msg(1, Direction::Inbound, "refund?", NOW - 60_000),
+                answered,
+                note.clone(),
+                event.clone(),
+            ],
+        );
+        let view = |model: &mut AgentModel| {
+            model
+                .conversations
+                .iter_mut()
+                .find(|c| c.info.id == C)
+                .map(|c| c.view(NOW))
+                .expect("held")
+        };
+        assert_eq!(unread_of(&mut model), 0);
+        assert_eq!(
+            view(&mut model).waiting,
+            None,
+            "a note does not make anyone wait"
+        );
+        // The customer writes, then an agent adds a note: still waiting
+        // since the customer's text, still unread.
+        model.apply(
+            ServerFrame::Message {
+                message: msg(5, Direction::Inbound, "hello?", NOW - 10_000),
+            },
+            NOW,
+        );
+        let mut later = note;
+        later.seq = 6;
+        later.at_ms = NOW - 5_000;
+        model.apply(ServerFrame::Message { message: later }, NOW);
+        assert_eq!(unread_of(&mut model), 1, "a note is no answer");
+        assert_eq!(
+            view(&mut model).waiting.map(|w| w.since_ms),
+            Some(NOW - 10_000),
+            "waiting since the customer's text, not the note"
         );
     }
 

@@ -317,10 +317,12 @@ impl Task {
         None
     }
 
-    /// Forgets a reply the switchboard has answered.
+    /// Forgets a reply (or note) the switchboard has answered.
     fn settle(&mut self, client_id: &str) {
-        self.pending
-            .retain(|f| !matches!(f, ClientFrame::Reply { client_id: c, .. } if c == client_id));
+        self.pending.retain(|f| {
+            !matches!(f, ClientFrame::Reply { client_id: c, .. }
+                | ClientFrame::Note { client_id: c, .. } if c == client_id)
+        });
     }
 
     async fn send_upstream(&mut self, frame: &ClientFrame) -> bool {
@@ -370,8 +372,8 @@ impl Task {
 
     async fn forward(&mut self, frame: ClientFrame) {
         let up = matches!(self.link, Link::Up(_));
-        if let ClientFrame::Reply { .. } = &frame {
-            // Kept until answered. Before the welcome (or while down) it waits: the
+        if let ClientFrame::Reply { .. } | ClientFrame::Note { .. } = &frame {
+            // Kept until answered (a note like a reply: idempotent on its id). Before the welcome (or while down) it waits: the
             // welcome sends every pending reply, and sending it now too would only
             // earn a second `ack`.
             if self.pending.len() >= MAX_PENDING_REPLIES {

@@ -205,6 +205,11 @@ async fn handle_text(handle: &AgentHandle, text: &str) -> Option<BrowserFrame> {
                 client_id,
                 conversation,
                 ..
+            }
+            | ClientFrame::Note {
+                client_id,
+                conversation,
+                ..
             } => (Some(client_id.clone()), Some(conversation.clone())),
             ClientFrame::Resolve { conversation } | ClientFrame::Transfer { conversation, .. } => {
                 (None, Some(conversation.clone()))

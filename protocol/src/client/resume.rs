@@ -66,6 +66,7 @@ mod tests {
             status: None,
             error: None,
             sid: None,
+            event: None,
         }
     }
 

@@ -139,22 +139,39 @@ fn only_opt_keywords_need_the_opt_out_state() {
 
 #[test]
 fn a_reply_to_an_unknown_conversation_is_refused() {
-    assert_eq!(reply::apply(None), Err(reply::Refusal::UnknownConversation));
     assert_eq!(
-        reply::refusal(None),
+        reply::apply(None, true),
+        Err(reply::Refusal::UnknownConversation)
+    );
+    assert_eq!(
+        reply::apply(None, false),
+        Err(reply::Refusal::UnknownConversation)
+    );
+    assert_eq!(
+        reply::refusal(None, true),
         Some(reply::Refusal::UnknownConversation)
     );
 }
 
 #[test]
 fn a_reply_to_an_opted_out_customer_is_refused() {
-    assert_eq!(reply::apply(state(4, true)), Err(reply::Refusal::OptedOut));
+    assert_eq!(
+        reply::apply(state(4, true), true),
+        Err(reply::Refusal::OptedOut)
+    );
+}
+
+#[test]
+fn a_note_or_event_after_stop_is_stored_all_the_same() {
+    // Nothing reaches the customer, so STOP does not refuse it.
+    assert_eq!(reply::apply(state(4, true), false), Ok(5));
+    assert_eq!(reply::refusal(state(4, true), false), None);
 }
 
 #[test]
 fn a_reply_takes_the_next_seq() {
-    assert_eq!(reply::apply(state(4, false)), Ok(5));
-    assert_eq!(reply::refusal(state(4, false)), None);
+    assert_eq!(reply::apply(state(4, false), true), Ok(5));
+    assert_eq!(reply::refusal(state(4, false), true), None);
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub struct AppState {
     pub files: switchboard_cloud::files::FileStore,
     /// Agent sign-in limits and the trusted proxies.
     pub guard: agent_auth::Guard,
+    /// The team's canned replies: agent sockets edit them and forward the
+    /// newest list.
+    pub canned: crate::canned::Canned,
 }
 
 /// Path of Twilio's inbound-message webhook.

@@ -7,6 +7,9 @@
 //! or shutdown ends it.
 
 use super::queue_list::QueueList;
+use crate::canned::rules::Edit;
+use crate::canned::service::EditError;
+use crate::canned::Canned;
 use crate::cluster::duties::Term;
 use crate::http::AppState;
 use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
@@ -19,6 +22,7 @@ use std::time::Duration;
 use switchboard_protocol::violation::{self, Violation, MAX_CLOSE_REASON};
 use switchboard_protocol::{
     decode, encode, ClientFrame, ConversationInfo, DecodeError, Direction, ErrorCode, ServerFrame,
+    MAX_NOTE_CHARS,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -85,8 +89,10 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
     let silence_limit = Duration::from_secs_f64(state.config.agent_silence_secs);
     let ping_every = PING_AT_MOST_EVERY.min(silence_limit / 3);
 
-    // Writer: router frames, pings, and the final close.
+    // Writer: router frames, canned replies, pings, and the final close.
     let store = state.store.clone();
+    let canned = state.canned.clone();
+    let mut canned_rx = canned.subscribe();
     let writer_agent = agent.clone();
     let ended = term.ended.clone();
     let mut writer = tokio::spawn(tracing::Instrument::in_current_span(async move {
@@ -95,13 +101,21 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
         let (mut close_rx, mut violation_rx) = (close_rx, violation_rx);
         let mut close_code = 1000;
         let mut queue_list = QueueList::default();
+        // Canned replies follow the `welcome`, never precede it.
+        let mut welcomed = false;
         let farewell: Option<ServerFrame> = loop {
             tokio::select! {
                 next = frames_rx.recv() => match next {
                     Some(item) => {
+                        let welcome = matches!(item, Outgoing::Frame(ServerFrame::Welcome { .. }));
                         // Queue frames without flushing while more are
                         // waiting: one socket write for a burst, not one each.
-                        let written = feed_item(&mut sink, &store, &mut queue_list, item).await;
+                        let mut written = feed_item(&mut sink, &store, &mut queue_list, item).await;
+                        if welcome && written.is_ok() {
+                            welcomed = true;
+                            written = feed_canned(&mut sink, &canned).await;
+                            canned_rx.borrow_and_update();
+                        }
                         let flushed = match written {
                             Ok(()) if frames_rx.is_empty() => sink.flush().await.map_err(FeedError::from),
                             other => other,
@@ -130,6 +144,11 @@ pub async fn serve(socket: WebSocket, agent: String, state: AppState, term: Term
                     }
                     None => break None,
                 },
+                Ok(()) = canned_rx.changed(), if welcomed => {
+                    let replies = canned_rx.borrow_and_update().to_vec();
+                    let frame = ServerFrame::Canned { replies };
+                    if sink.send(Message::Text(encode(&frame).into())).await.is_err() { return; }
+                }
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return; },
                 reason = &mut close_rx => break reason.ok(),
                 Ok(violation) = &mut violation_rx => {
@@ -402,6 +421,41 @@ async fn feed(sink: &mut Sink, frame: &ServerFrame) -> Result<(), FeedError> {
     Ok(sink.feed(Message::Text(encode(frame).into())).await?)
 }
 
+/// Queues the stored canned replies after `welcome`, when there are any. A
+/// store that cannot be read costs the agent the list until the next
+/// change, not the session.
+async fn feed_canned(sink: &mut Sink, canned: &Canned) -> Result<(), FeedError> {
+    match canned.load().await {
+        Ok(replies) if replies.is_empty() => Ok(()),
+        Ok(replies) => {
+            let frame = ServerFrame::Canned {
+                replies: replies.to_vec(),
+            };
+            feed(sink, &frame).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the canned replies");
+            Ok(())
+        }
+    }
+}
+
+/// Applies a canned-reply edit from the agent; the new list reaches every
+/// connection (this one too) through [`Canned::subscribe`], a refusal only
+/// this one.
+async fn edit_canned(state: &AppState, agent: &str, frames: &mpsc::Sender<Outgoing>, edit: Edit) {
+    let (code, message) = match state
+        .canned
+        .edit(&edit, agent, crate::clock::now_ms())
+        .await
+    {
+        Ok(_) => return,
+        Err(EditError::Refused(refused)) => (ErrorCode::InvalidCanned, refused.to_string()),
+        Err(e @ EditError::Store(_)) => (ErrorCode::Unavailable, e.to_string()),
+    };
+    reply_error(frames, code, message);
+}
+
 /// Queues messages `(after, upto]` from the store as `message` frames
 /// (the caller flushes).
 async fn feed_range(
@@ -567,19 +621,86 @@ async fn handle_frame(
                 conversation,
                 client_id,
                 body,
+                note: false,
             }
+        }
+        ClientFrame::Note {
+            conversation,
+            client_id,
+            body,
+        } => {
+            let reason = if client_id.is_empty() || client_id.len() > 128 {
+                Some("client_id must be 1 to 128 characters".to_string())
+            } else {
+                note_problem(&body)
+            };
+            if let Some(message) = reason {
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::InvalidReply,
+                    message,
+                    client_id: Some(client_id),
+                    conversation: Some(conversation),
+                    fatal: false,
+                };
+                let _ = frames.try_send(Outgoing::Frame(frame));
+                return;
+            }
+            Command::Reply {
+                agent,
+                conn_id,
+                conversation,
+                client_id,
+                body,
+                note: true,
+            }
+        }
+        ClientFrame::CannedSave {
+            keyword,
+            body,
+            replaces,
+        } => {
+            let edit = Edit::Save {
+                keyword,
+                body,
+                replaces,
+            };
+            return edit_canned(state, &agent, frames, edit).await;
+        }
+        ClientFrame::CannedDelete { keyword } => {
+            return edit_canned(state, &agent, frames, Edit::Delete { keyword }).await;
         }
         ClientFrame::Resolve { conversation } => Command::Resolve {
             agent,
             conn_id,
             conversation,
         },
-        ClientFrame::Transfer { conversation, to } => Command::Transfer {
-            agent,
-            conn_id,
+        ClientFrame::Transfer {
             conversation,
             to,
-        },
+            note,
+        } => {
+            // A blank note is no note; a too long one refuses the transfer
+            // (the agent keeps the conversation and can shorten it).
+            let note = note.filter(|n| !n.trim().is_empty());
+            if let Some(message) = note.as_deref().and_then(note_problem) {
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::TransferRejected,
+                    message: format!("transfer note: {message}"),
+                    client_id: None,
+                    conversation: Some(conversation),
+                    fatal: false,
+                };
+                let _ = frames.try_send(Outgoing::Frame(frame));
+                return;
+            }
+            Command::Transfer {
+                agent,
+                conn_id,
+                conversation,
+                to,
+                note,
+            }
+        }
         ClientFrame::Take { conversation } => Command::Take {
             agent,
             conn_id,
@@ -588,6 +709,19 @@ async fn handle_frame(
         ClientFrame::Supervise => Command::Supervise { agent, conn_id },
     };
     router.send(command).await;
+}
+
+/// Why a private note (or transfer note) cannot be stored, if it cannot.
+fn note_problem(body: &str) -> Option<String> {
+    if body.trim().is_empty() {
+        Some("the note is empty".to_string())
+    } else if body.chars().count() > MAX_NOTE_CHARS {
+        Some(format!(
+            "the note is longer than {MAX_NOTE_CHARS} characters"
+        ))
+    } else {
+        None
+    }
 }
 
 fn reply_error(frames: &mpsc::Sender<Outgoing>, code: ErrorCode, message: String) {

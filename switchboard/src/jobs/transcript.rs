@@ -120,10 +120,18 @@ pub async fn mail(
     Ok(())
 }
 
-fn who(m: &Message) -> &str {
+/// Who wrote the line; the team's own entries say what they are (the
+/// transcript goes to the team, so private notes are kept).
+fn who(m: &Message) -> String {
+    let agent = m.agent.as_deref().unwrap_or("agent");
     match m.direction {
-        Direction::Inbound => "customer",
-        Direction::Outbound => m.agent.as_deref().unwrap_or("agent"),
+        Direction::Inbound => "customer".to_string(),
+        Direction::Outbound => agent.to_string(),
+        Direction::Note => format!("{agent} (private note)"),
+        Direction::Event => match &m.event {
+            Some(event) => format!("[{}]", event.describe()),
+            None => "[event]".to_string(),
+        },
     }
 }
 
@@ -185,7 +193,7 @@ pub fn html(t: &Transcript, public_base: &str) -> String {
         rows.push_str(&format!(
             "<tr><td style=\"white-space:nowrap;color:#666\">{}</td><td><b>{}</b></td><td style=\"white-space:pre-wrap\">{}{media}</td></tr>\n",
             utc(m.at_ms),
-            escape(who(m)),
+            escape(&who(m)),
             escape(&m.body),
         ));
     }
@@ -255,6 +263,7 @@ mod tests {
             status: None,
             error: None,
             sid: None,
+            event: None,
         }
     }
 

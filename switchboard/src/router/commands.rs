@@ -1,4 +1,4 @@
-//! What agents ask for: availability, reply, resolve, transfer. Only the
+//! What agents ask for: availability, reply, note, resolve, transfer. Only the
 //! holder of a conversation may act on it — from any of its sessions: the
 //! conversations, capacity and settings are the agent's. An answer meant
 //! for the asker (`ack`, a refusal) goes to the session that asked; what
@@ -7,8 +7,8 @@
 use super::conn::ConnId;
 use super::event::Effect;
 use super::machine::Core;
-use crate::store::{AgentSettings, Reply};
-use switchboard_protocol::{ConversationId, ErrorCode, ServerFrame, UnassignReason};
+use crate::store::{AgentSettings, EntryKind, Reply};
+use switchboard_protocol::{ConversationId, ErrorCode, ServerFrame, TimelineEvent, UnassignReason};
 
 impl Core {
     /// `availability` from session `conn`. The agent's other sessions are
@@ -49,9 +49,10 @@ impl Core {
         self.drain();
     }
 
-    /// `reply` from session `conn`: stored in the agent's name and acked to
-    /// that session; every session of the agent then sees it in the
-    /// conversation (from the change feed, like any message).
+    /// `reply` (or `note`, when `note`) from session `conn`: stored in the
+    /// agent's name and acked to that session; every session of the agent
+    /// then sees it in the conversation (from the change feed, like any
+    /// message). A note is never sent.
     pub(super) fn reply(
         &mut self,
         agent: &str,
@@ -59,6 +60,7 @@ impl Core {
         conversation: ConversationId,
         client_id: String,
         body: String,
+        note: bool,
     ) {
         let connected = self
             .agents
@@ -89,6 +91,11 @@ impl Core {
                 client_id,
                 body,
                 at_ms: self.now_ms,
+                kind: if note {
+                    EntryKind::Note
+                } else {
+                    EntryKind::Sms
+                },
             },
         });
     }
@@ -99,6 +106,14 @@ impl Core {
         }
         self.release(agent, conversation, UnassignReason::Resolved);
         let upto_seq = self.head(conversation);
+        self.record_event(
+            conversation,
+            agent,
+            TimelineEvent::Resolved {
+                by: agent.to_string(),
+            },
+            None,
+        );
         self.effects.push(Effect::Resolved {
             conversation: conversation.to_string(),
             agent: agent.to_string(),
@@ -118,10 +133,15 @@ impl Core {
         conn: ConnId,
         conversation: &str,
         to: Option<String>,
+        note: Option<String>,
     ) {
         if !self.check_assigned(agent, conn, conversation) {
             return;
         }
+        let event = TimelineEvent::Transferred {
+            from: agent.to_string(),
+            to: to.clone(),
+        };
         match to {
             Some(target) => {
                 if let Some(message) = self.refuse_transfer(agent, conversation, &target) {
@@ -139,6 +159,7 @@ impl Core {
                     return;
                 }
                 self.release(agent, conversation, UnassignReason::Transferred);
+                self.record_event(conversation, agent, event, note);
                 self.assign(conversation, &target);
                 tracing::info!(
                     from = agent,
@@ -149,6 +170,7 @@ impl Core {
             }
             None => {
                 self.release(agent, conversation, UnassignReason::Transferred);
+                self.record_event(conversation, agent, event, note);
                 self.enqueue(conversation.to_string(), Some(agent.to_string()), true);
                 tracing::info!(
                     from = agent,

@@ -248,12 +248,14 @@ impl Driver {
                 conversation,
                 client_id,
                 body,
+                note,
             } => Event::Reply {
                 agent,
                 conn: conn_id,
                 conversation,
                 client_id,
                 body,
+                note,
             },
             Command::Resolve {
                 agent,
@@ -269,11 +271,13 @@ impl Driver {
                 conn_id,
                 conversation,
                 to,
+                note,
             } => Event::Transfer {
                 agent,
                 conn: conn_id,
                 conversation,
                 to,
+                note,
             },
             Command::Take {
                 agent,
@@ -509,6 +513,13 @@ impl Driver {
                 self.replies
                     .run(reply.conversation.clone(), store_notice(log, reply));
             }
+            Effect::Timeline { entry } => {
+                let log = self.ports.log.clone();
+                // In the conversation's reply lane: after the replies and
+                // notes the agent sent before acting.
+                self.replies
+                    .run(entry.conversation.clone(), store_timeline(log, entry));
+            }
             Effect::RetryDrain => {
                 if !self.drain_retry_pending {
                     self.drain_retry_pending = true;
@@ -554,6 +565,21 @@ async fn store_notice(log: Arc<dyn MessageLog>, reply: Reply) {
             tracing::warn!(conversation, "automatic text for an unknown conversation")
         }
         Err(e) => tracing::warn!(conversation, error = %e, "could not store the automatic text"),
+    }
+}
+
+/// Records a timeline event; nobody waits for the outcome, so it is logged.
+/// A lost event loses a line of the timeline, never a message.
+async fn store_timeline(log: Arc<dyn MessageLog>, entry: Reply) {
+    let conversation = entry.conversation.clone();
+    match log.append_reply(entry).await {
+        Ok(ReplyOutcome::Accepted { seq, duplicate }) => {
+            tracing::debug!(conversation, seq, duplicate, "timeline event recorded")
+        }
+        Ok(outcome) => {
+            tracing::warn!(conversation, ?outcome, "timeline event not recorded")
+        }
+        Err(e) => tracing::warn!(conversation, error = %e, "could not record the timeline event"),
     }
 }
 

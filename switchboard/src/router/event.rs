@@ -33,13 +33,16 @@ pub enum Event {
         available: bool,
         capacity: u32,
     },
-    /// `reply` frame (already validated by the connection), from session `conn`.
+    /// `reply` or `note` frame (already validated by the connection), from
+    /// session `conn`.
     Reply {
         agent: String,
         conn: ConnId,
         conversation: ConversationId,
         client_id: String,
         body: String,
+        /// A private note: stored in the timeline, never sent.
+        note: bool,
     },
     /// `resolve` frame, from session `conn`.
     Resolve {
@@ -53,6 +56,8 @@ pub enum Event {
         conn: ConnId,
         conversation: ConversationId,
         to: Option<String>,
+        /// The transfer note, recorded with the `transferred` event.
+        note: Option<String>,
     },
     /// `take` frame, from session `conn`: the agent chose a queued
     /// conversation.
@@ -156,4 +161,8 @@ pub enum Effect {
     /// reply in [`crate::conversation::notice::AUTHOR`]'s name; nobody is
     /// answered, the outcome is logged.
     Notice { reply: Reply },
+    /// Record a timeline event (transferred, resolved) in the conversation,
+    /// in the name of the agent who did it; nobody is answered, the outcome
+    /// is logged.
+    Timeline { entry: Reply },
 }

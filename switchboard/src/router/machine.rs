@@ -220,7 +220,8 @@ impl Core {
                 conversation,
                 client_id,
                 body,
-            } => self.reply(&agent, conn, conversation, client_id, body),
+                note,
+            } => self.reply(&agent, conn, conversation, client_id, body, note),
             Event::Resolve {
                 agent,
                 conn,
@@ -231,7 +232,8 @@ impl Core {
                 conn,
                 conversation,
                 to,
-            } => self.transfer(&agent, conn, &conversation, to),
+                note,
+            } => self.transfer(&agent, conn, &conversation, to, note),
             Event::Take {
                 agent,
                 conn,

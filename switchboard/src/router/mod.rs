@@ -31,6 +31,7 @@ mod stats;
 mod take;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 pub use conn::{Conn, ConnId, Outgoing, Queued, RESUME_STATUS_WINDOW};
 pub use driver::{spawn, RouterPorts};
@@ -73,6 +74,8 @@ pub enum Command {
         conversation: ConversationId,
         client_id: String,
         body: String,
+        /// A private note (`note` frame) rather than a text to the customer.
+        note: bool,
     },
     Resolve {
         agent: String,
@@ -86,6 +89,8 @@ pub enum Command {
         conn_id: ConnId,
         conversation: ConversationId,
         to: Option<String>,
+        /// The transfer note, recorded with the `transferred` event.
+        note: Option<String>,
     },
     Take {
         agent: String,

@@ -6,7 +6,7 @@
 use super::event::Effect;
 use super::machine::Core;
 use crate::conversation::notice::{self, Notice, NoticeKind, NoticeSettings};
-use crate::store::{Reply, RouteRecord};
+use crate::store::{EntryKind, Reply, RouteRecord};
 
 impl Core {
     /// Which automatic texts are on (off unless set).
@@ -68,6 +68,7 @@ impl Core {
                 client_id: n.client_id,
                 body: n.body,
                 at_ms: self.now_ms,
+                kind: EntryKind::Sms,
             },
         });
     }

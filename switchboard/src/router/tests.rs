@@ -4,9 +4,9 @@
 use super::conn::{ConnId, Outgoing};
 use super::event::{ClaimOutcome, Effect, Event};
 use super::machine::{Core, Recovered};
-use crate::store::{AgentSettings, Claim, RouteRecord};
+use crate::store::{AgentSettings, Claim, EntryKind, RouteRecord};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
+use switchboard_protocol::{Direction, ErrorCode, ServerFrame, TimelineEvent, UnassignReason};
 
 mod decisions_rate;
 mod sessions_property;
@@ -208,6 +208,7 @@ impl Harness {
 
     fn transfer(&mut self, agent: &str, conversation: &str, to: Option<&str>) -> Vec<Effect> {
         self.run(Event::Transfer {
+            note: None,
             agent: agent.into(),
             conn: conn_of(agent),
             conversation: conversation.into(),
@@ -618,6 +619,7 @@ fn replies_only_from_the_holder() {
     h.connect("bob", 1);
     h.inbound(&c(1), 1);
     let reply = |agent: &str| Event::Reply {
+        note: false,
         agent: agent.into(),
         conn: conn_of(agent),
         conversation: c(1),
@@ -923,6 +925,7 @@ fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
     }
     // She can still act on it: reply, and resolve.
     let effects = h.run(Event::Reply {
+        note: false,
         agent: "alice".into(),
         conn: conn_of("alice"),
         conversation: c(1),
@@ -1376,6 +1379,7 @@ fn a_reply_from_one_session_is_acked_there_and_shown_on_every_session() {
     let mut h = alice_on_two_instances(&[]);
     h.inbound(&c(1), 1);
     let effects = h.run(Event::Reply {
+        note: false,
         agent: "alice".into(),
         conn: UI_B,
         conversation: c(1),
@@ -1412,6 +1416,7 @@ fn a_reply_from_one_session_is_acked_there_and_shown_on_every_session() {
     assert_eq!(sent_on(&effects, UI_B).len(), 1);
     // A refusal is an answer: only the asking session hears it.
     let effects = h.run(Event::Reply {
+        note: false,
         agent: "alice".into(),
         conn: UI_A,
         conversation: c(9),
@@ -1445,6 +1450,7 @@ fn resolve_or_transfer_from_either_session_is_seen_on_both() {
         assert!(sent_on(&effects, conn).contains(&resolved), "{effects:?}");
     }
     let effects = h.run(Event::Transfer {
+        note: None,
         agent: "alice".into(),
         conn: UI_B,
         conversation: c(3),
@@ -1463,6 +1469,7 @@ fn resolve_or_transfer_from_either_session_is_seen_on_both() {
     assert_eq!(assigned(&effects), vec![pair("bob", &c(3))]);
     // A refused transfer is told to the session that asked only.
     let effects = h.run(Event::Transfer {
+        note: None,
         agent: "bob".into(),
         conn: conn_of("bob"),
         conversation: c(2),
@@ -1642,4 +1649,148 @@ fn after_hours_the_customer_hears_when_the_team_is_back() {
     // An agent working after hours takes the next one: nothing is sent.
     h.connect("alice", 2);
     assert!(notices(&h.inbound(&c(2), 1)).is_empty());
+}
+
+/// The timeline entries (events) the effects record: (conversation, agent,
+/// event, note).
+fn timeline(effects: &[Effect]) -> Vec<(String, String, TimelineEvent, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Timeline { entry } => match &entry.kind {
+                EntryKind::Event(event) => Some((
+                    entry.conversation.clone(),
+                    entry.agent.clone(),
+                    event.clone(),
+                    entry.body.clone(),
+                )),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_note_is_stored_for_the_holder_only_and_never_as_a_text() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 1);
+    h.connect("bob", 1);
+    h.inbound(&c(1), 1); // alice
+    let note = |agent: &str| Event::Reply {
+        agent: agent.into(),
+        conn: conn_of(agent),
+        conversation: c(1),
+        client_id: "n1".into(),
+        body: "VIP customer".into(),
+        note: true,
+    };
+    let effects = h.run(note("alice"));
+    let stored: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::StoreReply { reply, .. } => Some(reply.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stored.len(), 1, "{effects:?}");
+    assert_eq!(stored[0].kind, EntryKind::Note);
+    assert!(!stored[0].sends(), "a note goes to no outbox");
+    // Not the holder: refused like a reply.
+    let effects = h.run(note("bob"));
+    assert!(!effects
+        .iter()
+        .any(|e| matches!(e, Effect::StoreReply { .. })));
+    assert_eq!(
+        error_code(&frames_to(&effects, "bob")).map(|e| e.0),
+        Some(ErrorCode::NotAssigned)
+    );
+}
+
+#[test]
+fn transfer_and_resolve_are_recorded_in_the_timeline_with_who() {
+    let mut h = Harness::new(&["alice", "bob"]);
+    h.connect("alice", 2);
+    h.connect("bob", 2);
+    h.inbound(&c(1), 1); // alice
+    h.inbound(&c(2), 1); // bob
+    let effects = h.run(Event::Transfer {
+        agent: "alice".into(),
+        conn: conn_of("alice"),
+        conversation: c(1),
+        to: Some("bob".into()),
+        note: Some("wants a refund".into()),
+    });
+    assert_eq!(
+        timeline(&effects),
+        vec![(
+            c(1),
+            "alice".to_string(),
+            TimelineEvent::Transferred {
+                from: "alice".into(),
+                to: Some("bob".into())
+            },
+            "wants a refund".to_string()
+        )]
+    );
+    assert_eq!(assigned(&effects), vec![pair("bob", &c(1))]);
+    // Back to the queue, without a note.
+    let effects = h.transfer("bob", &c(1), None);
+    assert_eq!(
+        timeline(&effects),
+        vec![(
+            c(1),
+            "bob".to_string(),
+            TimelineEvent::Transferred {
+                from: "bob".into(),
+                to: None
+            },
+            String::new()
+        )]
+    );
+    let effects = h.resolve("bob", &c(2));
+    assert_eq!(
+        timeline(&effects),
+        vec![(
+            c(2),
+            "bob".to_string(),
+            TimelineEvent::Resolved { by: "bob".into() },
+            String::new()
+        )]
+    );
+    // The event itself, arriving from the feed, does not reopen the
+    // resolved conversation; only the customer does.
+    let effects = h.run(Event::Message {
+        conversation: c(2),
+        seq: 2,
+        direction: Direction::Event,
+    });
+    assert!(assigned(&effects).is_empty(), "{effects:?}");
+    assert!(h.core.waiting().is_empty());
+    let effects = h.inbound(&c(2), 3);
+    assert_eq!(assigned(&effects).len(), 1, "{effects:?}");
+    // A refused transfer records nothing.
+    let effects = h.transfer("alice", &c(2), Some("nobody"));
+    assert!(timeline(&effects).is_empty());
+}
+
+#[test]
+fn reopening_is_one_call_that_records_who_reopened_it() {
+    // The hook the history work calls when an agent reopens a resolved
+    // conversation: one `reopened` entry in that agent's name.
+    let mut h = Harness::new(&["alice"]);
+    h.connect("alice", 1);
+    h.inbound(&c(1), 1);
+    h.resolve("alice", &c(1));
+    h.core.record_reopened(&c(1), "alice");
+    let effects = std::mem::take(&mut h.core.effects);
+    assert_eq!(
+        timeline(&effects),
+        vec![(
+            c(1),
+            "alice".to_string(),
+            TimelineEvent::Reopened { by: "alice".into() },
+            String::new()
+        )]
+    );
 }

@@ -456,7 +456,7 @@ impl Tx<'_> {
         };
         let current = self.conversation(&r.conversation)?;
         let state = current.as_ref().map(ConversationRecord::state);
-        let seq = match conversation::dedupe(existing, || reply::apply(state)) {
+        let seq = match conversation::dedupe(existing, || reply::apply(state, r.sends())) {
             Dedupe::Duplicate(seq) => {
                 let accepted = ReplyOutcome::Accepted {
                     seq,
@@ -476,27 +476,32 @@ impl Tx<'_> {
         };
         record.last_seq = seq;
         let key = keys::message(&r.conversation, seq);
+        let message = r.to_message(seq);
+        let direction = message.direction;
         let stored = StoredMessage {
-            message: r.to_message(seq),
+            message,
             twilio_sid: None,
         };
         self.messages.insert(key.as_slice(), encode(&stored)?)?;
         self.client_replies.insert(client_key, key.as_slice())?;
-        self.outbox.insert(key.as_slice(), &[])?;
+        // Notes and timeline events are never sent: no outbox entry.
+        if r.sends() {
+            self.outbox.insert(key.as_slice(), &[])?;
+        }
         self.overlay
             .conversations
             .insert(r.conversation.clone(), record);
         self.push_change(&Change::Message {
             c: r.conversation.clone(),
             s: seq,
-            d: Some(Direction::Outbound),
+            d: Some(direction),
         })?;
         Ok(Ok(Outcome::Reply(
             ReplyOutcome::Accepted {
                 seq,
                 duplicate: false,
             },
-            Some((r.conversation.clone(), seq)),
+            r.sends().then(|| (r.conversation.clone(), seq)),
         )))
     }
 

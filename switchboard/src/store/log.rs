@@ -25,7 +25,7 @@ use crate::conversation::ConversationState;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
-    ConversationId, DeliveryError, DeliveryStatus, Direction, Media, Message, Seq,
+    ConversationId, DeliveryError, DeliveryStatus, Direction, Media, Message, Seq, TimelineEvent,
 };
 
 /// A customer's message as the webhook validated it.
@@ -55,6 +55,7 @@ impl InboundMessage {
             status: None,
             error: None,
             sid: Some(self.message_sid.clone()),
+            event: None,
         }
     }
 }
@@ -78,31 +79,59 @@ pub enum Accepted {
     Spooled,
 }
 
-/// An agent's reply, before it is stored.
+/// What an entry written in an agent's (or the switchboard's) name is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EntryKind {
+    /// A text to the customer: stored with status `queued` and put in the
+    /// outbox; refused after STOP.
+    #[default]
+    Sms,
+    /// A private note: stored only, never sent, allowed after STOP.
+    Note,
+    /// A timeline event (transferred, resolved, reopened): stored only.
+    Event(TimelineEvent),
+}
+
+/// An agent's reply — or a note or timeline event in an agent's name —
+/// before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub conversation: ConversationId,
     pub agent: String,
+    /// Makes the write idempotent: `(agent, client_id)` is stored once.
     pub client_id: String,
     pub body: String,
     pub at_ms: u64,
+    /// A text to send, a note or an event.
+    pub kind: EntryKind,
 }
 
 impl Reply {
-    /// The reply as stored at `seq`, waiting to be sent.
+    /// True when this is a text to the customer (outbox, STOP refusal).
+    pub fn sends(&self) -> bool {
+        self.kind == EntryKind::Sms
+    }
+
+    /// The entry as stored at `seq`; a text waits to be sent.
     pub fn to_message(&self, seq: Seq) -> Message {
+        let (direction, status, event) = match &self.kind {
+            EntryKind::Sms => (Direction::Outbound, Some(DeliveryStatus::Queued), None),
+            EntryKind::Note => (Direction::Note, None, None),
+            EntryKind::Event(event) => (Direction::Event, None, Some(Box::new(event.clone()))),
+        };
         Message {
             conversation: self.conversation.clone(),
             seq,
-            direction: Direction::Outbound,
+            direction,
             body: self.body.clone(),
             at_ms: self.at_ms,
             media: Vec::new(),
             agent: Some(self.agent.clone()),
             client_id: Some(self.client_id.clone()),
-            status: Some(DeliveryStatus::Queued),
+            status,
             error: None,
             sid: None,
+            event,
         }
     }
 }
@@ -202,7 +231,9 @@ pub trait MessageLog: Send + Sync + 'static {
     }
 
     /// Appends an agent's reply with status `queued` and puts it in the
-    /// outbox (idempotent on `(agent, client_id)`).
+    /// outbox (idempotent on `(agent, client_id)`). A note or timeline
+    /// event ([`EntryKind`]) is appended the same way but gets no status,
+    /// no outbox entry, and is not refused after STOP.
     async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome>;
 
     /// Advances an outbound message's status; never moves it backwards.

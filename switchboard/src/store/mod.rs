@@ -9,6 +9,8 @@
 //! * [`PendingReplies`] (`outbox.rs`): the replies the outbox worker still
 //!   has to send, and its send intents;
 //! * [`Lifecycle`] (`lifecycle.rs`): readiness and close;
+//! * [`CannedStore`] (`canned.rs`): the team's canned replies, one
+//!   versioned list replaced with a compare-and-set;
 //! * [`job_claims::JobClaims`] (`job_claims.rs`): which instance runs a
 //!   job, with a store several instances share (DynamoDB only).
 //!
@@ -24,6 +26,7 @@
 //! [`change_log::ChangeLog`]. `contract/` holds the cases every backend
 //! passes (tests only).
 
+pub mod canned;
 pub mod change_log;
 #[cfg(test)]
 mod contract;
@@ -41,11 +44,12 @@ pub mod recent;
 pub mod routing;
 pub mod sled_store;
 
+pub use canned::{CannedList, CannedStore};
 pub use feed::{Change, ChangeFeed, ChangeId};
 pub use lifecycle::Lifecycle;
 pub use log::{
-    Accepted, Appended, ConversationRecord, InboundMessage, MessageLog, Reply, ReplyOutcome,
-    StatusOutcome, StatusTarget, StatusUpdate,
+    Accepted, Appended, ConversationRecord, EntryKind, InboundMessage, MessageLog, Reply,
+    ReplyOutcome, StatusOutcome, StatusTarget, StatusUpdate,
 };
 pub use outbox::{PendingReplies, PendingReply, SendIntent};
 pub use routing::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
@@ -76,9 +80,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A whole backend: every port. Implemented for any type that implements
 /// them all; `server.rs` opens one and splits it into [`Ports`].
-pub trait Store: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle {}
+pub trait Store:
+    MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + CannedStore
+{
+}
 
-impl<T> Store for T where T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle {}
+impl<T> Store for T where
+    T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + CannedStore
+{
+}
 
 /// A backend's ports, each behind its own handle, so that a consumer holds
 /// only what it uses and a decorator can wrap one port (the inbound spool
@@ -96,6 +106,8 @@ pub struct Ports {
     pub outbox: Arc<dyn PendingReplies>,
     /// `/readyz`, and the server at shutdown.
     pub lifecycle: Arc<dyn Lifecycle>,
+    /// Agent sockets (canned replies).
+    pub canned: Arc<dyn CannedStore>,
     /// The job worker, with a store several instances share (DynamoDB);
     /// `None` with one instance (sled).
     pub job_claims: Option<Arc<dyn job_claims::JobClaims>>,
@@ -109,6 +121,7 @@ impl Ports {
             feed: store.clone(),
             routing: store.clone(),
             outbox: store.clone(),
+            canned: store.clone(),
             lifecycle: store,
             job_claims: None,
         }

@@ -219,6 +219,7 @@ mod tests {
             .await
             .unwrap();
         log.append_reply(Reply {
+            kind: Default::default(),
             conversation: conversation.into(),
             agent: "alice".into(),
             client_id: "c1".into(),

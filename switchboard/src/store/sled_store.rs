@@ -13,7 +13,7 @@
 use super::change_log::ChangeLog;
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::keys;
-use super::{AgentSettings, Claim, RouteRecord, RouteWrite, RoutingState};
+use super::{AgentSettings, CannedList, CannedStore, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
     MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome, Result, SendIntent,
@@ -23,7 +23,7 @@ use crate::durability::Durability;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::path::Path;
-use switchboard_protocol::{ConversationId, Message, Seq};
+use switchboard_protocol::{CannedReply, ConversationId, Message, Seq};
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes waiting for the writer before callers are slowed down.
@@ -35,6 +35,9 @@ pub struct SledStore {
     routes: sled::Tree,
     /// Agent name → [`AgentSettings`] (JSON); written only by the router.
     agents: sled::Tree,
+    /// [`CANNED_KEY`] → the team's [`CannedList`] (JSON), replaced with a
+    /// compare-and-swap (`canned.rs`).
+    canned: sled::Tree,
     /// sled's data file, synced after each routing write with
     /// `DURABILITY=fsync`.
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
@@ -81,6 +84,7 @@ impl SledStore {
         };
         let routes = db.open_tree("routes")?;
         let agents = db.open_tree("agents")?;
+        let canned = db.open_tree("canned")?;
         let changes = ChangeLog::open(&db)?;
 
         // sled flushes with sync_file_range, which does not survive power
@@ -122,6 +126,7 @@ impl SledStore {
                 trees,
                 routes,
                 agents,
+                canned,
                 routing_fsync,
                 changes,
                 routing_written: std::sync::atomic::AtomicU64::new(0),
@@ -416,4 +421,53 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(scan)
         .await
         .map_err(|e| StoreError::Storage(format!("scan task failed: {e}")))?
+}
+
+/// The key of the one canned-replies value.
+const CANNED_KEY: &[u8] = b"list";
+
+#[async_trait]
+impl CannedStore for SledStore {
+    async fn canned(&self) -> Result<CannedList> {
+        let tree = self.canned.clone();
+        let bytes = blocking(move || Ok(tree.get(CANNED_KEY)?)).await?;
+        match bytes {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+            }
+            None => Ok(CannedList::default()),
+        }
+    }
+
+    async fn replace_canned(&self, expected: u64, replies: &[CannedReply]) -> Result<bool> {
+        let next = CannedList {
+            version: expected + 1,
+            replies: replies.to_vec(),
+        };
+        let bytes = serde_json::to_vec(&next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tree = self.canned.clone();
+        let swapped = blocking(move || {
+            // Compare the version, not the bytes: the stored value is ours to
+            // decode, and an equal version means nobody else replaced it.
+            let current = tree.get(CANNED_KEY)?;
+            let version = match &current {
+                Some(bytes) => {
+                    serde_json::from_slice::<CannedList>(bytes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                        .version
+                }
+                None => 0,
+            };
+            if version != expected {
+                return Ok(false);
+            }
+            let swapped = tree.compare_and_swap(CANNED_KEY, current, Some(bytes))?;
+            Ok(swapped.is_ok())
+        })
+        .await?;
+        if swapped {
+            self.make_routing_durable().await?;
+        }
+        Ok(swapped)
+    }
 }

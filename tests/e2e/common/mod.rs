@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use switchboard::twilio::signature;
 use switchboard_protocol::client::{self, ConnectError, Credentials, Incoming, ResumePoints};
-use switchboard_protocol::{ClientFrame, Message, Seq, ServerFrame};
+use switchboard_protocol::{ClientFrame, Direction, Message, Seq, ServerFrame};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::MaybeTlsStream;
 
@@ -947,10 +947,27 @@ impl Agent {
         self.messages.values().map(Vec::len).sum()
     }
 
+    /// The texts between customer and team (private notes and timeline
+    /// events left out: see [`Agent::timeline`]).
     pub fn bodies(&self, conversation: &str) -> Vec<String> {
         self.messages
             .get(conversation)
-            .map(|m| m.iter().map(|m| m.body.clone()).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|m| !m.direction.is_internal())
+                    .map(|m| m.body.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Everything in the conversation as the agent saw it, one line each:
+    /// texts as their body, a note as `note by <agent>: <body>`, an event
+    /// as `[<what happened>] <note>`.
+    pub fn timeline(&self, conversation: &str) -> Vec<String> {
+        self.messages
+            .get(conversation)
+            .map(|m| m.iter().map(timeline_line).collect())
             .unwrap_or_default()
     }
 
@@ -1139,5 +1156,18 @@ pub async fn until_ready(
             read_log()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One line of [`Agent::timeline`].
+pub fn timeline_line(m: &Message) -> String {
+    let agent = m.agent.as_deref().unwrap_or("?");
+    match (&m.direction, &m.event) {
+        (Direction::Note, _) => format!("note by {agent}: {}", m.body),
+        (Direction::Event, Some(event)) => format!("[{}] {}", event.describe(), m.body)
+            .trim_end()
+            .to_string(),
+        (Direction::Event, None) => format!("[event] {}", m.body),
+        _ => m.body.clone(),
     }
 }

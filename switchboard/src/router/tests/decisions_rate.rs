@@ -114,6 +114,7 @@ fn run(agents: usize) -> Rate {
                 step(
                     &mut core,
                     Event::Reply {
+                        note: false,
                         agent,
                         conn,
                         conversation: conversation.clone(),

@@ -229,6 +229,7 @@ fn play(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 };
                 w.replies += 1;
                 let mut effects = h.run(Event::Reply {
+                    note: false,
                     agent: AGENTS[agent].into(),
                     conn,
                     conversation: c(conv),

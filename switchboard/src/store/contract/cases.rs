@@ -1,11 +1,11 @@
 //! The cases every store must pass. Each gets a fresh, empty store.
 
 use crate::store::{
-    Appended, Change, ChangeId, InboundMessage, Reply, ReplyOutcome, SendIntent, StatusOutcome,
-    StatusTarget, StatusUpdate, Store,
+    Appended, CannedList, Change, ChangeId, EntryKind, InboundMessage, Reply, ReplyOutcome,
+    SendIntent, StatusOutcome, StatusTarget, StatusUpdate, Store,
 };
 use std::time::Duration;
-use switchboard_protocol::{DeliveryError, DeliveryStatus, Direction};
+use switchboard_protocol::{CannedReply, DeliveryError, DeliveryStatus, Direction, TimelineEvent};
 
 /// How long a change may take to show in the feed (DynamoDB's comes
 /// through the stream reader). Only a bound on waiting, never a pass mark.
@@ -28,6 +28,7 @@ fn inbound(from: &str, sid: &str, body: &str, at_ms: u64) -> InboundMessage {
 
 fn reply(to: &str, client_id: &str, at_ms: u64) -> Reply {
     Reply {
+        kind: Default::default(),
         conversation: to.into(),
         agent: "ada".into(),
         client_id: client_id.into(),
@@ -642,4 +643,145 @@ pub async fn a_working_store_reports_ready_and_a_closed_one_refuses_writes(store
         .append_inbound(inbound(ALICE, "SMclosed", "hi", 1))
         .await
         .is_err());
+}
+
+/// A private note or timeline event in `ALICE`'s conversation by "ada".
+fn entry(client_id: &str, kind: EntryKind, at_ms: u64) -> Reply {
+    Reply {
+        body: format!("note {client_id}"),
+        kind,
+        ..reply(ALICE, client_id, at_ms)
+    }
+}
+
+pub async fn notes_and_events_are_stored_in_order_never_sent_and_allowed_after_stop(
+    store: &dyn Store,
+) {
+    // Nothing to note on before the customer wrote.
+    assert_eq!(
+        store
+            .append_reply(entry("n0", EntryKind::Note, 1))
+            .await
+            .expect("append"),
+        ReplyOutcome::UnknownConversation
+    );
+    store
+        .append_inbound(inbound(ALICE, "SMn1", "refund please", 1))
+        .await
+        .expect("append");
+    assert_eq!(accepted(store, entry("n1", EntryKind::Note, 2)).await, 2);
+    // The same note again (a resend) is stored once.
+    assert_eq!(
+        store
+            .append_reply(entry("n1", EntryKind::Note, 2))
+            .await
+            .expect("append"),
+        ReplyOutcome::Accepted {
+            seq: 2,
+            duplicate: true
+        }
+    );
+    let transferred = TimelineEvent::Transferred {
+        from: "ada".into(),
+        to: Some("bo".into()),
+    };
+    let event = EntryKind::Event(transferred.clone());
+    assert_eq!(accepted(store, entry("e1", event, 3)).await, 3);
+    store
+        .append_inbound(inbound(ALICE, "SMn2", "STOP", 4))
+        .await
+        .expect("append");
+    assert!(opted_out(store, ALICE).await);
+    // After STOP a text is refused, a note is not.
+    assert_eq!(
+        store
+            .append_reply(reply(ALICE, "r1", 5))
+            .await
+            .expect("append"),
+        ReplyOutcome::OptedOut
+    );
+    assert_eq!(accepted(store, entry("n2", EntryKind::Note, 6)).await, 5);
+    assert!(positions(store).await.is_empty(), "nothing goes to Twilio");
+
+    // The feed says what each entry is, so the router needs no read.
+    let wait = async {
+        loop {
+            let changes = store.changes_after(0, 10_000).await.expect("changes");
+            let directions: Vec<(u64, Option<Direction>)> = changes
+                .iter()
+                .filter_map(|(_, c)| match c {
+                    Change::Message { c, s, d } if c == ALICE => Some((*s, *d)),
+                    _ => None,
+                })
+                .collect();
+            if directions.len() >= 5 {
+                return directions;
+            }
+            let last = changes.last().map_or(0, |(id, _)| *id);
+            store.wait_for_changes(last).await.expect("wait");
+        }
+    };
+    let directions = tokio::time::timeout(FEED_WAIT, wait)
+        .await
+        .expect("the feed shows all five entries");
+    assert_eq!(
+        directions,
+        [
+            (1, Some(Direction::Inbound)),
+            (2, Some(Direction::Note)),
+            (3, Some(Direction::Event)),
+            (4, Some(Direction::Inbound)),
+            (5, Some(Direction::Note)),
+        ]
+    );
+    let history = store.history(ALICE, 0, 5).await.expect("history");
+    let seen: Vec<_> = history
+        .iter()
+        .map(|m| (m.seq, m.direction, m.status, m.event.as_deref().cloned()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, Direction::Inbound, None, None),
+            (2, Direction::Note, None, None),
+            (3, Direction::Event, None, Some(transferred)),
+            (4, Direction::Inbound, None, None),
+            (5, Direction::Note, None, None),
+        ]
+    );
+    assert_eq!(history[1].agent.as_deref(), Some("ada"));
+    assert_eq!(history[1].body, "note n1");
+}
+
+pub async fn canned_replies_are_one_list_replaced_only_from_the_version_read(store: &dyn Store) {
+    let reply = |keyword: &str| CannedReply {
+        keyword: keyword.into(),
+        body: format!("Hi {{customer}}, {keyword}"),
+        updated_by: Some("ada".into()),
+        updated_at_ms: 7,
+    };
+    assert_eq!(store.canned().await.expect("read"), CannedList::default());
+    assert!(store
+        .replace_canned(0, &[reply("hello")])
+        .await
+        .expect("replace"));
+    // A second writer that also read version 0 loses, and writes nothing.
+    assert!(!store
+        .replace_canned(0, &[reply("other")])
+        .await
+        .expect("replace"));
+    let stored = store.canned().await.expect("read");
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.replies, [reply("hello")]);
+    assert!(store
+        .replace_canned(1, &[reply("hello"), reply("refund")])
+        .await
+        .expect("replace"));
+    assert!(!store.replace_canned(1, &[]).await.expect("replace"));
+    let stored = store.canned().await.expect("read");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.replies, [reply("hello"), reply("refund")]);
+    // Emptying the list is a replace like any other.
+    assert!(store.replace_canned(2, &[]).await.expect("replace"));
+    assert_eq!(store.canned().await.expect("read").replies, []);
 }

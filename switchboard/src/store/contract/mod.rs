@@ -174,4 +174,6 @@ every_backend!(
     the_change_feed_reports_each_change_once_in_order,
     wait_for_changes_resolves_when_a_change_arrives,
     a_working_store_reports_ready_and_a_closed_one_refuses_writes,
+    notes_and_events_are_stored_in_order_never_sent_and_allowed_after_stop,
+    canned_replies_are_one_list_replaced_only_from_the_version_read,
 );

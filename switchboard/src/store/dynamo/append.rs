@@ -72,7 +72,7 @@ impl Draft {
     fn needs_fresh_state(&self) -> bool {
         match self {
             Draft::Inbound(m) => inbound::needs_opt_out_state(&m.body),
-            Draft::Reply(_) => true,
+            Draft::Reply(r) => r.sends(),
         }
     }
 }
@@ -185,7 +185,7 @@ impl DynamoStore {
         for _ in 0..tries {
             let seq = head.last_seq + 1;
             let refusal = match draft {
-                Draft::Reply(_) => reply::refusal(head.state()),
+                Draft::Reply(r) => reply::refusal(head.state(), r.sends()),
                 Draft::Inbound(_) => None,
             };
             if let Some(refusal) = refusal {
@@ -202,7 +202,8 @@ impl DynamoStore {
                 }
             }
             let slot = self.new_slot(draft, seq, dedupe, attempt, &head);
-            let outbox = matches!(draft, Draft::Reply(_));
+            // Notes and timeline events are never sent: no outbox entry.
+            let outbox = matches!(draft, Draft::Reply(r) if r.sends());
             if self.put_slot(&draft.message(seq), &slot, outbox).await? {
                 self.complete(&slot).await;
                 return Ok(Some(Appended::New(seq)));

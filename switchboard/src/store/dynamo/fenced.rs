@@ -320,6 +320,7 @@ mod tests {
         let mut seqs = Vec::new();
         for client_id in ["r1", "r2", "r3"] {
             let reply = Reply {
+                kind: Default::default(),
                 conversation: CUSTOMER.into(),
                 agent: "alice".into(),
                 client_id: client_id.into(),

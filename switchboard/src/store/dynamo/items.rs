@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
-use switchboard_protocol::{DeliveryError, DeliveryStatus, Direction, Media, Message, Seq};
+use switchboard_protocol::{
+    DeliveryError, DeliveryStatus, Direction, Media, Message, Seq, TimelineEvent,
+};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -18,6 +20,8 @@ pub(super) mod attr {
     pub const CONVERSATION: &str = "conversation";
     pub const SEQ: &str = "seq";
     pub const DIRECTION: &str = "direction";
+    /// A timeline event's details (JSON of `TimelineEvent`).
+    pub const EVENT: &str = "event";
     pub const BODY: &str = "body";
     pub const AT_MS: &str = "at_ms";
     pub const MEDIA: &str = "media";
@@ -184,6 +188,12 @@ pub(super) fn message_item(message: &Message, slot: &Slot, outbox: bool) -> Resu
             s(serde_json::to_string(error).map_err(corrupt)?),
         );
     }
+    if let Some(event) = &message.event {
+        item.insert(
+            attr::EVENT.into(),
+            s(serde_json::to_string(event).map_err(corrupt)?),
+        );
+    }
     item.insert(attr::DEDUPE.into(), s(&slot.dedupe));
     item.insert(attr::ATTEMPT.into(), s(&slot.attempt));
     if let Some(opted_out) = slot.opt_change {
@@ -218,7 +228,11 @@ pub(super) fn message_from_item(item: &Item) -> Result<Message> {
         Direction::Inbound => get_s(item, attr::DEDUPE)
             .and_then(|id| id.strip_prefix("sid:"))
             .map(str::to_string),
-        Direction::Outbound => None,
+        Direction::Outbound | Direction::Note | Direction::Event => None,
+    };
+    let event: Option<Box<TimelineEvent>> = match get_s(item, attr::EVENT) {
+        Some(json) => Some(serde_json::from_str(json).map_err(corrupt)?),
+        None => None,
     };
     Ok(Message {
         conversation: required_s(item, attr::CONVERSATION)?.to_string(),
@@ -232,6 +246,7 @@ pub(super) fn message_from_item(item: &Item) -> Result<Message> {
         status,
         error,
         sid,
+        event,
     })
 }
 
@@ -303,6 +318,7 @@ mod tests {
                 message: "unsubscribed".into(),
             }),
             sid: None,
+            event: None,
         };
         let item = message_item(&message, &slot(), true).unwrap();
         assert!(
@@ -315,6 +331,30 @@ mod tests {
         let back = Slot::from_item(&item).unwrap();
         assert_eq!(back.dedupe, "reply:alice/c1");
         assert_eq!(back.seq, 7);
+    }
+
+    #[test]
+    fn a_timeline_event_round_trips_with_its_details_and_no_outbox_mark() {
+        let event = Message {
+            conversation: "+15550001".into(),
+            seq: 8,
+            direction: Direction::Event,
+            body: "wants a refund".into(),
+            at_ms: 1235,
+            media: Vec::new(),
+            agent: Some("alice".into()),
+            client_id: Some("event:transferred:1235".into()),
+            status: None,
+            error: None,
+            sid: None,
+            event: Some(Box::new(TimelineEvent::Transferred {
+                from: "alice".into(),
+                to: Some("bob".into()),
+            })),
+        };
+        let item = message_item(&event, &slot(), false).unwrap();
+        assert!(!item.contains_key(attr::OUTBOX));
+        assert_eq!(message_from_item(&item).unwrap(), event);
     }
 
     #[test]

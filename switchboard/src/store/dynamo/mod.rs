@@ -18,11 +18,11 @@
 //!
 //! | table | key | attributes | stream |
 //! |---|---|---|---|
-//! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction`, `body`, `at_ms`, `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
+//! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction` (`inbound`, `outbound`, `note`, `event`), `body`, `at_ms`, `event` (JSON: a timeline event's details), `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
 //! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `job:<job key>` → `state`, `holder`, `until_ms` (which instance runs a job, `job_claims.rs`); `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
 //! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
-//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`) | — |
+//! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`); `canned` → `replies` (JSON), `version` (the team's canned replies, replaced with a version condition, `canned.rs`) | — |
 //!
 //! # Change feed
 //!
@@ -53,6 +53,7 @@
 //! [`StoreError::Fenced`] unless this instance holds the lease at its epoch.
 
 mod append;
+mod canned;
 mod checkpoints;
 mod error;
 mod fenced;
@@ -373,9 +374,12 @@ impl MessageLog for DynamoStore {
     async fn append_reply(&self, reply: Reply) -> Result<ReplyOutcome> {
         self.check_open()?;
         let conversation = reply.conversation.clone();
+        let sends = reply.sends();
         Ok(match self.append(Draft::Reply(reply)).await? {
             Appended::New(seq) => {
-                let _ = self.outbox_tx.send((conversation, seq));
+                if sends {
+                    let _ = self.outbox_tx.send((conversation, seq));
+                }
                 ReplyOutcome::Accepted {
                     seq,
                     duplicate: false,

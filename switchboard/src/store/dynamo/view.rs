@@ -293,6 +293,7 @@ mod tests {
             status: None,
             error: None,
             sid: None,
+            event: None,
         }
     }
 

@@ -86,7 +86,7 @@ impl MemoryLog {
             .conversations
             .get(&r.conversation)
             .map(ConversationRecord::state);
-        let seq = match conversation::dedupe(existing, || reply::apply(state)) {
+        let seq = match conversation::dedupe(existing, || reply::apply(state, r.sends())) {
             Dedupe::Duplicate(seq) => {
                 return ReplyOutcome::Accepted {
                     seq,
@@ -100,13 +100,17 @@ impl MemoryLog {
             record.last_seq = seq;
         }
         let position = (r.conversation.clone(), seq);
-        self.messages.insert(position.clone(), r.to_message(seq));
+        let message = r.to_message(seq);
+        let direction = message.direction;
+        self.messages.insert(position.clone(), message);
         self.replies.insert(key, position.clone());
-        self.outbox.insert(position);
+        if r.sends() {
+            self.outbox.insert(position);
+        }
         self.push(Change::Message {
             c: r.conversation.clone(),
             s: seq,
-            d: Some(Direction::Outbound),
+            d: Some(direction),
         });
         ReplyOutcome::Accepted {
             seq,

@@ -7,15 +7,15 @@ mod log;
 pub use log::MemoryLog;
 
 use super::{
-    AgentSettings, Appended, Change, ChangeFeed, ChangeId, Claim, ConversationRecord,
-    InboundMessage, Lifecycle, MessageLog, PendingReplies, PendingReply, Reply, ReplyOutcome,
-    Result, RouteRecord, RouteWrite, RoutingState, SendIntent, StatusOutcome, StatusUpdate,
-    StoreError,
+    AgentSettings, Appended, CannedList, CannedStore, Change, ChangeFeed, ChangeId, Claim,
+    ConversationRecord, InboundMessage, Lifecycle, MessageLog, PendingReplies, PendingReply, Reply,
+    ReplyOutcome, Result, RouteRecord, RouteWrite, RoutingState, SendIntent, StatusOutcome,
+    StatusUpdate, StoreError,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
-use switchboard_protocol::{ConversationId, Message, Seq};
+use switchboard_protocol::{CannedReply, ConversationId, Message, Seq};
 use tokio::sync::{mpsc, watch};
 
 /// An in-memory [`super::Store`]: every port.
@@ -37,6 +37,8 @@ struct State {
     agents: BTreeMap<String, AgentSettings>,
     /// Send intents of replies; only those still in the log's outbox count.
     intents: HashMap<(ConversationId, Seq), SendIntent>,
+    /// The team's canned replies.
+    canned: CannedList,
     closed: bool,
 }
 
@@ -180,6 +182,28 @@ impl ChangeFeed for MemoryStore {
         state.cursor = cursor;
         state.log.prune_changes(cursor);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl CannedStore for MemoryStore {
+    async fn canned(&self) -> Result<CannedList> {
+        Ok(self.state()?.canned.clone())
+    }
+
+    async fn replace_canned(&self, expected: u64, replies: &[CannedReply]) -> Result<bool> {
+        let mut state = self.state()?;
+        if state.closed {
+            return Err(StoreError::Closed);
+        }
+        if state.canned.version != expected {
+            return Ok(false);
+        }
+        state.canned = CannedList {
+            version: expected + 1,
+            replies: replies.to_vec(),
+        };
+        Ok(true)
     }
 }
 

@@ -139,6 +139,7 @@ fn inbound(from: usize, sid: u8, body: usize) -> InboundMessage {
 
 fn reply(to: usize, agent: u8, client: u8) -> Reply {
     Reply {
+        kind: Default::default(),
         conversation: NUMBERS[to].into(),
         agent: format!("agent{agent}"),
         client_id: format!("c{client}"),
