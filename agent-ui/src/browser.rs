@@ -119,6 +119,8 @@ pub enum BrowserErrorCode {
     OptedOut,
     InvalidReply,
     TransferRejected,
+    /// `reopen` of a conversation that is not resolved.
+    ReopenRejected,
     /// The switchboard is unreachable (or could not store it): retry.
     Unavailable,
     /// Another client signed in as this agent; this console is signed out.
@@ -135,6 +137,7 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::OptedOut => Self::OptedOut,
             ErrorCode::InvalidReply => Self::InvalidReply,
             ErrorCode::TransferRejected => Self::TransferRejected,
+            ErrorCode::ReopenRejected => Self::ReopenRejected,
             ErrorCode::Superseded => Self::Superseded,
             // Fatal connection-level codes become a reconnect; if one is ever shown,
             // "try again" is what it means to the agent.
@@ -252,6 +255,11 @@ pub enum BrowserCommand {
         body: String,
     },
     Resolve {
+        conversation: ConversationId,
+    },
+    /// Take a resolved conversation back (the Resolved view, past
+    /// conversations).
+    Reopen {
         conversation: ConversationId,
     },
     Transfer {
@@ -383,6 +391,10 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
             check_conversation(&conversation)?;
             ClientFrame::Resolve { conversation }
         }
+        BrowserCommand::Reopen { conversation } => {
+            check_conversation(&conversation)?;
+            ClientFrame::Reopen { conversation }
+        }
         BrowserCommand::Transfer { conversation, to } => {
             check_conversation(&conversation)?;
             // The page's "queue" choice may arrive as an empty name.
@@ -403,6 +415,12 @@ mod tests {
             Ok(Parsed::Upstream(ClientFrame::Availability {
                 available: true,
                 capacity: 3
+            }))
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"reopen","conversation":"+15550001"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Reopen {
+                conversation: "+15550001".into(),
             }))
         );
         assert_eq!(

@@ -215,6 +215,11 @@ pub enum ClientFrame {
     },
     /// Close the conversation; the next customer message opens a new one.
     Resolve { conversation: ConversationId },
+    /// Take a resolved conversation back: it is assigned to this agent (an
+    /// `assigned` frame follows, with its whole history), whatever their
+    /// capacity. Refused (`reopen_rejected`) unless it is resolved; a
+    /// conversation this agent already holds is left as it is.
+    Reopen { conversation: ConversationId },
     /// Hand the conversation to a named agent, or back to the queue (`to`
     /// omitted or null).
     Transfer {
@@ -330,6 +335,9 @@ pub enum ErrorCode {
     /// This switchboard stopped routing (another instance leads now);
     /// reconnect — through the proxy — and resume.
     NotLeader,
+    /// `reopen` of a conversation that is not resolved (waiting in the
+    /// queue, held by someone, or unknown).
+    ReopenRejected,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.

@@ -218,6 +218,11 @@ impl Core {
                 conversation,
                 to,
             } => self.transfer(&agent, conn, &conversation, to),
+            Event::Reopen {
+                agent,
+                conn,
+                conversation,
+            } => self.reopen(&agent, conn, &conversation),
             Event::GraceExpired { agent, generation } => self.grace_expired(&agent, generation),
             Event::Message {
                 conversation,

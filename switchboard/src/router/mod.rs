@@ -26,6 +26,7 @@ mod machine;
 mod notices;
 mod presence;
 mod queue;
+mod reopen;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -84,6 +85,12 @@ pub enum Command {
         conn_id: ConnId,
         conversation: ConversationId,
         to: Option<String>,
+    },
+    Reopen {
+        agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
+        conversation: ConversationId,
     },
     GraceExpired {
         agent: String,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_protocol::{Direction, ErrorCode, ServerFrame, UnassignReason};
 
 mod decisions_rate;
+mod reopen;
 mod sessions_property;
 
 /// The state machine plus a stand-in for the driver that performs effects

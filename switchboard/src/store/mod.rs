@@ -9,6 +9,9 @@
 //! * [`PendingReplies`] (`outbox.rs`): the replies the outbox worker still
 //!   has to send, and its send intents;
 //! * [`Lifecycle`] (`lifecycle.rs`): readiness and close;
+//! * [`History`] (`history.rs`): every resolve, recent resolves and search
+//!   over messages (`search.rs`: what a query matches), so resolved
+//!   conversations stay findable;
 //! * [`job_claims::JobClaims`] (`job_claims.rs`): which instance runs a
 //!   job, with a store several instances share (DynamoDB only).
 //!
@@ -31,6 +34,7 @@ pub mod dynamo;
 pub mod feed;
 pub mod fence;
 mod group_commit;
+pub mod history;
 pub mod job_claims;
 pub mod keys;
 pub mod lifecycle;
@@ -39,9 +43,11 @@ pub mod memory;
 pub mod outbox;
 pub mod recent;
 pub mod routing;
+pub mod search;
 pub mod sled_store;
 
 pub use feed::{Change, ChangeFeed, ChangeId};
+pub use history::History;
 pub use lifecycle::Lifecycle;
 pub use log::{
     Accepted, Appended, ConversationRecord, InboundMessage, MessageLog, Reply, ReplyOutcome,
@@ -76,9 +82,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A whole backend: every port. Implemented for any type that implements
 /// them all; `server.rs` opens one and splits it into [`Ports`].
-pub trait Store: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle {}
+pub trait Store:
+    MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + History
+{
+}
 
-impl<T> Store for T where T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle {}
+impl<T> Store for T where
+    T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + History
+{
+}
 
 /// A backend's ports, each behind its own handle, so that a consumer holds
 /// only what it uses and a decorator can wrap one port (the inbound spool
@@ -96,6 +108,8 @@ pub struct Ports {
     pub outbox: Arc<dyn PendingReplies>,
     /// `/readyz`, and the server at shutdown.
     pub lifecycle: Arc<dyn Lifecycle>,
+    /// The history and search API (`http/history.rs`).
+    pub history: Arc<dyn History>,
     /// The job worker, with a store several instances share (DynamoDB);
     /// `None` with one instance (sled).
     pub job_claims: Option<Arc<dyn job_claims::JobClaims>>,
@@ -109,6 +123,7 @@ impl Ports {
             feed: store.clone(),
             routing: store.clone(),
             outbox: store.clone(),
+            history: store.clone(),
             lifecycle: store,
             job_claims: None,
         }

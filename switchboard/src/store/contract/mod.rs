@@ -174,4 +174,6 @@ every_backend!(
     the_change_feed_reports_each_change_once_in_order,
     wait_for_changes_resolves_when_a_change_arrives,
     a_working_store_reports_ready_and_a_closed_one_refuses_writes,
+    resolved_conversations_are_listed_per_customer_and_newest_first,
+    search_finds_words_and_numbers_newest_first_in_pages,
 );
