@@ -1,17 +1,18 @@
-//! `GET /history/…`: resolved conversations and search, for agents (the
+//! `GET /v1/history/…`: resolved conversations and search, for agents (the
 //! same Basic credentials as the agent WebSocket; the agent UI calls these
-//! with its signed-in agent's). Read-only, so any instance serves them —
+//! with its signed-in agent's). Under `/v1/` like the agent socket, so a
+//! proxy that forwards agents' traffic forwards these too. Read-only, so any instance serves them —
 //! leader or not — straight from the store's history port
 //! (`store/history.rs`).
 //!
-//! * `GET /history/search?q=…&after=…&limit=…` — messages matching `q`
+//! * `GET /v1/history/search?q=…&after=…&limit=…` — messages matching `q`
 //!   (words in the body, or a number), newest first: `{items, next}`;
-//! * `GET /history/resolved?mine=true&after=…&limit=…` — recently resolved
+//! * `GET /v1/history/resolved?mine=true&after=…&limit=…` — recently resolved
 //!   conversations (the agent's own with `mine=true`, else the team's),
 //!   newest resolve first: `{items, next}`;
-//! * `GET /history/customer/{number}` — a customer's conversations, the
+//! * `GET /v1/history/customer/{number}` — a customer's conversations, the
 //!   open one first: `{items}`;
-//! * `GET /history/messages/{number}?after=…&upto=…` — the messages of one
+//! * `GET /v1/history/messages/{number}?after=…&upto=…` — the messages of one
 //!   of them (seq in `(after, upto]`, at most [`MAX_MESSAGES`]).
 //!
 //! `next`, when present, is the `after` of the next page. Every agent reads
@@ -29,7 +30,7 @@ use axum::Json;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
-/// Most messages one `/history/messages` call returns.
+/// Most messages one `/v1/history/messages` call returns.
 pub const MAX_MESSAGES: u64 = 500;
 /// Page size when the caller names none.
 const DEFAULT_PAGE: usize = 20;
@@ -37,18 +38,18 @@ const DEFAULT_PAGE: usize = 20;
 /// The query string of the paged listings.
 #[derive(Debug, Deserialize)]
 pub struct Paging {
-    /// The search text (`/history/search`).
+    /// The search text (`/v1/history/search`).
     #[serde(default)]
     q: String,
     /// The `next` of the previous page.
     after: Option<String>,
     limit: Option<usize>,
-    /// Only the asking agent's resolves (`/history/resolved`).
+    /// Only the asking agent's resolves (`/v1/history/resolved`).
     #[serde(default)]
     mine: bool,
 }
 
-/// The query string of `/history/messages`.
+/// The query string of `/v1/history/messages`.
 #[derive(Debug, Deserialize)]
 pub struct Range {
     #[serde(default)]

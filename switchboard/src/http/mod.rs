@@ -81,10 +81,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
         .route(files::FILES_PATH, get(files::serve))
-        .route("/history/search", get(history::search))
-        .route("/history/resolved", get(history::resolved))
-        .route("/history/customer/{number}", get(history::customer))
-        .route("/history/messages/{number}", get(history::messages))
+        .route("/v1/history/search", get(history::search))
+        .route("/v1/history/resolved", get(history::resolved))
+        .route("/v1/history/customer/{number}", get(history::customer))
+        .route("/v1/history/messages/{number}", get(history::messages))
         .layer(axum::middleware::from_fn_with_state(
             HeaderPolicy {
                 csp: CONTENT_SECURITY_POLICY,
