@@ -35,6 +35,8 @@ pub mod feed;
 pub mod fence;
 mod group_commit;
 pub mod history;
+#[cfg(test)]
+mod history_bench;
 pub mod job_claims;
 pub mod keys;
 pub mod lifecycle;
