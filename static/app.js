@@ -90,6 +90,8 @@ const model = {
   noteMode: false,
   /** `${conversation}#${seq}` → status frame that arrived before its message */
   haveState: false,
+  /** A conversation this agent asked to reopen (History): opened when assigned. */
+  reopening: null,
 };
 
 /** localStorage, or null where the browser refuses it (then drafts live as long as the page). */
@@ -298,7 +300,13 @@ function handleFrame(f) {
         announce({ kind: "assigned", conversation: conv.id, preview: first?.body ?? "" });
       }
       flushPending(conv);
-      return renderAll();
+      renderAll();
+      // Reopened from the History dialog: open it.
+      if (model.reopening === conv.id) {
+        model.reopening = null;
+        selectConversation(conv.id);
+      }
+      return undefined;
     }
     case "message":
       return onMessage(f.message, f);
@@ -617,7 +625,25 @@ function backToList({ fromHistory = false } = {}) {
 
 // ---------------------------------------------------------------- render
 
+// The History dialog (history.js) shows the open conversation's past ones.
+let announcedOpen = null;
+function announceOpen() {
+  if (model.selected === announcedOpen) return;
+  announcedOpen = model.selected;
+  document.dispatchEvent(new CustomEvent("sb:open", { detail: { conversation: model.selected } }));
+}
+
+// Reopen from the History dialog: already on this console, it is just opened.
+function onReopen(ev) {
+  const id = String(ev.detail?.conversation ?? "");
+  if (id === "") return;
+  if (model.conversations.has(id)) return selectConversation(id);
+  if (send({ type: "reopen", conversation: id })) model.reopening = id;
+  else toast("The switchboard is unreachable; reopen it when it is back.", "error");
+}
+
 function renderAll() {
+  announceOpen();
   renderControls();
   renderBanner();
   renderPresence();
@@ -1552,6 +1578,7 @@ function wire() {
   $("shortcuts-button").addEventListener("click", toggleShortcutHelp);
   document.addEventListener("keydown", onShortcutKey);
   window.addEventListener("popstate", onPopState);
+  document.addEventListener("sb:reopen", onReopen);
   // Leaving is not undoing: what is held goes out now.
   window.addEventListener("pagehide", () => heldCommands.releaseAll());
   $("undo-seconds").textContent = String(Math.round(UNDO_MS / 1000));

@@ -170,6 +170,8 @@ pub enum BrowserErrorCode {
     NotQueued,
     /// `supervise` (the All view) from an agent who is not a supervisor.
     NotSupervisor,
+    /// `reopen` of a conversation that is not resolved.
+    ReopenRejected,
     /// The switchboard is unreachable (or could not store it): retry.
     Unavailable,
     /// A canned reply could not be saved or deleted (the message says why).
@@ -189,6 +191,7 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::InvalidReply => Self::InvalidReply,
             ErrorCode::TransferRejected => Self::TransferRejected,
             ErrorCode::InvalidCanned => Self::InvalidCanned,
+            ErrorCode::ReopenRejected => Self::ReopenRejected,
             ErrorCode::Superseded => Self::Superseded,
             ErrorCode::NotQueued => Self::NotQueued,
             ErrorCode::NotSupervisor => Self::NotSupervisor,
@@ -320,6 +323,11 @@ pub enum BrowserCommand {
         body: String,
     },
     Resolve {
+        conversation: ConversationId,
+    },
+    /// Take a resolved conversation back (the Resolved view, past
+    /// conversations).
+    Reopen {
         conversation: ConversationId,
     },
     Transfer {
@@ -529,6 +537,10 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
                 body,
             }
         }
+        BrowserCommand::Reopen { conversation } => {
+            check_conversation(&conversation)?;
+            ClientFrame::Reopen { conversation }
+        }
         BrowserCommand::Transfer {
             conversation,
             to,
@@ -578,6 +590,12 @@ mod tests {
             Ok(Parsed::Upstream(ClientFrame::Availability {
                 available: true,
                 capacity: 3
+            }))
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"reopen","conversation":"+15550001"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Reopen {
+                conversation: "+15550001".into(),
             }))
         );
         assert_eq!(

@@ -21,6 +21,8 @@ use crate::sessions::Registry;
 pub enum ServeError {
     #[error("serving HTTP: {0}")]
     Http(#[from] std::io::Error),
+    #[error("the switchboard's history API: {0}")]
+    History(String),
 }
 
 /// Runs the agent UI on `listener` until `shutdown` resolves.
@@ -55,6 +57,8 @@ pub async fn serve(
             metrics_token: config.metrics_token.clone(),
             throttle: config.sign_in.throttle(),
             proxies: config.sign_in.proxies(),
+            history: crate::http::history::HistoryUpstream::from_ws_url(&config.switchboard_ws_url)
+                .map_err(ServeError::History)?,
         },
         &statics,
     );

@@ -88,12 +88,21 @@ impl SignedOutWhy {
 pub struct SignedIn {
     pub session_id: String,
     pub agent: String,
-    /// For the upstream socket, if this instance has to open one.
+    /// For the upstream socket, if this instance has to open one, and the
+    /// switchboard's history API (`http/history.rs`).
     password: String,
     /// This agent's session on this instance, if it has one now.
     pub handle: Option<AgentHandle>,
     /// Cancelled when this session signs out or the agent session ends.
     pub ended: CancellationToken,
+}
+
+impl SignedIn {
+    /// The password the agent signed in with (sealed in their cookie): the
+    /// console's calls to the switchboard's history are made with it.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
 }
 
 struct Session {

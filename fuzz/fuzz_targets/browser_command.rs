@@ -26,6 +26,7 @@ fuzz_target!(|text: &str| {
                     assert!(!client_id.is_empty() && client_id.chars().count() <= 128);
                 }
                 ClientFrame::Resolve { conversation }
+                | ClientFrame::Reopen { conversation }
                 | ClientFrame::Transfer { conversation, .. } => {
                     assert!(!conversation.is_empty() && conversation.chars().count() <= 32);
                 }

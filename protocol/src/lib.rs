@@ -346,6 +346,11 @@ pub enum ClientFrame {
     },
     /// Close the conversation; the next customer message opens a new one.
     Resolve { conversation: ConversationId },
+    /// Take a resolved conversation back: it is assigned to this agent (an
+    /// `assigned` frame follows, with its whole history), whatever their
+    /// capacity. Refused (`reopen_rejected`) unless it is resolved; a
+    /// conversation this agent already holds is left as it is.
+    Reopen { conversation: ConversationId },
     /// Hand the conversation to a named agent, or back to the queue (`to`
     /// omitted or null). `note` (optional, same limits as a note) lands in
     /// the timeline with the `transferred` event, for the next holder.
@@ -519,6 +524,9 @@ pub enum ErrorCode {
     /// A canned reply could not be saved or deleted (bad keyword, taken,
     /// empty or too long, unknown placeholder, no such reply).
     InvalidCanned,
+    /// `reopen` of a conversation that is not resolved (waiting in the
+    /// queue, held by someone, or unknown).
+    ReopenRejected,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.

@@ -232,6 +232,7 @@ pub async fn serve(
         config: config.clone(),
         store: ports.log.clone(),
         routing: ports.routing.clone(),
+        history: ports.history.clone(),
         readiness: ports.lifecycle.clone(),
         role,
         shutdown: stop_rx.clone(),

@@ -29,6 +29,7 @@ mod common;
 // (`SWITCHBOARD_TEST_STORE=dynamodb`).
 mod customer_texts;
 mod durability;
+mod history;
 mod lifecycle;
 mod notes_canned;
 mod once_only;

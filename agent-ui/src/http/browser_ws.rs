@@ -211,9 +211,9 @@ async fn handle_text(handle: &AgentHandle, text: &str) -> Option<BrowserFrame> {
                 conversation,
                 ..
             } => (Some(client_id.clone()), Some(conversation.clone())),
-            ClientFrame::Resolve { conversation } | ClientFrame::Transfer { conversation, .. } => {
-                (None, Some(conversation.clone()))
-            }
+            ClientFrame::Resolve { conversation }
+            | ClientFrame::Reopen { conversation }
+            | ClientFrame::Transfer { conversation, .. } => (None, Some(conversation.clone())),
             _ => (None, None),
         };
         return Some(BrowserFrame::Error {

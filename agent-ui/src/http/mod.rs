@@ -6,6 +6,7 @@ mod browser_ws;
 mod console;
 mod files;
 mod health;
+pub mod history;
 mod login;
 mod session;
 
@@ -52,6 +53,8 @@ pub struct AppState {
     pub throttle: switchboard_cloud::guard::SignInThrottle,
     /// Proxies whose `X-Forwarded-For` / `-Proto` are believed.
     pub proxies: switchboard_cloud::guard::TrustedProxies,
+    /// The switchboard's history and search API (`/history/…`).
+    pub history: history::HistoryUpstream,
 }
 
 /// All routes, with the static assets served under `/static/`.
@@ -67,6 +70,7 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
         .route("/ws", get(browser_ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/files/{*key}", get(files::serve))
+        .route("/history/{*rest}", get(history::forward))
         .route("/metrics", get(metrics))
         .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,10 +1,12 @@
-//! The HTTP surface: Twilio webhooks, the agent WebSocket endpoint, health.
+//! The HTTP surface: Twilio webhooks, the agent WebSocket endpoint, files
+//! and history for agents, health.
 
 pub mod agent_auth;
 mod agent_ws;
 mod files;
 mod form_decode;
 mod health;
+mod history;
 mod inbound;
 mod status_callback;
 mod twilio_form;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The message log: webhooks, status callbacks, agent sockets' reads.
     pub store: Arc<dyn MessageLog>,
+    /// Resolves and search (`/history/…`).
+    pub history: Arc<dyn crate::store::History>,
     /// Who holds which conversation: `/files` reads it to decide whether an
     /// agent may read a customer's picture.
     pub routing: Arc<dyn RoutingState>,
@@ -80,6 +84,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
         .route(files::FILES_PATH, get(files::serve))
+        .route("/v1/history/search", get(history::search))
+        .route("/v1/history/resolved", get(history::resolved))
+        .route("/v1/history/customer/{number}", get(history::customer))
+        .route("/v1/history/messages/{number}", get(history::messages))
         .layer(axum::middleware::from_fn_with_state(
             HeaderPolicy {
                 csp: CONTENT_SECURITY_POLICY,

@@ -674,6 +674,11 @@ async fn handle_frame(
             conn_id,
             conversation,
         },
+        ClientFrame::Reopen { conversation } => Command::Reopen {
+            agent,
+            conn_id,
+            conversation,
+        },
         ClientFrame::Transfer {
             conversation,
             to,

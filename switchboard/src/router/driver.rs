@@ -266,6 +266,15 @@ impl Driver {
                 conn: conn_id,
                 conversation,
             },
+            Command::Reopen {
+                agent,
+                conn_id,
+                conversation,
+            } => Event::Reopen {
+                agent,
+                conn: conn_id,
+                conversation,
+            },
             Command::Transfer {
                 agent,
                 conn_id,
@@ -700,7 +709,11 @@ impl Resolve {
                 .resolved(&conversation, upto_seq.max(stored), &agent, at_ms)
                 .await;
         }
-        let route = RouteRecord::Resolved { at_ms, upto_seq };
+        let route = RouteRecord::Resolved {
+            at_ms,
+            upto_seq,
+            by: Some(agent.clone()),
+        };
         match save_route(&*ports.routing, &conversation, &route).await {
             Ok(_) => None,
             Err(e) => {

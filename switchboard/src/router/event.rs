@@ -50,6 +50,12 @@ pub enum Event {
         conn: ConnId,
         conversation: ConversationId,
     },
+    /// `reopen` frame, from session `conn`.
+    Reopen {
+        agent: String,
+        conn: ConnId,
+        conversation: ConversationId,
+    },
     /// `transfer` frame, from session `conn`.
     Transfer {
         agent: String,

@@ -240,6 +240,11 @@ impl Core {
                 conversation,
             } => self.take(&agent, conn, &conversation),
             Event::Supervise { agent, conn } => self.supervise(&agent, conn),
+            Event::Reopen {
+                agent,
+                conn,
+                conversation,
+            } => self.reopen(&agent, conn, &conversation),
             Event::GraceExpired { agent, generation } => self.grace_expired(&agent, generation),
             Event::Message {
                 conversation,

@@ -27,6 +27,7 @@ mod notices;
 mod overview;
 mod presence;
 mod queue;
+mod reopen;
 mod stats;
 mod take;
 #[cfg(test)]
@@ -102,6 +103,12 @@ pub enum Command {
         agent: String,
         /// The connection that sent it (answers go there).
         conn_id: ConnId,
+    },
+    Reopen {
+        agent: String,
+        /// The connection that sent it (answers go there).
+        conn_id: ConnId,
+        conversation: ConversationId,
     },
     GraceExpired {
         agent: String,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_protocol::{Direction, ErrorCode, ServerFrame, TimelineEvent, UnassignReason};
 
 mod decisions_rate;
+mod reopen;
 mod sessions_property;
 mod take;
 

@@ -36,6 +36,45 @@ pub fn client_reply(agent: &str, client_id: &str) -> Vec<u8> {
     key
 }
 
+/// A position in newest-first order: `(u64::MAX - at_ms) big-endian ++
+/// conversation ++ 0x00 ++ seq big-endian`, so a forward scan of keys
+/// built this way walks newest first (the history indexes).
+pub fn newest_first(at_ms: u64, conversation: &str, seq: Seq) -> Vec<u8> {
+    let mut key = Vec::with_capacity(conversation.len() + 17);
+    key.extend_from_slice(&(u64::MAX - at_ms).to_be_bytes());
+    key.extend_from_slice(&message(conversation, seq));
+    key
+}
+
+/// Splits a [`newest_first`] key back into (at_ms, conversation, seq).
+pub fn parse_newest_first(key: &[u8]) -> Option<(u64, String, Seq)> {
+    if key.len() < 8 {
+        return None;
+    }
+    let (at, rest) = key.split_at(8);
+    let at_ms = u64::MAX - u64::from_be_bytes(at.try_into().ok()?);
+    let (conversation, seq) = parse_message(rest)?;
+    Some((at_ms, conversation, seq))
+}
+
+/// `prefix ++ 0x00 ++ newest_first(...)`: a word's entry in the search
+/// index, or an agent's entry in the resolved index (neither words nor
+/// agent names contain 0x00).
+pub fn under(prefix: &str, at_ms: u64, conversation: &str, seq: Seq) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + conversation.len() + 18);
+    key.extend_from_slice(prefix.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&newest_first(at_ms, conversation, seq));
+    key
+}
+
+/// Every [`under`] key of `prefix` starts with this.
+pub fn under_prefix(prefix: &str) -> Vec<u8> {
+    let mut key = prefix.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
 pub fn change(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
@@ -55,5 +94,19 @@ mod tests {
         assert!(a < b);
         assert_eq!(parse_message(&b), Some(("+15550001".to_string(), 10)));
         assert_eq!(parse_message(b"short"), None);
+    }
+
+    #[test]
+    fn newest_first_keys_sort_newest_first_and_round_trip() {
+        let older = newest_first(10, "+15550001", 1);
+        let newer = newest_first(20, "+15550001", 2);
+        assert!(newer < older);
+        assert_eq!(
+            parse_newest_first(&newer),
+            Some((20, "+15550001".to_string(), 2))
+        );
+        let word = under("refund", 20, "+15550001", 2);
+        assert!(word.starts_with(&under_prefix("refund")));
+        assert!(!word.starts_with(&under_prefix("ref")));
     }
 }

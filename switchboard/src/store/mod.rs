@@ -11,6 +11,9 @@
 //! * [`Lifecycle`] (`lifecycle.rs`): readiness and close;
 //! * [`CannedStore`] (`canned.rs`): the team's canned replies, one
 //!   versioned list replaced with a compare-and-set;
+//! * [`History`] (`history.rs`): every resolve, recent resolves and search
+//!   over messages (`search.rs`: what a query matches), so resolved
+//!   conversations stay findable;
 //! * [`job_claims::JobClaims`] (`job_claims.rs`): which instance runs a
 //!   job, with a store several instances share (DynamoDB only).
 //!
@@ -34,6 +37,9 @@ pub mod dynamo;
 pub mod feed;
 pub mod fence;
 mod group_commit;
+pub mod history;
+#[cfg(test)]
+mod history_bench;
 pub mod job_claims;
 pub mod keys;
 pub mod lifecycle;
@@ -42,10 +48,12 @@ pub mod memory;
 pub mod outbox;
 pub mod recent;
 pub mod routing;
+pub mod search;
 pub mod sled_store;
 
 pub use canned::{CannedList, CannedStore};
 pub use feed::{Change, ChangeFeed, ChangeId};
+pub use history::History;
 pub use lifecycle::Lifecycle;
 pub use log::{
     Accepted, Appended, ConversationRecord, EntryKind, InboundMessage, MessageLog, Reply,
@@ -81,12 +89,12 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// A whole backend: every port. Implemented for any type that implements
 /// them all; `server.rs` opens one and splits it into [`Ports`].
 pub trait Store:
-    MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + CannedStore
+    MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + CannedStore + History
 {
 }
 
 impl<T> Store for T where
-    T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + CannedStore
+    T: MessageLog + ChangeFeed + RoutingState + PendingReplies + Lifecycle + CannedStore + History
 {
 }
 
@@ -108,6 +116,8 @@ pub struct Ports {
     pub lifecycle: Arc<dyn Lifecycle>,
     /// Agent sockets (canned replies).
     pub canned: Arc<dyn CannedStore>,
+    /// The history and search API (`http/history.rs`).
+    pub history: Arc<dyn History>,
     /// The job worker, with a store several instances share (DynamoDB);
     /// `None` with one instance (sled).
     pub job_claims: Option<Arc<dyn job_claims::JobClaims>>,
@@ -122,6 +132,7 @@ impl Ports {
             routing: store.clone(),
             outbox: store.clone(),
             canned: store.clone(),
+            history: store.clone(),
             lifecycle: store,
             job_claims: None,
         }

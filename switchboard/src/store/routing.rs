@@ -46,6 +46,10 @@ pub enum RouteRecord {
         /// of the DynamoDB store does) does not reopen it.
         #[serde(default)]
         upto_seq: Seq,
+        /// Who resolved it (absent in records written before this field
+        /// existed); kept in the history (`history.rs`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
 }
 

@@ -12,7 +12,9 @@
 
 use super::change_log::ChangeLog;
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
+use super::history::{Cursor, History, Resolution};
 use super::keys;
+use super::search::{self, Query};
 use super::{AgentSettings, CannedList, CannedStore, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
@@ -38,6 +40,8 @@ pub struct SledStore {
     /// [`CANNED_KEY`] → the team's [`CannedList`] (JSON), replaced with a
     /// compare-and-swap (`canned.rs`).
     canned: sled::Tree,
+    /// The resolves (`history.rs`), written with their route.
+    resolved: ResolvedTrees,
     /// sled's data file, synced after each routing write with
     /// `DURABILITY=fsync`.
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
@@ -81,10 +85,16 @@ impl SledStore {
             client_replies: db.open_tree("client_replies")?,
             outbox: db.open_tree("outbox")?,
             early_status: db.open_tree("early_status")?,
+            words: db.open_tree("words")?,
         };
         let routes = db.open_tree("routes")?;
         let agents = db.open_tree("agents")?;
         let canned = db.open_tree("canned")?;
+        let resolved = ResolvedTrees {
+            by_number: db.open_tree("resolved_by_number")?,
+            by_time: db.open_tree("resolved_by_time")?,
+            by_agent: db.open_tree("resolved_by_agent")?,
+        };
         let changes = ChangeLog::open(&db)?;
 
         // sled flushes with sync_file_range, which does not survive power
@@ -127,6 +137,7 @@ impl SledStore {
                 routes,
                 agents,
                 canned,
+                resolved,
                 routing_fsync,
                 changes,
                 routing_written: std::sync::atomic::AtomicU64::new(0),
@@ -337,7 +348,25 @@ impl RoutingState for SledStore {
     async fn save_route(&self, conversation: &str, route: &RouteRecord) -> Result<RouteWrite> {
         let bytes = serde_json::to_vec(route).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (tree, key) = (self.routes.clone(), conversation.as_bytes().to_vec());
-        blocking(move || Ok(tree.insert(key, bytes)?)).await?;
+        match route {
+            RouteRecord::Resolved {
+                at_ms,
+                upto_seq,
+                by,
+            } => {
+                let resolution = Resolution {
+                    conversation: conversation.to_string(),
+                    upto_seq: *upto_seq,
+                    at_ms: *at_ms,
+                    by: by.clone(),
+                };
+                let resolved = self.resolved.clone();
+                blocking(move || resolved.record(&tree, &key, &bytes, &resolution)).await?;
+            }
+            _ => {
+                blocking(move || Ok(tree.insert(key, bytes)?)).await?;
+            }
+        }
         self.make_routing_durable().await?;
         Ok(RouteWrite::Written)
     }
@@ -469,5 +498,197 @@ impl CannedStore for SledStore {
             self.make_routing_durable().await?;
         }
         Ok(swapped)
+    }
+}
+
+/// The resolves, indexed three ways (`keys.rs` layouts), all written in one
+/// transaction with the route that records the resolve.
+#[derive(Clone)]
+struct ResolvedTrees {
+    /// `number 0x00 upto_seq` → [`Resolution`] (JSON): a customer's resolves.
+    by_number: sled::Tree,
+    /// `newest_first(at, number, upto_seq)` → [`Resolution`]: the team's.
+    by_time: sled::Tree,
+    /// `agent 0x00 newest_first(at, number, upto_seq)` → [`Resolution`]:
+    /// one agent's.
+    by_agent: sled::Tree,
+}
+
+impl ResolvedTrees {
+    /// Writes the `Resolved` route and its resolve; a resolve written again
+    /// (same number and `upto_seq`) replaces the earlier entry.
+    fn record(
+        &self,
+        routes: &sled::Tree,
+        route_key: &[u8],
+        route: &[u8],
+        resolution: &Resolution,
+    ) -> Result<()> {
+        use sled::transaction::ConflictableTransactionError as Conflict;
+        use sled::Transactional;
+        let value =
+            serde_json::to_vec(resolution).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let number_key = keys::message(&resolution.conversation, resolution.upto_seq);
+        (routes, &self.by_number, &self.by_time, &self.by_agent)
+            .transaction(|(routes, by_number, by_time, by_agent)| {
+                routes.insert(route_key, route)?;
+                if let Some(old) = by_number.insert(number_key.as_slice(), value.as_slice())? {
+                    let old: Resolution = serde_json::from_slice(&old)
+                        .map_err(|e| Conflict::Abort(StoreError::Corrupt(e.to_string())))?;
+                    by_time.remove(keys::newest_first(
+                        old.at_ms,
+                        &old.conversation,
+                        old.upto_seq,
+                    ))?;
+                    if let Some(agent) = &old.by {
+                        by_agent.remove(keys::under(
+                            agent,
+                            old.at_ms,
+                            &old.conversation,
+                            old.upto_seq,
+                        ))?;
+                    }
+                }
+                let r = resolution;
+                by_time.insert(
+                    keys::newest_first(r.at_ms, &r.conversation, r.upto_seq),
+                    value.as_slice(),
+                )?;
+                if let Some(agent) = &r.by {
+                    by_agent.insert(
+                        keys::under(agent, r.at_ms, &r.conversation, r.upto_seq),
+                        value.as_slice(),
+                    )?;
+                }
+                Ok(())
+            })
+            .map_err(
+                |e: sled::transaction::TransactionError<StoreError>| match e {
+                    sled::transaction::TransactionError::Abort(e) => e,
+                    sled::transaction::TransactionError::Storage(e) => e.into(),
+                },
+            )
+    }
+}
+
+/// Reads `limit` values of `tree` in key order from `start` (exclusive
+/// when `after`) while keys start with `prefix`.
+fn walk<'a>(
+    tree: &'a sled::Tree,
+    prefix: &[u8],
+    start: Vec<u8>,
+    exclusive: bool,
+) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a {
+    use std::ops::Bound;
+    let from = if exclusive {
+        Bound::Excluded(start)
+    } else {
+        Bound::Included(start)
+    };
+    let prefix = prefix.to_vec();
+    tree.range::<Vec<u8>, _>((from, Bound::Unbounded))
+        .take_while(move |entry| match entry {
+            Ok((key, _)) => key.starts_with(&prefix),
+            Err(_) => true,
+        })
+}
+
+fn decode_resolution(bytes: &[u8]) -> Result<Resolution> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("resolve: {e}")))
+}
+
+/// The search index and the resolve trees; every read on tokio's blocking
+/// pool.
+#[async_trait]
+impl History for SledStore {
+    /// One key range of `resolved_by_number`.
+    async fn resolutions(&self, conversation: &str) -> Result<Vec<Resolution>> {
+        let tree = self.resolved.by_number.clone();
+        let prefix = keys::message(conversation, 0)[..conversation.len() + 1].to_vec();
+        blocking(move || {
+            tree.scan_prefix(prefix)
+                .values()
+                .map(|value| decode_resolution(&value?))
+                .collect()
+        })
+        .await
+    }
+
+    /// A forward walk of `resolved_by_time` (or the agent's range of
+    /// `resolved_by_agent`) from the cursor: `limit` entries read.
+    async fn recent_resolutions(
+        &self,
+        agent: Option<&str>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Resolution>> {
+        let position = after.map(|c| keys::newest_first(c.at_ms, &c.conversation, c.seq));
+        let exclusive = position.is_some();
+        let (tree, prefix) = match agent {
+            Some(agent) => (self.resolved.by_agent.clone(), keys::under_prefix(agent)),
+            None => (self.resolved.by_time.clone(), Vec::new()),
+        };
+        let start = [prefix.clone(), position.unwrap_or_default()].concat();
+        blocking(move || {
+            walk(&tree, &prefix, start, exclusive)
+                .take(limit)
+                .map(|entry| decode_resolution(&entry?.1))
+                .collect()
+        })
+        .await
+    }
+
+    /// Words: a walk of the rarest word's index entries from the cursor,
+    /// each candidate's body checked for the other words. Numbers: the
+    /// `conversations` keys that contain the digits (one key per customer),
+    /// each one's newest message.
+    async fn search(
+        &self,
+        query: &Query,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        let (query, after) = (query.clone(), after.cloned());
+        self.blocking(move |trees| {
+            let mut hits = Vec::new();
+            if let Some(word) = query.rarest_word() {
+                let prefix = keys::under_prefix(word);
+                let (start, exclusive) = match &after {
+                    Some(c) => (keys::under(word, c.at_ms, &c.conversation, c.seq), true),
+                    None => (prefix.clone(), false),
+                };
+                for entry in walk(&trees.words, &prefix, start, exclusive) {
+                    let (key, _) = entry?;
+                    let (_, conversation, seq) = keys::parse_newest_first(&key[prefix.len()..])
+                        .ok_or_else(|| StoreError::Corrupt("search index key".into()))?;
+                    let Some(stored) = stored(trees, &keys::message(&conversation, seq))? else {
+                        continue;
+                    };
+                    if query.words_match(&stored.message) {
+                        hits.push(stored.message);
+                        if hits.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            if query.digits.is_some() {
+                for entry in trees.conversations.iter() {
+                    let (key, value) = entry?;
+                    let conversation = String::from_utf8_lossy(&key).into_owned();
+                    if !query.number_matches(&conversation) {
+                        continue;
+                    }
+                    let record: ConversationRecord = serde_json::from_slice(&value)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let key = keys::message(&conversation, record.last_seq);
+                    if let Some(stored) = stored(trees, &key)? {
+                        hits.push(stored.message);
+                    }
+                }
+            }
+            Ok(search::newest_first(hits, after.as_ref(), limit))
+        })
+        .await
     }
 }

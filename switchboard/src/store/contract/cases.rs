@@ -785,3 +785,165 @@ pub async fn canned_replies_are_one_list_replaced_only_from_the_version_read(sto
     assert!(store.replace_canned(2, &[]).await.expect("replace"));
     assert_eq!(store.canned().await.expect("read").replies, []);
 }
+
+/// A resolve as the router writes it.
+async fn resolve(store: &dyn Store, conversation: &str, upto_seq: u64, at_ms: u64, by: &str) {
+    let route = crate::store::RouteRecord::Resolved {
+        at_ms,
+        upto_seq,
+        by: Some(by.into()),
+    };
+    let written = store
+        .save_route(conversation, &route)
+        .await
+        .expect("resolve");
+    assert_eq!(written, crate::store::RouteWrite::Written);
+}
+
+pub async fn resolved_conversations_are_listed_per_customer_and_newest_first(store: &dyn Store) {
+    use crate::store::history::{past, resolved_page, Cursor};
+    for i in 1..=4 {
+        let m = inbound(ALICE, &format!("SMr{i}"), &format!("alice {i}"), i * 10);
+        store.append_inbound(m).await.expect("append");
+    }
+    let m = inbound(BOB, "SMrb1", "bob 1", 15);
+    store.append_inbound(m).await.expect("append");
+    caught_up(store, 5).await;
+    resolve(store, ALICE, 2, 100, "ada").await;
+    resolve(store, ALICE, 4, 200, "bob").await;
+    resolve(store, BOB, 1, 150, "ada").await;
+    // The same resolve recorded again (a retried write): one entry.
+    resolve(store, BOB, 1, 160, "ada").await;
+    let m = inbound(ALICE, "SMr5", "alice 5", 300);
+    store.append_inbound(m).await.expect("append");
+    caught_up(store, 6).await;
+
+    let alice = past(store, store, ALICE).await.expect("past");
+    let summary: Vec<_> = alice
+        .iter()
+        .map(|p| {
+            (
+                p.first_seq,
+                p.last_seq,
+                p.first_at_ms,
+                p.last_at_ms,
+                p.messages,
+                p.resolved_at_ms,
+                p.resolved_by.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (5, 5, 300, 300, 1, None, None),
+            (3, 4, 30, 40, 2, Some(200), Some("bob")),
+            (1, 2, 10, 20, 2, Some(100), Some("ada")),
+        ]
+    );
+    assert!(past(store, store, "+15550100999")
+        .await
+        .expect("past")
+        .is_empty());
+
+    let first = resolved_page(store, store, None, None, 2)
+        .await
+        .expect("page");
+    let got: Vec<_> = first
+        .items
+        .iter()
+        .map(|p| (p.conversation.as_str(), p.last_seq, p.resolved_at_ms))
+        .collect();
+    assert_eq!(got, vec![(ALICE, 4, Some(200)), (BOB, 1, Some(160))]);
+    let next = first.next.expect("a second page");
+    let cursor = Cursor::parse(&next).expect("a cursor");
+    let second = resolved_page(store, store, None, Some(&cursor), 2)
+        .await
+        .expect("page");
+    let got: Vec<_> = second
+        .items
+        .iter()
+        .map(|p| (p.conversation.as_str(), p.first_seq, p.last_seq))
+        .collect();
+    assert_eq!(got, vec![(ALICE, 1, 2)]);
+    assert_eq!(second.next, None);
+
+    let adas = resolved_page(store, store, Some("ada"), None, 10)
+        .await
+        .expect("page");
+    let got: Vec<_> = adas
+        .items
+        .iter()
+        .map(|p| (p.conversation.as_str(), p.last_seq))
+        .collect();
+    assert_eq!(got, vec![(BOB, 1), (ALICE, 2)]);
+}
+
+pub async fn search_finds_words_and_numbers_newest_first_in_pages(store: &dyn Store) {
+    use crate::store::history::{search_page, Cursor};
+    use crate::store::search::Query;
+    let texts = [
+        (ALICE, "I want a REFUND now", 10),
+        (BOB, "refund please, order 4411", 20),
+        (ALICE, "where is my order", 30),
+        (BOB, "refunds are slow", 40),
+        (ALICE, "Refund! Refund!", 50),
+    ];
+    for (i, (from, body, at)) in texts.iter().enumerate() {
+        let m = inbound(from, &format!("SMs{i}"), body, *at);
+        store.append_inbound(m).await.expect("append");
+    }
+    let mut r = reply(BOB, "s-r1", 60);
+    r.body = "Your refund is on its way".into();
+    accepted(store, r).await;
+    caught_up(store, 6).await;
+
+    // Whole words, any case, every page newest first, no repeats.
+    let query = Query::parse("refund").expect("a query");
+    let mut seen = Vec::new();
+    let mut after: Option<Cursor> = None;
+    for _ in 0..10 {
+        let page = search_page(store, &query, after.as_ref(), 2)
+            .await
+            .expect("search");
+        seen.extend(page.items.iter().map(|m| (m.conversation.clone(), m.at_ms)));
+        match page.next {
+            Some(next) => after = Some(Cursor::parse(&next).expect("a cursor")),
+            None => break,
+        }
+    }
+    let expected: Vec<(String, u64)> = vec![
+        (BOB.into(), 60),
+        (ALICE.into(), 50),
+        (BOB.into(), 20),
+        (ALICE.into(), 10),
+    ];
+    assert_eq!(seen, expected);
+
+    // Every word must be there.
+    let both = Query::parse("refund ORDER").expect("a query");
+    let page = search_page(store, &both, None, 10).await.expect("search");
+    let bodies: Vec<_> = page.items.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["refund please, order 4411"]);
+
+    // A number: each matching customer once, with their newest message.
+    let number = Query::parse("+1 555 0100").expect("a query");
+    let page = search_page(store, &number, None, 10).await.expect("search");
+    let got: Vec<_> = page
+        .items
+        .iter()
+        .map(|m| (m.conversation.as_str(), m.seq))
+        .collect();
+    assert_eq!(got, vec![(BOB, 3), (ALICE, 3)]);
+    let one = Query::parse("0100001").expect("a query");
+    let page = search_page(store, &one, None, 10).await.expect("search");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].conversation, ALICE);
+
+    let nothing = Query::parse("parcel").expect("a query");
+    let page = search_page(store, &nothing, None, 10)
+        .await
+        .expect("search");
+    assert!(page.items.is_empty());
+    assert_eq!(page.next, None);
+}

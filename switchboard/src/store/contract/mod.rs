@@ -176,4 +176,6 @@ every_backend!(
     a_working_store_reports_ready_and_a_closed_one_refuses_writes,
     notes_and_events_are_stored_in_order_never_sent_and_allowed_after_stop,
     canned_replies_are_one_list_replaced_only_from_the_version_read,
+    resolved_conversations_are_listed_per_customer_and_newest_first,
+    search_finds_words_and_numbers_newest_first_in_pages,
 );

@@ -277,6 +277,7 @@ mod tests {
         let resolved = RouteRecord::Resolved {
             at_ms: 20,
             upto_seq: 1,
+            by: None,
         };
         let resolve = h.store.save_route(CUSTOMER, &resolved).await;
         assert!(

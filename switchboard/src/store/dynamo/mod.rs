@@ -21,7 +21,7 @@
 //! | `messages` | `conversation` (S, the customer's number) + `seq` (N) | `direction` (`inbound`, `outbound`, `note`, `event`), `body`, `at_ms`, `event` (JSON: a timeline event's details), `media` (JSON), `agent`, `client_id`, `status`, `status_rank`, `error` (JSON), `twilio_sid`; bookkeeping: `dedupe` (its lookup id), `attempt`, `opt_change`, `to`, `country`; `outbox` = `pending` while a reply is unsettled (sparse GSI `outbox`: `outbox` + `at_ms`, keys only) | NEW_AND_OLD_IMAGES |
 //! | `conversations` | `conversation` (S) | `last_seq` (every message up to it is in `lookups`), `to`, `country`, `opted_out` | NEW_AND_OLD_IMAGES |
 //! | `lookups` | `id` (S) | `sid:<Twilio SID>` and `reply:<agent>/<client_id>` → `conversation`, `seq`; `early:<SID>` → `status`, `status_rank`, `error`; `job:<job key>` → `state`, `holder`, `until_ms` (which instance runs a job, `job_claims.rs`); `intent:<conversation>/<seq>` → `from`, `at_ms` (the outbox's send intent, written once before the first POST; read only for replies still in the outbox, deleted when the reply settles) | — |
-//! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned; rows `agent#<name>` hold `agent_settings` | — |
+//! | `routes` | `conversation` (S) | `route` (JSON [`RouteRecord`](crate::store::RouteRecord)), `owner` while assigned, `resolutions` (list of JSON [`Resolution`](crate::store::history::Resolution)s, appended by each resolve: `history.rs`); rows `agent#<name>` hold `agent_settings` | — |
 //! | `meta` | `id` (S) | `store_format` → `version`, `applied_by`, `applied_at_ms`; `lease#router` → `holder`, `epoch`, `beat` (the router lease, `store/fence.rs`); `checkpoint#<stream ARN>\|<shard>` → `checkpoint` (JSON: a shard's checkpoint the router has processed, `checkpoints.rs`); `canned` → `replies` (JSON), `version` (the team's canned replies, replaced with a version condition, `canned.rs`) | — |
 //!
 //! # Change feed
@@ -57,6 +57,7 @@ mod canned;
 mod checkpoints;
 mod error;
 mod fenced;
+mod history;
 mod items;
 mod job_claims;
 mod routes;

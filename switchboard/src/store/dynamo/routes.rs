@@ -21,8 +21,10 @@
 
 use super::error;
 use super::fenced::Written;
+use super::history::RESOLUTIONS;
 use super::items::{attr, s};
 use super::DynamoStore;
+use crate::store::history::Resolution;
 use crate::store::{
     AgentSettings, Claim, Result, RouteRecord, RouteWrite, RoutingState, StoreError,
 };
@@ -106,8 +108,28 @@ impl RoutingState for DynamoStore {
             RouteRecord::Queued { .. } => update
                 .update_expression("SET #route = :route")
                 .condition_expression("attribute_not_exists(#owner)"),
-            RouteRecord::Resolved { .. } => {
-                update.update_expression("SET #route = :route REMOVE #owner")
+            // The resolve also joins the customer's history (`history.rs`).
+            RouteRecord::Resolved {
+                at_ms,
+                upto_seq,
+                by,
+            } => {
+                let resolution = Resolution {
+                    conversation: conversation.to_string(),
+                    upto_seq: *upto_seq,
+                    at_ms: *at_ms,
+                    by: by.clone(),
+                };
+                let json = serde_json::to_string(&resolution)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                update
+                    .update_expression(
+                        "SET #route = :route, #res = list_append(if_not_exists(#res, :none), :one) \
+                         REMOVE #owner",
+                    )
+                    .expression_attribute_names("#res", RESOLUTIONS)
+                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                    .expression_attribute_values(":one", AttributeValue::L(vec![s(json)]))
             }
         };
         self.fenced_route_write(table, update).await

@@ -197,6 +197,11 @@ impl MemoryLog {
     }
 
     /// Every conversation's id.
+    /// Every message, in `(conversation, seq)` order.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.messages.values()
+    }
+
     pub fn conversation_ids(&self) -> impl Iterator<Item = &ConversationId> {
         self.conversations.keys()
     }

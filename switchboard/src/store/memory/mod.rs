@@ -6,6 +6,8 @@ mod log;
 
 pub use log::MemoryLog;
 
+use super::history::{self, Cursor, History, Resolution};
+use super::search::{self, Query};
 use super::{
     AgentSettings, Appended, CannedList, CannedStore, Change, ChangeFeed, ChangeId, Claim,
     ConversationRecord, InboundMessage, Lifecycle, MessageLog, PendingReplies, PendingReply, Reply,
@@ -33,6 +35,8 @@ struct State {
     log: MemoryLog,
     cursor: ChangeId,
     routes: BTreeMap<ConversationId, RouteRecord>,
+    /// Every resolve recorded by `save_route`, oldest first.
+    resolutions: Vec<Resolution>,
     /// What each agent last declared.
     agents: BTreeMap<String, AgentSettings>,
     /// Send intents of replies; only those still in the log's outbox count.
@@ -247,6 +251,19 @@ impl RoutingState for MemoryStore {
         if !allowed {
             return Ok(RouteWrite::HeldElsewhere);
         }
+        if let RouteRecord::Resolved {
+            at_ms,
+            upto_seq,
+            by,
+        } = route
+        {
+            state.resolutions.push(Resolution {
+                conversation: conversation.to_string(),
+                upto_seq: *upto_seq,
+                at_ms: *at_ms,
+                by: by.clone(),
+            });
+        }
         state.routes.insert(conversation.to_string(), route.clone());
         Ok(RouteWrite::Written)
     }
@@ -286,5 +303,41 @@ impl RoutingState for MemoryStore {
             .iter()
             .map(|(name, settings)| (name.clone(), *settings))
             .collect())
+    }
+}
+
+/// Everything read in full, through the shared rules (`history.rs`,
+/// `search.rs`): the reference the indexed stores are held to.
+#[async_trait]
+impl History for MemoryStore {
+    async fn resolutions(&self, conversation: &str) -> Result<Vec<Resolution>> {
+        Ok(self
+            .state()?
+            .resolutions
+            .iter()
+            .filter(|r| r.conversation == conversation)
+            .cloned()
+            .collect())
+    }
+
+    async fn recent_resolutions(
+        &self,
+        agent: Option<&str>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Resolution>> {
+        let all = self.state()?.resolutions.clone();
+        Ok(history::page_of_resolutions(all, agent, after, limit))
+    }
+
+    async fn search(
+        &self,
+        query: &Query,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        let state = self.state()?;
+        let messages = state.log.messages().cloned();
+        Ok(search::search_messages(messages, query, after, limit))
     }
 }

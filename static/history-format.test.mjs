@@ -1,0 +1,31 @@
+// Run with: node --test static/
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { countText, historyUrl, hitSummary, hitWindow, pastSummary } from "./history-format.js";
+
+const time = (ms) => `t${ms}`;
+
+test("each listing has its address, with its paging", () => {
+  assert.equal(historyUrl("search", { q: "refund please" }), "/history/search?q=refund+please");
+  assert.equal(historyUrl("search", { q: "+1 555", after: "9-2-+1555" }), "/history/search?q=%2B1+555&after=9-2-%2B1555");
+  assert.equal(historyUrl("resolved", { mine: true }), "/history/resolved?mine=true");
+  assert.equal(historyUrl("resolved", {}), "/history/resolved");
+  assert.equal(historyUrl("customer", { number: "+15550001" }), "/history/customer/%2B15550001");
+  assert.equal(historyUrl("messages", { number: "+15550001", from: 2, upto: 5 }), "/history/messages/%2B15550001?after=2&upto=5");
+  assert.throws(() => historyUrl("agents"));
+});
+
+test("a past conversation says when, how many and who closed it", () => {
+  const p = { first_at_ms: 1, last_at_ms: 2, messages: 3, resolved_at_ms: 4, resolved_by: "alice" };
+  assert.equal(pastSummary(p, time), "t1 – t2 · 3 messages · resolved by alice");
+  assert.equal(pastSummary({ ...p, resolved_by: null }, time), "t1 – t2 · 3 messages · resolved");
+  assert.equal(pastSummary({ ...p, messages: 1, resolved_at_ms: null }, time), "t1 – t2 · 1 message · open");
+  assert.equal(countText(undefined), "0 messages");
+});
+
+test("a hit names its writer and opens around itself", () => {
+  assert.equal(hitSummary({ direction: "inbound", conversation: "+1", at_ms: 5 }, time), "+1 · t5");
+  assert.equal(hitSummary({ direction: "outbound", agent: "bob", conversation: "+1", at_ms: 5 }, time), "bob → +1 · t5");
+  assert.deepEqual(hitWindow({ seq: 3 }), { from: 0, upto: 23 });
+  assert.deepEqual(hitWindow({ seq: 50 }, 10), { from: 40, upto: 60 });
+});
