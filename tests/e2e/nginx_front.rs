@@ -18,6 +18,7 @@
 //! so and skip: only a run outside the test command can lack it.
 
 use crate::common::{self, binary, free_port, number, Options, PhoneSim, Switchboard};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -727,6 +728,8 @@ struct Cluster {
     tmp: tempfile::TempDir,
     /// Twilio's stand-in, which every member sends replies to.
     sim: PhoneSim,
+    /// The members' `DYNAMODB_TABLE_PREFIX`.
+    table_prefix: String,
 }
 
 impl Cluster {
@@ -785,12 +788,16 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let table_prefix = common::env_value(&env, "DYNAMODB_TABLE_PREFIX")
+            .expect("a table prefix")
+            .to_string();
         Cluster {
             members,
             public,
             proxy,
             tmp,
             sim,
+            table_prefix,
         }
     }
 
@@ -972,14 +979,36 @@ async fn a_rolling_restart_of_the_switchboards_behind_nginx_loses_and_repeats_no
         replies.iter().all(|r| sent.contains(r)).then_some(())
     })
     .await;
-    // Barrier: a copy of an earlier reply could only come from a leader's
-    // start-up reconciliation of its send intents, which the outbox finishes
-    // before it sends a reply accepted later; so once this one is at Twilio,
-    // any copy is too.
+    // Barrier: a copy of an earlier reply could only come from a leader
+    // reconciling a send intent an earlier leader left (20 s into its term:
+    // `outbox/handover.rs`), and a reply leaves the outbox's index in
+    // DynamoDB only once its result is recorded. So once no reply of this
+    // customer is pending there, every send that will ever happen has.
     let last = reply_and_ack(&mut alice, &customer, 4).await;
     common::wait_for("the barrier reply at Twilio", STEP, || async {
         to_customer().await.contains(&last).then_some(())
     })
+    .await;
+    let dynamodb = common::aws::Moto::shared().dynamodb().await;
+    let messages = format!("{}messages", cluster.table_prefix);
+    common::wait_for(
+        "every reply settled in the outbox",
+        Duration::from_secs(180),
+        || async {
+            let pending = dynamodb
+                .scan()
+                .table_name(&messages)
+                .filter_expression("#c = :c AND #o = :pending")
+                .expression_attribute_names("#c", "conversation")
+                .expression_attribute_names("#o", "outbox")
+                .expression_attribute_values(":c", AttributeValue::S(customer.clone()))
+                .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+                .send()
+                .await
+                .ok()?;
+            (pending.count() == 0 && pending.last_evaluated_key().is_none()).then_some(())
+        },
+    )
     .await;
     let at_twilio = to_customer().await;
     for reply in &replies {
