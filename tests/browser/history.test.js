@@ -89,7 +89,13 @@ describe('history: search, Resolved view, reopen, past conversations', { timeout
       await page.locator('#history-dialog[open]').waitFor({ state: 'detached' });
       await li(A).waitFor();
       await h.eventually('the reopened conversation is open', async () => (await title()) === A);
-      assert.deepEqual((await h.timeline(page)).map((m) => m.body), ['My parcel never arrived']);
+      await h.eventually('the resolve and the reopen in the timeline', async () =>
+        (await h.timeline(page)).filter((m) => m.direction === '?').length === 2);
+      const entries = await h.timeline(page);
+      assert.deepEqual(
+        entries.filter((m) => m.direction !== '?').map((m) => m.body),
+        ['My parcel never arrived'],
+      );
     });
   });
 

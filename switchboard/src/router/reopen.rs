@@ -58,5 +58,7 @@ impl Core {
         );
         tracing::info!(agent, conversation, "conversation reopened");
         self.assign(conversation, agent);
+        // The timeline says who reopened it, after what came before.
+        self.record_reopened(conversation, agent);
     }
 }

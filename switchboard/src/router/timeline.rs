@@ -44,9 +44,7 @@ impl Core {
     }
 
     /// The hook for reopening a resolved conversation: records `reopened`
-    /// by `agent`. (Reopen itself belongs to the history work.)
-    // Called by the tests until reopening lands.
-    #[allow(dead_code)]
+    /// by `agent` (`reopen.rs`).
     pub(super) fn record_reopened(&mut self, conversation: &str, agent: &str) {
         self.record_event(
             conversation,

@@ -24,10 +24,10 @@
 //! [`RouteRecord::Resolved`]: super::RouteRecord::Resolved
 
 use super::search::Query;
-use super::{MessageLog, Result, StoreError};
+use super::{MessageLog, Result};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use switchboard_protocol::{ConversationId, Message, Seq};
+use switchboard_protocol::{ConversationId, Direction, Message, Seq};
 
 /// One resolve, as the store recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,21 +172,25 @@ async fn stretch(
     if upto <= after {
         return Ok(None);
     }
-    let first = log.message(conversation, after + 1).await?;
-    let last = log.message(conversation, upto).await?;
-    let (Some(first), Some(last)) = (first, last) else {
-        return Err(StoreError::Corrupt(format!(
-            "{conversation}: messages {} to {upto} are not all stored",
-            after + 1
-        )));
+    // Only what the customer and agents wrote makes a conversation: a
+    // stretch of timeline events and notes alone (the `resolved` event after
+    // a resolve, a reopen resolved again with nothing said) is none.
+    let texts: Vec<Message> = log
+        .history(conversation, after, upto)
+        .await?
+        .into_iter()
+        .filter(|m| matches!(m.direction, Direction::Inbound | Direction::Outbound))
+        .collect();
+    let (Some(first), Some(last)) = (texts.first(), texts.last()) else {
+        return Ok(None);
     };
     Ok(Some(PastConversation {
         conversation: conversation.to_string(),
-        first_seq: after + 1,
-        last_seq: upto,
+        first_seq: first.seq,
+        last_seq: last.seq,
         first_at_ms: first.at_ms,
         last_at_ms: last.at_ms,
-        messages: upto - after,
+        messages: texts.len() as u64,
         resolved_at_ms: resolution.map(|r| r.at_ms),
         resolved_by: resolution.and_then(|r| r.by.clone()),
     }))
@@ -212,6 +216,9 @@ pub async fn past(
         }
         after = after.max(upto);
     }
+    // What follows the last resolve is an open conversation once the
+    // customer or an agent wrote in it: the resolve's own timeline event
+    // (and notes) alone are not one.
     if let Some(open) = stretch(log, conversation, after, record.last_seq, None).await? {
         out.push(open);
     }

@@ -1,9 +1,9 @@
 //! `reopen` (`router/reopen.rs`): only a resolved conversation, to the agent
 //! who asked, claimed like any assignment.
 
-use super::{assigned, c, conn_of, frames_to, pair, Harness};
+use super::{assigned, c, conn_of, frames_to, pair, timeline, Harness};
 use crate::router::event::{Effect, Event};
-use switchboard_protocol::{ErrorCode, ServerFrame};
+use switchboard_protocol::{ErrorCode, ServerFrame, TimelineEvent};
 
 fn reopen(h: &mut Harness, agent: &str, conversation: &str) -> Vec<Effect> {
     h.run(Event::Reopen {
@@ -55,6 +55,16 @@ fn a_resolved_conversation_is_reopened_to_the_agent_who_asks_even_when_full() {
     assert_eq!(claims, vec![(other, c(1).as_str())]);
     assert_eq!(assigned(&effects), vec![pair(other, &c(1))]);
     assert_eq!(h.core.holder(&c(1)), Some(other));
+    // The timeline says who reopened it.
+    assert_eq!(
+        timeline(&effects),
+        vec![(
+            c(1),
+            other.to_string(),
+            TimelineEvent::Reopened { by: other.into() },
+            String::new()
+        )]
+    );
     // The customer's next message goes to whoever holds it now.
     h.inbound(&c(1), 3);
     assert_eq!(h.core.holder(&c(1)), Some(other));
