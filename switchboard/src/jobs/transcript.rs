@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use switchboard_cloud::files::FileKey;
 use switchboard_cloud::mail::Email;
-use switchboard_protocol::{Direction, Message, Seq};
+use switchboard_protocol::{Direction, Message, Seq, TimelineEvent};
 
 /// Everything a transcript says.
 #[derive(Debug, Clone, Serialize)]
@@ -47,11 +47,18 @@ async fn load(
         .await
         .map_err(store_failure)?
         .unwrap_or_default();
+    // Without the `resolved` events: the transcript says who resolved it,
+    // and whether this resolve's own event is stored by now depends on
+    // which of two writes finished first (the router records it beside
+    // the resolve), so a transcript read twice would differ.
     let messages = ctx
         .store
         .history(conversation, 0, upto_seq)
         .await
-        .map_err(store_failure)?;
+        .map_err(store_failure)?
+        .into_iter()
+        .filter(|m| !matches!(m.event.as_deref(), Some(TimelineEvent::Resolved { .. })))
+        .collect();
     Ok(Transcript {
         conversation: conversation.to_string(),
         to: record.to,
