@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod phone;
 pub mod router;
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 #[cfg(test)]

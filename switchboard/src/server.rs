@@ -242,6 +242,10 @@ pub async fn serve(
         files,
         guard: http::agent_auth::Guard::from_config(&config),
         canned: crate::canned::Canned::new(ports.canned.clone()),
+        stats: Arc::new(crate::stats::Stats::new(
+            ports.log.clone(),
+            ports.history.clone(),
+        )),
     };
     tracing::info!(
         addr = %listener.local_addr()?,

@@ -1,7 +1,8 @@
 //! History as agents use it: resolved conversations stay findable through
 //! the switchboard's `/v1/history/…` (search, the Resolved view, a
 //! customer's past conversations, their messages), with agents' own
-//! credentials, and a resolved conversation can be reopened by an agent.
+//! credentials, and a resolved conversation can be reopened by an agent;
+//! a supervisor reads the team's figures (`/v1/history/stats`).
 //! Part of the core suite: the test command runs it on sled and DynamoDB.
 
 use crate::common;
@@ -151,4 +152,167 @@ async fn a_resolved_conversation_is_found_by_words_and_number_and_reopened() {
     })
     .await;
     assert!(!alice.assigned.contains(&customer));
+}
+
+/// Replies and waits until the agent sees its reply in `conversation`.
+async fn reply_and_see(agent: &mut Agent, conversation: &str, id: &str, body: &str) {
+    agent
+        .send(&ClientFrame::Reply {
+            conversation: conversation.to_string(),
+            client_id: id.into(),
+            body: body.into(),
+        })
+        .await;
+    agent
+        .until(WAIT, "the agent's own reply", |a| {
+            a.bodies(conversation).contains(&body.to_string())
+        })
+        .await;
+}
+
+/// Resolves and waits for the agent to be told.
+async fn resolve(agent: &mut Agent, conversation: &str) {
+    agent
+        .send(&ClientFrame::Resolve {
+            conversation: conversation.to_string(),
+        })
+        .await;
+    agent
+        .until(WAIT, "the resolve", |a| !a.assigned.contains(conversation))
+        .await;
+}
+
+/// The sum of one figure over every bucket of a stats report.
+fn total(report: &Value, figure: &str) -> u64 {
+    report["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .map(|b| b[figure].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// The buckets with resolves in them (the test's conversations are
+/// resolved within a minute: one bucket, or two across an hour's end).
+fn busy_buckets(report: &Value) -> Vec<Value> {
+    report["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .filter(|b| b["resolved"].as_u64().unwrap_or(0) > 0)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_supervisor_reads_the_teams_figures_of_resolved_conversations() {
+    let sb = Switchboard::start_in_process(Options {
+        extra_env: vec![("SUPERVISORS".into(), "carol".into())],
+        ..Options::default()
+    })
+    .await;
+    let (angry, quiet) = (number(710), number(711));
+    let mut alice = sb.agent("alice").await;
+
+    // An answered conversation: a negative text, alice's reply, a happy one.
+    sb.text(&angry, "This is terrible, my parcel never arrived")
+        .await;
+    alice
+        .until(WAIT, "the customer", |a| a.assigned.contains(&angry))
+        .await;
+    reply_and_see(&mut alice, &angry, "f1", "Sorry! Sending a new one today").await;
+    sb.text(&angry, "Thanks so much, great help").await;
+    alice
+        .until(WAIT, "the thanks", |a| a.bodies(&angry).len() == 3)
+        .await;
+    resolve(&mut alice, &angry).await;
+    // One resolved without an answer: no first response.
+    sb.text(&quiet, "hello").await;
+    alice
+        .until(WAIT, "the second customer", |a| a.assigned.contains(&quiet))
+        .await;
+    resolve(&mut alice, &quiet).await;
+    // bob reopens the first one, writes, and resolves it again: a
+    // conversation of his own, starting at the reopening.
+    let mut bob = sb.agent("bob").await;
+    bob.send(&ClientFrame::Reopen {
+        conversation: angry.clone(),
+    })
+    .await;
+    bob.until(WAIT, "the reopened conversation", |b| {
+        b.assigned.contains(&angry)
+    })
+    .await;
+    reply_and_see(&mut bob, &angry, "f2", "Did it arrive?").await;
+    resolve(&mut bob, &angry).await;
+
+    // carol, a supervisor, sees the three once the resolves are stored.
+    let report = wait_for("three resolves in the figures", WAIT, async || {
+        let (status, report) = get_as(&sb, "carol", "/v1/history/stats?span=hours").await;
+        assert_eq!(status, 200, "{report}");
+        (total(&report, "resolved") == 3).then_some(report)
+    })
+    .await;
+    assert_eq!(report["span"], "hours");
+    assert_eq!(report["buckets"].as_array().map(Vec::len), Some(24));
+    assert_eq!(report["agents"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(report["truncated"], false);
+    // Texts of customers: three with words, one of them negative.
+    assert_eq!(total(&report, "customer_texts"), 3);
+    assert_eq!(total(&report, "negative_texts"), 1);
+
+    // The one first response is the stored reply's time minus the text's.
+    let encoded = angry.replace('+', "%2B");
+    let (_, stored) = get_as(
+        &sb,
+        "carol",
+        &format!("/v1/history/messages/{encoded}?after=0"),
+    )
+    .await;
+    let at = |i: usize| items(&stored)[i]["at_ms"].as_u64().expect("at_ms");
+    let expected = at(1) - at(0);
+    let busy = busy_buckets(&report);
+    let responses: Vec<&Value> = busy
+        .iter()
+        .map(|b| &b["first_response"])
+        .filter(|s| !s.is_null())
+        .collect();
+    assert_eq!(responses.len(), 1, "{report}");
+    assert_eq!(responses[0]["count"], 1);
+    assert_eq!(responses[0]["median_ms"].as_u64(), Some(expected));
+    assert_eq!(responses[0]["p90_ms"].as_u64(), Some(expected));
+    let resolves: u64 = busy
+        .iter()
+        .map(|b| b["resolve"]["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(resolves, 3);
+    let handled = |agent: &str| -> u64 {
+        busy.iter()
+            .map(|b| b["per_agent"][agent].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!((handled("alice"), handled("bob")), (2, 1));
+
+    // By day, with an offset: the same conversations, in today's bucket.
+    let (status, days) = get_as(&sb, "carol", "/v1/history/stats?span=days&offset=-300").await;
+    assert_eq!(status, 200, "{days}");
+    assert_eq!(days["buckets"].as_array().map(Vec::len), Some(14));
+    assert_eq!(total(&days, "resolved"), 3);
+    assert_eq!(total(&days, "negative_texts"), 1);
+
+    // Only supervisors: alice is refused, strangers challenged, nonsense refused.
+    let (status, _) = get_as(&sb, "alice", "/v1/history/stats").await;
+    assert_eq!(status, 403);
+    let res = sb
+        .http
+        .get(sb.url("/v1/history/stats"))
+        .basic_auth("carol", Some("wrong"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 401);
+    let (status, _) = get_as(&sb, "carol", "/v1/history/stats?span=weeks").await;
+    assert_eq!(status, 400);
+    let (status, _) = get_as(&sb, "carol", "/v1/history/stats?offset=9999").await;
+    assert_eq!(status, 400);
 }

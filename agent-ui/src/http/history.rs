@@ -2,7 +2,8 @@
 //! asked with the signed-in agent's own credentials.
 //!
 //! The page calls `/history/search`, `/history/resolved`,
-//! `/history/customer/{number}` and `/history/messages/{number}` here; this
+//! `/history/customer/{number}`, `/history/messages/{number}` and (a
+//! supervisor's plots) `/history/stats` here; this
 //! forwards each, with its query string, to the same path under the
 //! switchboard's `/v1/history/` (next to its agent socket, `SWITCHBOARD_URL`
 //! with `ws`→`http`), and hands back the status and JSON as they came. The
@@ -68,7 +69,7 @@ impl HistoryUpstream {
 fn allowed(rest: &str) -> bool {
     let mut parts = rest.splitn(2, '/');
     match (parts.next(), parts.next()) {
-        (Some("search" | "resolved"), None) => true,
+        (Some("search" | "resolved" | "stats"), None) => true,
         (Some("customer" | "messages"), Some(number)) => {
             !number.is_empty()
                 && number.len() <= 32
@@ -168,6 +169,7 @@ mod tests {
     fn only_the_history_listings_are_forwarded() {
         assert!(allowed("search"));
         assert!(allowed("resolved"));
+        assert!(allowed("stats"));
         assert!(allowed("customer/+15550001"));
         assert!(allowed("messages/+15550001"));
         assert!(!allowed("customer/"));

@@ -1,8 +1,8 @@
-//! What `browser.rs` imports from the agent UI's sentiment module: the real
-//! `Label` (`agent-ui/src/sentiment/label.rs`) and the shape of `WordScore`
+//! What `browser.rs` imports from the sentiment crate (`agent_ui::sentiment`): the real
+//! `Label` (`sentiment/src/label.rs`) and the shape of `WordScore`
 //! (its scorer is not part of the browser frame parser being fuzzed).
 
-#[path = "../../../agent-ui/src/sentiment/label.rs"]
+#[path = "../../../sentiment/src/label.rs"]
 mod label;
 
 pub use label::Label;

@@ -8,12 +8,16 @@
 //! * [`status`] — delivery statuses only move forward; a status that
 //!   arrived before its Twilio SID was known is merged when it is;
 //! * [`notice`] — the automatic texts to a waiting customer (place in the
-//!   queue, after hours), decided for the router.
+//!   queue, after hours), decided for the router;
+//! * [`figures`] — what a resolved conversation says about the team (first
+//!   response, time to resolve, who handled it, negative texts) and those
+//!   figures per time bucket, for the supervisor's plots.
 //!
 //! The sled store's writer, the DynamoDB store and the in-memory store
 //! ([`crate::store::memory`], whose log the property tests drive) all decide
 //! through these functions, so a rule lives in exactly one place.
 
+pub mod figures;
 pub mod inbound;
 pub mod keyword;
 pub mod notice;

@@ -13,13 +13,19 @@
 //! * `GET /v1/history/customer/{number}` — a customer's conversations, the
 //!   open one first: `{items}`;
 //! * `GET /v1/history/messages/{number}?after=…&upto=…` — the messages of one
-//!   of them (seq in `(after, upto]`, at most [`MAX_MESSAGES`]).
+//!   of them (seq in `(after, upto]`, at most [`MAX_MESSAGES`]);
+//! * `GET /v1/history/stats?span=hours|days&offset=…` — supervisors only
+//!   (`SUPERVISORS`; others get 403): the team's figures over the last 24
+//!   hours by hour or 14 days by day (`offset`: the asker's minutes east of
+//!   UTC, for local days), see `crate::stats`.
 //!
 //! `next`, when present, is the `after` of the next page. Every agent reads
 //! every customer's history: looking up what the team said before is the
 //! point; writing still needs the conversation (the router's rules).
 
 use super::{agent_auth, AppState};
+use crate::clock::now_ms;
+use crate::conversation::figures::Span;
 use crate::store::history::{self, Cursor};
 use crate::store::search::Query;
 use crate::store::StoreError;
@@ -47,6 +53,16 @@ pub struct Paging {
     /// Only the asking agent's resolves (`/v1/history/resolved`).
     #[serde(default)]
     mine: bool,
+}
+
+/// The query string of `/v1/history/stats`.
+#[derive(Debug, Deserialize)]
+pub struct StatsQuery {
+    /// `hours` (the default) or `days`.
+    span: Option<String>,
+    /// Minutes east of UTC (−840…840); 0 when absent.
+    #[serde(default)]
+    offset: i32,
 }
 
 /// The query string of `/v1/history/messages`.
@@ -163,6 +179,37 @@ pub async fn messages(
     };
     match state.store.history(&number, range.after, upto).await {
         Ok(items) => Json(serde_json::json!({ "items": items })).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn stats(
+    State(state): State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    QueryString(query): QueryString<StatsQuery>,
+) -> Response {
+    let agent = match agent_auth::authenticate(&state, peer, &headers).await {
+        Ok(agent) => agent,
+        Err(refused) => return refused,
+    };
+    // Validated at start-up, so this lists the configured supervisors.
+    let supervisors = state.config.supervisor_names().unwrap_or_default();
+    if !supervisors.contains(&agent) {
+        return (
+            StatusCode::FORBIDDEN,
+            "only supervisors see the team's figures",
+        )
+            .into_response();
+    }
+    let Some(span) = Span::parse(query.span.as_deref().unwrap_or("hours")) else {
+        return bad_request("`span` is `hours` or `days`");
+    };
+    if !(-840..=840).contains(&query.offset) {
+        return bad_request("`offset` is minutes east of UTC, −840 to 840");
+    }
+    match state.stats.report(span, query.offset, now_ms()).await {
+        Ok(report) => Json(report).into_response(),
         Err(e) => unavailable(e),
     }
 }

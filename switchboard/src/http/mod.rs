@@ -55,6 +55,8 @@ pub struct AppState {
     /// The team's canned replies: agent sockets edit them and forward the
     /// newest list.
     pub canned: crate::canned::Canned,
+    /// The supervisor's figures (`/v1/history/stats`), with their cache.
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 /// Path of Twilio's inbound-message webhook.
@@ -88,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/history/resolved", get(history::resolved))
         .route("/v1/history/customer/{number}", get(history::customer))
         .route("/v1/history/messages/{number}", get(history::messages))
+        .route("/v1/history/stats", get(history::stats))
         .layer(axum::middleware::from_fn_with_state(
             HeaderPolicy {
                 csp: CONTENT_SECURITY_POLICY,

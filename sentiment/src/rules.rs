@@ -187,8 +187,8 @@ fn punctuation(facts: TextFacts) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentiment::lexicon::LEXICON;
-    use crate::sentiment::tokenize::{tokenize, Scratch};
+    use crate::lexicon::LEXICON;
+    use crate::tokenize::{tokenize, Scratch};
 
     /// VADER's booster increment, as listed in vader_modifiers.tsv.
     const BOOSTER: f32 = 0.293;

@@ -496,7 +496,7 @@ fn join_phrases(lex: &'static Lexicon, text: &str, scratch: &mut Scratch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentiment::lexicon::LEXICON;
+    use crate::lexicon::LEXICON;
 
     /// The stored (lexicon-relevant) tokens, as typed.
     fn words(text: &str) -> Vec<String> {

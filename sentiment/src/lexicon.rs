@@ -1,6 +1,6 @@
 //! The word table the scorer looks every token up in, built once from the bundled data.
 //!
-//! Four files under `agent-ui/data/` (see its README for origin and licence) are compiled
+//! Four files under `sentiment/data/` (see its README for origin and licence) are compiled
 //! in with `include_str!` and merged, in this order, into one hash map from a lower-case
 //! term (one to three words) to an [`Entry`]:
 //!
@@ -18,13 +18,13 @@ use std::sync::LazyLock;
 use rustc_hash::FxHashMap;
 
 /// VADER's valences, unmodified.
-const VADER_LEXICON: &str = include_str!("../../data/vader_lexicon.txt");
+const VADER_LEXICON: &str = include_str!("../data/vader_lexicon.txt");
 /// VADER's emoji descriptions, unmodified.
-const VADER_EMOJI: &str = include_str!("../../data/emoji_utf8_lexicon.txt");
+const VADER_EMOJI: &str = include_str!("../data/emoji_utf8_lexicon.txt");
 /// VADER's negator / booster / idiom constants, transcribed as data.
-const VADER_MODIFIERS: &str = include_str!("../../data/vader_modifiers.tsv");
+const VADER_MODIFIERS: &str = include_str!("../data/vader_modifiers.tsv");
 /// Switchboard's customer-service additions.
-const DOMAIN: &str = include_str!("../../data/domain.tsv");
+const DOMAIN: &str = include_str!("../data/domain.tsv");
 
 /// Longest multi-word term the tokenizer tries to join (data is checked against it).
 pub(crate) const MAX_PHRASE_WORDS: usize = 3;
