@@ -39,7 +39,7 @@ fi
     echo "- **run**: $label (\`scripts/bench-history.sh\`)"
     echo "- **machine**: $(nproc) cores, $(uname -sr); other work may share it"
     echo "- **store**: sled, release, DURABILITY=fsync; $(field messages "$setup") messages from $(field customers "$setup") customers (half agents' replies), $(field resolves "$setup") resolves; stored in $(field load_s "$setup") s (512 writes in flight); $(field disk_mb "$disk") MB on disk"
-    echo "- **timed**: the store's history port as \`/v1/history/…\` calls it (no HTTP), 200 runs each, pages of 20"
+    echo "- **timed**: the store's history port as \`/v1/history/…\` calls it (no HTTP), 200 runs each (the supervisor's figures with nothing cached: 10), pages of 20"
     echo
     echo "| query | results | p50 ms | p99 ms | max ms |"
     echo "|---|---:|---:|---:|---:|"

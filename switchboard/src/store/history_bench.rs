@@ -11,6 +11,7 @@ use super::history::{self, Cursor, Page};
 use super::search::Query;
 use super::sled_store::{SledOptions, SledStore};
 use super::{InboundMessage, MessageLog, Reply, RouteRecord, RoutingState};
+use crate::conversation::figures::Span;
 use crate::durability::Durability;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -65,21 +66,30 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// Times `run` `RUNS` times and prints its line.
-async fn time<F, Fut>(what: &str, mut run: F)
+async fn time<F, Fut>(what: &str, run: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = usize>,
 {
-    let mut took = Vec::with_capacity(RUNS);
+    time_runs(what, RUNS, run).await
+}
+
+/// Times `run` `runs` times and prints its line.
+async fn time_runs<F, Fut>(what: &str, runs: usize, mut run: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let mut took = Vec::with_capacity(runs);
     let mut found = 0;
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let start = Instant::now();
         found = run().await;
         took.push(start.elapsed());
     }
     took.sort();
     println!(
-        "history bench: what=\"{what}\" results={found} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} runs={RUNS}",
+        "history bench: what=\"{what}\" results={found} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} runs={runs}",
         percentile(&took, 0.5),
         percentile(&took, 0.99),
         percentile(&took, 1.0)
@@ -238,6 +248,31 @@ async fn history_bench() {
         async move { history::past(log, hist, &number).await.expect("past").len() }
     })
     .await;
+
+    // The supervisor's figures (`/v1/history/stats`) over the last 24 hours
+    // of the load: every resolve is in range (the bound, 5,000, applies).
+    // Cold: a fresh service reads every conversation; warm: only the list
+    // of resolves (what a dialog refreshing every minute costs).
+    let now_ms = at_ms + 1;
+    let shared_log: Arc<dyn MessageLog> = store.clone();
+    let shared_history: Arc<dyn super::History> = store.clone();
+    let conversations =
+        |report: crate::stats::Report| report.buckets.iter().map(|b| b.resolved as usize).sum();
+    time_runs("stats, last 24 h, nothing cached", 10, || {
+        let stats = crate::stats::Stats::new(shared_log.clone(), shared_history.clone());
+        async move {
+            let report = stats.report(Span::Hours, 0, now_ms).await;
+            conversations(report.expect("stats"))
+        }
+    })
+    .await;
+    let warm = crate::stats::Stats::new(shared_log.clone(), shared_history.clone());
+    warm.report(Span::Hours, 0, now_ms).await.expect("stats");
+    time("stats, last 24 h, cached", || async {
+        conversations(warm.report(Span::Hours, 0, now_ms).await.expect("stats"))
+    })
+    .await;
+
     let bytes: u64 = walk_size(dir.path());
     println!(
         "history bench: disk_mb={:.1}",
