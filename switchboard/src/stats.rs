@@ -36,6 +36,7 @@ const KEEP_MS: u64 = 15 * 24 * 3_600_000;
 /// The answer of `/v1/history/stats`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The range asked for.
     pub span: Span,
     /// When it was computed (the newest bucket ends after it).
     pub generated_at_ms: u64,
@@ -54,7 +55,9 @@ type ResolveKey = (ConversationId, Seq);
 /// The figures service: the history port and the log to read, and the
 /// figures of conversations already read.
 pub struct Stats {
+    /// Where each conversation's entries are read.
     log: Arc<dyn MessageLog>,
+    /// Where the range's resolves are listed.
     history: Arc<dyn History>,
     /// Per resolve: its time (for eviction and a repeated write of the same
     /// resolve) and its figures (`None`: no conversation, see the rules).

@@ -176,7 +176,9 @@ impl Span {
 /// Median and 90th percentile of a set of durations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Spread {
+    /// The median (nearest rank).
     pub median_ms: u64,
+    /// The 90th percentile (nearest rank).
     pub p90_ms: u64,
     /// How many durations.
     pub count: u64,
@@ -207,12 +209,15 @@ impl Spread {
 /// The figures of one time bucket: the conversations resolved in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bucket {
+    /// Its start (inclusive), ms since the epoch.
     pub start_ms: u64,
+    /// Its end (exclusive).
     pub end_ms: u64,
     /// Conversations resolved in it.
     pub resolved: u64,
-    /// Of those with an agent's reply.
+    /// First-response times of those with an agent's reply; `None`: none.
     pub first_response: Option<Spread>,
+    /// Times to resolve; `None` when nothing was resolved in it.
     pub resolve: Option<Spread>,
     /// Conversations each agent handled (replied in or resolved).
     pub per_agent: BTreeMap<String, u64>,
