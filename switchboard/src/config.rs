@@ -72,6 +72,12 @@ pub struct Config {
     #[arg(long, env = "TWILIO_SECONDARY_AUTH_TOKEN", hide_env_values = true, value_parser = parse_non_empty)]
     pub twilio_secondary_auth_token: Option<String>,
 
+    /// Secret that signs the links Twilio fetches agents' pictures through
+    /// (`/media/…`, HMAC-SHA256, at least 32 characters; the same on every
+    /// switchboard). Default: a key derived from `TWILIO_AUTH_TOKEN`.
+    #[arg(long, env = "MEDIA_URL_SECRET", hide_env_values = true, value_parser = parse_media_secret)]
+    pub media_url_secret: Option<String>,
+
     /// The Twilio number replies are sent from (E.164).
     #[arg(long, env = "TWILIO_FROM", value_parser = parse_e164)]
     pub twilio_from: String,
@@ -302,6 +308,15 @@ impl Config {
         })
     }
 
+    /// Signs and checks the links to agents' pictures.
+    pub fn media_signer(&self) -> crate::outbound_media::MediaSigner {
+        use crate::outbound_media::MediaSigner;
+        match &self.media_url_secret {
+            Some(secret) => MediaSigner::new(secret.as_bytes()),
+            None => MediaSigner::from_auth_token(&self.twilio_auth_token),
+        }
+    }
+
     /// Public URL of a path of ours, e.g. `public_url_of("/twilio/status")`.
     pub fn public_url_of(&self, path_and_query: &str) -> String {
         let base = self.public_base();
@@ -414,6 +429,15 @@ fn parse_base_url(text: &str) -> Result<Url, String> {
 pub fn parse_non_empty(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         Err("must not be empty".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+/// `MEDIA_URL_SECRET`: long enough that a link's signature cannot be guessed.
+fn parse_media_secret(text: &str) -> Result<String, String> {
+    if text.chars().count() < 32 {
+        Err("must be at least 32 characters (e.g. `openssl rand -hex 32`)".into())
     } else {
         Ok(text.to_string())
     }

@@ -47,6 +47,7 @@ fn reply() -> OutboundSms {
         to: "+15558675310".into(),
         from: "+15017122661".into(),
         body: "Héllo 👋 — café & co: 1+1=2, 100% ok?".into(),
+        media_urls: Vec::new(),
         status_callback: Some("https://switchboard.example/twilio/status?id=42&k=a+b".into()),
     }
 }
