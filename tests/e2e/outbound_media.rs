@@ -9,7 +9,7 @@ use crate::common;
 use common::*;
 use std::time::{Duration, Instant};
 use switchboard::outbound_media::MediaSigner;
-use switchboard_protocol::{ClientFrame, ErrorCode, Media, ServerFrame};
+use switchboard_protocol::{ClientFrame, DeliveryStatus, ErrorCode, Media, ServerFrame};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -173,6 +173,11 @@ async fn an_agents_picture_reaches_twilio_as_a_signed_link_to_the_uploaded_bytes
 
     // The agent's timeline shows the reply with its picture, readable by
     // the holder through /files and by nobody else.
+    alice
+        .until(WAIT, "the reply in the timeline", |a| {
+            a.messages.get(&customer).is_some_and(|m| m.len() >= 2)
+        })
+        .await;
     let shown = &alice.messages[&customer][1];
     assert_eq!(shown.media.len(), 1);
     assert_eq!(shown.media[0].url, files_url);
@@ -335,11 +340,19 @@ async fn a_picture_reply_twilio_accepted_before_kill_9_is_not_sent_again() {
     sb.spawn().await;
     let mut alice =
         Agent::connect(&sb, "alice", [(customer.to_string(), 2)].into(), None, None).await;
+    // Settled: the status that takes it out of the outbox, so no send can follow.
     alice
         .until(WAIT, "the reply's status settles", |a| {
-            a.frames
-                .iter()
-                .any(|f| matches!(f, ServerFrame::Status { seq: 2, .. }))
+            a.frames.iter().any(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Status {
+                        seq: 2,
+                        status: DeliveryStatus::Sent | DeliveryStatus::Delivered,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     let sent = sim
