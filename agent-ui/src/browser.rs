@@ -667,6 +667,32 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_may_carry_pictures_and_then_no_text_but_not_more_than_ten() {
+        let picture = r#"{"url":"/files/media/%2B1/outbound/a.png","content_type":"image/png"}"#;
+        assert_eq!(
+            parse_command(&format!(
+                r#"{{"type":"reply","conversation":"+1","client_id":"p1","body":"","media":[{picture}]}}"#
+            )),
+            Ok(Parsed::Upstream(ClientFrame::Reply {
+                conversation: "+1".into(),
+                client_id: "p1".into(),
+                body: String::new(),
+                media: vec![Media {
+                    url: "/files/media/%2B1/outbound/a.png".into(),
+                    content_type: "image/png".into(),
+                }],
+            }))
+        );
+        let eleven = [picture; 11].join(",");
+        let r = parse_command(&format!(
+            r#"{{"type":"reply","conversation":"+1","client_id":"p2","body":"x","media":[{eleven}]}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::InvalidMedia);
+        assert_eq!(r.client_id.as_deref(), Some("p2"));
+    }
+
+    #[test]
     fn bad_frames_are_refused_with_their_ids() {
         let r =
             parse_command(r#"{"type":"reply","conversation":"+1","client_id":"c1","body":"  "}"#)

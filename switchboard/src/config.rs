@@ -457,6 +457,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_media_url_secret_is_at_least_32_characters() {
+        assert!(parse_media_secret("too short to sign anything").is_err());
+        assert!(parse_media_secret(&"k".repeat(31)).is_err());
+        assert_eq!(parse_media_secret(&"k".repeat(32)), Ok("k".repeat(32)));
+    }
+
+    #[test]
     fn seconds_are_finite_and_bounded() {
         assert_eq!(parse_secs("1.5"), Ok(1.5));
         assert_eq!(parse_secs("0"), Ok(0.0));

@@ -62,3 +62,101 @@ async fn stored_size(files: &FileStore, key: &str, url: &str) -> Result<u64, Rep
         other => Err(ReplyMediaError::Unavailable(format!("{key}: {other}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound_media::rules::{outbound_key, ImageType, MAX_MESSAGE_BYTES};
+    use bytes::Bytes;
+    use switchboard_cloud::files::FileKey;
+
+    const CONVERSATION: &str = "+15550001111";
+
+    /// Stores a PNG of `size` bytes on local disk; returns its `/files/…` link.
+    async fn stored(files: &FileStore, id: &str, size: usize) -> String {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.resize(size, 0);
+        let key = outbound_key(CONVERSATION, id, ImageType::Png);
+        files
+            .put(
+                &FileKey::parse(&key).expect("key"),
+                Bytes::from(png),
+                "image/png",
+            )
+            .await
+            .expect("put");
+        reply_media_url(&key)
+    }
+
+    fn media(url: &str, content_type: &str) -> Media {
+        Media {
+            url: url.into(),
+            content_type: content_type.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn stored_uploads_pass_with_their_real_type_and_the_rest_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files = FileStore::new(dir.path().to_path_buf(), None);
+        let a = stored(&files, "0123456789abcdef0123456789abcdef", 100).await;
+        let literal = a.replace("%2B", "+");
+        // The client's type is replaced by the stored file's, the link by its
+        // canonical spelling.
+        let checked = check_reply_media(&files, CONVERSATION, &[media(&literal, "text/html")])
+            .await
+            .expect("accepted");
+        assert_eq!(checked, vec![media(&a, "image/png")]);
+
+        let never = a.replace("0123", "9999");
+        let refused = check_reply_media(&files, CONVERSATION, &[media(&never, "")]).await;
+        assert!(
+            matches!(
+                refused,
+                Err(ReplyMediaError::Problem(MediaProblem::NotUploaded(_)))
+            ),
+            "{refused:?}"
+        );
+        let refused = check_reply_media(&files, "+15550002222", &[media(&a, "")]).await;
+        assert!(
+            matches!(
+                refused,
+                Err(ReplyMediaError::Problem(MediaProblem::NotUploaded(_)))
+            ),
+            "{refused:?}"
+        );
+        let eleven = vec![media(&a, ""); 11];
+        let refused = check_reply_media(&files, CONVERSATION, &eleven).await;
+        assert!(
+            matches!(
+                refused,
+                Err(ReplyMediaError::Problem(MediaProblem::TooMany))
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sizes_of_a_messages_pictures_are_summed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files = FileStore::new(dir.path().to_path_buf(), None);
+        let half = (MAX_MESSAGE_BYTES / 2) as usize;
+        let a = stored(&files, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", half).await;
+        let b = stored(&files, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", half).await;
+        let c = stored(&files, "cccccccccccccccccccccccccccccccc", 1).await;
+        let two = [media(&a, ""), media(&b, "")];
+        assert_eq!(
+            check_reply_media(&files, CONVERSATION, &two)
+                .await
+                .expect("5 MB")
+                .len(),
+            2
+        );
+        let three = [media(&a, ""), media(&b, ""), media(&c, "")];
+        let refused = check_reply_media(&files, CONVERSATION, &three).await;
+        assert!(
+            matches!(refused, Err(ReplyMediaError::Problem(MediaProblem::MessageTooLarge { bytes })) if bytes == MAX_MESSAGE_BYTES + 1),
+            "{refused:?}"
+        );
+    }
+}
