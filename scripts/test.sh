@@ -108,7 +108,7 @@ cargo test --workspace --no-fail-fast || failed+=("cargo test")
 # core suites out of it. `--workspace`, as above, so the binary built for the
 # run above is reused, not rebuilt with other features.
 step "core end-to-end suite on the DynamoDB store"
-CORE_SUITES=(webhook_ingress:: routing:: durability:: outbound:: once_only:: lifecycle:: customer_texts:: notes_canned:: history::)
+CORE_SUITES=(webhook_ingress:: routing:: durability:: outbound:: once_only:: outbound_media:: lifecycle:: customer_texts:: notes_canned:: history::)
 # Every filter must select tests (a renamed module would otherwise drop its
 # suite from this pass without a word), and the run must pass all of them.
 core_list="$(cargo test --workspace --test e2e --quiet -- --list 2>/dev/null | grep ': test$' || true)"

@@ -18,6 +18,7 @@ import { liveSummary, sortQueue, waitedFor } from "./queue.js";
 import { HeldCommands, UNDO_MS } from "./undo.js";
 import { eventText, isNote, MAX_NOTE_CHARS, previewOf } from "./timeline.js";
 import { CannedUi } from "./canned-ui.js";
+import * as attach from "./attachments.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -86,6 +87,12 @@ const model = {
   pending: new Map(),
   /** `${conversation}#${seq}` of failed messages the agent already sent again */
   retried: new Set(),
+  /**
+   * conversation → pictures attached to the next reply, in order:
+   * {id, name, bytes, status: "uploading" | "ready" | "failed", url, content_type, error}.
+   * Kept in memory only (a reload drops them; the uploads stay in the store).
+   */
+  attachments: new Map(),
   /** The reply box writes a private note (never sent to the customer). */
   noteMode: false,
   /** `${conversation}#${seq}` → status frame that arrived before its message */
@@ -113,6 +120,7 @@ for (const r of drafts.unacknowledged()) {
     client_id: r.client_id,
     conversation: r.conversation,
     body: r.body,
+    media: Array.isArray(r.media) ? r.media : [],
     kind: r.kind === "note" ? "note" : "reply",
     status: r.failed ? "failed" : "sending",
     error: r.failed ? r.error ?? { message: "The reply could not be sent" } : null,
@@ -441,7 +449,7 @@ function flushPending(conv) {
     } else if (canSend && p.status !== "failed" && p.sentOn !== socket.generation) {
       p.seq = null;
       p.status = "sending";
-      if (send({ type: p.kind === "note" ? "note" : "reply", conversation: p.conversation, client_id: p.client_id, body: p.body })) p.sentOn = socket.generation;
+      if (send(replyFrame(p))) p.sentOn = socket.generation;
     }
   }
 }
@@ -541,11 +549,12 @@ function onRelabel(labels, waiting) {
 // ---------------------------------------------------------------- actions
 
 /** Sends a reply, or with `kind` "note" a private note; pending until acked. */
-function sendReply(conversation, body, kind = "reply") {
+function sendReply(conversation, body, kind = "reply", media = []) {
   const p = {
     client_id: newClientId(),
     conversation,
     body,
+    media,
     kind,
     status: "sending",
     error: null,
@@ -556,8 +565,15 @@ function sendReply(conversation, body, kind = "reply") {
   model.pending.set(p.client_id, p);
   drafts.sent(p);
   // If the socket is down the reply waits; it goes out with the next `state`.
-  if (send({ type: kind === "note" ? "note" : "reply", conversation, client_id: p.client_id, body })) p.sentOn = socket.generation;
+  if (send(replyFrame(p))) p.sentOn = socket.generation;
   renderTimeline(true);
+}
+
+/** The frame of a pending reply or note (a reply's pictures, when it has any). */
+function replyFrame(p) {
+  const frame = { type: p.kind === "note" ? "note" : "reply", conversation: p.conversation, client_id: p.client_id, body: p.body };
+  if (p.kind !== "note" && p.media?.length) frame.media = p.media;
+  return frame;
 }
 
 function retry(item) {
@@ -566,7 +582,7 @@ function retry(item) {
     drafts.acknowledged(item.client_id);
   }
   if (item.seq) model.retried.add(`${item.conversation}#${item.seq}`);
-  sendReply(item.conversation, item.body, item.kind ?? "reply");
+  sendReply(item.conversation, item.body, item.kind ?? "reply", item.media ?? []);
 }
 
 function sendAvailability() {
@@ -602,6 +618,7 @@ function selectConversation(id, { focusComposer = false, fromHistory = false } =
 /** Puts conversation `id`'s draft in the reply box (where saveDraft takes it from). */
 function loadDraft(id) {
   $("composer-input").value = drafts.draft(id);
+  renderAttachments();
   renderMeter();
   autoGrow();
 }
@@ -618,6 +635,7 @@ function backToList({ fromHistory = false } = {}) {
   model.selected = null;
   syncLocation({ push: !fromHistory });
   $("composer-input").value = "";
+  renderAttachments();
   renderAll();
   renderMeter();
   if (id) listItems.get(id)?._parts.button.focus();
@@ -836,6 +854,7 @@ function renderConversation() {
   $("transfer-to").disabled = !has;
   $("transfer-note").disabled = !has;
   $("note-mode").disabled = !has;
+  $("attach-button").disabled = !has || model.noteMode;
   ta.disabled = !has;
   document.body.dataset.pane = has ? "conversation" : "list";
   renderSendState();
@@ -1059,7 +1078,7 @@ function buildMessage(m) {
   );
   let failure = null;
   if (!inbound) {
-    const st = buildStatus(m.status ?? "queued", m.error, () => retry({ conversation: m.conversation, seq: m.seq, body: bodyText }));
+    const st = buildStatus(m.status ?? "queued", m.error, () => retry({ conversation: m.conversation, seq: m.seq, body: bodyText, media: m.media }));
     meta.append(st.chip);
     failure = st.failure;
     if (failure && model.retried.has(`${m.conversation}#${m.seq}`)) {
@@ -1070,7 +1089,7 @@ function buildMessage(m) {
 }
 
 function buildPending(p) {
-  const bubble = h("div", { className: "bubble" }, h("p", { className: "body", text: p.body }));
+  const bubble = h("div", { className: "bubble" }, h("p", { className: p.body ? "body" : "body empty", text: p.body }), buildMedia(p.media ?? []));
   const meta = h("div", { className: "meta" }, h("span", { className: "author", text: model.agent }));
   const st = buildStatus(p.status, p.error, () => retry(p));
   if (p.status === "sending") st.chip.textContent = "sending…";
@@ -1094,7 +1113,9 @@ function renderSendState() {
   const text = $("composer-input").value;
   const m = measure(text);
   const tooLong = model.noteMode ? [...text].length > MAX_NOTE_CHARS : m.tooLong;
-  $("send").disabled = !selectedConv() || tooLong;
+  // A picture still uploading holds the reply back (it would go without it).
+  const uploading = !model.noteMode && !attach.settled(attachmentsOf(model.selected));
+  $("send").disabled = !selectedConv() || tooLong || uploading;
   return m;
 }
 
@@ -1120,7 +1141,8 @@ function renderMeter() {
   meter.classList.toggle("over", m.tooLong);
   if (m.tooLong) ta.setAttribute("aria-invalid", "true");
   else ta.removeAttribute("aria-invalid");
-  meter.textContent = describe(m);
+  // With pictures the reply goes as one MMS: segments do not apply.
+  meter.textContent = attach.meterText(attachmentsOf(model.selected)) ?? describe(m);
   meter.classList.toggle("multi", m.segments > 1);
   meter.classList.toggle("ucs2", m.encoding === "UCS-2" && m.segments > 0);
   meter.title =
@@ -1558,6 +1580,124 @@ function onShortcutKey(ev) {
   if (command && runCommand(command, { inReply })) ev.preventDefault();
 }
 
+// ---------------------------------------------------------------- pictures
+
+function attachmentsOf(conversation) {
+  return (conversation && model.attachments.get(conversation)) || [];
+}
+
+let attachmentIds = 0;
+
+/** Uploads `files` (a FileList or array) to the open conversation, after the rules. */
+function attachFiles(files) {
+  const conv = selectedConv();
+  if (!conv || model.noteMode) return;
+  const items = attachmentsOf(conv.id);
+  const { accepted, refused } = attach.admit(items, [...files]);
+  const list = [...items];
+  for (const r of refused) list.push({ id: ++attachmentIds, name: r.name, bytes: 0, status: "failed", error: r.reason });
+  model.attachments.set(conv.id, list);
+  for (const file of accepted) {
+    const item = { id: ++attachmentIds, name: file.name || "picture", bytes: file.size, status: "uploading", url: null, content_type: null, error: null };
+    list.push(item);
+    upload(conv.id, item, file);
+  }
+  renderAttachments();
+  renderMeter();
+}
+
+async function upload(conversation, item, file) {
+  let status = 0;
+  let answer = null;
+  try {
+    const response = await fetch(attach.uploadUrl(conversation), {
+      method: "POST",
+      body: file,
+      headers: { "content-type": file.type || "application/octet-stream" },
+      credentials: "same-origin",
+    });
+    status = response.status;
+    answer = await response.json().catch(() => null);
+  } catch {
+    status = 0;
+  }
+  if (status === 201 && answer?.url) {
+    Object.assign(item, { status: "ready", url: answer.url, content_type: answer.content_type, bytes: answer.bytes });
+  } else {
+    Object.assign(item, { status: "failed", error: attach.uploadError(status, answer) });
+  }
+  if (conversation === model.selected) {
+    renderAttachments();
+    renderMeter();
+  }
+}
+
+function removeAttachment(conversation, id) {
+  model.attachments.set(conversation, attachmentsOf(conversation).filter((i) => i.id !== id));
+  renderAttachments();
+  renderMeter();
+  $("composer-input").focus();
+}
+
+/** The strip of attached pictures above the composer's buttons. */
+function renderAttachments() {
+  const strip = $("attachments");
+  const conversation = model.selected;
+  const items = attachmentsOf(conversation);
+  strip.replaceChildren(
+    ...items.map((item) => {
+      const label = item.status === "failed" ? `${item.name}: ${item.error}` : `${item.name}, ${attach.formatBytes(item.bytes)}`;
+      const preview =
+        item.status === "ready"
+          ? h("img", { src: item.url, alt: item.name, className: "attachment-thumb" })
+          : h("span", { className: "attachment-thumb attachment-placeholder", attrs: { "aria-hidden": "true" }, text: item.status === "uploading" ? "…" : "!" });
+      return h(
+        "li",
+        { className: `attachment ${item.status}`, dataset: { status: item.status } },
+        preview,
+        h("span", { className: "attachment-label", text: item.status === "uploading" ? `${item.name}: uploading…` : label }),
+        h("button", {
+          type: "button",
+          className: "btn btn-small btn-quiet attachment-remove",
+          text: "Remove",
+          attrs: { "aria-label": `Remove ${item.name}` },
+          onclick: () => removeAttachment(conversation, item.id),
+        }),
+      );
+    }),
+  );
+  strip.hidden = items.length === 0 || model.noteMode;
+}
+
+function wireAttachments() {
+  const input = $("attach-input");
+  input.accept = attach.ACCEPT.join(",");
+  $("attach-button").addEventListener("click", () => input.click());
+  input.addEventListener("change", () => {
+    attachFiles(input.files);
+    input.value = "";
+  });
+  // Pasted or dropped pictures are attached the same way.
+  $("composer-input").addEventListener("paste", (ev) => {
+    const files = [...(ev.clipboardData?.files ?? [])];
+    if (files.length) {
+      ev.preventDefault();
+      attachFiles(files);
+    }
+  });
+  const form = $("composer");
+  form.addEventListener("dragover", (ev) => {
+    if (ev.dataTransfer?.types?.includes("Files")) ev.preventDefault();
+  });
+  form.addEventListener("drop", (ev) => {
+    const files = [...(ev.dataTransfer?.files ?? [])];
+    if (files.length) {
+      ev.preventDefault();
+      attachFiles(files);
+    }
+  });
+}
+
 // ---------------------------------------------------------------- wiring
 
 /** Switches the reply box between replies and private notes. */
@@ -1568,6 +1708,8 @@ function setNoteMode(on) {
   $("composer").classList.toggle("note-mode", on);
   $("composer-label").textContent = on ? "Private note" : "Reply";
   $("send").textContent = on ? "Add note" : "Send";
+  // Notes carry no pictures: the attached ones wait for the next reply.
+  $("attachments").hidden = on || attachmentsOf(model.selected).length === 0;
   renderConversation();
   renderMeter();
 }
@@ -1653,6 +1795,7 @@ function wire() {
   });
 
   $("note-mode").addEventListener("click", () => setNoteMode(!model.noteMode));
+  wireAttachments();
 
   const form = $("composer");
   const ta = $("composer-input");
@@ -1660,15 +1803,19 @@ function wire() {
     ev.preventDefault();
     const conv = selectedConv();
     const body = ta.value.trim();
-    if (!conv || body === "") return;
+    const items = conv ? attachmentsOf(conv.id) : [];
+    const media = model.noteMode ? [] : attach.replyMedia(items);
+    if (!conv || (body === "" && media.length === 0)) return;
     if (model.noteMode) {
       if ([...body].length > MAX_NOTE_CHARS) return;
       sendReply(conv.id, body, "note");
     } else {
       // Refused before sending: the switchboard would reject it anyway, and the
       // text stays in the box to be shortened.
-      if (measure(body).tooLong) return;
-      sendReply(conv.id, body);
+      if (measure(body).tooLong || !attach.settled(items)) return;
+      sendReply(conv.id, body, "reply", media);
+      model.attachments.delete(conv.id);
+      renderAttachments();
     }
     ta.value = "";
     drafts.setDraft(conv.id, "");

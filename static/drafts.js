@@ -59,7 +59,7 @@ export class DraftStore {
 
   /**
    * Replies not yet acknowledged: `[{client_id, conversation, body, created,
-   * failed?, error?}]`, oldest first. A failed one was refused or could not be
+   * media?, failed?, error?}]`, oldest first. A failed one was refused or could not be
    * sent; it is kept so the agent can still retry it after a reload.
    */
   unacknowledged() {
@@ -67,9 +67,13 @@ export class DraftStore {
   }
 
   /** Records a reply (or, with `kind` "note", a private note) that was just sent. */
-  sent({ client_id, conversation, body, created, kind }) {
+  sent({ client_id, conversation, body, created, kind, media }) {
     this.outbox = this.outbox.filter((r) => r.client_id !== client_id);
-    this.outbox.push(kind === "note" ? { client_id, conversation, body, created, kind } : { client_id, conversation, body, created });
+    const reply =
+      kind === "note" ? { client_id, conversation, body, created, kind } : { client_id, conversation, body, created };
+    // A reply's pictures (uploaded already: their links) go with it.
+    if (kind !== "note" && Array.isArray(media) && media.length) reply.media = media;
+    this.outbox.push(reply);
     this.#write(this.outboxKey, this.outbox);
   }
 

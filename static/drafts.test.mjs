@@ -58,3 +58,18 @@ test("broken or missing storage never breaks the page", () => {
   full.sent({ client_id: "c", conversation: "+1", body: "x", created: 0 });
   assert.equal(full.unacknowledged().length, 1);
 });
+
+test("a reply's pictures are kept with it until acknowledged; a note has none", () => {
+  const storage = new MemoryStorage();
+  const a = new DraftStore("alice", storage);
+  const media = [{ url: "/files/media/%2B1/outbound/x.png", content_type: "image/png" }];
+  a.sent({ client_id: "p1", conversation: "+1", body: "", created: 1, media });
+  a.sent({ client_id: "n1", conversation: "+1", body: "note", created: 2, kind: "note", media });
+  a.sent({ client_id: "t1", conversation: "+1", body: "text", created: 3, media: [] });
+  const again = new DraftStore("alice", storage).unacknowledged();
+  assert.deepEqual(again.map((r) => [r.client_id, r.media]), [
+    ["p1", media],
+    ["n1", undefined],
+    ["t1", undefined],
+  ]);
+});

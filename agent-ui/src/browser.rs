@@ -10,8 +10,12 @@
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
     AgentLoad, AgentPresence, CannedReply, ClientFrame, ConversationId, ConversationInfo,
-    DeliveryError, DeliveryStatus, ErrorCode, Message, Seq, UnassignReason, MAX_NOTE_CHARS,
+    DeliveryError, DeliveryStatus, ErrorCode, Media, Message, Seq, UnassignReason, MAX_NOTE_CHARS,
 };
+
+/// Most pictures one reply may carry (Twilio's limit; the switchboard
+/// checks it too, with the size).
+pub const MAX_REPLY_MEDIA: usize = 10;
 
 use crate::sentiment::{Label, WordScore};
 
@@ -165,6 +169,9 @@ pub enum BrowserErrorCode {
     NotAssigned,
     OptedOut,
     InvalidReply,
+    /// A reply's pictures cannot be sent (not uploaded here, too many, too
+    /// large together).
+    InvalidMedia,
     TransferRejected,
     /// `take`: the conversation no longer waits in the queue.
     NotQueued,
@@ -189,6 +196,7 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::NotAssigned => Self::NotAssigned,
             ErrorCode::OptedOut => Self::OptedOut,
             ErrorCode::InvalidReply => Self::InvalidReply,
+            ErrorCode::InvalidMedia => Self::InvalidMedia,
             ErrorCode::TransferRejected => Self::TransferRejected,
             ErrorCode::InvalidCanned => Self::InvalidCanned,
             ErrorCode::ReopenRejected => Self::ReopenRejected,
@@ -314,7 +322,12 @@ pub enum BrowserCommand {
     Reply {
         conversation: ConversationId,
         client_id: String,
+        /// May be empty when `media` is not.
         body: String,
+        /// Pictures uploaded through `POST /media/{conversation}`, by the
+        /// `url` it answered (the switchboard checks them).
+        #[serde(default)]
+        media: Vec<Media>,
     },
     /// A private note in the conversation's timeline (never sent).
     Note {
@@ -454,6 +467,7 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
             conversation,
             client_id,
             body,
+            media,
         } => {
             check_conversation(&conversation)?;
             let id_len = client_id.chars().count();
@@ -463,16 +477,25 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
                     format!("client_id must be 1–{MAX_CLIENT_ID_CHARS} characters"),
                 ));
             }
-            if body.trim().is_empty() {
+            if body.trim().is_empty() && media.is_empty() {
                 return Err(refuse(
                     BrowserErrorCode::InvalidReply,
                     "an empty reply is not sent".into(),
+                ));
+            }
+            // The switchboard checks the pictures; here only their number and
+            // links' length, so a broken page cannot send megabytes upstream.
+            if media.len() > MAX_REPLY_MEDIA || media.iter().any(|m| m.url.len() > 1024) {
+                return Err(refuse(
+                    BrowserErrorCode::InvalidMedia,
+                    format!("at most {MAX_REPLY_MEDIA} pictures can be sent in one message"),
                 ));
             }
             ClientFrame::Reply {
                 conversation,
                 client_id,
                 body,
+                media,
             }
         }
         // The switchboard checks the rules (`canned::rules`); here only the size,
@@ -641,6 +664,32 @@ mod tests {
                 seq: 4
             })
         );
+    }
+
+    #[test]
+    fn a_reply_may_carry_pictures_and_then_no_text_but_not_more_than_ten() {
+        let picture = r#"{"url":"/files/media/%2B1/outbound/a.png","content_type":"image/png"}"#;
+        assert_eq!(
+            parse_command(&format!(
+                r#"{{"type":"reply","conversation":"+1","client_id":"p1","body":"","media":[{picture}]}}"#
+            )),
+            Ok(Parsed::Upstream(ClientFrame::Reply {
+                conversation: "+1".into(),
+                client_id: "p1".into(),
+                body: String::new(),
+                media: vec![Media {
+                    url: "/files/media/%2B1/outbound/a.png".into(),
+                    content_type: "image/png".into(),
+                }],
+            }))
+        );
+        let eleven = [picture; 11].join(",");
+        let r = parse_command(&format!(
+            r#"{{"type":"reply","conversation":"+1","client_id":"p2","body":"x","media":[{eleven}]}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(r.code, BrowserErrorCode::InvalidMedia);
+        assert_eq!(r.client_id.as_deref(), Some("p2"));
     }
 
     #[test]

@@ -317,6 +317,7 @@ impl Agent {
                         conversation: conversation.clone(),
                         client_id: format!("cli-{}-{}", std::process::id(), self.next_id),
                         body: body.to_string(),
+                        media: Vec::new(),
                     }
                 }
                 None => {

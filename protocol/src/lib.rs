@@ -334,7 +334,15 @@ pub enum ClientFrame {
     Reply {
         conversation: ConversationId,
         client_id: String,
+        /// May be empty when `media` is not.
         body: String,
+        /// Pictures to send with it (MMS): each the `url` the switchboard's
+        /// `POST /v1/media/{conversation}` answered for an upload to this
+        /// conversation (`/files/media/…/outbound/…`); `content_type` is
+        /// taken from the stored file, whatever is sent here. At most 10,
+        /// 5 MB together; refused with `invalid_media`. Omitted: none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        media: Vec<Media>,
     },
     /// A private note in the conversation's timeline: stored like a reply
     /// (idempotent on `client_id`, answered with `ack`) but never sent to
@@ -504,6 +512,10 @@ pub enum ErrorCode {
     OptedOut,
     /// Empty or oversized reply body.
     InvalidReply,
+    /// A reply's pictures cannot be sent: not uploaded to this
+    /// conversation, more than 10, or more than 5 MB together (the
+    /// message says which).
+    InvalidMedia,
     /// Transfer target unknown, offline or full.
     TransferRejected,
     /// The agent's connection fell behind and is being closed; reconnect and resume.

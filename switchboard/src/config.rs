@@ -72,6 +72,12 @@ pub struct Config {
     #[arg(long, env = "TWILIO_SECONDARY_AUTH_TOKEN", hide_env_values = true, value_parser = parse_non_empty)]
     pub twilio_secondary_auth_token: Option<String>,
 
+    /// Secret that signs the links Twilio fetches agents' pictures through
+    /// (`/media/…`, HMAC-SHA256, at least 32 characters; the same on every
+    /// switchboard). Default: a key derived from `TWILIO_AUTH_TOKEN`.
+    #[arg(long, env = "MEDIA_URL_SECRET", hide_env_values = true, value_parser = parse_media_secret)]
+    pub media_url_secret: Option<String>,
+
     /// The Twilio number replies are sent from (E.164).
     #[arg(long, env = "TWILIO_FROM", value_parser = parse_e164)]
     pub twilio_from: String,
@@ -302,6 +308,15 @@ impl Config {
         })
     }
 
+    /// Signs and checks the links to agents' pictures.
+    pub fn media_signer(&self) -> crate::outbound_media::MediaSigner {
+        use crate::outbound_media::MediaSigner;
+        match &self.media_url_secret {
+            Some(secret) => MediaSigner::new(secret.as_bytes()),
+            None => MediaSigner::from_auth_token(&self.twilio_auth_token),
+        }
+    }
+
     /// Public URL of a path of ours, e.g. `public_url_of("/twilio/status")`.
     pub fn public_url_of(&self, path_and_query: &str) -> String {
         let base = self.public_base();
@@ -419,6 +434,15 @@ pub fn parse_non_empty(text: &str) -> Result<String, String> {
     }
 }
 
+/// `MEDIA_URL_SECRET`: long enough that a link's signature cannot be guessed.
+fn parse_media_secret(text: &str) -> Result<String, String> {
+    if text.chars().count() < 32 {
+        Err("must be at least 32 characters (e.g. `openssl rand -hex 32`)".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
 /// A phone number in E.164 form (also used by the dev tools' settings).
 pub fn parse_e164(text: &str) -> Result<String, String> {
     if crate::phone::is_e164(text) {
@@ -431,6 +455,13 @@ pub fn parse_e164(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_media_url_secret_is_at_least_32_characters() {
+        assert!(parse_media_secret("too short to sign anything").is_err());
+        assert!(parse_media_secret(&"k".repeat(31)).is_err());
+        assert_eq!(parse_media_secret(&"k".repeat(32)), Ok("k".repeat(32)));
+    }
 
     #[test]
     fn seconds_are_finite_and_bounded() {

@@ -14,6 +14,7 @@ pub mod http;
 pub mod hub;
 pub mod jobs;
 pub mod migrate;
+pub mod outbound_media;
 pub mod outbox;
 pub mod phone;
 pub mod router;

@@ -152,6 +152,10 @@ pub async fn serve(
         client,
         from: config.twilio_from.clone(),
         status_callback: config.public_url_of(STATUS_PATH),
+        media_links: crate::outbound_media::MediaLinks {
+            signer: config.media_signer(),
+            public_base: config.public_url_of(""),
+        },
         earlier_posts_land_within: match config.aws.store {
             StoreKind::Sled => None,
             StoreKind::Dynamodb => Some(crate::outbox::handover::posts_land_within(

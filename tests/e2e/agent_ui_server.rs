@@ -1289,6 +1289,84 @@ async fn an_agent_cannot_read_another_agents_customers_files_on_either_service()
     }
 }
 
+/// The console's picture upload: forwarded with the agent's own credentials
+/// (so only the holder's succeeds), refused without a session, from another
+/// site, or over 5 MB before anything reaches the switchboard.
+#[tokio::test]
+async fn pictures_are_uploaded_through_the_agent_ui_for_the_holder_only() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    // The switchboard's file store, read by the agent UI's file server.
+    let files = sb.data_dir.join("files").display().to_string();
+    let ui = AgentUi::start_with(&sb.ws_url(), &[("FILES_DIR", files.as_str())]).await;
+    let (alice_cookie, mut alice_tab) = ready_agent(&ui, "alice").await;
+    let customer = number(2);
+    assert_eq!(
+        sb.text(&customer, "a photo of the label, please").await.0,
+        200
+    );
+    alice_tab.until_type("assigned").await;
+    let (bob_cookie, _bob_tab) = ready_agent(&ui, "bob").await;
+    let png = crate::outbound_media::PNG.to_vec();
+    let path = format!("/media/{}", customer.replace('+', "%2B"));
+    let post = |cookie: Option<&str>, origin: Option<&str>, body: Vec<u8>| {
+        let mut request = ui
+            .http
+            .post(ui.url(&path))
+            .header("content-type", "image/png")
+            .body(body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie.to_string());
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin.to_string());
+        }
+        async move { request.send().await.expect("POST /media") }
+    };
+
+    let own = post(Some(&alice_cookie), Some(&ui.url("")), png.clone()).await;
+    assert_eq!(own.status(), 201);
+    let uploaded: Value = own.json().await.expect("json");
+    assert_eq!(uploaded["content_type"], "image/png");
+    let url = uploaded["url"].as_str().expect("url");
+    // Alice reads it back through the agent UI's file server; Bob cannot.
+    let read = ui.get(url, Some(&alice_cookie)).await;
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.bytes().await.expect("bytes").to_vec(), png);
+    assert_eq!(ui.get(url, Some(&bob_cookie)).await.status(), 403);
+
+    let bobs = post(Some(&bob_cookie), None, png.clone()).await;
+    assert_eq!(bobs.status(), 403);
+    assert_eq!(
+        bobs.json::<Value>().await.expect("json")["code"],
+        "not_holder"
+    );
+    let anonymous = post(None, None, png.clone()).await;
+    assert!(
+        [401, 303].contains(&anonymous.status().as_u16()),
+        "{}",
+        anonymous.status()
+    );
+    let foreign = post(
+        Some(&alice_cookie),
+        Some("https://evil.example"),
+        png.clone(),
+    )
+    .await;
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(
+        foreign.json::<Value>().await.expect("json")["code"],
+        "cross_origin"
+    );
+    let mut big = png;
+    big.resize(5 * 1024 * 1024 + 1, 0);
+    let too_big = post(Some(&alice_cookie), None, big).await;
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(
+        too_big.json::<Value>().await.expect("json")["code"],
+        "too_large"
+    );
+}
+
 #[tokio::test]
 async fn plain_text_passwords_are_warned_about_outside_local_demo_mode() {
     const WARNING: &str = "AGENTS has plain-text passwords";

@@ -31,6 +31,7 @@ async fn converse_and_resolve(sb: &Switchboard, agent: &mut Agent, customer: usi
             conversation: from.clone(),
             client_id: "r1".into(),
             body: "Sorry, on its way".into(),
+            media: Vec::new(),
         })
         .await;
     agent

@@ -594,6 +594,7 @@ async fn a_reply_in_flight_when_its_leader_stalls_past_the_lease_reaches_twilio_
             conversation: customer.clone(),
             client_id: "r1".into(),
             body: body.into(),
+            media: Vec::new(),
         })
         .await;
     // The POST is at the stand-in (it took the fault) and held there.

@@ -94,6 +94,7 @@ async fn a_customer_nobody_can_take_is_told_their_place_and_the_agent_sees_it() 
         conversation: stopped.clone(),
         client_id: "after-stop".into(),
         body: "hello".into(),
+        media: Vec::new(),
     })
     .await;
     bob.until_frame(WAIT, "the refusal", |f| {

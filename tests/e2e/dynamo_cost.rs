@@ -206,6 +206,7 @@ async fn dynamodb_requests_and_capacity_per_message_are_counted() {
                     conversation: customer.clone(),
                     client_id: format!("r{n}.{i}"),
                     body: format!("answer {i}"),
+                    media: Vec::new(),
                 })
                 .await;
             sent += 1;

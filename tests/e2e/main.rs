@@ -34,6 +34,7 @@ mod lifecycle;
 mod notes_canned;
 mod once_only;
 mod outbound;
+mod outbound_media;
 mod routing;
 mod webhook_ingress;
 

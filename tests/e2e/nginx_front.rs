@@ -1027,6 +1027,7 @@ async fn reply_and_ack(agent: &mut common::Agent, customer: &str, n: usize) -> S
             conversation: customer.to_string(),
             client_id: client_id.clone(),
             body: body.clone(),
+            media: Vec::new(),
         })
         .await;
     agent

@@ -75,6 +75,7 @@ async fn a_note_reaches_the_next_holder_with_the_transfer_and_never_the_customer
             conversation: customer.clone(),
             client_id: "r1".into(),
             body: "Looking into it".into(),
+            media: Vec::new(),
         })
         .await;
     // The reply, written after the note, reaches the phone alone.
@@ -126,6 +127,7 @@ async fn a_note_reaches_the_next_holder_with_the_transfer_and_never_the_customer
         conversation: customer.clone(),
         client_id: "r2".into(),
         body: "Sorry!".into(),
+        media: Vec::new(),
     })
     .await;
     bob.until(WAIT, "the refusal", |b| refused(b, "r2").is_some())

@@ -37,6 +37,7 @@ async fn one_reply(sb: &Switchboard, customer: &str, body: &str) -> Agent {
             conversation: customer.into(),
             client_id: "r1".into(),
             body: body.into(),
+            media: Vec::new(),
         })
         .await;
     alice

@@ -37,6 +37,7 @@ async fn reply(agent: &mut Agent, conversation: &str, client_id: &str, body: &st
             conversation: conversation.into(),
             client_id: client_id.into(),
             body: body.into(),
+            media: Vec::new(),
         })
         .await;
 }

@@ -506,6 +506,7 @@ async fn one_agent_from_two_clients_gets_everything_on_both_and_only_its_own_cli
         conversation: customer.clone(),
         client_id: "r-two".into(),
         body: "hello from two".into(),
+        media: Vec::new(),
     })
     .await;
     two.until_frame(

@@ -47,6 +47,7 @@ fn reply() -> OutboundSms {
         to: "+15558675310".into(),
         from: "+15017122661".into(),
         body: "Héllo 👋 — café & co: 1+1=2, 100% ok?".into(),
+        media_urls: Vec::new(),
         status_callback: Some("https://switchboard.example/twilio/status?id=42&k=a+b".into()),
     }
 }
@@ -289,6 +290,46 @@ fn header<'a>(request: &'a Recorded, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} header in {request:?}"))
         .to_str()
         .expect("ASCII header")
+}
+
+/// An agent's pictures: one `MediaUrl` field each, repeated (as Twilio's
+/// API reference and its own helper libraries send them), each link with its
+/// query string intact, and no `Body` when the reply has no text. (Prism
+/// cannot check this one: its form reader keeps only the last of repeated
+/// fields, so it never sees the spec's `MediaUrl` array and refuses the
+/// request — stoplightio/prism#2473, not fixed in the Prism the tests run.)
+#[tokio::test]
+async fn pictures_go_out_as_repeated_media_url_fields() {
+    let stand_in =
+        StandIn::start(201, &[("content-type", "application/json")], TWILIO_CREATED).await;
+    let links = [
+        "https://switchboard.example/media/%2B15558675310/outbound/0123456789abcdef0123456789abcdef.png?expires=1796601600&sig=abc-_0",
+        "https://switchboard.example/media/%2B15558675310/outbound/fedcba9876543210fedcba9876543210.gif?expires=1796601600&sig=def-_1",
+    ];
+    let pictures = OutboundSms {
+        body: String::new(),
+        media_urls: links.iter().map(|l| l.to_string()).collect(),
+        ..reply()
+    };
+    stand_in
+        .client()
+        .send_message(&pictures)
+        .await
+        .expect("sent");
+    let request = stand_in.only_request();
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&request.body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let named = |name: &str| {
+        fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(named("MediaUrl"), links, "in order, intact");
+    assert!(named("Body").is_empty(), "no Body: {fields:?}");
+    assert_eq!(named("To"), ["+15558675310"]);
 }
 
 #[tokio::test]

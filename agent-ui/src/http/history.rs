@@ -56,6 +56,24 @@ impl HistoryUpstream {
         })
     }
 
+    /// The switchboard's picture upload for `conversation`
+    /// (`…/v1/media/{conversation}`, beside the history API).
+    pub(super) fn media_upload_url(&self, conversation: &str) -> Result<reqwest::Url, String> {
+        let mut url = reqwest::Url::parse(&self.base).map_err(|e| e.to_string())?;
+        let prefix = url.path().trim_end_matches("/history").to_string();
+        url.set_path(&prefix);
+        url.path_segments_mut()
+            .map_err(|()| "not a base URL".to_string())?
+            .push("media")
+            .push(conversation);
+        Ok(url)
+    }
+
+    /// The client the switchboard's agent APIs are called with.
+    pub(super) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// The switchboard URL for the page's `/history/{rest}?{query}`.
     fn url(&self, rest: &str, query: Option<&str>) -> String {
         match query {
@@ -163,6 +181,10 @@ mod tests {
             "https://proxy.example/sb/v1/history/customer/+15550001"
         );
         assert!(HistoryUpstream::from_ws_url("http://x/v1/agent").is_err());
+        assert_eq!(
+            up.media_upload_url("+15550001").unwrap().as_str(),
+            "https://proxy.example/sb/v1/media/+15550001"
+        );
     }
 
     #[test]

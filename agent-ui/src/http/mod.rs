@@ -8,6 +8,7 @@ mod files;
 mod health;
 pub mod history;
 mod login;
+mod media;
 mod session;
 
 use std::sync::Arc;
@@ -71,6 +72,7 @@ pub fn router(state: AppState, statics: &StaticSource) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/files/{*key}", get(files::serve))
         .route("/history/{*rest}", get(history::forward))
+        .route("/media/{conversation}", post(media::upload))
         .route("/metrics", get(metrics))
         .nest_service("/static", assets::service(statics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -143,6 +143,7 @@ fn handle(index: usize, frame: ServerFrame, log: &Mutex<AgentsLog>) -> Vec<Clien
                     conversation: m.conversation.clone(),
                     client_id: client_id.clone(),
                     body: reply_body(&m.body),
+                    media: Vec::new(),
                 };
                 // Answered once per message, whichever frame brought it.
                 if !log.pending.contains_key(&client_id)

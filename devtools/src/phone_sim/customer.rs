@@ -63,6 +63,7 @@ pub async fn send(
         num_segments: num_segments(&request.body),
         body: request.body,
         media: request.media,
+        media_fetch: Vec::new(),
         status: "received".to_string(),
         error_code: None,
         status_callback: None,

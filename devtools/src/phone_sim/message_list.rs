@@ -253,6 +253,7 @@ mod tests {
             to: to.into(),
             body: format!("body of {sid}"),
             media: Vec::new(),
+            media_fetch: Vec::new(),
             num_segments: 1,
             status: status.into(),
             error_code: None,
@@ -405,6 +406,7 @@ mod tests {
                     to: to.into(),
                     from: OURS.into(),
                     body: body.into(),
+                    media_urls: Vec::new(),
                     status_callback: None,
                 })
                 .await

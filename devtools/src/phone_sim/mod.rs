@@ -16,6 +16,7 @@ mod customer;
 mod errors;
 mod faults;
 mod inspect;
+mod media_fetch;
 mod message_list;
 mod page;
 mod segments;
@@ -55,6 +56,7 @@ pub fn app(config: SimConfig) -> Router {
         )
         .route("/sim/send", post(customer::send))
         .route("/sim/messages", get(inspect::messages))
+        .route("/sim/media/{sid}/{index}", get(media_fetch::serve))
         .route("/sim/info", get(inspect::info))
         .route("/sim/faults", post(faults::push).delete(faults::clear))
         .fallback(not_found)

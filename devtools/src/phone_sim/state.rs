@@ -6,9 +6,11 @@
 
 use super::config::SimConfig;
 use super::faults::Fault;
+use super::media_fetch::FetchedMedia;
 use super::twilio_format::now_ms;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use switchboard_protocol::Media;
@@ -36,6 +38,10 @@ pub struct SimMessage {
     pub body: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<Media>,
+    /// Outbound: what fetching each `MediaUrl` gave, in order (filled in
+    /// once every fetch finished; `media_fetch.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_fetch: Vec<FetchedMedia>,
     pub num_segments: u32,
     /// Twilio's status: `queued`, `sent`, `delivered`, `undelivered`,
     /// `failed` for outbound messages; `received` for inbound ones.
@@ -78,6 +84,8 @@ struct Shared {
     config: SimConfig,
     http: reqwest::Client,
     messages: Mutex<Vec<SimMessage>>,
+    /// Fetched outbound pictures by (message SID, index): type and bytes.
+    media: Mutex<HashMap<(String, usize), (String, Bytes)>>,
     faults: Mutex<VecDeque<Fault>>,
     /// Set when the switchboard registers its webhook through the
     /// IncomingPhoneNumbers API; until then the configured URL.
@@ -98,6 +106,7 @@ impl AppState {
             config,
             http,
             messages: Mutex::default(),
+            media: Mutex::default(),
             faults: Mutex::default(),
             webhook_url,
         }))
@@ -146,6 +155,16 @@ impl AppState {
             change(message);
             message.updated_at = now_ms();
         }
+    }
+
+    /// Keeps a fetched picture of message `sid`.
+    pub fn keep_media(&self, sid: &str, index: usize, content_type: String, bytes: Bytes) {
+        lock(&self.0.media).insert((sid.to_string(), index), (content_type, bytes));
+    }
+
+    /// A fetched picture: its type and bytes.
+    pub fn media(&self, sid: &str, index: usize) -> Option<(String, Bytes)> {
+        lock(&self.0.media).get(&(sid.to_string(), index)).cloned()
     }
 
     /// Appends faults; answers how many are now waiting.

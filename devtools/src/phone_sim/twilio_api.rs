@@ -103,6 +103,7 @@ fn accept(
         num_segments: num_segments(&request.body),
         body: request.body,
         media: request.media,
+        media_fetch: Vec::new(),
         status: "queued".to_string(),
         error_code: None,
         status_callback: request.status_callback,
@@ -115,6 +116,11 @@ fn accept(
     };
     tracing::info!(sid = %message.sid, to = %message.to, "phone simulator: message accepted");
     state.record(message.clone());
+    super::media_fetch::spawn(
+        state.clone(),
+        message.sid.clone(),
+        message.media.iter().map(|m| m.url.clone()).collect(),
+    );
     status_callbacks::spawn(
         state.clone(),
         Delivery {

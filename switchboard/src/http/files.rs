@@ -55,9 +55,15 @@ pub async fn serve(
 /// Whether `agent` holds the conversation `key` belongs to (by the store's
 /// routes, the source of truth on every instance).
 async fn may_read(state: &AppState, agent: &str, key: &FileKey) -> bool {
-    let Some(conversation) = reader_conversation(key) else {
-        return false;
-    };
+    match reader_conversation(key) {
+        Some(conversation) => holds(state, agent, conversation).await,
+        None => false,
+    }
+}
+
+/// Whether the routes say `agent` holds `conversation` now (also the rule
+/// of who may upload a picture to it: `media.rs`).
+pub(super) async fn holds(state: &AppState, agent: &str, conversation: &str) -> bool {
     match state.routing.routes().await {
         Ok(routes) => routes.iter().any(|(id, route)| {
             id == conversation

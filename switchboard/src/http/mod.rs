@@ -8,6 +8,7 @@ mod form_decode;
 mod health;
 mod history;
 mod inbound;
+pub mod media;
 mod status_callback;
 mod twilio_form;
 
@@ -86,6 +87,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route(switchboard_protocol::AGENT_WS_PATH, get(agent_ws::upgrade))
         .route(files::FILES_PATH, get(files::serve))
+        .route(media::UPLOAD_PATH, post(media::upload))
+        .route(media::SIGNED_PATH, get(media::serve_signed))
         .route("/v1/history/search", get(history::search))
         .route("/v1/history/resolved", get(history::resolved))
         .route("/v1/history/customer/{number}", get(history::customer))

@@ -12,6 +12,7 @@ use crate::canned::service::EditError;
 use crate::canned::Canned;
 use crate::cluster::duties::Term;
 use crate::http::AppState;
+use crate::outbound_media::reply::{check_reply_media, ReplyMediaError};
 use crate::router::{Command, Conn, ConnId, Outgoing, RouterHandle, RESUME_STATUS_WINDOW};
 use crate::store::{MessageLog, StoreError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -591,10 +592,11 @@ async fn handle_frame(
             conversation,
             client_id,
             body,
+            media,
         } => {
             let reason = if client_id.is_empty() || client_id.len() > 128 {
                 Some("client_id must be 1 to 128 characters".to_string())
-            } else if body.trim().is_empty() {
+            } else if body.trim().is_empty() && media.is_empty() {
                 Some("the reply is empty".to_string())
             } else if body.chars().count() > state.config.max_reply_chars {
                 Some(format!(
@@ -615,12 +617,32 @@ async fn handle_frame(
                 let _ = frames.try_send(Outgoing::Frame(frame));
                 return;
             }
+            let media = match check_reply_media(&state.files, &conversation, &media).await {
+                Ok(media) => media,
+                Err(e) => {
+                    let code = match e {
+                        ReplyMediaError::Problem(_) => ErrorCode::InvalidMedia,
+                        ReplyMediaError::Unavailable(_) => ErrorCode::Unavailable,
+                    };
+                    tracing::info!(agent = %agent, conversation = %conversation, error = %e, "reply's pictures refused");
+                    let frame = ServerFrame::Error {
+                        code,
+                        message: e.to_string(),
+                        client_id: Some(client_id),
+                        conversation: Some(conversation),
+                        fatal: false,
+                    };
+                    let _ = frames.try_send(Outgoing::Frame(frame));
+                    return;
+                }
+            };
             Command::Reply {
                 agent,
                 conn_id,
                 conversation,
                 client_id,
                 body,
+                media,
                 note: false,
             }
         }
@@ -651,6 +673,7 @@ async fn handle_frame(
                 conversation,
                 client_id,
                 body,
+                media: Vec::new(),
                 note: true,
             }
         }

@@ -28,6 +28,7 @@ pub mod handover;
 pub mod reconcile;
 
 use crate::backoff::TWILIO_SEND;
+use crate::outbound_media::{link_expiry, MediaLinks};
 use crate::store::{
     MessageLog, PendingReplies, PendingReply, SendIntent, StatusTarget, StatusUpdate, StoreError,
 };
@@ -65,6 +66,8 @@ pub struct Outbox {
     pub client: TwilioClient,
     pub from: String,
     pub status_callback: String,
+    /// Signs the `MediaUrl`s of replies with pictures.
+    pub media_links: MediaLinks,
     /// With several switchboards (DynamoDB): how long after a term starts an
     /// earlier leader's POST may still land at Twilio
     /// ([`handover::posts_land_within`]); replies left with an intent are
@@ -259,10 +262,15 @@ impl Outbox {
                 intent
             }
         };
+        // The links are a function of the pictures and the intent's time, so
+        // every attempt — in this run or the next, here or on the next
+        // leader — sends the same ones (`outbound_media::link_expiry`).
+        let expires = link_expiry(intent.at_ms, crate::clock::now_ms());
         let sms = OutboundSms {
             to: conversation.to_string(),
             from: self.from.clone(),
             body: message.body,
+            media_urls: self.media_links.urls(conversation, &message.media, expires),
             status_callback: Some(self.status_callback.clone()),
         };
         let mut delays = TWILIO_SEND.builder().with_max_times(MAX_RETRIES).build();

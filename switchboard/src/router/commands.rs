@@ -8,7 +8,9 @@ use super::conn::ConnId;
 use super::event::Effect;
 use super::machine::Core;
 use crate::store::{AgentSettings, EntryKind, Reply};
-use switchboard_protocol::{ConversationId, ErrorCode, ServerFrame, TimelineEvent, UnassignReason};
+use switchboard_protocol::{
+    ConversationId, ErrorCode, Media, ServerFrame, TimelineEvent, UnassignReason,
+};
 
 impl Core {
     /// `availability` from session `conn`. The agent's other sessions are
@@ -59,7 +61,7 @@ impl Core {
         conn: ConnId,
         conversation: ConversationId,
         client_id: String,
-        body: String,
+        (body, media): (String, Vec<Media>),
         note: bool,
     ) {
         let connected = self
@@ -90,6 +92,7 @@ impl Core {
                 agent: agent.to_string(),
                 client_id,
                 body,
+                media,
                 at_ms: self.now_ms,
                 kind: if note {
                     EntryKind::Note

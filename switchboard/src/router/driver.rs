@@ -248,6 +248,7 @@ impl Driver {
                 conversation,
                 client_id,
                 body,
+                media,
                 note,
             } => Event::Reply {
                 agent,
@@ -255,6 +256,7 @@ impl Driver {
                 conversation,
                 client_id,
                 body,
+                media,
                 note,
             },
             Command::Resolve {

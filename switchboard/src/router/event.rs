@@ -8,7 +8,7 @@
 use super::conn::{ConnId, Outgoing};
 use crate::store::{Claim, Reply, RouteRecord};
 use std::collections::BTreeMap;
-use switchboard_protocol::{ConversationId, Direction, Seq, ServerFrame};
+use switchboard_protocol::{ConversationId, Direction, Media, Seq, ServerFrame};
 
 /// Something the router must react to.
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub enum Event {
         conversation: ConversationId,
         client_id: String,
         body: String,
+        /// Pictures to send with it (checked by the connection).
+        media: Vec<Media>,
         /// A private note: stored in the timeline, never sent.
         note: bool,
     },

@@ -220,8 +220,9 @@ impl Core {
                 conversation,
                 client_id,
                 body,
+                media,
                 note,
-            } => self.reply(&agent, conn, conversation, client_id, body, note),
+            } => self.reply(&agent, conn, conversation, client_id, (body, media), note),
             Event::Resolve {
                 agent,
                 conn,

@@ -43,7 +43,7 @@ use crate::conversation::notice::NoticeSettings;
 use crate::jobs::RouterJobs;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use switchboard_protocol::{ConversationId, Seq};
+use switchboard_protocol::{ConversationId, Media, Seq};
 use tokio::sync::mpsc;
 
 /// Requests from agent connections (and the router's own timers).
@@ -75,6 +75,8 @@ pub enum Command {
         conversation: ConversationId,
         client_id: String,
         body: String,
+        /// Pictures to send with it (checked by the connection).
+        media: Vec<Media>,
         /// A private note (`note` frame) rather than a text to the customer.
         note: bool,
     },

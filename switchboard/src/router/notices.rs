@@ -67,6 +67,7 @@ impl Core {
                 agent: notice::AUTHOR.to_string(),
                 client_id: n.client_id,
                 body: n.body,
+                media: Vec::new(),
                 at_ms: self.now_ms,
                 kind: EntryKind::Sms,
             },

@@ -626,6 +626,7 @@ fn replies_only_from_the_holder() {
         conversation: c(1),
         client_id: "r1".into(),
         body: "hi".into(),
+        media: Vec::new(),
     };
     let effects = h.run(reply("alice"));
     assert!(matches!(&effects[..], [Effect::StoreReply { reply, .. }] if reply.agent == "alice"));
@@ -932,6 +933,7 @@ fn a_refused_transfer_leaves_the_conversation_with_the_sender() {
         conversation: c(1),
         client_id: "r1".into(),
         body: "still here".into(),
+        media: Vec::new(),
     });
     assert!(matches!(&effects[..], [Effect::StoreReply { .. }]));
     let effects = h.resolve("alice", &c(1));
@@ -1386,6 +1388,7 @@ fn a_reply_from_one_session_is_acked_there_and_shown_on_every_session() {
         conversation: c(1),
         client_id: "r1".into(),
         body: "hello from B".into(),
+        media: Vec::new(),
     });
     // Stored in alice's name; the `ack` goes to the session that sent it.
     assert!(
@@ -1423,6 +1426,7 @@ fn a_reply_from_one_session_is_acked_there_and_shown_on_every_session() {
         conversation: c(9),
         client_id: "r2".into(),
         body: "wrong one".into(),
+        media: Vec::new(),
     });
     assert_eq!(
         error_code(&frames_on(&effects, UI_A)).map(|e| e.0),
@@ -1684,6 +1688,7 @@ fn a_note_is_stored_for_the_holder_only_and_never_as_a_text() {
         conversation: c(1),
         client_id: "n1".into(),
         body: "VIP customer".into(),
+        media: Vec::new(),
         note: true,
     };
     let effects = h.run(note("alice"));

@@ -37,6 +37,7 @@ impl Core {
                 agent: agent.to_string(),
                 client_id,
                 body: note.unwrap_or_default(),
+                media: Vec::new(),
                 at_ms: self.now_ms,
                 kind: EntryKind::Event(event),
             },

@@ -150,6 +150,7 @@ async fn history_bench() {
                         agent: AGENTS[c % AGENTS.len()].into(),
                         client_id: format!("r{c}x{k}"),
                         body: text,
+                        media: Vec::new(),
                         at_ms,
                         kind: Default::default(),
                     };

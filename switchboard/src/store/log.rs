@@ -101,6 +101,8 @@ pub struct Reply {
     /// Makes the write idempotent: `(agent, client_id)` is stored once.
     pub client_id: String,
     pub body: String,
+    /// A text's pictures (MMS), as links to the uploads (`/files/…`).
+    pub media: Vec<Media>,
     pub at_ms: u64,
     /// A text to send, a note or an event.
     pub kind: EntryKind,
@@ -125,7 +127,7 @@ impl Reply {
             direction,
             body: self.body.clone(),
             at_ms: self.at_ms,
-            media: Vec::new(),
+            media: self.media.clone(),
             agent: Some(self.agent.clone()),
             client_id: Some(self.client_id.clone()),
             status,

@@ -224,6 +224,7 @@ mod tests {
             agent: "alice".into(),
             client_id: "c1".into(),
             body: "hi there".into(),
+            media: Vec::new(),
             at_ms: 2_000,
         })
         .await

@@ -54,7 +54,10 @@ pub struct OutboundSms {
     pub to: String,
     /// Our Twilio number, E.164.
     pub from: String,
+    /// May be empty when `media_urls` is not (it is then left out).
     pub body: String,
+    /// Pictures (MMS): URLs Twilio fetches itself, one `MediaUrl` each.
+    pub media_urls: Vec<String>,
     /// Where Twilio should POST delivery-status updates for this message.
     pub status_callback: Option<String>,
 }
@@ -328,11 +331,13 @@ impl TwilioClient {
     }
 
     fn message_request(&self, sms: &OutboundSms) -> reqwest::Result<reqwest::Request> {
-        let mut form = vec![
-            ("To", sms.to.as_str()),
-            ("From", sms.from.as_str()),
-            ("Body", sms.body.as_str()),
-        ];
+        let mut form = vec![("To", sms.to.as_str()), ("From", sms.from.as_str())];
+        if !sms.body.is_empty() || sms.media_urls.is_empty() {
+            form.push(("Body", sms.body.as_str()));
+        }
+        for url in &sms.media_urls {
+            form.push(("MediaUrl", url.as_str()));
+        }
         if let Some(callback) = &sms.status_callback {
             form.push(("StatusCallback", callback.as_str()));
         }
@@ -535,6 +540,7 @@ mod tests {
             to: "+15551234567".into(),
             from: "+15557654321".into(),
             body: "Hi & bye = 1+1 👋".into(),
+            media_urls: Vec::new(),
             status_callback: Some("https://sb.example/twilio/status?x=1".into()),
         }
     }
@@ -579,6 +585,28 @@ mod tests {
             .message_request(&sms)
             .expect("request");
         assert!(!form_body(&request).contains("StatusCallback"));
+    }
+
+    #[test]
+    fn pictures_are_one_media_url_each_and_an_empty_body_is_left_out() {
+        let sms = OutboundSms {
+            body: String::new(),
+            media_urls: vec![
+                "https://sb.example/media/a.png?expires=1&sig=x".into(),
+                "https://sb.example/media/b.gif?expires=1&sig=y".into(),
+            ],
+            status_callback: None,
+            ..sms()
+        };
+        let request = client("https://api.twilio.com")
+            .message_request(&sms)
+            .expect("request");
+        assert_eq!(
+            form_body(&request),
+            "To=%2B15551234567&From=%2B15557654321\
+             &MediaUrl=https%3A%2F%2Fsb.example%2Fmedia%2Fa.png%3Fexpires%3D1%26sig%3Dx\
+             &MediaUrl=https%3A%2F%2Fsb.example%2Fmedia%2Fb.gif%3Fexpires%3D1%26sig%3Dy"
+        );
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn run(agents: usize) -> Rate {
                         conversation: conversation.clone(),
                         client_id: format!("r{op}"),
                         body: "Thanks, looking into it".into(),
+                        media: Vec::new(),
                     },
                     now,
                     &mut decisions,

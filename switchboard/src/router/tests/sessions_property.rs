@@ -235,6 +235,7 @@ fn play(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     conversation: c(conv),
                     client_id: format!("r{}", w.replies),
                     body: "reply".into(),
+                    media: Vec::new(),
                 });
                 // The store takes it; the feed brings it back.
                 let stored = effects

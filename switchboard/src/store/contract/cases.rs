@@ -5,7 +5,9 @@ use crate::store::{
     SendIntent, StatusOutcome, StatusTarget, StatusUpdate, Store,
 };
 use std::time::Duration;
-use switchboard_protocol::{CannedReply, DeliveryError, DeliveryStatus, Direction, TimelineEvent};
+use switchboard_protocol::{
+    CannedReply, DeliveryError, DeliveryStatus, Direction, Media, TimelineEvent,
+};
 
 /// How long a change may take to show in the feed (DynamoDB's comes
 /// through the stream reader). Only a bound on waiting, never a pass mark.
@@ -33,6 +35,7 @@ fn reply(to: &str, client_id: &str, at_ms: u64) -> Reply {
         agent: "ada".into(),
         client_id: client_id.into(),
         body: format!("reply {client_id}"),
+        media: Vec::new(),
         at_ms,
     }
 }
@@ -393,6 +396,49 @@ pub async fn history_returns_exactly_the_range_asked_for(store: &dyn Store) {
         .map(|m| m.body)
         .collect();
     assert_eq!(bodies, ["m1", "m2"]);
+}
+
+pub async fn a_replys_pictures_are_stored_with_it_and_an_empty_body_is_kept(store: &dyn Store) {
+    store
+        .append_inbound(inbound(ALICE, "SMp1", "a photo please", 1))
+        .await
+        .expect("append");
+    let pictures = vec![
+        Media {
+            url: "/files/media/%2B15550100001/outbound/0123456789abcdef0123456789abcdef.png".into(),
+            content_type: "image/png".into(),
+        },
+        Media {
+            url: "/files/media/%2B15550100001/outbound/fedcba9876543210fedcba9876543210.gif".into(),
+            content_type: "image/gif".into(),
+        },
+    ];
+    let seq = accepted(
+        store,
+        Reply {
+            body: String::new(),
+            media: pictures.clone(),
+            ..reply(ALICE, "pic", 2)
+        },
+    )
+    .await;
+    caught_up(store, 2).await;
+    let stored = store
+        .message(ALICE, seq)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.media, pictures, "in order, as given");
+    assert_eq!(stored.body, "");
+    assert_eq!(stored.direction, Direction::Outbound);
+    let listed = store.history(ALICE, 0, 10).await.expect("history");
+    assert_eq!(listed[1].media, pictures);
+    assert!(listed[0].media.is_empty());
+    assert_eq!(
+        positions(store).await,
+        [(ALICE.to_string(), seq)],
+        "in the outbox"
+    );
 }
 
 pub async fn the_outbox_lists_unsent_replies_oldest_first_until_settled(store: &dyn Store) {

@@ -169,6 +169,7 @@ every_backend!(
     an_early_status_is_applied_when_its_sid_is_recorded,
     a_status_for_a_missing_message_is_an_error,
     history_returns_exactly_the_range_asked_for,
+    a_replys_pictures_are_stored_with_it_and_an_empty_body_is_kept,
     the_outbox_lists_unsent_replies_oldest_first_until_settled,
     a_send_intent_is_listed_with_its_reply_and_the_first_one_kept,
     the_change_feed_reports_each_change_once_in_order,

@@ -326,6 +326,7 @@ mod tests {
                 agent: "alice".into(),
                 client_id: client_id.into(),
                 body: format!("reply {client_id}"),
+                media: Vec::new(),
                 at_ms: 2,
             };
             match h.store.append_reply(reply).await.expect("reply") {

@@ -144,6 +144,7 @@ fn reply(to: usize, agent: u8, client: u8) -> Reply {
         agent: format!("agent{agent}"),
         client_id: format!("c{client}"),
         body: "on it".into(),
+        media: Vec::new(),
         at_ms: 2,
     }
 }
