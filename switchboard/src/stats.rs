@@ -213,6 +213,7 @@ mod tests {
                 agent: agent.into(),
                 client_id: format!("r{number}{at_ms}"),
                 body: "on it".into(),
+                media: Vec::new(),
                 at_ms,
                 kind: Default::default(),
             })

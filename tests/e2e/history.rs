@@ -161,6 +161,7 @@ async fn reply_and_see(agent: &mut Agent, conversation: &str, id: &str, body: &s
             conversation: conversation.to_string(),
             client_id: id.into(),
             body: body.into(),
+            media: Vec::new(),
         })
         .await;
     agent
