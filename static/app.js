@@ -14,7 +14,7 @@ import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STA
 import { announcement, desktopState, parsePreferences } from "./notify.js";
 import { commandFor, neighbour, SHORTCUTS } from "./shortcuts.js";
 import { hashForPlace, placeFromHash } from "./place.js";
-import { liveSummary, sortQueue, waitedFor } from "./queue.js";
+import { liveSummary, nextWindow, sortQueue, waitedFor } from "./queue.js";
 import { HeldCommands, UNDO_MS } from "./undo.js";
 import { eventText, isNote, MAX_NOTE_CHARS, previewOf } from "./timeline.js";
 import { CannedUi } from "./canned-ui.js";
@@ -63,6 +63,8 @@ const model = {
   queueLength: 0,
   /** The Queue view's entries, as the server sent them (the longest waiting). */
   queue: [],
+  /** The `queue_window` limit asked for and not answered yet (Show more), or null. */
+  queueWindowAsked: null,
   /** The sidebar's view: "mine", "queue" or "all" (place.js keeps it in the URL). */
   view: "mine",
   /** This agent may see All and the live panel (the switchboard's SUPERVISORS). */
@@ -345,6 +347,7 @@ function handleFrame(f) {
     case "queue":
       model.queueLength = Number(f.length) || 0;
       model.queue = Array.isArray(f.entries) ? f.entries : [];
+      model.queueWindowAsked = null;
       renderControls();
       return renderQueue();
     case "overview":
@@ -732,16 +735,18 @@ function buildListItem(id) {
   const waiting = h("span", { className: "waiting" });
   const who = h("span", { className: "preview-who" });
   const preview = h("span", { className: "preview" });
-  const unread = h("span", { className: "unread" });
+  // The count is for the eye; a screen reader hears "3 unread" instead.
+  const unread = h("span", { className: "unread", attrs: { "aria-hidden": "true" } });
+  const unreadSpoken = h("span", { className: "visually-hidden" });
   const flag = h("span", { className: "flag", text: "opted out", hidden: true });
   const button = h(
     "button",
     { type: "button", className: "conv" },
     mood,
-    h("span", { className: "conv-main" }, h("span", { className: "conv-top" }, title, waiting), h("span", { className: "conv-bottom" }, flag, who, preview, unread)),
+    h("span", { className: "conv-main" }, h("span", { className: "conv-top" }, title, waiting), h("span", { className: "conv-bottom" }, flag, who, preview, unread, unreadSpoken)),
   );
   const li = h("li", { dataset: { conversation: id } }, button);
-  li._parts = { mood, title, waiting, who, preview, unread, flag, button };
+  li._parts = { mood, title, waiting, who, preview, unread, unreadSpoken, flag, button };
   return li;
 }
 
@@ -801,12 +806,10 @@ function renderList() {
     parts.unread.textContent = unread > 0 ? String(unread) : "";
     parts.unread.hidden = unread <= 0;
     totalUnread += unread;
-    parts.button.setAttribute(
-      "aria-label",
-      [conv.id, unread ? `${unread} unread` : null, label ? `mood ${moodName(label)}` : null, since !== null ? `waiting ${waited}` : null]
-        .filter(Boolean)
-        .join(", "),
-    );
+    // The button is named by what it shows (WCAG 2.5.3, label in name):
+    // the mood's image, the number, the waiting time, the preview, and
+    // the unread count spelled out.
+    parts.unreadSpoken.textContent = unread > 0 ? `, ${unread} unread` : "";
 
     const want = prev ? prev.nextSibling : ul.firstChild;
     if (want !== li) ul.insertBefore(li, want);
@@ -1235,7 +1238,9 @@ function renderQueue() {
         dataset: { take: id },
         attrs: { "aria-label": `Take ${id}, waiting ${waited}` },
       });
-      const preview = e.preview || "[attachment]";
+      // No text: a picture, or nothing new since an agent answered (a
+      // conversation returned to the queue).
+      const preview = e.preview || (e.answered ? "No new message since the last answer" : "[attachment]");
       return h(
         "li",
         { dataset: { queued: id }, className: e.opted_out ? "opted-out" : "" },
@@ -1268,7 +1273,22 @@ function renderQueue() {
   $("queue-empty").hidden = entries.length > 0;
   const more = model.queueLength - entries.length;
   $("queue-more").hidden = more <= 0;
-  $("queue-more").textContent = more > 0 ? `…and ${more} more waiting.` : "";
+  $("queue-more-text").textContent = more > 0 ? `…and ${more} more waiting.` : "";
+  // More than the switchboard lists: "Show more" widens this agent's window.
+  const next = nextWindow(entries.length, model.queueLength);
+  const button = $("queue-show-more");
+  button.hidden = next === null;
+  button.disabled = model.queueWindowAsked !== null && model.queueWindowAsked > entries.length;
+  if (next) button.textContent = `Show ${next.adds} more`;
+}
+
+/** Asks the switchboard to list more of the queue (`queue_window`). */
+function showMoreQueue() {
+  const next = nextWindow(model.queue.length, model.queueLength);
+  if (!next) return;
+  model.queueWindowAsked = next.limit;
+  send({ type: "queue_window", limit: next.limit });
+  renderQueue();
 }
 
 function takeConversation(id) {
@@ -1593,6 +1613,7 @@ function wire() {
     }
   });
   $("reconnect-now").addEventListener("click", reconnectNow);
+  $("queue-show-more").addEventListener("click", showMoreQueue);
 
   for (const tab of document.querySelectorAll(".view-tab")) {
     tab.addEventListener("click", (ev) => {

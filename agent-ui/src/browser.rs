@@ -91,6 +91,10 @@ pub struct QueueEntryView {
     pub waiting: Waiting,
     /// That first unanswered message.
     pub preview: String,
+    /// The customer has no unanswered message: an agent answered last (a
+    /// conversation returned to the queue), so `preview` is empty and
+    /// there is no mood to read.
+    pub answered: bool,
     /// The worst mood among the customer's newest unanswered messages.
     pub mood: Label,
     pub opted_out: bool,
