@@ -65,6 +65,15 @@ const model = {
   queue: [],
   /** The `queue_window` limit asked for and not answered yet (Show more), or null. */
   queueWindowAsked: null,
+  /**
+   * The conversation a supervisor reads without holding it (`watching`):
+   * `{conv, holder}`, or null. Read-only: nothing can be sent in it.
+   */
+  watched: null,
+  /** The conversation pane shows `watched` (not a conversation of Mine). */
+  watchOpen: false,
+  /** The conversation a `watch` was sent for and not answered yet, or null. */
+  watchAsked: null,
   /** The sidebar's view: "mine", "queue" or "all" (place.js keeps it in the URL). */
   view: "mine",
   /** This agent may see All and the live panel (the switchboard's SUPERVISORS). */
@@ -178,6 +187,12 @@ function markRead(conv) {
 const unreadShown = (conv) => (isWatching(conv.id) ? 0 : conv.unread);
 
 const selectedConv = () => (model.selected ? model.conversations.get(model.selected) ?? null : null);
+/** The watched conversation, if it is `id` and not one of Mine. */
+const watchedConv = (id) => (model.watched?.conv.id === id && !model.conversations.has(id) ? model.watched.conv : null);
+/** Watching it read-only (a supervisor reading someone else's conversation). */
+const readOnly = () => Boolean(model.watchOpen && model.watched);
+/** What the conversation pane shows: the watched conversation, or the selected one of Mine. */
+const shownConv = () => (readOnly() ? model.watched.conv : selectedConv());
 const isWatching = (id) => model.selected === id && document.visibilityState === "visible";
 
 // ---------------------------------------------------------------- socket
@@ -289,6 +304,13 @@ function handleFrame(f) {
       const old = model.conversations.get(String(info.id));
       const conv = conversationFrom(info, old);
       model.conversations.set(conv.id, conv);
+      if (model.watched?.conv.id === conv.id) {
+        // Read until now, held now (taken): it is in Mine.
+        const wasOpen = model.watchOpen;
+        model.watched = null;
+        model.watchOpen = false;
+        if (wasOpen && model.taking !== conv.id) return selectConversation(conv.id);
+      }
       if (model.taking === conv.id) {
         // Taken from the Queue view: it is in Mine now, open.
         model.taking = null;
@@ -321,13 +343,23 @@ function handleFrame(f) {
       return renderList();
     }
     case "opt_out": {
-      const conv = model.conversations.get(f.conversation);
+      const conv = model.conversations.get(f.conversation) ?? watchedConv(f.conversation);
       if (!conv) return;
       conv.opted_out = Boolean(f.opted_out);
       conv.waiting = f.waiting ?? null;
       renderList();
-      if (conv.id === model.selected) renderConversation();
+      if (conv === shownConv()) renderConversation();
       return;
+    }
+    case "watching":
+      return onWatching(f);
+    case "watch_ended": {
+      if (model.watched?.conv.id !== f.conversation) return;
+      const wasOpen = model.watchOpen;
+      model.watched = null;
+      model.watchOpen = false;
+      if (wasOpen) toast(`${f.conversation} was resolved; History has it.`);
+      return renderAll();
     }
     case "unassigned": {
       const id = f.conversation;
@@ -387,6 +419,8 @@ function onState(f) {
   model.queue = Array.isArray(f.queue) ? f.queue : [];
   model.supervisor = Boolean(f.supervisor);
   model.overview = f.overview ?? null;
+  model.watched = f.watching ? { conv: conversationFrom(f.watching.conversation ?? {}, null), holder: f.watching.holder ?? null } : null;
+  if (!model.watched) model.watchOpen = false;
   model.upstream = { status: f.upstream ?? "connected", detail: f.upstream_detail ?? f.detail ?? "" };
   model.agents = Array.isArray(f.agents) ? f.agents : [];
   canned.setReplies(f.canned ?? []);
@@ -451,6 +485,14 @@ function flushPending(conv) {
 
 function onMessage(m, frame) {
   if (!m || m.conversation === undefined) return;
+  const watched = watchedConv(m.conversation);
+  if (watched) {
+    // Someone else's conversation a supervisor reads: no unread, no alert.
+    insertMessage(watched, m);
+    watched.waiting = frame.waiting ?? null;
+    if (readOnly()) renderTimeline();
+    return;
+  }
   let conv = model.conversations.get(m.conversation);
   if (!conv) {
     conv = conversationFrom({ id: m.conversation, opted_out: false }, null);
@@ -471,12 +513,66 @@ function onMessage(m, frame) {
  * its message and never one that moves backwards (its `moves_forward` rule).
  */
 function onStatus(f) {
-  const conv = model.conversations.get(f.conversation);
+  const conv = model.conversations.get(f.conversation) ?? watchedConv(f.conversation);
   const msg = conv?.messages.find((m) => m.seq === f.seq);
   if (!msg) return;
   msg.status = f.status;
   msg.error = f.error ?? null;
-  if (f.conversation === model.selected) renderTimeline();
+  if (conv === shownConv()) renderTimeline();
+}
+
+// ---------------------------------------------------------------- watch
+
+/** Read `id` (a supervisor, from All): the switchboard sends it as `watching`. */
+function startWatching(id) {
+  if (model.watched?.conv.id === id) {
+    model.watchOpen = true;
+    return openWatched();
+  }
+  if (!send({ type: "watch", conversation: id })) return toast("The switchboard is unreachable; try again when it is back.", "error");
+  model.watchAsked = id;
+}
+
+function onWatching(f) {
+  const info = f.conversation ?? {};
+  const id = String(info.id);
+  const same = model.watched?.conv.id === id;
+  model.watched = { conv: conversationFrom(info, null), holder: f.holder ?? null };
+  if (model.watchAsked === id) {
+    model.watchAsked = null;
+    model.watchOpen = true;
+    return openWatched();
+  }
+  // Watched again after a reconnect: shown as it was.
+  if (!same) model.watchOpen = false;
+  return renderAll();
+}
+
+/** Shows the watched conversation in the conversation pane (Mine's selection is put aside). */
+function openWatched() {
+  saveDraft();
+  model.selected = null;
+  syncLocation({ push: false });
+  $("composer-input").value = "";
+  renderAll();
+  renderMeter();
+  $("timeline").focus();
+}
+
+/** Stops reading (leaving it for a conversation of Mine, the list, or on Close). */
+function stopWatching() {
+  if (!model.watched && !model.watchOpen) return;
+  send({ type: "unwatch" });
+  model.watched = null;
+  model.watchOpen = false;
+  model.watchAsked = null;
+}
+
+/** Who holds the watched conversation now (the overview is current; the watch's start otherwise). */
+function watchedHolder() {
+  const id = model.watched?.conv.id;
+  const open = model.overview?.conversations?.find((c) => c.conversation === id);
+  return open ? open.agent ?? null : model.watched?.holder ?? null;
 }
 
 function onAck(f) {
@@ -508,6 +604,7 @@ function onError(f) {
     if (p.conversation === model.selected) renderConversation();
     return;
   }
+  if (model.watchAsked !== null && f.conversation === model.watchAsked) model.watchAsked = null;
   if (model.taking !== null && f.conversation === model.taking) {
     // Refused (someone was faster) or not sent (the switchboard is
     // unreachable): the Take button is offered again.
@@ -530,11 +627,11 @@ function onRelabel(labels, waiting) {
   if (waiting.length) renderList();
   const tl = $("timeline");
   for (const l of labels) {
-    const conv = model.conversations.get(l.conversation);
+    const conv = model.conversations.get(l.conversation) ?? watchedConv(l.conversation);
     const msg = conv?.messages.find((m) => m.seq === l.seq);
     if (!msg) continue;
     msg.time = { ...(msg.time ?? {}), label: l.label };
-    if (conv.id === model.selected) {
+    if (conv === shownConv()) {
       const node = tl.querySelector(`.msg[data-seq="${Number(l.seq)}"] time.humanized`);
       if (node) node.textContent = l.label;
     }
@@ -590,6 +687,7 @@ function sendAvailability() {
 
 function selectConversation(id, { focusComposer = false, fromHistory = false } = {}) {
   if (!model.conversations.has(id)) return;
+  stopWatching();
   saveDraft();
   model.selected = id;
   // One's own conversations are in Mine.
@@ -616,6 +714,8 @@ function saveDraft() {
 
 /** Back to the list (on a phone the list and the conversation take turns). */
 function backToList({ fromHistory = false } = {}) {
+  const watched = readOnly() ? model.watched.conv.id : null;
+  stopWatching();
   const id = model.selected;
   saveDraft();
   model.selected = null;
@@ -624,6 +724,7 @@ function backToList({ fromHistory = false } = {}) {
   renderAll();
   renderMeter();
   if (id) listItems.get(id)?._parts.button.focus();
+  else if (watched) $("all-list").querySelector(`button[data-watch="${CSS.escape(watched)}"]`)?.focus();
 }
 
 // ---------------------------------------------------------------- render
@@ -829,18 +930,28 @@ function renderList() {
 }
 
 function renderConversation() {
-  const conv = selectedConv();
+  const conv = shownConv();
   const title = $("conversation-title");
   const meta = $("conversation-meta");
   const ta = $("composer-input");
-  const has = Boolean(conv);
+  // Someone else's conversation, read by a supervisor: nothing can be sent.
+  const watching = readOnly();
+  const has = Boolean(conv) && !watching;
+  document.body.dataset.watching = watching ? "true" : "false";
+  $("watch-note").hidden = !watching;
+  if (watching) {
+    const holder = watchedHolder();
+    $("watch-text").textContent = holder
+      ? `Reading ${conv.id}, held by ${holder}. Read-only: only ${holder} can reply, note, transfer or resolve.`
+      : `Reading ${conv.id}, waiting in the queue. Read-only: take it to answer.`;
+  }
   $("resolve").disabled = !has;
   $("transfer").disabled = !has;
   $("transfer-to").disabled = !has;
   $("transfer-note").disabled = !has;
   $("note-mode").disabled = !has;
   ta.disabled = !has;
-  document.body.dataset.pane = has ? "conversation" : "list";
+  document.body.dataset.pane = conv ? "conversation" : "list";
   renderSendState();
   renderTransferOptions();
   if (!conv) {
@@ -857,7 +968,8 @@ function renderConversation() {
   if (conv.to) bits.push(`texting ${conv.to}`);
   meta.textContent = bits.join(" · ");
   $("opted-out").hidden = !conv.opted_out;
-  if (model.noteMode) ta.placeholder = `Private note on ${conv.id} — only agents see it`;
+  if (watching) ta.placeholder = "Read-only: this conversation is not yours";
+  else if (model.noteMode) ta.placeholder = `Private note on ${conv.id} — only agents see it`;
   else ta.placeholder = conv.opted_out ? "This customer opted out — replies will be refused" : `Reply to ${conv.id}`;
   renderTimeline();
 }
@@ -868,7 +980,7 @@ function messageStamp(item) {
 
 function renderTimeline(forceScroll = false) {
   const tl = $("timeline");
-  const conv = selectedConv();
+  const conv = shownConv();
   if (!conv) {
     tl.dataset.conversation = "";
     tl.replaceChildren(
@@ -888,7 +1000,8 @@ function renderTimeline(forceScroll = false) {
   const existing = new Map();
   for (const child of tl.children) if (child._key) existing.set(child._key, child);
 
-  const items = [...conv.messages.map((m) => ({ kind: "msg", item: m })), ...pendingFor(conv.id).map((p) => ({ kind: "pending", item: p }))];
+  const pending = readOnly() ? [] : pendingFor(conv.id);
+  const items = [...conv.messages.map((m) => ({ kind: "msg", item: m })), ...pending.map((p) => ({ kind: "pending", item: p }))];
   const keep = new Set();
   let prev = null;
   for (const { kind, item } of items) {
@@ -1355,16 +1468,29 @@ function renderAllView() {
             ),
             h("span", { className: "conv-bottom" }, h("span", { className: c.agent ? "holder" : "holder holder-none", text: c.agent ? `with ${c.agent}` : "waiting for an agent" })),
           ),
-          c.agent
-            ? null
-            : h("button", {
-                type: "button",
-                className: "btn btn-small btn-primary take",
-                text: model.taking === c.conversation ? "Taking…" : "Take",
-                disabled: model.taking === c.conversation,
-                dataset: { take: c.conversation },
-                attrs: { "aria-label": `Take ${c.conversation}` },
-              }),
+          h(
+            "span",
+            { className: "row-actions" },
+            c.agent === model.agent
+              ? null
+              : h("button", {
+                  type: "button",
+                  className: "btn btn-small watch",
+                  text: "Read",
+                  dataset: { watch: c.conversation },
+                  attrs: { "aria-label": `Read ${c.conversation}`, "aria-pressed": String(readOnly() && model.watched.conv.id === c.conversation) },
+                }),
+            c.agent
+              ? null
+              : h("button", {
+                  type: "button",
+                  className: "btn btn-small btn-primary take",
+                  text: model.taking === c.conversation ? "Taking…" : "Take",
+                  disabled: model.taking === c.conversation,
+                  dataset: { take: c.conversation },
+                  attrs: { "aria-label": `Take ${c.conversation}` },
+                }),
+          ),
         ),
       ),
     ),
@@ -1625,8 +1751,11 @@ function wire() {
     list.addEventListener("click", (ev) => {
       const button = ev.target.closest("button[data-take]");
       if (button) takeConversation(button.dataset.take);
+      const read = ev.target.closest("button[data-watch]");
+      if (read) startWatching(read.dataset.watch);
     });
   }
+  $("watch-close").addEventListener("click", () => backToList());
   // ↑ / ↓ move between the Take buttons, as between conversations in Mine.
   $("queue-list").addEventListener("keydown", (ev) => {
     if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;

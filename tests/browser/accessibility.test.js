@@ -3,7 +3,8 @@
 // bars): axe-core runs in the page on sign-in (and its error), Mine with an
 // open conversation (messages of each mood, delivery statuses, a failed
 // reply, a private note, timeline events), the Queue, All (a supervisor),
-// the History dialog with its search results and a past conversation, the
+// a waiting conversation read from All, the History dialog with its search
+// results and a past conversation, the
 // canned-reply manager, the `?` overlay, an opted-out conversation and the
 // outage banner — each at 390, 768 and 1440 px. Any violation of the rule
 // sets in AXE_TAGS (color-contrast included) fails the test. Each screen at
@@ -223,6 +224,14 @@ describe('accessibility: WCAG A/AA on every screen at 390, 768 and 1440 px', { t
           if (width === 390 && !(await h.isShown(page, '#all-list'))) await page.click('#back-to-list');
         },
       });
+
+      // A waiting conversation read from All (read-only).
+      await page.click(`#all-list button.watch[data-watch="${WAIT1}"]`);
+      await page.locator('#watch-note:not([hidden])').waitFor();
+      await page.locator('#timeline .msg.inbound').first().waitFor();
+      await audit('all-reading');
+      await page.click('#watch-close');
+      await page.locator('#watch-note').waitFor({ state: 'hidden' });
 
       // The outage banner.
       await page.click('#view-tab-mine');
