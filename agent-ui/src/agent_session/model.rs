@@ -183,6 +183,13 @@ impl AgentModel {
         self.watched.as_ref().map(|(c, _)| c.info.id.as_str())
     }
 
+    /// Whether the agent may read `conversation`'s media (`/files`): one
+    /// they hold, or the one they watch — a supervisor's `watch` the
+    /// switchboard accepted (it sent `watching`), so its pictures show too.
+    pub fn may_read_media(&self, conversation: &str) -> bool {
+        self.holds(conversation) || self.watched_id() == Some(conversation)
+    }
+
     /// The page stopped reading (`unwatch`): nothing is watched, and
     /// nothing is asked for again after a reconnect.
     pub fn unwatch(&mut self) {
@@ -720,7 +727,12 @@ mod tests {
                 && w.conversation.unread == 0 && w.conversation.messages.len() == 1),
             "{out:?}"
         );
-        assert!(!model.holds(C), "reading is not holding (no /files access)");
+        assert!(!model.holds(C), "reading is not holding");
+        assert!(
+            model.may_read_media(C),
+            "a watched conversation's pictures show"
+        );
+        assert!(!model.may_read_media("+15550002"));
         assert_eq!(model.resume().len(), 0, "nothing to resume as held");
         assert_eq!(model.watched_id(), Some(C));
         // A new message of it: shown once, with no unread count.
@@ -749,6 +761,7 @@ mod tests {
         // The page stops reading and starts again.
         model.unwatch();
         assert_eq!(model.watched_id(), None);
+        assert!(!model.may_read_media(C), "not after the watch");
         model.apply(
             ServerFrame::Watching {
                 conversation: info(),

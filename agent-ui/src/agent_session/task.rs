@@ -376,7 +376,7 @@ impl Task {
                 }
             }
             Command::Holds(conversation, reply) => {
-                let _ = reply.send(self.model.holds(&conversation));
+                let _ = reply.send(self.model.may_read_media(&conversation));
             }
             Command::Password(password) => self.credentials.password = password,
             Command::Close => return Some(Ended::Closed),
