@@ -8,8 +8,9 @@
 // open History, search, open a result, reopen.
 //
 // `tabTo` proves each control is reachable in the Tab order: it presses
-// Tab until the control has the focus (failing after 80 presses), and every
-// activation is the key a keyboard user would press on it.
+// Tab until the control has the focus (failing after 80 presses) and checks
+// the focus is visible there; every activation is the key a keyboard user
+// would press on it.
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -29,10 +30,24 @@ describe('keyboard only: the main flows without a mouse', { timeout: 300000 }, (
     return el ? `${el.tagName.toLowerCase()}#${el.id}.${el.className}[${el.dataset.take ?? el.dataset.view ?? ''}]` : '';
   });
 
-  /** Presses Tab (Shift+Tab with `back`) until `selector` has the focus. */
+  /**
+   * Presses Tab (Shift+Tab with `back`) until `selector` has the focus, and
+   * checks the focus can be seen there (WCAG 2.4.7: an outline or a ring).
+   */
   async function tabTo(selector, { back = false, max = 80 } = {}) {
     for (let i = 0; i < max; i += 1) {
-      if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+      if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) {
+        const ring = await page.evaluate(() => {
+          const el = document.activeElement;
+          const style = getComputedStyle(el);
+          // A switch draws its ring on the track beside the (hidden) checkbox.
+          const track = el.matches('input[role=switch]') ? el.parentElement.querySelector('.switch-track') : null;
+          const shown = (st) => (st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0) || st.boxShadow !== 'none';
+          return shown(style) || (track !== null && shown(getComputedStyle(track)));
+        });
+        assert.ok(ring, `${selector} shows no focus indicator when focused with the keyboard`);
+        return;
+      }
       await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
     }
     assert.fail(`${selector} is not reachable with ${back ? 'Shift+Tab' : 'Tab'} (focus ended on ${await focused()})`);
