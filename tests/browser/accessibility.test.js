@@ -73,6 +73,11 @@ describe('accessibility: WCAG A/AA on every screen at 390, 768 and 1440 px', { t
         JSON.stringify({ violations: result.violations, incomplete: result.incomplete }, null, 1));
       await h.screenshot(page, `a11y-${name}-${width}`);
       for (const line of describeViolations(result.violations)) found.push(`${name} @${width}: ${line}`);
+      // A phone number is who the customer is: never cut short, in any list.
+      const cut = await page.$$eval('.conv-id', (els) => els
+        .filter((el) => el.getClientRects().length && el.scrollWidth > el.clientWidth)
+        .map((el) => el.textContent));
+      for (const id of cut) found.push(`${name} @${width}: the number ${id} is cut short`);
     }
     await page.setViewportSize({ width: 1280, height: 800 });
   }
