@@ -249,7 +249,13 @@ impl Core {
         let Outgoing::Queue { length, entries } = &self.announced_queue else {
             return false;
         };
-        let listed = self.queue.iter().take(self.queue_window());
+        // The widest window is looked up only while someone waits.
+        let window = if self.queue.is_empty() {
+            QUEUE_LIST_LIMIT
+        } else {
+            self.queue_window()
+        };
+        let listed = self.queue.iter().take(window);
         *length == self.queue.len()
             && entries.len() == listed.len()
             && listed.zip(entries).all(|(c, told)| {
