@@ -5,7 +5,8 @@
 // Sign in, become available, open a conversation, reply, add a private
 // note, transfer with a note and undo it, transfer to the queue, take it
 // from the Queue, save and insert a canned reply, the `?` overlay, resolve,
-// open History, search, open a result, reopen.
+// open History, search, open a result, reopen; as a supervisor, read a
+// waiting customer's conversation from All and stop reading.
 //
 // `tabTo` proves each control is reachable in the Tab order: it presses
 // Tab until the control has the focus (failing after 80 presses) and checks
@@ -54,7 +55,7 @@ describe('keyboard only: the main flows without a mouse', { timeout: 300000 }, (
   }
 
   before(async () => {
-    stack = await new h.Stack('keyboard').start();
+    stack = await new h.Stack('keyboard', { switchboardEnv: { SUPERVISORS: 'alice' } }).start();
     browser = await h.launchBrowser('keyboard');
     page = browser.page;
   });
@@ -213,6 +214,20 @@ describe('keyboard only: the main flows without a mouse', { timeout: 300000 }, (
       await page.locator('dialog#history-dialog[open]').waitFor();
       await page.keyboard.press('Escape');
       await h.eventually('History closed with Escape', async () => !(await page.locator('dialog#history-dialog[open]').count()));
+      // A supervisor reads a waiting customer from All, and stops.
+      const C = '+15551231103';
+      await stack.customerTextsOk(C, 'Is anybody there?');
+      await tabTo('#view-tab-all', { back: true });
+      await page.keyboard.press('Enter');
+      await page.locator('#view-all:not([hidden])').waitFor();
+      await page.locator(`#all-list button.watch[data-watch="${C}"]`).waitFor();
+      await tabTo(`#all-list button.watch[data-watch="${C}"]`);
+      await page.keyboard.press('Enter');
+      await page.locator('#watch-note:not([hidden])').waitFor();
+      await page.locator('#timeline .msg.inbound', { hasText: 'Is anybody there?' }).waitFor();
+      await tabTo('#watch-close');
+      await page.keyboard.press('Enter');
+      await page.locator('#watch-note').waitFor({ state: 'hidden' });
       await h.screenshot(page, 'keyboard-end');
       assert.deepEqual(browser.errors, [], 'no JavaScript errors on the page');
     });
