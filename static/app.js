@@ -14,7 +14,7 @@ import { exactTime, failureReason, FAILED, fmtScore, safeUrl as safeUrlFrom, STA
 import { announcement, desktopState, parsePreferences } from "./notify.js";
 import { commandFor, neighbour, SHORTCUTS } from "./shortcuts.js";
 import { hashForPlace, placeFromHash } from "./place.js";
-import { liveSummary, sortQueue, waitedFor } from "./queue.js";
+import { liveSummary, nextWindow, sortQueue, waitedFor } from "./queue.js";
 import { HeldCommands, UNDO_MS } from "./undo.js";
 import { eventText, isNote, MAX_NOTE_CHARS, previewOf } from "./timeline.js";
 import { CannedUi } from "./canned-ui.js";
@@ -64,6 +64,17 @@ const model = {
   queueLength: 0,
   /** The Queue view's entries, as the server sent them (the longest waiting). */
   queue: [],
+  /** The `queue_window` limit asked for and not answered yet (Show more), or null. */
+  queueWindowAsked: null,
+  /**
+   * The conversation a supervisor reads without holding it (`watching`):
+   * `{conv, holder}`, or null. Read-only: nothing can be sent in it.
+   */
+  watched: null,
+  /** The conversation pane shows `watched` (not a conversation of Mine). */
+  watchOpen: false,
+  /** The conversation a `watch` was sent for and not answered yet, or null. */
+  watchAsked: null,
   /** The sidebar's view: "mine", "queue" or "all" (place.js keeps it in the URL). */
   view: "mine",
   /** This agent may see All and the live panel (the switchboard's SUPERVISORS). */
@@ -184,6 +195,12 @@ function markRead(conv) {
 const unreadShown = (conv) => (isWatching(conv.id) ? 0 : conv.unread);
 
 const selectedConv = () => (model.selected ? model.conversations.get(model.selected) ?? null : null);
+/** The watched conversation, if it is `id` and not one of Mine. */
+const watchedConv = (id) => (model.watched?.conv.id === id && !model.conversations.has(id) ? model.watched.conv : null);
+/** Watching it read-only (a supervisor reading someone else's conversation). */
+const readOnly = () => Boolean(model.watchOpen && model.watched);
+/** What the conversation pane shows: the watched conversation, or the selected one of Mine. */
+const shownConv = () => (readOnly() ? model.watched.conv : selectedConv());
 const isWatching = (id) => model.selected === id && document.visibilityState === "visible";
 
 // ---------------------------------------------------------------- socket
@@ -295,6 +312,13 @@ function handleFrame(f) {
       const old = model.conversations.get(String(info.id));
       const conv = conversationFrom(info, old);
       model.conversations.set(conv.id, conv);
+      if (model.watched?.conv.id === conv.id) {
+        // Read until now, held now (taken): it is in Mine.
+        const wasOpen = model.watchOpen;
+        model.watched = null;
+        model.watchOpen = false;
+        if (wasOpen && model.taking !== conv.id) return selectConversation(conv.id);
+      }
       if (model.taking === conv.id) {
         // Taken from the Queue view: it is in Mine now, open.
         model.taking = null;
@@ -327,13 +351,23 @@ function handleFrame(f) {
       return renderList();
     }
     case "opt_out": {
-      const conv = model.conversations.get(f.conversation);
+      const conv = model.conversations.get(f.conversation) ?? watchedConv(f.conversation);
       if (!conv) return;
       conv.opted_out = Boolean(f.opted_out);
       conv.waiting = f.waiting ?? null;
       renderList();
-      if (conv.id === model.selected) renderConversation();
+      if (conv === shownConv()) renderConversation();
       return;
+    }
+    case "watching":
+      return onWatching(f);
+    case "watch_ended": {
+      if (model.watched?.conv.id !== f.conversation) return;
+      const wasOpen = model.watchOpen;
+      model.watched = null;
+      model.watchOpen = false;
+      if (wasOpen) toast(`${f.conversation} was resolved; History has it.`);
+      return renderAll();
     }
     case "unassigned": {
       const id = f.conversation;
@@ -353,6 +387,7 @@ function handleFrame(f) {
     case "queue":
       model.queueLength = Number(f.length) || 0;
       model.queue = Array.isArray(f.entries) ? f.entries : [];
+      model.queueWindowAsked = null;
       renderControls();
       return renderQueue();
     case "overview":
@@ -392,6 +427,8 @@ function onState(f) {
   model.queue = Array.isArray(f.queue) ? f.queue : [];
   model.supervisor = Boolean(f.supervisor);
   model.overview = f.overview ?? null;
+  model.watched = f.watching ? { conv: conversationFrom(f.watching.conversation ?? {}, null), holder: f.watching.holder ?? null } : null;
+  if (!model.watched) model.watchOpen = false;
   model.upstream = { status: f.upstream ?? "connected", detail: f.upstream_detail ?? f.detail ?? "" };
   model.agents = Array.isArray(f.agents) ? f.agents : [];
   canned.setReplies(f.canned ?? []);
@@ -456,6 +493,14 @@ function flushPending(conv) {
 
 function onMessage(m, frame) {
   if (!m || m.conversation === undefined) return;
+  const watched = watchedConv(m.conversation);
+  if (watched) {
+    // Someone else's conversation a supervisor reads: no unread, no alert.
+    insertMessage(watched, m);
+    watched.waiting = frame.waiting ?? null;
+    if (readOnly()) renderTimeline();
+    return;
+  }
   let conv = model.conversations.get(m.conversation);
   if (!conv) {
     conv = conversationFrom({ id: m.conversation, opted_out: false }, null);
@@ -476,12 +521,66 @@ function onMessage(m, frame) {
  * its message and never one that moves backwards (its `moves_forward` rule).
  */
 function onStatus(f) {
-  const conv = model.conversations.get(f.conversation);
+  const conv = model.conversations.get(f.conversation) ?? watchedConv(f.conversation);
   const msg = conv?.messages.find((m) => m.seq === f.seq);
   if (!msg) return;
   msg.status = f.status;
   msg.error = f.error ?? null;
-  if (f.conversation === model.selected) renderTimeline();
+  if (conv === shownConv()) renderTimeline();
+}
+
+// ---------------------------------------------------------------- watch
+
+/** Read `id` (a supervisor, from All): the switchboard sends it as `watching`. */
+function startWatching(id) {
+  if (model.watched?.conv.id === id) {
+    model.watchOpen = true;
+    return openWatched();
+  }
+  if (!send({ type: "watch", conversation: id })) return toast("The switchboard is unreachable; try again when it is back.", "error");
+  model.watchAsked = id;
+}
+
+function onWatching(f) {
+  const info = f.conversation ?? {};
+  const id = String(info.id);
+  const same = model.watched?.conv.id === id;
+  model.watched = { conv: conversationFrom(info, null), holder: f.holder ?? null };
+  if (model.watchAsked === id) {
+    model.watchAsked = null;
+    model.watchOpen = true;
+    return openWatched();
+  }
+  // Watched again after a reconnect: shown as it was.
+  if (!same) model.watchOpen = false;
+  return renderAll();
+}
+
+/** Shows the watched conversation in the conversation pane (Mine's selection is put aside). */
+function openWatched() {
+  saveDraft();
+  model.selected = null;
+  syncLocation({ push: false });
+  $("composer-input").value = "";
+  renderAll();
+  renderMeter();
+  $("timeline").focus();
+}
+
+/** Stops reading (leaving it for a conversation of Mine, the list, or on Close). */
+function stopWatching() {
+  if (!model.watched && !model.watchOpen) return;
+  send({ type: "unwatch" });
+  model.watched = null;
+  model.watchOpen = false;
+  model.watchAsked = null;
+}
+
+/** Who holds the watched conversation now (the overview is current; the watch's start otherwise). */
+function watchedHolder() {
+  const id = model.watched?.conv.id;
+  const open = model.overview?.conversations?.find((c) => c.conversation === id);
+  return open ? open.agent ?? null : model.watched?.holder ?? null;
 }
 
 function onAck(f) {
@@ -513,6 +612,7 @@ function onError(f) {
     if (p.conversation === model.selected) renderConversation();
     return;
   }
+  if (model.watchAsked !== null && f.conversation === model.watchAsked) model.watchAsked = null;
   if (model.taking !== null && f.conversation === model.taking) {
     // Refused (someone was faster) or not sent (the switchboard is
     // unreachable): the Take button is offered again.
@@ -535,11 +635,11 @@ function onRelabel(labels, waiting) {
   if (waiting.length) renderList();
   const tl = $("timeline");
   for (const l of labels) {
-    const conv = model.conversations.get(l.conversation);
+    const conv = model.conversations.get(l.conversation) ?? watchedConv(l.conversation);
     const msg = conv?.messages.find((m) => m.seq === l.seq);
     if (!msg) continue;
     msg.time = { ...(msg.time ?? {}), label: l.label };
-    if (conv.id === model.selected) {
+    if (conv === shownConv()) {
       const node = tl.querySelector(`.msg[data-seq="${Number(l.seq)}"] time.humanized`);
       if (node) node.textContent = l.label;
     }
@@ -603,6 +703,7 @@ function sendAvailability() {
 
 function selectConversation(id, { focusComposer = false, fromHistory = false } = {}) {
   if (!model.conversations.has(id)) return;
+  stopWatching();
   saveDraft();
   model.selected = id;
   // One's own conversations are in Mine.
@@ -630,6 +731,8 @@ function saveDraft() {
 
 /** Back to the list (on a phone the list and the conversation take turns). */
 function backToList({ fromHistory = false } = {}) {
+  const watched = readOnly() ? model.watched.conv.id : null;
+  stopWatching();
   const id = model.selected;
   saveDraft();
   model.selected = null;
@@ -639,6 +742,7 @@ function backToList({ fromHistory = false } = {}) {
   renderAll();
   renderMeter();
   if (id) listItems.get(id)?._parts.button.focus();
+  else if (watched) $("all-list").querySelector(`button[data-watch="${CSS.escape(watched)}"]`)?.focus();
 }
 
 // ---------------------------------------------------------------- render
@@ -750,16 +854,18 @@ function buildListItem(id) {
   const waiting = h("span", { className: "waiting" });
   const who = h("span", { className: "preview-who" });
   const preview = h("span", { className: "preview" });
-  const unread = h("span", { className: "unread" });
+  // The count is for the eye; a screen reader hears "3 unread" instead.
+  const unread = h("span", { className: "unread", attrs: { "aria-hidden": "true" } });
+  const unreadSpoken = h("span", { className: "visually-hidden" });
   const flag = h("span", { className: "flag", text: "opted out", hidden: true });
   const button = h(
     "button",
     { type: "button", className: "conv" },
     mood,
-    h("span", { className: "conv-main" }, h("span", { className: "conv-top" }, title, waiting), h("span", { className: "conv-bottom" }, flag, who, preview, unread)),
+    h("span", { className: "conv-main" }, h("span", { className: "conv-top" }, title, waiting), h("span", { className: "conv-bottom" }, flag, who, preview, unread, unreadSpoken)),
   );
   const li = h("li", { dataset: { conversation: id } }, button);
-  li._parts = { mood, title, waiting, who, preview, unread, flag, button };
+  li._parts = { mood, title, waiting, who, preview, unread, unreadSpoken, flag, button };
   return li;
 }
 
@@ -819,12 +925,10 @@ function renderList() {
     parts.unread.textContent = unread > 0 ? String(unread) : "";
     parts.unread.hidden = unread <= 0;
     totalUnread += unread;
-    parts.button.setAttribute(
-      "aria-label",
-      [conv.id, unread ? `${unread} unread` : null, label ? `mood ${moodName(label)}` : null, since !== null ? `waiting ${waited}` : null]
-        .filter(Boolean)
-        .join(", "),
-    );
+    // The button is named by what it shows (WCAG 2.5.3, label in name):
+    // the mood's image, the number, the waiting time, the preview, and
+    // the unread count spelled out.
+    parts.unreadSpoken.textContent = unread > 0 ? `, ${unread} unread` : "";
 
     const want = prev ? prev.nextSibling : ul.firstChild;
     if (want !== li) ul.insertBefore(li, want);
@@ -844,11 +948,21 @@ function renderList() {
 }
 
 function renderConversation() {
-  const conv = selectedConv();
+  const conv = shownConv();
   const title = $("conversation-title");
   const meta = $("conversation-meta");
   const ta = $("composer-input");
-  const has = Boolean(conv);
+  // Someone else's conversation, read by a supervisor: nothing can be sent.
+  const watching = readOnly();
+  const has = Boolean(conv) && !watching;
+  document.body.dataset.watching = watching ? "true" : "false";
+  $("watch-note").hidden = !watching;
+  if (watching) {
+    const holder = watchedHolder();
+    $("watch-text").textContent = holder
+      ? `Reading ${conv.id}, held by ${holder}. Read-only: only ${holder} can reply, note, transfer or resolve.`
+      : `Reading ${conv.id}, waiting in the queue. Read-only: take it to answer.`;
+  }
   $("resolve").disabled = !has;
   $("transfer").disabled = !has;
   $("transfer-to").disabled = !has;
@@ -856,7 +970,7 @@ function renderConversation() {
   $("note-mode").disabled = !has;
   $("attach-button").disabled = !has || model.noteMode;
   ta.disabled = !has;
-  document.body.dataset.pane = has ? "conversation" : "list";
+  document.body.dataset.pane = conv ? "conversation" : "list";
   renderSendState();
   renderTransferOptions();
   if (!conv) {
@@ -873,7 +987,8 @@ function renderConversation() {
   if (conv.to) bits.push(`texting ${conv.to}`);
   meta.textContent = bits.join(" · ");
   $("opted-out").hidden = !conv.opted_out;
-  if (model.noteMode) ta.placeholder = `Private note on ${conv.id} — only agents see it`;
+  if (watching) ta.placeholder = "Read-only: this conversation is not yours";
+  else if (model.noteMode) ta.placeholder = `Private note on ${conv.id} — only agents see it`;
   else ta.placeholder = conv.opted_out ? "This customer opted out — replies will be refused" : `Reply to ${conv.id}`;
   renderTimeline();
 }
@@ -884,7 +999,7 @@ function messageStamp(item) {
 
 function renderTimeline(forceScroll = false) {
   const tl = $("timeline");
-  const conv = selectedConv();
+  const conv = shownConv();
   if (!conv) {
     tl.dataset.conversation = "";
     tl.replaceChildren(
@@ -904,7 +1019,8 @@ function renderTimeline(forceScroll = false) {
   const existing = new Map();
   for (const child of tl.children) if (child._key) existing.set(child._key, child);
 
-  const items = [...conv.messages.map((m) => ({ kind: "msg", item: m })), ...pendingFor(conv.id).map((p) => ({ kind: "pending", item: p }))];
+  const pending = readOnly() ? [] : pendingFor(conv.id);
+  const items = [...conv.messages.map((m) => ({ kind: "msg", item: m })), ...pending.map((p) => ({ kind: "pending", item: p }))];
   const keep = new Set();
   let prev = null;
   for (const { kind, item } of items) {
@@ -1257,7 +1373,9 @@ function renderQueue() {
         dataset: { take: id },
         attrs: { "aria-label": `Take ${id}, waiting ${waited}` },
       });
-      const preview = e.preview || "[attachment]";
+      // No text: a picture, or nothing new since an agent answered (a
+      // conversation returned to the queue).
+      const preview = e.preview || (e.answered ? "No new message since the last answer" : "[attachment]");
       return h(
         "li",
         { dataset: { queued: id }, className: e.opted_out ? "opted-out" : "" },
@@ -1290,7 +1408,22 @@ function renderQueue() {
   $("queue-empty").hidden = entries.length > 0;
   const more = model.queueLength - entries.length;
   $("queue-more").hidden = more <= 0;
-  $("queue-more").textContent = more > 0 ? `…and ${more} more waiting.` : "";
+  $("queue-more-text").textContent = more > 0 ? `…and ${more} more waiting.` : "";
+  // More than the switchboard lists: "Show more" widens this agent's window.
+  const next = nextWindow(entries.length, model.queueLength);
+  const button = $("queue-show-more");
+  button.hidden = next === null;
+  button.disabled = model.queueWindowAsked !== null && model.queueWindowAsked > entries.length;
+  if (next) button.textContent = `Show ${next.adds} more`;
+}
+
+/** Asks the switchboard to list more of the queue (`queue_window`). */
+function showMoreQueue() {
+  const next = nextWindow(model.queue.length, model.queueLength);
+  if (!next) return;
+  model.queueWindowAsked = next.limit;
+  send({ type: "queue_window", limit: next.limit });
+  renderQueue();
 }
 
 function takeConversation(id) {
@@ -1357,16 +1490,29 @@ function renderAllView() {
             ),
             h("span", { className: "conv-bottom" }, h("span", { className: c.agent ? "holder" : "holder holder-none", text: c.agent ? `with ${c.agent}` : "waiting for an agent" })),
           ),
-          c.agent
-            ? null
-            : h("button", {
-                type: "button",
-                className: "btn btn-small btn-primary take",
-                text: model.taking === c.conversation ? "Taking…" : "Take",
-                disabled: model.taking === c.conversation,
-                dataset: { take: c.conversation },
-                attrs: { "aria-label": `Take ${c.conversation}` },
-              }),
+          h(
+            "span",
+            { className: "row-actions" },
+            c.agent === model.agent
+              ? null
+              : h("button", {
+                  type: "button",
+                  className: "btn btn-small watch",
+                  text: "Read",
+                  dataset: { watch: c.conversation },
+                  attrs: { "aria-label": `Read ${c.conversation}`, "aria-pressed": String(readOnly() && model.watched.conv.id === c.conversation) },
+                }),
+            c.agent
+              ? null
+              : h("button", {
+                  type: "button",
+                  className: "btn btn-small btn-primary take",
+                  text: model.taking === c.conversation ? "Taking…" : "Take",
+                  disabled: model.taking === c.conversation,
+                  dataset: { take: c.conversation },
+                  attrs: { "aria-label": `Take ${c.conversation}` },
+                }),
+          ),
         ),
       ),
     ),
@@ -1735,6 +1881,7 @@ function wire() {
     }
   });
   $("reconnect-now").addEventListener("click", reconnectNow);
+  $("queue-show-more").addEventListener("click", showMoreQueue);
 
   for (const tab of document.querySelectorAll(".view-tab")) {
     tab.addEventListener("click", (ev) => {
@@ -1746,8 +1893,11 @@ function wire() {
     list.addEventListener("click", (ev) => {
       const button = ev.target.closest("button[data-take]");
       if (button) takeConversation(button.dataset.take);
+      const read = ev.target.closest("button[data-watch]");
+      if (read) startWatching(read.dataset.watch);
     });
   }
+  $("watch-close").addEventListener("click", () => backToList());
   // ↑ / ↓ move between the Take buttons, as between conversations in Mine.
   $("queue-list").addEventListener("keydown", (ev) => {
     if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;

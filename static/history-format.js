@@ -3,6 +3,7 @@
 // these only say which listing to ask for and how to show its rows.
 
 import { exactTime } from "./format.js";
+import { eventText } from "./timeline.js";
 
 /** The agent UI's URL for a listing: `search`, `resolved`, `customer`, `messages`. */
 export function historyUrl(kind, { q, mine, after, number, from, upto, limit } = {}) {
@@ -62,4 +63,24 @@ export function hitSummary(m, time = exactTime) {
 export function hitWindow(m, around = 20) {
   const seq = Number(m.seq) || 1;
   return { from: Math.max(0, seq - around), upto: seq + around };
+}
+
+/**
+ * How the viewer shows one stored message: its kind (`inbound`, `outbound`,
+ * `note`, `event`: the class `history-<kind>`), who and when, and its text.
+ * A private note and a timeline event must not read like a text the
+ * customer got.
+ */
+export function viewerLine(m, time = exactTime) {
+  const at = time(m.at_ms);
+  switch (m.direction) {
+    case "inbound":
+      return { kind: "inbound", meta: `Customer · ${at}`, text: m.body };
+    case "note":
+      return { kind: "note", meta: `Private note by ${m.agent ?? "an agent"} · ${at}`, text: m.body };
+    case "event":
+      return { kind: "event", meta: `${eventText(m.event)} · ${at}`, text: m.body };
+    default:
+      return { kind: "outbound", meta: `${m.agent ?? "Automatic"} · ${at}`, text: m.body };
+  }
 }

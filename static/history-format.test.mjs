@@ -1,7 +1,7 @@
 // Run with: node --test static/
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { countText, historyUrl, hitSummary, hitWindow, pastSummary } from "./history-format.js";
+import { countText, historyUrl, hitSummary, hitWindow, pastSummary, viewerLine } from "./history-format.js";
 
 const time = (ms) => `t${ms}`;
 
@@ -28,4 +28,14 @@ test("a hit names its writer and opens around itself", () => {
   assert.equal(hitSummary({ direction: "outbound", agent: "bob", conversation: "+1", at_ms: 5 }, time), "bob → +1 · t5");
   assert.deepEqual(hitWindow({ seq: 3 }), { from: 0, upto: 23 });
   assert.deepEqual(hitWindow({ seq: 50 }, 10), { from: 40, upto: 60 });
+});
+
+test("the viewer tells texts, private notes and timeline events apart", () => {
+  assert.deepEqual(viewerLine({ direction: "inbound", body: "hi", at_ms: 1 }, time), { kind: "inbound", meta: "Customer · t1", text: "hi" });
+  assert.deepEqual(viewerLine({ direction: "outbound", agent: "alice", body: "hello", at_ms: 2 }, time), { kind: "outbound", meta: "alice · t2", text: "hello" });
+  assert.deepEqual(viewerLine({ direction: "note", agent: "alice", body: "refund due", at_ms: 3 }, time), { kind: "note", meta: "Private note by alice · t3", text: "refund due" });
+  assert.deepEqual(
+    viewerLine({ direction: "event", agent: "alice", event: { kind: "transferred", from: "alice" }, body: "follow up", at_ms: 4 }, time),
+    { kind: "event", meta: "Returned to the queue by alice · t4", text: "follow up" },
+  );
 });

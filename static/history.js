@@ -9,8 +9,7 @@
 // sends it and opens the conversation when the switchboard assigns it.
 // The page tells this module which conversation is open with `sb:open`.
 
-import { countText, historyUrl, hitSummary, hitWindow, pastSummary } from "./history-format.js";
-import { exactTime } from "./format.js";
+import { countText, historyUrl, hitSummary, hitWindow, pastSummary, viewerLine } from "./history-format.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 20;
@@ -160,14 +159,15 @@ async function view(number, from, upto) {
     const items = Array.isArray(page.items) ? page.items : [];
     $("history-viewer-meta").textContent = countText(items.length);
     ol.append(
-      ...items.map((m) =>
-        el(
+      ...items.map((m) => {
+        const line = viewerLine(m);
+        return el(
           "li",
-          { class: `history-message history-${m.direction === "inbound" ? "inbound" : "outbound"}` },
-          el("span", { class: "history-meta" }, `${m.direction === "inbound" ? "Customer" : m.agent ?? "Automatic"} · ${exactTime(m.at_ms)}`),
-          el("p", {}, m.body),
-        ),
-      ),
+          { class: `history-message history-${line.kind}` },
+          el("span", { class: "history-meta" }, line.meta),
+          line.text ? el("p", {}, line.text) : "",
+        );
+      }),
     );
     $("history-reopen").focus();
   } catch (e) {

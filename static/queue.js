@@ -3,6 +3,24 @@
 // figures. What is shown comes from the agent UI server (waiting labels,
 // moods); these only arrange it.
 
+/** How many more waiting customers one "Show more" lists (the switchboard's QUEUE_LIST_LIMIT). */
+export const QUEUE_PAGE = 50;
+/** The most a Queue view lists (the switchboard's QUEUE_WINDOW_MAX). */
+export const QUEUE_WINDOW_MAX = 1000;
+
+/**
+ * "Show more" in the Queue view: with `listed` of `length` waiting shown,
+ * the `queue_window` limit to ask for and how many that adds, or null when
+ * everyone is listed or the window is at its most.
+ */
+export function nextWindow(listed, length) {
+  const shown = Math.max(0, Number(listed) || 0);
+  const waiting = Math.max(0, Number(length) || 0);
+  if (shown >= waiting || shown >= QUEUE_WINDOW_MAX) return null;
+  const limit = Math.min(QUEUE_WINDOW_MAX, shown + QUEUE_PAGE);
+  return { limit, adds: Math.min(limit, waiting) - shown };
+}
+
 /** "5 minutes ago" → "5 minutes": how long, next to the clock icon. */
 export function waitedFor(label) {
   return String(label ?? "").replace(/ ago$/, "");

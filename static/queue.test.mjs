@@ -1,7 +1,7 @@
 // Run with: node --test static/
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { liveSummary, sortQueue, waitedFor } from "./queue.js";
+import { QUEUE_WINDOW_MAX, liveSummary, nextWindow, sortQueue, waitedFor } from "./queue.js";
 
 test("the longest waiting customer is listed first, ties by number", () => {
   const entries = [
@@ -35,4 +35,14 @@ test("the live panel counts agents online and available and their load", () => {
   });
   assert.deepEqual(summary, { queueLength: 2, longestWait: "3 minutes", online: 2, available: 1, load: 3, capacity: 4 });
   assert.deepEqual(liveSummary(null), { queueLength: 0, longestWait: null, online: 0, available: 0, load: 0, capacity: 0 });
+});
+
+test("Show more asks for 50 more, up to everyone waiting and at most the window's maximum", () => {
+  assert.deepEqual(nextWindow(50, 60), { limit: 100, adds: 10 });
+  assert.deepEqual(nextWindow(50, 500), { limit: 100, adds: 50 });
+  assert.deepEqual(nextWindow(100, 101), { limit: 150, adds: 1 });
+  assert.equal(nextWindow(60, 60), null, "everyone is listed");
+  assert.equal(nextWindow(0, 0), null);
+  assert.equal(nextWindow(QUEUE_WINDOW_MAX, 5000), null, "the window is at its most");
+  assert.deepEqual(nextWindow(980, 5000), { limit: QUEUE_WINDOW_MAX, adds: 20 });
 });

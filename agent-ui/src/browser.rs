@@ -95,6 +95,10 @@ pub struct QueueEntryView {
     pub waiting: Waiting,
     /// That first unanswered message.
     pub preview: String,
+    /// The customer has no unanswered message: an agent answered last (a
+    /// conversation returned to the queue), so `preview` is empty and
+    /// there is no mood to read.
+    pub answered: bool,
     /// The worst mood among the customer's newest unanswered messages.
     pub mood: Label,
     pub opted_out: bool,
@@ -143,6 +147,20 @@ pub struct Snapshot {
     pub supervisor: bool,
     /// The supervisor's overview; `null` for others (and until it arrives).
     pub overview: Option<OverviewView>,
+    /// The conversation a supervisor reads without holding it (`watch`), or
+    /// `null`.
+    pub watching: Option<WatchedView>,
+}
+
+/// A conversation a supervisor reads without holding it (`watching`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WatchedView {
+    /// As a held one is shown (`unread` is always 0: reading it is not
+    /// answering it).
+    pub conversation: ConversationView,
+    /// Who holds it when the watch began; `null` while it waits. The
+    /// overview says who holds it now.
+    pub holder: Option<String>,
 }
 
 /// A humanized message time that changed.
@@ -179,6 +197,8 @@ pub enum BrowserErrorCode {
     NotSupervisor,
     /// `reopen` of a conversation that is not resolved.
     ReopenRejected,
+    /// `watch` of a conversation that is not open (or is the agent's own).
+    NotOpen,
     /// The switchboard is unreachable (or could not store it): retry.
     Unavailable,
     /// A canned reply could not be saved or deleted (the message says why).
@@ -203,6 +223,7 @@ impl From<ErrorCode> for BrowserErrorCode {
             ErrorCode::Superseded => Self::Superseded,
             ErrorCode::NotQueued => Self::NotQueued,
             ErrorCode::NotSupervisor => Self::NotSupervisor,
+            ErrorCode::NotOpen => Self::NotOpen,
             // Fatal connection-level codes become a reconnect; if one is ever shown,
             // "try again" is what it means to the agent.
             ErrorCode::SlowConsumer
@@ -260,6 +281,14 @@ pub enum BrowserFrame {
         entries: Vec<QueueEntryView>,
     },
     Overview(OverviewView),
+    /// A supervisor's `watch` began (or began again after a reconnect): the
+    /// conversation with every message. Its new messages, statuses and
+    /// opt-out changes come as `message`, `status` and `opt_out` frames.
+    Watching(WatchedView),
+    /// The watched conversation was resolved: the watch is over.
+    WatchEnded {
+        conversation: ConversationId,
+    },
     Presence {
         agents: Vec<AgentPresence>,
     },
@@ -368,6 +397,16 @@ pub enum BrowserCommand {
     },
     /// Open the All view: supervisors get the overview, others a refusal.
     Supervise {},
+    /// List more of the queue (the Queue view's "Show more").
+    QueueWindow {
+        limit: usize,
+    },
+    /// Read a conversation someone else holds (a supervisor, from All).
+    Watch {
+        conversation: ConversationId,
+    },
+    /// Stop reading it.
+    Unwatch {},
     /// The agent has seen `conversation` up to `seq` in some tab.
     Read {
         conversation: ConversationId,
@@ -538,6 +577,13 @@ pub fn parse_command(text: &str) -> Result<Parsed, Refusal> {
             ClientFrame::Take { conversation }
         }
         BrowserCommand::Supervise {} => ClientFrame::Supervise,
+        // The switchboard clamps it to its bounds.
+        BrowserCommand::QueueWindow { limit } => ClientFrame::QueueWindow { limit },
+        BrowserCommand::Watch { conversation } => {
+            check_conversation(&conversation)?;
+            ClientFrame::Watch { conversation }
+        }
+        BrowserCommand::Unwatch {} => ClientFrame::Unwatch,
         BrowserCommand::Note {
             conversation,
             client_id,
@@ -639,6 +685,21 @@ mod tests {
             parse_command(r#"{"type":"supervise"}"#),
             Ok(Parsed::Upstream(ClientFrame::Supervise))
         );
+        assert_eq!(
+            parse_command(r#"{"type":"queue_window","limit":100}"#),
+            Ok(Parsed::Upstream(ClientFrame::QueueWindow { limit: 100 }))
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"watch","conversation":"+15550001"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Watch {
+                conversation: "+15550001".into()
+            }))
+        );
+        assert_eq!(
+            parse_command(r#"{"type":"unwatch"}"#),
+            Ok(Parsed::Upstream(ClientFrame::Unwatch))
+        );
+        assert!(parse_command(r#"{"type":"watch","conversation":""}"#).is_err());
         assert_eq!(
             parse_command(
                 r#"{"type":"transfer","conversation":"+1","to":"bob","note":"wants a refund"}"#

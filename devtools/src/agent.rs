@@ -463,6 +463,9 @@ fn show(frame: &ServerFrame, current: &mut Option<String>) {
         | ServerFrame::Ack { .. }
         | ServerFrame::Pong { .. }
         | ServerFrame::Overview { .. }
+        // The terminal agent never asks to watch.
+        | ServerFrame::Watching { .. }
+        | ServerFrame::WatchEnded { .. }
         | ServerFrame::Canned { .. } => {}
     }
 }

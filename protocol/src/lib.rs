@@ -249,6 +249,10 @@ pub struct AgentPresence {
 /// longest waiting); `length` always counts them all.
 pub const QUEUE_LIST_LIMIT: usize = 50;
 
+/// The most waiting conversations one connection may ask to have listed
+/// (`queue_window`): the Queue view's "Show more" stops there.
+pub const QUEUE_WINDOW_MAX: usize = 1000;
+
 /// At most this many of a waiting customer's messages are listed in
 /// [`QueueEntry::recent`].
 pub const QUEUE_RECENT_MESSAGES: usize = 5;
@@ -381,6 +385,23 @@ pub enum ClientFrame {
     /// connection lives. Supervisors only (`welcome.supervisor`); anyone
     /// else gets `not_supervisor`.
     Supervise,
+    /// List up to `limit` waiting conversations (the longest waiting) in
+    /// this connection's `queue` frames instead of [`QUEUE_LIST_LIMIT`]:
+    /// the Queue view's "Show more". Clamped to
+    /// `QUEUE_LIST_LIMIT..=QUEUE_WINDOW_MAX`; answered at once with a
+    /// `queue` frame (when anyone waits); lasts as long as the connection.
+    QueueWindow { limit: usize },
+    /// Read an open conversation someone else holds (or that waits in the
+    /// queue), live and read-only: a `watching` frame with its whole
+    /// history now, then its new messages (`message`), statuses and
+    /// opt-out changes, until `unwatch`, another `watch`, or the
+    /// conversation is resolved (`watch_ended`). One conversation per
+    /// connection. Supervisors only (`not_supervisor`); a conversation that
+    /// is not open is refused with `not_open` (read it in the history). A
+    /// conversation this agent holds or takes is theirs: no watch.
+    Watch { conversation: ConversationId },
+    /// Stop watching (nothing is answered).
+    Unwatch,
     /// Creates or edits a canned reply. `replaces` names the keyword being
     /// edited when it changes (a rename); omitted, a reply with `keyword`
     /// is replaced or created. Every connected agent is sent the new list
@@ -472,6 +493,19 @@ pub enum ServerFrame {
         /// Every configured agent, sorted by name.
         agents: Vec<AgentLoad>,
     },
+    /// Answer to `watch`: the conversation as it is, with every message
+    /// (notes and timeline events included), in seq order. Its later
+    /// messages come as `message` frames, like a held conversation's.
+    Watching {
+        conversation: ConversationInfo,
+        /// Who holds it; absent while it waits in the queue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder: Option<String>,
+        history: Vec<Message>,
+    },
+    /// The watched conversation is no longer open (it was resolved): the
+    /// watch is over; the history has it.
+    WatchEnded { conversation: ConversationId },
     /// What this agent declared changed on another of its connections (an
     /// `availability` frame, or a `hello` with other settings): every
     /// connection of the agent shows the same. The connection that declared
@@ -539,6 +573,9 @@ pub enum ErrorCode {
     /// `reopen` of a conversation that is not resolved (waiting in the
     /// queue, held by someone, or unknown).
     ReopenRejected,
+    /// `watch` of a conversation that is not open (resolved or unknown), or
+    /// that this agent holds.
+    NotOpen,
 }
 
 /// A frame on the wire: the version plus the frame's own fields.
@@ -697,6 +734,17 @@ mod tests {
         );
         let f: ClientFrame = decode(r#"{"type":"supervise"}"#).unwrap();
         assert_eq!(f, ClientFrame::Supervise);
+        let f: ClientFrame = decode(r#"{"type":"queue_window","limit":100}"#).unwrap();
+        assert_eq!(f, ClientFrame::QueueWindow { limit: 100 });
+        let f: ClientFrame = decode(r#"{"type":"watch","conversation":"+1555"}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Watch {
+                conversation: "+1555".into()
+            }
+        );
+        let f: ClientFrame = decode(r#"{"type":"unwatch"}"#).unwrap();
+        assert_eq!(f, ClientFrame::Unwatch);
         let refused = encode(&ServerFrame::Error {
             code: ErrorCode::NotQueued,
             message: String::new(),

@@ -28,15 +28,22 @@ _browser_fail() {
     return 1
 }
 
-# The installed playwright-core matches the version package.json pins.
+# Every dependency package.json pins (playwright-core, axe-core) is
+# installed at that version.
 _browser_deps_ready() {
     local dir="$1"
     [[ -f "$dir/node_modules/playwright-core/package.json" ]] || return 1
     node -e '
         const [dir] = process.argv.slice(1);
-        const want = require(dir + "/package.json").dependencies["playwright-core"];
-        const have = require(dir + "/node_modules/playwright-core/package.json").version;
-        process.exit(want === have ? 0 : 1);
+        const deps = require(dir + "/package.json").dependencies;
+        const ok = Object.entries(deps).every(([name, want]) => {
+            try {
+                return require(dir + "/node_modules/" + name + "/package.json").version === want;
+            } catch {
+                return false;
+            }
+        });
+        process.exit(ok ? 0 : 1);
     ' "$dir" 2>/dev/null
 }
 
@@ -69,7 +76,7 @@ browser_install() {
             return 1
         fi
         rm -f "$log"
-        _browser_deps_ready "$dir" || { _browser_fail "playwright-core in $dir does not match package.json"; return 1; }
+        _browser_deps_ready "$dir" || { _browser_fail "the packages in $dir/node_modules do not match package.json"; return 1; }
     fi
 }
 

@@ -7,7 +7,9 @@ use crate::common;
 use common::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use switchboard_protocol::{ClientFrame, ErrorCode, ServerFrame, UnassignReason};
+use switchboard_protocol::{
+    ClientFrame, Direction, ErrorCode, ServerFrame, UnassignReason, QUEUE_LIST_LIMIT,
+};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -774,4 +776,211 @@ async fn only_a_supervisor_is_given_the_overview() {
         .frames
         .iter()
         .any(|f| matches!(f, ServerFrame::Overview { .. })));
+}
+
+#[tokio::test]
+async fn a_supervisor_reads_a_conversation_another_agent_holds_live() {
+    let sb = Switchboard::start_in_process(Options {
+        extra_env: vec![("SUPERVISORS".into(), "carol".into())],
+        ..Options::default()
+    })
+    .await;
+    let mut alice = sb.agent_with("alice", 1).await;
+    let mut carol = Agent::connect(&sb, "carol", BTreeMap::new(), Some(false), Some(1)).await;
+    let mut bob = Agent::connect(&sb, "bob", BTreeMap::new(), Some(false), Some(1)).await;
+    let customer = number(80);
+    sb.text(&customer, "my parcel is lost").await;
+    alice
+        .until(TAKE_WAIT, "the customer", |a| {
+            a.assigned.contains(&customer)
+        })
+        .await;
+    alice
+        .send(&ClientFrame::Reply {
+            conversation: customer.clone(),
+            client_id: "r1".into(),
+            body: "Let me look.".into(),
+        })
+        .await;
+    alice
+        .send(&ClientFrame::Note {
+            conversation: customer.clone(),
+            client_id: "n1".into(),
+            body: "courier says Tuesday".into(),
+        })
+        .await;
+    alice
+        .until(TAKE_WAIT, "reply and note stored", |a| {
+            a.timeline(&customer).len() == 3
+        })
+        .await;
+
+    // Not a supervisor: refused, and shown nothing.
+    bob.send(&ClientFrame::Watch {
+        conversation: customer.clone(),
+    })
+    .await;
+    bob.until(TAKE_WAIT, "the refusal", |a| {
+        a.frames.iter().any(|f| {
+            matches!(f, ServerFrame::Error { code: ErrorCode::NotSupervisor, conversation: Some(c), .. } if *c == customer)
+        })
+    })
+    .await;
+
+    // The supervisor reads all of it: texts, the reply and the private note.
+    carol
+        .send(&ClientFrame::Watch {
+            conversation: customer.clone(),
+        })
+        .await;
+    carol
+        .until(TAKE_WAIT, "the conversation so far", |a| {
+            a.frames.iter().any(|f| {
+                matches!(f, ServerFrame::Watching { conversation, holder: Some(h), .. }
+                    if conversation.id == customer && h == "alice")
+            })
+        })
+        .await;
+    assert_eq!(
+        carol.timeline(&customer),
+        [
+            "my parcel is lost",
+            "Let me look.",
+            "note by alice: courier says Tuesday"
+        ]
+    );
+    assert_eq!(
+        carol.messages[&customer][2].direction,
+        Direction::Note,
+        "the note is shown as a note"
+    );
+    // Live: the customer's next text reaches both, and it is still alice's.
+    sb.text(&customer, "any news?").await;
+    carol
+        .until(TAKE_WAIT, "the next text, live", |a| {
+            a.bodies(&customer).last().map(String::as_str) == Some("any news?")
+        })
+        .await;
+    alice
+        .send(&ClientFrame::Reply {
+            conversation: customer.clone(),
+            client_id: "r2".into(),
+            body: "Tuesday, sorry!".into(),
+        })
+        .await;
+    carol
+        .until(TAKE_WAIT, "alice's reply, live", |a| {
+            a.bodies(&customer).last().map(String::as_str) == Some("Tuesday, sorry!")
+        })
+        .await;
+    let seqs: Vec<u64> = carol.messages[&customer].iter().map(|m| m.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=5).collect::<Vec<_>>(),
+        "each message once, in order"
+    );
+    assert!(
+        !carol.assigned.contains(&customer),
+        "reading is not holding"
+    );
+
+    // Resolved: the watch ends.
+    alice
+        .send(&ClientFrame::Resolve {
+            conversation: customer.clone(),
+        })
+        .await;
+    carol
+        .until(TAKE_WAIT, "the end of the watch", |a| {
+            a.frames.iter().any(|f| {
+                matches!(f, ServerFrame::WatchEnded { conversation } if *conversation == customer)
+            })
+        })
+        .await;
+    // A conversation that is not open is refused.
+    carol
+        .send(&ClientFrame::Watch {
+            conversation: customer.clone(),
+        })
+        .await;
+    carol
+        .until(TAKE_WAIT, "not open", |a| {
+            a.frames.iter().any(|f| {
+                matches!(f, ServerFrame::Error { code: ErrorCode::NotOpen, conversation: Some(c), .. } if *c == customer)
+            })
+        })
+        .await;
+    // Bob, refused, never got a `watching` (barrier: his own customer's
+    // text; alice steps away so the customer waits for bob to take them).
+    alice
+        .send(&ClientFrame::Availability {
+            available: false,
+            capacity: 1,
+        })
+        .await;
+    alice
+        .until(TAKE_WAIT, "away confirmed", |a| {
+            a.frames.iter().any(|f| matches!(f, ServerFrame::Presence { agents } if agents.iter().any(|p| p.name == "alice" && !p.available)))
+        })
+        .await;
+    let mine = number(81);
+    sb.text(&mine, "hello").await;
+    bob.until(TAKE_WAIT, "his customer waiting", |a| {
+        latest_queue(a).is_some_and(|(_, entries)| entries.iter().any(|(c, _)| *c == mine))
+    })
+    .await;
+    bob.send(&ClientFrame::Take {
+        conversation: mine.clone(),
+    })
+    .await;
+    bob.until(TAKE_WAIT, "his own customer", |a| {
+        a.assigned.contains(&mine)
+    })
+    .await;
+    sb.barrier(&mut bob, &mine).await;
+    assert!(!bob
+        .frames
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Watching { .. })));
+    assert!(bob.bodies(&customer).is_empty());
+}
+
+#[tokio::test]
+async fn more_than_fifty_waiting_are_all_listed_and_taken_with_a_wider_window() {
+    let sb = Switchboard::start_in_process(Options::default()).await;
+    let mut alice = Agent::connect(&sb, "alice", BTreeMap::new(), Some(false), Some(1)).await;
+    let waiting = QUEUE_LIST_LIMIT + 10;
+    for i in 0..waiting {
+        sb.text(&number(100 + i), &format!("customer {i}")).await;
+    }
+    let listed = |a: &Agent| latest_queue(a).map(|(length, entries)| (length, entries.len()));
+    alice
+        .until(TAKE_WAIT, "the first 50 of 60 listed", |a| {
+            listed(a) == Some((waiting, QUEUE_LIST_LIMIT))
+        })
+        .await;
+    alice.send(&ClientFrame::QueueWindow { limit: 100 }).await;
+    alice
+        .until(TAKE_WAIT, "all 60 listed", |a| {
+            listed(a) == Some((waiting, waiting))
+        })
+        .await;
+    let (_, entries) = latest_queue(&alice).expect("a queue frame");
+    let last = number(100 + waiting - 1);
+    assert_eq!(entries.last().map(|e| e.0.clone()), Some(last.clone()));
+    assert_eq!(
+        entries.last().map(|e| e.1.clone()),
+        Some(format!("customer {}", waiting - 1))
+    );
+    // The one waiting shortest, beyond the first 50, can be taken.
+    alice
+        .send(&ClientFrame::Take {
+            conversation: last.clone(),
+        })
+        .await;
+    alice
+        .until(TAKE_WAIT, "the last customer taken", |a| {
+            a.assigned.contains(&last) && listed(a) == Some((waiting - 1, waiting - 1))
+        })
+        .await;
 }

@@ -167,6 +167,7 @@ fn queue_view(entry: &QueueEntry, mood: Label, now_ms: u64) -> QueueEntryView {
         conversation: entry.conversation.clone(),
         waiting: waiting(entry.waiting_since_ms, now_ms),
         preview: entry.preview.clone(),
+        answered: entry.recent.is_empty(),
         mood,
         opted_out: entry.opted_out,
     }

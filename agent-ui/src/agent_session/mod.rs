@@ -66,6 +66,7 @@ enum Command {
     Forward(ClientFrame),
     /// The agent read a conversation up to a seq (a browser's `read`).
     Read(String, Seq),
+    /// May the agent read this conversation's media (held, or watched)?
     Holds(String, oneshot::Sender<bool>),
     Password(String),
     Close,
@@ -101,7 +102,8 @@ impl AgentHandle {
         live
     }
 
-    /// Whether the agent holds `conversation` now (false if the session ended).
+    /// Whether the agent may read `conversation`'s media now: they hold it,
+    /// or (a supervisor) watch it (false if the session ended).
     pub async fn holds(&self, conversation: &str) -> bool {
         let (tx, rx) = oneshot::channel();
         if self

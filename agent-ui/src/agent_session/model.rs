@@ -20,13 +20,13 @@ use std::collections::BTreeMap;
 
 use switchboard_protocol::{
     AgentPresence, CannedReply, ConversationId, ConversationInfo, DeliveryStatus, Direction,
-    Message, Seq, ServerFrame,
+    ErrorCode, Message, Seq, ServerFrame,
 };
 
 use super::lists::Lists;
 use crate::browser::{
     BrowserFrame, ConversationView, EnrichedMessage, Relabel, Snapshot, UpstreamStatus, Waiting,
-    WaitingRelabel,
+    WaitingRelabel, WatchedView,
 };
 use crate::enrich;
 
@@ -152,6 +152,9 @@ pub struct AgentModel {
     conversations: Vec<Conversation>,
     /// The team's canned replies, as the switchboard last sent them.
     canned: Vec<CannedReply>,
+    /// The conversation a supervisor reads without holding it (`watch`),
+    /// with who held it when the watch began.
+    watched: Option<(Conversation, Option<String>)>,
     /// No label changes before this (epoch ms); may be early, never late.
     earliest_due: Option<u64>,
 }
@@ -169,8 +172,49 @@ impl AgentModel {
             agents: Vec::new(),
             conversations: Vec::new(),
             canned: Vec::new(),
+            watched: None,
             earliest_due: None,
         }
+    }
+
+    /// The conversation being watched, if any: asked for again after a
+    /// reconnect (a new upstream session watches nothing).
+    pub fn watched_id(&self) -> Option<&str> {
+        self.watched.as_ref().map(|(c, _)| c.info.id.as_str())
+    }
+
+    /// Whether the agent may read `conversation`'s media (`/files`): one
+    /// they hold, or the one they watch — a supervisor's `watch` the
+    /// switchboard accepted (it sent `watching`), so its pictures show too.
+    pub fn may_read_media(&self, conversation: &str) -> bool {
+        self.holds(conversation) || self.watched_id() == Some(conversation)
+    }
+
+    /// The page stopped reading (`unwatch`): nothing is watched, and
+    /// nothing is asked for again after a reconnect.
+    pub fn unwatch(&mut self) {
+        self.watched = None;
+    }
+
+    fn watched_view(&mut self, now_ms: u64) -> Option<WatchedView> {
+        let (conversation, holder) = self.watched.as_mut()?;
+        let mut view = conversation.view(now_ms);
+        view.unread = 0;
+        Some(WatchedView {
+            conversation: view,
+            holder: holder.clone(),
+        })
+    }
+
+    /// A held conversation, or else the watched one.
+    fn find_shown(&mut self, id: &str) -> Option<&mut Conversation> {
+        if let Some(i) = self.conversations.iter().position(|c| c.info.id == id) {
+            return self.conversations.get_mut(i);
+        }
+        self.watched
+            .as_mut()
+            .map(|(c, _)| c)
+            .filter(|c| c.info.id == id)
     }
 
     fn note_due(&mut self, due: Option<u64>) {
@@ -225,6 +269,7 @@ impl AgentModel {
             queue: self.lists.queue_entries(),
             supervisor: self.supervisor,
             overview: self.lists.overview_view(),
+            watching: self.watched_view(now_ms),
         })
     }
 
@@ -268,6 +313,10 @@ impl AgentModel {
                 history,
                 ..
             } => {
+                // Held now (taken, or handed over): no longer watched.
+                if self.watched_id() == Some(conversation.id.as_str()) {
+                    self.watched = None;
+                }
                 let index = match self
                     .conversations
                     .iter()
@@ -290,7 +339,9 @@ impl AgentModel {
                 vec![BrowserFrame::Assigned { conversation: view }]
             }
             ServerFrame::Message { message } => {
-                let Some(entry) = self.find(&message.conversation) else {
+                let watched = self.watched_id() == Some(message.conversation.as_str())
+                    && !self.holds(&message.conversation);
+                let Some(entry) = self.find_shown(&message.conversation) else {
                     tracing::warn!(
                         conversation = %message.conversation,
                         seq = message.seq,
@@ -309,7 +360,8 @@ impl AgentModel {
                 let due = entry.extend(vec![message], now_ms);
                 let waiting = entry.waiting(now_ms);
                 let shown = entry.messages.last().cloned();
-                let unread = entry.unread();
+                // Reading someone else's conversation is not answering it.
+                let unread = if watched { 0 } else { entry.unread() };
                 self.note_due(due);
                 self.note_due(waiting.as_ref().map(|w| due_of(w.since_ms, now_ms)));
                 shown
@@ -328,7 +380,7 @@ impl AgentModel {
                 error,
             } => {
                 let Some(message) = self
-                    .find(&conversation)
+                    .find_shown(&conversation)
                     .and_then(|c| c.messages.iter_mut().find(|m| m.message.seq == seq))
                 else {
                     return Vec::new();
@@ -351,7 +403,7 @@ impl AgentModel {
             ServerFrame::OptOut {
                 conversation,
                 opted_out,
-            } => match self.find(&conversation) {
+            } => match self.find_shown(&conversation) {
                 Some(c) if c.info.opted_out != opted_out => {
                     c.info.opted_out = opted_out;
                     let waiting = c.waiting(now_ms);
@@ -406,6 +458,27 @@ impl AgentModel {
                 available,
                 capacity,
             } => vec![self.set_availability(available, capacity)],
+            ServerFrame::Watching {
+                conversation,
+                holder,
+                history,
+            } => {
+                let mut entry = Conversation::new(conversation);
+                let due = entry.extend(history, now_ms);
+                self.note_due(due);
+                self.watched = Some((entry, holder));
+                self.watched_view(now_ms)
+                    .map(BrowserFrame::Watching)
+                    .into_iter()
+                    .collect()
+            }
+            ServerFrame::WatchEnded { conversation } => {
+                if self.watched_id() != Some(conversation.as_str()) {
+                    return Vec::new();
+                }
+                self.watched = None;
+                vec![BrowserFrame::WatchEnded { conversation }]
+            }
             ServerFrame::Pong { .. } => Vec::new(),
             ServerFrame::Canned { replies } => {
                 self.canned = replies.clone();
@@ -417,12 +490,27 @@ impl AgentModel {
                 client_id,
                 conversation,
                 ..
-            } => vec![BrowserFrame::Error {
-                code: code.into(),
-                message,
-                client_id,
-                conversation,
-            }],
+            } => {
+                let mut frames = Vec::new();
+                // A watch asked for again after a reconnect, of a conversation
+                // resolved meanwhile: the watch is over.
+                if code == ErrorCode::NotOpen && conversation.is_some() {
+                    if let Some(id) = conversation
+                        .clone()
+                        .filter(|c| self.watched_id() == Some(c))
+                    {
+                        self.watched = None;
+                        frames.push(BrowserFrame::WatchEnded { conversation: id });
+                    }
+                }
+                frames.push(BrowserFrame::Error {
+                    code: code.into(),
+                    message,
+                    client_id,
+                    conversation,
+                });
+                frames
+            }
         }
     }
 
@@ -477,7 +565,9 @@ impl AgentModel {
         let mut waiting = Vec::new();
         let mut earliest = None::<u64>;
         let mut note = |due: u64| earliest = Some(earliest.map_or(due, |e: u64| e.min(due)));
-        for c in &mut self.conversations {
+        // The watched conversation's labels run like a held one's.
+        let watched = self.watched.as_mut().map(|(c, _)| c);
+        for c in self.conversations.iter_mut().chain(watched) {
             for (m, due) in c.messages.iter_mut().zip(c.due.iter_mut()) {
                 if *due <= now_ms {
                     let label = enrich::label(m.message.at_ms, now_ms);
@@ -619,6 +709,91 @@ mod tests {
             later.iter().any(|f| matches!(f, BrowserFrame::Queue { entries, .. } if entries[0].waiting.label == "3 minutes ago")),
             "{later:?}"
         );
+    }
+
+    #[test]
+    fn a_watched_conversation_is_shown_apart_and_ends_when_resolved_or_taken() {
+        let mut model = AgentModel::new("bob");
+        let out = model.apply(
+            ServerFrame::Watching {
+                conversation: info(),
+                holder: Some("alice".into()),
+                history: vec![msg(1, Direction::Inbound, "where is it?", NOW)],
+            },
+            NOW,
+        );
+        assert!(
+            matches!(&out[..], [BrowserFrame::Watching(w)] if w.holder.as_deref() == Some("alice")
+                && w.conversation.unread == 0 && w.conversation.messages.len() == 1),
+            "{out:?}"
+        );
+        assert!(!model.holds(C), "reading is not holding");
+        assert!(
+            model.may_read_media(C),
+            "a watched conversation's pictures show"
+        );
+        assert!(!model.may_read_media("+15550002"));
+        assert_eq!(model.resume().len(), 0, "nothing to resume as held");
+        assert_eq!(model.watched_id(), Some(C));
+        // A new message of it: shown once, with no unread count.
+        let next = msg(2, Direction::Inbound, "hello??", NOW);
+        let out = model.apply(
+            ServerFrame::Message {
+                message: next.clone(),
+            },
+            NOW,
+        );
+        assert!(
+            matches!(&out[..], [BrowserFrame::Message { unread: 0, .. }]),
+            "{out:?}"
+        );
+        assert!(model
+            .apply(ServerFrame::Message { message: next }, NOW)
+            .is_empty());
+        let BrowserFrame::State(snapshot) = model.snapshot(NOW) else {
+            panic!("not a state frame");
+        };
+        assert!(snapshot.conversations.is_empty());
+        assert_eq!(
+            snapshot.watching.map(|w| w.conversation.messages.len()),
+            Some(2)
+        );
+        // The page stops reading and starts again.
+        model.unwatch();
+        assert_eq!(model.watched_id(), None);
+        assert!(!model.may_read_media(C), "not after the watch");
+        model.apply(
+            ServerFrame::Watching {
+                conversation: info(),
+                holder: Some("alice".into()),
+                history: vec![msg(1, Direction::Inbound, "where is it?", NOW)],
+            },
+            NOW,
+        );
+        // Resolved: over.
+        let out = model.apply(
+            ServerFrame::WatchEnded {
+                conversation: C.into(),
+            },
+            NOW,
+        );
+        assert!(matches!(&out[..], [BrowserFrame::WatchEnded { .. }]));
+        assert_eq!(model.watched_id(), None);
+        // Watched, then taken: it is held, no longer watched.
+        model.apply(
+            ServerFrame::Watching {
+                conversation: info(),
+                holder: None,
+                history: vec![msg(1, Direction::Inbound, "where is it?", NOW)],
+            },
+            NOW,
+        );
+        assigned(
+            &mut model,
+            vec![msg(1, Direction::Inbound, "where is it?", NOW)],
+        );
+        assert_eq!(model.watched_id(), None);
+        assert!(model.holds(C));
     }
 
     fn info() -> ConversationInfo {

@@ -95,6 +95,9 @@ pub(super) struct Task {
     /// Replies sent but not yet acknowledged (or refused): resent after a reconnect,
     /// where the switchboard's `client_id` idempotency stores each at most once.
     pending: Vec<ClientFrame>,
+    /// The Queue view's widest "Show more" (`queue_window`), asked for
+    /// again after each `welcome`: a new upstream session lists 50.
+    queue_window: Option<usize>,
     /// Pings while the link is up; gives it up after a silence.
     heartbeat: Heartbeat,
     idle_since: Option<Instant>,
@@ -122,6 +125,7 @@ impl Task {
             link: Link::Dormant,
             backoff: Backoff::default(),
             pending: Vec::new(),
+            queue_window: None,
             heartbeat: Heartbeat::new(settings.ping_every),
             idle_since: Some(Instant::now()),
             relabel_at: None,
@@ -312,6 +316,16 @@ impl Task {
             if self.model.is_supervisor() {
                 self.send_upstream(&ClientFrame::Supervise).await;
             }
+            if let Some(limit) = self.queue_window {
+                self.send_upstream(&ClientFrame::QueueWindow { limit })
+                    .await;
+            }
+            // A watch lasts as long as the upstream session: a new one
+            // watches again (and its `watching` replaces what is shown).
+            if let Some(conversation) = self.model.watched_id().map(str::to_string) {
+                self.send_upstream(&ClientFrame::Watch { conversation })
+                    .await;
+            }
         }
         self.schedule_relabel();
         None
@@ -362,7 +376,7 @@ impl Task {
                 }
             }
             Command::Holds(conversation, reply) => {
-                let _ = reply.send(self.model.holds(&conversation));
+                let _ = reply.send(self.model.may_read_media(&conversation));
             }
             Command::Password(password) => self.credentials.password = password,
             Command::Close => return Some(Ended::Closed),
@@ -384,6 +398,12 @@ impl Task {
                 self.send_upstream(&frame).await;
             }
             return;
+        }
+        if let ClientFrame::QueueWindow { limit } = &frame {
+            self.queue_window = Some(*limit);
+        }
+        if let ClientFrame::Unwatch = &frame {
+            self.model.unwatch();
         }
         if !up {
             self.broadcast(BrowserFrame::error(

@@ -38,8 +38,8 @@ pub async fn serve(
     if let Ok(parsed) = FileKey::parse(&key) {
         let allowed = match reader_conversation(&parsed) {
             Some(conversation) => match &session.handle {
-                // The conversations on the agent's console here; with no agent
-                // session on this instance, none.
+                // The conversations on the agent's console here (and the one a
+                // supervisor reads); with no agent session on this instance, none.
                 Some(handle) => handle.holds(conversation).await,
                 None => false,
             },

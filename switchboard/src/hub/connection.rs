@@ -353,6 +353,26 @@ async fn feed_item(
             };
             feed(sink, &frame).await
         }
+        Outgoing::Watching {
+            conversation,
+            holder,
+            upto,
+        } => {
+            let record = store.conversation(&conversation).await?.unwrap_or_default();
+            let history = store.history(&conversation, 0, upto).await?;
+            let frame = ServerFrame::Watching {
+                conversation: ConversationInfo {
+                    id: conversation,
+                    to: record.to,
+                    country: record.country,
+                    opted_out: record.opted_out,
+                    waiting_since_ms: None,
+                },
+                holder,
+                history,
+            };
+            feed(sink, &frame).await
+        }
         Outgoing::Resume { conversation, seen } => {
             let recent = store
                 .history(
@@ -735,6 +755,21 @@ async fn handle_frame(
             conversation,
         },
         ClientFrame::Supervise => Command::Supervise { agent, conn_id },
+        ClientFrame::QueueWindow { limit } => Command::QueueWindow {
+            agent,
+            conn_id,
+            limit,
+        },
+        ClientFrame::Watch { conversation } => Command::Watch {
+            agent,
+            conn_id,
+            conversation: Some(conversation),
+        },
+        ClientFrame::Unwatch => Command::Watch {
+            agent,
+            conn_id,
+            conversation: None,
+        },
     };
     router.send(command).await;
 }

@@ -43,6 +43,20 @@ pub struct Session {
     pub supervising: bool,
     /// Is owed an `overview` now (just asked), changed or not.
     pub needs_overview: bool,
+    /// How many waiting conversations its `queue` frames list
+    /// (`queue_window`; [`switchboard_protocol::QUEUE_LIST_LIMIT`] unless asked).
+    pub queue_limit: usize,
+    /// The conversation it reads without holding it (a supervisor's
+    /// `watch`), if any.
+    pub watching: Option<Watching>,
+}
+
+/// A conversation a session watches, and how far it has been sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watching {
+    pub conversation: ConversationId,
+    /// Highest seq sent (in `watching` or `message` frames).
+    pub delivered: Seq,
 }
 
 impl Agent {

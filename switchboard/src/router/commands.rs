@@ -126,6 +126,7 @@ impl Core {
         self.resolved.insert(conversation.to_string(), upto_seq);
         self.unsaved_resolves.remove(conversation);
         self.live.remove(conversation);
+        self.end_watches(conversation);
         tracing::info!(agent, conversation, "conversation resolved");
         self.drain();
     }

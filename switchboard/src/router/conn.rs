@@ -46,6 +46,13 @@ pub enum Outgoing {
     },
     /// The current `opt_out` state, read from the store.
     OptOut { conversation: ConversationId },
+    /// A `watching` frame: the conversation's record read from the store,
+    /// with messages `(0, upto]` as history.
+    Watching {
+        conversation: ConversationId,
+        holder: Option<String>,
+        upto: Seq,
+    },
     /// A `queue` frame: `length`, and for each listed conversation its
     /// first unanswered message, newest messages and opt-out state, read
     /// from the store.

@@ -97,6 +97,7 @@ impl Core {
         if self.claiming.contains(conversation) {
             return;
         }
+        self.stop_watching_held(agent, conversation);
         let head = self.head(conversation);
         let waiting_since_ms = match self.live.get(conversation).map(|l| &l.route) {
             Some(RouteRecord::Assigned {

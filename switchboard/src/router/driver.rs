@@ -303,6 +303,24 @@ impl Driver {
                 agent,
                 conn: conn_id,
             },
+            Command::QueueWindow {
+                agent,
+                conn_id,
+                limit,
+            } => Event::QueueWindow {
+                agent,
+                conn: conn_id,
+                limit,
+            },
+            Command::Watch {
+                agent,
+                conn_id,
+                conversation,
+            } => Event::Watch {
+                agent,
+                conn: conn_id,
+                conversation,
+            },
             Command::GraceExpired { agent, generation } => {
                 Event::GraceExpired { agent, generation }
             }

@@ -76,6 +76,18 @@ pub enum Event {
     },
     /// `supervise` frame, from session `conn`.
     Supervise { agent: String, conn: ConnId },
+    /// `queue_window` frame, from session `conn`.
+    QueueWindow {
+        agent: String,
+        conn: ConnId,
+        limit: usize,
+    },
+    /// `watch` (`Some`) or `unwatch` (`None`) frame, from session `conn`.
+    Watch {
+        agent: String,
+        conn: ConnId,
+        conversation: Option<ConversationId>,
+    },
     /// The grace timer started at disconnect number `generation` fired.
     GraceExpired { agent: String, generation: u64 },
     /// A message was stored (from the change feed).

@@ -19,6 +19,7 @@ impl Core {
             if let Some(agent) = self.holder(&conversation).map(str::to_string) {
                 self.deliver(&agent, &conversation);
             }
+            self.deliver_watchers(&conversation);
             return;
         }
         if self
@@ -52,9 +53,15 @@ impl Core {
         self.notice_if_queued(&conversation, since_ms);
     }
 
-    /// A status is shown only to the holder's sessions, and to each only for
-    /// a message it was already sent (later ones carry their status).
+    /// A status is shown only to the holder's sessions and those watching
+    /// the conversation, and to each only for a message it was already sent
+    /// (later ones carry their status).
     pub(super) fn on_status(&mut self, conversation: &str, seq: Seq) {
+        let out = Outgoing::Status {
+            conversation: conversation.to_string(),
+            seq,
+        };
+        self.tell_watchers(conversation, seq, &out);
         let Some(agent) = self.holder(conversation).map(str::to_string) else {
             return;
         };
@@ -70,19 +77,17 @@ impl Core {
             })
             .unwrap_or_default();
         for conn in told {
-            self.send_to(
-                &agent,
-                conn,
-                Outgoing::Status {
-                    conversation: conversation.to_string(),
-                    seq,
-                },
-            );
+            self.send_to(&agent, conn, out.clone());
         }
     }
 
-    /// An opt-out change is shown only to the holder (every session).
+    /// An opt-out change is shown only to the holder (every session) and
+    /// those watching the conversation.
     pub(super) fn on_opt_out(&mut self, conversation: &str) {
+        let out = Outgoing::OptOut {
+            conversation: conversation.to_string(),
+        };
+        self.tell_watchers(conversation, 0, &out);
         if let Some(agent) = self.holder(conversation).map(str::to_string) {
             self.send(
                 &agent,

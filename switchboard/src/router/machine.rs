@@ -179,7 +179,7 @@ impl Core {
         }
         queued.sort();
         core.queue = queued.into_iter().map(|(_, c)| c).collect();
-        core.announced_queue = core.queue_list();
+        core.announced_queue = core.queue_list(switchboard_protocol::QUEUE_LIST_LIMIT);
         core.announced_presence = super::agents::presence(&core.agents);
         let holding: Vec<(String, u64)> = core
             .agents
@@ -241,6 +241,12 @@ impl Core {
                 conversation,
             } => self.take(&agent, conn, &conversation),
             Event::Supervise { agent, conn } => self.supervise(&agent, conn),
+            Event::QueueWindow { agent, conn, limit } => self.set_queue_window(&agent, conn, limit),
+            Event::Watch {
+                agent,
+                conn,
+                conversation,
+            } => self.watch(&agent, conn, conversation),
             Event::Reopen {
                 agent,
                 conn,
@@ -353,6 +359,16 @@ impl Core {
                 "{name} has two sessions of one client"
             );
             for (conn, s) in &a.sessions {
+                if let Some(w) = &s.watching {
+                    let c = &w.conversation;
+                    assert!(self.supervisors.contains(name), "{name} watches {c}");
+                    assert!(self.live.contains_key(c), "{name} watches {c}, not open");
+                    assert!(!a.conversations.contains(c), "{name} watches {c}, theirs");
+                    assert!(
+                        w.delivered <= self.head(c),
+                        "{name} was sent {c} past its head"
+                    );
+                }
                 for (c, &seq) in &s.delivered {
                     assert!(
                         a.conversations.contains(c),

@@ -33,6 +33,7 @@ mod take;
 #[cfg(test)]
 mod tests;
 mod timeline;
+mod watch;
 
 pub use conn::{Conn, ConnId, Outgoing, Queued, RESUME_STATUS_WINDOW};
 pub use driver::{spawn, RouterPorts};
@@ -111,6 +112,19 @@ pub enum Command {
         /// The connection that sent it (answers go there).
         conn_id: ConnId,
         conversation: ConversationId,
+    },
+    QueueWindow {
+        agent: String,
+        /// The connection that sent it (its `queue` frames list `limit`).
+        conn_id: ConnId,
+        limit: usize,
+    },
+    Watch {
+        agent: String,
+        /// The connection that sent it (it is sent the conversation).
+        conn_id: ConnId,
+        /// `None`: `unwatch`.
+        conversation: Option<ConversationId>,
     },
     GraceExpired {
         agent: String,

@@ -121,6 +121,8 @@ pub(super) fn may_change(core: &Core, event: &Event) -> bool {
         | Event::Status { .. }
         | Event::OptOut { .. }
         | Event::ResolveUnsaved { .. }
+        | Event::QueueWindow { .. }
+        | Event::Watch { .. }
         | Event::NoticeTick => false,
         _ => true,
     }

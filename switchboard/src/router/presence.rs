@@ -12,7 +12,7 @@ use super::machine::Core;
 use crate::store::{AgentSettings, RouteRecord};
 use std::collections::{BTreeMap, HashMap};
 use switchboard_protocol::{
-    ConversationId, ErrorCode, Seq, ServerFrame, UnassignReason, QUEUE_LIST_LIMIT,
+    ConversationId, ErrorCode, Seq, ServerFrame, UnassignReason, QUEUE_LIST_LIMIT, QUEUE_WINDOW_MAX,
 };
 
 impl Core {
@@ -89,6 +89,8 @@ impl Core {
                 needs_presence: true,
                 supervising: false,
                 needs_overview: false,
+                queue_limit: QUEUE_LIST_LIMIT,
+                watching: None,
             },
         );
         let sessions = agent.sessions.len();
@@ -107,7 +109,7 @@ impl Core {
         // The new session has no list of the queue yet; the others have
         // the current one.
         if queue_length > 0 {
-            let out = self.queue_list();
+            let out = self.queue_list(QUEUE_LIST_LIMIT);
             self.send_to(name, conn, out);
         }
         for conversation in &held {
@@ -215,12 +217,12 @@ impl Core {
     }
 
     /// The `queue` work item for the current queue: its length and the
-    /// [`QUEUE_LIST_LIMIT`] longest waiting.
-    pub(super) fn queue_list(&self) -> Outgoing {
+    /// `limit` longest waiting.
+    pub(super) fn queue_list(&self, limit: usize) -> Outgoing {
         let entries = self
             .queue
             .iter()
-            .take(QUEUE_LIST_LIMIT)
+            .take(limit)
             .filter_map(|c| {
                 let live = self.live.get(c)?;
                 let since_ms = match live.route {
@@ -247,7 +249,13 @@ impl Core {
         let Outgoing::Queue { length, entries } = &self.announced_queue else {
             return false;
         };
-        let listed = self.queue.iter().take(QUEUE_LIST_LIMIT);
+        // The widest window is looked up only while someone waits.
+        let window = if self.queue.is_empty() {
+            QUEUE_LIST_LIMIT
+        } else {
+            self.queue_window()
+        };
+        let listed = self.queue.iter().take(window);
         *length == self.queue.len()
             && entries.len() == listed.len()
             && listed.zip(entries).all(|(c, told)| {
@@ -259,22 +267,69 @@ impl Core {
             })
     }
 
+    /// The widest window any session asked for (`queue_window`): what
+    /// [`Core::announced_queue`] lists.
+    fn queue_window(&self) -> usize {
+        self.agents
+            .values()
+            .flat_map(|a| a.sessions.values())
+            .map(|s| s.queue_limit)
+            .fold(QUEUE_LIST_LIMIT, usize::max)
+    }
+
     /// Sends `queue` to every session when the queue's length or one of
-    /// its listed entries (which, and how far each has got) changed.
+    /// its listed entries (which, and how far each has got) changed; each
+    /// session gets as many entries as its window.
     pub(super) fn announce_queue(&mut self) {
         if self.queue_as_announced() {
             return;
         }
-        let out = self.queue_list();
+        let out = self.queue_list(self.queue_window());
         self.announced_queue = out.clone();
-        let online: Vec<String> = self
+        let Outgoing::Queue { length, entries } = out else {
+            return;
+        };
+        let sessions: Vec<(String, ConnId, usize)> = self
             .agents
             .iter()
-            .filter(|(_, a)| a.online())
-            .map(|(name, _)| name.clone())
+            .flat_map(|(name, a)| {
+                a.sessions
+                    .iter()
+                    .map(move |(conn, s)| (name.clone(), *conn, s.queue_limit))
+            })
             .collect();
-        for name in online {
-            self.send(&name, out.clone());
+        for (name, conn, limit) in sessions {
+            let listed = entries.iter().take(limit).cloned().collect();
+            self.send_to(
+                &name,
+                conn,
+                Outgoing::Queue {
+                    length,
+                    entries: listed,
+                },
+            );
         }
+    }
+
+    /// `queue_window` from session `conn`: from now on its `queue` frames
+    /// list up to `limit` (clamped) waiting conversations; it gets one now.
+    pub(super) fn set_queue_window(&mut self, agent: &str, conn: ConnId, limit: usize) {
+        let limit = limit.clamp(QUEUE_LIST_LIMIT, QUEUE_WINDOW_MAX);
+        let Some(session) = self
+            .agents
+            .get_mut(agent)
+            .and_then(|a| a.sessions.get_mut(&conn))
+        else {
+            return;
+        };
+        session.queue_limit = limit;
+        // Every other session's list is a prefix of the wider one, unchanged
+        // by this event: only this session needs a frame.
+        self.announced_queue = self.queue_list(self.queue_window());
+        if self.queue.is_empty() {
+            return;
+        }
+        let out = self.queue_list(limit);
+        self.send_to(agent, conn, out);
     }
 }

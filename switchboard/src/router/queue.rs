@@ -199,6 +199,7 @@ impl Core {
         self.live.remove(conversation);
         self.queue.retain(|c| c != conversation);
         self.hand_back.remove(conversation);
+        self.end_watches(conversation);
     }
 
     /// Takes a conversation out of an agent's set and its sessions' state.

@@ -12,6 +12,7 @@ mod decisions_rate;
 mod reopen;
 mod sessions_property;
 mod take;
+mod watch;
 
 /// The state machine plus a stand-in for the driver that performs effects
 /// the way it does, with every claim won unless told otherwise.

@@ -855,6 +855,16 @@ impl Agent {
                     .or_default()
                     .push(message.clone());
             }
+            // A supervisor's `watch`: the conversation so far (its later
+            // messages come as `message` frames).
+            ServerFrame::Watching {
+                conversation,
+                history,
+                ..
+            } => {
+                self.messages
+                    .insert(conversation.id.clone(), history.clone());
+            }
             ServerFrame::Unassigned { conversation, .. } => {
                 self.assigned.remove(conversation);
             }

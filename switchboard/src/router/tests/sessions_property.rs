@@ -1,12 +1,14 @@
 //! Property test of several sessions per agent. Over random interleavings of
 //! sessions connecting (new clients, and reconnects of a client resuming from
 //! what its old connection was shown), sessions leaving, customers writing,
-//! replies, resolves, takes from the queue, availability changes and grace
-//! periods running out:
+//! replies, resolves, takes from the queue, availability changes, grace
+//! periods running out, and a supervisor's sessions watching and unwatching
+//! conversations (alice is a supervisor, bob is not):
 //! every live session of an agent is shown each seq of each conversation the
 //! agent holds once, in order, with no gap — whichever session it came
-//! through and whenever it joined — and nothing is sent on a connection that
-//! was replaced or closed.
+//! through and whenever it joined —, each seq of the conversation it watches
+//! likewise (up to the head, until the watch ends), and nothing is sent on a
+//! connection that was replaced or closed.
 
 use super::{c, Harness};
 use crate::router::conn::{ConnId, Outgoing};
@@ -57,6 +59,11 @@ enum Step {
     GraceOver {
         agent: usize,
     },
+    /// A live connection watches `conv` (`None`: unwatches).
+    Watch {
+        pick: usize,
+        conv: Option<u32>,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -71,6 +78,7 @@ fn step() -> impl Strategy<Value = Step> {
             Step::Availability { pick, available, capacity }
         }),
         1 => (0..2usize).prop_map(|agent| Step::GraceOver { agent }),
+        2 => (any::<usize>(), proptest::option::of(0..4u32)).prop_map(|(pick, conv)| Step::Watch { pick, conv }),
     ]
 }
 
@@ -85,6 +93,8 @@ struct World {
     dead: HashSet<ConnId>,
     /// Per connection, per conversation it holds: the last seq it was shown.
     shown: HashMap<ConnId, BTreeMap<String, u64>>,
+    /// Per connection, the conversation it watches and the last seq shown.
+    watched: HashMap<ConnId, (String, u64)>,
     next_conn: ConnId,
     replies: u64,
 }
@@ -119,6 +129,44 @@ impl World {
                         } => {
                             prop_assert_eq!(*after, 0);
                             shown.insert(conversation.clone(), *upto);
+                            // Held now: shown as the agent's, not watched.
+                            if self
+                                .watched
+                                .get(conn)
+                                .is_some_and(|(c, _)| c == conversation)
+                            {
+                                self.watched.remove(conn);
+                            }
+                        }
+                        Outgoing::Watching {
+                            conversation, upto, ..
+                        } => {
+                            prop_assert!(!shown.contains_key(conversation), "watching its own");
+                            self.watched.insert(*conn, (conversation.clone(), *upto));
+                        }
+                        Outgoing::Range {
+                            conversation,
+                            after,
+                            upto,
+                        } if !shown.contains_key(conversation) => {
+                            let last = self
+                                .watched
+                                .get(conn)
+                                .filter(|(c, _)| c == conversation)
+                                .map(|(_, s)| *s);
+                            prop_assert_eq!(
+                                last,
+                                Some(*after),
+                                "conn {} watching {}: a gap, a repeat or no watch",
+                                conn,
+                                conversation
+                            );
+                            prop_assert!(upto > after);
+                            self.watched.insert(*conn, (conversation.clone(), *upto));
+                        }
+                        Outgoing::Frame(ServerFrame::WatchEnded { conversation }) => {
+                            let ended = self.watched.remove(conn);
+                            prop_assert_eq!(ended.map(|(c, _)| c), Some(conversation.clone()));
                         }
                         Outgoing::Range {
                             conversation,
@@ -169,6 +217,18 @@ impl World {
                     .map(|c| (c.clone(), h.core.head(c)))
                     .collect();
                 prop_assert_eq!(shown, held, "{}'s session {}", name, conn);
+                // The watched conversation: shown up to its head.
+                let watching = agent.sessions[conn]
+                    .watching
+                    .as_ref()
+                    .map(|w| (w.conversation.clone(), h.core.head(&w.conversation)));
+                prop_assert_eq!(
+                    self.watched.get(conn).cloned(),
+                    watching,
+                    "{}'s session {} watch",
+                    name,
+                    conn
+                );
             }
         }
         let live: BTreeSet<ConnId> = self.live.keys().copied().collect();
@@ -179,6 +239,7 @@ impl World {
 
 fn play(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let mut h = Harness::new(&AGENTS);
+    h.core.set_supervisors(["alice".to_string()]);
     let mut w = World::default();
     for step in steps {
         let effects = match step {
@@ -287,6 +348,31 @@ fn play(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     available,
                     capacity,
                 })
+            }
+            Step::Watch { pick, conv } => {
+                let Some((conn, agent)) = w.pick(pick) else {
+                    continue;
+                };
+                let effects = h.run(Event::Watch {
+                    agent: AGENTS[agent].into(),
+                    conn,
+                    conversation: conv.map(c),
+                });
+                // A refusal leaves a watch as it was; an unwatch or a new
+                // watch ends the old one.
+                let refused = effects.iter().any(|e| {
+                    matches!(
+                        e,
+                        Effect::Send {
+                            out: Outgoing::Frame(ServerFrame::Error { .. }),
+                            ..
+                        }
+                    )
+                });
+                if !refused {
+                    w.watched.remove(&conn);
+                }
+                effects
             }
             Step::GraceOver { agent } => {
                 let generation = h.core.agents[AGENTS[agent]].generation;
