@@ -800,6 +800,7 @@ async fn a_supervisor_reads_a_conversation_another_agent_holds_live() {
             conversation: customer.clone(),
             client_id: "r1".into(),
             body: "Let me look.".into(),
+            media: Vec::new(),
         })
         .await;
     alice
@@ -866,6 +867,7 @@ async fn a_supervisor_reads_a_conversation_another_agent_holds_live() {
             conversation: customer.clone(),
             client_id: "r2".into(),
             body: "Tuesday, sorry!".into(),
+            media: Vec::new(),
         })
         .await;
     carol
