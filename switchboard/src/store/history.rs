@@ -15,10 +15,11 @@
 //!   [`search`](History::search) are newest first and paged by a
 //!   [`Cursor`]: a page holds the entries strictly after the cursor in that
 //!   order, so paging never repeats or skips an entry;
-//! * a search query is parsed by [`super::search::Query`]: words (every word
-//!   of the query in the message's body, whole words, any case) or a number
-//!   (digits contained in the customer's number; one hit per customer: their
-//!   newest message).
+//! * a search query is parsed by [`super::search::Query`]: words (every term
+//!   of the query begins a word of the message's body, any case; a term of
+//!   digits may also be anywhere in a number in it:
+//!   [`super::search::term_matches`]) or a number (digits contained in the
+//!   customer's number; one hit per customer: their newest message).
 //!
 //! [`RoutingState::save_route`]: super::RoutingState::save_route
 //! [`RouteRecord::Resolved`]: super::RouteRecord::Resolved

@@ -15,6 +15,7 @@ use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::history::{Cursor, History, Resolution};
 use super::keys;
 use super::search::{self, Query};
+use super::word_index::PrefixWalk;
 use super::{AgentSettings, CannedList, CannedStore, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
@@ -638,8 +639,9 @@ impl History for SledStore {
         .await
     }
 
-    /// Words: a walk of the rarest word's index entries from the cursor,
-    /// each candidate's body checked for the other words. Numbers: the
+    /// Words: a walk of the index entries of every word beginning with the
+    /// rarest term, merged newest first from the cursor (`word_index.rs`),
+    /// each candidate's body checked against the whole query. Numbers: the
     /// `conversations` keys that contain the digits (one key per customer),
     /// each one's newest message.
     async fn search(
@@ -651,16 +653,9 @@ impl History for SledStore {
         let (query, after) = (query.clone(), after.cloned());
         self.blocking(move |trees| {
             let mut hits = Vec::new();
-            if let Some(word) = query.rarest_word() {
-                let prefix = keys::under_prefix(word);
-                let (start, exclusive) = match &after {
-                    Some(c) => (keys::under(word, c.at_ms, &c.conversation, c.seq), true),
-                    None => (prefix.clone(), false),
-                };
-                for entry in walk(&trees.words, &prefix, start, exclusive) {
-                    let (key, _) = entry?;
-                    let (_, conversation, seq) = keys::parse_newest_first(&key[prefix.len()..])
-                        .ok_or_else(|| StoreError::Corrupt("search index key".into()))?;
+            if let Some(term) = query.rarest_word() {
+                let mut walk = PrefixWalk::new(&trees.words, term, after.as_ref())?;
+                while let Some((conversation, seq)) = walk.next_message()? {
                     let Some(stored) = stored(trees, &keys::message(&conversation, seq))? else {
                         continue;
                     };
