@@ -12,7 +12,7 @@
 
 use super::change_log::ChangeLog;
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
-use super::history::{Cursor, History, Resolution};
+use super::history::{Closed, Cursor, History, Resolution};
 use super::keys;
 use super::search::{self, Query};
 use super::word_index::PrefixWalk;
@@ -355,11 +355,19 @@ impl RoutingState for SledStore {
                 upto_seq,
                 by,
             } => {
+                // What it closed, read once here rather than on every
+                // Resolved page that lists it (a stretch never changes).
+                let (resolved, number, upto) =
+                    (self.resolved.clone(), conversation.to_string(), *upto_seq);
+                let closed = self
+                    .blocking(move |trees| resolved.closed(trees, &number, upto))
+                    .await?;
                 let resolution = Resolution {
                     conversation: conversation.to_string(),
                     upto_seq: *upto_seq,
                     at_ms: *at_ms,
                     by: by.clone(),
+                    closed: Some(closed),
                 };
                 let resolved = self.resolved.clone();
                 blocking(move || resolved.record(&tree, &key, &bytes, &resolution)).await?;
@@ -516,6 +524,19 @@ struct ResolvedTrees {
 }
 
 impl ResolvedTrees {
+    /// What a resolve of `conversation` up to `upto` closes: the texts
+    /// after the customer's previous resolve.
+    fn closed(&self, trees: &Trees, conversation: &str, upto: Seq) -> Result<Closed> {
+        let earlier: Vec<Resolution> = self
+            .by_number
+            .scan_prefix(keys::under_prefix(conversation))
+            .values()
+            .map(|value| decode_resolution(&value?))
+            .collect::<Result<_>>()?;
+        let after = Closed::starts_after(&earlier, upto);
+        Ok(Closed::of(&history(trees, conversation, after, upto)?))
+    }
+
     /// Writes the `Resolved` route and its resolve; a resolve written again
     /// (same number and `upto_seq`) replaces the earlier entry.
     fn record(
