@@ -4,7 +4,8 @@
 # HISTORY_BENCH_MESSAGES (100,000) messages — 20 per customer, half of them
 # agents' replies, each customer resolved after its 10th and 20th message —
 # then search p50/p99 (first and second pages of 20, common to rare words,
-# two words, a whole and a partial number), the Resolved view's page time
+# two words, word beginnings, a whole number, its start and its last four
+# digits), the Resolved view's page time
 # (the team's and one agent's, page 1 and page 50) and a customer's past
 # conversations, 200 runs each
 # (`switchboard/src/store/history_bench.rs`, an `#[ignore]`d test).

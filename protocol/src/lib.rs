@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod canned;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "violation")]
@@ -206,7 +207,7 @@ pub struct Message {
 
 /// A canned reply: a text the whole team shares, inserted into the reply
 /// box with `/keyword` or the picker. `{customer}` and `{agent}` in the body
-/// are filled in by the console when it is inserted.
+/// are filled in by the agent's program when it is inserted ([`canned`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CannedReply {
     /// 1–32 characters of `a-z`, `0-9`, `-`, `_` (stored lower-case); unique.

@@ -63,6 +63,14 @@ describe('history: search, Resolved view, reopen, past conversations', { timeout
       assert.equal(await rows().count(), 1);
       await h.screenshot(page, 'history-search-words');
 
+      // A word's beginning finds it too, as the box's hint says.
+      assert.match(await page.getAttribute('#history-q', 'placeholder'), /beginning/);
+      await page.fill('#history-q', 'Parc');
+      await page.press('#history-q', 'Enter');
+      await page.locator('#history-list-title', { hasText: 'Search results for “Parc”' }).waitFor();
+      await rows().filter({ hasText: 'My parcel never arrived' }).waitFor();
+      assert.equal(await rows().count(), 1);
+
       await page.fill('#history-q', A.slice(-7));
       await page.press('#history-q', 'Enter');
       await page.locator('#history-list-title', { hasText: A.slice(-7) }).waitFor();

@@ -34,26 +34,13 @@ pub struct HistoryUpstream {
 impl HistoryUpstream {
     /// From the switchboard's agent socket URL (`ws://host/v1/agent`).
     pub fn from_ws_url(ws_url: &str) -> Result<HistoryUpstream, String> {
-        let mut url = reqwest::Url::parse(ws_url).map_err(|e| format!("{ws_url}: {e}"))?;
-        let scheme = match url.scheme() {
-            "ws" => "http",
-            "wss" => "https",
-            other => return Err(format!("{ws_url}: not a WebSocket URL ({other})")),
-        };
-        url.set_scheme(scheme)
-            .map_err(|()| format!("{ws_url}: cannot use {scheme}"))?;
-        let path = url.path().trim_end_matches('/');
-        let prefix = path.strip_suffix("/agent").unwrap_or(path).to_string();
-        url.set_path(&format!("{prefix}/history"));
-        url.set_query(None);
+        let base = switchboard_protocol::client::history_base(ws_url)?;
+        reqwest::Url::parse(&base).map_err(|e| format!("{ws_url}: {e}"))?;
         let client = reqwest::Client::builder()
             .timeout(UPSTREAM_TIMEOUT)
             .build()
             .map_err(|e| format!("an HTTP client: {e}"))?;
-        Ok(HistoryUpstream {
-            client,
-            base: url.to_string().trim_end_matches('/').to_string(),
-        })
+        Ok(HistoryUpstream { client, base })
     }
 
     /// The switchboard's picture upload for `conversation`

@@ -3,7 +3,8 @@
 //! end-to-end tests): opening the socket with the agent's Basic credentials
 //! ([`connect`]), frames in and out ([`send`], [`read`]), the resume points of
 //! `hello` ([`ResumePoints`]), the one reconnect backoff policy ([`Backoff`],
-//! [`connect_retrying`]) and liveness pings ([`Heartbeat`]).
+//! [`connect_retrying`]), liveness pings ([`Heartbeat`]) and where the
+//! history API is ([`history_base`]).
 //!
 //! Each program keeps its own loop (the agent UI multiplexes browser tabs, the
 //! benchmark counts bytes, the tests record every frame); this module holds
@@ -12,6 +13,7 @@
 mod backoff;
 mod connect;
 mod heartbeat;
+mod history;
 mod resume;
 
 pub use backoff::{backoff_policy, Backoff};
@@ -20,6 +22,7 @@ pub use connect::{
     CONNECT_TIMEOUT, MAX_FRAME_BYTES,
 };
 pub use heartbeat::{Beat, Heartbeat};
+pub use history::history_base;
 pub use resume::ResumePoints;
 
 use crate::{decode, encode, ClientFrame, ServerFrame};

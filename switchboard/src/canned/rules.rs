@@ -12,9 +12,9 @@ pub const MAX_KEYWORD_CHARS: usize = 32;
 pub const MAX_BODY_CHARS: usize = 1600;
 /// Most canned replies the team may keep.
 pub const MAX_REPLIES: usize = 200;
-/// The placeholders the console fills in: the customer's number and the
-/// agent's name.
-pub const PLACEHOLDERS: [&str; 2] = ["customer", "agent"];
+/// The placeholders agents' programs fill in (the customer's number and the
+/// agent's name): one list, with the protocol's [`fill`](switchboard_protocol::canned::fill).
+pub use switchboard_protocol::canned::PLACEHOLDERS;
 
 /// One change to the list, in an agent's name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -589,10 +589,11 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Adds a new message's words to the search index (a body never
-    /// changes once stored, so this is its only write).
+    /// Adds a new message's words (and its numbers' endings) to the
+    /// search index (a body never changes once stored, so this is its only
+    /// write).
     fn index_words(&self, message: &Message) -> TxResult<()> {
-        for word in search::words(&message.body) {
+        for word in search::index_terms(&message.body) {
             let key = keys::under(&word, message.at_ms, &message.conversation, message.seq);
             self.words.insert(key, &[])?;
         }

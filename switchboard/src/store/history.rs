@@ -15,10 +15,11 @@
 //!   [`search`](History::search) are newest first and paged by a
 //!   [`Cursor`]: a page holds the entries strictly after the cursor in that
 //!   order, so paging never repeats or skips an entry;
-//! * a search query is parsed by [`super::search::Query`]: words (every word
-//!   of the query in the message's body, whole words, any case) or a number
-//!   (digits contained in the customer's number; one hit per customer: their
-//!   newest message).
+//! * a search query is parsed by [`super::search::Query`]: words (every term
+//!   of the query begins a word of the message's body, any case; a term of
+//!   digits may also be anywhere in a number in it:
+//!   [`super::search::term_matches`]) or a number (digits contained in the
+//!   customer's number; one hit per customer: their newest message).
 //!
 //! [`RoutingState::save_route`]: super::RoutingState::save_route
 //! [`RouteRecord::Resolved`]: super::RouteRecord::Resolved
@@ -42,6 +43,64 @@ pub struct Resolution {
     /// have none).
     #[serde(default)]
     pub by: Option<String>,
+    /// What it closed, summarised when the store recorded it (sled), so a
+    /// Resolved page reads no messages; `None` from stores that do not keep
+    /// it (memory, DynamoDB) and in records written before it was kept:
+    /// then it is read from the log each time ([`Closed::of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<Closed>,
+}
+
+/// The texts a resolve closed: those in `(the customer's previous resolve,
+/// upto_seq]` that the customer and agents wrote (timeline events and notes
+/// are not counted). A conversation in the history is a stretch with at
+/// least one text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closed {
+    /// How many texts; 0 when the stretch held only events and notes (the
+    /// other fields are then 0 too).
+    pub texts: u64,
+    pub first_seq: Seq,
+    pub last_seq: Seq,
+    pub first_at_ms: u64,
+    pub last_at_ms: u64,
+}
+
+impl Closed {
+    /// The summary of a stretch of a customer's log, in seq order.
+    pub fn of(messages: &[Message]) -> Closed {
+        let texts: Vec<&Message> = messages
+            .iter()
+            .filter(|m| matches!(m.direction, Direction::Inbound | Direction::Outbound))
+            .collect();
+        match (texts.first(), texts.last()) {
+            (Some(first), Some(last)) => Closed {
+                texts: texts.len() as u64,
+                first_seq: first.seq,
+                last_seq: last.seq,
+                first_at_ms: first.at_ms,
+                last_at_ms: last.at_ms,
+            },
+            _ => Closed {
+                texts: 0,
+                first_seq: 0,
+                last_seq: 0,
+                first_at_ms: 0,
+                last_at_ms: 0,
+            },
+        }
+    }
+
+    /// Where a customer's stretch closed by `upto` begins: after the
+    /// newest of their other resolves below it (0: from the start).
+    pub fn starts_after(resolutions: &[Resolution], upto: Seq) -> Seq {
+        resolutions
+            .iter()
+            .map(|r| r.upto_seq)
+            .filter(|u| *u < upto)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// A position in a newest-first listing: the entry last shown. The next
@@ -161,7 +220,8 @@ fn distinct_by_upto(mut resolutions: Vec<Resolution>) -> Vec<Resolution> {
     resolutions
 }
 
-/// The stretch `(after, upto]` of a customer's log as a conversation.
+/// The stretch `(after, upto]` of a customer's log as a conversation, from
+/// the resolve's summary when it has one, else read from the log.
 async fn stretch(
     log: &dyn MessageLog,
     conversation: &str,
@@ -172,25 +232,23 @@ async fn stretch(
     if upto <= after {
         return Ok(None);
     }
+    let closed = match resolution.and_then(|r| r.closed) {
+        Some(closed) => closed,
+        None => Closed::of(&log.history(conversation, after, upto).await?),
+    };
     // Only what the customer and agents wrote makes a conversation: a
     // stretch of timeline events and notes alone (the `resolved` event after
     // a resolve, a reopen resolved again with nothing said) is none.
-    let texts: Vec<Message> = log
-        .history(conversation, after, upto)
-        .await?
-        .into_iter()
-        .filter(|m| matches!(m.direction, Direction::Inbound | Direction::Outbound))
-        .collect();
-    let (Some(first), Some(last)) = (texts.first(), texts.last()) else {
+    if closed.texts == 0 {
         return Ok(None);
-    };
+    }
     Ok(Some(PastConversation {
         conversation: conversation.to_string(),
-        first_seq: first.seq,
-        last_seq: last.seq,
-        first_at_ms: first.at_ms,
-        last_at_ms: last.at_ms,
-        messages: texts.len() as u64,
+        first_seq: closed.first_seq,
+        last_seq: closed.last_seq,
+        first_at_ms: closed.first_at_ms,
+        last_at_ms: closed.last_at_ms,
+        messages: closed.texts,
         resolved_at_ms: resolution.map(|r| r.at_ms),
         resolved_by: resolution.and_then(|r| r.by.clone()),
     }))
@@ -245,14 +303,15 @@ pub async fn resolved_page(
         .flatten();
     let mut items = Vec::with_capacity(found.len());
     for resolution in &found {
-        // Where this conversation began: after the customer's previous resolve.
-        let earlier = distinct_by_upto(history.resolutions(&resolution.conversation).await?);
-        let after = earlier
-            .iter()
-            .map(|r| r.upto_seq)
-            .filter(|upto| *upto < resolution.upto_seq)
-            .max()
-            .unwrap_or(0);
+        // Where this conversation began: after the customer's previous
+        // resolve (a resolve with its summary needs neither).
+        let after = match resolution.closed {
+            Some(_) => 0,
+            None => Closed::starts_after(
+                &history.resolutions(&resolution.conversation).await?,
+                resolution.upto_seq,
+            ),
+        };
         if let Some(past) = stretch(
             log,
             &resolution.conversation,
@@ -330,7 +389,44 @@ mod tests {
             upto_seq,
             at_ms,
             by: Some(by.into()),
+            closed: None,
         }
+    }
+
+    fn entry(seq: Seq, direction: Direction) -> Message {
+        Message {
+            conversation: "+1".into(),
+            seq,
+            direction,
+            body: String::new(),
+            at_ms: seq * 10,
+            media: Vec::new(),
+            agent: None,
+            client_id: None,
+            status: None,
+            error: None,
+            sid: None,
+            event: None,
+        }
+    }
+
+    #[test]
+    fn a_closed_stretch_counts_only_texts_and_starts_after_the_previous_resolve() {
+        let stretch = [
+            entry(3, Direction::Event),
+            entry(4, Direction::Inbound),
+            entry(5, Direction::Note),
+            entry(6, Direction::Outbound),
+            entry(7, Direction::Event),
+        ];
+        let closed = Closed::of(&stretch);
+        assert_eq!((closed.texts, closed.first_seq, closed.last_seq), (2, 4, 6));
+        assert_eq!((closed.first_at_ms, closed.last_at_ms), (40, 60));
+        assert_eq!(Closed::of(&stretch[..1]).texts, 0);
+        let earlier = [resolution("+1", 2, 1, "a"), resolution("+1", 9, 2, "a")];
+        assert_eq!(Closed::starts_after(&earlier, 7), 2);
+        assert_eq!(Closed::starts_after(&earlier, 2), 0);
+        assert_eq!(Closed::starts_after(&earlier, 12), 9);
     }
 
     #[test]

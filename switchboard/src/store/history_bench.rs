@@ -202,8 +202,18 @@ async fn history_bench() {
         "the",
         "order refund",
         "lokakaka",
+        // Word beginnings: of one word ("refund", "order"), of two made-up
+        // words, of ~300 made-up words (every one starting "ka": half the
+        // messages), and two at once.
+        "refu",
+        "ord",
+        "lokaka",
+        "ka",
+        "ord refu",
         &customer(customers / 2)[5..],
         &customer(customers / 2)[..9],
+        // A number's last four digits.
+        &customer(customers / 2)[8..],
     ] {
         let query = Query::parse(text).expect("a query");
         time(&format!("search {text:?}, page 1"), || async {

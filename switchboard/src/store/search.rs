@@ -1,7 +1,9 @@
 //! What a search query means, as pure functions every backend shares: how
-//! a message's body is cut into words (the sled store indexes exactly
-//! these), which messages a query matches, and the newest-first order of
-//! hits.
+//! a message's body is cut into words, which words a query term matches
+//! ([`term_matches`]: a word beginning with the term, or for digits a
+//! number containing them), what the sled index stores so it can find
+//! those by a prefix scan ([`index_terms`]), which messages a query
+//! matches, and the newest-first order of hits.
 
 use super::history::Cursor;
 use std::collections::{BTreeSet, HashMap};
@@ -17,7 +19,8 @@ const MIN_NUMBER_DIGITS: usize = 3;
 /// A parsed search query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
-    /// Every one of these words must be in the body (whole words, any case).
+    /// Every one of these terms must match a word of the body (any case;
+    /// see [`term_matches`]).
     pub words: Vec<String>,
     /// Customers whose number contains these digits (their newest message).
     pub digits: Option<String>,
@@ -42,14 +45,18 @@ impl Query {
         (!words.is_empty() || digits.is_some()).then_some(Query { words, digits })
     }
 
-    /// Whether `message` is a hit for the words (the number part is decided
-    /// per customer, by [`Query::number_matches`]).
+    /// Whether `message` is a hit for the words: every term of the query
+    /// matches some word of the body ([`term_matches`]). The number part is
+    /// decided per customer, by [`Query::number_matches`]. The one rule
+    /// every store applies (sled checks each index candidate with it).
     pub fn words_match(&self, message: &Message) -> bool {
         if self.words.is_empty() {
             return false;
         }
-        let body: BTreeSet<String> = words(&message.body).into_iter().collect();
-        self.words.iter().all(|w| body.contains(w))
+        let body = words(&message.body);
+        self.words
+            .iter()
+            .all(|term| body.iter().any(|word| term_matches(term, word)))
     }
 
     /// Whether a customer's number matches the digits of the query.
@@ -64,14 +71,53 @@ impl Query {
         }
     }
 
-    /// The word whose index entries to walk: the longest (likely the
-    /// rarest; the first of equals).
+    /// The term whose index entries to walk (every word it matches): the
+    /// longest (likely the rarest; the first of equals).
     pub fn rarest_word(&self) -> Option<&str> {
         self.words
             .iter()
             .min_by_key(|w| std::cmp::Reverse(w.chars().count()))
             .map(String::as_str)
     }
+}
+
+/// Whether the query term `term` matches the body word `word` (both as
+/// [`words`] gives them: lower-case, cut at 32): the word begins with the
+/// term ("refu" finds "refund"), or — a term of at least three digits — the
+/// word is a number containing those digits ("0100" finds "5550100", a
+/// number's end or middle).
+pub fn term_matches(term: &str, word: &str) -> bool {
+    word.starts_with(term)
+        || (term.chars().count() >= MIN_NUMBER_DIGITS
+            && all_digits(term)
+            && all_digits(word)
+            && word.contains(term))
+}
+
+fn all_digits(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit())
+}
+
+/// What the sled index stores for a body, so that a prefix scan finds every
+/// word [`term_matches`] allows: its [`words`], and each number's endings of
+/// at least three digits (the digits in its middle are then the start of
+/// one of them).
+pub fn index_terms(text: &str) -> Vec<String> {
+    let mut terms = words(text);
+    let mut seen: BTreeSet<String> = terms.iter().cloned().collect();
+    for word in terms.clone() {
+        if !all_digits(&word) {
+            continue;
+        }
+        // Digits are one byte each: every byte offset is a character.
+        for start in 1..=word.len().saturating_sub(MIN_NUMBER_DIGITS) {
+            let ending = word[start..].to_string();
+            if seen.insert(ending.clone()) {
+                terms.push(ending);
+            }
+        }
+    }
+    terms
 }
 
 /// The distinct words of `text`, lowercased, in order of first appearance:
@@ -184,11 +230,55 @@ mod tests {
     }
 
     #[test]
-    fn every_word_must_be_in_the_body_as_a_whole_word() {
+    fn every_term_must_begin_a_word_of_the_body() {
         let query = Query::parse("money back").unwrap();
         assert!(query.words_match(&message("+1", 1, 1, "I want my MONEY back!")));
         assert!(!query.words_match(&message("+1", 1, 1, "I want my money")));
+        // "back" begins no word here: "moneyback" is one word.
         assert!(!query.words_match(&message("+1", 1, 1, "moneyback")));
+        // Prefixes, any case: "refu" finds "refund", "Refunds", "REFUNDED".
+        let refu = Query::parse("Refu").unwrap();
+        for body in ["refund please", "Refunds?", "it was REFUNDED"] {
+            assert!(refu.words_match(&message("+1", 1, 1, body)), "{body}");
+        }
+        // Not the middle or the end of a word.
+        assert!(!refu.words_match(&message("+1", 1, 1, "no prefund")));
+        let both = Query::parse("ref ord").unwrap();
+        assert!(both.words_match(&message("+1", 1, 1, "refund my order")));
+        assert!(!both.words_match(&message("+1", 1, 1, "refund my parcel")));
+    }
+
+    #[test]
+    fn terms_match_word_beginnings_and_digits_anywhere_in_a_number() {
+        assert!(term_matches("refu", "refund"));
+        assert!(term_matches("refund", "refund"));
+        assert!(!term_matches("refunds", "refund"));
+        assert!(!term_matches("fund", "refund"));
+        // Three or more digits: anywhere in a number.
+        assert!(term_matches("0100", "5550100"));
+        assert!(term_matches("550", "5550100"));
+        assert!(term_matches("555", "5550100"));
+        // Fewer digits, or a word that is not all digits: the start only.
+        assert!(!term_matches("01", "5550100"));
+        assert!(term_matches("55", "5550100"));
+        assert!(!term_matches("100", "a5550100"));
+        assert!(!term_matches("4411", "order"));
+    }
+
+    #[test]
+    fn the_index_holds_the_words_and_each_numbers_endings() {
+        assert_eq!(
+            index_terms("Order 4411 for +1 555-0100, order"),
+            vec!["order", "4411", "for", "555", "0100", "411", "100"]
+        );
+        assert_eq!(index_terms("refund"), vec!["refund"]);
+        // Every digit term a body word matches begins one of its entries:
+        // what lets a prefix scan of the index find them.
+        let entries = index_terms("call 5550100");
+        for term in ["5550100", "550", "0100", "100", "501"] {
+            assert!(term_matches(term, "5550100"), "{term}");
+            assert!(entries.iter().any(|e| e.starts_with(term)), "{term}");
+        }
     }
 
     #[test]

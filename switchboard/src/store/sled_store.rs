@@ -12,9 +12,10 @@
 
 use super::change_log::ChangeLog;
 use super::group_commit::{StoredMessage, Trees, Write, Writer};
-use super::history::{Cursor, History, Resolution};
+use super::history::{Closed, Cursor, History, Resolution};
 use super::keys;
 use super::search::{self, Query};
+use super::word_index::PrefixWalk;
 use super::{AgentSettings, CannedList, CannedStore, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
@@ -354,11 +355,19 @@ impl RoutingState for SledStore {
                 upto_seq,
                 by,
             } => {
+                // What it closed, read once here rather than on every
+                // Resolved page that lists it (a stretch never changes).
+                let (resolved, number, upto) =
+                    (self.resolved.clone(), conversation.to_string(), *upto_seq);
+                let closed = self
+                    .blocking(move |trees| resolved.closed(trees, &number, upto))
+                    .await?;
                 let resolution = Resolution {
                     conversation: conversation.to_string(),
                     upto_seq: *upto_seq,
                     at_ms: *at_ms,
                     by: by.clone(),
+                    closed: Some(closed),
                 };
                 let resolved = self.resolved.clone();
                 blocking(move || resolved.record(&tree, &key, &bytes, &resolution)).await?;
@@ -515,6 +524,19 @@ struct ResolvedTrees {
 }
 
 impl ResolvedTrees {
+    /// What a resolve of `conversation` up to `upto` closes: the texts
+    /// after the customer's previous resolve.
+    fn closed(&self, trees: &Trees, conversation: &str, upto: Seq) -> Result<Closed> {
+        let earlier: Vec<Resolution> = self
+            .by_number
+            .scan_prefix(keys::under_prefix(conversation))
+            .values()
+            .map(|value| decode_resolution(&value?))
+            .collect::<Result<_>>()?;
+        let after = Closed::starts_after(&earlier, upto);
+        Ok(Closed::of(&history(trees, conversation, after, upto)?))
+    }
+
     /// Writes the `Resolved` route and its resolve; a resolve written again
     /// (same number and `upto_seq`) replaces the earlier entry.
     fn record(
@@ -638,8 +660,9 @@ impl History for SledStore {
         .await
     }
 
-    /// Words: a walk of the rarest word's index entries from the cursor,
-    /// each candidate's body checked for the other words. Numbers: the
+    /// Words: a walk of the index entries of every word beginning with the
+    /// rarest term, merged newest first from the cursor (`word_index.rs`),
+    /// each candidate's body checked against the whole query. Numbers: the
     /// `conversations` keys that contain the digits (one key per customer),
     /// each one's newest message.
     async fn search(
@@ -651,16 +674,9 @@ impl History for SledStore {
         let (query, after) = (query.clone(), after.cloned());
         self.blocking(move |trees| {
             let mut hits = Vec::new();
-            if let Some(word) = query.rarest_word() {
-                let prefix = keys::under_prefix(word);
-                let (start, exclusive) = match &after {
-                    Some(c) => (keys::under(word, c.at_ms, &c.conversation, c.seq), true),
-                    None => (prefix.clone(), false),
-                };
-                for entry in walk(&trees.words, &prefix, start, exclusive) {
-                    let (key, _) = entry?;
-                    let (_, conversation, seq) = keys::parse_newest_first(&key[prefix.len()..])
-                        .ok_or_else(|| StoreError::Corrupt("search index key".into()))?;
+            if let Some(term) = query.rarest_word() {
+                let mut walk = PrefixWalk::new(&trees.words, term, after.as_ref())?;
+                while let Some((conversation, seq)) = walk.next_message()? {
                     let Some(stored) = stored(trees, &keys::message(&conversation, seq))? else {
                         continue;
                     };

@@ -944,7 +944,8 @@ pub async fn search_finds_words_and_numbers_newest_first_in_pages(store: &dyn St
     accepted(store, r).await;
     caught_up(store, 6).await;
 
-    // Whole words, any case, every page newest first, no repeats.
+    // Words beginning with the term, any case, every page newest first, no
+    // repeats ("refunds" begins with "refund").
     let query = Query::parse("refund").expect("a query");
     let mut seen = Vec::new();
     let mut after: Option<Cursor> = None;
@@ -961,6 +962,7 @@ pub async fn search_finds_words_and_numbers_newest_first_in_pages(store: &dyn St
     let expected: Vec<(String, u64)> = vec![
         (BOB.into(), 60),
         (ALICE.into(), 50),
+        (BOB.into(), 40),
         (BOB.into(), 20),
         (ALICE.into(), 10),
     ];
@@ -992,4 +994,61 @@ pub async fn search_finds_words_and_numbers_newest_first_in_pages(store: &dyn St
         .expect("search");
     assert!(page.items.is_empty());
     assert_eq!(page.next, None);
+}
+
+pub async fn search_finds_word_beginnings_and_number_fragments(store: &dyn Store) {
+    use crate::store::history::{search_page, Cursor};
+    use crate::store::search::Query;
+    const CAROL: &str = "+15557770123";
+    let texts = [
+        (ALICE, "Refunded yesterday", 10),
+        (BOB, "I asked for a REFUND", 20),
+        (ALICE, "call me on 07700900123 please", 30),
+        (BOB, "prefund is not a word", 40),
+        (CAROL, "hello", 50),
+    ];
+    for (i, (from, body, at)) in texts.iter().enumerate() {
+        let m = inbound(from, &format!("SMp{i}"), body, *at);
+        store.append_inbound(m).await.expect("append");
+    }
+    caught_up(store, texts.len()).await;
+    let found = async |text: &str| -> Vec<(String, u64)> {
+        let query = Query::parse(text).expect("a query");
+        let page = search_page(store, &query, None, 10).await.expect("search");
+        assert_eq!(page.next, None, "{text}");
+        page.items
+            .iter()
+            .map(|m| (m.conversation.clone(), m.at_ms))
+            .collect()
+    };
+
+    // A word's beginning finds every word it begins, never a word's middle;
+    // a page at a time, newest first.
+    let refu = Query::parse("refu").expect("a query");
+    let first = search_page(store, &refu, None, 1).await.expect("search");
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].at_ms, 20);
+    let after = Cursor::parse(&first.next.expect("a second page")).expect("a cursor");
+    let second = search_page(store, &refu, Some(&after), 1)
+        .await
+        .expect("search");
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].at_ms, 10);
+    assert_eq!(second.next, None);
+    assert_eq!(
+        found("REFUND").await,
+        [(BOB.to_string(), 20), (ALICE.to_string(), 10)]
+    );
+    assert!(found("refunds").await.is_empty());
+    assert_eq!(found("ref yest").await, [(ALICE.to_string(), 10)]);
+
+    // Digits: anywhere in a number written in a message, and anywhere in a
+    // customer's number (their newest message), newest first.
+    assert_eq!(found("0900123").await, [(ALICE.to_string(), 30)]);
+    assert_eq!(
+        found("0123").await,
+        [(CAROL.to_string(), 50), (ALICE.to_string(), 30)]
+    );
+    assert_eq!(found("5777").await, [(CAROL.to_string(), 50)]);
+    assert_eq!(found("+1 555 777").await, [(CAROL.to_string(), 50)]);
 }

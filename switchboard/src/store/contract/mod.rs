@@ -179,4 +179,5 @@ every_backend!(
     canned_replies_are_one_list_replaced_only_from_the_version_read,
     resolved_conversations_are_listed_per_customer_and_newest_first,
     search_finds_words_and_numbers_newest_first_in_pages,
+    search_finds_word_beginnings_and_number_fragments,
 );

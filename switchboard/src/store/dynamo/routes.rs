@@ -119,6 +119,7 @@ impl RoutingState for DynamoStore {
                     upto_seq: *upto_seq,
                     at_ms: *at_ms,
                     by: by.clone(),
+                    closed: None,
                 };
                 let json = serde_json::to_string(&resolution)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;

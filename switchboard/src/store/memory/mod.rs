@@ -262,6 +262,7 @@ impl RoutingState for MemoryStore {
                 upto_seq: *upto_seq,
                 at_ms: *at_ms,
                 by: by.clone(),
+                closed: None,
             });
         }
         state.routes.insert(conversation.to_string(), route.clone());

@@ -1,22 +1,35 @@
 //! `switchboard-dev agent`: a terminal agent, for demos, support and smoke tests.
 //!
-//! It speaks the same protocol as the agent UI. Type a line to reply to the
-//! current conversation (the one that last had activity); a line starting
-//! with `/` is a command (`/help` lists them) and is never texted to the
-//! customer: an unknown one prints an error. `//` at the start sends the line
-//! with one `/`. It reconnects by itself when the link breaks and resumes
-//! where it was.
+//! It speaks the same protocol as the agent UI and keeps up with the
+//! console's workflow: the queue (`/queue`, `/take`), canned replies
+//! (`/KEYWORD`, `/canned`), private notes, transfer with a note, resolve and
+//! reopen, and the history API (`/search`, `/history`, `/resolved`). Type a
+//! line to reply to the current conversation (the one that last had
+//! activity); a line starting with `/` is a command (`/help` lists them,
+//! `command.rs` parses them) and is never texted to the customer unless it
+//! names a canned reply: an unknown one prints an error. `//` at the start
+//! sends the line with one `/`. It reconnects by itself when the link breaks
+//! and resumes where it was.
+//!
+//! `show.rs` turns frames and lists into lines; `history.rs` calls the
+//! history API in tasks of its own.
 //!
 //! Capacity has one owner: the switchboard's saved setting for the agent
 //! (1 for a new agent, changed from the console or with `--capacity`), so the
 //! console and the terminal agent start from the same value.
 
+mod command;
+mod history;
+mod show;
+
+use command::{Command, Pick, HELP};
 use futures_util::StreamExt;
+use history::HistoryApi;
 use std::time::Duration;
 use switchboard_protocol::client::{
     self, Beat, ConnectError, Credentials, Heartbeat, Incoming, ResumePoints,
 };
-use switchboard_protocol::{ClientFrame, Direction, ErrorCode, Message, ServerFrame};
+use switchboard_protocol::{CannedReply, ClientFrame, ErrorCode, QueueEntry, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 
 /// How often to ping the switchboard while connected (three silent intervals
@@ -43,19 +56,6 @@ pub struct AgentCliConfig {
     #[arg(long)]
     pub capacity: Option<u32>,
 }
-
-/// What `/help` prints.
-const HELP: &str = "\
-commands (a line without a leading / is texted to the current conversation):
-  /to NUMBER          reply to NUMBER from now on
-  /resolve            resolve the current conversation
-  /transfer [AGENT]   hand it to AGENT, or back to the queue
-  /note TEXT          a private note in the current conversation (never texted)
-  /away               take no new conversations
-  /back               take conversations again
-  /help               this list
-  /quit               sign out and exit
-  //text             send \"/text\" to the customer";
 
 /// How one connection ended.
 enum End {
@@ -89,6 +89,14 @@ struct Agent {
     /// reconnect, where the switchboard's `client_id` idempotency stores each
     /// at most once.
     pending: Vec<ClientFrame>,
+    /// How many wait in the queue, and the longest waiting (the last
+    /// `queue` frame): what `/queue` lists and `/take N` picks from.
+    queue_length: usize,
+    queue: Vec<QueueEntry>,
+    /// The team's canned replies (the last `canned` frame).
+    canned: Vec<CannedReply>,
+    /// The history API (`/search`, `/history`, `/resolved`, `/more`).
+    history: HistoryApi,
 }
 
 /// Runs the terminal agent until `/quit`, end of input, a wrong password or
@@ -103,6 +111,10 @@ pub async fn run(config: AgentCliConfig) -> anyhow::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut agent = Agent {
         capacity: config.capacity,
+        history: HistoryApi::new(&config.url, &config.name, &config.password),
+        queue_length: 0,
+        queue: Vec::new(),
+        canned: Vec::new(),
         config,
         current: None,
         resume: ResumePoints::default(),
@@ -222,7 +234,22 @@ impl Agent {
         {
             self.capacity = Some(*capacity);
         }
-        show(frame, &mut self.current);
+        match frame {
+            ServerFrame::Welcome { queue_length, .. } => self.queue_length = *queue_length,
+            ServerFrame::Queue { length, entries } => {
+                self.queue_length = *length;
+                self.queue = entries.clone();
+            }
+            ServerFrame::Canned { replies } => self.canned = replies.clone(),
+            ServerFrame::Assigned { conversation, .. } => {
+                self.current = Some(conversation.id.clone())
+            }
+            ServerFrame::Message { message } => self.current = Some(message.conversation.clone()),
+            _ => {}
+        }
+        for line in show::frame(frame) {
+            println!("{line}");
+        }
         if let ServerFrame::Ack { client_id, .. }
         | ServerFrame::Error {
             client_id: Some(client_id),
@@ -255,22 +282,16 @@ impl Agent {
         let frame = match Command::parse(line) {
             Command::Nothing => return Typed::Nothing,
             Command::Quit => return Typed::Quit,
-            Command::Help => {
-                println!("{HELP}");
-                return Typed::Nothing;
-            }
+            Command::Help => return say(HELP),
             Command::Unknown(name) => {
-                println!("! unknown command {name} (not sent); /help lists the commands");
-                return Typed::Nothing;
+                return say(&format!(
+                    "! unknown command {name} (not sent); /help lists the commands"
+                ))
             }
-            Command::Missing(what) => {
-                println!("! {what}");
-                return Typed::Nothing;
-            }
+            Command::Missing(what) => return say(&format!("! {what}")),
             Command::To(number) => {
                 self.current = Some(number.to_string());
-                println!("> talking to {number}");
-                return Typed::Nothing;
+                return say(&format!("> talking to {number}"));
             }
             Command::Availability(available) => {
                 // The switchboard has no echo for this frame: say it here.
@@ -288,42 +309,114 @@ impl Agent {
                     capacity,
                 }
             }
-            Command::Resolve | Command::Transfer(_) | Command::Note(_)
+            Command::Queue => {
+                return say(&show::queue(self.queue_length, &self.queue, show::now_ms()))
+            }
+            Command::Take(pick) => {
+                let conversation = match pick {
+                    Pick::Number(number) => number.to_string(),
+                    Pick::Longest => match self.queue.first() {
+                        Some(entry) => entry.conversation.clone(),
+                        None => return say("! nobody is waiting"),
+                    },
+                    Pick::Listed(n) => match self.queue.get(n - 1) {
+                        Some(entry) => entry.conversation.clone(),
+                        None => {
+                            return say(&format!(
+                                "! no number {n} in the queue; /queue lists who is waiting"
+                            ))
+                        }
+                    },
+                };
+                println!("> taking {conversation}");
+                ClientFrame::Take { conversation }
+            }
+            Command::CannedList => {
+                return say(&show::canned(&self.canned, |keyword| {
+                    !matches!(
+                        Command::parse(&format!("/{keyword}")),
+                        Command::Canned { .. }
+                    )
+                }))
+            }
+            Command::Canned { keyword, more } => {
+                let wanted = keyword.to_lowercase();
+                let Some(reply) = self.canned.iter().find(|r| r.keyword == wanted) else {
+                    return say(&format!(
+                        "! unknown command /{keyword} (not sent); /help lists the commands, /canned the canned replies"
+                    ));
+                };
+                let Some(conversation) = self.current.clone() else {
+                    return say("! no current conversation");
+                };
+                let filled = switchboard_protocol::canned::fill(
+                    &reply.body,
+                    &conversation,
+                    &self.config.name,
+                );
+                let body = if more.is_empty() {
+                    filled
+                } else {
+                    format!("{filled} {more}")
+                };
+                self.reply(conversation, body)
+            }
+            Command::Search(words) => {
+                self.history.search(words);
+                return Typed::Nothing;
+            }
+            Command::Resolved => {
+                self.history.resolved();
+                return Typed::Nothing;
+            }
+            Command::More => {
+                self.history.more();
+                return Typed::Nothing;
+            }
+            Command::History(number) => {
+                match number.map(str::to_string).or_else(|| self.current.clone()) {
+                    Some(number) => self.history.customer(&number),
+                    None => println!("! usage: /history NUMBER (no current conversation)"),
+                }
+                return Typed::Nothing;
+            }
+            Command::Reopen(number) => {
+                let Some(conversation) =
+                    number.map(str::to_string).or_else(|| self.current.clone())
+                else {
+                    return say("! usage: /reopen NUMBER (no current conversation)");
+                };
+                println!("> reopening {conversation}");
+                ClientFrame::Reopen { conversation }
+            }
+            Command::Resolve | Command::Transfer { .. } | Command::Note(_)
                 if self.current.is_none() =>
             {
-                println!("! no current conversation");
-                return Typed::Nothing;
+                return say("! no current conversation");
             }
             Command::Resolve => ClientFrame::Resolve {
                 conversation: self.current.clone().unwrap_or_default(),
             },
-            Command::Transfer(to) => ClientFrame::Transfer {
-                conversation: self.current.clone().unwrap_or_default(),
-                to: to.map(str::to_string),
-                note: None,
-            },
-            Command::Note(body) => {
-                self.next_id += 1;
-                ClientFrame::Note {
+            Command::Transfer { to, note } => {
+                let whom = to.unwrap_or("the queue");
+                match note {
+                    Some(_) => println!("> transferring to {whom}, with a note"),
+                    None => println!("> transferring to {whom}"),
+                }
+                ClientFrame::Transfer {
                     conversation: self.current.clone().unwrap_or_default(),
-                    client_id: format!("cli-{}-{}", std::process::id(), self.next_id),
-                    body: body.to_string(),
+                    to: to.map(str::to_string),
+                    note: note.map(str::to_string),
                 }
             }
-            Command::Text(body) => match &self.current {
-                Some(conversation) => {
-                    self.next_id += 1;
-                    ClientFrame::Reply {
-                        conversation: conversation.clone(),
-                        client_id: format!("cli-{}-{}", std::process::id(), self.next_id),
-                        body: body.to_string(),
-                        media: Vec::new(),
-                    }
-                }
-                None => {
-                    println!("! no conversation yet");
-                    return Typed::Nothing;
-                }
+            Command::Note(body) => ClientFrame::Note {
+                conversation: self.current.clone().unwrap_or_default(),
+                client_id: self.next_client_id(),
+                body: body.to_string(),
+            },
+            Command::Text(body) => match self.current.clone() {
+                Some(conversation) => self.reply(conversation, body.to_string()),
+                None => return say("! no conversation yet"),
             },
         };
         if let ClientFrame::Reply { .. } | ClientFrame::Note { .. } = frame {
@@ -331,63 +424,28 @@ impl Agent {
         }
         Typed::Send(frame)
     }
-}
 
-/// A typed line, parsed: commands start with `/`, everything else is a reply.
-#[derive(Debug, PartialEq, Eq)]
-enum Command<'a> {
-    /// An empty line.
-    Nothing,
-    /// `/quit` (or `/exit`): sign out and exit.
-    Quit,
-    /// `/help` (or `/?`): print the commands.
-    Help,
-    /// `/to NUMBER`.
-    To(&'a str),
-    /// `/back` (true) or `/away` (false).
-    Availability(bool),
-    /// `/resolve` the current conversation.
-    Resolve,
-    /// `/transfer [AGENT]` (none: back to the queue).
-    Transfer(Option<&'a str>),
-    /// `/note TEXT`: a private note, never texted to the customer.
-    Note(&'a str),
-    /// A `/word` that is no command: never texted to the customer.
-    Unknown(&'a str),
-    /// A command without its argument; the text says what is missing.
-    Missing(&'static str),
-    /// A reply to text to the customer (`//x` becomes `/x`).
-    Text(&'a str),
-}
-
-impl<'a> Command<'a> {
-    fn parse(line: &'a str) -> Self {
-        let line = line.trim();
-        if line.is_empty() {
-            return Command::Nothing;
-        }
-        if let Some(escaped) = line.strip_prefix("//") {
-            return Command::Text(&line[line.len() - escaped.len() - 1..]);
-        }
-        if !line.starts_with('/') {
-            return Command::Text(line);
-        }
-        let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let rest = rest.trim();
-        match name {
-            "/quit" | "/exit" => Command::Quit,
-            "/help" | "/?" => Command::Help,
-            "/to" if rest.is_empty() => Command::Missing("usage: /to NUMBER"),
-            "/to" => Command::To(rest),
-            "/away" => Command::Availability(false),
-            "/back" => Command::Availability(true),
-            "/resolve" => Command::Resolve,
-            "/transfer" => Command::Transfer(Some(rest).filter(|r| !r.is_empty())),
-            "/note" if rest.is_empty() => Command::Missing("usage: /note TEXT"),
-            "/note" => Command::Note(rest),
-            _ => Command::Unknown(name),
+    /// A reply to `conversation`, with a fresh client id.
+    fn reply(&mut self, conversation: String, body: String) -> ClientFrame {
+        ClientFrame::Reply {
+            conversation,
+            client_id: self.next_client_id(),
+            body,
+            media: Vec::new(),
         }
     }
+
+    /// A client id no earlier reply or note of this process used.
+    fn next_client_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("cli-{}-{}", std::process::id(), self.next_id)
+    }
+}
+
+/// Prints `text`; nothing is sent.
+fn say(text: &str) -> Typed {
+    println!("{text}");
+    Typed::Nothing
 }
 
 /// What a typed line asks for.
@@ -395,144 +453,4 @@ enum Typed {
     Send(ClientFrame),
     Nothing,
     Quit,
-}
-
-fn show(frame: &ServerFrame, current: &mut Option<String>) {
-    match frame {
-        ServerFrame::Welcome {
-            agent,
-            capacity,
-            queue_length,
-            ..
-        } => {
-            println!("* signed in as {agent} (capacity {capacity}); {queue_length} waiting")
-        }
-        ServerFrame::Assigned {
-            conversation,
-            history,
-            ..
-        } => {
-            println!(
-                "* new conversation {} ({} messages)",
-                conversation.id,
-                history.len()
-            );
-            history.iter().for_each(print_message);
-            *current = Some(conversation.id.clone());
-        }
-        ServerFrame::Message { message } => {
-            print_message(message);
-            *current = Some(message.conversation.clone());
-        }
-        ServerFrame::Status {
-            conversation,
-            seq,
-            status,
-            error,
-        } => match error {
-            Some(e) => println!("  [{conversation} #{seq}] {status:?}: {}", e.message),
-            None => println!("  [{conversation} #{seq}] {status:?}"),
-        },
-        ServerFrame::OptOut {
-            conversation,
-            opted_out,
-        } => {
-            println!(
-                "* {conversation} {}",
-                if *opted_out {
-                    "opted out (STOP)"
-                } else {
-                    "opted back in"
-                }
-            )
-        }
-        ServerFrame::Unassigned {
-            conversation,
-            reason,
-        } => println!("* {conversation} left you: {reason:?}"),
-        ServerFrame::Queue { length, .. } => println!("* {length} waiting"),
-        ServerFrame::Availability {
-            available,
-            capacity,
-        } => println!(
-            "* now {} (capacity {capacity}), set on another of your connections",
-            if *available { "available" } else { "away" }
-        ),
-        ServerFrame::Error { message, .. } => println!("! {message}"),
-        ServerFrame::Presence { .. }
-        | ServerFrame::Ack { .. }
-        | ServerFrame::Pong { .. }
-        | ServerFrame::Overview { .. }
-        // The terminal agent never asks to watch.
-        | ServerFrame::Watching { .. }
-        | ServerFrame::WatchEnded { .. }
-        | ServerFrame::Canned { .. } => {}
-    }
-}
-
-fn print_message(m: &Message) {
-    let agent = m.agent.as_deref().unwrap_or("agent");
-    let who = match m.direction {
-        Direction::Inbound => m.conversation.clone(),
-        Direction::Outbound => agent.to_string(),
-        Direction::Note => format!("{agent} (private note)"),
-        Direction::Event => match &m.event {
-            Some(event) => format!("* {}", event.describe()),
-            None => "* event".to_string(),
-        },
-    };
-    println!("[{} #{}] {who}: {}", m.conversation, m.seq, m.body);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Command;
-
-    #[test]
-    fn plain_lines_are_replies() {
-        assert_eq!(
-            Command::parse("  hello there "),
-            Command::Text("hello there")
-        );
-        assert_eq!(Command::parse("a/b"), Command::Text("a/b"));
-        assert_eq!(Command::parse("   "), Command::Nothing);
-    }
-
-    #[test]
-    fn unknown_commands_are_never_replies() {
-        assert_eq!(Command::parse("/foo"), Command::Unknown("/foo"));
-        assert_eq!(Command::parse("/foo bar baz"), Command::Unknown("/foo"));
-        assert_eq!(Command::parse("/"), Command::Unknown("/"));
-        assert_eq!(Command::parse("/RESOLVE"), Command::Unknown("/RESOLVE"));
-    }
-
-    #[test]
-    fn known_commands() {
-        assert_eq!(Command::parse("/help"), Command::Help);
-        assert_eq!(Command::parse("/quit"), Command::Quit);
-        assert_eq!(Command::parse("/away"), Command::Availability(false));
-        assert_eq!(Command::parse("/back"), Command::Availability(true));
-        assert_eq!(Command::parse("/resolve"), Command::Resolve);
-        assert_eq!(Command::parse("/transfer"), Command::Transfer(None));
-        assert_eq!(
-            Command::parse("/note  call her back "),
-            Command::Note("call her back")
-        );
-        assert_eq!(
-            Command::parse("/note"),
-            Command::Missing("usage: /note TEXT")
-        );
-        assert_eq!(
-            Command::parse("/transfer  bob "),
-            Command::Transfer(Some("bob"))
-        );
-        assert_eq!(Command::parse("/to +15550001"), Command::To("+15550001"));
-        assert!(matches!(Command::parse("/to"), Command::Missing(_)));
-    }
-
-    #[test]
-    fn a_double_slash_sends_the_line_with_one_slash() {
-        assert_eq!(Command::parse("//help me"), Command::Text("/help me"));
-        assert_eq!(Command::parse("//"), Command::Text("/"));
-    }
 }
