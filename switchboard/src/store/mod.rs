@@ -50,6 +50,7 @@ pub mod recent;
 pub mod routing;
 pub mod search;
 pub mod sled_store;
+mod word_index;
 
 pub use canned::{CannedList, CannedStore};
 pub use feed::{Change, ChangeFeed, ChangeId};

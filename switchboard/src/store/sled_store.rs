@@ -15,6 +15,7 @@ use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::history::{Cursor, History, Resolution};
 use super::keys;
 use super::search::{self, Query};
+use super::word_index::{self, WordIndex};
 use super::{AgentSettings, CannedList, CannedStore, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
@@ -47,6 +48,8 @@ pub struct SledStore {
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
     /// The change feed and the router's cursor; the writer appends to it.
     changes: ChangeLog,
+    /// The search index, kept by its own thread from the change feed.
+    words: WordIndex,
     /// Routing writes made so far (bumped after each insert).
     routing_written: std::sync::atomic::AtomicU64,
     /// Routing writes known durable; the lock serialises routing flushes,
@@ -85,7 +88,6 @@ impl SledStore {
             client_replies: db.open_tree("client_replies")?,
             outbox: db.open_tree("outbox")?,
             early_status: db.open_tree("early_status")?,
-            words: db.open_tree("words")?,
         };
         let routes = db.open_tree("routes")?;
         let agents = db.open_tree("agents")?;
@@ -96,6 +98,7 @@ impl SledStore {
             by_agent: db.open_tree("resolved_by_agent")?,
         };
         let changes = ChangeLog::open(&db)?;
+        let words = WordIndex::start(&db, trees.messages.clone(), changes.clone())?;
 
         // sled flushes with sync_file_range, which does not survive power
         // loss; an explicit fdatasync of its data file after each group
@@ -140,6 +143,7 @@ impl SledStore {
                 resolved,
                 routing_fsync,
                 changes,
+                words,
                 routing_written: std::sync::atomic::AtomicU64::new(0),
                 routing_durable: tokio::sync::Mutex::new(0),
                 writes,
@@ -335,6 +339,7 @@ impl Lifecycle for SledStore {
         if self.writes.send(Write::Close(tx)).await.is_ok() {
             let _ = rx.await;
         }
+        self.words.stop().await;
         Ok(())
     }
 }
@@ -638,7 +643,8 @@ impl History for SledStore {
         .await
     }
 
-    /// Words: a walk of the rarest word's index entries from the cursor,
+    /// Words: a walk of the rarest word's index entries from the cursor
+    /// (`word_index.rs`),
     /// each candidate's body checked for the other words. Numbers: the
     /// `conversations` keys that contain the digits (one key per customer),
     /// each one's newest message.
@@ -648,20 +654,17 @@ impl History for SledStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Vec<Message>> {
+        // Every message stored before this search is in the index.
+        self.words.catch_up().await?;
         let (query, after) = (query.clone(), after.cloned());
+        let index = self.words.tree().clone();
         self.blocking(move |trees| {
             let mut hits = Vec::new();
             if let Some(word) = query.rarest_word() {
-                let prefix = keys::under_prefix(word);
-                let (start, exclusive) = match &after {
-                    Some(c) => (keys::under(word, c.at_ms, &c.conversation, c.seq), true),
-                    None => (prefix.clone(), false),
-                };
-                for entry in walk(&trees.words, &prefix, start, exclusive) {
-                    let (key, _) = entry?;
-                    let (_, conversation, seq) = keys::parse_newest_first(&key[prefix.len()..])
-                        .ok_or_else(|| StoreError::Corrupt("search index key".into()))?;
-                    let Some(stored) = stored(trees, &keys::message(&conversation, seq))? else {
+                for hit in word_index::hits(&index, word, after.as_ref()) {
+                    let hit = hit?;
+                    let Some(stored) = stored(trees, &keys::message(&hit.conversation, hit.seq))?
+                    else {
                         continue;
                     };
                     if query.words_match(&stored.message) {
