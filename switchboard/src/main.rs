@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use switchboard::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc instead of glibc's malloc: sled's writer allocates and frees
+/// many small tree nodes per message, and glibc's allocator spent a quarter
+/// of the process's CPU on it under load (`README.md`, Benchmark).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchboard",

@@ -24,6 +24,10 @@
 //! The newest committed changes are also kept in memory (the tail), so the
 //! router, which follows close behind the appender, reads them without a
 //! trip to sled on the blocking pool; anything older is read from sled.
+//!
+//! The sled store's search indexer reads the log too, a little behind the
+//! router; its position is the prune floor: nothing after it is pruned or
+//! dropped from the tail (`word_index.rs`).
 
 use super::feed::{Change, ChangeFeed, ChangeId};
 use super::{keys, Result, StoreError};
@@ -63,6 +67,10 @@ struct Inner {
     pruned_upto: AtomicU64,
     /// The newest committed changes, consecutive ids, oldest first.
     tail: Mutex<VecDeque<(ChangeId, Change)>>,
+    /// Nothing after this id is pruned, whatever the router's cursor: the
+    /// sled store's search indexer is still to read it
+    /// (`word_index.rs`). `u64::MAX` (no second reader) by default.
+    prune_floor: AtomicU64,
 }
 
 /// Ids a transaction staged, to hand to [`ChangeLog::committed`] once it
@@ -135,6 +143,7 @@ impl ChangeLog {
                 durable: watch::Sender::new(last),
                 pruned_upto: AtomicU64::new(0),
                 tail: Mutex::new(VecDeque::new()),
+                prune_floor: AtomicU64::new(u64::MAX),
             }),
         })
     }
@@ -210,6 +219,31 @@ impl ChangeLog {
         });
     }
 
+    /// The newest durable id: what readers may see.
+    pub fn durable(&self) -> ChangeId {
+        *self.inner.durable.borrow()
+    }
+
+    /// Keeps every change after `id` (neither pruned nor dropped from the
+    /// in-memory tail) even once the router is past it.
+    pub fn set_prune_floor(&self, id: ChangeId) {
+        self.inner.prune_floor.store(id, Ordering::SeqCst);
+    }
+
+    /// Durable changes after `after`, at most `limit`, from the tail or
+    /// sled; blocks on sled (for a thread of the caller's own, or the
+    /// blocking pool).
+    pub fn read_durable(&self, after: ChangeId, limit: usize) -> Result<Vec<(ChangeId, Change)>> {
+        let durable = self.durable();
+        if durable <= after {
+            return Ok(Vec::new());
+        }
+        if let Some(changes) = self.read_tail(after, durable, limit) {
+            return Ok(changes);
+        }
+        read_sled(&self.inner, after, durable, limit)
+    }
+
     /// Runs sled work on tokio's blocking pool: a read may wait for the
     /// disk, which must not stall the runtime's threads.
     async fn blocking<T: Send + 'static>(
@@ -230,27 +264,15 @@ impl ChangeFeed for ChangeLog {
         after: ChangeId,
         limit: usize,
     ) -> Result<Vec<(ChangeId, Change)>> {
-        let durable = *self.inner.durable.borrow();
+        let durable = self.durable();
         if durable <= after {
             return Ok(Vec::new());
         }
         if let Some(changes) = self.read_tail(after, durable, limit) {
             return Ok(changes);
         }
-        self.blocking(move |inner| {
-            let range = keys::change(after + 1)..=keys::change(durable);
-            let mut changes = Vec::new();
-            for entry in inner.changes.range(range).take(limit) {
-                let (key, value) = entry?;
-                let id = keys::parse_change(&key)
-                    .ok_or_else(|| StoreError::Corrupt("change key".into()))?;
-                let change = serde_json::from_slice(&value)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                changes.push((id, change));
-            }
-            Ok(changes)
-        })
-        .await
+        self.blocking(move |inner| read_sled(inner, after, durable, limit))
+            .await
     }
 
     async fn wait_for_changes(&self, after: ChangeId) -> Result<()> {
@@ -268,30 +290,52 @@ impl ChangeFeed for ChangeLog {
 
     /// Not flushed by itself: see [`super::feed`].
     async fn save_cursor(&self, cursor: ChangeId) -> Result<()> {
+        // What no reader needs any more.
+        let done = cursor.min(self.inner.prune_floor.load(Ordering::SeqCst));
         if let Ok(mut tail) = self.inner.tail.lock() {
-            while tail.front().is_some_and(|&(id, _)| id <= cursor) {
+            while tail.front().is_some_and(|&(id, _)| id <= done) {
                 tail.pop_front();
             }
         }
         let prune =
-            cursor.saturating_sub(self.inner.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY;
+            done.saturating_sub(self.inner.pruned_upto.load(Ordering::Relaxed)) >= PRUNE_EVERY;
         self.blocking(move |inner| {
             inner.meta.insert(CURSOR_KEY, &keys::change(cursor))?;
-            // Entries the router is past are never read again; the
+            // Entries every reader is past are never read again; the
             // appender only writes ids above the watermark, hence above
             // them.
             if prune {
                 let mut batch = sled::Batch::default();
-                for key in inner.changes.range(..=keys::change(cursor)).keys() {
+                for key in inner.changes.range(..=keys::change(done)).keys() {
                     batch.remove(key?);
                 }
                 inner.changes.apply_batch(batch)?;
-                inner.pruned_upto.store(cursor, Ordering::Relaxed);
+                inner.pruned_upto.store(done, Ordering::Relaxed);
             }
             Ok(())
         })
         .await
     }
+}
+
+/// Changes `(after, upto]` from sled, at most `limit`.
+fn read_sled(
+    inner: &Inner,
+    after: ChangeId,
+    upto: ChangeId,
+    limit: usize,
+) -> Result<Vec<(ChangeId, Change)>> {
+    let range = keys::change(after + 1)..=keys::change(upto);
+    let mut changes = Vec::new();
+    for entry in inner.changes.range(range).take(limit) {
+        let (key, value) = entry?;
+        let id =
+            keys::parse_change(&key).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
+        let change =
+            serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        changes.push((id, change));
+    }
+    Ok(changes)
 }
 
 fn read_cursor(meta: &sled::Tree) -> Result<ChangeId> {

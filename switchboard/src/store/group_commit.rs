@@ -15,7 +15,6 @@
 
 use super::change_log::{ChangeLog, Staged, Staging};
 use super::keys;
-use super::search;
 use super::{
     Appended, Change, ConversationRecord, InboundMessage, Reply, ReplyOutcome, Result, SendIntent,
     StatusOutcome, StatusTarget, StatusUpdate, StoreError,
@@ -89,9 +88,6 @@ pub(super) struct Trees {
     pub client_replies: sled::Tree,
     pub outbox: sled::Tree,
     pub early_status: sled::Tree,
-    /// The search index: `word 0x00 newest_first(at, number, seq)` → empty
-    /// (`keys::under`), one entry per distinct word of each message's body.
-    pub words: sled::Tree,
 }
 
 pub(super) struct Writer {
@@ -265,11 +261,10 @@ impl Writer {
             self.changes.tree(),
             &t.outbox,
             &t.early_status,
-            &t.words,
         );
         trees
             .transaction(
-                |(messages, conversations, sids, client_replies, changes, outbox, early, words)| {
+                |(messages, conversations, sids, client_replies, changes, outbox, early)| {
                     let mut tx = Tx {
                         messages,
                         conversations,
@@ -278,7 +273,6 @@ impl Writer {
                         changes: self.changes.stage(changes),
                         outbox,
                         early,
-                        words,
                         cache: &self.cache,
                         overlay: Overlay {
                             conversations: HashMap::new(),
@@ -352,7 +346,6 @@ struct Tx<'a> {
     changes: Staging<'a>,
     outbox: &'a TransactionalTree,
     early: &'a TransactionalTree,
-    words: &'a TransactionalTree,
     cache: &'a HashMap<ConversationId, ConversationRecord>,
     overlay: Overlay,
 }
@@ -431,7 +424,6 @@ impl Tx<'_> {
             twilio_sid: Some(m.message_sid.clone()),
         };
         self.messages.insert(key.as_slice(), encode(&stored)?)?;
-        self.index_words(&stored.message)?;
         self.sids.insert(m.message_sid.as_bytes(), key)?;
         self.overlay.conversations.insert(m.from.clone(), record);
         self.push_change(&Change::Message {
@@ -491,7 +483,6 @@ impl Tx<'_> {
             twilio_sid: None,
         };
         self.messages.insert(key.as_slice(), encode(&stored)?)?;
-        self.index_words(&stored.message)?;
         self.client_replies.insert(client_key, key.as_slice())?;
         // Notes and timeline events are never sent: no outbox entry.
         if r.sends() {
@@ -585,17 +576,6 @@ impl Tx<'_> {
                 error: error.clone(),
             };
             self.early.insert(sid.as_bytes(), encode(&early)?)?;
-        }
-        Ok(())
-    }
-
-    /// Adds a new message's words (and its numbers' endings) to the
-    /// search index (a body never changes once stored, so this is its only
-    /// write).
-    fn index_words(&self, message: &Message) -> TxResult<()> {
-        for word in search::index_terms(&message.body) {
-            let key = keys::under(&word, message.at_ms, &message.conversation, message.seq);
-            self.words.insert(key, &[])?;
         }
         Ok(())
     }

@@ -46,20 +46,8 @@ pub fn newest_first(at_ms: u64, conversation: &str, seq: Seq) -> Vec<u8> {
     key
 }
 
-/// Splits a [`newest_first`] key back into (at_ms, conversation, seq).
-pub fn parse_newest_first(key: &[u8]) -> Option<(u64, String, Seq)> {
-    if key.len() < 8 {
-        return None;
-    }
-    let (at, rest) = key.split_at(8);
-    let at_ms = u64::MAX - u64::from_be_bytes(at.try_into().ok()?);
-    let (conversation, seq) = parse_message(rest)?;
-    Some((at_ms, conversation, seq))
-}
-
-/// `prefix ++ 0x00 ++ newest_first(...)`: a word's entry in the search
-/// index, or an agent's entry in the resolved index (neither words nor
-/// agent names contain 0x00).
+/// `prefix ++ 0x00 ++ newest_first(...)`: an agent's entry in the
+/// resolved index (agent names never contain 0x00).
 pub fn under(prefix: &str, at_ms: u64, conversation: &str, seq: Seq) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + conversation.len() + 18);
     key.extend_from_slice(prefix.as_bytes());
@@ -97,16 +85,12 @@ mod tests {
     }
 
     #[test]
-    fn newest_first_keys_sort_newest_first_and_round_trip() {
+    fn newest_first_keys_sort_newest_first_under_their_prefix() {
         let older = newest_first(10, "+15550001", 1);
         let newer = newest_first(20, "+15550001", 2);
         assert!(newer < older);
-        assert_eq!(
-            parse_newest_first(&newer),
-            Some((20, "+15550001".to_string(), 2))
-        );
-        let word = under("refund", 20, "+15550001", 2);
-        assert!(word.starts_with(&under_prefix("refund")));
-        assert!(!word.starts_with(&under_prefix("ref")));
+        let entry = under("alice", 20, "+15550001", 2);
+        assert!(entry.starts_with(&under_prefix("alice")));
+        assert!(!entry.starts_with(&under_prefix("ali")));
     }
 }

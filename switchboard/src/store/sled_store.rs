@@ -15,7 +15,7 @@ use super::group_commit::{StoredMessage, Trees, Write, Writer};
 use super::history::{Closed, Cursor, History, Resolution};
 use super::keys;
 use super::search::{self, Query};
-use super::word_index::PrefixWalk;
+use super::word_index::{PrefixWalk, WordIndex};
 use super::{AgentSettings, CannedList, CannedStore, Claim, RouteRecord, RouteWrite, RoutingState};
 use super::{
     Appended, Change, ChangeFeed, ChangeId, ConversationRecord, InboundMessage, Lifecycle,
@@ -48,6 +48,8 @@ pub struct SledStore {
     routing_fsync: Option<std::sync::Arc<std::fs::File>>,
     /// The change feed and the router's cursor; the writer appends to it.
     changes: ChangeLog,
+    /// The search index, kept by its own thread from the change feed.
+    words: WordIndex,
     /// Routing writes made so far (bumped after each insert).
     routing_written: std::sync::atomic::AtomicU64,
     /// Routing writes known durable; the lock serialises routing flushes,
@@ -86,7 +88,6 @@ impl SledStore {
             client_replies: db.open_tree("client_replies")?,
             outbox: db.open_tree("outbox")?,
             early_status: db.open_tree("early_status")?,
-            words: db.open_tree("words")?,
         };
         let routes = db.open_tree("routes")?;
         let agents = db.open_tree("agents")?;
@@ -97,6 +98,7 @@ impl SledStore {
             by_agent: db.open_tree("resolved_by_agent")?,
         };
         let changes = ChangeLog::open(&db)?;
+        let words = WordIndex::start(&db, trees.messages.clone(), changes.clone())?;
 
         // sled flushes with sync_file_range, which does not survive power
         // loss; an explicit fdatasync of its data file after each group
@@ -141,6 +143,7 @@ impl SledStore {
                 resolved,
                 routing_fsync,
                 changes,
+                words,
                 routing_written: std::sync::atomic::AtomicU64::new(0),
                 routing_durable: tokio::sync::Mutex::new(0),
                 writes,
@@ -336,6 +339,7 @@ impl Lifecycle for SledStore {
         if self.writes.send(Write::Close(tx)).await.is_ok() {
             let _ = rx.await;
         }
+        self.words.stop().await;
         Ok(())
     }
 }
@@ -671,11 +675,14 @@ impl History for SledStore {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Vec<Message>> {
+        // Every message stored before this search is in the index.
+        self.words.catch_up().await?;
         let (query, after) = (query.clone(), after.cloned());
+        let index = self.words.tree().clone();
         self.blocking(move |trees| {
             let mut hits = Vec::new();
             if let Some(term) = query.rarest_word() {
-                let mut walk = PrefixWalk::new(&trees.words, term, after.as_ref())?;
+                let mut walk = PrefixWalk::new(&index, term, after.as_ref())?;
                 while let Some((conversation, seq)) = walk.next_message()? {
                     let Some(stored) = stored(trees, &keys::message(&conversation, seq))? else {
                         continue;
