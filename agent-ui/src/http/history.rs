@@ -118,28 +118,8 @@ pub async fn forward(
             return (status, "the switchboard cannot be reached").into_response();
         }
     };
-    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let json = answer
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    match answer.bytes().await {
-        Ok(body) => {
-            let kind = if json {
-                "application/json"
-            } else {
-                "text/plain; charset=utf-8"
-            };
-            (
-                status,
-                [
-                    (header::CONTENT_TYPE, kind),
-                    (header::CACHE_CONTROL, "no-store"),
-                ],
-                body,
-            )
-                .into_response()
-        }
+    match relay(answer).await {
+        Ok(response) => response,
         Err(e) => {
             tracing::warn!(error = %e, "the switchboard's history answer broke off");
             (
@@ -149,6 +129,32 @@ pub async fn forward(
                 .into_response()
         }
     }
+}
+
+/// The switchboard's answer as it came — its status, its body as JSON or
+/// plain text — never cached; `Err` when the body broke off. Shared by the
+/// history proxy and the picture upload.
+pub(super) async fn relay(answer: reqwest::Response) -> Result<Response, reqwest::Error> {
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let json = answer
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let body = answer.bytes().await?;
+    let kind = if json {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    Ok((
+        status,
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

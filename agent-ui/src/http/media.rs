@@ -110,28 +110,8 @@ pub async fn upload(
             return refuse(status, "unavailable", "the switchboard cannot be reached");
         }
     };
-    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let json = answer
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    match answer.bytes().await {
-        Ok(body) => {
-            let kind = if json {
-                "application/json"
-            } else {
-                "text/plain; charset=utf-8"
-            };
-            (
-                status,
-                [
-                    (header::CONTENT_TYPE, kind),
-                    (header::CACHE_CONTROL, "no-store"),
-                ],
-                body,
-            )
-                .into_response()
-        }
+    match super::history::relay(answer).await {
+        Ok(response) => response,
         Err(e) => {
             tracing::warn!(error = %e, "the switchboard's upload answer broke off");
             refuse(
