@@ -184,11 +184,17 @@ pub fn newest_first(mut hits: Vec<Message>, after: Option<&Cursor>, limit: usize
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use switchboard_protocol::Direction;
 
-    fn message(conversation: &str, seq: u64, at_ms: u64, body: &str) -> Message {
+    /// An inbound message with `body` (also used by `word_index.rs`'s tests).
+    pub(in crate::store) fn message(
+        conversation: &str,
+        seq: u64,
+        at_ms: u64,
+        body: &str,
+    ) -> Message {
         Message {
             conversation: conversation.into(),
             seq,

@@ -498,21 +498,9 @@ mod tests {
         let db = sled::open(dir.path()).unwrap();
         let tree = db.open_tree("word_index").unwrap();
         let mut postings = Postings::default();
-        let message =
-            |at_ms: u64, number: &str, seq: u64, body: &str| switchboard_protocol::Message {
-                conversation: number.into(),
-                seq,
-                direction: switchboard_protocol::Direction::Inbound,
-                body: body.into(),
-                at_ms,
-                media: Vec::new(),
-                agent: None,
-                client_id: None,
-                status: None,
-                error: None,
-                sid: None,
-                event: None,
-            };
+        let message = |at_ms: u64, number: &str, seq: u64, body: &str| {
+            search::tests::message(number, seq, at_ms, body)
+        };
         for m in [
             message(1_000, "+1", 1, "Where is my order"),
             message(1_500, "+2", 1, "order 12"),
